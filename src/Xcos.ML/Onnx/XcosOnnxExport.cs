@@ -1,0 +1,406 @@
+using System.Globalization;
+using Xcos.ML.Onnx.Proto;
+
+namespace Xcos.ML.Onnx;
+
+/// <summary>A named weight array: float32 values in C order and their shape.</summary>
+/// <param name="Data">Values, row-major.</param>
+/// <param name="Shape">Dims; their product is <c>Data.Length</c>.</param>
+public sealed record WeightTensor(float[] Data, long[] Shape)
+{
+    /// <summary>Number of elements the shape describes.</summary>
+    public long Count => Shape.Aggregate(1L, (a, b) => a * b);
+}
+
+/// <summary>Inputs of the xCos pair-head model.</summary>
+public enum XcosPairHeadInputs
+{
+    /// <summary><c>grid1</c>, <c>grid2</c> [N,32,7,7]; the face codes are computed inside the model.</summary>
+    Grids,
+    /// <summary><c>grid1</c>, <c>grid2</c> [N,32,7,7] and <c>code1</c>, <c>code2</c> [N,16,7,7] from the embedding model's <c>face_code</c>.</summary>
+    GridsAndFaceCodes,
+}
+
+/// <summary>Options of <see cref="XcosOnnxExport"/>.</summary>
+public sealed class XcosOnnxExportOptions
+{
+    /// <summary>
+    /// Fold every BatchNorm that follows a convolution or linear layer (and the BN2d before the target
+    /// backbone's linear layer) into that layer's weights, computed in float64. Default true. The BN at the
+    /// start of each residual unit stays a BatchNormalization node: it precedes a zero-padded convolution,
+    /// so folding it would change the border outputs.
+    /// </summary>
+    public bool FoldBatchNorm { get; set; } = true;
+
+    /// <summary>BatchNorm epsilon of the trained network. Default 1e-5 (PyTorch's default).</summary>
+    public float BatchNormEpsilon { get; set; } = 1e-5f;
+
+    /// <summary>Softmax temperature of the attention map (logits are divided by it). Default 1.</summary>
+    public float Temperature { get; set; } = 1f;
+
+    /// <summary>Add the <c>target_embedding</c> output when <c>backbone_target.*</c> weights are present. Default true.</summary>
+    public bool IncludeTargetEmbedding { get; set; } = true;
+
+    /// <summary>Add the <c>face_code</c> output when <c>attention.embedding_net.*</c> weights are present. Default true.</summary>
+    public bool IncludeFaceCode { get; set; } = true;
+
+    /// <summary>Inputs of the pair-head model. Default <see cref="XcosPairHeadInputs.Grids"/>.</summary>
+    public XcosPairHeadInputs PairHeadInputs { get; set; } = XcosPairHeadInputs.Grids;
+
+    /// <summary>Name of the symbolic batch dimension. Default "N".</summary>
+    public string BatchDimName { get; set; } = "N";
+}
+
+/// <summary>
+/// Builds ONNX models of the xCos network (Lin et al., arXiv 2003.05383) from a name-to-array weight
+/// dictionary whose keys follow the state-dict layout of the published xCos checkpoints
+/// (<c>backbone.*</c>, <c>attention.*</c>, <c>backbone_target.*</c>; a leading <c>module.</c> is ignored).
+/// The IR/IR-SE stage table, SE use and channel counts are read from the keys and shapes.
+/// </summary>
+/// <remarks>
+/// Two models: the <b>embedding</b> model maps <c>image</c> [N,3,112,112] (RGB, (x/255-0.5)/0.5) to
+/// <c>grid</c> [N,32,7,7], <c>embedding</c> [N,1568] (flattened grid, L2-normalised), <c>face_code</c> [N,16,7,7]
+/// and <c>target_embedding</c> [N,512]; the <b>pair head</b> maps two grids to <c>score</c> [N] (xCos),
+/// <c>cos_map</c> [N,49], <c>attention</c> [N,49] and <c>cosine</c> [N], so a gallery's grids are computed once.
+/// </remarks>
+public static class XcosOnnxExport
+{
+    /// <summary>Value names of the embedding model.</summary>
+    public const string ImageInput = "image", GridOutput = "grid", EmbeddingOutput = "embedding",
+        FaceCodeOutput = "face_code", TargetEmbeddingOutput = "target_embedding";
+
+    /// <summary>Value names of the pair-head model.</summary>
+    public const string Grid1Input = "grid1", Grid2Input = "grid2", Code1Input = "code1", Code2Input = "code2",
+        ScoreOutput = "score", CosMapOutput = "cos_map", AttentionOutput = "attention", CosineOutput = "cosine";
+
+    /// <summary>Patch-cosine epsilons: each cell is normalised with max(norm, 1e-12), the cosine divides by max(|a||b|, 1e-6).</summary>
+    public const float NormalizeEpsilon = 1e-12f, CosineEpsilon = 1e-6f;
+
+    /// <summary>
+    /// Number of residual units per stage of the backbone under <paramref name="prefix"/> (e.g. [3,4,14,3] for
+    /// IR-50): a new stage starts at unit 0 and wherever the unit's depth changes.
+    /// </summary>
+    /// <exception cref="KeyNotFoundException">No <c>{prefix}.body.N</c> units in the weights.</exception>
+    public static int[] InferStages(IReadOnlyDictionary<string, WeightTensor> weights, string prefix = "backbone")
+    {
+        var w = new Weights(weights);
+        return Exporter.UnitDepths(w, prefix).Aggregate(new List<(long Depth, int Count)>(), (stages, d) =>
+        {
+            if (stages.Count > 0 && stages[^1].Depth == d.Cout) stages[^1] = (d.Cout, stages[^1].Count + 1);
+            else stages.Add((d.Cout, 1));
+            return stages;
+        }).Select(s => s.Count).ToArray();
+    }
+
+    /// <summary>Builds the embedding model (image to grid, embedding, face code, target embedding).</summary>
+    /// <exception cref="KeyNotFoundException">A required weight is missing (the message names it).</exception>
+    /// <exception cref="InvalidDataException">A weight has the wrong shape (the message names it and the expected shape).</exception>
+    public static ModelProto BuildEmbeddingModel(IReadOnlyDictionary<string, WeightTensor> weights, XcosOnnxExportOptions? options = null)
+    {
+        options ??= new XcosOnnxExportOptions();
+        var e = new Exporter(new Weights(weights), options);
+        var b = e.B;
+        string image = b.AddInput(ImageInput, [-1, 3, 112, 112]);
+        var (features, _) = e.Backbone(image, "backbone");
+        var (grid, gridChannels) = e.ConvBnPRelu(features, 512, "backbone.conv1x1.0", "backbone.conv1x1.1", "backbone.conv1x1.2", stride: 1);
+        b.AddOutput(grid, GridOutput, [-1, gridChannels, 7, 7]);
+        string flat = b.Flatten(GridOutput, 1, "grid_flat");
+        b.AddOutput(b.L2Normalize(flat, 1, 0f, "embedding_l2"), EmbeddingOutput, [-1, gridChannels * 49]);
+        if (options.IncludeFaceCode && e.W.Has("attention.embedding_net.0.weight"))
+        {
+            var (code, codeChannels) = e.FaceCode(GridOutput, gridChannels);
+            b.AddOutput(code, FaceCodeOutput, [-1, codeChannels, 7, 7]);
+        }
+        if (options.IncludeTargetEmbedding && e.W.Has("backbone_target.input_layer.0.weight"))
+        {
+            var (target, dims) = e.TargetEmbedding(image);
+            b.AddOutput(target, TargetEmbeddingOutput, [-1, dims]);
+        }
+        return e.Finish("embedding", "backbone", InferStages(weights, "backbone"));
+    }
+
+    /// <summary>Builds the pair-head model (two grids to xCos score, cosine map, attention map, plain cosine).</summary>
+    /// <exception cref="KeyNotFoundException">A required <c>attention.*</c> weight is missing.</exception>
+    public static ModelProto BuildPairHeadModel(IReadOnlyDictionary<string, WeightTensor> weights, XcosOnnxExportOptions? options = null)
+    {
+        options ??= new XcosOnnxExportOptions();
+        var e = new Exporter(new Weights(weights), options);
+        var b = e.B;
+        long c = e.W.Get("attention.embedding_net.0.weight").Shape[1];
+        string g1 = b.AddInput(Grid1Input, [-1, c, 7, 7]);
+        string g2 = b.AddInput(Grid2Input, [-1, c, 7, 7]);
+        string code1, code2;
+        if (options.PairHeadInputs == XcosPairHeadInputs.GridsAndFaceCodes)
+        {
+            long k = e.W.Get("attention.embedding_net.0.weight").Shape[0];
+            code1 = b.AddInput(Code1Input, [-1, k, 7, 7]);
+            code2 = b.AddInput(Code2Input, [-1, k, 7, 7]);
+        }
+        else
+        {
+            code1 = e.FaceCode(g1, c).Value;
+            code2 = e.FaceCode(g2, c).Value;
+        }
+
+        // Patch cosine: normalise each 32-d cell, then cosine with eps, as F.normalize + F.cosine_similarity.
+        string a = b.L2Normalize(g1, 1, NormalizeEpsilon, "cell1_l2");
+        string bb = b.L2Normalize(g2, 1, NormalizeEpsilon, "cell2_l2");
+        string dot = b.ReduceSum(b.Mul(a, bb), [1], keepDims: true, "cell_dot");
+        string normProduct = b.Mul(b.ReduceL2(a, [1], true), b.ReduceL2(bb, [1], true), "cell_norm_product");
+        string cos = b.Div(dot, b.Max(normProduct, b.Scalar(CosineEpsilon, "cos_eps")), "cell_cos");
+        string cosFlat = b.AddOutput(b.Flatten(cos, 1), CosMapOutput, [-1, 49]);
+
+        string att = b.AddOutput(e.Attention(code1, code2), AttentionOutput, [-1, 49]);
+        b.AddOutput(b.ReduceSum(b.Mul(cosFlat, att), [1], keepDims: false, "xcos"), ScoreOutput, [-1]);
+
+        string f1 = b.L2Normalize(b.Flatten(g1, 1), 1, 0f, "flat1_l2");
+        string f2 = b.L2Normalize(b.Flatten(g2, 1), 1, 0f, "flat2_l2");
+        b.AddOutput(b.ReduceSum(b.Mul(f1, f2), [1], keepDims: false, "flat_cos"), CosineOutput, [-1]);
+        return e.Finish("pair_head", null, null);
+    }
+
+    /// <summary>Builds the embedding model and writes it to <paramref name="path"/>.</summary>
+    public static void SaveEmbeddingModel(IReadOnlyDictionary<string, WeightTensor> weights, string path, XcosOnnxExportOptions? options = null) =>
+        File.WriteAllBytes(path, Google.Protobuf.MessageExtensions.ToByteArray(BuildEmbeddingModel(weights, options)));
+
+    /// <summary>Builds the pair-head model and writes it to <paramref name="path"/>.</summary>
+    public static void SavePairHeadModel(IReadOnlyDictionary<string, WeightTensor> weights, string path, XcosOnnxExportOptions? options = null) =>
+        File.WriteAllBytes(path, Google.Protobuf.MessageExtensions.ToByteArray(BuildPairHeadModel(weights, options)));
+
+    /// <summary>Weight lookup with key normalisation and clear errors.</summary>
+    private sealed class Weights
+    {
+        private readonly Dictionary<string, WeightTensor> _map = new(StringComparer.Ordinal);
+
+        public Weights(IReadOnlyDictionary<string, WeightTensor> weights)
+        {
+            foreach (var (key, value) in weights)
+            {
+                if (value.Count != value.Data.Length)
+                    throw new InvalidDataException($"weight '{key}': shape [{string.Join(",", value.Shape)}] needs {value.Count} values, got {value.Data.Length}");
+                // nn.DataParallel checkpoints prefix every key with "module.".
+                _map[key.StartsWith("module.", StringComparison.Ordinal) ? key["module.".Length..] : key] = value;
+            }
+        }
+
+        public bool Has(string key) => _map.ContainsKey(key);
+
+        public IEnumerable<string> Keys => _map.Keys;
+
+        public WeightTensor Get(string key) => _map.TryGetValue(key, out var w) ? w
+            : throw new KeyNotFoundException($"xCos weight '{key}' is missing from the weight dictionary ({_map.Count} entries)");
+
+        /// <summary>The weight, checked against <paramref name="shape"/> (-1 matches any dim).</summary>
+        public WeightTensor Get(string key, params long[] shape)
+        {
+            var w = Get(key);
+            if (w.Shape.Length != shape.Length || w.Shape.Zip(shape).Any(p => p.Second >= 0 && p.First != p.Second))
+                throw new InvalidDataException($"xCos weight '{key}' has shape [{string.Join(",", w.Shape)}]; expected [{string.Join(",", shape.Select(d => d < 0 ? "*" : d.ToString(CultureInfo.InvariantCulture)))}]");
+            return w;
+        }
+    }
+
+    private sealed class Exporter
+    {
+        public Exporter(Weights w, XcosOnnxExportOptions options)
+        {
+            W = w;
+            O = options;
+            B = new OnnxGraphBuilder("xcos") { BatchDimName = options.BatchDimName };
+        }
+
+        public Weights W { get; }
+        public XcosOnnxExportOptions O { get; }
+        public OnnxGraphBuilder B { get; }
+
+        public ModelProto Finish(string kind, string? backbone, int[]? stages)
+        {
+            B.Metadata["xcos.model"] = kind;
+            B.Metadata["xcos.batchnorm_folded"] = O.FoldBatchNorm ? "true" : "false";
+            B.Metadata["xcos.temperature"] = O.Temperature.ToString("R", CultureInfo.InvariantCulture);
+            if (backbone is not null && stages is not null)
+            {
+                B.Metadata["xcos.stages"] = string.Join(",", stages);
+                B.Metadata["xcos.se"] = W.Has($"{backbone}.body.0.res_layer.5.fc1.weight") ? "true" : "false";
+            }
+            return B.Build(docString: $"xCos {kind} model (Lin et al., arXiv 2003.05383), exported by Xcos.ML");
+        }
+
+        /// <summary>(cin, cout) of every residual unit under prefix, in order.</summary>
+        public static List<(long Cin, long Cout)> UnitDepths(Weights w, string prefix)
+        {
+            var list = new List<(long, long)>();
+            for (int i = 0; w.Has($"{prefix}.body.{i}.res_layer.1.weight"); i++)
+            {
+                var s = w.Get($"{prefix}.body.{i}.res_layer.1.weight", -1, -1, 3, 3).Shape;
+                list.Add((s[1], s[0]));
+            }
+            if (list.Count == 0) throw new KeyNotFoundException($"no residual units '{prefix}.body.N.res_layer.*' in the weight dictionary");
+            return list;
+        }
+
+        /// <summary>IR / IR-SE trunk: input layer and every residual unit; returns the final map and its channels.</summary>
+        public (string Value, long Channels) Backbone(string x, string prefix)
+        {
+            var (h, c) = ConvBnPRelu(x, 3, $"{prefix}.input_layer.0", $"{prefix}.input_layer.1", $"{prefix}.input_layer.2", stride: 1);
+            var units = UnitDepths(W, prefix);
+            for (int i = 0; i < units.Count; i++)
+            {
+                var (cin, cout) = units[i];
+                if (cin != c) throw new InvalidDataException($"xCos weight '{prefix}.body.{i}.res_layer.1.weight' takes {cin} channels; the previous layer gives {c}");
+                // The first unit of each stage (depth change, or unit 0) halves the resolution.
+                int stride = i == 0 || units[i - 1].Cout != cout ? 2 : 1;
+                h = Unit(h, $"{prefix}.body.{i}", cin, cout, stride);
+                c = cout;
+            }
+            return (h, c);
+        }
+
+        private string Unit(string x, string p, long cin, long cout, int stride)
+        {
+            string r = BatchNorm(x, $"{p}.res_layer.0", cin);
+            r = Conv(r, $"{p}.res_layer.1", cin, cout, 1, bias: false);
+            r = PRelu(r, $"{p}.res_layer.2.weight", cout);
+            r = ConvBn(r, $"{p}.res_layer.3", $"{p}.res_layer.4", cout, cout, stride, bias: false);
+            if (W.Has($"{p}.res_layer.5.fc1.weight"))
+            {
+                long mid = W.Get($"{p}.res_layer.5.fc1.weight", -1, cout, 1, 1).Shape[0];
+                string s = B.GlobalAveragePool(r, "se_pool");
+                s = B.Relu(Conv(s, $"{p}.res_layer.5.fc1", cout, mid, 1, bias: false), "se_relu");
+                s = B.Sigmoid(Conv(s, $"{p}.res_layer.5.fc2", mid, cout, 1, bias: false), "se_gate");
+                r = B.Mul(r, s, "se_scaled");
+            }
+            string shortcut = W.Has($"{p}.shortcut_layer.0.weight")
+                ? ConvBn(x, $"{p}.shortcut_layer.0", $"{p}.shortcut_layer.1", cin, cout, stride, bias: false)
+                : cin == cout ? B.MaxPool(x, 1, stride, 0, "shortcut_pool")
+                : throw new KeyNotFoundException($"xCos weight '{p}.shortcut_layer.0.weight' is missing: unit changes depth {cin}->{cout}");
+            return B.Add(r, shortcut, "unit_out");
+        }
+
+        /// <summary>Conv (bias optional in the weights) + BN + PReLU, as input_layer / conv1x1 / embedding_net.</summary>
+        public (string Value, long Channels) ConvBnPRelu(string x, long cin, string conv, string bn, string prelu, int stride)
+        {
+            var w = W.Get($"{conv}.weight", -1, cin, -1, -1);
+            long cout = w.Shape[0];
+            string h = ConvBn(x, conv, bn, cin, cout, stride, bias: W.Has($"{conv}.bias"));
+            return (PRelu(h, $"{prelu}.weight", cout), cout);
+        }
+
+        public (string Value, long Channels) FaceCode(string grid, long channels) =>
+            ConvBnPRelu(grid, channels, "attention.embedding_net.0", "attention.embedding_net.1", "attention.embedding_net.2", stride: 1);
+
+        /// <summary>Attention logits of the concatenated face codes, / temperature, softmax over the 49 cells: [N,49].</summary>
+        public string Attention(string code1, string code2)
+        {
+            long k = W.Get("attention.attention.0.weight").Shape[1];
+            string x = B.Concat(1, [code1, code2], "codes");
+            var (h, c) = ConvBnPRelu(x, k, "attention.attention.0", "attention.attention.1", "attention.attention.2", 1);
+            (h, _) = ConvBnPRelu(h, c, "attention.attention.3", "attention.attention.4", "attention.attention.5", 1);
+            string logits = B.Flatten(h, 1, "attention_logits");
+            if (O.Temperature != 1f) logits = B.Div(logits, B.Scalar(O.Temperature, "temperature"), "attention_tempered");
+            return B.Softmax(logits, 1, "attention_softmax");
+        }
+
+        /// <summary>backbone_target: trunk, BN2d, flatten, linear, BN1d, L2 normalisation.</summary>
+        public (string Value, long Dims) TargetEmbedding(string image)
+        {
+            var (x, c) = Backbone(image, "backbone_target");
+            const string p = "backbone_target.output_layer";
+            var lin = W.Get($"{p}.3.weight", -1, -1);
+            long outDims = lin.Shape[0], inDims = lin.Shape[1];
+            if (inDims % c != 0) throw new InvalidDataException($"xCos weight '{p}.3.weight' takes {inDims} features, not a multiple of {c} channels");
+            var (s0, t0) = BnAffine($"{p}.0", c);
+            var linBias = W.Get($"{p}.3.bias", outDims).Data;
+            string flat;
+            if (O.FoldBatchNorm)
+            {
+                var (s1, t1) = BnAffine($"{p}.4", outDims);
+                long spatial = inDims / c;
+                var wf = new float[lin.Data.Length];
+                var bf = new float[outDims];
+                for (long o = 0; o < outDims; o++)
+                {
+                    double acc = linBias[o];
+                    for (long j = 0; j < inDims; j++)
+                    {
+                        long ch = j / spatial;
+                        double wv = lin.Data[o * inDims + j];
+                        acc += wv * t0[ch];
+                        wf[o * inDims + j] = (float)(wv * s0[ch] * s1[o]);
+                    }
+                    bf[o] = (float)(acc * s1[o] + t1[o]);
+                }
+                flat = B.Flatten(x, 1, "target_flat");
+                flat = B.Gemm(flat, B.Initializer($"{p}.3.weight.folded", wf, lin.Shape), B.Initializer($"{p}.3.bias.folded", bf, [outDims]), true, "target_linear");
+            }
+            else
+            {
+                string h = BatchNorm(x, $"{p}.0", c);
+                flat = B.Flatten(h, 1, "target_flat");
+                flat = B.Gemm(flat, B.Initializer($"{p}.3.weight", lin.Data, lin.Shape), B.Initializer($"{p}.3.bias", linBias, [outDims]), true, "target_linear");
+                flat = BatchNorm(flat, $"{p}.4", outDims);
+            }
+            return (B.L2Normalize(flat, 1, 0f, "target_l2"), outDims);
+        }
+
+        private string Conv(string x, string prefix, long cin, long cout, int stride, bool bias)
+        {
+            var w = W.Get($"{prefix}.weight", cout, cin, -1, -1);
+            string wn = B.Initializer($"{prefix}.weight", w.Data, w.Shape);
+            string? bn = bias ? B.Initializer($"{prefix}.bias", W.Get($"{prefix}.bias", cout).Data, [cout]) : null;
+            return B.Conv(x, wn, bn, stride, (int)(w.Shape[2] / 2), name: "conv");
+        }
+
+        private string ConvBn(string x, string conv, string bn, long cin, long cout, int stride, bool bias)
+        {
+            if (!O.FoldBatchNorm) return BatchNorm(Conv(x, conv, cin, cout, stride, bias), bn, cout);
+            var w = W.Get($"{conv}.weight", cout, cin, -1, -1);
+            float[]? b0 = bias ? W.Get($"{conv}.bias", cout).Data : null;
+            var (s, t) = BnAffine(bn, cout);
+            long per = w.Data.Length / cout;
+            var wf = new float[w.Data.Length];
+            var bf = new float[cout];
+            for (long o = 0; o < cout; o++)
+            {
+                for (long j = 0; j < per; j++) wf[o * per + j] = (float)(w.Data[o * per + j] * s[o]);
+                bf[o] = (float)((b0?[o] ?? 0.0) * s[o] + t[o]);
+            }
+            string wn = B.Initializer($"{conv}.weight.folded", wf, w.Shape);
+            string bn2 = B.Initializer($"{conv}.bias.folded", bf, [cout]);
+            return B.Conv(x, wn, bn2, stride, (int)(w.Shape[2] / 2), name: "conv_bn");
+        }
+
+        /// <summary>Eval-mode BN as y = x·s + t per channel, in float64.</summary>
+        private (double[] Scale, double[] Shift) BnAffine(string prefix, long channels)
+        {
+            var gamma = W.Get($"{prefix}.weight", channels).Data;
+            var beta = W.Get($"{prefix}.bias", channels).Data;
+            var mean = W.Get($"{prefix}.running_mean", channels).Data;
+            var variance = W.Get($"{prefix}.running_var", channels).Data;
+            var s = new double[channels];
+            var t = new double[channels];
+            for (long i = 0; i < channels; i++)
+            {
+                s[i] = gamma[i] / Math.Sqrt((double)variance[i] + O.BatchNormEpsilon);
+                t[i] = beta[i] - mean[i] * s[i];
+            }
+            return (s, t);
+        }
+
+        private string BatchNorm(string x, string prefix, long channels)
+        {
+            string Init(string field) => B.Initializer($"{prefix}.{field}", W.Get($"{prefix}.{field}", channels).Data, [channels]);
+            return B.BatchNormalization(x, Init("weight"), Init("bias"), Init("running_mean"), Init("running_var"), O.BatchNormEpsilon, "bn");
+        }
+
+        private string PRelu(string x, string key, long channels)
+        {
+            var w = W.Get(key);
+            if (w.Shape.Length != 1 || (w.Shape[0] != channels && w.Shape[0] != 1))
+                throw new InvalidDataException($"xCos weight '{key}' has shape [{string.Join(",", w.Shape)}]; expected [{channels}] or [1]");
+            // Per-channel slopes broadcast against NCHW as [C,1,1]; a single slope as [1].
+            long[] shape = w.Shape[0] == 1 ? [1] : [channels, 1, 1];
+            return B.PRelu(x, B.Initializer(key, w.Data, shape), "prelu");
+        }
+    }
+}
