@@ -16,7 +16,7 @@ public sealed class RealFaceModelFactAttribute : FactAttribute
     }
 }
 
-public class OnnxGraphTests
+public class OnnxGraphTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     internal static string? RealFeatureModelPath()
     {
@@ -234,6 +234,8 @@ public class OnnxGraphTests
         Assert.NotNull(map);
         Assert.Equal(4, map!.Shape!.Length);
         Assert.Equal(512, map.Shape[1]);
+        output.WriteLine($"{path}: last 7x7 map '{map.Name}' [{string.Join(",", map.Shape)}] from {map.ProducerOpType} node #{map.NodeIndex} of {file.Graph.Node.Count}; " +
+                         $"value_info entries: {file.Graph.ValueInfo.Count}");
 
         file.AddOutput(map.Name);
         var input = file.ListValues().Single(v => v.Kind == OnnxValueKind.Input);
