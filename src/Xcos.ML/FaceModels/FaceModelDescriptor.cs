@@ -1,0 +1,124 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Xcos.ML.Images;
+
+namespace Xcos.ML.FaceModels;
+
+/// <summary>
+/// Describes how to run an ONNX face-embedding model as an xCos backbone: file, input geometry and normalisation,
+/// value names, decision threshold and the calibration data of the weight-derived explanation. Stored as JSON
+/// (snake_case keys), e.g. <c>data/fr_feature/descriptor.json</c>.
+/// </summary>
+public sealed class FaceModelDescriptor
+{
+    /// <summary>Short model name (e.g. "fr_feature").</summary>
+    public string Name { get; set; } = "";
+
+    /// <summary>ONNX file name, looked up in the models folder.</summary>
+    public string OnnxFile { get; set; } = "";
+
+    /// <summary>Side of the square aligned face the model takes (default 112).</summary>
+    public int InputSize { get; set; } = 112;
+
+    /// <summary>Colour plane order of the input: "rgb" (default) or "bgr".</summary>
+    public string ColorOrder { get; set; } = "rgb";
+
+    /// <summary>Subtracted from each 0..255 pixel value (default 127.5).</summary>
+    public float Mean { get; set; } = 127.5f;
+
+    /// <summary>Multiplies the centred value: <c>v = (x - Mean) * Scale</c> (default 1/127.5).</summary>
+    public float Scale { get; set; } = 1 / 127.5f;
+
+    /// <summary>Input value name; null takes the model's only input.</summary>
+    public string? InputName { get; set; }
+
+    /// <summary>Embedding output name; null takes the model's first output.</summary>
+    public string? EmbeddingName { get; set; }
+
+    /// <summary>Name of the last spatial feature map; null finds the last 7x7 map (<c>OnnxModelFile.FindLastFeatureMap</c>).</summary>
+    public string? FeatureMapName { get; set; }
+
+    /// <summary>Cosine threshold of the model's decision (same when cosine &gt;= threshold).</summary>
+    public double Threshold { get; set; }
+
+    /// <summary>How the threshold was chosen (free text, for reports).</summary>
+    public string? ThresholdSource { get; set; }
+
+    /// <summary>xCos variant: "weights" (weight-derived, needs an affine head after the map).</summary>
+    public string XcosVariant { get; set; } = "weights";
+
+    /// <summary>Attention of the weight-derived xCos: "kernel" (each cell's share of head energy) or "pair" (|u1_c| |u2_c|).</summary>
+    public string Attention { get; set; } = "kernel";
+
+    /// <summary>Whether cell features are centred on the calibration means before the cell cosines.</summary>
+    public bool Centre { get; set; } = true;
+
+    /// <summary>Calibration file (per-cell means) relative to the descriptor's folder; null for none.</summary>
+    public string? CalibrationFile { get; set; }
+
+    /// <summary>Where the model comes from (package, licence).</summary>
+    public string? Source { get; set; }
+
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        WriteIndented = true,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        ReadCommentHandling = JsonCommentHandling.Skip,
+        AllowTrailingCommas = true,
+    };
+
+    /// <summary>The normalisation as <see cref="FaceTensorOptions"/>.</summary>
+    public FaceTensorOptions TensorOptions() => new() { Mean = Mean, Std = 1 / Scale, ChannelOrder = ParseOrder() };
+
+    private ChannelOrder ParseOrder() => ColorOrder.ToLowerInvariant() switch
+    {
+        "rgb" => ChannelOrder.Rgb,
+        "bgr" => ChannelOrder.Bgr,
+        _ => throw new InvalidDataException($"descriptor '{Name}': color_order must be \"rgb\" or \"bgr\", got \"{ColorOrder}\""),
+    };
+
+    /// <summary>Checks every field; throws naming the first bad one.</summary>
+    /// <exception cref="InvalidDataException">A missing or out-of-range field.</exception>
+    public void Validate(string source = "descriptor")
+    {
+        if (string.IsNullOrWhiteSpace(OnnxFile)) throw new InvalidDataException($"{source}: onnx_file is required");
+        if (InputSize <= 0) throw new InvalidDataException($"{source}: input_size must be positive, got {InputSize}");
+        if (!(Scale > 0) || !float.IsFinite(Scale)) throw new InvalidDataException($"{source}: scale must be a positive number, got {Scale}");
+        if (!float.IsFinite(Mean)) throw new InvalidDataException($"{source}: mean must be finite, got {Mean}");
+        if (!double.IsFinite(Threshold) || Threshold < -1 || Threshold > 1) throw new InvalidDataException($"{source}: threshold must be a cosine in -1..1, got {Threshold}");
+        if (XcosVariant != "weights") throw new InvalidDataException($"{source}: xcos_variant \"{XcosVariant}\" is not supported (\"weights\")");
+        if (Attention is not ("kernel" or "pair")) throw new InvalidDataException($"{source}: attention must be \"kernel\" or \"pair\", got \"{Attention}\"");
+        try { ParseOrder(); } catch (InvalidDataException e) { throw new InvalidDataException($"{source}: {e.Message}"); }
+    }
+
+    /// <summary>Serialises to JSON.</summary>
+    public string ToJson() => JsonSerializer.Serialize(this, Json);
+
+    /// <summary>Parses and validates JSON; <paramref name="source"/> names it in errors.</summary>
+    public static FaceModelDescriptor FromJson(string json, string source = "descriptor")
+    {
+        FaceModelDescriptor? d;
+        try { d = JsonSerializer.Deserialize<FaceModelDescriptor>(json, Json); }
+        catch (JsonException e) { throw new InvalidDataException($"{source}: not a valid face-model descriptor: {e.Message}", e); }
+        if (d is null) throw new InvalidDataException($"{source}: empty descriptor");
+        d.Validate(source);
+        return d;
+    }
+
+    /// <summary>Reads a descriptor file.</summary>
+    public static FaceModelDescriptor Load(string path)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"face-model descriptor not found: {path}", path);
+        return FromJson(File.ReadAllText(path), path);
+    }
+
+    /// <summary>Writes the descriptor to <paramref name="path"/>.</summary>
+    public void Save(string path) => File.WriteAllText(path, ToJson() + "\n");
+
+    /// <summary>
+    /// The descriptor shipped for <c>fr_feature.onnx</c> of npm <c>faceplugin-face-recognition-js@0.0.1</c>, read from
+    /// <c>data/fr_feature/descriptor.json</c> next to the application (copied to the output folder).
+    /// </summary>
+    public static string ShippedPath(string name = "fr_feature") => Path.Combine(AppContext.BaseDirectory, "data", name, "descriptor.json");
+}

@@ -1,0 +1,107 @@
+using Microsoft.ML.OnnxRuntime;
+using Xcos.ML.Images;
+using Xcos.ML.Onnx;
+
+namespace Xcos.ML.FaceModels;
+
+/// <summary>Embedding and last spatial feature map of one aligned face.</summary>
+/// <param name="Embedding">The model's embedding output (not normalised).</param>
+/// <param name="FeatureMap">The last spatial map, CHW (Channels x Height x Width).</param>
+public sealed record FaceEmbedding(float[] Embedding, float[] FeatureMap);
+
+/// <summary>
+/// Runs any ONNX face-embedding model as an xCos backbone: the model is edited in memory so its last 7x7 spatial map
+/// (named in the descriptor, else found by shape) is an extra output next to the embedding.
+/// </summary>
+/// <remarks>Thread-safe (ONNX Runtime sessions may run concurrently).</remarks>
+public sealed class OnnxFaceEmbedder : IDisposable
+{
+    private readonly InferenceSession _session;
+    private readonly FaceTensorOptions _tensor;
+    private readonly bool _fixedBatch;
+
+    /// <summary>Loads <paramref name="onnxPath"/> as described by <paramref name="descriptor"/>.</summary>
+    /// <param name="descriptor">Input geometry, normalisation and value names.</param>
+    /// <param name="onnxPath">The ONNX file.</param>
+    /// <param name="intraOpThreads">ONNX Runtime intra-op threads; 0 lets ONNX Runtime choose.</param>
+    /// <exception cref="FileNotFoundException">The ONNX file is missing.</exception>
+    /// <exception cref="InvalidDataException">The model has no such values, or no 4-D map of the expected size.</exception>
+    public OnnxFaceEmbedder(FaceModelDescriptor descriptor, string onnxPath, int intraOpThreads = 0)
+    {
+        ArgumentNullException.ThrowIfNull(descriptor);
+        descriptor.Validate();
+        Descriptor = descriptor;
+        Model = OnnxModelFile.Load(onnxPath);
+        InputName = descriptor.InputName ?? (Model.InputNames.Count == 1 ? Model.InputNames[0]
+            : throw new InvalidDataException($"{onnxPath}: the model has {Model.InputNames.Count} inputs; name one in the descriptor's input_name"));
+        if (!Model.InputNames.Contains(InputName)) throw new InvalidDataException($"{onnxPath}: no input named '{InputName}' (inputs: {string.Join(", ", Model.InputNames)})");
+        EmbeddingName = descriptor.EmbeddingName ?? Model.OutputNames[0];
+        if (!Model.OutputNames.Contains(EmbeddingName)) throw new InvalidDataException($"{onnxPath}: no output named '{EmbeddingName}' (outputs: {string.Join(", ", Model.OutputNames)})");
+        int side = descriptor.InputSize;
+        var shapes = new Dictionary<string, long[]> { [InputName] = [1, 3, side, side] };
+        if (descriptor.FeatureMapName is { } named)
+        {
+            FeatureMapName = named;
+            var all = Model.RunShapes(shapes);
+            if (!all.TryGetValue(named, out var s)) throw new InvalidDataException($"{onnxPath}: no node output named '{named}' (feature_map_name)");
+            MapShape = [(int)s.Shape[1], (int)s.Shape[2], (int)s.Shape[3]];
+        }
+        else
+        {
+            int mapSide = (int)Math.Ceiling(side / 16.0);  // 112 -> 7: four stride-2 stages after the stem
+            var found = Model.FindLastFeatureMap(mapSide, mapSide, shapes)
+                ?? throw new InvalidDataException($"{onnxPath}: no 4-D {mapSide}x{mapSide} feature map found; name one in feature_map_name");
+            FeatureMapName = found.Name;
+            MapShape = [(int)found.Shape![1], mapSide, mapSide];
+        }
+        Model.AddOutput(FeatureMapName);
+        var inDims = Model.ListValues().First(v => v.Name == InputName).Shape;
+        _fixedBatch = inDims is { Length: > 0 } && inDims[0] > 0;
+        _session = OnnxSessions.Open(onnxPath, Model.ToBytes(), intraOpThreads);
+        _tensor = descriptor.TensorOptions();
+    }
+
+    /// <summary>The descriptor in use.</summary>
+    public FaceModelDescriptor Descriptor { get; }
+    /// <summary>The model as loaded (with the map added as an output); its weights feed <see cref="Explain.WeightDerivedHead"/>.</summary>
+    public OnnxModelFile Model { get; }
+    /// <summary>Input value name.</summary>
+    public string InputName { get; }
+    /// <summary>Embedding value name.</summary>
+    public string EmbeddingName { get; }
+    /// <summary>Feature-map value name.</summary>
+    public string FeatureMapName { get; }
+    /// <summary>Map shape: channels, height, width.</summary>
+    public int[] MapShape { get; }
+
+    /// <summary>Embeds aligned faces (each InputSize x InputSize). Runs one batch, or face by face when the model's batch is fixed at 1.</summary>
+    public IReadOnlyList<FaceEmbedding> Embed(IReadOnlyList<RgbImage> faces)
+    {
+        ArgumentNullException.ThrowIfNull(faces);
+        int side = Descriptor.InputSize, per = 3 * side * side;
+        foreach (var (f, i) in faces.Select((f, i) => (f, i)))
+            if (f.Width != side || f.Height != side) throw new ArgumentException($"face {i} is {f.Width}x{f.Height}; the model takes aligned {side}x{side} faces");
+        var result = new List<FaceEmbedding>(faces.Count);
+        int step = _fixedBatch ? 1 : Math.Max(1, faces.Count);
+        for (int start = 0; start < faces.Count; start += step)
+        {
+            int n = Math.Min(step, faces.Count - start);
+            var input = new float[n * per];
+            for (int i = 0; i < n; i++) FaceTensor.ToChw(faces[start + i], input.AsSpan(i * per, per), _tensor);
+            using var x = OrtValue.CreateTensorValueFromMemory(input, [n, 3, side, side]);
+            using var ro = new RunOptions();
+            using var outs = _session.Run(ro, [InputName], [x], [EmbeddingName, FeatureMapName]);
+            var e = outs[0].GetTensorDataAsSpan<float>();
+            var m = outs[1].GetTensorDataAsSpan<float>();
+            int ed = e.Length / n, md = m.Length / n;
+            for (int i = 0; i < n; i++) result.Add(new FaceEmbedding(e.Slice(i * ed, ed).ToArray(), m.Slice(i * md, md).ToArray()));
+        }
+        return result;
+    }
+
+    /// <summary>Embeds one aligned face.</summary>
+    public FaceEmbedding Embed(RgbImage face) => Embed([face])[0];
+
+    /// <inheritdoc/>
+    public void Dispose() => _session.Dispose();
+}
