@@ -59,15 +59,6 @@ public sealed class FaceModelDescriptor
     /// <summary>Where the model comes from (package, licence).</summary>
     public string? Source { get; set; }
 
-    private static readonly JsonSerializerOptions Json = new()
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        WriteIndented = true,
-        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-        ReadCommentHandling = JsonCommentHandling.Skip,
-        AllowTrailingCommas = true,
-    };
-
     /// <summary>The normalisation as <see cref="FaceTensorOptions"/>.</summary>
     public FaceTensorOptions TensorOptions() => new() { Mean = Mean, Std = 1 / Scale, ChannelOrder = ParseOrder() };
 
@@ -93,13 +84,13 @@ public sealed class FaceModelDescriptor
     }
 
     /// <summary>Serialises to JSON.</summary>
-    public string ToJson() => JsonSerializer.Serialize(this, Json);
+    public string ToJson() => JsonSerializer.Serialize(this, FaceModelJsonContext.Default.FaceModelDescriptor);
 
     /// <summary>Parses and validates JSON; <paramref name="source"/> names it in errors.</summary>
     public static FaceModelDescriptor FromJson(string json, string source = "descriptor")
     {
         FaceModelDescriptor? d;
-        try { d = JsonSerializer.Deserialize<FaceModelDescriptor>(json, Json); }
+        try { d = JsonSerializer.Deserialize(json, FaceModelJsonContext.Default.FaceModelDescriptor); }
         catch (JsonException e) { throw new InvalidDataException($"{source}: not a valid face-model descriptor: {e.Message}", e); }
         if (d is null) throw new InvalidDataException($"{source}: empty descriptor");
         d.Validate(source);
@@ -122,3 +113,9 @@ public sealed class FaceModelDescriptor
     /// </summary>
     public static string ShippedPath(string name = "fr_feature") => Path.Combine(AppContext.BaseDirectory, "data", name, "descriptor.json");
 }
+
+/// <summary>Source-generated JSON for descriptors (works with trimming, AOT and reflection-disabled hosts).</summary>
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, WriteIndented = true,
+    DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull, ReadCommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true)]
+[JsonSerializable(typeof(FaceModelDescriptor))]
+internal sealed partial class FaceModelJsonContext : JsonSerializerContext;

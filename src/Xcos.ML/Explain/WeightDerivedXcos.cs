@@ -1,0 +1,152 @@
+using System.Buffers.Binary;
+using System.Numerics.Tensors;
+
+namespace Xcos.ML.Explain;
+
+/// <summary>How the weight-derived xCos weighs its cells.</summary>
+public enum WeightDerivedAttention
+{
+    /// <summary>Each cell's share of the head's energy <c>||P K_c||_F^2</c> (fixed by the weights, same for every pair).</summary>
+    Kernel,
+    /// <summary>Per pair: <c>|u1_c| |u2_c|</c> normalised over cells (cells that carry signal in both faces).</summary>
+    Pair,
+}
+
+/// <summary>Settings of <see cref="WeightDerivedXcos"/>.</summary>
+public sealed class WeightDerivedXcosOptions
+{
+    /// <summary>Attention (default <see cref="WeightDerivedAttention.Kernel"/>).</summary>
+    public WeightDerivedAttention Attention { get; set; } = WeightDerivedAttention.Kernel;
+
+    /// <summary>Centre each cell's features on the calibration mean before its cosine (default true; needs means).</summary>
+    public bool Centre { get; set; } = true;
+}
+
+/// <summary>A weight-derived xCos explanation of one pair, next to the model's own cosine.</summary>
+/// <param name="Xcos">sum_c CosMap[c] * Attention[c].</param>
+/// <param name="Cosine">Cosine of the rebuilt embeddings (equal to the model's embedding cosine up to float rounding).</param>
+/// <param name="CosMap">Per-cell cosines of the cell features (centred if requested), row-major H x W.</param>
+/// <param name="Attention">Per-cell weights, summing to 1.</param>
+/// <param name="Contributions">Exact additive view: <c>(u1_c.e2 + u2_c.e1) / (2 |e1| |e2|)</c>; with <paramref name="BiasContribution"/> they sum to <paramref name="Cosine"/>.</param>
+/// <param name="BiasContribution"><c>b.(e1 + e2) / (2 |e1| |e2|)</c>, the part of the cosine owed to the head's constant term.</param>
+public sealed record WeightDerivedExplanation(double Xcos, double Cosine, float[] CosMap, float[] Attention, float[] Contributions, double BiasContribution);
+
+/// <summary>
+/// xCos computed from the weights of an affine embedding head (<see cref="WeightDerivedHead"/>) instead of a trained
+/// xCos module: cell features <c>u_c = P K_c g_c</c>, cell cosines <c>cos(u1_c - mu_c, u2_c - mu_c)</c>, attention, and the
+/// exact per-cell decomposition of the embedding cosine.
+/// </summary>
+public sealed class WeightDerivedXcos
+{
+    private readonly float[]? _means;
+    private readonly float[] _kernelAttention;
+
+    /// <summary>Creates the explainer.</summary>
+    /// <param name="head">The folded head.</param>
+    /// <param name="cellMeans">Calibration means mu_c (Cells x Dim), or null (then <see cref="WeightDerivedXcosOptions.Centre"/> must be false).</param>
+    /// <param name="options">Attention and centring.</param>
+    public WeightDerivedXcos(WeightDerivedHead head, float[]? cellMeans, WeightDerivedXcosOptions? options = null)
+    {
+        Head = head ?? throw new ArgumentNullException(nameof(head));
+        Options = options ?? new WeightDerivedXcosOptions();
+        if (cellMeans is not null && cellMeans.Length != head.Cells * head.Dim)
+            throw new ArgumentException($"cell means hold {cellMeans.Length} values; the head needs {head.Cells}x{head.Dim}", nameof(cellMeans));
+        if (Options.Centre && cellMeans is null) throw new ArgumentException("centring needs calibration means (cellMeans)", nameof(cellMeans));
+        _means = cellMeans;
+        _kernelAttention = head.KernelEnergy();
+    }
+
+    /// <summary>The head.</summary>
+    public WeightDerivedHead Head { get; }
+    /// <summary>The options.</summary>
+    public WeightDerivedXcosOptions Options { get; }
+
+    /// <summary>Explains a pair from its feature maps (CHW).</summary>
+    public WeightDerivedExplanation Explain(ReadOnlySpan<float> map1, ReadOnlySpan<float> map2) =>
+        ExplainCells(Head.CellFeatures(map1), Head.CellFeatures(map2));
+
+    /// <summary>Explains a pair from precomputed cell features (<see cref="WeightDerivedHead.CellFeatures"/>).</summary>
+    public WeightDerivedExplanation ExplainCells(float[] u1, float[] u2)
+    {
+        int cells = Head.Cells, dim = Head.Dim;
+        var e1 = Head.Embedding(u1);
+        var e2 = Head.Embedding(u2);
+        double n1 = Math.Sqrt(Dot(e1, e1)), n2 = Math.Sqrt(Dot(e2, e2)), nn = n1 * n2;
+        var cos = new float[cells];
+        var contrib = new float[cells];
+        var att = new float[cells];
+        var a = new float[dim];
+        var b = new float[dim];
+        for (int c = 0; c < cells; c++)
+        {
+            var r1 = u1.AsSpan(c * dim, dim);
+            var r2 = u2.AsSpan(c * dim, dim);
+            contrib[c] = (float)((Dot(r1, e2) + Dot(r2, e1)) / (2 * nn));
+            if (Options.Centre && _means is not null)
+            {
+                var mu = _means.AsSpan(c * dim, dim);
+                TensorPrimitives.Subtract(r1, mu, a);
+                TensorPrimitives.Subtract(r2, mu, b);
+            }
+            else { r1.CopyTo(a); r2.CopyTo(b); }
+            double na = Math.Sqrt(Dot(a, a)), nb = Math.Sqrt(Dot(b, b));
+            cos[c] = na == 0 || nb == 0 ? 0f : (float)(Dot(a, b) / (na * nb));
+            att[c] = Options.Attention == WeightDerivedAttention.Kernel ? _kernelAttention[c] : (float)(Math.Sqrt(Dot(r1, r1)) * Math.Sqrt(Dot(r2, r2)));
+        }
+        double total = att.Sum(x => (double)x);
+        for (int c = 0; c < cells; c++) att[c] = total > 0 ? (float)(att[c] / total) : 1f / cells;
+        double xcos = 0;
+        for (int c = 0; c < cells; c++) xcos += (double)cos[c] * att[c];
+        var bias = Head.Bias;
+        double biasTerm = 0;
+        for (int o = 0; o < dim; o++) biasTerm += (double)bias[o] * (e1[o] + e2[o]);
+        biasTerm /= 2 * nn;
+        return new WeightDerivedExplanation(xcos, Dot(e1, e2) / nn, cos, att, contrib, biasTerm);
+    }
+
+    private static double Dot(ReadOnlySpan<float> x, ReadOnlySpan<float> y)
+    {
+        double s = 0;
+        for (int i = 0; i < x.Length; i++) s += (double)x[i] * y[i];
+        return s;
+    }
+}
+
+/// <summary>
+/// Calibration means mu_c of the cell features, stored small: magic "XCOSCAL1", int32 cells, int32 dim (little-endian),
+/// then cells x dim IEEE half floats.
+/// </summary>
+public static class CellMeansFile
+{
+    private static readonly byte[] Magic = "XCOSCAL1"u8.ToArray();
+
+    /// <summary>Writes means (cells x dim) as float16.</summary>
+    public static void Write(string path, float[] means, int cells, int dim)
+    {
+        if (means.Length != cells * dim) throw new ArgumentException($"{means.Length} values do not make {cells}x{dim}");
+        var bytes = new byte[16 + 2 * means.Length];
+        Magic.CopyTo(bytes, 0);
+        BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(8), cells);
+        BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(12), dim);
+        for (int i = 0; i < means.Length; i++) BinaryPrimitives.WriteHalfLittleEndian(bytes.AsSpan(16 + 2 * i), (Half)means[i]);
+        File.WriteAllBytes(path, bytes);
+    }
+
+    /// <summary>Reads means; checks the header and, when given, the expected cells and dim.</summary>
+    /// <exception cref="InvalidDataException">Wrong magic, truncated file or other sizes than expected; names the file.</exception>
+    public static (float[] Means, int Cells, int Dim) Read(string path, int? expectCells = null, int? expectDim = null)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"calibration file not found: {path}", path);
+        var bytes = File.ReadAllBytes(path);
+        if (bytes.Length < 16 || !bytes.AsSpan(0, 8).SequenceEqual(Magic))
+            throw new InvalidDataException($"{path}: not a cell-means file (expected the magic XCOSCAL1 and a 16-byte header)");
+        int cells = BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(8)), dim = BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(12));
+        if (cells <= 0 || dim <= 0 || bytes.Length != 16 + 2L * cells * dim)
+            throw new InvalidDataException($"{path}: header says {cells}x{dim} half floats ({16 + 2L * cells * dim} bytes), file has {bytes.Length} bytes");
+        if ((expectCells is { } ec && ec != cells) || (expectDim is { } ed && ed != dim))
+            throw new InvalidDataException($"{path}: means are {cells}x{dim}, the model's head needs {expectCells}x{expectDim}");
+        var m = new float[cells * dim];
+        for (int i = 0; i < m.Length; i++) m[i] = (float)BinaryPrimitives.ReadHalfLittleEndian(bytes.AsSpan(16 + 2 * i));
+        return (m, cells, dim);
+    }
+}
