@@ -1,0 +1,69 @@
+using Xcos.ML.FaceModels;
+using Xcos.ML.Images;
+using Xunit;
+
+namespace Xcos.ML.Tests;
+
+public class FaceModelDescriptorTests
+{
+    [Fact]
+    public void Round_trips_through_json()
+    {
+        var d = new FaceModelDescriptor
+        {
+            Name = "m", OnnxFile = "m.onnx", InputSize = 112, ColorOrder = "bgr", Mean = 127, Scale = 1 / 128f, InputName = "in",
+            EmbeddingName = "emb", FeatureMapName = "map", Threshold = 0.3743, XcosVariant = "weights", Attention = "pair", Centre = true,
+            CalibrationFile = "cal.f16", ThresholdSource = "test", Source = "here",
+        };
+        var json = d.ToJson();
+        Assert.Contains("\"onnx_file\": \"m.onnx\"", json);
+        var back = FaceModelDescriptor.FromJson(json);
+        Assert.Equal(json, back.ToJson());
+        Assert.Equal(0.3743, back.Threshold);
+        var t = back.TensorOptions();
+        Assert.Equal(ChannelOrder.Bgr, t.ChannelOrder);
+        Assert.Equal(128f, t.Std);
+        Assert.Equal(127f, t.Mean);
+    }
+
+    [Fact]
+    public void Shipped_fr_feature_descriptor_matches_fr_feature_js()
+    {
+        var path = FaceModelDescriptor.ShippedPath();
+        Assert.True(File.Exists(path), $"shipped descriptor missing at {path}");
+        var d = FaceModelDescriptor.Load(path);
+        Assert.Equal("fr_feature.onnx", d.OnnxFile);
+        Assert.Equal(112, d.InputSize);
+        Assert.Equal("rgb", d.ColorOrder);
+        // lib/fr_feature.js: (pixel - 127) / 128.
+        Assert.Equal(127f, d.Mean);
+        Assert.Equal(1 / 128f, d.Scale);
+        Assert.InRange(d.Threshold, -1, 1);
+        Assert.NotNull(d.CalibrationFile);
+        var cal = Path.Combine(Path.GetDirectoryName(path)!, d.CalibrationFile!);
+        var (means, cells, dim) = Xcos.ML.Explain.CellMeansFile.Read(cal);
+        Assert.Equal((49, 512), (cells, dim));
+        Assert.All(means, v => Assert.True(float.IsFinite(v)));
+    }
+
+    [Theory]
+    [InlineData("{\"onnx_file\": \"\"}", "onnx_file")]
+    [InlineData("{\"onnx_file\": \"a.onnx\", \"color_order\": \"rgba\"}", "color_order")]
+    [InlineData("{\"onnx_file\": \"a.onnx\", \"threshold\": 2}", "threshold")]
+    [InlineData("{\"onnx_file\": \"a.onnx\", \"xcos_variant\": \"trained\"}", "xcos_variant")]
+    [InlineData("{\"onnx_file\": \"a.onnx\", \"scale\": 0}", "scale")]
+    [InlineData("{\"onnx_file\": ", "not a valid")]
+    public void Bad_descriptors_name_the_source_and_field(string json, string expected)
+    {
+        var ex = Assert.Throws<InvalidDataException>(() => FaceModelDescriptor.FromJson(json, "my.json"));
+        Assert.Contains("my.json", ex.Message);
+        Assert.Contains(expected, ex.Message);
+    }
+
+    [Fact]
+    public void Missing_file_is_named()
+    {
+        var ex = Assert.Throws<FileNotFoundException>(() => FaceModelDescriptor.Load("/nonexistent/descriptor.json"));
+        Assert.Contains("/nonexistent/descriptor.json", ex.Message);
+    }
+}

@@ -1,0 +1,200 @@
+using Xcos.ML.Alignment;
+using Xcos.ML.Explain;
+using Xcos.ML.FaceModels;
+using Xcos.ML.Images;
+using Xcos.ML.Onnx;
+using Xunit;
+
+namespace Xcos.ML.Tests;
+
+public class WeightDerivedXcosTests
+{
+    private const int C = 4, H = 3, W = 3, D = 5;
+
+    private static float[] Rand(Random r, int n, double scale = 1) => Enumerable.Range(0, n).Select(_ => (float)((r.NextDouble() * 2 - 1) * scale)).ToArray();
+
+    /// <summary>x -> Relu (the map) -> head. kind: "dw" BN + depthwise conv + 1x1 conv + reshape; "fc" flatten + Gemm + BN + Add; "relu" a non-affine head.</summary>
+    private static (OnnxModelFile Model, string Map) Build(string kind, int seed = 1)
+    {
+        var r = new Random(seed);
+        var b = new OnnxGraphBuilder();
+        var x = b.AddInput("x", [1, C, H, W]);
+        var map = b.Relu(x, "map");
+        string y;
+        if (kind == "fc")
+        {
+            var f = b.Flatten(map);
+            var g = b.Gemm(f, b.Initializer("fcw", Rand(r, D * C * H * W), [D, C * H * W]), b.Initializer("fcb", Rand(r, D), [D]));
+            var bn = b.BatchNormalization(g, b.Initializer("s", Rand(r, D), [D]), b.Initializer("bb", Rand(r, D), [D]),
+                b.Initializer("m", Rand(r, D), [D]), b.Initializer("v", Rand(r, D).Select(v => 1 + Math.Abs(v)).ToArray(), [D]));
+            y = b.Add(bn, b.Initializer("k", Rand(r, D), [D]));
+        }
+        else
+        {
+            var bn = b.BatchNormalization(map, b.Initializer("s", Rand(r, C), [C]), b.Initializer("bb", Rand(r, C), [C]),
+                b.Initializer("m", Rand(r, C), [C]), b.Initializer("v", Rand(r, C).Select(v => 1 + Math.Abs(v)).ToArray(), [C]));
+            var dw = b.Conv(bn, b.Initializer("dw", Rand(r, C * H * W), [C, 1, H, W]), b.Initializer("dwb", Rand(r, C), [C]), group: C);
+            if (kind == "relu") dw = b.Relu(dw);
+            var lin = b.Conv(dw, b.Initializer("lw", Rand(r, D * C), [D, C, 1, 1]), b.Initializer("lb", Rand(r, D), [D]));
+            y = b.Reshape(lin, [1, D]);
+        }
+        b.AddOutput(y, "emb", [1, D]);
+        return (OnnxModelFile.FromModel(b.Build()), map);
+    }
+
+    private static float[] RunModel(OnnxModelFile m, float[] x)
+    {
+        var outs = OnnxGraphTests.Run(m.ToBytes(), new Dictionary<string, (float[], long[])> { ["x"] = (x, [1, C, H, W]) }, "emb");
+        return outs["emb"].Data;
+    }
+
+    [Theory]
+    [InlineData("dw", true)]
+    [InlineData("fc", false)]
+    public void Folded_head_rebuilds_the_onnx_embedding(string kind, bool diagonal)
+    {
+        var (model, map) = Build(kind);
+        var head = WeightDerivedHead.Extract(model, map, "emb");
+        Assert.Equal(diagonal, head.Diagonal);
+        Assert.Equal((C, H, W, D), (head.Channels, head.Height, head.Width, head.Dim));
+        var r = new Random(7);
+        for (int t = 0; t < 3; t++)
+        {
+            var x = Rand(r, C * H * W).Select(Math.Abs).ToArray();  // positive so the Relu map equals x
+            var expected = RunModel(model, x);
+            var rebuilt = head.Embedding(head.CellFeatures(x));
+            for (int i = 0; i < D; i++) Assert.Equal(expected[i], rebuilt[i], 4);
+        }
+    }
+
+    [Fact]
+    public void Non_affine_head_is_refused_naming_the_op()
+    {
+        var (model, map) = Build("relu");
+        var ex = Assert.Throws<NotSupportedException>(() => WeightDerivedHead.Extract(model, map, "emb"));
+        Assert.Contains("Relu", ex.Message);
+    }
+
+    [Theory]
+    [InlineData("dw")]
+    [InlineData("fc")]
+    public void Kernel_energy_is_each_cells_share_of_the_squared_frobenius_norm(string kind)
+    {
+        var head = WeightDerivedHead.Extract(Build(kind).Model, "map", "emb");
+        // ||A_c||_F^2 = sum_ch ||A_c e_ch||^2, and A_c e_ch is the cell feature of a one-hot map.
+        var brute = new double[H * W];
+        for (int ch = 0; ch < C; ch++)
+            for (int cell = 0; cell < H * W; cell++)
+            {
+                var g = new float[C * H * W];
+                g[ch * H * W + cell] = 1;
+                var u = head.CellFeatures(g);
+                brute[cell] += u.Skip(cell * D).Take(D).Sum(v => (double)v * v);
+            }
+        double total = brute.Sum();
+        var energy = head.KernelEnergy();
+        Assert.Equal(1.0, energy.Sum(v => (double)v), 5);
+        for (int c = 0; c < H * W; c++) Assert.Equal(brute[c] / total, energy[c], 5);
+    }
+
+    [Theory]
+    [InlineData(WeightDerivedAttention.Kernel, false)]
+    [InlineData(WeightDerivedAttention.Pair, true)]
+    public void Contributions_sum_exactly_to_the_cosine(WeightDerivedAttention attention, bool centre)
+    {
+        var (model, map) = Build("dw", 3);
+        var head = WeightDerivedHead.Extract(model, map, "emb");
+        var r = new Random(11);
+        var means = centre ? Rand(r, head.Cells * head.Dim, 0.1) : null;
+        var xc = new WeightDerivedXcos(head, means, new WeightDerivedXcosOptions { Attention = attention, Centre = centre });
+        for (int t = 0; t < 5; t++)
+        {
+            var a = Rand(r, C * H * W).Select(Math.Abs).ToArray();
+            var b = Rand(r, C * H * W).Select(Math.Abs).ToArray();
+            var e = xc.Explain(a, b);
+            Assert.Equal(e.Cosine, e.Contributions.Sum(v => (double)v) + e.BiasContribution, 5);
+            Assert.Equal(RealFaceVerifier.Cosine(RunModel(model, a), RunModel(model, b)), e.Cosine, 4);
+            Assert.Equal(1.0, e.Attention.Sum(v => (double)v), 5);
+            Assert.Equal(e.Xcos, e.CosMap.Zip(e.Attention).Sum(p => (double)p.First * p.Second), 5);
+            Assert.All(e.CosMap, v => Assert.InRange(v, -1.0001f, 1.0001f));
+        }
+        // Identical inputs: cosine 1 and every cell cosine 1.
+        var same = Rand(r, C * H * W).Select(Math.Abs).ToArray();
+        var s = xc.Explain(same, same);
+        Assert.Equal(1.0, s.Cosine, 5);
+        Assert.All(s.CosMap, v => Assert.Equal(1f, v, 4));
+    }
+
+    [Fact]
+    public void Cell_means_file_round_trips_and_rejects_bad_files()
+    {
+        var dir = Directory.CreateTempSubdirectory("xcos-cal-").FullName;
+        var p = Path.Combine(dir, "m.f16");
+        var m = Enumerable.Range(0, 6).Select(i => i * 0.25f - 0.5f).ToArray();
+        CellMeansFile.Write(p, m, 2, 3);
+        var (back, cells, dim) = CellMeansFile.Read(p, 2, 3);
+        Assert.Equal((2, 3), (cells, dim));
+        Assert.Equal(m, back);
+        Assert.Contains("2x3", Assert.Throws<InvalidDataException>(() => CellMeansFile.Read(p, 49, 512)).Message);
+        File.WriteAllBytes(p, File.ReadAllBytes(p)[..^2]);
+        Assert.Contains(p, Assert.Throws<InvalidDataException>(() => CellMeansFile.Read(p)).Message);
+        File.WriteAllBytes(p, new byte[20]);
+        Assert.Contains("XCOSCAL1", Assert.Throws<InvalidDataException>(() => CellMeansFile.Read(p)).Message);
+        Directory.Delete(dir, true);
+    }
+
+    [RealModelsFact]
+    public void Fr_feature_embedding_is_affine_in_its_last_7x7_map()
+    {
+        var dir = RealFaces.ModelsDir()!;
+        var d = FaceModelDescriptor.Load(FaceModelDescriptor.ShippedPath());
+        d.FeatureMapName = null;  // find it by shape
+        using var emb = new OnnxFaceEmbedder(d, Path.Combine(dir, d.OnnxFile));
+        Assert.Equal("507", emb.FeatureMapName);
+        Assert.Equal([512, 7, 7], emb.MapShape);
+        var head = WeightDerivedHead.Extract(emb.Model, emb.FeatureMapName, emb.EmbeddingName);
+        Assert.True(head.Diagonal);
+        Assert.Equal(["Conv(662)", "Conv(665)", "Reshape(output)"], head.FoldedOps);
+        // Two face-like inputs: smooth random images (no photos needed).
+        var r = new Random(5);
+        var faces = Enumerable.Range(0, 2).Select(_ =>
+        {
+            var img = new RgbImage(112, 112);
+            for (int y = 0; y < 112; y++) for (int x = 0; x < 112; x++) for (int c = 0; c < 3; c++)
+                img.Pixels[(y * 112 + x) * 3 + c] = (byte)(128 + 60 * Math.Sin(x / (7.0 + r.Next(5)) + c) * Math.Cos(y / (9.0 + r.Next(5))));
+            return img;
+        }).ToList();
+        var es = emb.Embed(faces);
+        foreach (var e in es)
+        {
+            var rebuilt = head.Embedding(head.CellFeatures(e.FeatureMap));
+            double maxErr = rebuilt.Zip(e.Embedding).Max(p => Math.Abs(p.First - p.Second));
+            Assert.True(maxErr < 1e-4, $"affine reconstruction differs from the model's embedding by {maxErr}");
+        }
+        var xc = new WeightDerivedXcos(head, null, new WeightDerivedXcosOptions { Centre = false });
+        var ex = xc.Explain(es[0].FeatureMap, es[1].FeatureMap);
+        Assert.Equal(49, ex.Contributions.Length);
+        Assert.Equal(ex.Cosine, ex.Contributions.Sum(v => (double)v) + ex.BiasContribution, 5);
+        Assert.Equal(RealFaceVerifier.Cosine(es[0].Embedding, es[1].Embedding), ex.Cosine, 4);
+    }
+
+    [RealPhotoFact]
+    public void Verifier_explains_two_real_photos_and_reports_no_face()
+    {
+        using var v = new RealFaceVerifier(new RealFaceVerifierOptions { ModelsDir = RealFaces.ModelsDir() });
+        var res = v.Verify(RealFaces.Photo("faceapi_sample1.jpg")!, RealFaces.Photo("faceapi_sample2.jpg")!);
+        Assert.Equal("ok", res.Status);
+        Assert.Equal("cosine", res.Decision);
+        Assert.Equal(res.Cosine >= res.Threshold, res.Same);
+        Assert.Equal(49, res.CosMap!.Length);
+        Assert.Equal(res.Cosine!.Value, res.Contributions!.Sum(x => (double)x) + res.BiasContribution!.Value, 4);
+        Assert.Equal(3, res.Face1.FaceCount);
+        Assert.Equal(5, res.Face1.Landmarks!.Length);
+        var blank = new RgbImage(200, 200);
+        var none = v.Verify(blank, ImageIO.Load(RealFaces.Photo("faceapi_sample1.jpg")!));
+        Assert.Equal("no_face", none.Status);
+        Assert.Null(none.Score);
+        Assert.False(none.Same);
+        Assert.Equal("no_face", none.Face1.Status);
+    }
+}
