@@ -75,6 +75,32 @@ public class ImageIOTests
         Assert.Equal((16, 8), (raw.Width, raw.Height));
     }
 
+    // ImageSharp 2.1's encoder writes YCbCr when asked for Cmyk, so no CMYK JPEG can be generated here.
+    [Theory]
+    [InlineData(JpegColorType.Luminance)]
+    [InlineData(JpegColorType.Rgb)]
+    public void JpegColourModesBecomeRgb(JpegColorType mode)
+    {
+        using var img = new Image<Rgb24>(16, 8);
+        for (int y = 0; y < 8; y++)
+            for (int x = 0; x < 16; x++)
+                img[x, y] = x < 8 ? new Rgb24(230, 40, 30) : new Rgb24(20, 60, 220);
+        var jpeg = Encode(img, new JpegEncoder { Quality = 95, ColorType = mode });
+        Assert.Equal(mode, Image.Identify(jpeg).Metadata.GetJpegMetadata().ColorType);
+        var rgb = ImageIO.Load(jpeg, name: $"{mode}.jpg");
+        Assert.Equal((16, 8), (rgb.Width, rgb.Height));
+        if (mode == JpegColorType.Luminance)
+        {
+            Assert.Equal(rgb[3, 3, 0], rgb[3, 3, 2]);
+            Assert.True(Math.Abs(rgb[3, 3, 0] - rgb[12, 3, 0]) > 10, "grey levels of the two halves should differ");
+        }
+        else
+        {
+            Assert.True(Math.Abs(rgb[3, 3, 0] - 230) < 12 && Math.Abs(rgb[3, 3, 2] - 30) < 12, $"left half {rgb[3, 3, 0]},{rgb[3, 3, 1]},{rgb[3, 3, 2]}");
+            Assert.True(Math.Abs(rgb[12, 3, 0] - 20) < 12 && Math.Abs(rgb[12, 3, 2] - 220) < 12, $"right half {rgb[12, 3, 0]},{rgb[12, 3, 1]},{rgb[12, 3, 2]}");
+        }
+    }
+
     [Fact]
     public void CorruptBytesGiveInvalidDataNamingTheSource()
     {

@@ -72,7 +72,7 @@ public sealed class FaceAlignEstimator : IEstimator<ITransformer>
 
     private static string ShapeTypeName(SchemaShape.Column c) => c.Kind switch
     {
-        SchemaShape.Column.VectorKind.Scalar => c.ItemType.ToString(),
+        SchemaShape.Column.VectorKind.Scalar => c.ItemType.ToString() ?? "?",
         SchemaShape.Column.VectorKind.Vector => $"Vector<{c.ItemType}>",
         _ => $"VarVector<{c.ItemType}>",
     };
@@ -80,7 +80,7 @@ public sealed class FaceAlignEstimator : IEstimator<ITransformer>
     private static ColumnInfo? Find(DataViewSchema schema, string name)
     {
         var c = schema.GetColumnOrNull(name);
-        return c == null ? null : new ColumnInfo(name, c.Value.Type is not VectorDataViewType, (c.Value.Type as VectorDataViewType)?.ItemType ?? c.Value.Type, c.Value.Type.ToString());
+        return c == null ? null : new ColumnInfo(name, c.Value.Type is not VectorDataViewType, (c.Value.Type as VectorDataViewType)?.ItemType ?? c.Value.Type, c.Value.Type.ToString() ?? "?");
     }
 
     // Returns whether landmarks come from the column (else from the source), and the image column's type.
