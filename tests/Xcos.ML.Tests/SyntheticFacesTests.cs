@@ -88,6 +88,7 @@ public class SyntheticFacesTests
                 bool sameId = p[0].Split('/')[1] == p[1].Split('/')[1];
                 Assert.Equal(sameId ? "1" : "0", p[2]);
                 if (sameId) same++;
+                Assert.Equal(same, (pairs.ToList().IndexOf(line) + 1) / 2); // alternating same, different, ...
             }
             Assert.Equal(2, same);
 

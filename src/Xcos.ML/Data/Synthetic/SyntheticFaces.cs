@@ -99,7 +99,8 @@ public sealed class SyntheticFaces
 
     /// <summary>
     /// Seeded, balanced verification pairs over the held-out identities: <see cref="SyntheticFacesOptions.ValidationPairs"/>/2
-    /// same-identity pairs followed by as many different-identity pairs, no pair repeated.
+    /// same-identity and as many different-identity pairs, alternating (same, different, same, ...) so that any contiguous
+    /// block of even length, such as one of 10 folds, is balanced too. No pair is repeated.
     /// </summary>
     public IReadOnlyList<SyntheticPair> ValidationPairs()
     {
@@ -134,7 +135,13 @@ public sealed class SyntheticFaces
             if (i1 > i2) { (i1, i2) = (i2, i1); (a, b) = (b, a); }
             if (seen.Add((i1, a, i2, b))) pairs.Add(new SyntheticPair(i1, a, i2, b, false));
         }
-        return pairs;
+        var mixed = new SyntheticPair[pairs.Count];
+        for (int i = 0; i < half; i++)
+        {
+            mixed[2 * i] = pairs[i];
+            mixed[2 * i + 1] = pairs[half + i];
+        }
+        return mixed;
     }
 
     /// <summary>Path of an image relative to the <see cref="WriteImageFolder"/> root, '/' separated.</summary>
