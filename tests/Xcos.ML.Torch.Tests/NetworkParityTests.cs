@@ -149,4 +149,40 @@ public sealed class NetworkParityTests(TinyXcosFixture f) : IClassFixture<TinyXc
         Assert.All(m.BackboneTarget.parameters(), p => Assert.False(p.requires_grad));
         Assert.All(m.Backbone.parameters(), p => Assert.True(p.requires_grad));
     }
+    [Fact]
+    public void TrainingStepReachesBackboneAndAttentionButNotTarget()
+    {
+        using var scope = NewDisposeScope();
+        using var m = new XcosModel(TinyXcosFixture.Options);
+        m.train();
+        var o = m.Forward(randn(2, 3, 112, 112), randn(2, 3, 112, 112));
+        Assert.False(o.TargetCos!.requires_grad);
+        nn.functional.mse_loss(o.Xcos, o.TargetCos).backward();
+        var named = m.named_parameters().ToList();
+        Assert.All(named.Where(p => p.name.StartsWith("backbone_target.", StringComparison.Ordinal)), p => Assert.Null(p.parameter.grad));
+        Assert.NotNull(named.Single(p => p.name == "attention.attention.3.weight").parameter.grad);
+        Assert.NotNull(named.Single(p => p.name == "backbone.conv1x1.0.weight").parameter.grad);
+        Assert.NotNull(named.Single(p => p.name == "backbone.input_layer.0.weight").parameter.grad);
+    }
+
+    [Fact]
+    public void RuntimeSetsThreadsAndResolvesDevices()
+    {
+        var before = TorchRuntime.Threads;
+        try
+        {
+            Assert.Equal(DeviceType.CPU, TorchRuntime.Configure(1, "cpu").type);
+            Assert.Equal(1, TorchRuntime.Threads);
+            TorchRuntime.Configure(null, "auto");
+            Assert.Equal(Environment.ProcessorCount, TorchRuntime.Threads);
+        }
+        finally { torch.set_num_threads(before); }
+        Assert.Throws<ArgumentException>(() => TorchRuntime.ResolveDevice("tpu"));
+        if (!torch.cuda.is_available())
+        {
+            var e = Assert.Throws<InvalidOperationException>(() => TorchRuntime.ResolveDevice("cuda"));
+            Assert.Contains("CUDA is not available", e.Message);
+            Assert.Equal(DeviceType.CPU, TorchRuntime.ResolveDevice("auto").type);
+        }
+    }
 }
