@@ -1,0 +1,25 @@
+using Microsoft.ML;
+using Xcos.ML.Alignment;
+
+namespace Xcos.ML.MLNet;
+
+/// <summary>Xcos.ML extensions of <c>mlContext.Transforms</c>.</summary>
+public static class XcosCatalog
+{
+    /// <summary>
+    /// Aligns faces onto the ArcFace 112x112 template: <paramref name="imageColumnName"/> (MLImage) and
+    /// <paramref name="landmarksColumnName"/> (float vector of 10 or 136 x,y values) in; "AlignedFace" (MLImage),
+    /// "FaceTensor" (normalised CHW floats) and "AlignStatus" out.
+    /// </summary>
+    public static FaceAlignEstimator AlignFaces(this TransformsCatalog catalog,
+        string imageColumnName = "Image", string landmarksColumnName = "Landmarks")
+        => new(catalog, new FaceAlignOptions { ImageColumnName = imageColumnName, LandmarksColumnName = landmarksColumnName });
+
+    /// <summary>Aligns faces as <paramref name="options"/> say (column names, landmark source, tensor normalisation).</summary>
+    public static FaceAlignEstimator AlignFaces(this TransformsCatalog catalog, FaceAlignOptions options)
+        => new(catalog, options);
+
+    /// <summary>Aligns faces whose landmarks come from <paramref name="landmarkSource"/> (e.g. a detector) rather than a column.</summary>
+    public static FaceAlignEstimator AlignFaces(this TransformsCatalog catalog, ILandmarkSource landmarkSource, string imageColumnName = "Image")
+        => new(catalog, new FaceAlignOptions { ImageColumnName = imageColumnName, LandmarksColumnName = null, LandmarkSource = landmarkSource });
+}
