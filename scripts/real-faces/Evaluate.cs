@@ -13,6 +13,7 @@ using Xcos.ML.Alignment;
 using Xcos.ML.Explain;
 using Xcos.ML.FaceModels;
 using Xcos.ML.Images;
+using Xcos.ML.Metrics;
 
 var photos = args[0]; var models = args[1]; var outDir = args[2]; bool write = args.Contains("--write");
 const int Aug = 6;
@@ -72,8 +73,9 @@ List<(bool Same, float[] U1, float[] U2, float[] E1, float[] E2)> Pairs(List<(st
     var diff = new List<(bool, float[], float[], float[], float[])>();
     for (int i = 0; i < set.Count; i++) for (int j = i + 1; j < set.Count; j++)
         for (int a = 0; a < Aug; a++) diff.Add((false, set[i].U[a], set[j].U[(a + 1) % Aug], set[i].E[a], set[j].E[(a + 1) % Aug]));
-    list.AddRange(diff.OrderBy(_ => rng.Next()).Take(same));  // balanced
-    return list;
+    var chosen = diff.OrderBy(_ => rng.Next()).Take(same).ToList();  // balanced
+    // Alternate same/different so every consecutive fold of the 10-fold protocol is balanced.
+    return list.Zip(chosen).SelectMany(t => new[] { t.First, t.Second }).ToList();
 }
 
 var calPairs = Pairs(cal);
@@ -106,7 +108,7 @@ report["max_abs_rebuilt_cosine_minus_model_cosine"] = maxRecErr;
 
 // Threshold from calibration pairs only (best accuracy), then its accuracy on evaluation pairs.
 var cosCal = Cos(calPairs);
-double thr = BestThreshold(cosCal, calPairs.Select(p => p.Same).ToArray());
+double thr = VerificationMetrics.Evaluate(cosCal, calPairs.Select(p => p.Same).ToArray()).BestThreshold;
 report["threshold_from_calibration_pairs"] = thr;
 report["evaluation_accuracy_at_that_threshold"] = cosEv.Zip(labels).Average(t => (t.First >= thr) == t.Second ? 1.0 : 0.0);
 
@@ -203,54 +205,10 @@ static RgbImage Flip(RgbImage f)
     return new RgbImage(f.Width, f.Height, d);
 }
 
-static Dictionary<string, object> Metrics(double[] s, bool[] y) => new()
+static Dictionary<string, object> Metrics(double[] s, bool[] y)
 {
-    ["auc"] = Auc(s, y),
-    ["accuracy_10fold"] = TenFold(s, y),
-};
-
-static double Auc(double[] s, bool[] y)
-{
-    // Mann-Whitney U with average ranks for ties.
-    var idx = Enumerable.Range(0, s.Length).OrderBy(i => s[i]).ToArray();
-    var rank = new double[s.Length];
-    for (int i = 0; i < idx.Length;)
-    {
-        int j = i; while (j + 1 < idx.Length && s[idx[j + 1]] == s[idx[i]]) j++;
-        for (int k = i; k <= j; k++) rank[idx[k]] = (i + j) / 2.0 + 1;
-        i = j + 1;
-    }
-    double pos = y.Count(v => v), neg = y.Length - pos;
-    double sum = Enumerable.Range(0, s.Length).Where(i => y[i]).Sum(i => rank[i]);
-    return (sum - pos * (pos + 1) / 2) / (pos * neg);
-}
-
-static double BestThreshold(double[] s, bool[] y)
-{
-    var cand = s.Distinct().OrderBy(v => v).ToArray();
-    double best = cand[0], bestAcc = -1;
-    for (int i = 0; i < cand.Length; i++)
-    {
-        double t = i == 0 ? cand[0] : (cand[i - 1] + cand[i]) / 2;
-        double acc = s.Zip(y).Average(p => (p.First >= t) == p.Second ? 1.0 : 0.0);
-        if (acc > bestAcc) { bestAcc = acc; best = t; }
-    }
-    return best;
-}
-
-static double TenFold(double[] s, bool[] y)
-{
-    // Threshold chosen on nine folds, accuracy on the tenth (folds by position after a fixed shuffle).
-    var order = Enumerable.Range(0, s.Length).OrderBy(i => (i * 7919) % 10007).ToArray();
-    double total = 0;
-    for (int f = 0; f < 10; f++)
-    {
-        var test = order.Where((_, k) => k % 10 == f).ToArray();
-        var train = order.Where((_, k) => k % 10 != f).ToArray();
-        double t = BestThreshold(train.Select(i => s[i]).ToArray(), train.Select(i => y[i]).ToArray());
-        total += test.Average(i => (s[i] >= t) == y[i] ? 1.0 : 0.0);
-    }
-    return total / 10;
+    var r = VerificationMetrics.Evaluate(s, y);  // 10 consecutive folds, exact ROC
+    return new() { ["auc"] = r.Auc, ["accuracy_10fold"] = r.AccuracyMean, ["accuracy_10fold_std"] = r.AccuracyStd, ["eer"] = r.Eer };
 }
 
 static double Pearson(double[] a, double[] b)
