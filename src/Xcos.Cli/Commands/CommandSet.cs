@@ -9,5 +9,6 @@ internal static class CommandSet
     {
         yield return VerifyCommand.Create();
         yield return BenchCommand.Create();
+        yield return ModelsCommand.Create();
     }
 }

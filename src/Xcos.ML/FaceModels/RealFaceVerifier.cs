@@ -140,15 +140,22 @@ public sealed class RealFaceVerifier : IDisposable
         Verify(photo1, photo2, name1, name2, Stopwatch.StartNew());
 
     private RealFaceResult Verify(RgbImage photo1, RgbImage photo2, string name1, string name2, Stopwatch sw)
+        => VerifyDetailed(photo1, photo2, name1, name2, sw).Result;
+
+    /// <summary>As <see cref="Verify(RgbImage, RgbImage, string, string)"/>, also returning the aligned faces (null where none was found), e.g. for figures.</summary>
+    public (RealFaceResult Result, RgbImage? Face1, RgbImage? Face2) VerifyDetailed(RgbImage photo1, RgbImage photo2, string name1 = "photo1", string name2 = "photo2")
+        => VerifyDetailed(photo1, photo2, name1, name2, Stopwatch.StartNew());
+
+    private (RealFaceResult Result, RgbImage? Face1, RgbImage? Face2) VerifyDetailed(RgbImage photo1, RgbImage photo2, string name1, string name2, Stopwatch sw)
     {
         var (r1, f1) = Analyse(photo1, name1);
         var (r2, f2) = Analyse(photo2, name2);
         if (f1 is null || f2 is null)
-            return new RealFaceResult("no_face", null, null, "cosine", false, Threshold, null, null, null, null, r1, r2, sw.Elapsed.TotalMilliseconds);
+            return (new RealFaceResult("no_face", null, null, "cosine", false, Threshold, null, null, null, null, r1, r2, sw.Elapsed.TotalMilliseconds), f1, f2);
         var emb = _embedder.Embed([f1, f2]);
         var ex = Xcos.Explain(emb[0].FeatureMap, emb[1].FeatureMap);
         double cosine = Cosine(emb[0].Embedding, emb[1].Embedding);
-        return new RealFaceResult("ok", ex.Xcos, cosine, "cosine", cosine >= Threshold, Threshold, ex.CosMap, ex.Attention, ex.Contributions, ex.BiasContribution, r1, r2, sw.Elapsed.TotalMilliseconds);
+        return (new RealFaceResult("ok", ex.Xcos, cosine, "cosine", cosine >= Threshold, Threshold, ex.CosMap, ex.Attention, ex.Contributions, ex.BiasContribution, r1, r2, sw.Elapsed.TotalMilliseconds), f1, f2);
     }
 
     /// <summary>Detects the primary face of a photo and aligns it; the aligned face is null when none is found.</summary>

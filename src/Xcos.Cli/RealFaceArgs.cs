@@ -1,0 +1,56 @@
+using System.CommandLine;
+using Xcos.ML.Alignment;
+using Xcos.ML.FaceModels;
+using Xcos.ML.Images;
+
+namespace Xcos.Cli;
+
+/// <summary>Options of the real-photo path: the ONNX face model, the xCos variant and where the models are.</summary>
+internal sealed class RealFaceArgs
+{
+    public readonly Option<string> Model = new("--model") { Description = "Face model: fr_feature (default) or a descriptor .json of another ONNX face model", DefaultValueFactory = _ => "fr_feature" };
+    public readonly Option<string> Xcos = new("--xcos") { Description = "xCos variant for ONNX models: weights (derived from the model's own affine head)", DefaultValueFactory = _ => "weights" };
+    public readonly Option<DirectoryInfo?> ModelsDir = new("--models-dir") { Description = "Where `xcos models fetch` put the models (default: $XCOS_MODELS or the user data folder)" };
+
+    public void AddTo(Command command)
+    {
+        foreach (var o in new Option[] { Model, Xcos, ModelsDir }) command.Options.Add(o);
+    }
+
+    public RealFaceVerifier CreateVerifier(ParseResult p, double? threshold, int threads)
+    {
+        var variant = p.GetValue(Xcos);
+        if (variant == "learned")
+            throw new CliException("--xcos learned needs a trained xCos head; for an ONNX face model use --xcos weights, or pass --checkpoint with a trained xCos checkpoint.", ExitCodes.Usage);
+        if (variant != "weights") throw new CliException($"--xcos '{variant}': expected weights or learned.", ExitCodes.Usage);
+        var model = p.GetValue(Model)!;
+        string? descriptor = model == "fr_feature" ? null
+            : File.Exists(model) ? model
+            : throw new CliException($"--model '{model}': expected fr_feature or an existing descriptor .json file.", ExitCodes.Usage);
+        try
+        {
+            return new RealFaceVerifier(new RealFaceVerifierOptions
+            {
+                ModelsDir = p.GetValue(ModelsDir)?.FullName, DescriptorPath = descriptor, Threshold = threshold, IntraOpThreads = threads,
+            });
+        }
+        catch (FileNotFoundException e) { throw new CliException(e.Message); }
+    }
+
+    /// <summary>A detector for aligning raw photos before a TorchSharp checkpoint scores them.</summary>
+    public FaceDetector CreateDetector(ParseResult p)
+    {
+        var dir = ModelStore.ResolveDirectory(p.GetValue(ModelsDir)?.FullName);
+        if (!ModelStore.IsComplete(dir))
+            throw new CliException($"photos need face detection, but the models are not in {dir}: run `xcos models fetch`, or pass --aligned for aligned 112x112 faces.");
+        return FaceDetector.FromDirectory(dir);
+    }
+
+    /// <summary>Detects the largest face and aligns it to 112x112, or returns the reason it could not.</summary>
+    public static (RgbImage? Face, string Status) AlignPhoto(FaceDetector detector, RgbImage photo)
+    {
+        var det = detector.DetectFaces(photo);
+        if (det.Primary is not { } face) return (null, "no_face");
+        return (FaceAligner.Align(photo, face.Landmarks5).Face, "ok");
+    }
+}
