@@ -16,10 +16,12 @@ namespace Xcos.ML.MLNet;
 /// </summary>
 /// <remarks>
 /// <see cref="Fit"/> returns a chain of ML.NET's own transformers: <c>ApplyOnnxModel</c> (the pair head, with column
-/// names as its value names, batch 1, the score and cosine reshaped to scalars) and, for the predicted label, an
-/// <c>Expression</c> <c>(s) =&gt; s &gt; threshold</c> that holds the threshold, so the whole model saves with
-/// <c>mlContext.Model.Save</c>. The threshold is the given one, or is chosen from the labelled pairs that Fit sees
-/// (<see cref="XcosThresholdSelection"/>); "same" means score &gt; threshold, as in the verification protocol.
+/// names as its value names and batch 1), a <c>CustomMapping</c> that turns the one-value score and cosine vectors
+/// into scalars, <c>CopyColumns</c>/<c>DropColumns</c> for the names, and, for the predicted label, an <c>Expression</c>
+/// <c>(s) =&gt; s &gt; threshold</c> that holds the threshold. So the model saves with <c>mlContext.Model.Save</c>;
+/// before <c>mlContext.Model.Load</c>, call <c>mlContext.ComponentCatalog.RegisterAssembly(typeof(XcosPairScorer).Assembly)</c>.
+/// The threshold is the given one, or is chosen from the labelled pairs that Fit sees (<see cref="XcosThresholdSelection"/>);
+/// "same" means score &gt; threshold, as in the verification protocol.
 /// </remarks>
 public sealed class XcosPairScorer : IEstimator<ITransformer>
 {
@@ -65,7 +67,7 @@ public sealed class XcosPairScorer : IEstimator<ITransformer>
         ArgumentNullException.ThrowIfNull(input);
         XcosPipelineColumns.CheckScalar(input.Schema, "Label", _options.LabelColumnName, BooleanDataViewType.Instance);
         var head = CheckInputs(input.Schema);
-        return Choose(Onnx(head).Fit(input).Transform(input));
+        return Choose(Scores(head).Fit(input).Transform(input));
     }
 
     /// <summary>Checks the input columns, fits the pair head and, for the predicted label, the threshold.</summary>
@@ -74,8 +76,8 @@ public sealed class XcosPairScorer : IEstimator<ITransformer>
     {
         ArgumentNullException.ThrowIfNull(input);
         var head = CheckInputs(input.Schema);
-        var onnx = Onnx(head).Fit(input);
-        if (_options.PredictedLabelColumnName == null) return new TransformerChain<ITransformer>(onnx);
+        var onnx = Scores(head).Fit(input);
+        if (_options.PredictedLabelColumnName == null) return onnx;
         float threshold;
         if (_options.Threshold is float given) threshold = given;
         else
@@ -96,7 +98,7 @@ public sealed class XcosPairScorer : IEstimator<ITransformer>
         var head = HeadFor(codes);
         foreach (var column in head.Inputs)
             XcosPipelineColumns.CheckVector(inputSchema, Role(column), column, head.Model.InputSizes[column].Count, Meaning(column));
-        var shape = Onnx(head).GetOutputSchema(inputSchema);
+        var shape = Scores(head).GetOutputSchema(inputSchema);
         if (_options.PredictedLabelColumnName == null) return shape;
         if (_options.Threshold == null)
             XcosPipelineColumns.CheckScalar(inputSchema, "Label", _options.LabelColumnName, BooleanDataViewType.Instance);
@@ -155,8 +157,18 @@ public sealed class XcosPairScorer : IEstimator<ITransformer>
 
     private static bool NeedsCodes(ModelProto model) => XcosPipelineOnnx.DataInputs(model).Contains(XcosOnnxExport.Code1Input);
 
-    private OnnxScoringEstimator Onnx(Head head) => _catalog.ApplyOnnxModel(head.Outputs, head.Inputs,
-        new MemoryStream(head.Model.Bytes, writable: false), _options.GpuDeviceId, _options.FallbackToCpu);
+    // ApplyOnnxModel, the vector-to-scalar mapping, copies to the user's names, and the internal columns dropped.
+    private IEstimator<ITransformer> Scores(Head head)
+    {
+        var o = _options;
+        IEstimator<ITransformer> chain = _catalog.ApplyOnnxModel(head.Outputs, head.Inputs,
+            new MemoryStream(head.Model.Bytes, writable: false), o.GpuDeviceId, o.FallbackToCpu);
+        chain = chain.Append(_catalog.CustomMapping<XcosPairVectors, XcosPairScalars>(XcosPairScalarsFactory.Map, XcosPairScalarsFactory.ContractName));
+        chain = chain.Append(_catalog.CopyColumns(o.ScoreColumnName, XcosPairScoringColumns.Score));
+        if (o.CosineColumnName != null) chain = chain.Append(_catalog.CopyColumns(o.CosineColumnName, XcosPairScoringColumns.Cosine));
+        return chain.Append(_catalog.DropColumns(XcosPairScoringColumns.ScoreVector, XcosPairScoringColumns.CosineVector,
+            XcosPairScoringColumns.Score, XcosPairScoringColumns.Cosine));
+    }
 
     private Head HeadFor(bool codesPresent)
     {
@@ -174,12 +186,17 @@ public sealed class XcosPairScorer : IEstimator<ITransformer>
                 inputs[XcosOnnxExport.Code1Input] = o.FaceCode1ColumnName;
                 inputs[XcosOnnxExport.Code2Input] = o.FaceCode2ColumnName;
             }
-            var outputs = new List<OnnxOutputSpec> { new(XcosOnnxExport.ScoreOutput, o.ScoreColumnName, Scalar: true) };
+            var outputs = new List<OnnxOutputSpec>
+            {
+                new(XcosOnnxExport.ScoreOutput, XcosPairScoringColumns.ScoreVector),
+                new(XcosOnnxExport.CosineOutput, XcosPairScoringColumns.CosineVector),
+            };
             if (o.CosineMapColumnName != null) outputs.Add(new(XcosOnnxExport.CosMapOutput, o.CosineMapColumnName));
             if (o.AttentionColumnName != null) outputs.Add(new(XcosOnnxExport.AttentionOutput, o.AttentionColumnName));
-            if (o.CosineColumnName != null) outputs.Add(new(XcosOnnxExport.CosineOutput, o.CosineColumnName, Scalar: true));
-            if (o.PredictedLabelColumnName != null && outputs.Any(x => x.ColumnName == o.PredictedLabelColumnName))
-                throw new ArgumentException($"XcosPairScorerOptions: column name '{o.PredictedLabelColumnName}' is used twice");
+            var userColumns = new[] { o.ScoreColumnName, o.CosineMapColumnName, o.AttentionColumnName, o.CosineColumnName, o.PredictedLabelColumnName }
+                .Concat(inputs.Values).Where(c => c != null).ToList();
+            var twice = userColumns.GroupBy(c => c).FirstOrDefault(x => x.Count() > 1);
+            if (twice != null) throw new ArgumentException($"XcosPairScorerOptions: column name '{twice.Key}' is used twice");
             var adapted = XcosPipelineOnnx.Adapt(model, inputs, outputs, "xCos pair-head model");
             var head = new Head(adapted, inputs.Values.ToArray(), outputs.Select(x => x.ColumnName).ToArray(), codesPresent);
             _heads[codesPresent] = head;

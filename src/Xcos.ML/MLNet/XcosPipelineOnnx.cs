@@ -10,8 +10,7 @@ namespace Xcos.ML.MLNet;
 /// <summary>One graph output an ML.NET stage keeps, and the column it becomes.</summary>
 /// <param name="OnnxName">Output name in the source model.</param>
 /// <param name="ColumnName">Column name (and graph output name in the adapted model).</param>
-/// <param name="Scalar">Reshape the [1] output to a rank-0 tensor, so ML.NET makes a scalar column instead of a 1-vector.</param>
-internal sealed record OnnxOutputSpec(string OnnxName, string ColumnName, bool Scalar = false);
+internal sealed record OnnxOutputSpec(string OnnxName, string ColumnName);
 
 /// <summary>A model adapted for ApplyOnnxModel, with the value count of each input column.</summary>
 internal sealed record AdaptedOnnxModel(byte[] Bytes, IReadOnlyDictionary<string, (long Count, string Shape)> InputSizes);
@@ -98,30 +97,15 @@ internal static class XcosPipelineOnnx
         foreach (var o in outputs)
         {
             var info = graphOutputs[o.OnnxName].Clone();
-            string value = o.OnnxName;
-            if (o.ColumnName != value || o.Scalar)
+            if (o.ColumnName != o.OnnxName)
             {
-                if (o.ColumnName == value)
-                {
-                    // The reshaped scalar takes the name, so the vector it comes from needs another.
-                    string inner = Fresh(used, value + "_vector");
-                    Rename(g, value, inner);
-                    value = inner;
-                }
-                else if (used.Contains(o.ColumnName))
+                if (used.Contains(o.ColumnName))
                     throw new ArgumentException($"{what}: column name '{o.ColumnName}' clashes with an inner value of the ONNX graph; choose another name");
                 used.Add(o.ColumnName);
-                if (o.Scalar)
-                {
-                    string shape = Fresh(used, o.ColumnName + "_scalar_shape");
-                    g.Initializer.Add(OnnxTensors.FromInt64(shape, [], [0]));
-                    g.Node.Add(Node("Reshape", [value, shape], o.ColumnName, used));
-                }
-                else g.Node.Add(Node("Identity", [value], o.ColumnName, used));
+                g.Node.Add(Node("Identity", [o.OnnxName], o.ColumnName, used));
             }
             info.Name = o.ColumnName;
-            if (o.Scalar) info.Type.TensorType.Shape = new TensorShapeProto();
-            else FixBatch(info, what);
+            FixBatch(info, what);
             g.Output.Add(info);
         }
         return new AdaptedOnnxModel(model.ToByteArray(), sizes);
