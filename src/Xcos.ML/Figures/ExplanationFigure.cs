@@ -212,11 +212,17 @@ public static class ExplanationFigure
     public static void SaveOverlay(string path, ExplanationInput input, ExplanationFigureOptions? options = null)
         => RgbPng.WriteAtomic(path, RenderOverlayPng(input, options));
 
-    internal static string ScoreLine(ExplanationInput input)
-        => string.Create(CultureInfo.InvariantCulture,
-            $"xCos {input.Score:0.000}   |   cosine {input.Cosine:0.000}   |   threshold {input.Threshold:0.000}   |   ");
+    // Without a threshold (NaN) and an explicit verdict there is nothing to decide: show the scores only.
+    private static bool HasVerdict(ExplanationInput input) => input.Same is not null || !double.IsNaN(input.Threshold);
 
-    private static string VerdictText(ExplanationInput input) => input.Verdict ? "SAME PERSON" : "DIFFERENT PEOPLE";
+    internal static string ScoreLine(ExplanationInput input)
+        => HasVerdict(input)
+            ? string.Create(CultureInfo.InvariantCulture,
+                $"xCos {input.Score:0.000}   |   cosine {input.Cosine:0.000}   |   threshold {input.Threshold:0.000}   |   ")
+            : string.Create(CultureInfo.InvariantCulture, $"xCos {input.Score:0.000}   |   cosine {input.Cosine:0.000}");
+
+    private static string VerdictText(ExplanationInput input)
+        => !HasVerdict(input) ? "" : input.Verdict ? "SAME PERSON" : "DIFFERENT PEOPLE";
 
     private static float TitleHeight(ExplanationInput input, float fs)
         => (input.Title != null ? fs * 1.8f : 0) + fs * 1.6f;

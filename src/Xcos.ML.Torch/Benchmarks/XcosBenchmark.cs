@@ -1,0 +1,145 @@
+using System.Diagnostics;
+using System.Text.Json.Serialization;
+using TorchSharp;
+using Xcos.ML.Torch.Networks;
+using static TorchSharp.torch;
+
+namespace Xcos.ML.Torch.Benchmarks;
+
+/// <summary>What to measure; the defaults are those of the PyTorch peer (shared/peer/bench_torch.py).</summary>
+public sealed record XcosBenchmarkOptions
+{
+    /// <summary>libtorch intra-op threads.</summary>
+    public int Threads { get; init; } = 2;
+    /// <summary>Seconds of timed work per measurement (after one warm-up call).</summary>
+    public double Seconds { get; init; } = 20;
+    /// <summary>IResNet depth preset of the backbones.</summary>
+    public int Depth { get; init; } = 50;
+    /// <summary>Embedding batch; the training step uses half of it as pairs.</summary>
+    public int Batch { get; init; } = 32;
+    /// <summary>Cached grid pairs scored per head call.</summary>
+    public int HeadPairs { get; init; } = 4096;
+    /// <summary>Comma-separated subset of embed, head, train.</summary>
+    public string Only { get; init; } = "embed,head,train";
+}
+
+/// <summary>Rates in the peer's key names, plus the head with per-face work cached (gallery scoring).</summary>
+public sealed record XcosBenchmarkResult
+{
+    [JsonPropertyName("torchsharp")] public string TorchSharp { get; init; } = "";
+    [JsonPropertyName("threads")] public int Threads { get; init; }
+    [JsonPropertyName("depth")] public int Depth { get; init; }
+    /// <summary>IR-SE-50 grid backbone, batch 32, eval, no grad.</summary>
+    [JsonPropertyName("embed_images_per_s")] public double? EmbedImagesPerSecond { get; init; }
+    /// <summary>xCos head over cached grids, all per-face work included in every call (the peer's measurement).</summary>
+    [JsonPropertyName("head_pairs_per_s")] public double? HeadPairsPerSecond { get; init; }
+    /// <summary>xCos head when each face's code is computed once and reused (a face scored against a gallery).</summary>
+    [JsonPropertyName("head_pairs_per_s_cached_faces")] public double? HeadPairsPerSecondCachedFaces { get; init; }
+    /// <summary>Full xCos training step (two grid passes + ArcFace over 1000 classes + attention + frozen target), batch 16 pairs.</summary>
+    [JsonPropertyName("train_pairs_per_s")] public double? TrainPairsPerSecond { get; init; }
+}
+
+/// <summary>The project's side of the speed comparison with the PyTorch peer; each rate is measured as the peer measures it.</summary>
+public static class XcosBenchmark
+{
+    /// <summary>Runs the selected measurements; <paramref name="log"/> hears each one as it starts.</summary>
+    public static XcosBenchmarkResult Run(XcosBenchmarkOptions options, Action<string>? log = null)
+    {
+        TorchRuntime.Configure(options.Threads);
+        torch.manual_seed(0);
+        var only = options.Only.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).ToHashSet();
+        var result = new XcosBenchmarkResult
+        {
+            TorchSharp = typeof(torch).Assembly.GetName().Version?.ToString() ?? "",
+            Threads = TorchRuntime.Threads,
+            Depth = options.Depth,
+        };
+        using var model = new XcosModel(new XcosModelOptions { Arch = "ir_se", Depth = options.Depth, TargetArch = "ir_se" });
+
+        if (only.Contains("embed"))
+        {
+            log?.Invoke($"embed: grid backbone, batch {options.Batch}, {options.Seconds} s");
+            model.eval();
+            using var x = randn(options.Batch, 3, 112, 112);
+            result = result with
+            {
+                EmbedImagesPerSecond = Rate(() =>
+                {
+                    using var scope = NewDisposeScope();
+                    using var _ = no_grad();
+                    model.Backbone.Grid(x);
+                }, options.Batch, options.Seconds),
+            };
+        }
+
+        if (only.Contains("head"))
+        {
+            log?.Invoke($"head: {options.HeadPairs} cached grid pairs, {options.Seconds} s (x2: per call, and faces cached)");
+            model.eval();
+            using var g1 = randn(options.HeadPairs, 32, 7, 7);
+            using var g2 = randn(options.HeadPairs, 32, 7, 7);
+            using var head = new FoldedPairHead(model.AttentionNet);
+            var perCall = Rate(() =>
+            {
+                using var scope = NewDisposeScope();
+                using var c1 = head.Encode(g1);
+                using var c2 = head.Encode(g2);
+                head.Score(c1, c2);
+            }, options.HeadPairs, options.Seconds);
+            using var k1 = head.Encode(g1);
+            using var k2 = head.Encode(g2);
+            var cached = Rate(() =>
+            {
+                using var scope = NewDisposeScope();
+                head.Score(k1, k2);
+            }, options.HeadPairs, options.Seconds);
+            result = result with { HeadPairsPerSecond = perCall, HeadPairsPerSecondCachedFaces = cached };
+        }
+
+        if (only.Contains("train"))
+        {
+            int b = Math.Max(2, options.Batch / 2);
+            log?.Invoke($"train: full xCos step, {b} pairs, ArcFace over 1000 classes, {options.Seconds} s");
+            model.train();
+            using var arc = new ArcFaceHead(model.Backbone.GridEmbeddingSize, 1000);
+            var backboneAndHead = model.Backbone.parameters().Concat(arc.parameters()).ToList();
+            using var opt = optim.SGD(backboneAndHead, 1e-3, momentum: 0.9);
+            using var optAtt = optim.Adam(model.AttentionNet.parameters(), 1e-4, amsgrad: true);
+            using var x1 = randn(b, 3, 112, 112);
+            using var x2 = randn(b, 3, 112, 112);
+            using var y1 = randint(0, 1000, [b], dtype: int64);
+            using var y2 = randint(0, 1000, [b], dtype: int64);
+            using var labels = cat([y1, y2]);
+            result = result with
+            {
+                TrainPairsPerSecond = Rate(() =>
+                {
+                    using var scope = NewDisposeScope();
+                    var (f1, gr1) = model.Backbone.Grid(x1);
+                    var (f2, gr2) = model.Backbone.Grid(x2);
+                    var ce = nn.functional.cross_entropy(cat([arc.call(f1, y1), arc.call(f2, y2)]), labels);
+                    var w = model.AttentionNet.call(gr1, gr2);
+                    var xc = PatchCosine.Xcos(PatchCosine.Map(gr1, gr2), w);
+                    Tensor t;
+                    using (no_grad())
+                        t = nn.functional.cosine_similarity(model.BackboneTarget!.Embed(x1), model.BackboneTarget!.Embed(x2), dim: 1);
+                    var loss = ce + nn.functional.mse_loss(xc, t);
+                    opt.zero_grad(); optAtt.zero_grad();
+                    loss.backward();
+                    opt.step(); optAtt.step();
+                }, b, options.Seconds),
+            };
+        }
+        return result;
+    }
+
+    // Same protocol as the peer: one warm-up call, then whole calls until the time is spent.
+    private static double Rate(Action step, int items, double seconds)
+    {
+        step();
+        var sw = Stopwatch.StartNew();
+        long n = 0;
+        while (sw.Elapsed.TotalSeconds < seconds) { step(); n += items; }
+        return n / sw.Elapsed.TotalSeconds;
+    }
+}
