@@ -103,11 +103,16 @@ public class PipelineTests(FittedPipeline fitted) : IClassFixture<FittedPipeline
                 Assert.Equal(predicted[i], p.PredictedLabel);
             }
 
-        // One PredictionEngine per thread (an engine is not thread-safe; the model is).
+        // One model and PredictionEngine per thread. Engines of ONE shared loaded model fail when run concurrently
+        // (ML.NET 5.0.1 OnnxTransformer with ONNX Runtime 1.31.1: NullReferenceException in InferenceSession.RunImpl),
+        // so each thread loads the .zip itself, as a PredictionEnginePool's per-thread copies would.
         var results = new float[8][];
         Parallel.For(0, 8, new ParallelOptions { MaxDegreeOfParallelism = 8 }, t =>
         {
-            using var engine = ml.Model.CreatePredictionEngine<PairInput, PairPrediction>(loaded);
+            var mlT = new MLContext(seed: t);
+            mlT.ComponentCatalog.RegisterAssembly(typeof(XcosPipeline).Assembly);
+            var model = mlT.Model.Load(fitted.ZipPath, out _);
+            using var engine = mlT.Model.CreatePredictionEngine<PairInput, PairPrediction>(model);
             var r = new float[8];
             for (int k = 0; k < 8; k++) r[k] = engine.Predict(fitted.Rows[(k + t) % 4]).Score;
             results[t] = r;

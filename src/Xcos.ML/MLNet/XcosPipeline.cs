@@ -63,6 +63,9 @@ public sealed class XcosPipelineOptions
 /// <c>XcosEmbedding</c> for each face, then <c>ScoreXcosPairs</c>. The fitted model saves to one .zip; load it
 /// after <c>mlContext.ComponentCatalog.RegisterAssembly(typeof(XcosPipeline).Assembly)</c>. It needs only this
 /// assembly (no TorchSharp). Each embedding stage stores its own copy of the embedding model in the .zip.
+/// For parallel scoring, give each thread its own loaded model and PredictionEngine: engines of one shared loaded
+/// model fail when run concurrently (ML.NET 5.0.1 OnnxTransformer with ONNX Runtime 1.31.1, NullReferenceException
+/// in <c>InferenceSession.RunImpl</c>).
 /// </summary>
 public static class XcosPipeline
 {
