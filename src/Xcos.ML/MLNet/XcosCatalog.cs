@@ -22,4 +22,18 @@ public static class XcosCatalog
     /// <summary>Aligns faces whose landmarks come from <paramref name="landmarkSource"/> (e.g. a detector) rather than a column.</summary>
     public static FaceAlignEstimator AlignFaces(this TransformsCatalog catalog, ILandmarkSource landmarkSource, string imageColumnName = "Image")
         => new(catalog, new FaceAlignOptions { ImageColumnName = imageColumnName, LandmarksColumnName = null, LandmarkSource = landmarkSource });
+
+    /// <summary>
+    /// Computes xCos face features with an already trained model (ONNX bytes or file, or weights): the face tensor
+    /// column in; grid, embedding, face code and (if asked) target embedding out. See <see cref="XcosEmbeddingOptions"/>.
+    /// </summary>
+    public static XcosEmbeddingEstimator XcosEmbedding(this TransformsCatalog catalog, XcosEmbeddingOptions options)
+        => new(catalog, options);
+
+    /// <summary>
+    /// Scores face pairs with the xCos pair head: two grid columns (and face codes when present) in; Score, CosineMap,
+    /// Attention, Cosine and PredictedLabel out. See <see cref="XcosPairScorerOptions"/>.
+    /// </summary>
+    public static XcosPairScorer ScoreXcosPairs(this TransformsCatalog catalog, XcosPairScorerOptions options)
+        => new(catalog, options);
 }

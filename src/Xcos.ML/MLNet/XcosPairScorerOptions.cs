@@ -1,0 +1,91 @@
+using Xcos.ML.Metrics;
+using Xcos.ML.Onnx;
+
+namespace Xcos.ML.MLNet;
+
+/// <summary>How <see cref="XcosPairScorer"/> chooses the decision threshold from labelled pairs.</summary>
+public enum XcosThresholdSelection
+{
+    /// <summary>
+    /// The first threshold of the protocol's grid (<see cref="VerificationOptions"/>: -1 to 1 in steps of 0.005) with the
+    /// highest accuracy over all labelled pairs ("same" when score &gt; threshold): <see cref="VerificationReport.BestThreshold"/>.
+    /// Works with any number of pairs.
+    /// </summary>
+    BestAccuracy,
+
+    /// <summary>
+    /// The mean of the thresholds that the k-fold protocol chooses for its folds: <see cref="VerificationReport.ThresholdMean"/>.
+    /// Needs at least <see cref="VerificationOptions.Folds"/> pairs.
+    /// </summary>
+    MeanFoldThreshold,
+}
+
+/// <summary>Options of <see cref="XcosPairScorer"/> (<c>mlContext.Transforms.ScoreXcosPairs</c>).</summary>
+/// <remarks>
+/// The pair head comes from exactly one of <see cref="ModelBytes"/>, <see cref="ModelPath"/> (an ONNX pair-head model
+/// with the value names of <see cref="XcosOnnxExport.BuildPairHeadModel"/>) or <see cref="Weights"/> (the same weights
+/// as the embedding model). With weights, the head reads the face-code columns when both are present in the data
+/// (computed once per face by the embedding model) and computes the face codes from the grids otherwise.
+/// </remarks>
+public sealed class XcosPairScorerOptions
+{
+    /// <summary>ONNX pair-head model as bytes. Default null.</summary>
+    public byte[]? ModelBytes { get; set; }
+
+    /// <summary>ONNX pair-head model file. Default null.</summary>
+    public string? ModelPath { get; set; }
+
+    /// <summary>xCos weights by state-dict name (the <c>attention.*</c> entries are used). Default null.</summary>
+    public IReadOnlyDictionary<string, WeightTensor>? Weights { get; set; }
+
+    /// <summary>Export settings used with <see cref="Weights"/> (attention temperature, BN folding). Default: <see cref="XcosOnnxExportOptions"/> defaults.</summary>
+    public XcosOnnxExportOptions ExportOptions { get; set; } = new();
+
+    /// <summary>Grid column of face 1 (C x 7 x 7 Single). Default "Grid1".</summary>
+    public string Grid1ColumnName { get; set; } = "Grid1";
+
+    /// <summary>Grid column of face 2. Default "Grid2".</summary>
+    public string Grid2ColumnName { get; set; } = "Grid2";
+
+    /// <summary>Face-code column of face 1 (16 x 7 x 7 Single), used when present; null never uses face-code columns. Default "FaceCode1".</summary>
+    public string? FaceCode1ColumnName { get; set; } = "FaceCode1";
+
+    /// <summary>Face-code column of face 2, used when present. Default "FaceCode2".</summary>
+    public string? FaceCode2ColumnName { get; set; } = "FaceCode2";
+
+    /// <summary>Output: the xCos score (Single, the attention-weighted sum of the patch cosines). Default "Score".</summary>
+    public string ScoreColumnName { get; set; } = "Score";
+
+    /// <summary>Output: the patch-wise cosine map (49 Single, row-major 7 x 7); null for none. Default "CosineMap".</summary>
+    public string? CosineMapColumnName { get; set; } = "CosineMap";
+
+    /// <summary>Output: the attention weights (49 Single, summing to 1); null for none. Default "Attention".</summary>
+    public string? AttentionColumnName { get; set; } = "Attention";
+
+    /// <summary>Output: the plain cosine of the flattened grids (Single); null for none. Default "Cosine".</summary>
+    public string? CosineColumnName { get; set; } = "Cosine";
+
+    /// <summary>Output: "same identity" (Boolean), <c>Score &gt; threshold</c>; null for none. Default "PredictedLabel".</summary>
+    public string? PredictedLabelColumnName { get; set; } = "PredictedLabel";
+
+    /// <summary>
+    /// Decision threshold on the score. Default null: Fit chooses it from the <see cref="LabelColumnName"/> column as
+    /// <see cref="ThresholdSelection"/> says. A given threshold wins over the labels.
+    /// </summary>
+    public float? Threshold { get; set; }
+
+    /// <summary>Boolean column of "same identity" labels that Fit chooses the threshold from. Default "Label".</summary>
+    public string LabelColumnName { get; set; } = "Label";
+
+    /// <summary>Threshold rule for labelled pairs. Default <see cref="XcosThresholdSelection.BestAccuracy"/>.</summary>
+    public XcosThresholdSelection ThresholdSelection { get; set; } = XcosThresholdSelection.BestAccuracy;
+
+    /// <summary>Threshold grid and folds of the protocol used to choose the threshold. Default: the standard 10-fold protocol.</summary>
+    public VerificationOptions Verification { get; set; } = new();
+
+    /// <summary>GPU device for ONNX Runtime; null runs on the CPU. Default null.</summary>
+    public int? GpuDeviceId { get; set; }
+
+    /// <summary>Run on the CPU when the GPU cannot be used. Default false.</summary>
+    public bool FallbackToCpu { get; set; }
+}

@@ -1,0 +1,66 @@
+using Microsoft.ML.Data;
+using Microsoft.ML.Transforms;
+
+namespace Xcos.ML.MLNet;
+
+// ApplyOnnxModel gives every tensor output as a vector column (a rank-0 output fails in ML.NET 5.0.1), so the
+// [1]-shaped score and cosine of the pair head become scalars through this CustomMapping, which saves as its
+// contract name. Like every CustomMapping it uses fixed column names; XcosPairScorer renames with CopyColumns.
+
+/// <summary>Fixed internal column names of the <see cref="XcosPairScorer"/> stages.</summary>
+public static class XcosPairScoringColumns
+{
+    /// <summary>Pair-head score, a vector of one value.</summary>
+    public const string ScoreVector = "Xcos.Pair.ScoreVector";
+    /// <summary>Pair-head plain cosine, a vector of one value.</summary>
+    public const string CosineVector = "Xcos.Pair.CosineVector";
+    /// <summary>Scalar score.</summary>
+    public const string Score = "Xcos.Pair.Score";
+    /// <summary>Scalar cosine.</summary>
+    public const string Cosine = "Xcos.Pair.Cosine";
+}
+
+/// <summary>Row read by the scalar mapping: the pair head's one-value outputs.</summary>
+public sealed class XcosPairVectors
+{
+    /// <summary>xCos score as a one-value vector.</summary>
+    [ColumnName(XcosPairScoringColumns.ScoreVector), VectorType(1)]
+    public float[] Score { get; set; } = [];
+
+    /// <summary>Plain cosine as a one-value vector.</summary>
+    [ColumnName(XcosPairScoringColumns.CosineVector), VectorType(1)]
+    public float[] Cosine { get; set; } = [];
+}
+
+/// <summary>Row written by the scalar mapping.</summary>
+public sealed class XcosPairScalars
+{
+    /// <summary>xCos score.</summary>
+    [ColumnName(XcosPairScoringColumns.Score)]
+    public float Score { get; set; }
+
+    /// <summary>Plain cosine.</summary>
+    [ColumnName(XcosPairScoringColumns.Cosine)]
+    public float Cosine { get; set; }
+}
+
+/// <summary>
+/// Rebuilds the scalar stage of a loaded pair scorer. Register with
+/// <c>mlContext.ComponentCatalog.RegisterAssembly(typeof(XcosPairScorer).Assembly)</c> before <c>Model.Load</c>.
+/// </summary>
+[CustomMappingFactoryAttribute(ContractName)]
+public sealed class XcosPairScalarsFactory : CustomMappingFactory<XcosPairVectors, XcosPairScalars>
+{
+    /// <summary>Contract name saved in the model.</summary>
+    public const string ContractName = "Xcos.ML.PairScalars.v1";
+
+    /// <summary>Copies the single value of each vector.</summary>
+    public static void Map(XcosPairVectors input, XcosPairScalars output)
+    {
+        output.Score = input.Score.Length == 1 ? input.Score[0] : float.NaN;
+        output.Cosine = input.Cosine.Length == 1 ? input.Cosine[0] : float.NaN;
+    }
+
+    /// <inheritdoc/>
+    public override Action<XcosPairVectors, XcosPairScalars> GetMapping() => Map;
+}

@@ -1,0 +1,76 @@
+using System.Globalization;
+using System.Text.Json;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Xcos.ML.MLNet;
+
+// Usage: Xcos.ML.DeployCheck <model.zip> <pairs.tsv>
+// pairs.tsv: header "ImagePath1<TAB>ImagePath2<TAB>Landmarks1<TAB>Landmarks2", landmarks as 10 comma-separated numbers.
+// Prints {"rows":[{score, cosine, predictedLabel, alignStatus1, alignStatus2}], "torchSharpLoaded": bool} on stdout.
+if (args.Length != 2)
+{
+    Console.Error.WriteLine("usage: Xcos.ML.DeployCheck <model.zip> <pairs.tsv>");
+    return 2;
+}
+var rows = PairTsv.Read(args[1]);
+var ml = new MLContext(seed: 1);
+ml.ComponentCatalog.RegisterAssembly(typeof(XcosPipeline).Assembly);
+var model = ml.Model.Load(args[0], out _);
+var scored = model.Transform(ml.Data.LoadFromEnumerable(rows));
+var score = scored.GetColumn<float>("Score").ToArray();
+var cosine = scored.GetColumn<float>("Cosine").ToArray();
+var predicted = scored.GetColumn<bool>("PredictedLabel").ToArray();
+var status1 = scored.GetColumn<string>("AlignStatus1").ToArray();
+var status2 = scored.GetColumn<string>("AlignStatus2").ToArray();
+var result = new
+{
+    rows = score.Select((s, i) => new
+    {
+        // Text with round-trip precision, so the caller compares the exact floats.
+        score = s.ToString("R", CultureInfo.InvariantCulture),
+        cosine = cosine[i].ToString("R", CultureInfo.InvariantCulture),
+        predictedLabel = predicted[i],
+        alignStatus1 = status1[i],
+        alignStatus2 = status2[i],
+    }).ToArray(),
+    torchSharpLoaded = AppDomain.CurrentDomain.GetAssemblies().Any(a => a.GetName().Name?.StartsWith("TorchSharp", StringComparison.Ordinal) == true),
+};
+Console.WriteLine(JsonSerializer.Serialize(result));
+return 0;
+
+/// <summary>One pair of the TSV.</summary>
+internal sealed class PairInput
+{
+    public string ImagePath1 { get; set; } = "";
+    public string ImagePath2 { get; set; } = "";
+    [VectorType(10)] public float[] Landmarks1 { get; set; } = [];
+    [VectorType(10)] public float[] Landmarks2 { get; set; } = [];
+}
+
+internal static class PairTsv
+{
+    public static List<PairInput> Read(string path)
+    {
+        var lines = File.ReadAllLines(path);
+        const string header = "ImagePath1\tImagePath2\tLandmarks1\tLandmarks2";
+        if (lines.Length == 0 || lines[0] != header)
+            throw new InvalidDataException($"{path}: the first line must be the header '{header.Replace("\t", "<TAB>")}'");
+        var rows = new List<PairInput>();
+        for (int i = 1; i < lines.Length; i++)
+        {
+            if (lines[i].Length == 0) continue;
+            var f = lines[i].Split('\t');
+            if (f.Length != 4) throw new InvalidDataException($"{path} line {i + 1}: {f.Length} fields; expected 4");
+            rows.Add(new PairInput { ImagePath1 = f[0], ImagePath2 = f[1], Landmarks1 = Floats(f[2], path, i + 1), Landmarks2 = Floats(f[3], path, i + 1) });
+        }
+        return rows;
+    }
+
+    private static float[] Floats(string text, string path, int line)
+    {
+        var parts = text.Split(',');
+        if (parts.Length != 10) throw new InvalidDataException($"{path} line {line}: {parts.Length} landmark values; expected 10");
+        return parts.Select(p => float.TryParse(p, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) ? v
+            : throw new InvalidDataException($"{path} line {line}: '{p}' is not a number")).ToArray();
+    }
+}

@@ -1,0 +1,181 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Xcos.ML.Alignment;
+using Xcos.ML.Data;
+using Xcos.ML.MLNet;
+using Xcos.ML.Onnx;
+using Xcos.ML.Torch.Export;
+
+namespace Xcos.ML.Torch.Tests;
+
+public sealed class PairInput
+{
+    public string ImagePath1 { get; set; } = "";
+    public string ImagePath2 { get; set; } = "";
+    [VectorType(10)] public float[] Landmarks1 { get; set; } = [];
+    [VectorType(10)] public float[] Landmarks2 { get; set; } = [];
+    public bool Label { get; set; }
+}
+
+public sealed class PairPrediction
+{
+    public float Score { get; set; }
+    public float Cosine { get; set; }
+    public bool PredictedLabel { get; set; }
+}
+
+/// <summary>The xcos_tiny pipeline fitted once on the four fixture pairs and saved to a .zip.</summary>
+public sealed class FittedPipeline : IDisposable
+{
+    public FittedPipeline()
+    {
+        Weights = TorchOnnxExport.LoadCheckpointWeights(Fixtures.Path("xcos_tiny", "checkpoint.pth"));
+        // The fixture PNGs are aligned already: the ArcFace template as landmarks makes alignment the identity.
+        var template = new float[10];
+        for (int i = 0; i < 5; i++) { template[2 * i] = (float)ArcFaceTemplate.Points112[i].X; template[2 * i + 1] = (float)ArcFaceTemplate.Points112[i].Y; }
+        Rows = Enumerable.Range(0, 4).Select(p => new PairInput
+        {
+            ImagePath1 = Fixtures.Path("xcos_tiny", $"pair{p}_image1.png"),
+            ImagePath2 = Fixtures.Path("xcos_tiny", $"pair{p}_image2.png"),
+            Landmarks1 = template, Landmarks2 = template,
+            Label = p < 2, // pairs 0 and 1 are an image and a noisy copy of it
+        }).ToArray();
+        var data = Ml.Data.LoadFromEnumerable(Rows);
+        Model = XcosPipeline.Create(Ml.Transforms, new XcosPipelineOptions { Weights = Weights }).Fit(data);
+        Scored = Model.Transform(data);
+        ZipPath = Path.Combine(Path.GetTempPath(), $"xcos_pipeline_{Guid.NewGuid():N}.zip");
+        Ml.Model.Save(Model, data.Schema, ZipPath);
+    }
+
+    public MLContext Ml { get; } = new(seed: 1);
+    public Dictionary<string, WeightTensor> Weights { get; }
+    public PairInput[] Rows { get; }
+    public ITransformer Model { get; }
+    public IDataView Scored { get; }
+    public string ZipPath { get; }
+
+    public void Dispose() => File.Delete(ZipPath);
+}
+
+public class PipelineTests(FittedPipeline fitted) : IClassFixture<FittedPipeline>
+{
+    private static float[] Fixture(string name) => Npy.Read(Fixtures.Path("xcos_tiny", name)).AsFloat32();
+
+    private float[] Scores => fitted.Scored.GetColumn<float>("Score").ToArray();
+
+    [Fact]
+    public void ScoresMatchThePyTorchReference()
+    {
+        var want = Fixture("xcos.npy");
+        var got = Scores;
+        for (int i = 0; i < 4; i++) Assert.True(Math.Abs(want[i] - got[i]) <= 1e-4f, $"pair {i}: xCos {got[i]} vs reference {want[i]}");
+        Assert.All(fitted.Scored.GetColumn<string>("AlignStatus1"), s => Assert.Equal("ok", s));
+        var maps = fitted.Scored.GetColumn<VBuffer<float>>("CosineMap").Select(v => v.DenseValues().ToArray()).ToArray();
+        var att = fitted.Scored.GetColumn<VBuffer<float>>("Attention").Select(v => v.DenseValues().ToArray()).ToArray();
+        var wantMap = Fixture("cos_map.npy");
+        var wantAtt = Fixture("attention.npy");
+        for (int i = 0; i < 4 * 49; i++)
+        {
+            Assert.True(Math.Abs(maps[i / 49][i % 49] - wantMap[i]) <= 1e-4f, $"cos map value {i}");
+            Assert.True(Math.Abs(att[i / 49][i % 49] - wantAtt[i]) <= 1e-4f, $"attention value {i}");
+        }
+        // Same pairs score above different ones, so the chosen threshold separates them.
+        Assert.Equal(new[] { true, true, false, false }, fitted.Scored.GetColumn<bool>("PredictedLabel").ToArray());
+        Assert.DoesNotContain(fitted.Scored.Schema, c => c.Name is "Grid1" or "FaceTensor1" or "Image1");
+    }
+
+    [Fact]
+    public void PredictionEnginesAgreeAcrossThreadsAndAfterLoading()
+    {
+        var ml = new MLContext(seed: 3);
+        ml.ComponentCatalog.RegisterAssembly(typeof(XcosPipeline).Assembly);
+        var loaded = ml.Model.Load(fitted.ZipPath, out _);
+        var before = Scores;
+        var predicted = fitted.Scored.GetColumn<bool>("PredictedLabel").ToArray();
+        using (var engine = ml.Model.CreatePredictionEngine<PairInput, PairPrediction>(loaded))
+            for (int i = 0; i < 4; i++)
+            {
+                var p = engine.Predict(fitted.Rows[i]);
+                Assert.Equal(before[i], p.Score);
+                Assert.Equal(predicted[i], p.PredictedLabel);
+            }
+
+        // One model and PredictionEngine per thread. Engines of ONE shared loaded model fail when run concurrently
+        // (ML.NET 5.0.1 OnnxTransformer with ONNX Runtime 1.31.1: NullReferenceException in InferenceSession.RunImpl),
+        // so each thread loads the .zip itself, as a PredictionEnginePool's per-thread copies would.
+        var results = new float[8][];
+        Parallel.For(0, 8, new ParallelOptions { MaxDegreeOfParallelism = 8 }, t =>
+        {
+            var mlT = new MLContext(seed: t);
+            mlT.ComponentCatalog.RegisterAssembly(typeof(XcosPipeline).Assembly);
+            var model = mlT.Model.Load(fitted.ZipPath, out _);
+            using var engine = mlT.Model.CreatePredictionEngine<PairInput, PairPrediction>(model);
+            var r = new float[8];
+            for (int k = 0; k < 8; k++) r[k] = engine.Predict(fitted.Rows[(k + t) % 4]).Score;
+            results[t] = r;
+        });
+        for (int t = 0; t < 8; t++)
+            for (int k = 0; k < 8; k++) Assert.Equal(before[(k + t) % 4], results[t][k]);
+    }
+
+    [Fact]
+    public void SavedPipelineScoresInANewProcessWithoutTorchSharp()
+    {
+        var dll = DeployCheckDll();
+        var folder = Path.GetDirectoryName(dll)!;
+        var torchFiles = Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories)
+            .Where(f => Path.GetFileName(f).Contains("torch", StringComparison.OrdinalIgnoreCase)).ToList();
+        Assert.True(torchFiles.Count == 0, "DeployCheck output holds TorchSharp files: " + string.Join(", ", torchFiles));
+
+        var tsv = Path.Combine(Path.GetTempPath(), $"xcos_pairs_{Guid.NewGuid():N}.tsv");
+        string Lm(float[] v) => string.Join(",", v.Select(x => x.ToString("R", CultureInfo.InvariantCulture)));
+        File.WriteAllLines(tsv, fitted.Rows.Select(r => $"{r.ImagePath1}\t{r.ImagePath2}\t{Lm(r.Landmarks1)}\t{Lm(r.Landmarks2)}")
+            .Prepend("ImagePath1\tImagePath2\tLandmarks1\tLandmarks2"));
+        try
+        {
+            var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            psi.ArgumentList.Add(dll);
+            psi.ArgumentList.Add(fitted.ZipPath);
+            psi.ArgumentList.Add(tsv);
+            using var process = Process.Start(psi)!;
+            var stderr = process.StandardError.ReadToEndAsync();
+            string stdout = process.StandardOutput.ReadToEnd();
+            Assert.True(process.WaitForExit(180_000), "DeployCheck did not finish in 180 s");
+            Assert.True(process.ExitCode == 0, $"DeployCheck exited with {process.ExitCode}: {stderr.Result}");
+
+            using var json = JsonDocument.Parse(stdout);
+            Assert.False(json.RootElement.GetProperty("torchSharpLoaded").GetBoolean());
+            var rows = json.RootElement.GetProperty("rows").EnumerateArray().ToArray();
+            Assert.Equal(4, rows.Length);
+            var before = Scores;
+            var cosine = fitted.Scored.GetColumn<float>("Cosine").ToArray();
+            var predicted = fitted.Scored.GetColumn<bool>("PredictedLabel").ToArray();
+            for (int i = 0; i < 4; i++)
+            {
+                Assert.Equal(before[i], float.Parse(rows[i].GetProperty("score").GetString()!, CultureInfo.InvariantCulture));
+                Assert.Equal(cosine[i], float.Parse(rows[i].GetProperty("cosine").GetString()!, CultureInfo.InvariantCulture));
+                Assert.Equal(predicted[i], rows[i].GetProperty("predictedLabel").GetBoolean());
+                Assert.Equal("ok", rows[i].GetProperty("alignStatus2").GetString());
+            }
+        }
+        finally { File.Delete(tsv); }
+    }
+
+    /// <summary>tests/Xcos.ML.DeployCheck's build output for this configuration (built through the project reference).</summary>
+    private static string DeployCheckDll()
+    {
+        var testDir = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
+        string tfm = testDir.Name, configuration = testDir.Parent!.Name;
+        for (var d = testDir; d != null; d = d.Parent)
+            if (File.Exists(Path.Combine(d.FullName, "Xcos.ML.sln")))
+            {
+                var dll = Path.Combine(d.FullName, "tests", "Xcos.ML.DeployCheck", "bin", configuration, tfm, "Xcos.ML.DeployCheck.dll");
+                Assert.True(File.Exists(dll), $"{dll} not found; build tests/Xcos.ML.DeployCheck");
+                return dll;
+            }
+        throw new DirectoryNotFoundException("Xcos.ML.sln not found above " + AppContext.BaseDirectory);
+    }
+}
