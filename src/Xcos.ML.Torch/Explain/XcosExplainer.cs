@@ -17,7 +17,10 @@ namespace Xcos.ML.Torch.Explain;
 /// <param name="GradCam2">Grad-CAM on face 2.</param>
 public sealed record XcosExplanation(float Xcos, float Cosine, float[] CosMap, float[] Attention, float[] Contribution, float[] GradCam1, float[] GradCam2)
 {
-    /// <summary>The figure input of this explanation (Grad-CAM of face <paramref name="gradCamFace"/> as the extra map; 0 for none).</summary>
+    /// <summary>
+    /// The figure input of this explanation: Grad-CAM of face <paramref name="gradCamFace"/> (0 for none) is the extra map,
+    /// divided by its maximum so that its printed values stay legible (Grad-CAM's scale carries no meaning of its own).
+    /// </summary>
     public ExplanationInput ToFigureInput(RgbImage face1, RgbImage face2, double threshold, string? title = null, int gradCamFace = 1)
     {
         ArgumentNullException.ThrowIfNull(face1);
@@ -28,8 +31,8 @@ public sealed record XcosExplanation(float Xcos, float Cosine, float[] CosMap, f
             Face1Rgb = face1.Pixels, Face1Width = face1.Width, Face1Height = face1.Height,
             Face2Rgb = face2.Pixels, Face2Width = face2.Width, Face2Height = face2.Height,
             CosMap = CosMap, Attention = Attention, Score = Xcos, Cosine = Cosine, Threshold = threshold, Title = title,
-            ExtraMap = gradCamFace switch { 1 => GradCam1, 2 => GradCam2, _ => null },
-            ExtraMapTitle = gradCamFace == 0 ? null : $"Grad-CAM (face {gradCamFace})",
+            ExtraMap = gradCamFace switch { 1 => XcosGradCam.Normalize(GradCam1), 2 => XcosGradCam.Normalize(GradCam2), _ => null },
+            ExtraMapTitle = gradCamFace == 0 ? null : $"Grad-CAM, face {gradCamFace} (/ max)",
         };
     }
 }

@@ -83,15 +83,21 @@ public static class XcosGradCam
             .ToArray();
     }
 
-    /// <summary>Grad-CAM of one face blended over it (heat colour map, smooth), as PNG bytes.</summary>
+    /// <summary>Grad-CAM of one face, divided by its maximum, blended over it (heat colour map on [0, 1], smooth), as PNG bytes.</summary>
     public static byte[] RenderOverlayPng(RgbImage face, float[] cam, int gridSize = 7, MapOverlayOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(face);
         ArgumentNullException.ThrowIfNull(cam);
-        var o = options ?? new MapOverlayOptions { Title = "Grad-CAM of the plain cosine", OpacityByMagnitude = true, Opacity = 0.7f };
-        // an all-zero map has no colour scale; show it on [0, 1]
-        if (cam.All(v => v == 0)) { o.Min ??= 0; o.Max ??= 1; }
-        return MapOverlay.RenderPng(face.Pixels, face.Width, face.Height, cam, gridSize, gridSize, o);
+        var o = options ?? new MapOverlayOptions { Title = "Grad-CAM of the plain cosine (/ max)", OpacityByMagnitude = true, Opacity = 0.7f, Min = 0, Max = 1 };
+        return MapOverlay.RenderPng(face.Pixels, face.Width, face.Height, Normalize(cam), gridSize, gridSize, o);
+    }
+
+    /// <summary>The map divided by its maximum (an all-zero map stays zero).</summary>
+    public static float[] Normalize(float[] cam)
+    {
+        ArgumentNullException.ThrowIfNull(cam);
+        float max = cam.Length == 0 ? 0 : cam.Max();
+        return max > 0 ? cam.Select(v => v / max).ToArray() : (float[])cam.Clone();
     }
 }
 

@@ -127,12 +127,14 @@ public static class EvaluationReport
         var figures = new Dictionary<int, string>();
         if (input.Explain is not null)
         {
-            foreach (var (list, prefix) in new[] { (falseAccepts, "false_accept"), (falseRejects, "false_reject") })
+            foreach (var (list, prefix, caption) in new[] { (falseAccepts, "false_accept", "False accept"), (falseRejects, "false_reject", "False reject") })
                 for (int r = 0; r < list.Length; r++)
                 {
                     var name = string.Create(CultureInfo.InvariantCulture, $"{prefix}_{r + 1:D2}.png");
                     var fig = input.Explain(list[r], threshold)
                         ?? throw new InvalidOperationException($"Explain returned null for pair {list[r]}");
+                    var pairName = input.PairNames?[list[r]] ?? "pair " + list[r].ToString(CultureInfo.InvariantCulture);
+                    fig = WithTitle(fig, string.Create(CultureInfo.InvariantCulture, $"{caption} #{r + 1}: {fig.Title ?? pairName}"));
                     Png(name, ExplanationFigure.RenderPng(fig, o.Figure));
                     figures[list[r]] = name;
                 }
@@ -149,6 +151,15 @@ public static class EvaluationReport
         files.Add(index);
         return new EvaluationReportResult(index, files, xr, cr, threshold, falseAccepts, falseRejects);
     }
+
+    private static ExplanationInput WithTitle(ExplanationInput e, string title) => new()
+    {
+        Face1Rgb = e.Face1Rgb, Face1Width = e.Face1Width, Face1Height = e.Face1Height,
+        Face2Rgb = e.Face2Rgb, Face2Width = e.Face2Width, Face2Height = e.Face2Height,
+        CosMap = e.CosMap, Attention = e.Attention, Score = e.Score, Cosine = e.Cosine, Threshold = e.Threshold,
+        Same = e.Same, Title = title, Face1Label = e.Face1Label, Face2Label = e.Face2Label,
+        ExtraMap = e.ExtraMap, ExtraMapTitle = e.ExtraMapTitle,
+    };
 
     private static void WriteTextAtomic(string path, string text) => RgbPng.WriteAtomic(path, new UTF8Encoding(false).GetBytes(text));
 
