@@ -131,4 +131,32 @@ public sealed class GradCamTests(TinyXcosFixture f) : IClassFixture<TinyXcosFixt
         var overlay = XcosGradCam.RenderOverlayPng(face1, e.GradCam1);
         Assert.True(RgbPng.DecodeRgb(overlay).Width >= 336);
     }
+
+    [Fact]
+    public void MobileFaceNetHeads_MatchTheBackbonesOwnEmbeddings()
+    {
+        torch.manual_seed(1);
+        using var model = new XcosModel(new XcosModelOptions { Arch = "mobilefacenet", TargetArch = "mobilefacenet" });
+        model.eval();
+        using var scope = NewDisposeScope();
+        var x1 = torch.randn(1, 3, 112, 112);
+        var x2 = torch.randn(1, 3, 112, 112);
+        using (no_grad())
+        {
+            var o = model.Forward(x1, x2);
+            var grid = new TorchMapScorer(model, CosineSource.Grid);
+            var target = new TorchMapScorer(model, CosineSource.Target);
+            var g1 = grid.Maps(x1); var g2 = grid.Maps(x2);
+            var t1 = target.Maps(x1, CosineSource.Target); var t2 = target.Maps(x2, CosineSource.Target);
+            var flat = (o.Flat1 * o.Flat2).sum(1).data<float>().ToArray();
+            var tcos = o.TargetCos!.data<float>().ToArray();
+            for (int i = 0; i < 1; i++)
+            {
+                Assert.Equal(flat[i], grid.Score(g1[i], g2[i]), 4);
+                Assert.Equal(tcos[i], target.Score(t1[i], t2[i]), 4);
+            }
+        }
+        var cams = XcosGradCam.Compute(model, x1, x2, CosineSource.Target);
+        Assert.All(cams, c => Assert.Equal(49, c.Cam1.Length));
+    }
 }
