@@ -1,0 +1,121 @@
+using System.Text.Json;
+using TorchSharp;
+using Xcos.Cli.Commands;
+using Xcos.ML.Explain;
+using Xcos.ML.Images;
+using Xcos.ML.Torch.Explain;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace Xcos.ML.Torch.Tests;
+
+public sealed class FaithfulnessTests(TinyXcosFixture f) : IClassFixture<TinyXcosFixture>
+{
+    private static RgbImage Face(Tensor batch, int i) => FaceTensor.FromChw(batch[i].contiguous().data<float>().ToArray(), 112, 112);
+
+    [Fact]
+    public void PairScorer_MatchesTheModel_AndEncodesRepeatedFacesOnce()
+    {
+        var faces1 = Enumerable.Range(0, 4).Select(i => Face(f.Input1, i)).ToArray();
+        var faces2 = Enumerable.Range(0, 4).Select(i => Face(f.Input2, i)).ToArray();
+        var scorer = new XcosPairScorer(f.Model, new XcosPairScorerOptions { BatchSize = 3 });
+        var s = scorer.Score(faces1, faces2);
+        var (xcos, _) = TinyXcosFixture.Expected("xcos.npy");
+        var flatCos = (f.Output.Flat1 * f.Output.Flat2).sum(1).data<float>().ToArray();
+        for (int i = 0; i < 4; i++)
+        {
+            Assert.Equal(xcos[i], s[0][i], 4);
+            Assert.Equal(flatCos[i], s[1][i], 4);
+        }
+        // one face against all four: same numbers as the matching rows of a full evaluation
+        var repeated = scorer.Score(Enumerable.Repeat(faces1[0], 4).ToArray(), faces2);
+        Assert.Equal(s[0][0], repeated[0][0], 6);
+        var swapped = scorer.Score(faces2, faces1);
+        Assert.Equal(s[1][2], swapped[1][2], 5); // the plain cosine is symmetric
+
+        var target = new XcosPairScorer(f.Model, new XcosPairScorerOptions { Cosine = CosineSource.Target });
+        var (tcos, _) = TinyXcosFixture.Expected("target_cos.npy");
+        var t = target.Score(faces1, faces2);
+        for (int i = 0; i < 4; i++) Assert.Equal(tcos[i], t[1][i], 4);
+    }
+
+    [Fact]
+    public void Evaluate_OnAFixturePair_GivesCurvesFromTheIntactToTheFilledScore()
+    {
+        var a = Face(f.Input1, 0);
+        var b = Face(f.Input2, 0);
+        var o = new XcosFaithfulnessOptions { Curves = new FaithfulnessOptions { PatchesPerStep = 25, RandomOrders = 1 } };
+        var r = XcosFaithfulness.Evaluate(f.Model, a, b, o);
+        var scorer = new XcosPairScorer(f.Model);
+        var intact = scorer.Score([a], [b]);
+        var filled = scorer.Score([FaithfulnessPatches.MeanColor(a)], [b]);
+        foreach (var method in new[] { XcosFaithfulness.XcosMethod, XcosFaithfulness.GradCamMethod, FaithfulnessOptions.RandomMethod })
+            for (int s = 0; s < 2; s++)
+            {
+                var name = scorer.ScoreNames[s];
+                var del = r.Find(method, FaithfulnessKind.Deletion, name)!;
+                var ins = r.Find(method, FaithfulnessKind.Insertion, name)!;
+                Assert.Equal(3, del.Scores.Length);
+                Assert.Equal(intact[s][0], del.Scores[0], 4);
+                Assert.Equal(filled[s][0], del.Scores[^1], 4);
+                Assert.Equal(filled[s][0], ins.Scores[0], 4);
+                Assert.Equal(intact[s][0], ins.Scores[^1], 4);
+                Assert.True(double.IsFinite(del.Auc) && double.IsFinite(ins.Auc));
+            }
+    }
+
+    [Fact]
+    public void Command_PrintsOneJsonObjectWithPerMethodAucsAndThePairCount()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "xcos-faith-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dir);
+        try
+        {
+            var tsv = Path.Combine(dir, "pairs.tsv");
+            File.WriteAllLines(tsv, Enumerable.Range(0, 4).Select(i => $"pair{i}_image1.png\tpair{i}_image2.png\t{(i < 2 ? 1 : 0)}"));
+            var outWriter = new StringWriter();
+            var previous = Console.Out;
+            int rc;
+            try
+            {
+                Console.SetOut(outWriter);
+                rc = FaithfulnessCommand.Create().Parse([
+                    "--pairs", tsv, "--root", Fixtures.Path("xcos_tiny"), "--checkpoint", Fixtures.Path("xcos_tiny", "checkpoint.pth"),
+                    "--arch", "ir_se", "--stages", "1,1,1,1", "--target-arch", "ir", "--max-pairs", "2",
+                    "--patches-per-step", "25", "--random-orders", "1", "--threads", "2", "--json"]).Invoke();
+            }
+            finally { Console.SetOut(previous); }
+            Assert.Equal(0, rc);
+            var lines = outWriter.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            var json = JsonDocument.Parse(Assert.Single(lines)).RootElement;
+            Assert.Equal(2, json.GetProperty("pairs").GetInt32());
+            var methods = json.GetProperty("methods");
+            foreach (var m in new[] { "xcos", "gradcam", "random" })
+            {
+                var e = methods.GetProperty(m);
+                foreach (var k in new[] { "deletion", "insertion", "deletionCosine", "insertionCosine" })
+                    Assert.True(double.IsFinite(e.GetProperty(k).GetDouble()), $"{m}.{k}");
+            }
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
+    [Fact]
+    public void Command_RejectsFacesThatAreNotAligned112()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "xcos-faith-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dir);
+        try
+        {
+            ImageIO.SavePng(new RgbImage(50, 60), Path.Combine(dir, "small.png"));
+            var tsv = Path.Combine(dir, "pairs.tsv");
+            File.WriteAllText(tsv, "small.png\tsmall.png\t1\n");
+            var e = Assert.Throws<InvalidDataException>(() => FaithfulnessCommand.Create().Parse([
+                "--pairs", tsv, "--checkpoint", Fixtures.Path("xcos_tiny", "checkpoint.pth"),
+                "--stages", "1,1,1,1", "--target-arch", "ir", "--json"]).Invoke(new System.CommandLine.InvocationConfiguration { EnableDefaultExceptionHandler = false }));
+            Assert.Contains("small.png", e.Message);
+            Assert.Contains("112x112", e.Message);
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+}
