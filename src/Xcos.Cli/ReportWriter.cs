@@ -8,7 +8,7 @@ namespace Xcos.Cli;
 internal static class ReportWriter
 {
     public static string Write(string dir, string dataName, IReadOnlyList<Commands.EvalCommand.Scored> scored, Func<string, Xcos.ML.Images.RgbImage?> face,
-        VerificationReport xcos, VerificationReport cosine, string cosineSource)
+        VerificationReport xcos, VerificationReport cosine, string cosineSource, VerificationOptions protocol)
     {
         var result = EvaluationReport.Write(dir, new EvaluationReportInput
         {
@@ -35,7 +35,7 @@ internal static class ReportWriter
                     ExtraMap = s.Contributions, ExtraMapTitle = s.Contributions is null ? null : "Contribution to the cosine",
                 };
             },
-        });
+        }, new EvaluationReportOptions { Verification = protocol });
         return result.IndexPath;
     }
 }

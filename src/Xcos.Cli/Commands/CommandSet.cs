@@ -9,6 +9,8 @@ internal static class CommandSet
     {
         yield return VerifyCommand.Create();
         yield return BenchCommand.Create();
+        yield return EvalCommand.Create();
+        yield return FaithfulnessCommand.Create();
         yield return ModelsCommand.Create();
     }
 }

@@ -79,15 +79,17 @@ internal static class EvalCommand
             if (scored.Count < 2 || scored.All(s => s.Pair.Same) || scored.All(s => !s.Pair.Same))
                 throw new CliException($"{file.FullName}: {scored.Count} of {n} pairs could be scored; the metrics need both same and different pairs (skipped: {skipped.Count}).");
             var same = scored.Select(s => s.Pair.Same).ToArray();
-            var xr = VerificationMetrics.Evaluate(scored.Select(s => s.Xcos).ToArray(), same);
-            var cr = VerificationMetrics.Evaluate(scored.Select(s => s.Cosine).ToArray(), same);
+            // the protocol's 10 folds, fewer only for a set too small to split that way
+            var protocol = new VerificationOptions { Folds = Math.Min(10, scored.Count) };
+            var xr = VerificationMetrics.Evaluate(scored.Select(s => s.Xcos).ToArray(), same, protocol);
+            var cr = VerificationMetrics.Evaluate(scored.Select(s => s.Cosine).ToArray(), same, protocol);
             string? reportPath = null;
             if (p.GetValue(report) is { } dir)
             {
                 Func<string, RgbImage?> face = photos
                     ? id => verifier!.Analyse(ImageIO.Load(set.ReadImage(id), name: id), id).Aligned
                     : id => LoadFace(set, id, detector).Face;
-                reportPath = ReportWriter.Write(dir.FullName, file.Name, scored, face, xr, cr, cosineSource);
+                reportPath = ReportWriter.Write(dir.FullName, file.Name, scored, face, xr, cr, cosineSource, protocol);
             }
             var result = new EvalJson(n, skipped.Count, MetricsJson.From(xr), MetricsJson.From(cr), cosineSource, skipped.ToArray(), reportPath);
             if (p.GetValue(json)) Cli.WriteJson(result);
