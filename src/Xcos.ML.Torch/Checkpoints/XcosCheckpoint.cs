@@ -1,0 +1,221 @@
+using System.Collections;
+using System.Collections.Specialized;
+using TorchSharp;
+using TorchSharp.PyBridge;
+using static TorchSharp.torch;
+
+namespace Xcos.ML.Torch.Checkpoints;
+
+/// <summary>How a state dict is wrapped in a saved file.</summary>
+public enum CheckpointContainer
+{
+    /// <summary><c>{'state_dict': state_dict}</c>, the layout of the published xCos checkpoints (default).</summary>
+    StateDictEntry,
+    /// <summary>The bare state dict (<c>torch.save(model.state_dict())</c>).</summary>
+    Bare,
+}
+
+/// <summary>Options of <see cref="XcosCheckpoint.Load(nn.Module, string, CheckpointLoadOptions?)"/>.</summary>
+public sealed record CheckpointLoadOptions
+{
+    /// <summary>Fail on missing or unexpected keys (default true). Mis-shaped keys always fail.</summary>
+    public bool Strict { get; init; } = true;
+
+    /// <summary>
+    /// Use only the file's keys under this prefix, with the prefix removed: "backbone_target." loads the
+    /// target backbone of an xCos checkpoint into a standalone backbone. Null (default): all keys.
+    /// </summary>
+    public string? SourcePrefix { get; init; }
+}
+
+/// <summary>Result of loading a checkpoint into a module.</summary>
+/// <param name="Path">The file (or a description of the source).</param>
+/// <param name="Matched">Module keys that were loaded.</param>
+/// <param name="Missing">Module keys the file does not have (left unchanged).</param>
+/// <param name="Unexpected">File keys the module does not have (ignored).</param>
+public sealed record CheckpointLoadReport(string Path, IReadOnlyList<string> Matched, IReadOnlyList<string> Missing, IReadOnlyList<string> Unexpected);
+
+/// <summary>A checkpoint could not be read or does not fit the module; the message names the file and the keys.</summary>
+public sealed class CheckpointException : Exception
+{
+    public CheckpointException(string path, string message, Exception? inner = null) : base($"{path}: {message}", inner) => Path = path;
+
+    public CheckpointException(string path, string message, IReadOnlyList<string> missing, IReadOnlyList<string> unexpected, IReadOnlyList<string> mismatched)
+        : base($"{path}: {message}") { Path = path; Missing = missing; Unexpected = unexpected; Mismatched = mismatched; }
+
+    /// <summary>The checkpoint file.</summary>
+    public string Path { get; }
+    /// <summary>Module keys missing from the file.</summary>
+    public IReadOnlyList<string> Missing { get; } = [];
+    /// <summary>File keys the module does not have.</summary>
+    public IReadOnlyList<string> Unexpected { get; } = [];
+    /// <summary>Keys whose shapes differ, with both shapes.</summary>
+    public IReadOnlyList<string> Mismatched { get; } = [];
+}
+
+/// <summary>
+/// Reads and writes PyTorch <c>torch.save</c> checkpoints (zip format via TorchSharp.PyBridge, and the
+/// pre-1.6 legacy format): bare state dicts or <c>{'state_dict': ...}</c> containers, with or without the
+/// DataParallel <c>module.</c> prefix. Key names are the PyTorch ones, so the xCos layout
+/// (<c>backbone.*</c>, <c>attention.*</c>, <c>backbone_target.*</c>) loads into <see cref="Networks.XcosModel"/>
+/// and an InsightFace_Pytorch IR-SE-50 file loads into any <see cref="Networks.IResNet"/> (e.g. the target backbone).
+/// </summary>
+public static class XcosCheckpoint
+{
+    private const string DataParallelPrefix = "module.";
+
+    /// <summary>
+    /// Reads the state dict of a checkpoint file: the container is unwrapped and <c>module.</c> prefixes
+    /// are removed. The caller owns (and should dispose) the returned CPU tensors.
+    /// </summary>
+    /// <exception cref="CheckpointException">The file is not a PyTorch checkpoint or holds no state dict.</exception>
+    public static Dictionary<string, Tensor> ReadStateDict(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        if (!File.Exists(path)) throw new CheckpointException(path, "file not found.");
+        Hashtable root;
+        try
+        {
+            using var stream = File.OpenRead(path);
+            var magic = new byte[4];
+            var n = stream.ReadAtLeast(magic, 4, throwOnEndOfStream: false);
+            stream.Position = 0;
+            if (n == 4 && magic[0] == 0x50 && magic[1] == 0x4b && magic[2] == 0x03 && magic[3] == 0x04)
+                root = PyTorchUnpickler.UnpickleStateDict(stream, true, false);
+            else if (n >= 2 && magic[0] == 0x80 && LegacyTorchFormat.HasMagic(stream))
+                root = LegacyTorchFormat.Read(stream);
+            else
+                throw new CheckpointException(path, "not a PyTorch checkpoint (expected a torch.save zip archive or the legacy pickle format).");
+        }
+        catch (CheckpointException) { throw; }
+        catch (Exception e)
+        {
+            throw new CheckpointException(path, $"could not read the PyTorch checkpoint ({e.GetType().Name}: {e.Message}).", e);
+        }
+        return Unwrap(path, root);
+    }
+
+    private static Dictionary<string, Tensor> Unwrap(string path, Hashtable root)
+    {
+        IDictionary dict = root;
+        if (root["state_dict"] is IDictionary inner) dict = inner;
+        var result = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        var others = new List<string>();
+        foreach (DictionaryEntry e in dict)
+        {
+            if (e.Key is string key && e.Value is Tensor t)
+            {
+                var name = key.StartsWith(DataParallelPrefix, StringComparison.Ordinal) ? key[DataParallelPrefix.Length..] : key;
+                if (!result.TryAdd(name, t))
+                    throw new CheckpointException(path, $"key '{name}' appears both with and without the 'module.' prefix.");
+            }
+            else others.Add(e.Key?.ToString() ?? "<null>");
+        }
+        if (result.Count == 0)
+            throw new CheckpointException(path, "holds no state dict (no tensors at the top level or under 'state_dict'); top-level keys: " +
+                string.Join(", ", root.Keys.Cast<object>().Select(k => k.ToString())) + ".");
+        return result;
+    }
+
+    /// <summary>Loads a checkpoint file into <paramref name="module"/> (see <see cref="CheckpointLoadOptions"/>).</summary>
+    /// <exception cref="CheckpointException">Unreadable file, or missing/unexpected (strict) or mis-shaped keys, named in the message.</exception>
+    public static CheckpointLoadReport Load(nn.Module module, string path, CheckpointLoadOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(module);
+        var sd = ReadStateDict(path);
+        try { return Load(module, sd, options, path); }
+        finally { foreach (var t in sd.Values) t.Dispose(); }
+    }
+
+    /// <summary>Copies a state dict (PyTorch key names) into <paramref name="module"/>'s parameters and buffers.</summary>
+    /// <param name="module">Target module.</param>
+    /// <param name="stateDict">Source tensors (any device; converted to each target's dtype and device).</param>
+    /// <param name="options">Strictness and source prefix.</param>
+    /// <param name="source">Name used in messages (the file path).</param>
+    public static CheckpointLoadReport Load(nn.Module module, IReadOnlyDictionary<string, Tensor> stateDict,
+        CheckpointLoadOptions? options = null, string source = "<state dict>")
+    {
+        ArgumentNullException.ThrowIfNull(module);
+        ArgumentNullException.ThrowIfNull(stateDict);
+        options ??= new CheckpointLoadOptions();
+        var src = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        foreach (var (k, v) in stateDict)
+        {
+            if (options.SourcePrefix is null) src[k] = v;
+            else if (k.StartsWith(options.SourcePrefix, StringComparison.Ordinal)) src[k[options.SourcePrefix.Length..]] = v;
+        }
+        var target = module.state_dict();
+        var missing = target.Keys.Where(k => !src.ContainsKey(k)).OrderBy(k => k, StringComparer.Ordinal).ToList();
+        var unexpected = src.Keys.Where(k => !target.ContainsKey(k)).OrderBy(k => k, StringComparer.Ordinal).ToList();
+        var mismatched = new List<string>();
+        foreach (var (k, t) in target)
+            if (src.TryGetValue(k, out var s) && !s.shape.SequenceEqual(t.shape))
+                mismatched.Add($"{k} (file [{string.Join(",", s.shape)}], module [{string.Join(",", t.shape)}])");
+        if (mismatched.Count > 0 || (options.Strict && (missing.Count > 0 || unexpected.Count > 0)))
+        {
+            var parts = new List<string>();
+            if (mismatched.Count > 0) parts.Add($"{mismatched.Count} mis-shaped: {Join(mismatched)}");
+            if (options.Strict && missing.Count > 0) parts.Add($"{missing.Count} missing: {Join(missing)}");
+            if (options.Strict && unexpected.Count > 0) parts.Add($"{unexpected.Count} unexpected: {Join(unexpected)}");
+            throw new CheckpointException(source, "checkpoint does not fit the module; " + string.Join("; ", parts) + ".",
+                missing, unexpected, mismatched);
+        }
+        var matched = new List<string>();
+        using (no_grad())
+        {
+            foreach (var (k, t) in target)
+            {
+                if (!src.TryGetValue(k, out var s)) continue;
+                t.copy_(s);
+                matched.Add(k);
+            }
+        }
+        return new CheckpointLoadReport(source, matched, missing, unexpected);
+    }
+
+    private static string Join(IReadOnlyList<string> keys) =>
+        keys.Count <= 20 ? string.Join(", ", keys) : string.Join(", ", keys.Take(20)) + $", ... ({keys.Count - 20} more)";
+
+    /// <summary>Saves <paramref name="module"/>'s state dict so that PyTorch's <c>torch.load</c> reads it; written atomically.</summary>
+    public static void Save(nn.Module module, string path, CheckpointContainer container = CheckpointContainer.StateDictEntry)
+    {
+        ArgumentNullException.ThrowIfNull(module);
+        SaveStateDict(module.state_dict(), path, container);
+    }
+
+    /// <summary>
+    /// Writes a state dict in the torch.save zip format (readable by <c>torch.load</c> and by <see cref="ReadStateDict"/>).
+    /// The file is written to a temporary name next to <paramref name="path"/> and renamed over it, so a
+    /// reader never sees a half-written checkpoint.
+    /// </summary>
+    public static void SaveStateDict(IReadOnlyDictionary<string, Tensor> stateDict, string path, CheckpointContainer container = CheckpointContainer.StateDictEntry)
+    {
+        ArgumentNullException.ThrowIfNull(stateDict);
+        ArgumentNullException.ThrowIfNull(path);
+        var full = System.IO.Path.GetFullPath(path);
+        var dir = System.IO.Path.GetDirectoryName(full)!;
+        Directory.CreateDirectory(dir);
+        var temp = System.IO.Path.Combine(dir, $".{System.IO.Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
+        try
+        {
+            using (var scope = NewDisposeScope())
+            {
+                // insertion-ordered, so the file lists keys in module order as PyTorch's OrderedDict does
+                var sd = new OrderedDictionary(StringComparer.Ordinal);
+                foreach (var (k, t) in stateDict) sd[k] = t.detach().cpu().contiguous();
+                IDictionary root = container == CheckpointContainer.StateDictEntry
+                    ? new OrderedDictionary { ["state_dict"] = sd }
+                    : sd;
+                using var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write);
+                PyTorchPickler.PickleStateDict(stream, root, true);
+                stream.Flush(flushToDisk: true);
+            }
+            File.Move(temp, full, overwrite: true);
+        }
+        catch (Exception e)
+        {
+            try { if (File.Exists(temp)) File.Delete(temp); } catch (IOException) { }
+            throw new CheckpointException(full, $"could not write the checkpoint ({e.GetType().Name}: {e.Message}).", e);
+        }
+    }
+}

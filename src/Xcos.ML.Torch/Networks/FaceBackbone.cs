@@ -1,0 +1,89 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace Xcos.ML.Torch.Networks;
+
+/// <summary>Grid output of an xCos backbone.</summary>
+/// <param name="Flat">L2-normalised flattened grid, [B, C*7*7] (1568 for C = 32).</param>
+/// <param name="Grid">Grid feature before normalisation, [B, C, 7, 7].</param>
+public sealed record GridOutput(Tensor Flat, Tensor Grid);
+
+/// <summary>
+/// A face backbone on 3x112x112 input with a 512x7x7 final map and two heads:
+/// the plain 512-d embedding head and (grid variant) the xCos 1x1 grid layer named <c>conv1x1</c>.
+/// </summary>
+public abstract class FaceBackbone : Module<Tensor, Tensor>
+{
+    /// <summary>Channels of the final feature map.</summary>
+    public const int FeatureChannels = 512;
+
+    /// <summary>Side of the final feature map (112 / 16).</summary>
+    public const int MapSize = 7;
+
+    // named as the state-dict child, since TorchSharp's RegisterComponents names children after fields
+    private Sequential? conv1x1;
+
+    /// <summary>Grid layer (conv 512->C with bias, BN, PReLU); null for a plain backbone.</summary>
+    protected Sequential? GridLayer => conv1x1;
+
+    protected FaceBackbone(string name, bool grid, int gridChannels) : base(name)
+    {
+        if (grid && gridChannels <= 0) throw new ArgumentOutOfRangeException(nameof(gridChannels), "must be positive");
+        IsGrid = grid;
+        GridChannels = grid ? gridChannels : 0;
+    }
+
+    /// <summary>True for the xCos grid variant (has <c>conv1x1</c>).</summary>
+    public bool IsGrid { get; }
+
+    /// <summary>Channels of each grid cell (32 in xCos); 0 for a plain backbone.</summary>
+    public int GridChannels { get; }
+
+    /// <summary>Length of the flattened grid embedding (C*7*7).</summary>
+    public int GridEmbeddingSize => GridChannels * MapSize * MapSize;
+
+    /// <summary>Backbone description, e.g. "ir_se[3,4,14,3]" or "mobilefacenet".</summary>
+    public abstract string Architecture { get; }
+
+    /// <summary>Runs the trunk: [B,3,112,112] -> [B,512,7,7].</summary>
+    public abstract Tensor Features(Tensor x);
+
+    /// <summary>Plain head on a 512x7x7 map -> [B,512] before normalisation.</summary>
+    protected abstract Tensor PlainHead(Tensor features);
+
+    /// <summary>L2-normalised 512-d embedding from the plain head (the ArcFace embedding).</summary>
+    public Tensor Embed(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        return L2Normalize(PlainHead(Features(x))).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Grid feature [B,C,7,7] and its flattened L2-normalised embedding (grid variant only).</summary>
+    public GridOutput Grid(Tensor x)
+    {
+        if (GridLayer is null) throw new InvalidOperationException($"{Architecture} was built without the grid layer (grid: false).");
+        using var scope = NewDisposeScope();
+        var g = GridLayer.call(Features(x));
+        var flat = L2Normalize(g.flatten(1));
+        return new GridOutput(flat.MoveToOuterDisposeScope(), g.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>Grid variant: the flattened L2-normalised grid embedding; plain: <see cref="Embed"/>.</summary>
+    public override Tensor forward(Tensor x) => IsGrid ? Grid(x).Flat : Embed(x);
+
+    /// <summary>x / ||x||_2 over dim 1, as the original (no epsilon).</summary>
+    public static Tensor L2Normalize(Tensor x) => x / x.norm(1, true, 2);
+
+    /// <summary>Registers <c>conv1x1</c> when this is a grid backbone; call after the trunk is registered.</summary>
+    protected void RegisterGridLayer()
+    {
+        if (!IsGrid) return;
+        conv1x1 = Sequential(
+            Conv2d(FeatureChannels, GridChannels, 1, stride: 1, padding: 0L, bias: true),
+            BatchNorm2d(GridChannels),
+            PReLU(GridChannels));
+        register_module("conv1x1", conv1x1);
+    }
+}

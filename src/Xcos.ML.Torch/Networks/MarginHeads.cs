@@ -1,0 +1,93 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Xcos.ML.Torch.Networks;
+
+/// <summary>
+/// Base of the margin heads: parameter <c>kernel</c> [embeddingSize, classes], normalised per class (column)
+/// inside the forward; cos(theta) = embedding . kernel_j / ||kernel_j||, clamped to [-1, 1].
+/// Embeddings are expected L2-normalised.
+/// </summary>
+public abstract class MarginHead : nn.Module<Tensor, Tensor, Tensor>
+{
+    private readonly Parameter kernel;
+
+    protected MarginHead(string name, int embeddingSize, int classes, double scale, double margin) : base(name)
+    {
+        if (embeddingSize <= 0) throw new ArgumentOutOfRangeException(nameof(embeddingSize));
+        if (classes <= 0) throw new ArgumentOutOfRangeException(nameof(classes));
+        EmbeddingSize = embeddingSize; Classes = classes; Scale = scale; Margin = margin;
+        // uniform(-1, 1) with unit columns, as the original's renorm_(2, 1, 1e-5).mul_(1e5)
+        using (no_grad())
+        {
+            var w = empty(embeddingSize, classes).uniform_(-1, 1);
+            w.div_(w.norm(0, true, 2));
+            kernel = new Parameter(w);
+        }
+        register_parameter("kernel", kernel);
+    }
+
+    /// <summary>The class weight matrix [embeddingSize, classes].</summary>
+    public Parameter Kernel => kernel;
+
+    public int EmbeddingSize { get; }
+    public int Classes { get; }
+
+    /// <summary>Logit scale s.</summary>
+    public double Scale { get; }
+
+    /// <summary>Margin m.</summary>
+    public double Margin { get; }
+
+    /// <summary>cos(theta) [B, classes] of L2-normalised embeddings [B, embeddingSize] against the normalised kernel columns.</summary>
+    public Tensor Cosine(Tensor embeddings)
+    {
+        using var scope = NewDisposeScope();
+        var kn = kernel / kernel.norm(0, true, 2);
+        return embeddings.matmul(kn).clamp(-1, 1).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Scaled logits with the margin applied at each sample's own class.</summary>
+    public override Tensor forward(Tensor embeddings, Tensor labels)
+    {
+        using var scope = NewDisposeScope();
+        var cos = Cosine(embeddings);
+        // margin only on the true-class column: same values as the original's indexed assignment,
+        // and no sqrt(1 - cos^2) on other classes (its gradient is infinite at |cos| = 1)
+        var index = labels.to(ScalarType.Int64).reshape(-1, 1);
+        var target = ApplyMargin(cos.gather(1, index));
+        return (cos.scatter(1, index, target) * Scale).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The logit (before scaling) of the true class as a function of cos(theta), elementwise.</summary>
+    protected abstract Tensor ApplyMargin(Tensor cos);
+}
+
+/// <summary>
+/// ArcFace (additive angular margin): cos(theta + m) at the true class; where theta + m > pi
+/// (cos(theta) &lt;= cos(pi - m)) it falls back to cos(theta) - sin(m)*m, as the original does.
+/// </summary>
+public sealed class ArcFaceHead : MarginHead
+{
+    public ArcFaceHead(int embeddingSize, int classes, double scale = 64.0, double margin = 0.5)
+        : base(nameof(ArcFaceHead), embeddingSize, classes, scale, margin) { }
+
+    protected override Tensor ApplyMargin(Tensor cos)
+    {
+        double cosM = Math.Cos(Margin), sinM = Math.Sin(Margin);
+        double mm = sinM * Margin, th = Math.Cos(Math.PI - Margin);
+        var sin = (1 - cos * cos).sqrt();
+        var cosThetaM = cos * cosM - sin * sinM;
+        return where(cos - th <= 0, cos - mm, cosThetaM);
+    }
+}
+
+/// <summary>CosFace (additive cosine margin): cos(theta) - m at the true class.</summary>
+public sealed class CosFaceHead : MarginHead
+{
+    public CosFaceHead(int embeddingSize, int classes, double scale = 30.0, double margin = 0.35)
+        : base(nameof(CosFaceHead), embeddingSize, classes, scale, margin) { }
+
+    protected override Tensor ApplyMargin(Tensor cos) => cos - Margin;
+}
