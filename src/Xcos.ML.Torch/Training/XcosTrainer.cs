@@ -200,6 +200,16 @@ public sealed class XcosTrainer : IDisposable
     private TrainingResult Result(bool cancelled, string last, string best, List<EpochResult> history) =>
         new(_state.CompletedEpochs, _state.GlobalStep, cancelled, last, File.Exists(best) ? best : null, _state.BestMetric, history);
 
+    /// <summary>The batch source (tests take a fixed batch from it).</summary>
+    internal PairBatchSource Source => _source;
+
+    /// <summary>One optimisation step on <paramref name="batch"/> (train mode); returns the losses before the update.</summary>
+    internal (double Loss, double Ce, double Mse) TrainStep(PairBatch batch)
+    {
+        Model.train(); Head.train();
+        return Step(batch, _state.CompletedEpochs + 1, _state.GlobalStep, null);
+    }
+
     private (double Loss, double Ce, double Mse) Step(PairBatch batch, int epoch, long global, string? lastGood)
     {
         using var scope = NewDisposeScope();
