@@ -1,2 +1,8 @@
-// Replaced by the CLI; kept minimal so the solution builds while components land.
-return 0;
+using System.CommandLine;
+using Xcos.Cli;
+using Xcos.Cli.Commands;
+
+// `xcos`: a thin shell over Xcos.ML (deployment) and Xcos.ML.Torch (networks, training).
+var root = new RootCommand("xcos: explainable face verification (xCos) for .NET");
+foreach (var command in CommandSet.All()) root.Subcommands.Add(command);
+return Cli.Run(root, args);
