@@ -2,15 +2,17 @@ using System.CommandLine;
 
 namespace Xcos.Cli.Commands;
 
-/// <summary>Every `xcos` subcommand, in the order `--help` lists them.</summary>
+/// <summary>Every `xcos` subcommand, in the order `--help` lists them (the data path: make data, train, evaluate, explain).</summary>
 internal static class CommandSet
 {
     public static IEnumerable<Command> All()
     {
-        yield return VerifyCommand.Create();
-        yield return BenchCommand.Create();
+        yield return SynthCommand.Create();
+        yield return TrainCommand.Create();
         yield return EvalCommand.Create();
+        yield return VerifyCommand.Create();
         yield return FaithfulnessCommand.Create();
+        yield return BenchCommand.Create();
         yield return ModelsCommand.Create();
     }
 }

@@ -1,0 +1,180 @@
+using System.CommandLine;
+using System.Globalization;
+using Spectre.Console;
+using Xcos.ML.Data;
+using Xcos.ML.Torch.Checkpoints;
+using Xcos.ML.Torch.Training;
+
+namespace Xcos.Cli.Commands;
+
+/// <summary><c>xcos train</c>: full xCos training or head-only training of a frozen model, with resume.</summary>
+public static class TrainCommand
+{
+    public static Command Create()
+    {
+        var data = new Option<string>("--data") { Description = "Training image folder: DIR/<identity>/<image>.", Required = true };
+        var val = new Option<string[]>("--val") { Description = "Validation pair file(s): InsightFace .bin, LFW pairs.txt or pair TSV (repeatable).", AllowMultipleArgumentsPerToken = true };
+        var output = new Option<string>("--out") { Description = "Output folder for checkpoints and log.csv.", Required = true };
+        var mode = new Option<string>("--mode") { Description = "full (backbone + head + attention) or head (frozen model; grid layer + attention only)." };
+        mode.AcceptOnlyFromAmong("full", "head");
+        var depth = new Option<int?>("--depth") { Description = "IR/IR-SE preset depth: 18, 34, 50, 100, 152." };
+        var stages = new Option<string?>("--stages") { Description = "Explicit stage table, e.g. 1,1,1,1 (wins over --depth)." };
+        var arch = new Option<string?>("--arch") { Description = "Backbone: ir, ir_se or mobilefacenet (full mode)." };
+        var target = new Option<string?>("--target") { Description = "Frozen target/teacher checkpoint (xCos or plain backbone). Required in head mode." };
+        var targetArch = new Option<string?>("--target-arch") { Description = "Architecture of the target (default ir_se)." };
+        var targetDepth = new Option<int?>("--target-depth") { Description = "Preset depth of the target (default 50)." };
+        var targetStages = new Option<string?>("--target-stages") { Description = "Stage table of the target, e.g. 2,2,2,2." };
+        var epochs = new Option<int?>("--epochs") { Description = "Total epochs (default 20)." };
+        var batch = new Option<int?>("--batch") { Description = "Pairs per batch (default 32)." };
+        var config = new Option<string?>("--config") { Description = "JSON file of trainer options (flags override it)." };
+        var resume = new Option<string?>("--resume") { Description = "Training checkpoint (last.ckpt / best.ckpt) to continue from." };
+        var threads = new Option<int?>("--threads") { Description = "Intra-op threads (default: all cores)." };
+        var seed = new Option<int?>("--seed") { Description = "Seed (default 0)." };
+        var device = new Option<string?>("--device") { Description = "cpu, cuda, cuda:N or auto (default cpu)." };
+        var cmd = new Command("train", "Train xCos (full) or explain a frozen face model (head).")
+        {
+            data, val, output, mode, depth, stages, arch, target, targetArch, targetDepth, targetStages, epochs, batch, config, resume, threads, seed, device,
+        };
+        cmd.SetAction(parse =>
+        {
+            bool Given(Option o) => parse.GetResult(o) is { Implicit: false };
+            // defaults < resumed run's options < --config < flags
+            var o = new XcosTrainerOptions();
+            string? resumeFrom = parse.GetValue(resume);
+            if (resumeFrom is not null)
+            {
+                try { o = TrainingCheckpoint.ReadOptions(resumeFrom); }
+                catch (CheckpointException e) { throw new CliException(e.Message); }
+            }
+            if (parse.GetValue(config) is { } cfg) o = XcosTrainerOptions.LoadJson(cfg);
+            if (Given(mode)) o = o with { Mode = parse.GetValue(mode) == "head" ? TrainingMode.Head : TrainingMode.Full };
+            if (Given(depth)) o = o with { Depth = parse.GetValue(depth)!.Value, Stages = null };
+            if (Given(stages)) o = o with { Stages = ParseStages(parse.GetValue(stages)!, "--stages") };
+            if (Given(arch)) o = o with { Arch = parse.GetValue(arch)! };
+            if (Given(target)) o = o with { TargetCheckpoint = Path.GetFullPath(parse.GetValue(target)!) };
+            if (Given(targetArch)) o = o with { TargetArch = parse.GetValue(targetArch)! };
+            if (Given(targetDepth)) o = o with { TargetDepth = parse.GetValue(targetDepth)!.Value, TargetStages = null };
+            if (Given(targetStages)) o = o with { TargetStages = ParseStages(parse.GetValue(targetStages)!, "--target-stages") };
+            if (Given(epochs)) o = o with { Epochs = parse.GetValue(epochs)!.Value };
+            if (Given(batch)) o = o with { BatchSize = parse.GetValue(batch)!.Value };
+            if (Given(threads)) o = o with { Threads = parse.GetValue(threads) };
+            if (Given(seed)) o = o with { Seed = parse.GetValue(seed)!.Value };
+            if (Given(device)) o = o with { Device = parse.GetValue(device)! };
+            try { o.Validate(); }
+            catch (ArgumentException e) { throw new CliException(e.Message, ExitCodes.Usage); }
+
+            var train = ImageFolder.Load(parse.GetValue(data)!);
+            var pairSets = (parse.GetValue(val) ?? []).Select(p => PairSetReader.Load(p)).ToArray();
+            string outDir = parse.GetValue(output)!;
+
+            using var cts = new CancellationTokenSource();
+            ConsoleCancelEventHandler onCancel = (_, e) =>
+            {
+                // first Ctrl+C: finish the step, write a checkpoint, exit; a second one kills the process
+                if (cts.IsCancellationRequested) return;
+                e.Cancel = true;
+                cts.Cancel();
+            };
+            Console.CancelKeyPress += onCancel;
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            try
+            {
+                TrainingResult result;
+                if (o.Mode == TrainingMode.Full)
+                {
+                    using var trainer = new XcosTrainer(o, train, pairSets, outDir);
+                    if (resumeFrom is not null) trainer.Resume(resumeFrom);
+                    result = WithProgress(o.Epochs, p => trainer.Train(p, cts.Token));
+                }
+                else
+                {
+                    var source = TorchFeatureMapSource.FromCheckpoint(o.TargetCheckpoint!, o.TargetArch, o.TargetStages, o.TargetDepth,
+                        Xcos.ML.Torch.TorchRuntime.Configure(o.Threads, o.Device));
+                    using var trainer = new XcosHeadTrainer(o, source, train, pairSets, outDir);
+                    if (resumeFrom is not null) trainer.Resume(resumeFrom);
+                    result = WithProgress(o.Epochs, p => trainer.Train(p, cts.Token));
+                }
+                var lastEpoch = result.Epochs.Count > 0 ? result.Epochs[^1] : null;
+                Cli.WriteJson(new
+                {
+                    mode = o.Mode.ToString().ToLowerInvariant(), completedEpochs = result.CompletedEpochs, steps = result.GlobalStep,
+                    cancelled = result.Cancelled, lastCheckpoint = result.LastCheckpoint, bestCheckpoint = result.BestCheckpoint,
+                    bestMetric = double.IsFinite(result.BestMetric) ? result.BestMetric : (double?)null,
+                    seconds = Math.Round(clock.Elapsed.TotalSeconds, 1),
+                    loss = lastEpoch?.Loss,
+                    validation = lastEpoch?.Validation.Select(v => new
+                    {
+                        name = v.Name, pairs = v.Pairs, skipped = v.SkippedPairs,
+                        xcosAccuracy = v.Xcos.AccuracyMean, xcosAuc = v.Xcos.Auc, cosineAccuracy = v.Cosine.AccuracyMean, cosineAuc = v.Cosine.Auc,
+                    }),
+                });
+                return result.Cancelled ? ExitCodes.Failure : ExitCodes.Ok;
+            }
+            catch (CheckpointException e) { throw new CliException(e.Message); }
+            finally { Console.CancelKeyPress -= onCancel; }
+        });
+        return cmd;
+    }
+
+    private static int[] ParseStages(string text, string flag)
+    {
+        var parts = text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        var values = new int[parts.Length];
+        for (int i = 0; i < parts.Length; i++)
+            if (!int.TryParse(parts[i], NumberStyles.None, CultureInfo.InvariantCulture, out values[i]) || values[i] < 1)
+                throw new CliException($"{flag} '{text}': expected four positive counts such as 1,1,1,1.", ExitCodes.Usage);
+        if (values.Length != 4) throw new CliException($"{flag} '{text}': expected four stage counts, got {values.Length}.", ExitCodes.Usage);
+        return values;
+    }
+
+    /// <summary>Runs <paramref name="train"/> with a progress bar on stderr (plain lines when stderr is not a terminal).</summary>
+    private static TrainingResult WithProgress(int epochs, Func<IProgress<TrainProgress>, TrainingResult> train)
+    {
+        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+        if (Console.IsErrorRedirected)
+            return train(new Reporter(p =>
+            {
+                if (p.Phase == TrainPhase.EpochEnd && p.EpochResult is { } r) Console.Error.WriteLine(EpochLine(r, epochs));
+            }));
+        TrainingResult? result = null;
+        console.Progress()
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
+            .Start(ctx =>
+            {
+                var task = ctx.AddTask("starting", maxValue: 1);
+                result = train(new Reporter(p =>
+                {
+                    switch (p.Phase)
+                    {
+                        case TrainPhase.Caching:
+                        case TrainPhase.Validating:
+                            task.Description = Markup.Escape($"{p.Phase.ToString().ToLowerInvariant()} {p.Step}/{p.Steps}");
+                            task.MaxValue = Math.Max(1, p.Steps); task.Value = p.Step;
+                            break;
+                        case TrainPhase.Training:
+                            task.Description = Markup.Escape(string.Create(CultureInfo.InvariantCulture,
+                                $"epoch {p.Epoch}/{p.Epochs} loss {p.Loss:F4} {p.PairsPerSecond:F1} pairs/s"));
+                            task.MaxValue = Math.Max(1, p.Steps); task.Value = p.Step;
+                            break;
+                        case TrainPhase.EpochEnd when p.EpochResult is { } r:
+                            console.MarkupLine(Markup.Escape(EpochLine(r, epochs)));
+                            break;
+                    }
+                }));
+            });
+        return result!;
+    }
+
+    private static string EpochLine(EpochResult r, int epochs)
+    {
+        var s = string.Create(CultureInfo.InvariantCulture, $"epoch {r.Epoch}/{epochs}: loss {r.Loss:F4} (ce {r.ClassificationLoss:F4}, xcos mse {r.XcosLoss:F5}), {r.PairsPerSecond:F1} pairs/s, {r.Seconds:F0} s");
+        foreach (var v in r.Validation)
+            s += string.Create(CultureInfo.InvariantCulture, $"; {v.Name}: xcos acc {v.Xcos.AccuracyMean:P2} auc {v.Xcos.Auc:F4}, cos acc {v.Cosine.AccuracyMean:P2}{(v.SkippedPairs > 0 ? $", {v.SkippedPairs} pairs skipped" : "")}");
+        return s + (r.IsBest ? " (best)" : "");
+    }
+
+    private sealed class Reporter(Action<TrainProgress> report) : IProgress<TrainProgress>
+    {
+        public void Report(TrainProgress value) => report(value);
+    }
+}

@@ -1,0 +1,65 @@
+using System.Globalization;
+using System.Text;
+
+namespace Xcos.ML.Torch.Training;
+
+/// <summary>
+/// CSV log of a run, one row per epoch: <c>epoch, step, loss, ce_loss, xcos_loss, lr_*, seconds, pairs_per_s</c>
+/// and, per validation set NAME, <c>NAME_xcos_acc, NAME_xcos_auc, NAME_xcos_eer, NAME_cos_acc, NAME_cos_auc, NAME_cos_eer, NAME_skipped</c>.
+/// A resumed run appends to the same file (the header is written once).
+/// </summary>
+public sealed class TrainingLog
+{
+    private readonly string[] _lrNames;
+    private readonly string[] _setNames;
+
+    /// <summary>Opens (or starts) the log at <paramref name="path"/>.</summary>
+    public TrainingLog(string path, IEnumerable<string> learningRateNames, IEnumerable<string> validationNames)
+    {
+        Path = System.IO.Path.GetFullPath(path);
+        _lrNames = learningRateNames.ToArray();
+        _setNames = validationNames.Select(Sanitize).ToArray();
+        Header = string.Join(",", new[] { "epoch", "step", "loss", "ce_loss", "xcos_loss" }
+            .Concat(_lrNames.Select(n => "lr_" + n))
+            .Concat(["seconds", "pairs_per_s"])
+            .Concat(_setNames.SelectMany(n => new[] { "xcos_acc", "xcos_auc", "xcos_eer", "cos_acc", "cos_auc", "cos_eer", "skipped" }.Select(c => $"{n}_{c}"))));
+    }
+
+    /// <summary>The CSV file.</summary>
+    public string Path { get; }
+
+    /// <summary>The header line.</summary>
+    public string Header { get; }
+
+    /// <summary>Appends one epoch.</summary>
+    public void Append(EpochResult r)
+    {
+        var c = CultureInfo.InvariantCulture;
+        var f = new List<string>
+        {
+            r.Epoch.ToString(c), r.GlobalStep.ToString(c), F(r.Loss), F(r.ClassificationLoss), F(r.XcosLoss),
+        };
+        f.AddRange(_lrNames.Select(n => r.LearningRates.TryGetValue(n, out var v) ? F(v) : ""));
+        f.Add(F(r.Seconds)); f.Add(F(r.PairsPerSecond));
+        for (int i = 0; i < _setNames.Length; i++)
+        {
+            var v = i < r.Validation.Count ? r.Validation[i] : null;
+            if (v is null) { f.AddRange(Enumerable.Repeat("", 7)); continue; }
+            f.AddRange([F(v.Xcos.AccuracyMean), F(v.Xcos.Auc), F(v.Xcos.Eer), F(v.Cosine.AccuracyMean), F(v.Cosine.Auc), F(v.Cosine.Eer), v.SkippedPairs.ToString(c)]);
+        }
+        var sb = new StringBuilder();
+        bool fresh = !File.Exists(Path) || new FileInfo(Path).Length == 0;
+        if (fresh) sb.Append(Header).Append('\n');
+        sb.Append(string.Join(",", f)).Append('\n');
+        File.AppendAllText(Path, sb.ToString());
+    }
+
+    private static string F(double v) => v.ToString("G9", CultureInfo.InvariantCulture);
+
+    /// <summary>A column-safe name: letters, digits and underscores.</summary>
+    public static string Sanitize(string name)
+    {
+        var s = new string(name.Select(ch => char.IsAsciiLetterOrDigit(ch) ? ch : '_').ToArray());
+        return s.Length == 0 ? "val" : s;
+    }
+}

@@ -1,0 +1,276 @@
+using System.Diagnostics;
+using TorchSharp;
+using TorchSharp.Modules;
+using Xcos.ML.Data;
+using Xcos.ML.Torch.Checkpoints;
+using Xcos.ML.Torch.Data;
+using Xcos.ML.Torch.Networks;
+using static TorchSharp.torch;
+
+namespace Xcos.ML.Torch.Training;
+
+/// <summary>File names a trainer writes into its output folder.</summary>
+public static class TrainingFiles
+{
+    /// <summary>Resumable checkpoint of the latest state.</summary>
+    public const string LastCheckpoint = "last.ckpt";
+    /// <summary>Resumable checkpoint of the best epoch.</summary>
+    public const string BestCheckpoint = "best.ckpt";
+    /// <summary>Model weights of the latest state, PyTorch <c>{'state_dict': ...}</c> in the xCos key layout.</summary>
+    public const string LastWeights = "last.pth";
+    /// <summary>Model weights of the best epoch.</summary>
+    public const string BestWeights = "best.pth";
+    /// <summary>Per-epoch CSV log.</summary>
+    public const string Log = "log.csv";
+    /// <summary>The options of the run.</summary>
+    public const string Options = "options.json";
+}
+
+/// <summary>
+/// Full xCos training (Lin et al., arXiv 2003.05383): a grid backbone with a margin head (ArcFace or CosFace) over
+/// the training identities and the attention branch, trained on pairs. Loss per batch of pairs:
+/// <c>ClassificationWeight * (CE(head(flat1), y1) + CE(head(flat2), y2)) + XcosWeight * MSE(xCos, targetCos)</c>, where
+/// targetCos is the cosine of a frozen target backbone's embeddings (<see cref="XcosTrainerOptions.TargetCheckpoint"/>)
+/// or, without one, the detached cosine of the current flattened grid embeddings. Three optimisers (backbone, head,
+/// attention) and a per-epoch StepLR schedule; every epoch validates on the given pair sets, writes the resumable
+/// checkpoint atomically, keeps the best one and appends to the CSV log.
+/// </summary>
+public sealed class XcosTrainer : IDisposable
+{
+    private readonly ImageFolder _train;
+    private readonly PairSet[] _validation;
+    private readonly FaceImageLoader _loader;
+    private readonly PairBatchSource _source;
+    private readonly Dictionary<string, OptimizerHelper> _optimizers;
+    private readonly Dictionary<string, double> _initialRates;
+    private TrainingState _state;
+
+    /// <summary>Builds the networks and optimisers; nothing is trained yet.</summary>
+    /// <param name="options">Training options (Mode must be Full).</param>
+    /// <param name="train">Identity-labelled training images.</param>
+    /// <param name="validation">Pair sets scored after every epoch (may be empty).</param>
+    /// <param name="outputDirectory">Folder for checkpoints and the log; created when missing.</param>
+    public XcosTrainer(XcosTrainerOptions options, ImageFolder train, IReadOnlyList<PairSet>? validation, string outputDirectory)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        Options = options;
+        options.Validate();
+        if (options.Mode != TrainingMode.Full) throw new ArgumentException("XcosTrainer trains Mode = Full; use XcosHeadTrainer for head-only training.", nameof(options));
+        _train = train ?? throw new ArgumentNullException(nameof(train));
+        if (train.Identities.Count < 2) throw new ArgumentException($"{train.Root}: full training needs at least 2 identities, found {train.Identities.Count}.", nameof(train));
+        _validation = (validation ?? []).ToArray();
+        OutputDirectory = Path.GetFullPath(outputDirectory);
+        Directory.CreateDirectory(OutputDirectory);
+        Device = TorchRuntime.Configure(options.Threads, options.Device);
+
+        torch.manual_seed(options.Seed);
+        Model = new XcosModel(options.ModelOptions(withTarget: options.TargetCheckpoint is not null));
+        if (options.TargetCheckpoint is not null) TrainerSupport.LoadTarget(Model.BackboneTarget!, options.TargetCheckpoint);
+        int emb = Model.Backbone.GridEmbeddingSize, classes = train.Identities.Count;
+        Head = options.MarginHead == MarginHeadKind.ArcFace
+            ? new ArcFaceHead(emb, classes, options.MarginScale ?? 64.0, options.Margin ?? 0.5)
+            : new CosFaceHead(emb, classes, options.MarginScale ?? 30.0, options.Margin ?? 0.35);
+        Model.to(Device);
+        Head.to(Device);
+
+        _optimizers = new()
+        {
+            ["backbone"] = TrainerSupport.CreateOptimizer(Model.Backbone.parameters().Where(p => p.requires_grad), options.Backbone),
+            ["head"] = TrainerSupport.CreateOptimizer(Head.parameters(), options.Head),
+            ["attention"] = TrainerSupport.CreateOptimizer(Model.AttentionNet.parameters(), options.Attention),
+        };
+        _initialRates = new()
+        {
+            ["backbone"] = options.Backbone.LearningRate, ["head"] = options.Head.LearningRate, ["attention"] = options.Attention.LearningRate,
+        };
+        _loader = new FaceImageLoader(options.Preprocess);
+        _source = new PairBatchSource(train, _loader, new PairBatchOptions
+        {
+            BatchSize = options.BatchSize, FlipProbability = options.FlipProbability,
+            Prefetch = options.Prefetch, DecodeThreads = options.DecodeThreads,
+        }, options.Seed);
+        _state = new TrainingState { Mode = TrainingMode.Full, Identities = train.Identities.ToArray() };
+    }
+
+    /// <summary>The options.</summary>
+    public XcosTrainerOptions Options { get; }
+    /// <summary>The network being trained.</summary>
+    public XcosModel Model { get; }
+    /// <summary>The margin head over the training identities.</summary>
+    public MarginHead Head { get; }
+    /// <summary>Compute device.</summary>
+    public Device Device { get; }
+    /// <summary>Output folder.</summary>
+    public string OutputDirectory { get; }
+    /// <summary>Position of the run (epochs done, steps, best metric).</summary>
+    public TrainingState State => _state;
+    /// <summary>Training steps per epoch.</summary>
+    public int StepsPerEpoch => _source.BatchesPerEpoch;
+
+    /// <summary>
+    /// Restores a checkpoint written by this trainer: weights, optimiser states, generator state and position, so that
+    /// training continues exactly as if it had not stopped.
+    /// </summary>
+    /// <exception cref="CheckpointException">Not a full-mode checkpoint of the same identities / shapes.</exception>
+    public void Resume(string checkpoint)
+    {
+        var state = TrainingCheckpoint.ReadState(checkpoint);
+        if (state.Mode != TrainingMode.Full) throw new CheckpointException(checkpoint, $"is a {state.Mode}-mode checkpoint; this trainer is full mode.");
+        if (!state.Identities.SequenceEqual(_train.Identities))
+            throw new CheckpointException(checkpoint, $"was trained on {state.Identities.Length} identities that differ from the {_train.Identities.Count} of {_train.Root}; the margin head cannot be reused.");
+        _state = TrainingCheckpoint.Load(checkpoint, Modules, _optimizers);
+    }
+
+    private IReadOnlyDictionary<string, nn.Module> Modules => new Dictionary<string, nn.Module> { ["model"] = Model, ["head"] = Head };
+
+    /// <summary>Trains until <see cref="XcosTrainerOptions.Epochs"/> epochs are done or <paramref name="cancellationToken"/> fires.</summary>
+    /// <param name="progress">Receives a report after every step and phase change (called on the training thread).</param>
+    /// <param name="cancellationToken">Stops after the current step; a checkpoint of the interrupted epoch is written and the result says Cancelled.</param>
+    /// <exception cref="TrainingDivergedException">The loss became NaN/Inf (no update applied; the previous checkpoint is kept).</exception>
+    /// <exception cref="InvalidDataException">A training image cannot be read (the message names the file).</exception>
+    public TrainingResult Train(IProgress<TrainProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        var o = Options;
+        string last = Path.Combine(OutputDirectory, TrainingFiles.LastCheckpoint), best = Path.Combine(OutputDirectory, TrainingFiles.BestCheckpoint);
+        File.WriteAllText(Path.Combine(OutputDirectory, TrainingFiles.Options), o.ToJson());
+        var log = new TrainingLog(Path.Combine(OutputDirectory, TrainingFiles.Log), _optimizers.Keys, _validation.Select(v => Path.GetFileNameWithoutExtension(v.Source)));
+        var history = new List<EpochResult>();
+        string? lastGood = File.Exists(last) && _state.GlobalStep > 0 ? last : null;
+        int steps = _source.BatchesPerEpoch;
+
+        for (int epoch = _state.CompletedEpochs; epoch < o.Epochs; epoch++)
+        {
+            var rates = _initialRates.ToDictionary(kv => kv.Key, kv => o.ScheduledRate(kv.Value, epoch));
+            foreach (var (k, opt) in _optimizers) TrainerSupport.SetRate(opt, rates[k]);
+            int startStep = _state.StepInEpoch;
+            EpochSums sums;
+            if (startStep == 0) { TrainerSupport.Seed(o.Seed, epoch); sums = new EpochSums(); }
+            else sums = EpochSums.From(_state.EpochSums); // generator state came with the checkpoint
+            var clock = Stopwatch.StartNew();
+            long pairsBefore = sums.Pairs;
+            int step = startStep;
+            long global = _state.GlobalStep;
+            bool cancelled = false;
+            Model.train(); Head.train();
+            foreach (var batch in _source.Epoch(epoch).Read(startStep))
+            {
+                if (cancellationToken.IsCancellationRequested) { cancelled = true; break; }
+                var (bl, ce, mse) = Step(batch, epoch + 1, global, lastGood);
+                sums.Loss += bl; sums.Ce += ce; sums.Mse += mse; sums.Steps++; sums.Pairs += batch.Count;
+                step++; global++;
+                _state = _state with { GlobalStep = global, StepInEpoch = step };
+                progress?.Report(new TrainProgress(TrainPhase.Training, epoch + 1, o.Epochs, step, steps, global,
+                    sums.Mean(sums.Loss), (sums.Pairs - pairsBefore) / Math.Max(1e-9, clock.Elapsed.TotalSeconds)));
+            }
+            if (cancelled || cancellationToken.IsCancellationRequested)
+            {
+                _state = _state with { EpochSums = sums.ToArray() };
+                TrainingCheckpoint.Write(last, _state, o, Modules, _optimizers);
+                XcosCheckpoint.Save(Model, Path.Combine(OutputDirectory, TrainingFiles.LastWeights));
+                return Result(true, last, best, history);
+            }
+            double pps = (sums.Pairs - pairsBefore) / Math.Max(1e-9, clock.Elapsed.TotalSeconds);
+
+            var validation = Validate(epoch + 1, progress, cancellationToken);
+            double loss = sums.Mean(sums.Loss);
+            double metric = TrainerSupport.Metric(new EpochResultDraft(loss, validation));
+            bool isBest = metric > _state.BestMetric || _state.BestEpoch == 0;
+            _state = _state with
+            {
+                CompletedEpochs = epoch + 1, StepInEpoch = 0, EpochSums = [],
+                BestMetric = isBest ? metric : _state.BestMetric, BestEpoch = isBest ? epoch + 1 : _state.BestEpoch,
+            };
+            TrainingCheckpoint.Write(last, _state, o, Modules, _optimizers);
+            XcosCheckpoint.Save(Model, Path.Combine(OutputDirectory, TrainingFiles.LastWeights));
+            lastGood = last;
+            if (isBest)
+            {
+                CopyAtomic(last, best);
+                CopyAtomic(Path.Combine(OutputDirectory, TrainingFiles.LastWeights), Path.Combine(OutputDirectory, TrainingFiles.BestWeights));
+            }
+            var result = new EpochResult(epoch + 1, global, loss, sums.Mean(sums.Ce), sums.Mean(sums.Mse), rates, validation,
+                clock.Elapsed.TotalSeconds, pps, isBest);
+            history.Add(result);
+            log.Append(result);
+            progress?.Report(new TrainProgress(TrainPhase.EpochEnd, epoch + 1, o.Epochs, steps, steps, global, loss, pps, result));
+        }
+        return Result(false, last, best, history);
+    }
+
+    private TrainingResult Result(bool cancelled, string last, string best, List<EpochResult> history) =>
+        new(_state.CompletedEpochs, _state.GlobalStep, cancelled, last, File.Exists(best) ? best : null, _state.BestMetric, history);
+
+    /// <summary>The batch source (tests take a fixed batch from it).</summary>
+    internal PairBatchSource Source => _source;
+
+    /// <summary>One optimisation step on <paramref name="batch"/> (train mode); returns the losses before the update.</summary>
+    internal (double Loss, double Ce, double Mse) TrainStep(PairBatch batch)
+    {
+        Model.train(); Head.train();
+        return Step(batch, _state.CompletedEpochs + 1, _state.GlobalStep, null);
+    }
+
+    private (double Loss, double Ce, double Mse) Step(PairBatch batch, int epoch, long global, string? lastGood)
+    {
+        using var scope = NewDisposeScope();
+        var x1 = batch.Tensor1(Device);
+        var x2 = batch.Tensor2(Device);
+        var y1 = batch.LabelTensor1(Device);
+        var y2 = batch.LabelTensor2(Device);
+        var o = Model.Forward(x1, x2);
+        var ce = nn.functional.cross_entropy(Head.call(o.Flat1, y1), y1) + nn.functional.cross_entropy(Head.call(o.Flat2, y2), y2);
+        // without a teacher: the backbone's own flattened-grid cosine, as a fixed target for the xCos branch
+        var target = o.TargetCos ?? (o.Flat1 * o.Flat2).sum(1).detach();
+        var mse = nn.functional.mse_loss(o.Xcos, target);
+        var loss = ce * Options.ClassificationWeight + mse * Options.XcosWeight;
+        if (Options.LossHook is not null) loss = Options.LossHook(global, loss);
+        double lv = loss.item<float>();
+        if (!double.IsFinite(lv)) throw new TrainingDivergedException(epoch, global + 1, lv, lastGood);
+        foreach (var opt in _optimizers.Values) opt.zero_grad();
+        loss.backward();
+        foreach (var opt in _optimizers.Values) opt.step();
+        return (lv, ce.item<float>(), mse.item<float>());
+    }
+
+    /// <summary>Scores every validation pair set with the current weights (eval mode): xCos and the flattened-grid cosine.</summary>
+    public IReadOnlyList<ValidationResult> Validate(int epoch = 0, IProgress<TrainProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        var results = new List<ValidationResult>();
+        if (_validation.Length == 0) return results;
+        Model.eval();
+        try
+        {
+            foreach (var set in _validation)
+            {
+                using var embedded = EmbeddedPairSet.Compute(set, _loader, Options.EvaluationBatchSize, Device, x =>
+                {
+                    var g = Model.Backbone.Grid(x);
+                    return [g.Grid, Model.AttentionNet.Embed(g.Grid), g.Flat];
+                }, (d, n) => progress?.Report(new TrainProgress(TrainPhase.Validating, epoch, Options.Epochs, d, n, _state.GlobalStep, double.NaN, double.NaN)),
+                cancellationToken);
+                results.Add(embedded.Evaluate(Device, (a, b) =>
+                {
+                    var s = Model.Score(a[0], a[1], b[0], b[1]);
+                    return (s.Xcos, (a[2] * b[2]).sum(1));
+                }, Options.ValidationFolds));
+            }
+        }
+        finally { Model.train(); }
+        return results;
+    }
+
+    internal static void CopyAtomic(string from, string to)
+    {
+        var temp = Path.Combine(Path.GetDirectoryName(to)!, $".{Path.GetFileName(to)}.{Guid.NewGuid():N}.tmp");
+        File.Copy(from, temp);
+        File.Move(temp, to, overwrite: true);
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        foreach (var opt in _optimizers.Values) opt.Dispose();
+        Head.Dispose();
+        Model.Dispose();
+    }
+}

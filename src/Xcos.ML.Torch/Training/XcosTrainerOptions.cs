@@ -1,0 +1,237 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Xcos.ML.Torch.Data;
+using Xcos.ML.Torch.Networks;
+
+namespace Xcos.ML.Torch.Training;
+
+/// <summary>What <see cref="XcosTrainer"/> / <see cref="XcosHeadTrainer"/> train.</summary>
+public enum TrainingMode
+{
+    /// <summary>Grid backbone + margin head + attention, from identity-labelled images (the xCos training).</summary>
+    Full,
+    /// <summary>Frozen backbone; only the grid layer and the attention branch learn ("explain a frozen model").</summary>
+    Head,
+}
+
+/// <summary>Classification head of full training.</summary>
+public enum MarginHeadKind
+{
+    /// <summary>ArcFace, additive angular margin (s 64, m 0.5 by default).</summary>
+    ArcFace,
+    /// <summary>CosFace, additive cosine margin (s 30, m 0.35 by default).</summary>
+    CosFace,
+}
+
+/// <summary>Optimiser algorithm of one parameter group.</summary>
+public enum OptimizerKind
+{
+    /// <summary>SGD with momentum and weight decay.</summary>
+    Sgd,
+    /// <summary>Adam (optionally AMSGrad).</summary>
+    Adam,
+}
+
+/// <summary>Optimiser of one module.</summary>
+public sealed record OptimizerSettings
+{
+    /// <summary>Algorithm. Default SGD.</summary>
+    public OptimizerKind Kind { get; init; } = OptimizerKind.Sgd;
+    /// <summary>Initial learning rate. Default 1e-3.</summary>
+    public double LearningRate { get; init; } = 1e-3;
+    /// <summary>SGD momentum. Default 0.9.</summary>
+    public double Momentum { get; init; } = 0.9;
+    /// <summary>L2 weight decay. Default 4e-5.</summary>
+    public double WeightDecay { get; init; } = 4e-5;
+    /// <summary>Adam: use AMSGrad. Default true.</summary>
+    public bool Amsgrad { get; init; } = true;
+    /// <summary>Adam beta1. Default 0.9.</summary>
+    public double Beta1 { get; init; } = 0.9;
+    /// <summary>Adam beta2. Default 0.999 (PyTorch's default).</summary>
+    public double Beta2 { get; init; } = 0.999;
+    /// <summary>Adam epsilon. Default 1e-8.</summary>
+    public double Epsilon { get; init; } = 1e-8;
+}
+
+/// <summary>
+/// Everything a training run needs besides the data. Defaults are the original xCos recipe: IR-SE-50 grid backbone
+/// (32-channel grid), ArcFace head, backbone SGD lr 1e-3 momentum 0.9 wd 4e-5, head SGD lr 1e-3 momentum 0.9
+/// wd 4e-4, attention Adam (AMSGrad) lr 1e-4 wd 4e-5, StepLR(step 8 epochs, gamma 0.99). Load and save as JSON
+/// (<see cref="LoadJson"/>); property names are case-insensitive, enums are strings.
+/// </summary>
+public sealed record XcosTrainerOptions
+{
+    /// <summary>Full xCos training or head-only. Default full.</summary>
+    public TrainingMode Mode { get; init; } = TrainingMode.Full;
+
+    /// <summary>Grid backbone: "ir", "ir_se", "mobilefacenet". Default "ir_se". Full mode only.</summary>
+    public string Arch { get; init; } = "ir_se";
+
+    /// <summary>Preset depth (18, 34, 50, 100, 152). Default 50.</summary>
+    public int Depth { get; init; } = 50;
+
+    /// <summary>Explicit stage table (wins over <see cref="Depth"/>), e.g. [1,1,1,1] for a tiny net. Default null.</summary>
+    public int[]? Stages { get; init; }
+
+    /// <summary>Grid cell channels. Default 32.</summary>
+    public int GridChannels { get; init; } = 32;
+
+    /// <summary>Attention softmax temperature. Default 1.</summary>
+    public double Temperature { get; init; } = 1.0;
+
+    /// <summary>
+    /// Checkpoint of the frozen target (teacher) backbone: an xCos checkpoint (its <c>backbone_target.*</c> keys are
+    /// used) or a plain backbone state dict (InsightFace IR-SE-50). Full mode: the xCos branch regresses its cosine.
+    /// Head mode: the frozen model to explain (required there). Default null: full mode then regresses the current
+    /// backbone's own flattened-grid cosine, detached (a self-distillation stand-in; the paper always has a teacher).
+    /// </summary>
+    public string? TargetCheckpoint { get; init; }
+
+    /// <summary>Architecture of the target / frozen backbone. Default "ir_se".</summary>
+    public string TargetArch { get; init; } = "ir_se";
+
+    /// <summary>Preset depth of the target backbone. Default 50.</summary>
+    public int TargetDepth { get; init; } = 50;
+
+    /// <summary>Explicit stage table of the target backbone. Default null (use <see cref="TargetDepth"/>).</summary>
+    public int[]? TargetStages { get; init; }
+
+    /// <summary>Classification head. Default ArcFace.</summary>
+    public MarginHeadKind MarginHead { get; init; } = MarginHeadKind.ArcFace;
+
+    /// <summary>Logit scale; null (default) uses the head's own (64 ArcFace, 30 CosFace).</summary>
+    public double? MarginScale { get; init; }
+
+    /// <summary>Margin; null (default) uses the head's own (0.5 ArcFace, 0.35 CosFace).</summary>
+    public double? Margin { get; init; }
+
+    /// <summary>Weight of the cross-entropy (sum over both images of a pair). Default 1.</summary>
+    public double ClassificationWeight { get; init; } = 1.0;
+
+    /// <summary>Weight of the MSE between xCos and the target cosine. Default 1.</summary>
+    public double XcosWeight { get; init; } = 1.0;
+
+    /// <summary>Epochs to train (total, including resumed ones). Default 20.</summary>
+    public int Epochs { get; init; } = 20;
+
+    /// <summary>Pairs per batch. Default 32.</summary>
+    public int BatchSize { get; init; } = 32;
+
+    /// <summary>Seed of weights initialisation, pair sampling, shuffling and augmentation. Default 0.</summary>
+    public int Seed { get; init; }
+
+    /// <summary>Intra-op threads (null or 0: all cores). Default null.</summary>
+    public int? Threads { get; init; }
+
+    /// <summary>Compute device: "cpu", "cuda", "cuda:N", "auto". Default "cpu".</summary>
+    public string Device { get; init; } = "cpu";
+
+    /// <summary>Image preprocessing (size, normalisation, channel order, size mismatch, aligner seam).</summary>
+    public FacePreprocessOptions Preprocess { get; init; } = new();
+
+    /// <summary>Probability of a horizontal flip of each training image. Default 0.5.</summary>
+    public double FlipProbability { get; init; } = 0.5;
+
+    /// <summary>Decoded batches prepared ahead of the training step. Default 2.</summary>
+    public int Prefetch { get; init; } = 2;
+
+    /// <summary>Threads decoding one batch. Default 1.</summary>
+    public int DecodeThreads { get; init; } = 1;
+
+    /// <summary>Backbone optimiser (full mode). Default SGD lr 1e-3, momentum 0.9, wd 4e-5.</summary>
+    public OptimizerSettings Backbone { get; init; } = new() { Kind = OptimizerKind.Sgd, LearningRate = 1e-3, Momentum = 0.9, WeightDecay = 4e-5 };
+
+    /// <summary>Margin-head optimiser (full mode). Default SGD lr 1e-3, momentum 0.9, wd 4e-4.</summary>
+    public OptimizerSettings Head { get; init; } = new() { Kind = OptimizerKind.Sgd, LearningRate = 1e-3, Momentum = 0.9, WeightDecay = 4e-4 };
+
+    /// <summary>Attention-branch optimiser. Default Adam (AMSGrad) lr 1e-4, wd 4e-5.</summary>
+    public OptimizerSettings Attention { get; init; } = new() { Kind = OptimizerKind.Adam, LearningRate = 1e-4, WeightDecay = 4e-5, Amsgrad = true };
+
+    /// <summary>Grid-layer optimiser in head mode (in full mode the grid layer is part of the backbone).
+    /// Default Adam (AMSGrad) lr 1e-3, wd 4e-5: head-only runs are short.</summary>
+    public OptimizerSettings GridLayer { get; init; } = new() { Kind = OptimizerKind.Adam, LearningRate = 1e-3, WeightDecay = 4e-5, Amsgrad = true };
+
+    /// <summary>StepLR period in epochs: every group's rate is multiplied by <see cref="LrGamma"/> every this many epochs. Default 8.</summary>
+    public int LrStepSize { get; init; } = 8;
+
+    /// <summary>StepLR factor. Default 0.99.</summary>
+    public double LrGamma { get; init; } = 0.99;
+
+    /// <summary>Head mode: also cache the mirrored image's maps, used as flip augmentation. Default true.</summary>
+    public bool CacheFlipped { get; init; } = true;
+
+    /// <summary>Head mode: pairs per epoch; 0 (default) = one per training image.</summary>
+    public int PairsPerEpoch { get; init; }
+
+    /// <summary>Number of folds of the validation protocol. Default 10.</summary>
+    public int ValidationFolds { get; init; } = 10;
+
+    /// <summary>Images per forward pass during validation and caching. Default 64.</summary>
+    public int EvaluationBatchSize { get; init; } = 64;
+
+    /// <summary>Test seam: replaces the loss of a step (arguments: global step, loss) before the finiteness check.</summary>
+    [JsonIgnore]
+    internal Func<long, TorchSharp.torch.Tensor, TorchSharp.torch.Tensor>? LossHook { get; init; }
+
+    /// <summary>The learning rate of a group after <paramref name="completedEpochs"/> epochs (closed form of PyTorch's StepLR stepped per epoch).</summary>
+    public double ScheduledRate(double initial, int completedEpochs) =>
+        initial * Math.Pow(LrGamma, completedEpochs / Math.Max(1, LrStepSize));
+
+    /// <summary>Network options of the grid model (full mode) built from these options.</summary>
+    public XcosModelOptions ModelOptions(bool withTarget) => new()
+    {
+        Arch = Arch, Depth = Depth, Stages = Stages, GridChannels = GridChannels, Temperature = Temperature,
+        TargetArch = withTarget ? TargetArch : null,
+        TargetStages = withTarget ? (TargetStages ?? (BackboneFactory.Parse(TargetArch).Kind == "mobilefacenet" ? null : BackboneFactory.StagesFor(TargetDepth))) : null,
+    };
+
+    /// <summary>Checks ranges; throws <see cref="ArgumentException"/> naming the option.</summary>
+    public void Validate()
+    {
+        void Need(bool ok, string name, object? value, string what) { if (!ok) throw new ArgumentException($"option {name} = {value}: {what}."); }
+        Need(Epochs >= 1, nameof(Epochs), Epochs, "must be at least 1");
+        Need(BatchSize >= 2, nameof(BatchSize), BatchSize, "must be at least 2 (BatchNorm in train mode)");
+        Need(GridChannels >= 1, nameof(GridChannels), GridChannels, "must be positive");
+        Need(FlipProbability is >= 0 and <= 1, nameof(FlipProbability), FlipProbability, "must be in [0, 1]");
+        Need(Prefetch >= 1, nameof(Prefetch), Prefetch, "must be at least 1");
+        Need(DecodeThreads >= 1, nameof(DecodeThreads), DecodeThreads, "must be at least 1");
+        Need(LrStepSize >= 1, nameof(LrStepSize), LrStepSize, "must be at least 1");
+        Need(LrGamma > 0, nameof(LrGamma), LrGamma, "must be positive");
+        Need(ValidationFolds >= 2, nameof(ValidationFolds), ValidationFolds, "must be at least 2");
+        Need(EvaluationBatchSize >= 1, nameof(EvaluationBatchSize), EvaluationBatchSize, "must be positive");
+        Need(PairsPerEpoch >= 0, nameof(PairsPerEpoch), PairsPerEpoch, "must be >= 0");
+        Need(Preprocess.Size == 112, "Preprocess.Size", Preprocess.Size, "must be 112 (the backbones give a 7x7 map only for 112x112 input)");
+        Need(Mode != TrainingMode.Head || TargetCheckpoint is not null, nameof(TargetCheckpoint), "null", "head mode needs the frozen model's checkpoint");
+        foreach (var (n, o) in new[] { (nameof(Backbone), Backbone), (nameof(Head), Head), (nameof(Attention), Attention), (nameof(GridLayer), GridLayer) })
+            Need(o.LearningRate > 0 && double.IsFinite(o.LearningRate), n + ".LearningRate", o.LearningRate, "must be positive and finite");
+    }
+
+    /// <summary>JSON settings used by <see cref="LoadJson"/> and <see cref="ToJson"/>.</summary>
+    public static readonly JsonSerializerOptions JsonOptions = new()
+    {
+        PropertyNameCaseInsensitive = true,
+        WriteIndented = true,
+        ReadCommentHandling = JsonCommentHandling.Skip,
+        AllowTrailingCommas = true,
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+        Converters = { new JsonStringEnumConverter() },
+    };
+
+    /// <summary>Reads options from a JSON file; missing properties keep their defaults.</summary>
+    /// <exception cref="InvalidDataException">The file is not valid JSON for these options (message names the file).</exception>
+    public static XcosTrainerOptions LoadJson(string path)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<XcosTrainerOptions>(File.ReadAllText(path), JsonOptions)
+                ?? throw new InvalidDataException($"{path}: the JSON is null.");
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{path}: not valid trainer options ({e.Message})", e);
+        }
+    }
+
+    /// <summary>The options as indented JSON.</summary>
+    public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);
+}
