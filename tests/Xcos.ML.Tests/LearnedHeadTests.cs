@@ -224,8 +224,9 @@ public class LearnedHeadTests
             var t1 = before.GetColumn<VBuffer<float>>("FaceTensor").Single().DenseValues().ToArray();
             var t2 = after.GetColumn<VBuffer<float>>("FaceTensor").Single().DenseValues().ToArray();
             Assert.Equal(t1, t2);
-            // and it is the detector's own alignment
-            var img = ImageIO.Load(Path.Combine(dir, name));
+            // and it is the detector's own alignment of the image as LoadImages decodes it (its JPEG decoder is not ImageIO's)
+            using var decoded = MLImage.CreateFromFile(Path.Combine(dir, name));
+            var img = ImageIO.FromMLImage(decoded);
             var lm = detector.Detect(img);
             if (photo is not null) Assert.Equal("ok", status);
             if (lm is not null)
