@@ -9,20 +9,21 @@ namespace Xcos.Cli;
 internal sealed class RealFaceArgs
 {
     public readonly Option<string> Model = new("--model") { Description = "Face model: fr_feature (default) or a descriptor .json of another ONNX face model", DefaultValueFactory = _ => "fr_feature" };
-    public readonly Option<string> Xcos = new("--xcos") { Description = "xCos variant for ONNX models: weights (derived from the model's own affine head)", DefaultValueFactory = _ => "weights" };
+    public readonly Option<string> Xcos = new("--xcos") { Description = "xCos variant for ONNX models: weights (derived from the model's own affine head; default) or learned (the paper's grid layer + attention trained on the model's cosine: learned_head.onnx next to the descriptor, or --learned-head)", DefaultValueFactory = _ => "weights" };
+    public readonly Option<FileInfo?> LearnedHead = new("--learned-head") { Description = "Learned xCos head (.onnx from `xcos train --mode head --onnx-model`) for --xcos learned (default: learned_head.onnx next to the model's descriptor)" };
     public readonly Option<DirectoryInfo?> ModelsDir = new("--models-dir") { Description = "Where `xcos models fetch` put the models (default: $XCOS_MODELS or the user data folder)" };
 
     public void AddTo(Command command)
     {
-        foreach (var o in new Option[] { Model, Xcos, ModelsDir }) command.Options.Add(o);
+        foreach (var o in new Option[] { Model, Xcos, LearnedHead, ModelsDir }) command.Options.Add(o);
     }
 
     public RealFaceVerifier CreateVerifier(ParseResult p, double? threshold, int threads)
     {
         var variant = p.GetValue(Xcos);
-        if (variant == "learned")
-            throw new CliException("--xcos learned needs a trained xCos head; for an ONNX face model use --xcos weights, or pass --checkpoint with a trained xCos checkpoint.", ExitCodes.Usage);
-        if (variant != "weights") throw new CliException($"--xcos '{variant}': expected weights or learned.", ExitCodes.Usage);
+        if (variant is not ("weights" or "learned")) throw new CliException($"--xcos '{variant}': expected weights or learned.", ExitCodes.Usage);
+        var head = p.GetValue(LearnedHead);
+        if (head is not null && variant != "learned") throw new CliException("--learned-head is used only with --xcos learned.", ExitCodes.Usage);
         var model = p.GetValue(Model)!;
         string? descriptor = model == "fr_feature" ? null
             : File.Exists(model) ? model
@@ -32,9 +33,11 @@ internal sealed class RealFaceArgs
             return new RealFaceVerifier(new RealFaceVerifierOptions
             {
                 ModelsDir = p.GetValue(ModelsDir)?.FullName, DescriptorPath = descriptor, Threshold = threshold, IntraOpThreads = threads,
+                XcosVariant = variant, LearnedHeadPath = head?.FullName,
             });
         }
         catch (FileNotFoundException e) { throw new CliException(e.Message); }
+        catch (InvalidDataException e) { throw new CliException(e.Message); }
     }
 
     /// <summary>A detector for aligning raw photos before a TorchSharp checkpoint scores them.</summary>

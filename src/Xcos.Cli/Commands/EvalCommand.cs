@@ -180,7 +180,7 @@ internal static class EvalCommand
                 if (a.Embedding is null || b.Embedding is null) skipped.Add(new SkippedJson(i, pair.Id1, pair.Id2, a.Embedding is null ? a.Status : b.Status));
                 else
                 {
-                    var ex = verifier.Xcos.Explain(a.Embedding.FeatureMap, b.Embedding.FeatureMap);
+                    var ex = verifier.Explain(a.Embedding, b.Embedding);
                     double cos = RealFaceVerifier.Cosine(a.Embedding.Embedding, b.Embedding.Embedding);
                     result.Add(new Scored(i, pair, ex.Xcos, cos, ex.CosMap, ex.Attention, ex.Contributions));
                 }

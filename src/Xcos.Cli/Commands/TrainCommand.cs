@@ -1,7 +1,11 @@
 using System.CommandLine;
 using System.Globalization;
 using Spectre.Console;
+using Xcos.ML.Alignment;
 using Xcos.ML.Data;
+using Xcos.ML.FaceModels;
+using Xcos.ML.Torch.Data;
+using Xcos.ML.Torch.FaceModels;
 using Xcos.ML.Torch.Checkpoints;
 using Xcos.ML.Torch.Training;
 
@@ -31,9 +35,13 @@ public static class TrainCommand
         var threads = new Option<int?>("--threads") { Description = "Intra-op threads (default: all cores)." };
         var seed = new Option<int?>("--seed") { Description = "Seed (default 0)." };
         var device = new Option<string?>("--device") { Description = "cpu, cuda, cuda:N or auto (default cpu)." };
+        var onnxModel = new Option<string?>("--onnx-model") { Description = "Head mode on an ONNX face model instead of --target: fr_feature or a descriptor .json. --data holds aligned 112x112 faces (or photos with --detect); writes OUT/learned_head.onnx for `verify --xcos learned`." };
+        var modelsDir = new Option<DirectoryInfo?>("--models-dir") { Description = "Models folder for --onnx-model and --detect (default: $XCOS_MODELS or the user data folder)." };
+        var detect = new Option<bool>("--detect") { Description = "With --onnx-model: --data holds photos; each is aligned on its largest detected face (fr_detect + fr_landmark)." };
         var cmd = new Command("train", "Train xCos (full) or explain a frozen face model (head).")
         {
             data, val, output, mode, depth, stages, arch, target, targetArch, targetDepth, targetStages, epochs, batch, config, resume, threads, seed, device,
+            onnxModel, modelsDir, detect,
         };
         cmd.SetAction(parse =>
         {
@@ -60,6 +68,17 @@ public static class TrainCommand
             if (Given(threads)) o = o with { Threads = parse.GetValue(threads) };
             if (Given(seed)) o = o with { Seed = parse.GetValue(seed)!.Value };
             if (Given(device)) o = o with { Device = parse.GetValue(device)! };
+            string? onnx = parse.GetValue(onnxModel);
+            if (parse.GetValue(detect) && onnx is null) throw new CliException("--detect needs --onnx-model.", ExitCodes.Usage);
+            using var onnxSource = onnx is null ? null : OpenOnnx(onnx, parse.GetValue(modelsDir)?.FullName, o.Threads ?? 0);
+            using var detector = onnxSource is not null && parse.GetValue(detect) ? OpenDetector(parse.GetValue(modelsDir)?.FullName) : null;
+            if (onnxSource is not null)
+            {
+                if (Given(mode) && o.Mode != TrainingMode.Head) throw new CliException("--onnx-model trains the head only: use --mode head.", ExitCodes.Usage);
+                if (Given(target)) throw new CliException("--onnx-model and --target both name the frozen model; give one.", ExitCodes.Usage);
+                // the ONNX file stands where a TorchSharp target checkpoint would (recorded in options.json)
+                o = o with { Mode = TrainingMode.Head, TargetCheckpoint = onnxSource.OnnxPath, Preprocess = WithDetector(onnxSource.Preprocess, detector) };
+            }
             try { o.Validate(); }
             catch (ArgumentException e) { throw new CliException(e.Message, ExitCodes.Usage); }
 
@@ -77,6 +96,7 @@ public static class TrainCommand
             };
             Console.CancelKeyPress += onCancel;
             var clock = System.Diagnostics.Stopwatch.StartNew();
+            string? learnedHead = null;
             try
             {
                 TrainingResult result;
@@ -85,6 +105,20 @@ public static class TrainCommand
                     using var trainer = new XcosTrainer(o, train, pairSets, outDir);
                     if (resumeFrom is not null) trainer.Resume(resumeFrom);
                     result = WithProgress(o.Epochs, p => trainer.Train(p, cts.Token));
+                }
+                else if (onnxSource is not null)
+                {
+                    using var trainer = new XcosHeadTrainer(o, onnxSource, train, pairSets, outDir);
+                    if (resumeFrom is not null) trainer.Resume(resumeFrom);
+                    result = WithProgress(o.Epochs, p => trainer.Train(p, cts.Token));
+                    if (!result.Cancelled)
+                    {
+                        var weights = result.BestCheckpoint is not null ? Path.Combine(trainer.OutputDirectory, TrainingFiles.BestWeights) : Path.Combine(trainer.OutputDirectory, TrainingFiles.LastWeights);
+                        learnedHead = Path.Combine(trainer.OutputDirectory, LearnedHead.DefaultFileName);
+                        var lastLoss = result.Epochs.Count > 0 ? result.Epochs[^1].Loss : double.NaN;
+                        LearnedHeadExport.SaveFromWeightsFile(weights, onnxSource, learnedHead, o.Temperature,
+                            LearnedHeadExport.Describe(Path.GetFileName(Path.GetFullPath(train.Root)), train.Count, result.CompletedEpochs, lastLoss));
+                    }
                 }
                 else
                 {
@@ -101,6 +135,7 @@ public static class TrainCommand
                     cancelled = result.Cancelled, lastCheckpoint = result.LastCheckpoint, bestCheckpoint = result.BestCheckpoint,
                     bestMetric = double.IsFinite(result.BestMetric) ? result.BestMetric : (double?)null,
                     seconds = Math.Round(clock.Elapsed.TotalSeconds, 1),
+                    learnedHead,
                     loss = lastEpoch?.Loss,
                     validation = lastEpoch?.Validation.Select(v => new
                     {
@@ -115,6 +150,30 @@ public static class TrainCommand
         });
         return cmd;
     }
+
+    private static OnnxFeatureMapSource OpenOnnx(string model, string? modelsDir, int threads)
+    {
+        if (model != "fr_feature" && !File.Exists(model))
+            throw new CliException($"--onnx-model '{model}': expected fr_feature or an existing descriptor .json file.", ExitCodes.Usage);
+        try { return OnnxFeatureMapSource.Open(model, modelsDir, threads); }
+        catch (Exception e) when (e is FileNotFoundException or InvalidDataException) { throw new CliException(e.Message); }
+    }
+
+    private static FaceDetector OpenDetector(string? modelsDir)
+    {
+        var dir = ModelStore.ResolveDirectory(modelsDir);
+        if (!ModelStore.IsComplete(dir)) throw new CliException($"--detect needs the face models in {dir}: run `xcos models fetch`.");
+        return FaceDetector.FromDirectory(dir);
+    }
+
+    // Photos become aligned faces on the loader threads; a photo without a face is an error naming it (the cache needs every image).
+    private static FacePreprocessOptions WithDetector(FacePreprocessOptions p, FaceDetector? detector) => detector is null ? p : p with
+    {
+        Preprocessor = photo => detector.DetectFaces(photo).Primary is { } face
+            ? FaceAligner.Align(photo, face.Landmarks5).Face
+            : throw new InvalidDataException("no face found in the photo (--detect); remove it from --data"),
+        SizeMismatch = SizeMismatch.Resize,
+    };
 
     private static int[] ParseStages(string text, string flag)
     {

@@ -77,8 +77,12 @@ public sealed class FaceDetector : ILandmarkSource, IDisposable
     public static FaceDetector FromDirectory(string modelsDir, FaceDetectorOptions? options = null) =>
         new(Path.Combine(modelsDir, "fr_detect.onnx"), Path.Combine(modelsDir, "fr_landmark.onnx"), options);
 
-    /// <inheritdoc/>
-    public string? ContractName => null;
+    /// <summary>
+    /// <see cref="FaceDetectorLandmarkFactory.ContractName"/> when the options are the defaults, so a pipeline that aligns
+    /// with this detector saves in an ML.NET .zip (reloaded from the models folder of <see cref="ModelStore.ResolveDirectory"/>);
+    /// null otherwise.
+    /// </summary>
+    public string? ContractName => FaceDetectorLandmarkFactory.ContractNameFor(_options);
 
     /// <summary>Landmarks of the primary face as 10 values (five x,y points), or null when no face is found.</summary>
     public float[]? Detect(RgbImage image)

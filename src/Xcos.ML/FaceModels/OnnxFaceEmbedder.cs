@@ -44,6 +44,7 @@ public sealed class OnnxFaceEmbedder : IDisposable
             FeatureMapName = named;
             var all = Model.RunShapes(shapes);
             if (!all.TryGetValue(named, out var s)) throw new InvalidDataException($"{onnxPath}: no node output named '{named}' (feature_map_name)");
+            if (s.Shape.Length != 4) throw new InvalidDataException($"{onnxPath}: feature_map_name '{named}' has shape [{string.Join(",", s.Shape)}]; expected a 4-D map [N,C,H,W]");
             MapShape = [(int)s.Shape[1], (int)s.Shape[2], (int)s.Shape[3]];
         }
         else

@@ -14,8 +14,15 @@ public sealed class RealFaceVerifierOptions
     /// <summary>Descriptor file; null uses the shipped <c>data/fr_feature/descriptor.json</c>.</summary>
     public string? DescriptorPath { get; set; }
 
-    /// <summary>xCos variant; only "weights" (weight-derived) exists for these models (default).</summary>
+    /// <summary>
+    /// xCos variant: "weights" (weight-derived from the model's affine head; default) or "learned" (the paper's grid
+    /// layer + attention trained head-only on the model's cosine, run by ONNX Runtime: <see cref="LearnedHead"/>).
+    /// Either way the model's cosine decides.
+    /// </summary>
     public string XcosVariant { get; set; } = "weights";
+
+    /// <summary>Learned head file for "learned"; null takes <c>learned_head.onnx</c> next to the descriptor.</summary>
+    public string? LearnedHeadPath { get; set; }
 
     /// <summary>Cosine threshold; null takes the descriptor's.</summary>
     public double? Threshold { get; set; }
@@ -44,7 +51,7 @@ public sealed record RealFaceReport(string Path, string Status, int FaceCount, F
 
 /// <summary>Result of verifying two photos. The decision is the model's cosine against the threshold; xCos explains it.</summary>
 /// <param name="Status">"ok", or "no_face" when either photo has no face (then scores and maps are null).</param>
-/// <param name="Score">Weight-derived xCos.</param>
+/// <param name="Score">xCos of the chosen variant (weight-derived, or the learned head's).</param>
 /// <param name="Cosine">The model's embedding cosine.</param>
 /// <param name="Decision">What decides: always "cosine".</param>
 /// <param name="Same">Cosine &gt;= threshold.</param>
@@ -74,7 +81,7 @@ public sealed class RealFaceVerifier : IDisposable
     public RealFaceVerifier(RealFaceVerifierOptions? options = null)
     {
         Options = options ?? new RealFaceVerifierOptions();
-        if (Options.XcosVariant != "weights") throw new ArgumentException($"xcos variant \"{Options.XcosVariant}\" is not available for ONNX face models; use \"weights\"");
+        if (Options.XcosVariant is not ("weights" or "learned")) throw new ArgumentException($"xcos variant \"{Options.XcosVariant}\" is not available for ONNX face models; use \"weights\" or \"learned\"");
         ModelsDir = ModelStore.ResolveDirectory(Options.ModelsDir);
         var descriptorPath = Options.DescriptorPath ?? FaceModelDescriptor.ShippedPath();
         Descriptor = FaceModelDescriptor.Load(descriptorPath);
@@ -99,11 +106,19 @@ public sealed class RealFaceVerifier : IDisposable
                 var a => throw new ArgumentException($"attention must be \"kernel\" or \"pair\", got \"{a}\""),
             };
             Xcos = new WeightDerivedXcos(Head, means, new WeightDerivedXcosOptions { Attention = attention, Centre = (Options.Centre ?? Descriptor.Centre) && means is not null });
+            if (Options.XcosVariant == "learned")
+            {
+                var headPath = Options.LearnedHeadPath ?? LearnedHead.NextTo(descriptorPath)
+                    ?? throw new FileNotFoundException($"no learned xCos head for '{Descriptor.Name}': expected {LearnedHead.DefaultFileName} next to {descriptorPath}; train one with `xcos train --mode head --onnx-model`");
+                Learned = new LearnedHead(headPath, Options.IntraOpThreads);
+                Learned.CheckFits(Descriptor, _embedder.MapShape[0]);
+            }
         }
         catch
         {
             _detector.Dispose();
             _embedder?.Dispose();
+            Learned?.Dispose();
             throw;
         }
         Threshold = Options.Threshold ?? Descriptor.Threshold;
@@ -119,8 +134,10 @@ public sealed class RealFaceVerifier : IDisposable
     public double Threshold { get; }
     /// <summary>The folded head.</summary>
     public WeightDerivedHead Head { get; }
-    /// <summary>The explainer.</summary>
+    /// <summary>The weight-derived explainer (always present: its contributions decompose the cosine).</summary>
     public WeightDerivedXcos Xcos { get; }
+    /// <summary>The learned head when <see cref="RealFaceVerifierOptions.XcosVariant"/> is "learned", else null.</summary>
+    public LearnedHead? Learned { get; }
     /// <summary>The detector.</summary>
     public FaceDetector Detector => _detector;
     /// <summary>The embedder.</summary>
@@ -153,9 +170,24 @@ public sealed class RealFaceVerifier : IDisposable
         if (f1 is null || f2 is null)
             return (new RealFaceResult("no_face", null, null, "cosine", false, Threshold, null, null, null, null, r1, r2, sw.Elapsed.TotalMilliseconds), f1, f2);
         var emb = _embedder.Embed([f1, f2]);
-        var ex = Xcos.Explain(emb[0].FeatureMap, emb[1].FeatureMap);
+        var ex = Explain(emb[0], emb[1]);
         double cosine = Cosine(emb[0].Embedding, emb[1].Embedding);
         return (new RealFaceResult("ok", ex.Xcos, cosine, "cosine", cosine >= Threshold, Threshold, ex.CosMap, ex.Attention, ex.Contributions, ex.BiasContribution, r1, r2, sw.Elapsed.TotalMilliseconds), f1, f2);
+    }
+
+    /// <summary>
+    /// Explains two embedded faces with the chosen variant: xCos, cosine map and attention are the learned head's when
+    /// <see cref="Learned"/> is set, else the weight-derived ones; the contributions are always the weight-derived
+    /// exact decomposition of the cosine.
+    /// </summary>
+    public WeightDerivedExplanation Explain(FaceEmbedding a, FaceEmbedding b)
+    {
+        ArgumentNullException.ThrowIfNull(a);
+        ArgumentNullException.ThrowIfNull(b);
+        var ex = Xcos.Explain(a.FeatureMap, b.FeatureMap);
+        if (Learned is null) return ex;
+        var l = Learned.Explain(a.FeatureMap, b.FeatureMap);
+        return ex with { Xcos = l.Xcos, CosMap = l.CosMap, Attention = l.Attention };
     }
 
     /// <summary>Detects the primary face of a photo and aligns it; the aligned face is null when none is found.</summary>
@@ -181,5 +213,6 @@ public sealed class RealFaceVerifier : IDisposable
     {
         _detector.Dispose();
         _embedder.Dispose();
+        Learned?.Dispose();
     }
 }

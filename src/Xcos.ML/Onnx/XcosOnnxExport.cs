@@ -142,7 +142,43 @@ public static class XcosOnnxExport
             code2 = e.FaceCode(g2, c).Value;
         }
 
-        // Patch cosine: normalise each 32-d cell, then cosine with eps, as F.normalize + F.cosine_similarity.
+        AddXcosOutputs(e, g1, g2, code1, code2);
+
+        string f1 = b.L2Normalize(b.Flatten(g1, 1), 1, 0f, "flat1_l2");
+        string f2 = b.L2Normalize(b.Flatten(g2, 1), 1, 0f, "flat2_l2");
+        b.AddOutput(b.ReduceSum(b.Mul(f1, f2), [1], keepDims: false, "flat_cos"), CosineOutput, [-1]);
+        return e.Finish("pair_head", null, null);
+    }
+
+    /// <summary>Value names of the map-head model (<see cref="BuildMapHeadModel"/>).</summary>
+    public const string Map1Input = "map1", Map2Input = "map2";
+
+    /// <summary>
+    /// Builds the map-head model: the trained grid layer (<c>backbone.conv1x1.*</c>: conv 1x1, BN, PReLU) and the
+    /// attention branch (<c>attention.*</c>) on two feature maps of a frozen face model, <c>map1</c>, <c>map2</c>
+    /// [N,C,7,7] (C from the grid layer's weight), to <c>score</c> [N] (xCos), <c>cos_map</c> [N,49] and
+    /// <c>attention</c> [N,49]. This is head-only xCos for any face model whose last 7x7 map is exposed.
+    /// </summary>
+    /// <exception cref="KeyNotFoundException">A required <c>backbone.conv1x1.*</c> or <c>attention.*</c> weight is missing.</exception>
+    public static ModelProto BuildMapHeadModel(IReadOnlyDictionary<string, WeightTensor> weights, XcosOnnxExportOptions? options = null)
+    {
+        options ??= new XcosOnnxExportOptions();
+        var e = new Exporter(new Weights(weights), options);
+        var b = e.B;
+        long c = e.W.Get("backbone.conv1x1.0.weight").Shape[1];
+        string m1 = b.AddInput(Map1Input, [-1, c, 7, 7]);
+        string m2 = b.AddInput(Map2Input, [-1, c, 7, 7]);
+        var (g1, gc) = e.ConvBnPRelu(m1, c, "backbone.conv1x1.0", "backbone.conv1x1.1", "backbone.conv1x1.2", stride: 1);
+        var (g2, _) = e.ConvBnPRelu(m2, c, "backbone.conv1x1.0", "backbone.conv1x1.1", "backbone.conv1x1.2", stride: 1);
+        AddXcosOutputs(e, g1, g2, e.FaceCode(g1, gc).Value, e.FaceCode(g2, gc).Value);
+        return e.Finish("map_head", null, null);
+    }
+
+    // Patch cosine (each cell normalised, then cosine with eps, as F.normalize + F.cosine_similarity), attention and
+    // their weighted sum: the cos_map, attention and score outputs.
+    private static void AddXcosOutputs(Exporter e, string g1, string g2, string code1, string code2)
+    {
+        var b = e.B;
         string a = b.L2Normalize(g1, 1, NormalizeEpsilon, "cell1_l2");
         string bb = b.L2Normalize(g2, 1, NormalizeEpsilon, "cell2_l2");
         string dot = b.ReduceSum(b.Mul(a, bb), [1], keepDims: true, "cell_dot");
@@ -152,11 +188,6 @@ public static class XcosOnnxExport
 
         string att = b.AddOutput(e.Attention(code1, code2), AttentionOutput, [-1, 49]);
         b.AddOutput(b.ReduceSum(b.Mul(cosFlat, att), [1], keepDims: false, "xcos"), ScoreOutput, [-1]);
-
-        string f1 = b.L2Normalize(b.Flatten(g1, 1), 1, 0f, "flat1_l2");
-        string f2 = b.L2Normalize(b.Flatten(g2, 1), 1, 0f, "flat2_l2");
-        b.AddOutput(b.ReduceSum(b.Mul(f1, f2), [1], keepDims: false, "flat_cos"), CosineOutput, [-1]);
-        return e.Finish("pair_head", null, null);
     }
 
     /// <summary>Builds the embedding model and writes it to <paramref name="path"/>.</summary>

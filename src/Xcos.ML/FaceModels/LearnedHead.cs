@@ -1,0 +1,136 @@
+using Microsoft.ML.OnnxRuntime;
+using Xcos.ML.Onnx;
+
+namespace Xcos.ML.FaceModels;
+
+/// <summary>xCos of one pair by a learned head.</summary>
+/// <param name="Xcos">The learned xCos: the attention-weighted sum of <paramref name="CosMap"/>.</param>
+/// <param name="CosMap">Per-cell cosines of the learned 32-d grid features (49 for 7x7), row-major.</param>
+/// <param name="Attention">Per-cell attention, summing to 1.</param>
+public sealed record LearnedHeadExplanation(double Xcos, float[] CosMap, float[] Attention);
+
+/// <summary>
+/// The paper's learned xCos head for a frozen ONNX face model, run by ONNX Runtime (no TorchSharp): the grid layer
+/// (conv 1x1 C-&gt;32, BN, PReLU) on the model's last 7x7 map and the attention branch, trained head-only to
+/// reproduce the model's own cosine (<c>xcos train --mode head --onnx-model</c>). The file is the map-head model of
+/// <see cref="XcosOnnxExport.BuildMapHeadModel"/>: inputs <c>map1</c>, <c>map2</c> [N,C,7,7]; outputs <c>score</c>,
+/// <c>cos_map</c>, <c>attention</c>. Its metadata names the face model it was trained for (<see cref="FaceModelKey"/>).
+/// </summary>
+/// <remarks>Thread-safe (ONNX Runtime sessions may run concurrently).</remarks>
+public sealed class LearnedHead : IDisposable
+{
+    /// <summary>File name of a learned head next to a face-model descriptor (e.g. <c>data/fr_feature/learned_head.onnx</c>).</summary>
+    public const string DefaultFileName = "learned_head.onnx";
+
+    /// <summary>Metadata key naming the face model (the descriptor's name) the head was trained on.</summary>
+    public const string FaceModelKey = "xcos.face_model";
+
+    /// <summary>Metadata key naming the feature-map value the head reads.</summary>
+    public const string FeatureMapKey = "xcos.feature_map";
+
+    /// <summary>Metadata key describing the training data (free text).</summary>
+    public const string TrainingKey = "xcos.training";
+
+    private const int Cells = 49;
+    private readonly InferenceSession _session;
+
+    /// <summary>Loads a map-head model file.</summary>
+    /// <exception cref="FileNotFoundException">The file is missing.</exception>
+    /// <exception cref="InvalidDataException">It is not a map-head model (the message names the file and what is wrong).</exception>
+    public LearnedHead(string path, int intraOpThreads = 0) : this(path, null, intraOpThreads) { }
+
+    /// <summary>Loads a map-head model from bytes; <paramref name="name"/> labels errors.</summary>
+    public LearnedHead(byte[] model, string name = "(learned head)", int intraOpThreads = 0) : this(name, model ?? throw new ArgumentNullException(nameof(model)), intraOpThreads) { }
+
+    private LearnedHead(string path, byte[]? bytes, int intraOpThreads)
+    {
+        if (bytes is null && !File.Exists(path)) throw new FileNotFoundException($"learned xCos head not found: {path} (train one with `xcos train --mode head --onnx-model`)", path);
+        _session = OnnxSessions.Open(path, bytes, intraOpThreads);
+        try
+        {
+            Source = path;
+            foreach (var input in new[] { XcosOnnxExport.Map1Input, XcosOnnxExport.Map2Input })
+            {
+                if (!_session.InputMetadata.TryGetValue(input, out var meta))
+                    throw new InvalidDataException($"{path}: not a learned xCos head: expected inputs '{XcosOnnxExport.Map1Input}', '{XcosOnnxExport.Map2Input}', found {string.Join(", ", _session.InputMetadata.Keys)}");
+                var d = meta.Dimensions;
+                if (d.Length != 4 || d[1] <= 0 || d[2] != 7 || d[3] != 7)
+                    throw new InvalidDataException($"{path}: input '{input}' has shape [{string.Join(",", d)}], expected [N,C,7,7]");
+                Channels = d[1];
+            }
+            foreach (var o in new[] { XcosOnnxExport.ScoreOutput, XcosOnnxExport.CosMapOutput, XcosOnnxExport.AttentionOutput })
+                if (!_session.OutputMetadata.ContainsKey(o))
+                    throw new InvalidDataException($"{path}: not a learned xCos head: expected an output named '{o}', found {string.Join(", ", _session.OutputMetadata.Keys)}");
+            Metadata = new Dictionary<string, string>(_session.ModelMetadata.CustomMetadataMap, StringComparer.Ordinal);
+        }
+        catch
+        {
+            _session.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The file (or the name given with the bytes).</summary>
+    public string Source { get; }
+
+    /// <summary>Channels of the feature map the head takes.</summary>
+    public int Channels { get; }
+
+    /// <summary>The model's metadata (<see cref="FaceModelKey"/>, <see cref="FeatureMapKey"/>, <see cref="TrainingKey"/>, export settings).</summary>
+    public IReadOnlyDictionary<string, string> Metadata { get; }
+
+    /// <summary>The face model the head was trained for, or null when the file does not say.</summary>
+    public string? FaceModel => Metadata.TryGetValue(FaceModelKey, out var v) ? v : null;
+
+    /// <summary>
+    /// Checks that the head fits <paramref name="descriptor"/>'s model: same channel count, and the same model name
+    /// when the head records one.
+    /// </summary>
+    /// <exception cref="InvalidDataException">The head was trained for another model or another map size.</exception>
+    public void CheckFits(FaceModelDescriptor descriptor, int mapChannels)
+    {
+        ArgumentNullException.ThrowIfNull(descriptor);
+        if (mapChannels != Channels)
+            throw new InvalidDataException($"{Source}: the learned head takes {Channels}-channel maps; face model '{descriptor.Name}' gives {mapChannels} channels");
+        if (FaceModel is { } m && m != descriptor.Name)
+            throw new InvalidDataException($"{Source}: the learned head was trained for face model '{m}', not '{descriptor.Name}'");
+    }
+
+    /// <summary>xCos of two CHW maps (Channels x 7 x 7 each).</summary>
+    public LearnedHeadExplanation Explain(ReadOnlySpan<float> map1, ReadOnlySpan<float> map2) => Explain(map1, map2, 1)[0];
+
+    /// <summary>xCos of <paramref name="count"/> pairs of maps given back to back ([count, Channels, 7, 7] each).</summary>
+    /// <exception cref="ArgumentException">The spans do not hold count maps.</exception>
+    public IReadOnlyList<LearnedHeadExplanation> Explain(ReadOnlySpan<float> maps1, ReadOnlySpan<float> maps2, int count)
+    {
+        long per = Channels * Cells;
+        if (count < 1) throw new ArgumentOutOfRangeException(nameof(count), count, "at least one pair");
+        if (maps1.Length != count * per || maps2.Length != count * per)
+            throw new ArgumentException($"expected {count} maps of {Channels}x7x7 = {per} values per side, got {maps1.Length} and {maps2.Length} values");
+        var a = maps1.ToArray();
+        var b = maps2.ToArray();
+        long[] shape = [count, Channels, 7, 7];
+        using var x1 = OrtValue.CreateTensorValueFromMemory(a, shape);
+        using var x2 = OrtValue.CreateTensorValueFromMemory(b, shape);
+        using var ro = new RunOptions();
+        using var outs = _session.Run(ro, [XcosOnnxExport.Map1Input, XcosOnnxExport.Map2Input], [x1, x2],
+            [XcosOnnxExport.ScoreOutput, XcosOnnxExport.CosMapOutput, XcosOnnxExport.AttentionOutput]);
+        var s = outs[0].GetTensorDataAsSpan<float>();
+        var c = outs[1].GetTensorDataAsSpan<float>();
+        var t = outs[2].GetTensorDataAsSpan<float>();
+        var result = new LearnedHeadExplanation[count];
+        for (int i = 0; i < count; i++)
+            result[i] = new LearnedHeadExplanation(s[i], c.Slice(i * Cells, Cells).ToArray(), t.Slice(i * Cells, Cells).ToArray());
+        return result;
+    }
+
+    /// <summary>The head shipped next to a descriptor (<see cref="DefaultFileName"/> in its folder), or null when there is none.</summary>
+    public static string? NextTo(string descriptorPath)
+    {
+        var p = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(descriptorPath))!, DefaultFileName);
+        return File.Exists(p) ? p : null;
+    }
+
+    /// <inheritdoc/>
+    public void Dispose() => _session.Dispose();
+}

@@ -1,0 +1,241 @@
+using Google.Protobuf;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Xcos.ML.Alignment;
+using Xcos.ML.FaceModels;
+using Xcos.ML.Images;
+using Xcos.ML.MLNet;
+using Xcos.ML.Onnx;
+
+namespace Xcos.ML.Tests;
+
+public class LearnedHeadTests
+{
+    private const int C = 16, G = 8, K = 16;  // map channels, grid channels, face-code channels (the paper's 16)
+
+    // Random xCos head weights under checkpoint names, BN with non-trivial statistics.
+    private static Dictionary<string, WeightTensor> Weights(int seed)
+    {
+        var r = new Random(seed);
+        float U(double s) => (float)((r.NextDouble() * 2 - 1) * s);
+        var w = new Dictionary<string, WeightTensor>();
+        void Conv(string p, int cout, int cin, int k) { w[p + ".weight"] = new(Enumerable.Range(0, cout * cin * k * k).Select(_ => U(1.0 / Math.Sqrt(cin * k * k))).ToArray(), [cout, cin, k, k]); w[p + ".bias"] = new(Enumerable.Range(0, cout).Select(_ => U(0.1)).ToArray(), [cout]); }
+        void Bn(string p, int c)
+        {
+            w[p + ".weight"] = new(Enumerable.Range(0, c).Select(_ => 1 + U(0.3)).ToArray(), [c]);
+            w[p + ".bias"] = new(Enumerable.Range(0, c).Select(_ => U(0.2)).ToArray(), [c]);
+            w[p + ".running_mean"] = new(Enumerable.Range(0, c).Select(_ => U(0.2)).ToArray(), [c]);
+            w[p + ".running_var"] = new(Enumerable.Range(0, c).Select(_ => 0.5f + (float)r.NextDouble()).ToArray(), [c]);
+        }
+        void PRelu(string p, int c) => w[p + ".weight"] = new(Enumerable.Range(0, c).Select(_ => 0.25f + U(0.1)).ToArray(), [c]);
+        Conv("backbone.conv1x1.0", G, C, 1); Bn("backbone.conv1x1.1", G); PRelu("backbone.conv1x1.2", G);
+        Conv("attention.embedding_net.0", K, G, 3); Bn("attention.embedding_net.1", K); PRelu("attention.embedding_net.2", 1);
+        Conv("attention.attention.0", 16, 2 * K, 3); Bn("attention.attention.1", 16); PRelu("attention.attention.2", 1);
+        Conv("attention.attention.3", 1, 16, 3); Bn("attention.attention.4", 1); PRelu("attention.attention.5", 1);
+        return w;
+    }
+
+    // Reference in float64 straight from the checkpoint weights (eval-mode BN, zero padding): conv + BN + PReLU.
+    private static double[] Layer(Dictionary<string, WeightTensor> w, string conv, string bn, string prelu, double[] x, int cin)
+    {
+        var cw = w[conv + ".weight"]; int cout = (int)cw.Shape[0], k = (int)cw.Shape[2], pad = k / 2;
+        var y = new double[cout * 49];
+        for (int o = 0; o < cout; o++)
+        {
+            double s = w[bn + ".weight"].Data[o] / Math.Sqrt(w[bn + ".running_var"].Data[o] + 1e-5);
+            double slope = w[prelu + ".weight"].Data.Length == 1 ? w[prelu + ".weight"].Data[0] : w[prelu + ".weight"].Data[o];
+            for (int py = 0; py < 7; py++)
+                for (int px = 0; px < 7; px++)
+                {
+                    double acc = w[conv + ".bias"].Data[o];
+                    for (int i = 0; i < cin; i++)
+                        for (int dy = 0; dy < k; dy++)
+                            for (int dx = 0; dx < k; dx++)
+                            {
+                                int yy = py + dy - pad, xx = px + dx - pad;
+                                if (yy is < 0 or >= 7 || xx is < 0 or >= 7) continue;
+                                acc += cw.Data[((o * cin + i) * k + dy) * k + dx] * x[i * 49 + yy * 7 + xx];
+                            }
+                    double v = (acc - w[bn + ".running_mean"].Data[o]) * s + w[bn + ".bias"].Data[o];
+                    y[o * 49 + py * 7 + px] = v >= 0 ? v : v * slope;
+                }
+        }
+        return y;
+    }
+
+    private static (double Xcos, double[] Cos, double[] Att) Reference(Dictionary<string, WeightTensor> w, float[] m1, float[] m2)
+    {
+        var g1 = Layer(w, "backbone.conv1x1.0", "backbone.conv1x1.1", "backbone.conv1x1.2", m1.Select(v => (double)v).ToArray(), C);
+        var g2 = Layer(w, "backbone.conv1x1.0", "backbone.conv1x1.1", "backbone.conv1x1.2", m2.Select(v => (double)v).ToArray(), C);
+        var e1 = Layer(w, "attention.embedding_net.0", "attention.embedding_net.1", "attention.embedding_net.2", g1, G);
+        var e2 = Layer(w, "attention.embedding_net.0", "attention.embedding_net.1", "attention.embedding_net.2", g2, G);
+        var h = Layer(w, "attention.attention.0", "attention.attention.1", "attention.attention.2", [.. e1, .. e2], 2 * K);
+        var logits = Layer(w, "attention.attention.3", "attention.attention.4", "attention.attention.5", h, 16);
+        double mx = logits.Max();
+        var att = logits.Select(v => Math.Exp(v - mx)).ToArray();
+        double z = att.Sum();
+        for (int i = 0; i < 49; i++) att[i] /= z;
+        var cos = new double[49];
+        for (int p = 0; p < 49; p++)
+        {
+            double ab = 0, aa = 0, bb = 0;
+            for (int c = 0; c < G; c++) { ab += g1[c * 49 + p] * g2[c * 49 + p]; aa += g1[c * 49 + p] * g1[c * 49 + p]; bb += g2[c * 49 + p] * g2[c * 49 + p]; }
+            cos[p] = ab / Math.Sqrt(aa * bb);
+        }
+        return (cos.Zip(att).Sum(t => t.First * t.Second), cos, att);
+    }
+
+    private static float[] RandomMaps(int n, int seed)
+    {
+        var r = new Random(seed);
+        return Enumerable.Range(0, n * C * 49).Select(_ => (float)(r.NextDouble() * 2 - 1)).ToArray();
+    }
+
+    private static byte[] HeadBytes(Dictionary<string, WeightTensor> w, string? faceModel = "toy")
+    {
+        var m = XcosOnnxExport.BuildMapHeadModel(w);
+        if (faceModel is not null) m.MetadataProps.Add(new Onnx.Proto.StringStringEntryProto { Key = LearnedHead.FaceModelKey, Value = faceModel });
+        return m.ToByteArray();
+    }
+
+    [Fact]
+    public void Onnx_map_head_matches_a_float64_reference_of_the_checkpoint_weights()
+    {
+        var w = Weights(3);
+        using var head = new LearnedHead(HeadBytes(w));
+        Assert.Equal(C, head.Channels);
+        Assert.Equal("toy", head.FaceModel);
+        var m1 = RandomMaps(3, 10);
+        var m2 = RandomMaps(3, 11);
+        var got = head.Explain(m1, m2, 3);
+        for (int n = 0; n < 3; n++)
+        {
+            var want = Reference(w, m1[(n * C * 49)..((n + 1) * C * 49)], m2[(n * C * 49)..((n + 1) * C * 49)]);
+            Assert.Equal(want.Xcos, got[n].Xcos, 1e-4);
+            for (int p = 0; p < 49; p++)
+            {
+                Assert.Equal(want.Cos[p], got[n].CosMap[p], 1e-4);
+                Assert.Equal(want.Att[p], got[n].Attention[p], 1e-5);
+            }
+            Assert.Equal(1.0, got[n].Attention.Sum(v => (double)v), 1e-5);
+        }
+        // one pair at a time gives the batch's values
+        var single = head.Explain(m1.AsSpan(C * 49, C * 49), m2.AsSpan(C * 49, C * 49));
+        Assert.Equal(got[1].Xcos, single.Xcos, 1e-6);
+        // the same map on both sides: every cell cosine is 1, so xCos is 1
+        Assert.Equal(1.0, head.Explain(m1.AsSpan(0, C * 49), m1.AsSpan(0, C * 49)).Xcos, 1e-5);
+    }
+
+    [Fact]
+    public void Wrong_sizes_and_wrong_files_are_refused_with_the_reason()
+    {
+        using var head = new LearnedHead(HeadBytes(Weights(4)), "toy-head");
+        var ex = Assert.Throws<ArgumentException>(() => head.Explain(new float[C * 49], new float[C * 49 - 1]));
+        Assert.Contains("16x7x7", ex.Message);
+
+        var missing = Path.Combine(Path.GetTempPath(), $"no_head_{Guid.NewGuid():N}.onnx");
+        Assert.Contains(missing, Assert.Throws<FileNotFoundException>(() => new LearnedHead(missing)).Message);
+
+        // a pair-head model (grid inputs) is not a map head
+        var w = Weights(4);
+        var grids = XcosOnnxExport.BuildPairHeadModel(w).ToByteArray();
+        Assert.Contains("map1", Assert.Throws<InvalidDataException>(() => new LearnedHead(grids, "pair-head")).Message);
+
+        var d = new FaceModelDescriptor { Name = "other", OnnxFile = "x.onnx", Threshold = 0.3 };
+        Assert.Contains("trained for face model 'toy'", Assert.Throws<InvalidDataException>(() => head.CheckFits(d, C)).Message);
+        d.Name = "toy";
+        head.CheckFits(d, C);
+        Assert.Contains("16-channel", Assert.Throws<InvalidDataException>(() => head.CheckFits(d, 512)).Message);
+    }
+
+    [Fact]
+    public void Map_head_builder_names_a_missing_grid_weight()
+    {
+        var w = Weights(5);
+        w.Remove("backbone.conv1x1.1.running_var");
+        Assert.Contains("backbone.conv1x1.1.running_var", Assert.Throws<KeyNotFoundException>(() => XcosOnnxExport.BuildMapHeadModel(w)).Message);
+    }
+
+    [RealModelsFact]
+    public void Shipped_learned_head_explains_real_faces_and_the_cosine_still_decides()
+    {
+        var headPath = LearnedHead.NextTo(FaceModelDescriptor.ShippedPath());
+        Assert.True(headPath is not null, "data/fr_feature/learned_head.onnx is not shipped next to the descriptor");
+        var models = RealFaces.ModelsDir()!;
+        using var weights = new RealFaceVerifier(new RealFaceVerifierOptions { ModelsDir = models, IntraOpThreads = 1 });
+        using var learned = new RealFaceVerifier(new RealFaceVerifierOptions { ModelsDir = models, IntraOpThreads = 1, XcosVariant = "learned" });
+        Assert.Null(weights.Learned);
+        Assert.Equal("fr_feature", learned.Learned!.FaceModel);
+        var face = SyntheticFace(1);
+        var other = SyntheticFace(2);
+        var a = learned.Embedder.Embed([face, other]);
+        var ew = weights.Explain(a[0], a[1]);
+        var el = learned.Explain(a[0], a[1]);
+        // Contributions (the exact decomposition of the cosine) are the same; xCos, cosine map and attention are the head's.
+        Assert.Equal(ew.Contributions, el.Contributions);
+        Assert.Equal(ew.Cosine, el.Cosine);
+        var direct = learned.Learned.Explain(a[0].FeatureMap, a[1].FeatureMap);
+        Assert.Equal(direct.Xcos, el.Xcos);
+        Assert.Equal(direct.Attention, el.Attention);
+        Assert.Equal(1.0, el.Attention.Sum(v => (double)v), 1e-4);
+        Assert.InRange(el.Xcos, -1, 1);
+        Assert.Equal(1.0, learned.Explain(a[0], a[0]).Xcos, 1e-4);
+
+        Assert.Throws<ArgumentException>(() => new RealFaceVerifier(new RealFaceVerifierOptions { ModelsDir = models, XcosVariant = "bogus" }));
+        var noHead = Path.Combine(Path.GetTempPath(), $"none_{Guid.NewGuid():N}.onnx");
+        Assert.Throws<FileNotFoundException>(() => new RealFaceVerifier(new RealFaceVerifierOptions { ModelsDir = models, XcosVariant = "learned", LearnedHeadPath = noHead }));
+    }
+
+    private static RgbImage SyntheticFace(int id)
+    {
+        var f = new Data.Synthetic.SyntheticFaces(new Data.Synthetic.SyntheticFacesOptions { Identities = 4, ImagesPerIdentity = 1 }).Generate(id, 0);
+        return new RgbImage(f.Size, f.Size, f.Rgb);
+    }
+
+    private sealed class PathOnly { public string Path { get; set; } = ""; }
+
+    [RealModelsFact]
+    public void Pipeline_aligning_with_the_face_detector_saves_and_reloads()
+    {
+        var models = RealFaces.ModelsDir()!;
+        // the loaded model opens the detector from ModelStore.ResolveDirectory(): $XCOS_MODELS
+        if (string.IsNullOrEmpty(Environment.GetEnvironmentVariable(ModelStore.EnvironmentVariable)))
+            Environment.SetEnvironmentVariable(ModelStore.EnvironmentVariable, models);
+        var photo = RealFaces.Photo("faceapi_sample1.jpg");
+        string dir = photo is null ? Fixtures.Dir : Path.GetDirectoryName(photo)!;
+        string name = photo is null ? "align_source.png" : "faceapi_sample1.jpg";
+
+        using var detector = FaceDetector.FromDirectory(ModelStore.ResolveDirectory());
+        Assert.Equal(FaceDetectorLandmarkFactory.ContractName, detector.ContractName);
+        var ml = new MLContext(seed: 1);
+        var data = ml.Data.LoadFromEnumerable(new[] { new PathOnly { Path = name } });
+        var model = ml.Transforms.LoadImages("Image", dir, "Path").Append(ml.Transforms.AlignFaces(detector)).Fit(data);
+        var before = model.Transform(data);
+        var zip = Path.Combine(Path.GetTempPath(), $"xcos_detector_align_{Guid.NewGuid():N}.zip");
+        try
+        {
+            ml.Model.Save(model, data.Schema, zip);
+            var ml2 = new MLContext(seed: 2);
+            ml2.ComponentCatalog.RegisterAssembly(typeof(FaceDetector).Assembly);
+            var loaded = ml2.Model.Load(zip, out _);
+            var after = loaded.Transform(ml2.Data.LoadFromEnumerable(new[] { new PathOnly { Path = name } }));
+            var status = after.GetColumn<string>("AlignStatus").Single();
+            Assert.Equal(before.GetColumn<string>("AlignStatus").Single(), status);
+            var t1 = before.GetColumn<VBuffer<float>>("FaceTensor").Single().DenseValues().ToArray();
+            var t2 = after.GetColumn<VBuffer<float>>("FaceTensor").Single().DenseValues().ToArray();
+            Assert.Equal(t1, t2);
+            // and it is the detector's own alignment of the image as LoadImages decodes it (its JPEG decoder is not ImageIO's)
+            using var decoded = MLImage.CreateFromFile(Path.Combine(dir, name));
+            var img = ImageIO.FromMLImage(decoded);
+            var lm = detector.Detect(img);
+            if (photo is not null) Assert.Equal("ok", status);
+            if (lm is not null)
+                Assert.Equal(FaceAligner.Align(img, lm).Face.Pixels, ImageIO.FromMLImage(after.GetColumn<MLImage>("AlignedFace").Single()).Pixels);
+        }
+        finally { File.Delete(zip); }
+
+        // non-default thresholds cannot be rebuilt from the contract name, so that source does not claim one
+        using var strict = FaceDetector.FromDirectory(models, new FaceDetectorOptions { ConfidenceThreshold = 0.9f });
+        Assert.Null(strict.ContractName);
+    }
+}
