@@ -70,6 +70,30 @@ public class FigureTests
     }
 
     [Fact]
+    public void MLImage_variants_hold_the_same_pixels_as_the_pngs()
+    {
+        foreach (var (png, image) in new[]
+        {
+            (ExplanationFigure.RenderPng(Input(CornerMap())), ExplanationFigure.RenderMLImage(Input(CornerMap()))),
+            (ExplanationFigure.RenderOverlayPng(Input(CornerMap())), ExplanationFigure.RenderOverlayMLImage(Input(CornerMap()))),
+        })
+        {
+            using (image)
+            {
+                var (rgb, w, h) = RgbPng.DecodeRgb(png);
+                Assert.Equal((w, h), (image.Width, image.Height));
+                var bgr = image.GetBGRPixels;
+                Assert.Equal(rgb.Length, bgr.Length);
+                int differing = 0;
+                for (int i = 0; i < rgb.Length; i += 3)
+                    if (rgb[i] != bgr[i + 2] || rgb[i + 1] != bgr[i + 1] || rgb[i + 2] != bgr[i]) differing++;
+                Assert.Equal(0, differing);
+            }
+        }
+        Assert.Throws<ArgumentException>(() => ExplanationFigure.RenderMLImage(Input(new float[48])));
+    }
+
+    [Fact]
     public void Save_WritesTheRenderedBytesWithoutTemporaryLeftovers()
     {
         var dir = Path.Combine(Path.GetTempPath(), "xcos_fig_" + Guid.NewGuid().ToString("N"));

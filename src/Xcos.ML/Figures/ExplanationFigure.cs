@@ -212,6 +212,23 @@ public static class ExplanationFigure
     public static void SaveOverlay(string path, ExplanationInput input, ExplanationFigureOptions? options = null)
         => RgbPng.WriteAtomic(path, RenderOverlayPng(input, options));
 
+    /// <summary>
+    /// Renders with <see cref="RenderPng"/> as an ML.NET <see cref="Microsoft.ML.Data.MLImage"/> (for an image column of
+    /// an ML.NET pipeline or a notebook display). The caller disposes it.
+    /// </summary>
+    public static Microsoft.ML.Data.MLImage RenderMLImage(ExplanationInput input, ExplanationFigureOptions? options = null)
+        => ToMLImage(RenderPng(input, options));
+
+    /// <summary>Renders with <see cref="RenderOverlayPng"/> as an ML.NET <see cref="Microsoft.ML.Data.MLImage"/>. The caller disposes it.</summary>
+    public static Microsoft.ML.Data.MLImage RenderOverlayMLImage(ExplanationInput input, ExplanationFigureOptions? options = null)
+        => ToMLImage(RenderOverlayPng(input, options));
+
+    private static Microsoft.ML.Data.MLImage ToMLImage(byte[] png)
+    {
+        using var stream = new MemoryStream(png, writable: false);
+        return Microsoft.ML.Data.MLImage.CreateFromStream(stream);
+    }
+
     // Without a threshold (NaN) and an explicit verdict there is nothing to decide: show the scores only.
     private static bool HasVerdict(ExplanationInput input) => input.Same is not null || !double.IsNaN(input.Threshold);
 
