@@ -12,6 +12,8 @@ internal static class CommandSet
         yield return EvalCommand.Create();
         yield return VerifyCommand.Create();
         yield return FaithfulnessCommand.Create();
+        yield return ExportCommand.Create();
+        yield return InspectCommand.Create();
         yield return BenchCommand.Create();
         yield return ModelsCommand.Create();
     }

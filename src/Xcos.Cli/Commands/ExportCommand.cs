@@ -1,0 +1,86 @@
+using System.CommandLine;
+using Google.Protobuf;
+using Microsoft.ML;
+using Xcos.ML.Data;
+using Xcos.ML.MLNet;
+using Xcos.ML.Onnx;
+using Xcos.ML.Torch.Export;
+
+namespace Xcos.Cli.Commands;
+
+/// <summary>
+/// `xcos export`: a trained checkpoint as ONNX (embedding model + pair head) or as a whole ML.NET pipeline .zip
+/// that scores image pairs without TorchSharp.
+/// </summary>
+internal static class ExportCommand
+{
+    public static Command Create()
+    {
+        var model = new ModelArgs();
+        var format = new Option<string>("--format") { Description = "onnx (two models in --out DIR) or mlnet (one .zip at --out FILE)", Required = true };
+        var output = new Option<string>("--out") { Description = "Output folder (onnx) or .zip file (mlnet)", Required = true };
+        var threshold = new Option<float?>("--threshold") { Description = "mlnet: decision threshold on the xCos score" };
+        var pairs = new Option<FileInfo?>("--pairs") { Description = "mlnet: labelled pair TSV/pairs.txt of aligned faces to choose the threshold from" };
+        var root = new Option<DirectoryInfo?>("--root") { Description = "Folder the pair file's paths are relative to" };
+        var json = new Option<bool>("--json") { Description = "Print one JSON object" };
+        var cmd = new Command("export", "Export a checkpoint as ONNX models or as an ML.NET pipeline .zip");
+        model.AddTo(cmd);
+        foreach (var o in new Option[] { format, output, threshold, pairs, root, json }) cmd.Options.Add(o);
+        cmd.SetAction(p =>
+        {
+            var fmt = p.GetValue(format);
+            if (fmt is not ("onnx" or "mlnet")) throw new CliException($"--format '{fmt}': expected onnx or mlnet.", ExitCodes.Usage);
+            var (m, _) = model.Load(p);
+            using var _m = m;
+            var weights = TorchOnnxExport.ToWeights(m);
+            var outPath = Path.GetFullPath(p.GetValue(output)!);
+            string[] written;
+            if (fmt == "onnx")
+            {
+                Directory.CreateDirectory(outPath);
+                var embedding = Path.Combine(outPath, "xcos_embedding.onnx");
+                var head = Path.Combine(outPath, "xcos_pair_head.onnx");
+                WriteAtomic(embedding, XcosOnnxExport.BuildEmbeddingModel(weights).ToByteArray());
+                WriteAtomic(head, XcosOnnxExport.BuildPairHeadModel(weights).ToByteArray());
+                written = [embedding, head];
+            }
+            else
+            {
+                if (p.GetValue(threshold) is null && p.GetValue(pairs) is null)
+                    throw new CliException("--format mlnet needs --threshold, or --pairs with labelled aligned pairs to choose it from.", ExitCodes.Usage);
+                var ml = new MLContext(seed: 0);
+                var rows = new List<FacePairInput>();
+                if (p.GetValue(pairs) is { } file)
+                {
+                    var set = PairSetReader.Load(file.FullName, p.GetValue(root)?.FullName);
+                    if (set.ImageRoot is null) throw new CliException($"{file.FullName}: --format mlnet needs image files (a TSV or pairs.txt), not a .bin.");
+                    var lm = FacePairInput.AlignedLandmarks();
+                    rows.AddRange(set.Pairs.Select(q => new FacePairInput
+                    {
+                        ImagePath1 = set.ImagePath(q.Id1)!, ImagePath2 = set.ImagePath(q.Id2)!, Landmarks1 = lm, Landmarks2 = lm, Label = q.Same,
+                    }));
+                }
+                var data = ml.Data.LoadFromEnumerable(rows);
+                var fitted = XcosPipeline.Create(ml.Transforms, new XcosPipelineOptions { Weights = weights, Threshold = p.GetValue(threshold) }).Fit(data);
+                if (!outPath.EndsWith(".zip", StringComparison.OrdinalIgnoreCase)) throw new CliException($"--out '{outPath}': an ML.NET model is a .zip file.", ExitCodes.Usage);
+                Directory.CreateDirectory(Path.GetDirectoryName(outPath)!);
+                var tmp = outPath + ".tmp";
+                ml.Model.Save(fitted, data.Schema, tmp);
+                File.Move(tmp, outPath, overwrite: true);
+                written = [outPath];
+            }
+            if (p.GetValue(json)) Cli.WriteJson(new { format = fmt, files = written });
+            else foreach (var w in written) Console.WriteLine($"wrote {w}");
+            return ExitCodes.Ok;
+        });
+        return cmd;
+    }
+
+    // temp file then rename: a failed export never leaves a half-written model where a good one was
+    private static void WriteAtomic(string path, byte[] bytes)
+    {
+        var tmp = path + ".tmp";
+        File.WriteAllBytes(tmp, bytes);
+        File.Move(tmp, path, overwrite: true);
+    }
+}

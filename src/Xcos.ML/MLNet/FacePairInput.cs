@@ -1,0 +1,60 @@
+using Microsoft.ML.Data;
+
+namespace Xcos.ML.MLNet;
+
+/// <summary>
+/// The input row of <see cref="XcosPipeline"/> with its default column names: two image paths, five landmarks per
+/// face (x1, y1, ..., x5, y5 in source pixels: left eye, right eye, nose tip, left and right mouth corner) and,
+/// for choosing the threshold at Fit, whether the two faces are the same person.
+/// </summary>
+public sealed class FacePairInput
+{
+    /// <summary>Path of the image of face 1.</summary>
+    public string ImagePath1 { get; set; } = "";
+
+    /// <summary>Path of the image of face 2.</summary>
+    public string ImagePath2 { get; set; } = "";
+
+    /// <summary>Landmarks of face 1.</summary>
+    [VectorType(10)] public float[] Landmarks1 { get; set; } = [];
+
+    /// <summary>Landmarks of face 2.</summary>
+    [VectorType(10)] public float[] Landmarks2 { get; set; } = [];
+
+    /// <summary>True when both faces are the same person (used only to choose the threshold).</summary>
+    public bool Label { get; set; }
+
+    /// <summary>The ArcFace template as landmarks: for faces already aligned to 112x112 the alignment is then the identity.</summary>
+    public static float[] AlignedLandmarks()
+    {
+        var p = Alignment.ArcFaceTemplate.Points112;
+        var flat = new float[10];
+        for (int i = 0; i < 5; i++) { flat[2 * i] = (float)p[i].X; flat[2 * i + 1] = (float)p[i].Y; }
+        return flat;
+    }
+}
+
+/// <summary>The scored row of a fitted <see cref="XcosPipeline"/> (default column names).</summary>
+public sealed class FacePairPrediction
+{
+    /// <summary>xCos score.</summary>
+    public float Score { get; set; }
+
+    /// <summary>Plain cosine of the two flattened grid embeddings.</summary>
+    public float Cosine { get; set; }
+
+    /// <summary>Score above the fitted threshold.</summary>
+    public bool PredictedLabel { get; set; }
+
+    /// <summary>Patch cosine map, 7x7 row-major.</summary>
+    [VectorType(49)] public float[] CosineMap { get; set; } = [];
+
+    /// <summary>Attention weights, 7x7 row-major, summing to 1.</summary>
+    [VectorType(49)] public float[] Attention { get; set; } = [];
+
+    /// <summary>Alignment status of face 1 ("ok" or the reason it failed).</summary>
+    public string AlignStatus1 { get; set; } = "";
+
+    /// <summary>Alignment status of face 2.</summary>
+    public string AlignStatus2 { get; set; } = "";
+}

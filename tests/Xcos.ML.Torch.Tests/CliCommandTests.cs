@@ -1,0 +1,86 @@
+using System.Text.Json;
+
+namespace Xcos.ML.Torch.Tests;
+
+/// <summary>eval, export and inspect through the built `xcos` tool, on the fixture checkpoint and its four aligned pairs.</summary>
+public class CliCommandTests
+{
+    private static readonly string Tiny = Fixtures.Path("xcos_tiny");
+    private static readonly string Checkpoint = Path.Combine(Tiny, "checkpoint.pth");
+
+    private static string PairTsv(string dir, bool withBadRow = false)
+    {
+        var lines = new List<string> { "file1\tfile2\tsame" };
+        for (int p = 0; p < 4; p++) lines.Add($"pair{p}_image1.png\tpair{p}_image2.png\t{(p < 2 ? 1 : 0)}");
+        if (withBadRow) lines.Add("missing.png\tpair0_image2.png\t1");
+        var path = Path.Combine(dir, "pairs.tsv");
+        File.WriteAllLines(path, lines);
+        return path;
+    }
+
+    [Fact]
+    public void EvalPrintsBothMetricBlocksAndCountsSkippedRows()
+    {
+        var dir = Directory.CreateTempSubdirectory("xcos-eval").FullName;
+        var (code, stdout, stderr) = CliProcess.Run("eval", "--pairs", PairTsv(dir, withBadRow: true), "--root", Tiny,
+            "--checkpoint", Checkpoint, "--aligned", "--json", "--report", Path.Combine(dir, "report"));
+        Assert.True(code == 0, stderr);
+        var root = JsonDocument.Parse(stdout).RootElement;
+        Assert.Equal(5, root.GetProperty("pairs").GetInt32());
+        Assert.Equal(1, root.GetProperty("skipped").GetInt32());
+        Assert.Contains("missing.png", root.GetProperty("skipped_rows")[0].GetProperty("reason").GetString());
+        foreach (var block in new[] { "xcos", "cosine" })
+            foreach (var key in new[] { "auc", "accuracy", "accuracy_std", "threshold", "tar_at_far_1e-3", "eer" })
+                Assert.True(root.GetProperty(block).TryGetProperty(key, out _), $"{block}.{key} missing");
+        // the fixture's same pairs score far above its different pairs (xcos.npy: .97 .96 vs .45 .47)
+        Assert.Equal(1.0, root.GetProperty("xcos").GetProperty("auc").GetDouble(), 6);
+        Assert.True(File.Exists(Path.Combine(dir, "report", "index.html")));
+    }
+
+    [Fact]
+    public void ExportedMlNetModelInspectsWithTheScoringColumns()
+    {
+        var dir = Directory.CreateTempSubdirectory("xcos-export").FullName;
+        var zip = Path.Combine(dir, "model.zip");
+        var (code, _, stderr) = CliProcess.Run("export", "--checkpoint", Checkpoint, "--format", "mlnet", "--out", zip,
+            "--pairs", PairTsv(dir), "--root", Tiny);
+        Assert.True(code == 0, stderr);
+        var (icode, stdout, ierr) = CliProcess.Run("inspect", zip, "--json");
+        Assert.True(icode == 0, ierr);
+        var outputs = JsonDocument.Parse(stdout).RootElement.GetProperty("output_columns").EnumerateArray().Select(e => e.GetString()).ToArray();
+        foreach (var col in new[] { "Score:", "CosineMap:", "Attention:", "Cosine:", "PredictedLabel:" })
+            Assert.Contains(outputs, o => o!.StartsWith(col, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void ExportOnnxWritesBothModelsAndInspectFindsTheirShapes()
+    {
+        var dir = Directory.CreateTempSubdirectory("xcos-onnx").FullName;
+        var (code, _, stderr) = CliProcess.Run("export", "--checkpoint", Checkpoint, "--format", "onnx", "--out", dir);
+        Assert.True(code == 0, stderr);
+        var (icode, stdout, ierr) = CliProcess.Run("inspect", Path.Combine(dir, "xcos_embedding.onnx"), "--json");
+        Assert.True(icode == 0, ierr);
+        var root = JsonDocument.Parse(stdout).RootElement;
+        Assert.Contains(root.GetProperty("outputs").EnumerateArray(), o => o.GetString() == "grid [N,32,7,7]");
+        Assert.True(File.Exists(Path.Combine(dir, "xcos_pair_head.onnx")));
+    }
+
+    [Fact]
+    public void InspectCheckpointReportsTheInferredArchitecture()
+    {
+        var (code, stdout, stderr) = CliProcess.Run("inspect", Checkpoint, "--json");
+        Assert.True(code == 0, stderr);
+        var root = JsonDocument.Parse(stdout).RootElement;
+        Assert.Equal("ir_se", root.GetProperty("arch").GetString());
+        Assert.Equal("ir", root.GetProperty("target_arch").GetString());
+        Assert.Equal(new[] { 1, 1, 1, 1 }, root.GetProperty("stages").EnumerateArray().Select(e => e.GetInt32()).ToArray());
+    }
+
+    [Fact]
+    public void ExportWithoutThresholdOrPairsIsUsageError()
+    {
+        var (code, _, stderr) = CliProcess.Run("export", "--checkpoint", Checkpoint, "--format", "mlnet", "--out", Path.Combine(Path.GetTempPath(), "never.zip"));
+        Assert.Equal(2, code);
+        Assert.Contains("--threshold", stderr);
+    }
+}
