@@ -47,6 +47,9 @@ public sealed class DemoTests
                 Assert.InRange(s.Accuracy, 0, 1);
                 Assert.InRange(s.Auc, 0, 1);
             }
+            // ML.NET's AUC of the score margin is the protocol's AUC of the score
+            Assert.Equal(result.Xcos.Auc, result.MlNet.Auc, 6);
+            Assert.InRange(result.MlNet.Threshold, -1, 1);
             Assert.Contains(DemoStage.Generating, stages);
             Assert.Contains(DemoStage.Training, stages);
             Assert.Contains(DemoStage.Reloading, stages);

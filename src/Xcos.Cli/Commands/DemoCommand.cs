@@ -59,7 +59,7 @@ public static class DemoCommand
         L($"held-out evaluation: {r.Pairs} pairs of {r.HeldOutIdentities} identities never trained on, 10-fold protocol:");
         foreach (var m in new[] { r.Xcos, r.Cosine, r.PixelCosine })
             L($"  {m.Name,-13} accuracy {m.Accuracy:P2} ± {m.AccuracyStd:P2}   AUC {m.Auc:F4}   EER {m.Eer:P2}");
-        L($"ML.NET EvaluateNonCalibrated (threshold fitted on the same pairs): accuracy {r.MlNet.Accuracy:P2}, AUC {r.MlNet.Auc:F4}, F1 {r.MlNet.F1:F4}");
+        L($"ML.NET EvaluateNonCalibrated of the fitted pipeline (threshold {r.MlNet.Threshold:F3} fitted on the same pairs): accuracy {r.MlNet.Accuracy:P2}, AUC {r.MlNet.Auc:F4}, F1 {r.MlNet.F1:F4}");
         L($"ML.NET pipeline saved to {r.ModelZipPath}; reloaded in a fresh MLContext, {r.ReloadedPairs} pairs scored again: max |score difference| {r.ReloadMaxDifference:G3}");
         L($"real faces: {r.RealFaces.Note}");
         foreach (var p in r.RealFaces.Pairs)

@@ -106,6 +106,13 @@ public sealed class DemoRunner
             int total = trainer.StepsPerEpoch * trainerOptions.Epochs;
             var result = trainer.Train(new Reporter<TrainProgress>(p =>
             {
+                // a training pair costs about what scoring a pair three times costs (two images, forward and backward)
+                if (p.Phase == TrainPhase.Training && p.PairsPerSecond > 0)
+                {
+                    double evaluation = 1.2 * o.ValidationPairs / p.PairsPerSecond + 15;
+                    double reserve = Math.Max(o.ReserveFraction * budget.TotalSeconds, evaluation);
+                    if (clock.Elapsed.TotalSeconds >= budget.TotalSeconds - reserve) deadline.Cancel();
+                }
                 if (p.Phase == TrainPhase.Training)
                     progress?.Report(new DemoProgress(DemoStage.Training, (int)p.GlobalStep, total, string.Create(CultureInfo.InvariantCulture,
                         $"epoch {p.Epoch}/{p.Epochs} loss {p.Loss:F3} {p.PairsPerSecond:F1} pairs/s")));
@@ -134,8 +141,16 @@ public sealed class DemoRunner
             return (fitted, scored, data.Schema);
         });
         var same = rows.Select(r => r.Label).ToArray();
-        var evalView = ml.Data.LoadFromEnumerable(predictions.Select((p, i) => new EvaluationRow { Label = same[i], Score = p.Score, Cosine = p.Cosine, PredictedLabel = p.PredictedLabel }));
-        var bin = ml.BinaryClassification.EvaluateNonCalibrated(evalView, "Label", "Score", "PredictedLabel");
+        // the pipeline's rule (BestAccuracy), recomputed: EvaluateNonCalibrated counts score > 0 as "same", so it gets the margin
+        float threshold = (float)VerificationMetrics.BestThreshold(predictions.Select(p => p.Score).ToArray(), same, o.Verification.BuildThresholds()).Threshold;
+        for (int i = 0; i < predictions.Length; i++)
+            if (predictions[i].PredictedLabel != predictions[i].Score > threshold)
+                throw new InvalidOperationException($"pair {i}: the pipeline's decision does not follow the threshold {threshold} (score {predictions[i].Score})");
+        var evalView = ml.Data.LoadFromEnumerable(predictions.Select((p, i) => new EvaluationRow
+        {
+            Label = same[i], Score = p.Score, Cosine = p.Cosine, PredictedLabel = p.PredictedLabel, Margin = p.Score - threshold,
+        }));
+        var bin = ml.BinaryClassification.EvaluateNonCalibrated(evalView, "Label", "Margin", "PredictedLabel");
         var xcosReport = ml.EvaluateVerification(evalView, "Label", "Score", o.Verification);
         var cosineReport = ml.EvaluateVerification(evalView, "Label", "Cosine", o.Verification);
         var pixelReport = VerificationMetrics.Evaluate(PixelCosines(rows), same, o.Verification);
@@ -211,7 +226,7 @@ public sealed class DemoRunner
             synth.TrainIdentities, synth.ValidationIdentities, rows.Length,
             $"{trainerOptions.Arch}[{string.Join(",", trainerOptions.Stages ?? [])}]", training.CompletedEpochs, training.GlobalStep, stoppedByBudget,
             DemoScore.From("xCos", xcosReport), DemoScore.From("cosine", cosineReport), DemoScore.From("pixel cosine", pixelReport),
-            new DemoMlNetMetrics(bin.Accuracy, bin.AreaUnderRocCurve, bin.F1Score, bin.PositivePrecision, bin.PositiveRecall),
+            new DemoMlNetMetrics(bin.Accuracy, bin.AreaUnderRocCurve, bin.F1Score, bin.PositivePrecision, bin.PositiveRecall, threshold),
             rows.Length, reloadDiff, real, stageSeconds, clock.Elapsed.TotalSeconds);
     }
 
@@ -347,6 +362,7 @@ public sealed class DemoRunner
         public float Score { get; set; }
         public float Cosine { get; set; }
         public bool PredictedLabel { get; set; }
+        public float Margin { get; set; }
     }
 
     private sealed class Reporter<T>(Action<T> report) : IProgress<T>
