@@ -27,6 +27,12 @@ public class FoldedPairHeadTests
         Assert.True(folded.CosMap.allclose(reference.CosMap, rtol: 0, atol: 1e-5), "cos map differs");
         Assert.True(folded.Attention.allclose(reference.Attention, rtol: 0, atol: 1e-6), "attention differs");
 
+        // the unique-pair path (one attention convolution over concat(e1, e2)) gives the same numbers
+        var unique = head.Score(g1, g2);
+        Assert.True(unique.Xcos.allclose(reference.Xcos, rtol: 0, atol: 1e-5), "unique-pair xcos differs");
+        Assert.True(unique.Attention.allclose(reference.Attention, rtol: 0, atol: 1e-6), "unique-pair attention differs");
+        Assert.Throws<ArgumentException>(() => head.Score(g1, g2.narrow(0, 0, 8)));
+
         // a face's code is reusable against any other face: pairing row i with row (i+1)
         var shifted = arange(64, dtype: int64).add(1).remainder(64);
         using var c2s = c2.Select(shifted);
