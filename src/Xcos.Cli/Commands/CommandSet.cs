@@ -7,6 +7,7 @@ internal static class CommandSet
 {
     public static IEnumerable<Command> All()
     {
+        yield return DemoCommand.Create();
         yield return SynthCommand.Create();
         yield return TrainCommand.Create();
         yield return EvalCommand.Create();

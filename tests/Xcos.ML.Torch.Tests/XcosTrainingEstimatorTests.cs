@@ -1,0 +1,178 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Xcos.ML.Images;
+using Xcos.ML.MLNet;
+using Xcos.ML.Onnx;
+using Xcos.ML.Torch.Checkpoints;
+using Xcos.ML.Torch.MLNet;
+using Xcos.ML.Torch.Networks;
+using Xcos.ML.Torch.Training;
+using static TorchSharp.torch;
+
+namespace Xcos.ML.Torch.Tests;
+
+/// <summary>Training inside ML.NET's Fit: <see cref="XcosTrainingEmbeddingEstimator"/> with Training = Full / HeadOnly.</summary>
+[Collection("Training")]
+public sealed class XcosTrainingEstimatorTests : IClassFixture<TinyFaceSet>
+{
+    private readonly TinyFaceSet _set;
+    public XcosTrainingEstimatorTests(TinyFaceSet set) => _set = set;
+
+    private sealed class FaceRow
+    {
+        [VectorType(3, 112, 112)] public float[] FaceTensor { get; set; } = [];
+    }
+
+    private sealed class WrongRow
+    {
+        [VectorType(10)] public float[] Pixels { get; set; } = [];
+    }
+
+    // 6 training images, batch 3: two steps of one epoch
+    private static XcosTrainerOptions Tiny() => new()
+    {
+        Arch = "ir", Stages = [1, 1, 1, 1], GridChannels = 8, Epochs = 1, BatchSize = 3, Threads = 1, Seed = 5,
+        ValidationFolds = 5, EvaluationBatchSize = 8,
+        Backbone = new() { LearningRate = 0.05 }, Head = new() { LearningRate = 0.05 }, Attention = new() { Kind = OptimizerKind.Adam, LearningRate = 1e-2 },
+    };
+
+    private IDataView Faces(MLContext ml) => ml.Data.LoadFromEnumerable(_set.Train().Samples.Take(4).Select(s =>
+    {
+        var t = new float[3 * 112 * 112];
+        FaceTensor.ToChw(ImageIO.Load(s.Path), t);
+        return new FaceRow { FaceTensor = t };
+    }).ToArray());
+
+    private static float[][] Column(IDataView data, string name) =>
+        data.GetColumn<VBuffer<float>>(name).Select(v => v.DenseValues().ToArray()).ToArray();
+
+    private static double MaxDiff(WeightTensor a, WeightTensor b) => a.Data.Zip(b.Data, (x, y) => Math.Abs((double)x - y)).Max();
+
+    [Fact]
+    public void FullTrainingInsideFitChangesTheWeightsAndTheTransformerRuns()
+    {
+        var o = Tiny();
+        // the trainer seeds libtorch with Seed before building the network, so the same seed rebuilds its initial weights
+        manual_seed(o.Seed);
+        Dictionary<string, WeightTensor> init;
+        using (var m = new XcosModel(o.ModelOptions(withTarget: false))) init = Export.TorchOnnxExport.ToWeights(m);
+
+        var ml = new MLContext(seed: 1);
+        var data = Faces(ml);
+        var reports = new List<TrainProgress>();
+        var est = ml.Transforms.XcosEmbedding(new XcosTrainingEmbeddingOptions
+        {
+            Training = XcosEmbeddingTraining.Full, Trainer = o, TrainingImageFolder = _set.TrainDir,
+            TrainingProgress = new SyncProgress<TrainProgress>(reports.Add),
+        });
+        Assert.Throws<InvalidOperationException>(() => est.Weights);
+
+        var model = est.Fit(data);
+        Assert.NotNull(est.LastTraining);
+        Assert.Equal(1, est.LastTraining!.CompletedEpochs);
+        Assert.Equal(2, est.LastTraining.GlobalStep);
+        Assert.Contains(reports, r => r.Phase == TrainPhase.Training);
+
+        var trained = est.Weights;
+        Assert.Equal(init.Keys.Order(), trained.Keys.Order());
+        foreach (var key in new[] { "backbone.input_layer.0.weight", "backbone.conv1x1.0.weight", "attention.attention.0.weight" })
+            Assert.True(MaxDiff(init[key], trained[key]) > 1e-6, $"{key} did not change in training");
+
+        var output = model.Transform(data);
+        var grids = Column(output, "Grid");
+        var emb = Column(output, "Embedding");
+        Assert.Equal(4, emb.Length);
+        Assert.All(grids, g => Assert.Equal(8 * 49, g.Length));
+        Assert.All(emb, e => Assert.InRange(Math.Sqrt(e.Sum(v => (double)v * v)), 0.999, 1.001));
+
+        // the ONNX transformer computes what the trained TorchSharp network computes
+        using var check = new XcosModel(o.ModelOptions(withTarget: false));
+        XcosCheckpoint.Load(check, trained.ToDictionary(kv => kv.Key, kv => tensor(kv.Value.Data, kv.Value.Shape)), new CheckpointLoadOptions { Strict = false });
+        check.eval();
+        using (var scope = NewDisposeScope())
+        using (no_grad())
+        {
+            var x = tensor(data.GetColumn<VBuffer<float>>("FaceTensor").SelectMany(v => v.DenseValues()).ToArray(), [4, 3, 112, 112]);
+            var want = check.Backbone.Grid(x).Grid.reshape(4, -1).data<float>().ToArray();
+            // float32 through two runtimes: compare relative to the map's scale
+            float tol = 1e-5f * Math.Max(1f, want.Max(Math.Abs));
+            for (int i = 0; i < 4; i++)
+                for (int j = 0; j < grids[i].Length; j++)
+                    Assert.True(Math.Abs(want[i * grids[i].Length + j] - grids[i][j]) <= tol, $"grid {i},{j}: ONNX {grids[i][j]} vs TorchSharp {want[i * grids[i].Length + j]}");
+        }
+
+        // the fitted transformer is ML.NET's own: it saves and loads without this assembly
+        using var stream = new MemoryStream();
+        ml.Model.Save(model, data.Schema, stream);
+        stream.Position = 0;
+        var loaded = new MLContext(seed: 2).Model.Load(stream, out _);
+        Assert.Equal(emb, Column(loaded.Transform(data), "Embedding"));
+    }
+
+    [Fact]
+    public void HeadOnlyTrainingKeepsTheFrozenTrunk()
+    {
+        string frozen = Path.Combine(_set.NewOutputDir() + ".pth");
+        using (var backbone = BackboneFactory.Create("ir", stages: [1, 1, 1, 1]))
+            XcosCheckpoint.Save(backbone, frozen, CheckpointContainer.Bare);
+        var frozenWeights = Export.TorchOnnxExport.LoadCheckpointWeights(frozen);
+        var o = Tiny() with { TargetCheckpoint = frozen, TargetArch = "ir", TargetStages = [1, 1, 1, 1], Epochs = 2, PairsPerEpoch = 6 };
+        var ml = new MLContext(seed: 1);
+        var data = Faces(ml);
+        var est = ml.Transforms.XcosEmbedding(new XcosTrainingEmbeddingOptions
+        {
+            Training = XcosEmbeddingTraining.HeadOnly, Trainer = o, TrainingImageFolder = _set.TrainDir, TargetEmbeddingColumnName = "Target",
+            ValidationPairs = [_set.Pairs()],
+        });
+        var output = est.Fit(data).Transform(data);
+        Assert.Equal(2, est.LastTraining!.CompletedEpochs);
+        Assert.Single(est.LastTraining.Epochs[^1].Validation);
+        var w = est.Weights;
+        // the trunk under the grid layer and the target are the frozen model's
+        foreach (var key in new[] { "input_layer.0.weight", "body.0.res_layer.1.weight", "body.3.res_layer.4.running_var" })
+        {
+            Assert.Equal(frozenWeights[key].Data, w["backbone." + key].Data);
+            Assert.Equal(frozenWeights[key].Data, w["backbone_target." + key].Data);
+        }
+        Assert.Contains("backbone.conv1x1.0.weight", w.Keys);
+        Assert.Equal(4, Column(output, "Target").Length);
+        Assert.All(Column(output, "Grid"), g => Assert.Equal(8 * 49, g.Length));
+    }
+
+    [Fact]
+    public void BadTrainingOptionsAreReportedBeforeTraining()
+    {
+        var ml = new MLContext(seed: 1);
+        Assert.Contains("TrainingImageFolder is required", Assert.Throws<ArgumentException>(() => ml.Transforms.XcosEmbedding(
+            new XcosTrainingEmbeddingOptions { Training = XcosEmbeddingTraining.Full, Trainer = Tiny() })).Message);
+        Assert.Contains("CheckpointPath must be null", Assert.Throws<ArgumentException>(() => ml.Transforms.XcosEmbedding(
+            new XcosTrainingEmbeddingOptions { Training = XcosEmbeddingTraining.Full, Trainer = Tiny(), TrainingImageFolder = _set.TrainDir, CheckpointPath = "x.pth" })).Message);
+        Assert.Contains("TargetCheckpoint", Assert.Throws<ArgumentException>(() => ml.Transforms.XcosEmbedding(
+            new XcosTrainingEmbeddingOptions { Training = XcosEmbeddingTraining.HeadOnly, Trainer = Tiny(), TrainingImageFolder = _set.TrainDir })).Message);
+        Assert.Contains("Epochs", Assert.Throws<ArgumentException>(() => ml.Transforms.XcosEmbedding(
+            new XcosTrainingEmbeddingOptions { Training = XcosEmbeddingTraining.Full, Trainer = Tiny() with { Epochs = 0 }, TrainingImageFolder = _set.TrainDir })).Message);
+
+        // a wrong input column fails in Fit before any training step
+        var est = ml.Transforms.XcosEmbedding(new XcosTrainingEmbeddingOptions
+        {
+            Training = XcosEmbeddingTraining.Full, Trainer = Tiny(), TrainingImageFolder = _set.TrainDir,
+        });
+        var wrong = ml.Data.LoadFromEnumerable(new[] { new WrongRow { Pixels = new float[10] } });
+        Assert.Contains("'FaceTensor' not found", Assert.Throws<ArgumentOutOfRangeException>(() => est.Fit(wrong)).Message);
+        Assert.Null(est.LastTraining);
+
+        // cancellation stops training and fits nothing
+        using var cts = new CancellationTokenSource();
+        cts.Cancel();
+        var cancelled = ml.Transforms.XcosEmbedding(new XcosTrainingEmbeddingOptions
+        {
+            Training = XcosEmbeddingTraining.Full, Trainer = Tiny(), TrainingImageFolder = _set.TrainDir, TrainingCancellation = cts.Token,
+        });
+        Assert.Throws<OperationCanceledException>(() => cancelled.Fit(Faces(ml)));
+    }
+
+    private sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
+    {
+        public void Report(T value) => report(value);
+    }
+}
