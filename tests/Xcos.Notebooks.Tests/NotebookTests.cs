@@ -63,7 +63,7 @@ public sealed class NotebookTests(ITestOutputHelper output)
             for (int i = 0; i < cells.Count; i++)
             {
                 var clock = System.Diagnostics.Stopwatch.StartNew();
-                var result = await kernel.SendAsync(new SubmitCode(cells[i].Contents));
+                var result = await kernel.SendAsync(new SubmitCode(ForThisBuild(cells[i].Contents)));
                 foreach (var e in result.Events)
                     switch (e)
                     {
@@ -80,6 +80,16 @@ public sealed class NotebookTests(ITestOutputHelper output)
             Environment.CurrentDirectory = previousDir;
             Environment.SetEnvironmentVariable("XCOS_NOTEBOOK_QUICK", previousQuick);
         }
+    }
+
+    /// <summary>
+    /// The notebooks #r the CLI's Debug output (what `dotnet build src/Xcos.Cli` makes for a reader); under test they
+    /// load the configuration this test was built in (CI runs Release), which built the CLI beside it.
+    /// </summary>
+    private static string ForThisBuild(string code)
+    {
+        string configuration = new DirectoryInfo(Path.TrimEndingDirectorySeparator(AppContext.BaseDirectory)).Parent!.Name;
+        return code.Replace("/bin/Debug/", $"/bin/{configuration}/", StringComparison.Ordinal);
     }
 
     private static string Text(StandardOutputValueProduced o) =>
