@@ -31,6 +31,7 @@ public sealed class DemoTests
             Assert.Equal(20, result.Pairs);
             Assert.Equal(1, result.Epochs);
             Assert.Equal(6, result.Steps);
+            Assert.Equal("mobilefacenet", result.Architecture);
             Assert.False(result.StoppedByBudget);
             Assert.True(File.Exists(result.ReportPath), result.ReportPath);
             Assert.Contains("<img", File.ReadAllText(result.ReportPath));

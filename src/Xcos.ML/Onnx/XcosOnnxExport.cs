@@ -55,7 +55,10 @@ public sealed class XcosOnnxExportOptions
 /// Builds ONNX models of the xCos network (Lin et al., arXiv 2003.05383) from a name-to-array weight
 /// dictionary whose keys follow the state-dict layout of the published xCos checkpoints
 /// (<c>backbone.*</c>, <c>attention.*</c>, <c>backbone_target.*</c>; a leading <c>module.</c> is ignored).
-/// The IR/IR-SE stage table, SE use and channel counts are read from the keys and shapes.
+/// The backbone kind is read from the keys (<see cref="DetectArchitecture"/>): IR/IR-SE (<c>body.N.res_layer.*</c>; stage
+/// table, SE use and channel counts from the keys and shapes) or MobileFaceNet in the InsightFace_Pytorch layout
+/// (<c>conv1</c>, <c>conv2_dw</c>, <c>conv_23</c>, <c>conv_3.model.N</c>, ..., <c>conv_6_sep</c>; plain head <c>conv_6_dw</c>,
+/// <c>linear</c>, <c>bn</c>).
 /// </summary>
 /// <remarks>
 /// Two models: the <b>embedding</b> model maps <c>image</c> [N,3,112,112] (RGB, (x/255-0.5)/0.5) to
@@ -76,20 +79,29 @@ public static class XcosOnnxExport
     /// <summary>Patch-cosine epsilons: each cell is normalised with max(norm, 1e-12), the cosine divides by max(|a||b|, 1e-6).</summary>
     public const float NormalizeEpsilon = 1e-12f, CosineEpsilon = 1e-6f;
 
+    /// <summary>Architecture names returned by <see cref="DetectArchitecture"/>.</summary>
+    public const string ArchIr = "ir", ArchIrSe = "ir_se", ArchMobileFaceNet = "mobilefacenet";
+
     /// <summary>
-    /// Number of residual units per stage of the backbone under <paramref name="prefix"/> (e.g. [3,4,14,3] for
+    /// The backbone under <paramref name="prefix"/>: <see cref="ArchMobileFaceNet"/> when <c>{prefix}.conv_6_sep.*</c>
+    /// weights are present, <see cref="ArchIrSe"/> when unit 0 has an SE block, <see cref="ArchIr"/> when it has
+    /// <c>{prefix}.body.N</c> units, null when there is no backbone under that prefix.
+    /// </summary>
+    public static string? DetectArchitecture(IReadOnlyDictionary<string, WeightTensor> weights, string prefix = "backbone") =>
+        Exporter.Arch(new Weights(weights), prefix);
+
+    /// <summary>
+    /// Number of residual units per stage of the IR/IR-SE backbone under <paramref name="prefix"/> (e.g. [3,4,14,3] for
     /// IR-50): a new stage starts at unit 0 and wherever the unit's depth changes.
     /// </summary>
     /// <exception cref="KeyNotFoundException">No <c>{prefix}.body.N</c> units in the weights.</exception>
+    /// <exception cref="InvalidDataException">The backbone is a MobileFaceNet, which has no stage table.</exception>
     public static int[] InferStages(IReadOnlyDictionary<string, WeightTensor> weights, string prefix = "backbone")
     {
         var w = new Weights(weights);
-        return Exporter.UnitDepths(w, prefix).Aggregate(new List<(long Depth, int Count)>(), (stages, d) =>
-        {
-            if (stages.Count > 0 && stages[^1].Depth == d.Cout) stages[^1] = (d.Cout, stages[^1].Count + 1);
-            else stages.Add((d.Cout, 1));
-            return stages;
-        }).Select(s => s.Count).ToArray();
+        if (Exporter.Arch(w, prefix) == ArchMobileFaceNet)
+            throw new InvalidDataException($"'{prefix}' is a MobileFaceNet ({prefix}.conv_6_sep.*): it has no IR stage table");
+        return Exporter.StageCounts(w, prefix).ToArray();
     }
 
     /// <summary>Builds the embedding model (image to grid, embedding, face code, target embedding).</summary>
@@ -111,12 +123,12 @@ public static class XcosOnnxExport
             var (code, codeChannels) = e.FaceCode(GridOutput, gridChannels);
             b.AddOutput(code, FaceCodeOutput, [-1, codeChannels, 7, 7]);
         }
-        if (options.IncludeTargetEmbedding && e.W.Has("backbone_target.input_layer.0.weight"))
+        if (options.IncludeTargetEmbedding && Exporter.Arch(e.W, "backbone_target") is not null)
         {
             var (target, dims) = e.TargetEmbedding(image);
             b.AddOutput(target, TargetEmbeddingOutput, [-1, dims]);
         }
-        return e.Finish("embedding", "backbone", InferStages(weights, "backbone"));
+        return e.Finish("embedding", "backbone");
     }
 
     /// <summary>Builds the pair-head model (two grids to xCos score, cosine map, attention map, plain cosine).</summary>
@@ -147,7 +159,7 @@ public static class XcosOnnxExport
         string f1 = b.L2Normalize(b.Flatten(g1, 1), 1, 0f, "flat1_l2");
         string f2 = b.L2Normalize(b.Flatten(g2, 1), 1, 0f, "flat2_l2");
         b.AddOutput(b.ReduceSum(b.Mul(f1, f2), [1], keepDims: false, "flat_cos"), CosineOutput, [-1]);
-        return e.Finish("pair_head", null, null);
+        return e.Finish("pair_head", null);
     }
 
     /// <summary>Value names of the map-head model (<see cref="BuildMapHeadModel"/>).</summary>
@@ -171,7 +183,7 @@ public static class XcosOnnxExport
         var (g1, gc) = e.ConvBnPRelu(m1, c, "backbone.conv1x1.0", "backbone.conv1x1.1", "backbone.conv1x1.2", stride: 1);
         var (g2, _) = e.ConvBnPRelu(m2, c, "backbone.conv1x1.0", "backbone.conv1x1.1", "backbone.conv1x1.2", stride: 1);
         AddXcosOutputs(e, g1, g2, e.FaceCode(g1, gc).Value, e.FaceCode(g2, gc).Value);
-        return e.Finish("map_head", null, null);
+        return e.Finish("map_head", null);
     }
 
     // Patch cosine (each cell normalised, then cosine with eps, as F.normalize + F.cosine_similarity), attention and
@@ -244,18 +256,36 @@ public static class XcosOnnxExport
         public XcosOnnxExportOptions O { get; }
         public OnnxGraphBuilder B { get; }
 
-        public ModelProto Finish(string kind, string? backbone, int[]? stages)
+        public ModelProto Finish(string kind, string? backbone)
         {
             B.Metadata["xcos.model"] = kind;
             B.Metadata["xcos.batchnorm_folded"] = O.FoldBatchNorm ? "true" : "false";
             B.Metadata["xcos.temperature"] = O.Temperature.ToString("R", CultureInfo.InvariantCulture);
-            if (backbone is not null && stages is not null)
+            if (backbone is not null && Arch(W, backbone) is { } arch)
             {
-                B.Metadata["xcos.stages"] = string.Join(",", stages);
-                B.Metadata["xcos.se"] = W.Has($"{backbone}.body.0.res_layer.5.fc1.weight") ? "true" : "false";
+                B.Metadata["xcos.arch"] = arch;
+                if (arch != ArchMobileFaceNet)
+                {
+                    B.Metadata["xcos.stages"] = string.Join(",", StageCounts(W, backbone));
+                    B.Metadata["xcos.se"] = arch == ArchIrSe ? "true" : "false";
+                }
             }
             return B.Build(docString: $"xCos {kind} model (Lin et al., arXiv 2003.05383), exported by Xcos.ML");
         }
+
+        public static string? Arch(Weights w, string prefix) =>
+            w.Has($"{prefix}.conv_6_sep.conv.weight") ? ArchMobileFaceNet
+            : w.Has($"{prefix}.body.0.res_layer.5.fc1.weight") ? ArchIrSe
+            : w.Has($"{prefix}.body.0.res_layer.1.weight") || w.Has($"{prefix}.input_layer.0.weight") ? ArchIr
+            : null;
+
+        public static List<int> StageCounts(Weights w, string prefix) =>
+            UnitDepths(w, prefix).Aggregate(new List<(long Depth, int Count)>(), (stages, d) =>
+            {
+                if (stages.Count > 0 && stages[^1].Depth == d.Cout) stages[^1] = (d.Cout, stages[^1].Count + 1);
+                else stages.Add((d.Cout, 1));
+                return stages;
+            }).Select(s => s.Count).ToList();
 
         /// <summary>(cin, cout) of every residual unit under prefix, in order.</summary>
         public static List<(long Cin, long Cout)> UnitDepths(Weights w, string prefix)
@@ -273,6 +303,7 @@ public static class XcosOnnxExport
         /// <summary>IR / IR-SE trunk: input layer and every residual unit; returns the final map and its channels.</summary>
         public (string Value, long Channels) Backbone(string x, string prefix)
         {
+            if (Arch(W, prefix) == ArchMobileFaceNet) return MobileFaceNetTrunk(x, prefix);
             var (h, c) = ConvBnPRelu(x, 3, $"{prefix}.input_layer.0", $"{prefix}.input_layer.1", $"{prefix}.input_layer.2", stride: 1);
             var units = UnitDepths(W, prefix);
             for (int i = 0; i < units.Count; i++)
@@ -285,6 +316,53 @@ public static class XcosOnnxExport
                 c = cout;
             }
             return (h, c);
+        }
+
+        /// <summary>
+        /// MobileFaceNet trunk (InsightFace_Pytorch layout): conv1 (3x3 s2), conv2_dw (depthwise 3x3), then the
+        /// bottleneck stages conv_23 + conv_3, conv_34 + conv_4, conv_45 + conv_5 (the first block of each stage
+        /// halves the resolution, the <c>model.N</c> blocks add their input back), and conv_6_sep (1x1) to the final map.
+        /// </summary>
+        private (string Value, long Channels) MobileFaceNetTrunk(string x, string p)
+        {
+            var (h, c) = ConvBlock(x, 3, $"{p}.conv1", stride: 2, activation: true);
+            (h, c) = ConvBlock(h, c, $"{p}.conv2_dw", stride: 1, activation: true);
+            foreach (var (down, residual) in new[] { ("conv_23", "conv_3"), ("conv_34", "conv_4"), ("conv_45", "conv_5") })
+            {
+                (h, c) = DepthWiseBlock(h, c, $"{p}.{down}", stride: 2, residual: false);
+                int blocks = 0;
+                for (; W.Has($"{p}.{residual}.model.{blocks}.conv.conv.weight"); blocks++)
+                    (h, c) = DepthWiseBlock(h, c, $"{p}.{residual}.model.{blocks}", stride: 1, residual: true);
+                if (blocks == 0) throw new KeyNotFoundException($"no residual blocks '{p}.{residual}.model.N.*' in the weight dictionary");
+            }
+            return ConvBlock(h, c, $"{p}.conv_6_sep", stride: 1, activation: true);
+        }
+
+        /// <summary>
+        /// Conv (no bias) + BN [+ PReLU] with children conv/bn/prelu. Groups follow from the weight (in-channels over
+        /// the weight's second dim: depthwise when they are equal); padding is k/2, except for the global 7x7 conv_6_dw (0).
+        /// </summary>
+        private (string Value, long Channels) ConvBlock(string x, long cin, string p, int stride, bool activation)
+        {
+            var w = W.Get($"{p}.conv.weight", -1, -1, -1, -1);
+            long cout = w.Shape[0], perGroup = w.Shape[1];
+            if (perGroup <= 0 || cin % perGroup != 0 || cout % (cin / perGroup) != 0)
+                throw new InvalidDataException($"xCos weight '{p}.conv.weight' has shape [{string.Join(",", w.Shape)}]: its {perGroup} input channels per group do not divide the {cin} channels of the previous layer");
+            int group = (int)(cin / perGroup);
+            int pad = p.EndsWith(".conv_6_dw", StringComparison.Ordinal) ? 0 : (int)(w.Shape[2] / 2);
+            string h = ConvBn(x, $"{p}.conv", $"{p}.bn", cin, cout, stride, bias: false, group, pad);
+            return (activation ? PRelu(h, $"{p}.prelu.weight", cout) : h, cout);
+        }
+
+        /// <summary>Bottleneck: 1x1 expansion, depthwise 3x3 (stride), linear 1x1 projection, and the input added back when residual.</summary>
+        private (string Value, long Channels) DepthWiseBlock(string x, long cin, string p, int stride, bool residual)
+        {
+            var (h, c) = ConvBlock(x, cin, $"{p}.conv", stride: 1, activation: true);
+            (h, c) = ConvBlock(h, c, $"{p}.conv_dw", stride, activation: true);
+            (h, c) = ConvBlock(h, c, $"{p}.project", stride: 1, activation: false);
+            if (!residual) return (h, c);
+            if (c != cin) throw new InvalidDataException($"xCos weight '{p}.project.conv.weight' gives {c} channels; the residual add needs the block's {cin} input channels");
+            return (B.Add(h, x, "block_out"), c);
         }
 
         private string Unit(string x, string p, long cin, long cout, int stride)
@@ -336,6 +414,7 @@ public static class XcosOnnxExport
         public (string Value, long Dims) TargetEmbedding(string image)
         {
             var (x, c) = Backbone(image, "backbone_target");
+            if (Arch(W, "backbone_target") == ArchMobileFaceNet) return MobileFaceNetTargetHead(x, c);
             const string p = "backbone_target.output_layer";
             var lin = W.Get($"{p}.3.weight", -1, -1);
             long outDims = lin.Shape[0], inDims = lin.Shape[1];
@@ -374,18 +453,46 @@ public static class XcosOnnxExport
             return (B.L2Normalize(flat, 1, 0f, "target_l2"), outDims);
         }
 
-        private string Conv(string x, string prefix, long cin, long cout, int stride, bool bias)
+        /// <summary>MobileFaceNet plain head: conv_6_dw (global depthwise 7x7 + BN), flatten, linear (no bias), BN1d, L2 normalisation.</summary>
+        private (string Value, long Dims) MobileFaceNetTargetHead(string features, long c)
         {
-            var w = W.Get($"{prefix}.weight", cout, cin, -1, -1);
-            string wn = B.Initializer($"{prefix}.weight", w.Data, w.Shape);
-            string? bn = bias ? B.Initializer($"{prefix}.bias", W.Get($"{prefix}.bias", cout).Data, [cout]) : null;
-            return B.Conv(x, wn, bn, stride, (int)(w.Shape[2] / 2), name: "conv");
+            const string p = "backbone_target";
+            var (h, _) = ConvBlock(features, c, $"{p}.conv_6_dw", stride: 1, activation: false);
+            var lin = W.Get($"{p}.linear.weight", -1, c);
+            long outDims = lin.Shape[0];
+            string flat = B.Flatten(h, 1, "target_flat");
+            if (O.FoldBatchNorm)
+            {
+                var (s, t) = BnAffine($"{p}.bn", outDims);
+                var wf = new float[lin.Data.Length];
+                var bf = new float[outDims];
+                for (long o = 0; o < outDims; o++)
+                {
+                    for (long j = 0; j < c; j++) wf[o * c + j] = (float)(lin.Data[o * c + j] * s[o]);
+                    bf[o] = (float)t[o];
+                }
+                flat = B.Gemm(flat, B.Initializer($"{p}.linear.weight.folded", wf, lin.Shape), B.Initializer($"{p}.bn.bias.folded", bf, [outDims]), true, "target_linear");
+            }
+            else
+            {
+                flat = B.Gemm(flat, B.Initializer($"{p}.linear.weight", lin.Data, lin.Shape), null, true, "target_linear");
+                flat = BatchNorm(flat, $"{p}.bn", outDims);
+            }
+            return (B.L2Normalize(flat, 1, 0f, "target_l2"), outDims);
         }
 
-        private string ConvBn(string x, string conv, string bn, long cin, long cout, int stride, bool bias)
+        private string Conv(string x, string prefix, long cin, long cout, int stride, bool bias, int group = 1, int? pad = null)
         {
-            if (!O.FoldBatchNorm) return BatchNorm(Conv(x, conv, cin, cout, stride, bias), bn, cout);
-            var w = W.Get($"{conv}.weight", cout, cin, -1, -1);
+            var w = W.Get($"{prefix}.weight", cout, cin / group, -1, -1);
+            string wn = B.Initializer($"{prefix}.weight", w.Data, w.Shape);
+            string? bn = bias ? B.Initializer($"{prefix}.bias", W.Get($"{prefix}.bias", cout).Data, [cout]) : null;
+            return B.Conv(x, wn, bn, stride, pad ?? (int)(w.Shape[2] / 2), group, name: "conv");
+        }
+
+        private string ConvBn(string x, string conv, string bn, long cin, long cout, int stride, bool bias, int group = 1, int? pad = null)
+        {
+            if (!O.FoldBatchNorm) return BatchNorm(Conv(x, conv, cin, cout, stride, bias, group, pad), bn, cout);
+            var w = W.Get($"{conv}.weight", cout, cin / group, -1, -1);
             float[]? b0 = bias ? W.Get($"{conv}.bias", cout).Data : null;
             var (s, t) = BnAffine(bn, cout);
             long per = w.Data.Length / cout;
@@ -398,7 +505,7 @@ public static class XcosOnnxExport
             }
             string wn = B.Initializer($"{conv}.weight.folded", wf, w.Shape);
             string bn2 = B.Initializer($"{conv}.bias.folded", bf, [cout]);
-            return B.Conv(x, wn, bn2, stride, (int)(w.Shape[2] / 2), name: "conv_bn");
+            return B.Conv(x, wn, bn2, stride, pad ?? (int)(w.Shape[2] / 2), group, name: "conv_bn");
         }
 
         /// <summary>Eval-mode BN as y = x·s + t per channel, in float64.</summary>
