@@ -13,7 +13,7 @@ internal sealed class ModelArgs
     public readonly Option<string?> Arch = new("--arch") { Description = "Backbone: ir | ir_se | mobilefacenet (default: read from the checkpoint)" };
     public readonly Option<string?> Stages = new("--stages") { Description = "Stage table, e.g. 1,1,1,1 (default: read from the checkpoint)" };
     public readonly Option<int?> Depth = new("--depth") { Description = "Depth preset 18|34|50|100|152 instead of --stages" };
-    public readonly Option<string?> TargetArch = new("--target-arch") { Description = "Target backbone: ir | ir_se | none (default: read from the checkpoint)" };
+    public readonly Option<string?> TargetArch = new("--target-arch") { Description = "Target backbone: ir | ir_se | mobilefacenet | none (default: read from the checkpoint)" };
     public readonly Option<int?> Threads = new("--threads") { Description = "libtorch threads (default: all cores)" };
     public readonly Option<string> Device = new("--device") { Description = "cpu | cuda | cuda:N | auto", DefaultValueFactory = _ => "cpu" };
 

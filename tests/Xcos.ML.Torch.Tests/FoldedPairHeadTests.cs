@@ -53,3 +53,22 @@ public class FoldedPairHeadTests
         Assert.Contains("backbone.body.", e.Message);
     }
 }
+
+public class XcosModelLoaderTests
+{
+    [Fact]
+    public void MobileFaceNetBackboneAndTargetAreReadFromTheKeys()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"xcos_mbf_{Guid.NewGuid():N}.pth");
+        try
+        {
+            using (var model = new XcosModel(new XcosModelOptions { Arch = "mobilefacenet", TargetArch = "mobilefacenet" }))
+                XcosCheckpoint.Save(model, path);
+            using var loaded = XcosModelLoader.Load(path);
+            Assert.Equal("mobilefacenet", loaded.Options.Arch);
+            Assert.Equal("mobilefacenet", loaded.Options.TargetArch);
+            Assert.NotNull(loaded.BackboneTarget);
+        }
+        finally { File.Delete(path); }
+    }
+}

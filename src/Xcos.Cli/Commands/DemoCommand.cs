@@ -18,7 +18,7 @@ public static class DemoCommand
         var minutes = new Option<double>("--minutes-budget") { Description = "Wall-clock budget in minutes; training stops early to keep it.", DefaultValueFactory = _ => 5 };
         var seed = new Option<int>("--seed") { Description = "Seed of data, initialisation and sampling.", DefaultValueFactory = _ => 0 };
         var threads = new Option<int?>("--threads") { Description = "Threads (default: all cores)." };
-        var identities = new Option<int?>("--identities") { Description = "Synthetic identities, trained and held out together (default 60)." };
+        var identities = new Option<int?>("--identities") { Description = "Synthetic identities, trained and held out together (default 250)." };
         var json = new Option<bool>("--json") { Description = "Print one JSON object instead of the summary." };
         var cmd = new Command("demo", "Generate synthetic identities, train xCos from scratch, evaluate, explain and report (no download).")
         {

@@ -66,7 +66,7 @@ public static class XcosModelLoader
         string? target = overrides.TargetArch switch
         {
             "none" => null,
-            null => stateDict.ContainsKey("backbone_target.input_layer.0.weight") ? InferArch(stateDict, "backbone_target") : null,
+            null => stateDict.Keys.Any(k => k.StartsWith("backbone_target.", StringComparison.Ordinal)) ? InferArch(stateDict, "backbone_target") : null,
             var t => t,
         };
         int gridChannels = stateDict.TryGetValue("backbone.conv1x1.0.weight", out var g) ? (int)g.shape[0] : 32;
@@ -76,7 +76,7 @@ public static class XcosModelLoader
             Stages = stages,
             Depth = overrides.Depth ?? 50,
             TargetArch = target,
-            TargetStages = target is null || overrides.Stages is not null || overrides.Depth is not null ? null
+            TargetStages = target is null or "mobilefacenet" || overrides.Stages is not null || overrides.Depth is not null ? null
                 : InferStages(stateDict, "backbone_target", source),
             GridChannels = gridChannels,
         };
