@@ -1,6 +1,11 @@
 using System.Diagnostics;
 using System.Text.Json.Serialization;
+using Google.Protobuf;
+using Microsoft.ML.OnnxRuntime;
+using DenseTensor = Microsoft.ML.OnnxRuntime.Tensors.DenseTensor<float>;
 using TorchSharp;
+using Xcos.ML.Onnx;
+using Xcos.ML.Torch.Export;
 using Xcos.ML.Torch.Networks;
 using static TorchSharp.torch;
 
@@ -31,6 +36,8 @@ public sealed record XcosBenchmarkResult
     [JsonPropertyName("depth")] public int Depth { get; init; }
     /// <summary>IR-SE-50 grid backbone, batch 32, eval, no grad.</summary>
     [JsonPropertyName("embed_images_per_s")] public double? EmbedImagesPerSecond { get; init; }
+    /// <summary>The same grid backbone exported to ONNX (BatchNorm folded) and run by ONNX Runtime: the deployed path.</summary>
+    [JsonPropertyName("embed_images_per_s_onnx")] public double? EmbedImagesPerSecondOnnx { get; init; }
     /// <summary>xCos head over cached grids, all per-face work included in every call (the peer's measurement).</summary>
     [JsonPropertyName("head_pairs_per_s")] public double? HeadPairsPerSecond { get; init; }
     /// <summary>xCos head when each face's code is computed once and reused (a face scored against a gallery).</summary>
@@ -69,6 +76,19 @@ public static class XcosBenchmark
                     using var _ = no_grad();
                     model.Backbone.Grid(x);
                 }, options.Batch, options.Seconds),
+            };
+
+            log?.Invoke($"embed (ONNX Runtime): the same backbone exported, batch {options.Batch}, {options.Seconds} s");
+            var export = new XcosOnnxExportOptions { IncludeFaceCode = false, IncludeTargetEmbedding = false };
+            var onnx = XcosOnnxExport.BuildEmbeddingModel(TorchOnnxExport.ToWeights(model), export).ToByteArray();
+            using var so = new SessionOptions { IntraOpNumThreads = options.Threads, InterOpNumThreads = 1 };
+            using var session = new InferenceSession(onnx, so);
+            var input = new DenseTensor(x.data<float>().ToArray(), [options.Batch, 3, 112, 112]);
+            var feed = new[] { NamedOnnxValue.CreateFromTensor(XcosOnnxExport.ImageInput, input) };
+            string[] wanted = [XcosOnnxExport.GridOutput];
+            result = result with
+            {
+                EmbedImagesPerSecondOnnx = Rate(() => { using var r = session.Run(feed, wanted); }, options.Batch, options.Seconds),
             };
         }
 
