@@ -37,7 +37,7 @@ foreach (var f in Directory.GetFiles(photos).Order())
     foreach (var face in r.Faces.Where(x => x.Score >= 0.9f))
     {
         var m = FaceAligner.EstimateMatrix(face.Landmarks5);
-        var crops = Enumerable.Range(0, Aug).Select(a => Augment(img, m, a, rng)).ToList();
+        var crops = Enumerable.Range(0, Aug).Select(a => PhotoAugmentation.Augment(img, m, a, rng)).ToList();
         var es = emb.Embed(crops);
         faces.Add((name, k++, calib, es.Select(e => head.CellFeatures(e.FeatureMap)).ToList(), es.Select(e => e.Embedding).ToList()));
     }
@@ -150,60 +150,6 @@ if (write)
     Console.WriteLine($"wrote {outDir}/cell_means.f16, descriptor.json (threshold {desc.Threshold}), evaluation.json");
 }
 
-static RgbImage Augment(RgbImage img, Affine2x3 m, int kind, Random rng)
-{
-    // Geometry (crop jitter, rotation, scale) as a similarity about the template centre applied after alignment.
-    double ang = kind == 0 ? 0 : (rng.NextDouble() * 2 - 1) * 10 * Math.PI / 180;
-    double sc = kind == 0 ? 1 : 1 + (rng.NextDouble() * 2 - 1) * 0.08;
-    double tx = kind == 0 ? 0 : (rng.NextDouble() * 2 - 1) * 4, ty = kind == 0 ? 0 : (rng.NextDouble() * 2 - 1) * 4;
-    double ca = sc * Math.Cos(ang), sa = sc * Math.Sin(ang);
-    var t = new Affine2x3(ca, -sa, 56 - ca * 56 + sa * 56 + tx, sa, ca, 56 - sa * 56 - ca * 56 + ty);
-    var mm = new Affine2x3(t.M00 * m.M00 + t.M01 * m.M10, t.M00 * m.M01 + t.M01 * m.M11, t.M00 * m.M02 + t.M01 * m.M12 + t.M02,
-                           t.M10 * m.M00 + t.M11 * m.M10, t.M10 * m.M01 + t.M11 * m.M11, t.M10 * m.M02 + t.M11 * m.M12 + t.M12);
-    var face = AffineWarp.Warp(img, mm, 112, 112);
-    var p = face.Pixels;
-    if (kind != 0)
-    {
-        // Colour: brightness, contrast, per-channel gain.
-        double br = (rng.NextDouble() * 2 - 1) * 25, ct = 1 + (rng.NextDouble() * 2 - 1) * 0.25;
-        var gain = new[] { 1 + (rng.NextDouble() * 2 - 1) * 0.1, 1 + (rng.NextDouble() * 2 - 1) * 0.1, 1 + (rng.NextDouble() * 2 - 1) * 0.1 };
-        for (int i = 0; i < p.Length; i++) p[i] = (byte)Math.Clamp(((p[i] - 128) * ct + 128 + br) * gain[i % 3], 0, 255);
-        if (kind % 2 == 0) face = Blur(face);
-        if (kind == 3 || kind == 5)
-        {
-            // Occlusion: a grey block of 20-35 px somewhere on the face.
-            int s = rng.Next(20, 36), x0 = rng.Next(0, 112 - s), y0 = rng.Next(0, 112 - s);
-            for (int y = y0; y < y0 + s; y++) for (int x = x0; x < x0 + s; x++) for (int c = 0; c < 3; c++) face.Pixels[(y * 112 + x) * 3 + c] = 128;
-        }
-        if (kind == 1 || kind == 4) face = Flip(face);
-    }
-    return face;
-}
-
-static RgbImage Blur(RgbImage f)
-{
-    var d = new byte[f.Pixels.Length];
-    for (int y = 0; y < f.Height; y++) for (int x = 0; x < f.Width; x++) for (int c = 0; c < 3; c++)
-    {
-        int s = 0, n = 0;
-        for (int dy = -1; dy <= 1; dy++) for (int dx = -1; dx <= 1; dx++)
-        {
-            int yy = y + dy, xx = x + dx;
-            if (yy < 0 || xx < 0 || yy >= f.Height || xx >= f.Width) continue;
-            s += f.Pixels[(yy * f.Width + xx) * 3 + c]; n++;
-        }
-        d[(y * f.Width + x) * 3 + c] = (byte)(s / n);
-    }
-    return new RgbImage(f.Width, f.Height, d);
-}
-
-static RgbImage Flip(RgbImage f)
-{
-    var d = new byte[f.Pixels.Length];
-    for (int y = 0; y < f.Height; y++) for (int x = 0; x < f.Width; x++) for (int c = 0; c < 3; c++)
-        d[(y * f.Width + x) * 3 + c] = f.Pixels[(y * f.Width + f.Width - 1 - x) * 3 + c];
-    return new RgbImage(f.Width, f.Height, d);
-}
 
 static Dictionary<string, object> Metrics(double[] s, bool[] y)
 {
