@@ -10,33 +10,8 @@ public class AffineHeadScorerTests
 
     private static float[] Rand(Random r, int n, double scale = 1) => Enumerable.Range(0, n).Select(_ => (float)((r.NextDouble() * 2 - 1) * scale)).ToArray();
 
-    /// <summary>
-    /// x -> Relu (the map) -> affine head. "dw": BN + depthwise conv + 1x1 conv + reshape (fr_feature's form);
-    /// "fc": flatten + Gemm + Add (a dense reduction).
-    /// </summary>
-    internal static (OnnxModelFile Model, string Map) Build(string kind, int seed = 3)
-    {
-        var r = new Random(seed);
-        var b = new OnnxGraphBuilder();
-        var x = b.AddInput("x", [1, C, H, W]);
-        var map = b.Relu(x, "map");
-        string y;
-        if (kind == "fc")
-        {
-            var g = b.Gemm(b.Flatten(map), b.Initializer("fcw", Rand(r, D * C * H * W), [D, C * H * W]), b.Initializer("fcb", Rand(r, D), [D]));
-            y = b.Add(g, b.Initializer("k", Rand(r, D), [D]));
-        }
-        else
-        {
-            var bn = b.BatchNormalization(map, b.Initializer("s", Rand(r, C), [C]), b.Initializer("bb", Rand(r, C), [C]),
-                b.Initializer("m", Rand(r, C), [C]), b.Initializer("v", Rand(r, C).Select(v => 1 + Math.Abs(v)).ToArray(), [C]));
-            var dw = b.Conv(bn, b.Initializer("dw", Rand(r, C * H * W), [C, 1, H, W]), b.Initializer("dwb", Rand(r, C), [C]), group: C);
-            var lin = b.Conv(dw, b.Initializer("lw", Rand(r, D * C), [D, C, 1, 1]), b.Initializer("lb", Rand(r, D), [D]));
-            y = b.Reshape(lin, [1, D]);
-        }
-        b.AddOutput(y, "emb", [1, D]);
-        return (OnnxModelFile.FromModel(b.Build()), map);
-    }
+    // the affine heads of the weight-derived tests: "dw" is fr_feature's form, "fc" a dense reduction
+    private static (OnnxModelFile Model, string Map) Build(string kind) => WeightDerivedXcosTests.Build(kind, seed: 3);
 
     private static float[] PositiveMap(Random r) => Rand(r, C * H * W).Select(v => 0.2f + Math.Abs(v)).ToArray();
 

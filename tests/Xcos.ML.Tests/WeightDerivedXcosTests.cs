@@ -14,7 +14,7 @@ public class WeightDerivedXcosTests
     private static float[] Rand(Random r, int n, double scale = 1) => Enumerable.Range(0, n).Select(_ => (float)((r.NextDouble() * 2 - 1) * scale)).ToArray();
 
     /// <summary>x -> Relu (the map) -> head. kind: "dw" BN + depthwise conv + 1x1 conv + reshape; "fc" flatten + Gemm + BN + Add; "relu" a non-affine head.</summary>
-    private static (OnnxModelFile Model, string Map) Build(string kind, int seed = 1)
+    internal static (OnnxModelFile Model, string Map) Build(string kind, int seed = 1)
     {
         var r = new Random(seed);
         var b = new OnnxGraphBuilder();
