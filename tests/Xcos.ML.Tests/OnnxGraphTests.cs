@@ -30,23 +30,8 @@ public class OnnxGraphTests(Xunit.Abstractions.ITestOutputHelper output)
     }
 
     /// <summary>Runs a model on float inputs and returns every requested output with its shape.</summary>
-    internal static Dictionary<string, (float[] Data, long[] Shape)> Run(byte[] model, IReadOnlyDictionary<string, (float[] Data, long[] Shape)> inputs, params string[] outputs)
-    {
-        using var session = new InferenceSession(model);
-        var names = inputs.Keys.ToList();
-        var values = names.Select(n => OrtValue.CreateTensorValueFromMemory(inputs[n].Data, inputs[n].Shape)).ToList();
-        try
-        {
-            var outNames = outputs.Length > 0 ? outputs.ToList() : session.OutputNames.ToList();
-            using var runOptions = new RunOptions();
-            using var results = session.Run(runOptions, names, values, outNames);
-            var dict = new Dictionary<string, (float[], long[])>();
-            for (int i = 0; i < outNames.Count; i++)
-                dict[outNames[i]] = (results[i].GetTensorDataAsSpan<float>().ToArray(), results[i].GetTensorTypeAndShape().Shape);
-            return dict;
-        }
-        finally { values.ForEach(v => v.Dispose()); }
-    }
+    internal static IReadOnlyDictionary<string, (float[] Data, long[] Shape)> Run(byte[] model, IReadOnlyDictionary<string, (float[] Data, long[] Shape)> inputs, params string[] outputs)
+        => OnnxModelFile.Load(model).Run(inputs, outputs);
 
     /// <summary>Input [N,1,3,3] -> Conv 2x2 (identity diagonal, bias -7) named "pre" -> Relu -> GlobalAveragePool.</summary>
     private static OnnxGraphBuilder ConvReluModel()

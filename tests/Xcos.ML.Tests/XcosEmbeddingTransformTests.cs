@@ -94,18 +94,7 @@ internal static class TinyXcos
 
     /// <summary>Runs a model with ONNX Runtime directly on one batch: every output by name.</summary>
     public static Dictionary<string, float[]> Run(byte[] model, params (string Name, float[] Data, long[] Shape)[] inputs)
-    {
-        using var session = new InferenceSession(model);
-        var values = inputs.Select(i => OrtValue.CreateTensorValueFromMemory(i.Data, i.Shape)).ToList();
-        try
-        {
-            var names = session.OutputNames.ToList();
-            using var runOptions = new RunOptions();
-            using var results = session.Run(runOptions, inputs.Select(i => i.Name).ToList(), values, names);
-            return names.Select((n, i) => (n, results[i].GetTensorDataAsSpan<float>().ToArray())).ToDictionary(p => p.n, p => p.Item2);
-        }
-        finally { values.ForEach(v => v.Dispose()); }
-    }
+        => OnnxModelFile.Load(model).Run(inputs.ToDictionary(i => i.Name, i => (i.Data, i.Shape))).ToDictionary(kv => kv.Key, kv => kv.Value.Data);
 
     public static float[] Row(float[] batch, int size, int row) => batch[(row * size)..((row + 1) * size)];
 

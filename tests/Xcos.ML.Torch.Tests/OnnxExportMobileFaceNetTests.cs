@@ -122,7 +122,7 @@ public class OnnxExportMobileFaceNetTests(MobileFaceNetXcos net, ITestOutputHelp
         Assert.True(max <= tol * scale, $"{what}: max |diff| {max:E3} > {tol * scale:E1}");
     }
 
-    private Dictionary<string, (float[] Data, long[] Shape)> RunEmbedding(XcosOnnxExportOptions? options = null) =>
+    private IReadOnlyDictionary<string, (float[] Data, long[] Shape)> RunEmbedding(XcosOnnxExportOptions? options = null) =>
         OnnxExportTests.Run(XcosOnnxExport.BuildEmbeddingModel(net.Weights, options).ToByteArray(),
             new() { ["image"] = (net.Images, [MobileFaceNetXcos.Batch, 3, 112, 112]) });
 

@@ -29,7 +29,7 @@ public sealed class XcosTinyOnnx
     public byte[] Embedding { get; }
     public byte[] PairHead { get; }
     public float[] Images { get; }
-    public Dictionary<string, (float[] Data, long[] Shape)> EmbeddingOutputs { get; }
+    public IReadOnlyDictionary<string, (float[] Data, long[] Shape)> EmbeddingOutputs { get; }
 
     /// <summary>Rows [from, from+count) of a batch-major array with <paramref name="rowSize"/> values per row.</summary>
     public static float[] Rows(float[] data, int rowSize, int from, int count) => data[(from * rowSize)..((from + count) * rowSize)];
@@ -40,23 +40,8 @@ public class OnnxExportTests(XcosTinyOnnx tiny, ITestOutputHelper output) : ICla
     private const float Tol = 1e-4f;
     private const int GridSize = 32 * 49;
 
-    internal static Dictionary<string, (float[] Data, long[] Shape)> Run(byte[] model, Dictionary<string, (float[] Data, long[] Shape)> inputs)
-    {
-        using var session = new InferenceSession(model);
-        var names = inputs.Keys.ToList();
-        var values = names.Select(n => OrtValue.CreateTensorValueFromMemory(inputs[n].Data, inputs[n].Shape)).ToList();
-        try
-        {
-            var outNames = session.OutputNames.ToList();
-            using var runOptions = new RunOptions();
-            using var results = session.Run(runOptions, names, values, outNames);
-            var dict = new Dictionary<string, (float[], long[])>();
-            for (int i = 0; i < outNames.Count; i++)
-                dict[outNames[i]] = (results[i].GetTensorDataAsSpan<float>().ToArray(), results[i].GetTensorTypeAndShape().Shape);
-            return dict;
-        }
-        finally { values.ForEach(v => v.Dispose()); }
-    }
+    internal static IReadOnlyDictionary<string, (float[] Data, long[] Shape)> Run(byte[] model, Dictionary<string, (float[] Data, long[] Shape)> inputs)
+        => OnnxModelFile.Load(model).Run(inputs);
 
     private float AssertClose(string what, float[] expected, float[] actual, float tol = Tol)
     {

@@ -166,6 +166,35 @@ public sealed class OnnxModelFile
     }
 
     /// <summary>
+    /// Runs the model once in ONNX Runtime on float inputs and returns the named float outputs (every graph output when
+    /// none is named) with their shapes; with <see cref="AddOutput"/> this reads any intermediate value.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">ONNX Runtime refused the model or the inputs (the message names the model).</exception>
+    public IReadOnlyDictionary<string, (float[] Data, long[] Shape)> Run(
+        IReadOnlyDictionary<string, (float[] Data, long[] Shape)> inputs, params string[] outputs)
+    {
+        ArgumentNullException.ThrowIfNull(inputs);
+        var names = inputs.Keys.ToList();
+        var values = names.Select(n => OrtValue.CreateTensorValueFromMemory(inputs[n].Data, inputs[n].Shape)).ToList();
+        try
+        {
+            using var session = new InferenceSession(ToBytes());
+            var outNames = outputs.Length > 0 ? outputs.ToList() : session.OutputNames.ToList();
+            using var runOptions = new RunOptions();
+            using var results = session.Run(runOptions, names, values, outNames);
+            var dict = new Dictionary<string, (float[] Data, long[] Shape)>(StringComparer.Ordinal);
+            for (int i = 0; i < outNames.Count; i++)
+                dict[outNames[i]] = (results[i].GetTensorDataAsSpan<float>().ToArray(), results[i].GetTensorTypeAndShape().Shape);
+            return dict;
+        }
+        catch (OnnxRuntimeException e)
+        {
+            throw new InvalidOperationException($"{Source}: ONNX Runtime could not run the model: {e.Message}", e);
+        }
+        finally { values.ForEach(v => v.Dispose()); }
+    }
+
+    /// <summary>
     /// Shapes and element types of every node output, found by running the model once in ONNX Runtime on a
     /// zero-filled input with every node output added as a graph output (the model itself is not changed).
     /// Symbolic input dims are 1 unless <paramref name="inputShapes"/> gives the full shape of that input.
