@@ -1,5 +1,4 @@
 using System.CommandLine;
-using Xcos.ML.Alignment;
 using Xcos.ML.FaceModels;
 using Xcos.ML.Images;
 
@@ -47,13 +46,5 @@ internal sealed class RealFaceArgs
         if (!ModelStore.IsComplete(dir))
             throw new CliException($"photos need face detection, but the models are not in {dir}: run `xcos models fetch`, or pass --aligned for aligned 112x112 faces.");
         return FaceDetector.FromDirectory(dir);
-    }
-
-    /// <summary>Detects the largest face and aligns it to 112x112, or returns the reason it could not.</summary>
-    public static (RgbImage? Face, string Status) AlignPhoto(FaceDetector detector, RgbImage photo)
-    {
-        var det = detector.DetectFaces(photo);
-        if (det.Primary is not { } face) return (null, "no_face");
-        return (FaceAligner.Align(photo, face.Landmarks5).Face, "ok");
     }
 }

@@ -10,8 +10,16 @@ internal static class RealFaces
 {
     public static string? ModelsDir()
     {
-        foreach (var dir in new[] { Environment.GetEnvironmentVariable("XCOS_MODELS"), "/work/main/.models" })
+        foreach (var dir in new[] { Environment.GetEnvironmentVariable("XCOS_MODELS"), RepoModels() })
             if (!string.IsNullOrEmpty(dir) && ModelStore.ModelFiles.All(f => File.Exists(Path.Combine(dir, f)))) return dir;
+        return null;
+    }
+
+    /// <summary>The repository's .models folder (where scripts/fetch-models.sh puts the models for .ci/run), or null.</summary>
+    public static string? RepoModels()
+    {
+        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
+            if (File.Exists(Path.Combine(d.FullName, "Xcos.ML.sln"))) return Path.Combine(d.FullName, ".models");
         return null;
     }
 

@@ -12,7 +12,7 @@ public sealed class RealFaceModelFactAttribute : FactAttribute
     public RealFaceModelFactAttribute()
     {
         if (OnnxGraphTests.RealFeatureModelPath() is null)
-            Skip = "fr_feature.onnx not found: set XCOS_MODELS to the folder holding it (looked in $XCOS_MODELS and /work/main/.models)";
+            Skip = "fr_feature.onnx not found: set XCOS_MODELS to the folder holding it (looked in $XCOS_MODELS and the repository's .models)";
     }
 }
 
@@ -20,7 +20,7 @@ public class OnnxGraphTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     internal static string? RealFeatureModelPath()
     {
-        foreach (var dir in new[] { Environment.GetEnvironmentVariable("XCOS_MODELS"), "/work/main/.models" })
+        foreach (var dir in new[] { Environment.GetEnvironmentVariable("XCOS_MODELS"), RealFaces.RepoModels() })
         {
             if (string.IsNullOrEmpty(dir)) continue;
             var p = Path.Combine(dir, "fr_feature.onnx");

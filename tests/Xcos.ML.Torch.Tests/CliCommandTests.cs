@@ -84,3 +84,47 @@ public class CliCommandTests
         Assert.Contains("--threshold", stderr);
     }
 }
+
+/// <summary>A fact that needs the real face models and photos (.ci/run fetches both and sets XCOS_MODELS, XCOS_PHOTOS).</summary>
+public sealed class RealPhotosFactAttribute : FactAttribute
+{
+    public RealPhotosFactAttribute()
+    {
+        var models = Environment.GetEnvironmentVariable("XCOS_MODELS");
+        var photos = Environment.GetEnvironmentVariable("XCOS_PHOTOS");
+        if (string.IsNullOrEmpty(models) || !File.Exists(Path.Combine(models, "fr_detect.onnx"))
+            || string.IsNullOrEmpty(photos) || !File.Exists(Path.Combine(photos, "opencv_basketball1.png")))
+            Skip = "needs XCOS_MODELS (scripts/fetch-models.sh) and XCOS_PHOTOS (scripts/real-faces/fetch-photos.sh)";
+    }
+}
+
+public class CliPhotoTests
+{
+    [RealPhotosFact]
+    public void CheckpointVerifiesRawPhotosThroughTheDetector()
+    {
+        var photos = Environment.GetEnvironmentVariable("XCOS_PHOTOS")!;
+        var (code, stdout, stderr) = CliProcess.Run("verify", Path.Combine(photos, "opencv_basketball1.png"), Path.Combine(photos, "opencv_basketball2.png"),
+            "--checkpoint", Fixtures.Path("xcos_tiny", "checkpoint.pth"), "--json");
+        Assert.True(code == 0, stderr);
+        var root = JsonDocument.Parse(stdout).RootElement;
+        var faces = root.GetProperty("faces").EnumerateArray().ToArray();
+        Assert.Equal(2, faces.Length);
+        Assert.All(faces, f => Assert.Equal("ok", f.GetProperty("status").GetString()));
+        Assert.Equal(5, faces[0].GetProperty("landmarks").GetArrayLength());
+        Assert.InRange(root.GetProperty("score").GetSingle(), -1f, 1f);
+        Assert.Equal(7, root.GetProperty("attention").GetArrayLength());
+    }
+
+    [RealPhotosFact]
+    public void PhotosWithoutAFaceAreAnsweredWithAStatus()
+    {
+        // a fixture image of random pixels holds no face: the verdict is "no_face" with exit code 1, not a crash
+        var (code, stdout, _) = CliProcess.Run("verify", Fixtures.Path("xcos_tiny", "pair2_image1.png"),
+            Path.Combine(Environment.GetEnvironmentVariable("XCOS_PHOTOS")!, "opencv_basketball1.png"), "--json");
+        Assert.Equal(1, code);
+        var root = JsonDocument.Parse(stdout).RootElement;
+        Assert.Equal("no_face", root.GetProperty("status").GetString());
+        Assert.Equal("no_face", root.GetProperty("faces")[0].GetProperty("status").GetString());
+    }
+}

@@ -113,7 +113,7 @@ internal static class EvalCommand
         {
             var img = ImageIO.Load(set.ReadImage(id), name: id);
             if (detector is not null)
-                return RealFaceArgs.AlignPhoto(detector, img) is ({ } face, _) ? (face, "ok") : (null, $"{id}: no face found");
+                return detector.DetectAndAlign(img).Face is { } face ? (face, "ok") : (null, $"{id}: no face found");
             return img.Width == 112 && img.Height == 112 ? (img, "ok") : (null, $"{id}: expected an aligned 112x112 face, got {img.Width}x{img.Height}");
         }
         catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException or UnauthorizedAccessException)

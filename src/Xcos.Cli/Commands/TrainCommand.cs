@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
 using Spectre.Console;
-using Xcos.ML.Alignment;
 using Xcos.ML.Data;
 using Xcos.ML.FaceModels;
 using Xcos.ML.Torch.Data;
@@ -169,9 +168,8 @@ public static class TrainCommand
     // Photos become aligned faces on the loader threads; a photo without a face is an error naming it (the cache needs every image).
     private static FacePreprocessOptions WithDetector(FacePreprocessOptions p, FaceDetector? detector) => detector is null ? p : p with
     {
-        Preprocessor = photo => detector.DetectFaces(photo).Primary is { } face
-            ? FaceAligner.Align(photo, face.Landmarks5).Face
-            : throw new InvalidDataException("no face found in the photo (--detect); remove it from --data"),
+        Preprocessor = photo => detector.DetectAndAlign(photo).Face
+            ?? throw new InvalidDataException("no face found in the photo (--detect); remove it from --data"),
         SizeMismatch = SizeMismatch.Resize,
     };
 

@@ -88,13 +88,14 @@ internal static class VerifyCommand
         {
             using var detector = real.CreateDetector(p);
             var photos = new[] { ImageIO.Load(f1.FullName), ImageIO.Load(f2.FullName) };
-            var dets = photos.Select(detector.DetectFaces).ToArray();
+            var found = photos.Select(detector.DetectAndAlign).ToArray();
+            var dets = found.Select(d => d.Detection).ToArray();
             faces = dets.Select((d, i) => Face(i == 0 ? f1.FullName : f2.FullName, d.Primary is null ? "no_face" : "ok", d.FaceCount,
                 d.Primary?.Box, d.Primary?.Score, d.Primary?.Landmarks5.Select(q => new[] { q.X, q.Y }).ToArray())).ToArray();
             if (dets.Any(d => d.Primary is null))
                 throw new CliException($"no face found in {string.Join(" and ", faces.Where(f => f.Status != "ok").Select(f => f.Path))}.");
-            a = Xcos.ML.Alignment.FaceAligner.Align(photos[0], dets[0].Primary!.Landmarks5).Face;
-            b = Xcos.ML.Alignment.FaceAligner.Align(photos[1], dets[1].Primary!.Landmarks5).Face;
+            a = found[0].Face!;
+            b = found[1].Face!;
         }
         var (m, _) = model.Load(p);
         using var _m = m;

@@ -94,6 +94,16 @@ public sealed class FaceDetector : ILandmarkSource, IDisposable
         return flat;
     }
 
+    /// <summary>
+    /// Detects the faces of <paramref name="photo"/> and aligns the primary one (largest; ties: most central) onto the
+    /// 112x112 ArcFace template; <c>Face</c> is null when no face was found.
+    /// </summary>
+    public (FaceDetectionResult Detection, RgbImage? Face) DetectAndAlign(RgbImage photo)
+    {
+        var det = DetectFaces(photo);
+        return (det, det.Primary is { } face ? FaceAligner.Align(photo, face.Landmarks5).Face : null);
+    }
+
     /// <summary>Finds every face in <paramref name="image"/>, with landmarks, and picks the primary one.</summary>
     public FaceDetectionResult DetectFaces(RgbImage image)
     {

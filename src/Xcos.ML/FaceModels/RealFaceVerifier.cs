@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using Xcos.ML.Alignment;
 using Xcos.ML.Explain;
 using Xcos.ML.Images;
 
@@ -193,9 +192,9 @@ public sealed class RealFaceVerifier : IDisposable
     /// <summary>Detects the primary face of a photo and aligns it; the aligned face is null when none is found.</summary>
     public (RealFaceReport Report, RgbImage? Aligned) Analyse(RgbImage photo, string name)
     {
-        var det = _detector.DetectFaces(photo);
-        if (det.Primary is not { } p) return (new RealFaceReport(name, "no_face", 0, null, null, null), null);
-        var aligned = FaceAligner.Align(photo, p.Landmarks5).Face;
+        var (det, face) = _detector.DetectAndAlign(photo);
+        if (det.Primary is not { } p || face is null) return (new RealFaceReport(name, "no_face", 0, null, null, null), null);
+        var aligned = face;
         if (aligned.Width != Descriptor.InputSize) aligned = ImageOps.Resize(aligned, Descriptor.InputSize, Descriptor.InputSize);
         return (new RealFaceReport(name, "ok", det.FaceCount, p.Box, p.Score, p.Landmarks5.Select(q => new[] { q.X, q.Y }).ToArray()), aligned);
     }
