@@ -59,16 +59,20 @@ public sealed class XcosPipelineOptions
 }
 
 /// <summary>
-/// The whole verification pipeline as one estimator: <c>LoadImages</c> and <c>AlignFaces</c> for each face,
-/// <c>XcosEmbedding</c> for each face, then <c>ScoreXcosPairs</c>. The fitted model saves to one .zip; load it
-/// after <c>mlContext.ComponentCatalog.RegisterAssembly(typeof(XcosPipeline).Assembly)</c>. It needs only this
-/// assembly (no TorchSharp). Each embedding stage stores its own copy of the embedding model in the .zip.
-/// For parallel scoring, give each thread its own loaded model and PredictionEngine: engines of one shared loaded
-/// model fail when run concurrently (ML.NET 5.0.1 OnnxTransformer with ONNX Runtime 1.31.1, NullReferenceException
-/// in <c>InferenceSession.RunImpl</c>).
+/// The whole verification pipeline as one estimator: for each face, the image is read with a per-row status (a missing,
+/// undecodable or truncated file never throws), aligned with <c>AlignFaces</c>, and both faces are embedded by one
+/// <c>XcosEmbedding</c> stage that stores the network once; <c>ScoreXcosPairs</c> then gives the decision in ML.NET's
+/// convention. Output columns (default names): <c>FaceStatus1</c>, <c>FaceStatus2</c>, <c>Status</c> ("ok" or the
+/// first failure), <c>Score</c> (margin <c>Xcos - threshold</c>, NaN unless both faces are ok), <c>PredictedLabel</c>,
+/// <c>Probability</c> (Platt, when Fit sees labels), <c>Xcos</c>, <c>Cosine</c> (the target backbone's cosine when the
+/// weights have one, the number xCos is trained to follow), <c>GridCosine</c>, <c>CosineMap</c> and <c>Attention</c>.
+/// The fitted model saves to one .zip and needs only this assembly (no TorchSharp) to load and score.
 /// </summary>
 public static class XcosPipeline
 {
+    /// <summary>Status text of a face or pair that went through.</summary>
+    private const string Ok = "\"ok\"";
+
     /// <summary>Builds the pipeline estimator.</summary>
     /// <exception cref="ArgumentException">Neither weights nor both ONNX models, or both.</exception>
     public static IEstimator<ITransformer> Create(TransformsCatalog catalog, XcosPipelineOptions options)
@@ -84,24 +88,26 @@ public static class XcosPipeline
         {
             Weights = o.Weights, ModelBytes = o.EmbeddingModelBytes, ExportOptions = o.ExportOptions,
             InputColumnName = "FaceTensor", GridColumnName = "Grid", EmbeddingColumnName = null, FaceCodeColumnName = "FaceCode",
+            TargetEmbeddingColumnName = "TargetEmbedding",
         };
         IEstimator<ITransformer> chain = new EstimatorChain<ITransformer>();
         var internals = new List<string>();
         foreach (var (n, path, landmarks) in new[] { ("1", o.ImagePath1ColumnName, o.Landmarks1ColumnName), ("2", o.ImagePath2ColumnName, o.Landmarks2ColumnName) })
         {
-            chain = chain.Append(catalog.LoadImages("Image" + n, o.ImageFolder, path));
+            chain = chain.Append(LoadImage(catalog, path, "Image" + n, "LoadStatus" + n, o.ImageFolder));
             chain = chain.Append(catalog.AlignFaces(new FaceAlignOptions
             {
                 ImageColumnName = "Image" + n, LandmarksColumnName = landmarks, AlignedImageColumnName = null,
                 TensorColumnName = "FaceTensor" + n, StatusColumnName = "AlignStatus" + n, Tensor = o.Tensor,
             }));
-            internals.AddRange(["Image" + n, "FaceTensor" + n]);
+            chain = chain.Append(FaceStatus(catalog, "FaceStatus" + n, "LoadStatus" + n, "AlignStatus" + n));
+            internals.AddRange(["Image" + n, "FaceTensor" + n, "LoadStatus" + n, "AlignStatus" + n]);
         }
-        var face1 = new XcosEmbeddingEstimator(catalog, embedding.ForFace("1"));
-        var face2 = new XcosEmbeddingEstimator(catalog, embedding.ForFace("2"));
-        // A model without face codes adds only the grids.
-        internals.AddRange(face1.OutputColumnNames.Concat(face2.OutputColumnNames));
-        chain = chain.Append(face1).Append(face2);
+        chain = chain.Append(PairStatus(catalog, "Status", "FaceStatus1", "FaceStatus2"));
+        var faces = XcosEmbeddingEstimator.ForPair(catalog, embedding);
+        // A model without face codes or a target backbone adds only the grids.
+        internals.AddRange(faces.OutputColumnNames);
+        chain = chain.Append(faces);
         chain = chain.Append(catalog.ScoreXcosPairs(new XcosPairScorerOptions
         {
             Weights = o.Weights, ModelBytes = o.PairHeadModelBytes, ExportOptions = o.ExportOptions,
@@ -114,4 +120,39 @@ public static class XcosPipeline
 
     /// <summary><c>mlContext.Transforms.VerifyFacePairs(options)</c>: see <see cref="Create"/>.</summary>
     public static IEstimator<ITransformer> VerifyFacePairs(this TransformsCatalog catalog, XcosPipelineOptions options) => Create(catalog, options);
+
+    /// <summary>
+    /// Reads the image at the path in <paramref name="pathColumn"/> (relative paths against <paramref name="folder"/>) into
+    /// <paramref name="imageColumn"/> (null when it cannot be read) and its <c>FaceStatus</c> text into <paramref name="statusColumn"/>.
+    /// </summary>
+    internal static IEstimator<ITransformer> LoadImage(TransformsCatalog catalog, string pathColumn, string imageColumn, string statusColumn, string? folder)
+    {
+        MLImageTypeRegistration.Ensure();
+        IEstimator<ITransformer> chain = folder == null
+            ? catalog.CopyColumns(FaceImageColumns.Path, pathColumn)
+            : catalog.Expression(FaceImageColumns.Path, ResolveExpression(folder), pathColumn);
+        return chain
+            .Append(catalog.CustomMapping<FaceImageLoadInput, FaceImageLoadOutput>(FaceImageLoading.Load, FaceImageLoadingFactory.ContractName))
+            .Append(catalog.CopyColumns(imageColumn, FaceImageColumns.Image))
+            .Append(catalog.CopyColumns(statusColumn, FaceImageColumns.Status))
+            .Append(catalog.DropColumns(FaceImageColumns.Path, FaceImageColumns.Image, FaceImageColumns.Status));
+    }
+
+    // Relative paths are joined to the folder inside the saved model (an Expression keeps its text); rooted ones
+    // ("/x", "C:...") and empty ones stay as they are.
+    private static string ResolveExpression(string folder)
+    {
+        if (folder.Contains('"', StringComparison.Ordinal)) throw new ArgumentException($"ImageFolder '{folder}' contains a double quote, which a saved pipeline cannot hold");
+        string f = folder.Replace('\\', '/');
+        if (!f.EndsWith('/')) f += "/";
+        return $"(p) => len(p) == 0 or left(p, 1) == \"/\" or mid(p, 1, 1) == \":\" ? p : concat(\"{f}\", p)";
+    }
+
+    /// <summary>The status of one face: its load failure, else its alignment status.</summary>
+    internal static IEstimator<ITransformer> FaceStatus(TransformsCatalog catalog, string output, string loadStatus, string alignStatus) =>
+        catalog.Expression(output, $"(l, a) => l == {Ok} ? a : l", loadStatus, alignStatus);
+
+    /// <summary>"ok" when both faces are, else the first failure prefixed with its face ("face2 no_face").</summary>
+    internal static IEstimator<ITransformer> PairStatus(TransformsCatalog catalog, string output, string status1, string status2) =>
+        catalog.Expression(output, $"(a, b) => a == {Ok} ? (b == {Ok} ? a : concat(\"face2 \", b)) : concat(\"face1 \", a)", status1, status2);
 }
