@@ -71,8 +71,9 @@ public sealed class XcosPairScorer : IEstimator<ITransformer>
         ArgumentNullException.ThrowIfNull(input);
         XcosPipelineColumns.CheckScalar(input.Schema, "Label", _options.LabelColumnName, BooleanDataViewType.Instance);
         var head = CheckInputs(input.Schema);
-        var (xcos, same) = Labelled(Scores(head).Fit(input).Transform(input), input.Schema);
-        return Choose(xcos, same);
+        var stages = Stages;
+        var (xcos, same) = stages.Labelled(Scores(head).Fit(input).Transform(input), stages.Gated(n => XcosPipelineColumns.Has(input.Schema, n)));
+        return stages.Choose(xcos, same);
     }
 
     /// <summary>Checks the input columns, fits the pair head and, for the decision, the threshold and the Platt calibrator.</summary>
@@ -83,25 +84,20 @@ public sealed class XcosPairScorer : IEstimator<ITransformer>
         var head = CheckInputs(input.Schema);
         var scores = Scores(head).Fit(input);
         var scored = scores.Transform(input);
+        var stages = Stages;
+        bool gated = stages.Gated(n => XcosPipelineColumns.Has(input.Schema, n));
         bool labelled = XcosPipelineColumns.Has(input.Schema, _options.LabelColumnName);
-        float threshold;
         double[]? xcos = null;
         bool[]? same = null;
         if (labelled)
         {
             CheckLabel(input.Schema);
-            (xcos, same) = Labelled(scored, input.Schema);
+            (xcos, same) = stages.Labelled(scored, gated);
         }
-        if (_options.Threshold is float given) threshold = given;
-        else
-        {
-            if (!labelled) CheckLabel(input.Schema);
-            threshold = Choose(xcos!, same!);
-        }
-        PlattCalibration? platt = null;
-        if (_options.ProbabilityColumnName != null && labelled)
-            platt = PlattCalibration.Fit(xcos!.Select(x => (double)((float)x - threshold)).ToList(), same!);
-        var decision = Decision(UseStatus(n => XcosPipelineColumns.Has(input.Schema, n)), threshold, platt).Fit(scored);
+        else if (_options.Threshold is null) CheckLabel(input.Schema);
+        float threshold = _options.Threshold ?? stages.Choose(xcos!, same!);
+        var platt = labelled && _options.ProbabilityColumnName != null ? DecisionStages.Calibrate(xcos!, same!, threshold) : null;
+        var decision = stages.Build(_catalog, gated, threshold, platt).Fit(scored);
         return new TransformerChain<ITransformer>(scores, decision);
     }
 
@@ -118,7 +114,8 @@ public sealed class XcosPairScorer : IEstimator<ITransformer>
             XcosPipelineColumns.CheckScalar(inputSchema, "Label", _options.LabelColumnName, BooleanDataViewType.Instance);
         // The schema does not depend on the threshold's or the calibrator's values.
         var platt = labelled ? new PlattCalibration(-1, 0) : null;
-        return Decision(UseStatus(n => XcosPipelineColumns.Has(inputSchema, n)), 0f, platt).GetOutputSchema(shape);
+        var stages = Stages;
+        return stages.Build(_catalog, stages.Gated(n => XcosPipelineColumns.Has(inputSchema, n)), 0f, platt).GetOutputSchema(shape);
     }
 
     /// <summary>The expression text of the predicted-label stage (a margin above 0; NaN is never above).</summary>
@@ -136,20 +133,9 @@ public sealed class XcosPairScorer : IEstimator<ITransformer>
         return $"(m) => 1 / (1 + exp({ExactDecimal((float)platt.A)} * m + {ExactDecimal((float)platt.B)}))";
     }
 
-    // Score (margin), PredictedLabel and Probability from the raw xCos and, when gated, the face statuses.
-    private IEstimator<ITransformer> Decision(bool gated, float threshold, PlattCalibration? platt)
-    {
-        var o = _options;
-        IEstimator<ITransformer> chain = gated
-            ? _catalog.Expression(o.ScoreColumnName, MarginExpression(threshold, true), o.XcosColumnName, o.Status1ColumnName!, o.Status2ColumnName!)
-            : _catalog.Expression(o.ScoreColumnName, MarginExpression(threshold, false), o.XcosColumnName);
-        if (o.PredictedLabelColumnName != null)
-            chain = chain.Append(_catalog.Expression(o.PredictedLabelColumnName, LabelExpression(), o.ScoreColumnName));
-        // Without labels at Fit there is nothing to calibrate on: the column stays, holding NaN, so the schema is stable.
-        if (o.ProbabilityColumnName != null)
-            chain = chain.Append(_catalog.Expression(o.ProbabilityColumnName, platt is null ? "(m) => na(m)" : ProbabilityExpression(platt), o.ScoreColumnName));
-        return chain;
-    }
+    private DecisionStages Stages => new(_options.XcosColumnName, _options.ScoreColumnName, _options.PredictedLabelColumnName,
+        _options.ProbabilityColumnName, _options.LabelColumnName, _options.Status1ColumnName, _options.Status2ColumnName,
+        _options.ThresholdSelection, _options.Verification);
 
     private void CheckLabel(DataViewSchema schema)
     {
@@ -159,35 +145,6 @@ public sealed class XcosPairScorer : IEstimator<ITransformer>
                 $"Label column '{_options.LabelColumnName}' not found; expected a scalar Boolean (same identity) to choose the threshold from. " +
                 "Give XcosPairScorerOptions.Threshold to score without labels");
         XcosPipelineColumns.CheckScalar(schema, "Label", _options.LabelColumnName, BooleanDataViewType.Instance);
-    }
-
-    // Raw xCos and labels of the rows whose faces are both ok.
-    private (double[] Xcos, bool[] Same) Labelled(IDataView scored, DataViewSchema input)
-    {
-        var o = _options;
-        var x = scored.GetColumn<float>(o.XcosColumnName).ToArray();
-        var same = scored.GetColumn<bool>(o.LabelColumnName).ToArray();
-        var ok = Enumerable.Repeat(true, x.Length).ToArray();
-        if (UseStatus(n => XcosPipelineColumns.Has(input, n)))
-        {
-            var s1 = scored.GetColumn<string>(o.Status1ColumnName!).ToArray();
-            var s2 = scored.GetColumn<string>(o.Status2ColumnName!).ToArray();
-            for (int i = 0; i < ok.Length; i++) ok[i] = s1[i] == "ok" && s2[i] == "ok";
-        }
-        var keep = Enumerable.Range(0, x.Length).Where(i => ok[i] && float.IsFinite(x[i])).ToArray();
-        return (keep.Select(i => (double)x[i]).ToArray(), keep.Select(i => same[i]).ToArray());
-    }
-
-    private float Choose(double[] scores, bool[] same)
-    {
-        if (scores.Length == 0) throw new ArgumentException("no labelled pairs with both faces ok to choose the threshold from");
-        double t = _options.ThresholdSelection switch
-        {
-            XcosThresholdSelection.BestAccuracy => VerificationMetrics.BestThreshold(scores, same, _options.Verification.BuildThresholds()).Threshold,
-            XcosThresholdSelection.MeanFoldThreshold => VerificationMetrics.KFold(scores, same, _options.Verification).ThresholdMean,
-            _ => throw new ArgumentOutOfRangeException(nameof(XcosPairScorerOptions.ThresholdSelection), _options.ThresholdSelection, "unknown threshold selection"),
-        };
-        return (float)t;
     }
 
     private Head CheckInputs(DataViewSchema schema)
@@ -202,7 +159,7 @@ public sealed class XcosPairScorer : IEstimator<ITransformer>
         var head = HeadFor(UseCodes(n => XcosPipelineColumns.Has(schema, n)), targetDims);
         foreach (var column in head.Inputs)
             XcosPipelineColumns.CheckVector(schema, Role(column), column, head.Model.InputSizes[column].Count, Meaning(column));
-        if (UseStatus(n => XcosPipelineColumns.Has(schema, n)))
+        if (Stages.Gated(n => XcosPipelineColumns.Has(schema, n)))
         {
             XcosPipelineColumns.CheckScalar(schema, "Face status 1", _options.Status1ColumnName!, TextDataViewType.Instance);
             XcosPipelineColumns.CheckScalar(schema, "Face status 2", _options.Status2ColumnName!, TextDataViewType.Instance);
@@ -224,8 +181,6 @@ public sealed class XcosPairScorer : IEstimator<ITransformer>
         _onnx != null ? NeedsCodes(_onnx) : has(_options.FaceCode1ColumnName) && has(_options.FaceCode2ColumnName);
 
     private bool UseTargets(Func<string?, bool> has) => has(_options.TargetEmbedding1ColumnName) && has(_options.TargetEmbedding2ColumnName);
-
-    private bool UseStatus(Func<string?, bool> has) => has(_options.Status1ColumnName) && has(_options.Status2ColumnName);
 
     private static bool NeedsCodes(ModelProto model) => XcosPipelineOnnx.DataInputs(model).Contains(XcosOnnxExport.Code1Input);
 

@@ -1,5 +1,6 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using Xcos.ML.FaceModels;
 using Xcos.ML.Images;
 using Xcos.ML.Metrics;
 using Xcos.ML.Onnx;
@@ -52,6 +53,32 @@ public sealed class XcosPipelineOptions
     public VerificationOptions Verification { get; set; } = new();
 
     /// <summary>
+    /// A frozen ONNX face model to verify raw photos with (e.g. <see cref="FaceModelDescriptor.FrFeature"/>): the photos are
+    /// read, their primary faces detected and aligned, embedded by this model, and its own cosine decides while xCos
+    /// explains. Then <see cref="Weights"/> and the ONNX byte options stay null and the landmark columns are not read.
+    /// Default null (a trained xCos network: give <see cref="Weights"/> or the two ONNX models).
+    /// </summary>
+    public FaceModelDescriptor? FaceModel { get; set; }
+
+    /// <summary>Folder of the descriptor's data files (calibration means, learned head); null: next to the shipped descriptor.</summary>
+    public string? FaceModelDirectory { get; set; }
+
+    /// <summary>Folder holding fr_detect.onnx, fr_landmark.onnx and the face model; null: <see cref="ModelStore.ResolveDirectory"/>.</summary>
+    public string? ModelsDirectory { get; set; }
+
+    /// <summary>The xCos that explains a <see cref="FaceModel"/>. Default <see cref="XcosVariant.Weights"/>.</summary>
+    public XcosVariant Xcos { get; set; } = XcosVariant.Weights;
+
+    /// <summary>Learned head for <see cref="XcosVariant.Learned"/>; null takes the one next to the descriptor.</summary>
+    public string? LearnedHeadPath { get; set; }
+
+    /// <summary>GPU device for ONNX Runtime; null runs on the CPU. Default null.</summary>
+    public int? GpuDeviceId { get; set; }
+
+    /// <summary>Run on the CPU when the GPU cannot be used. Default false.</summary>
+    public bool FallbackToCpu { get; set; }
+
+    /// <summary>
     /// Keep the loaded images, face tensors, grids and face codes in the output. Default false: the output adds
     /// only AlignStatus1/2, Score, CosineMap, Attention, Cosine and PredictedLabel.
     /// </summary>
@@ -80,6 +107,12 @@ public static class XcosPipeline
         ArgumentNullException.ThrowIfNull(catalog);
         ArgumentNullException.ThrowIfNull(options);
         var o = options;
+        if (o.FaceModel != null)
+        {
+            if (o.Weights != null || o.EmbeddingModelBytes != null || o.PairHeadModelBytes != null)
+                throw new ArgumentException("XcosPipelineOptions: give either FaceModel (raw photos through an ONNX face model) or a trained xCos network (Weights or the two ONNX models), not both");
+            return new FacePhotoPipeline(catalog, o);
+        }
         bool onnx = o.EmbeddingModelBytes != null || o.PairHeadModelBytes != null;
         if (o.Weights != null == onnx || (onnx && (o.EmbeddingModelBytes == null || o.PairHeadModelBytes == null)))
             throw new ArgumentException("XcosPipelineOptions: give either Weights, or both EmbeddingModelBytes and PairHeadModelBytes");
