@@ -111,6 +111,35 @@ public class FacePhotoPipelineTests(FittedPhotoPipeline fitted) : IClassFixture<
     }
 
     [DevFacesFact]
+    public void AlignedFacesSkipTheDetectorAndScoreTheSame()
+    {
+        var dir = Directory.CreateTempSubdirectory("xcos_aligned_").FullName;
+        try
+        {
+            using var detector = FaceDetector.FromDirectory(RealFaces.ModelsDir()!);
+            var pair = fitted.Score[0];
+            string Aligned(string photo, string name)
+            {
+                var face = detector.DetectAndAlign(ImageIO.Load(photo)).Face!;
+                var path = Path.Combine(dir, name);
+                ImageIO.SavePng(face, path);
+                return path;
+            }
+            var aligned = new PhotoPair { ImagePath1 = Aligned(pair.ImagePath1, "a.png"), ImagePath2 = Aligned(pair.ImagePath2, "b.png"), Label = pair.Label };
+            var model = fitted.Ml.Transforms.VerifyFacePairs(new XcosPipelineOptions
+            {
+                FaceModel = FaceModelDescriptor.FrFeature(), ModelsDirectory = RealFaces.ModelsDir(), Aligned = true, Threshold = 0.3f,
+            }).Fit(fitted.Ml.Data.LoadFromEnumerable(new[] { aligned }));
+            var fromAligned = model.Transform(fitted.Ml.Data.LoadFromEnumerable(new[] { aligned }));
+            var fromPhotos = fitted.Model!.Transform(fitted.Ml.Data.LoadFromEnumerable(new[] { pair }));
+            Assert.Equal("ok", fromAligned.GetColumn<string>("Status").Single());
+            Assert.Equal(fromPhotos.GetColumn<float>("Cosine").Single(), fromAligned.GetColumn<float>("Cosine").Single(), 4);
+            Assert.Equal(fromPhotos.GetColumn<float>("Xcos").Single(), fromAligned.GetColumn<float>("Xcos").Single(), 4);
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
+    [DevFacesFact]
     public void PhotosThatCannotBeVerifiedGetAStatus()
     {
         var dir = Directory.CreateTempSubdirectory("xcos_photo_rows_").FullName;

@@ -121,6 +121,23 @@ public class PipelineTests(FittedPipeline fitted) : IClassFixture<FittedPipeline
     }
 
     [Fact]
+    public void AlignedOptionNeedsNoLandmarks()
+    {
+        var rows = fitted.Rows.Select(r => new AlignedPair { ImagePath1 = r.ImagePath1, ImagePath2 = r.ImagePath2, Label = r.Label }).ToArray();
+        var data = fitted.Ml.Data.LoadFromEnumerable(rows);
+        var scored = XcosPipeline.Create(fitted.Ml.Transforms, new XcosPipelineOptions { Weights = fitted.Weights, Aligned = true }).Fit(data).Transform(data);
+        Assert.Equal(fitted.Scored.GetColumn<float>("Xcos").ToArray(), scored.GetColumn<float>("Xcos").ToArray());
+        Assert.All(scored.GetColumn<string>("Status"), s => Assert.Equal("ok", s));
+    }
+
+    private sealed class AlignedPair
+    {
+        public string ImagePath1 { get; set; } = "";
+        public string ImagePath2 { get; set; } = "";
+        public bool Label { get; set; }
+    }
+
+    [Fact]
     public void OutputVectorsHaveNoBatchDimension()
     {
         var map = fitted.Scored.Schema["CosineMap"].Type as VectorDataViewType;

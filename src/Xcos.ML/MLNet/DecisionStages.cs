@@ -60,7 +60,7 @@ internal sealed record DecisionStages(string Decide, string Score, string? Predi
         return (float)t;
     }
 
-    /// <summary>The Platt calibrator of the margins of labelled scores.</summary>
-    public static PlattCalibration Calibrate(double[] scores, bool[] same, float threshold) =>
-        PlattCalibration.Fit(scores.Select(x => (double)((float)x - threshold)).ToList(), same);
+    /// <summary>The Platt calibrator of the margins of labelled scores; null when the labels hold one class only (nothing to calibrate on).</summary>
+    public static PlattCalibration? Calibrate(double[] scores, bool[] same, float threshold) =>
+        same.Contains(true) && same.Contains(false) ? PlattCalibration.Fit(scores.Select(x => (double)((float)x - threshold)).ToList(), same) : null;
 }

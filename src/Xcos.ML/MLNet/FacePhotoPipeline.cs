@@ -124,7 +124,7 @@ internal sealed class FacePhotoPipeline : IEstimator<ITransformer>
 
     private string[] Internals() => _options.KeepIntermediateColumns ? [] :
         ["Image1", "Image2", "LoadStatus1", "LoadStatus2", "DetectStatus1", "DetectStatus2", "AlignStatus1", "AlignStatus2",
-         "Landmarks1", "Landmarks2", "FaceTensor1", "FaceTensor2", "Map1", "Map2", "Embedding1", "Embedding2"];
+         "FaceTensor1", "FaceTensor2", "Map1", "Map2", "Embedding1", "Embedding2", .. _options.Aligned ? Array.Empty<string>() : ["Landmarks1", "Landmarks2"]];
 
     // Everything before the decision: statuses, faces, embeddings, the explanation and the cosine.
     private IEstimator<ITransformer> Upstream()
@@ -134,7 +134,31 @@ internal sealed class FacePhotoPipeline : IEstimator<ITransformer>
         IEstimator<ITransformer> chain = XcosPipeline.LoadImage(c, o.ImagePath1ColumnName, "Image1", "LoadStatus1", o.ImageFolder)
             .Append(XcosPipeline.LoadImage(c, o.ImagePath2ColumnName, "Image2", "LoadStatus2", o.ImageFolder));
 
-        // Detection of both photos: detector input, fr_detect, primary face and landmark crop, fr_landmark, five points.
+        if (o.Aligned)
+        {
+            // Aligned faces need no detector: every face is "found" and the template is its landmarks.
+            foreach (var n in new[] { "1", "2" })
+                chain = chain.Append(c.Expression("DetectStatus" + n, "(s) => \"ok\"", "LoadStatus" + n));
+        }
+        else chain = chain.Append(Detection());
+        foreach (var n in new[] { "1", "2" })
+        {
+            chain = chain.Append(c.AlignFaces(new FaceAlignOptions
+            {
+                ImageColumnName = "Image" + n, LandmarksColumnName = o.Aligned ? null : "Landmarks" + n, AlignedImageColumnName = null,
+                LandmarkSource = o.Aligned ? AlignedFaceLandmarks.Instance : null,
+                TensorColumnName = "FaceTensor" + n, StatusColumnName = "AlignStatus" + n, Tensor = _descriptor.TensorOptions(),
+            }));
+            chain = chain.Append(c.Expression("FaceStatus" + n, "(l, d, a) => l == \"ok\" ? (d == \"ok\" ? a : d) : l", "LoadStatus" + n, "DetectStatus" + n, "AlignStatus" + n));
+        }
+        return chain.Append(XcosPipeline.PairStatus(c, "Status", "FaceStatus1", "FaceStatus2")).Append(Explanation());
+    }
+
+    // Detection of both photos: detector input, fr_detect, primary face and landmark crop, fr_landmark, five points.
+    private IEstimator<ITransformer> Detection()
+    {
+        var c = _catalog;
+        IEstimator<ITransformer> chain = new EstimatorChain<ITransformer>();
         chain = chain.Append(c.CopyColumns(FaceDetectionColumns.Image1, "Image1")).Append(c.CopyColumns(FaceDetectionColumns.Image2, "Image2"))
             .Append(c.CustomMapping<DetectorInputRow, DetectorInputOutput>(FaceDetectionMapping.Prepare, DetectorInputFactory.ContractName))
             .Append(Onnx(_detect, "fr_detect", new() { ["input"] = (FaceDetectionColumns.Input1, FaceDetectionColumns.Input2) },
@@ -150,18 +174,14 @@ internal sealed class FacePhotoPipeline : IEstimator<ITransformer>
                 .Append(c.CopyColumns("FaceCount" + n, n == "1" ? FaceDetectionColumns.Count1 : FaceDetectionColumns.Count2))
                 .Append(c.CopyColumns("FaceBox" + n, n == "1" ? FaceDetectionColumns.Box1 : FaceDetectionColumns.Box2));
         }
-        chain = chain.Append(c.DropColumns(typeof(FaceDetectionColumns).GetFields().Select(f => (string)f.GetRawConstantValue()!).ToArray()));
-        foreach (var n in new[] { "1", "2" })
-        {
-            chain = chain.Append(c.AlignFaces(new FaceAlignOptions
-            {
-                ImageColumnName = "Image" + n, LandmarksColumnName = "Landmarks" + n, AlignedImageColumnName = null,
-                TensorColumnName = "FaceTensor" + n, StatusColumnName = "AlignStatus" + n, Tensor = _descriptor.TensorOptions(),
-            }));
-            chain = chain.Append(c.Expression("FaceStatus" + n, "(l, d, a) => l == \"ok\" ? (d == \"ok\" ? a : d) : l", "LoadStatus" + n, "DetectStatus" + n, "AlignStatus" + n));
-        }
-        chain = chain.Append(XcosPipeline.PairStatus(c, "Status", "FaceStatus1", "FaceStatus2"));
+        return chain.Append(c.DropColumns(typeof(FaceDetectionColumns).GetFields().Select(f => (string)f.GetRawConstantValue()!).ToArray()));
+    }
 
+    // The face model on both faces, then the explanation of its cosine.
+    private IEstimator<ITransformer> Explanation()
+    {
+        var c = _catalog;
+        IEstimator<ITransformer> chain = new EstimatorChain<ITransformer>();
         // Both faces through the face model (weights stored once): last map and embedding.
         chain = chain.Append(Onnx(_embedder, "face model", new() { [_embeddingInput] = ("FaceTensor1", "FaceTensor2") },
             [(_mapOutput, "Map1", "Map2"), (_embeddingOutput, "Embedding1", "Embedding2")]));

@@ -31,6 +31,12 @@ public sealed class XcosPipelineOptions
     /// <summary>Input: path of the image of face 2. Default "ImagePath2".</summary>
     public string ImagePath2ColumnName { get; set; } = "ImagePath2";
 
+    /// <summary>
+    /// The images are faces already aligned onto the ArcFace template (at 112x112 or any size): no landmark columns are
+    /// read and no detector runs (<see cref="AlignedFaceLandmarks"/>). Default false.
+    /// </summary>
+    public bool Aligned { get; set; }
+
     /// <summary>Input: landmarks of face 1 (10 or 136 Single, source pixels). Default "Landmarks1".</summary>
     public string Landmarks1ColumnName { get; set; } = "Landmarks1";
 
@@ -130,7 +136,8 @@ public static class XcosPipeline
             chain = chain.Append(LoadImage(catalog, path, "Image" + n, "LoadStatus" + n, o.ImageFolder));
             chain = chain.Append(catalog.AlignFaces(new FaceAlignOptions
             {
-                ImageColumnName = "Image" + n, LandmarksColumnName = landmarks, AlignedImageColumnName = null,
+                ImageColumnName = "Image" + n, LandmarksColumnName = o.Aligned ? null : landmarks, AlignedImageColumnName = null,
+                LandmarkSource = o.Aligned ? AlignedFaceLandmarks.Instance : null,
                 TensorColumnName = "FaceTensor" + n, StatusColumnName = "AlignStatus" + n, Tensor = o.Tensor,
             }));
             chain = chain.Append(FaceStatus(catalog, "FaceStatus" + n, "LoadStatus" + n, "AlignStatus" + n));
