@@ -9,7 +9,18 @@ namespace Xcos.ML.Torch.Tests;
 /// </summary>
 public class PhotoPipelineExportTests
 {
-    private static string? DevFaces()
+    /// <summary>A fact that needs the real face models (XCOS_MODELS) and ../shared/dev-faces.</summary>
+    public sealed class DevFacesFactAttribute : FactAttribute
+    {
+        public DevFacesFactAttribute()
+        {
+            var models = Environment.GetEnvironmentVariable("XCOS_MODELS");
+            if (string.IsNullOrEmpty(models) || !File.Exists(Path.Combine(models, "fr_feature.onnx"))) Skip = "needs XCOS_MODELS (scripts/fetch-models.sh)";
+            else if (DevFaces() is null) Skip = "needs ../shared/dev-faces";
+        }
+    }
+
+    internal static string? DevFaces()
     {
         for (var d = new DirectoryInfo(AppContext.BaseDirectory); d != null; d = d.Parent)
         {
@@ -19,7 +30,7 @@ public class PhotoPipelineExportTests
         return null;
     }
 
-    [RealPhotosFact]
+    [DevFacesFact]
     public void ExportedPhotoPipelineScoresAsVerifyInAProcessWithoutTorchSharp()
     {
         var devFaces = DevFaces();
