@@ -96,7 +96,7 @@ public sealed class FaceGallery : IFaceGallery
         try
         {
             var contents = GalleryFileFormat.Read(file, path);
-            expected?.CheckSame(contents.Model, path);
+            if (expected is not null) contents.Model.CheckSame(expected, path);
             if (contents.TornTail is not null && !options.ReadOnly)
             {
                 // the cut record was never acknowledged to the caller; drop it so appends follow the last complete one
