@@ -18,6 +18,7 @@ internal static class CommandSet
         yield return ExportCommand.Create();
         yield return InspectCommand.Create();
         yield return BenchCommand.Create();
+        yield return GalleryBenchCommand.Create();
         yield return ModelsCommand.Create();
     }
 }
