@@ -253,7 +253,9 @@ public sealed class FaceGallery : IFaceGallery
         IVectorIndex index = kind == GalleryIndexKind.Hnsw
             ? new HnswVectorIndex(Model.EmbeddingDim, _options.Hnsw)
             : new ExactVectorIndex(Model.EmbeddingDim, _faces.Count);
-        foreach (var f in _faces.Values.OrderBy(x => x.Id)) index.Add(f.Id, Unit(f.Embedding));
+        var faces = _faces.Values.OrderBy(x => x.Id).ToList();
+        if (index is HnswVectorIndex h) h.AddRange(faces.Select(f => f.Id).ToList(), faces.Select(f => Unit(f.Embedding)).ToList());
+        else foreach (var f in faces) index.Add(f.Id, Unit(f.Embedding));
         return index;
     }
 

@@ -58,6 +58,20 @@ public sealed class HnswVectorIndex : IVectorIndex
         Count++;
     }
 
+    /// <summary>
+    /// Adds many unit vectors at once. USearch's wrapper grows the graph's capacity by one on every single add; a batch
+    /// reserves once, which is what makes building a large gallery affordable.
+    /// </summary>
+    public void AddRange(IReadOnlyList<long> keys, IReadOnlyList<float[]> units)
+    {
+        if (keys.Count != units.Count) throw new ArgumentException($"{keys.Count} keys for {units.Count} vectors");
+        foreach (var u in units)
+            if (u.Length != Dimension) throw new ArgumentException($"vector has {u.Length} values, the index holds {Dimension}-d vectors", nameof(units));
+        if (keys.Any(k => k < 0)) throw new ArgumentOutOfRangeException(nameof(keys), "keys must be non-negative");
+        _index.Add(keys.Select(k => (ulong)k).ToArray(), units as float[][] ?? units.ToArray());
+        Count += keys.Count;
+    }
+
     /// <inheritdoc/>
     public void Remove(long key)
     {
