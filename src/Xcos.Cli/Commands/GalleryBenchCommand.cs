@@ -45,6 +45,7 @@ internal static class GalleryBenchCommand
                     Console.WriteLine($"  exact: build {r.ExactBuildSeconds:F2} s, {r.ExactMegabytes:F0} MB; top-10 p50 {r.ExactTop10.P50:F3} ms p99 {r.ExactTop10.P99:F3} ms; top-100 p50 {r.ExactTop100.P50:F3} ms p99 {r.ExactTop100.P99:F3} ms");
                     Console.WriteLine($"  hnsw (M={r.Hnsw.Connectivity}, ef_add={r.Hnsw.ExpansionAdd}, ef={r.Hnsw.ExpansionSearch}): build {r.HnswBuildSeconds:F1} s, {r.HnswMegabytes:F0} MB; top-10 p50 {r.HnswTop10.P50:F3} ms p99 {r.HnswTop10.P99:F3} ms; top-100 p50 {r.HnswTop100.P50:F3} ms p99 {r.HnswTop100.P99:F3} ms; recall@10 {r.RecallAt10:F4}");
                     if (r.Rerank is { } rr) Console.WriteLine($"  re-rank {p.GetValue(rerankK)} candidates with explanations ({r.RerankModel}): p50 {rr.P50:F2} ms p99 {rr.P99:F2} ms");
+                    Console.WriteLine($"  CPU ms per op: exact top-10 {r.Cpu.ExactTop10:F3}, top-100 {r.Cpu.ExactTop100:F3}; hnsw top-10 {r.Cpu.HnswTop10:F3}, top-100 {r.Cpu.HnswTop100:F3}" + (r.Cpu.Rerank is { } cr ? $"; re-rank {cr:F2}" : ""));
                 }
             }
             return ExitCodes.Ok;

@@ -34,7 +34,14 @@ public sealed record GalleryBenchmarkResult(
     int Faces, int Identities, int Dim, int Queries,
     double ExactBuildSeconds, double ExactMegabytes, double HnswBuildSeconds, double HnswMegabytes,
     Latency ExactTop10, Latency ExactTop100, Latency HnswTop10, Latency HnswTop100,
-    double RecallAt10, double SameIdentityCosine, Latency? Rerank, string? RerankModel, HnswSettings Hnsw, int Threads);
+    double RecallAt10, double SameIdentityCosine, Latency? Rerank, string? RerankModel, HnswSettings Hnsw, int Threads,
+    CpuCost Cpu);
+
+/// <summary>
+/// Mean processor time in milliseconds per operation, from the process's CPU time over a whole loop: unlike wall-clock
+/// percentiles it does not count time spent waiting for a core, so it compares across loads.
+/// </summary>
+public sealed record CpuCost(double ExactTop10, double ExactTop100, double HnswTop10, double HnswTop100, double? Rerank);
 
 /// <summary>
 /// Synthetic gallery benchmark: clustered embeddings (unit identity centres plus Gaussian noise; HNSW behaves very
@@ -95,6 +102,16 @@ public static class GalleryBenchmark
             recall += ex10.Select(x => x.Key).Intersect(hx10.Select(x => x.Key)).Count() / (double)ex10.Count;
         }
 
+        double Cpu(Action<float[]> op)
+        {
+            var t0 = Process.GetCurrentProcess().TotalProcessorTime;
+            foreach (var q in queries) op(q);
+            return (Process.GetCurrentProcess().TotalProcessorTime - t0).TotalMilliseconds / queries.Length;
+        }
+        double cE10 = Cpu(q => exact.Search(q, 10)), cE100 = Cpu(q => exact.Search(q, 100));
+        double cH10 = Cpu(q => hnsw.Search(q, 10)), cH100 = Cpu(q => hnsw.Search(q, 100));
+        double? cRerank = null;
+
         Latency? rerank = null;
         if (reranker is not null && o.RerankK > 0)
         {
@@ -111,9 +128,13 @@ public static class GalleryBenchmark
                 t[q] = sw.Elapsed.TotalMilliseconds;
             }
             rerank = Stats(t);
+            var c0 = Process.GetCurrentProcess().TotalProcessorTime;
+            for (int q = 0; q < t.Length; q++) foreach (var c in codes) reranker.Compare(probe, c);
+            cRerank = (Process.GetCurrentProcess().TotalProcessorTime - c0).TotalMilliseconds / t.Length;
         }
         return new GalleryBenchmarkResult(o.Faces, ids, o.Dim, o.Queries, exactBuild, exactMb, hnswBuild, hnswMb,
-            Stats(e10), Stats(e100), Stats(h10), Stats(h100), recall / o.Queries, sameCos, rerank, reranker?.Model.Name, o.Hnsw, Environment.ProcessorCount);
+            Stats(e10), Stats(e100), Stats(h10), Stats(h100), recall / o.Queries, sameCos, rerank, reranker?.Model.Name, o.Hnsw, Environment.ProcessorCount,
+            new CpuCost(cE10, cE100, cH10, cH100, cRerank));
     }
 
     private static void Face(Random rng, float[] centres, int id, GalleryBenchmarkOptions o, Span<float> dst)
