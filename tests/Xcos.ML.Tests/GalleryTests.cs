@@ -72,7 +72,7 @@ public class GalleryTests
             Assert.Equal(2, g.RemoveIdentity("person1"));
             Assert.Equal(0, g.RemoveIdentity("nobody"));
             long before = new FileInfo(path).Length;
-            Assert.Equal(2, g.RemoveIdentity("person3"));   // 4 dead faces > 4 live? no: 4 == 4, not compacted yet
+            Assert.Equal(2, g.RemoveIdentity("person3"));   // 4 dead faces, 4 live: not more dead than live, so no compaction yet
             Assert.True(new FileInfo(path).Length > before);
             g.Compact();
             Assert.True(new FileInfo(path).Length < before, "compaction drops the removed faces' records");
@@ -84,6 +84,24 @@ public class GalleryTests
         Assert.Equal("again.jpg", Assert.Single(r.FacesOf("person1")).SourceFile);
         Assert.Equal(FaceOf(2, 1).Code, r.FacesOf("person2")[1].Code);
         Assert.Empty(Directory.GetFiles(Path.GetDirectoryName(path)!, "*.tmp"));
+    }
+
+    [Fact]
+    public void Removals_compact_the_file_once_dead_faces_outnumber_live_ones()
+    {
+        var path = NewPath();
+        using (var g = FaceGallery.Create(path, Model, new FaceGalleryOptions { CompactAfterDeadFaces = 1 }))
+        {
+            Fill(g, 3, 2);
+            long full = new FileInfo(path).Length;
+            g.RemoveIdentity("person0");                      // 2 dead, 4 live: kept
+            Assert.True(new FileInfo(path).Length > full);
+            g.RemoveIdentity("person1");                      // 4 dead, 2 live: compacted
+            Assert.True(new FileInfo(path).Length < full / 2);
+        }
+        using var r = FaceGallery.Open(path, Model);
+        Assert.Equal(["person2"], r.Identities);
+        Assert.Equal(FaceOf(2, 1).Code, r.FacesOf("person2")[1].Code);
     }
 
     [Fact]
