@@ -12,10 +12,13 @@ internal static class CommandSet
         yield return TrainCommand.Create();
         yield return EvalCommand.Create();
         yield return VerifyCommand.Create();
+        yield return EnrollCommand.Create();
+        yield return IdentifyCommand.Create();
         yield return FaithfulnessCommand.Create();
         yield return ExportCommand.Create();
         yield return InspectCommand.Create();
         yield return BenchCommand.Create();
+        yield return GalleryBenchCommand.Create();
         yield return ModelsCommand.Create();
     }
 }

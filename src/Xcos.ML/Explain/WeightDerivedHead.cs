@@ -103,11 +103,9 @@ public sealed class WeightDerivedHead
     public float[] Embedding(ReadOnlySpan<float> cellFeatures)
     {
         if (cellFeatures.Length != Cells * Dim) throw new ArgumentException($"expected {Cells}x{Dim} cell features, got {cellFeatures.Length}");
-        var e = new double[Dim];
-        for (int cell = 0; cell < Cells; cell++)
-            for (int o = 0; o < Dim; o++) e[o] += cellFeatures[cell * Dim + o];
-        var res = new float[Dim];
-        for (int o = 0; o < Dim; o++) res[o] = (float)(e[o] + _bias[o]);
+        // SIMD row sums in float: called twice per explained pair (galleries re-rank many pairs per probe)
+        var res = _bias.ToArray();
+        for (int cell = 0; cell < Cells; cell++) TensorPrimitives.Add(res, cellFeatures.Slice(cell * Dim, Dim), res);
         return res;
     }
 

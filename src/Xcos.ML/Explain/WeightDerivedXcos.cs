@@ -104,12 +104,9 @@ public sealed class WeightDerivedXcos
         return new WeightDerivedExplanation(xcos, Dot(e1, e2) / nn, cos, att, contrib, biasTerm);
     }
 
-    private static double Dot(ReadOnlySpan<float> x, ReadOnlySpan<float> y)
-    {
-        double s = 0;
-        for (int i = 0; i < x.Length; i++) s += (double)x[i] * y[i];
-        return s;
-    }
+    // SIMD float dot products: a gallery re-ranks 100 candidates per probe, and the scalar double loop cost ~10x more
+    // for a relative difference near 1e-7 on 512-d rows
+    private static double Dot(ReadOnlySpan<float> x, ReadOnlySpan<float> y) => TensorPrimitives.Dot(x, y);
 }
 
 /// <summary>

@@ -36,4 +36,14 @@ public static class XcosCatalog
     /// </summary>
     public static XcosPairScorer ScoreXcosPairs(this TransformsCatalog catalog, XcosPairScorerOptions options)
         => new(catalog, options);
+
+    /// <summary>
+    /// Appends 1:N identification against a gallery file built with fr_feature (<c>xcos enroll</c>): "Image" (MLImage) in;
+    /// Identity, IdentityScore (cosine), Unknown, TopIdentities, TopScores and IdentifyStatus out. The model saves; the
+    /// gallery stays a file the loading process names (<see cref="IdentifyFacesFactory.UseGallery"/> or $XCOS_GALLERY),
+    /// so a model loaded later sees the enrolments made since it was saved. This call makes <paramref name="galleryPath"/>
+    /// the process's gallery.
+    /// </summary>
+    public static IdentifyFacesEstimator IdentifyFaces(this TransformsCatalog catalog, string galleryPath)
+        => new(catalog, galleryPath);
 }

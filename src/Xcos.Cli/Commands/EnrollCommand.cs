@@ -1,0 +1,95 @@
+using System.CommandLine;
+using System.Text.Json.Serialization;
+using Xcos.ML.Data;
+using Xcos.ML.Gallery;
+
+namespace Xcos.Cli.Commands;
+
+/// <summary>
+/// `xcos enroll --gallery G --images DIR`: enrols every photo of an ImageFolder (DIR/&lt;identity&gt;/&lt;photos&gt;) into a
+/// gallery file, creating it when missing; photos without a usable face are reported per file. `--remove NAME`
+/// removes an identity instead.
+/// </summary>
+internal static class EnrollCommand
+{
+    public sealed record SkippedJson([property: JsonPropertyName("file")] string File, [property: JsonPropertyName("identity")] string Identity,
+        [property: JsonPropertyName("status")] string Status);
+
+    public sealed record EnrollJson(
+        [property: JsonPropertyName("gallery")] string Gallery,
+        [property: JsonPropertyName("model")] string Model,
+        [property: JsonPropertyName("model_hash")] string ModelHash,
+        [property: JsonPropertyName("photos")] int Photos,
+        [property: JsonPropertyName("enrolled")] int Enrolled,
+        [property: JsonPropertyName("removed")] int? Removed,
+        [property: JsonPropertyName("faces")] int Faces,
+        [property: JsonPropertyName("identities")] int Identities,
+        [property: JsonPropertyName("index")] string Index,
+        [property: JsonPropertyName("recovered_tail")] string? RecoveredTail,
+        [property: JsonPropertyName("skipped")] SkippedJson[] Skipped);
+
+    public static Command Create()
+    {
+        var args = new GalleryArgs();
+        var images = new Option<DirectoryInfo?>("--images") { Description = "ImageFolder of photos to enrol: DIR/<identity>/<photos>" };
+        var remove = new Option<string?>("--remove") { Description = "Remove this identity (every face enrolled under it) instead of enrolling" };
+        var json = new Option<bool>("--json") { Description = "Print one JSON object" };
+        var cmd = new Command("enroll", "Enrol photos of known people into a gallery file for 1:N identification");
+        args.AddTo(cmd);
+        cmd.Options.Add(images);
+        cmd.Options.Add(remove);
+        cmd.Options.Add(json);
+        cmd.SetAction(p =>
+        {
+            var dir = p.GetValue(images);
+            var who = p.GetValue(remove);
+            if ((dir is null) == (who is null)) throw new CliException("give either --images DIR (to enrol) or --remove NAME (to remove an identity).", ExitCodes.Usage);
+            var file = p.GetValue(args.Gallery)!;
+            using var encoder = args.CreateEncoder(p);
+            var options = args.GalleryOptions(p, readOnly: false);
+            using var gallery = who is not null
+                ? FaceGallery.Open(file.FullName, encoder.Model, options)
+                : FaceGallery.OpenOrCreate(file.FullName, encoder.Model, options);
+            int photos = 0, enrolled = 0;
+            int? removed = null;
+            var skipped = new List<SkippedJson>();
+            if (who is not null)
+            {
+                removed = gallery.RemoveIdentity(who);
+                if (removed == 0) throw new CliException($"'{who}' is not enrolled in {file.FullName} (identities: {gallery.Identities.Count}).");
+            }
+            else
+            {
+                if (!dir!.Exists) throw new CliException($"{dir.FullName}: images folder not found.");
+                var folder = ImageFolder.Load(dir.FullName);
+                var identifier = new FaceIdentifier(encoder, gallery, file.FullName);
+                bool aligned = p.GetValue(args.Aligned);
+                photos = folder.Count;
+                CliProgress.Run("enrolling", folder.Count, step =>
+                {
+                    foreach (var s in folder.Samples)
+                    {
+                        var r = identifier.EnrollFile(folder.Identities[s.Label], s.Path, aligned);
+                        if (r.Face is null) skipped.Add(new SkippedJson(s.Path, r.Identity, r.Status));
+                        else enrolled++;
+                        step(1);
+                    }
+                    return 0;
+                });
+            }
+            if (p.GetValue(json))
+                Cli.WriteJson(new EnrollJson(file.FullName, encoder.Model.Name, encoder.Model.Hash, photos, enrolled, removed, gallery.FaceCount,
+                    gallery.Identities.Count, gallery.IndexKind.ToString().ToLowerInvariant(), gallery.RecoveredTail, skipped.ToArray()));
+            else
+            {
+                if (gallery.RecoveredTail is not null) Console.WriteLine($"recovered: dropped {gallery.RecoveredTail} (an enrolment cut by a crash)");
+                foreach (var s in skipped) Console.WriteLine($"skipped {s.File}: {s.Status}");
+                Console.WriteLine(removed is { } n
+                    ? $"removed {n} face(s) of '{who}'; {file.FullName} holds {gallery.FaceCount} faces of {gallery.Identities.Count} identities"
+                    : $"enrolled {enrolled} of {photos} photos ({skipped.Count} skipped); {file.FullName} holds {gallery.FaceCount} faces of {gallery.Identities.Count} identities ({encoder.Model.Name})");
+            }
+            return ExitCodes.Ok;
+        });
+        return cmd;
+    }
+}

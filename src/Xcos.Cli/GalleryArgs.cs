@@ -1,0 +1,69 @@
+using System.CommandLine;
+using Xcos.ML.FaceModels;
+using Xcos.ML.Gallery;
+using Xcos.ML.Torch;
+using Xcos.ML.Torch.Checkpoints;
+using Xcos.ML.Torch.Gallery;
+
+namespace Xcos.Cli;
+
+/// <summary>Options shared by `enroll` and `identify`: the gallery file and the face model that encodes photos for it.</summary>
+internal sealed class GalleryArgs
+{
+    public readonly Option<FileInfo> Gallery = new("--gallery") { Description = "Gallery file (created by `xcos enroll` when missing)", Required = true };
+    public readonly Option<string> Model = new("--model") { Description = "Face model: fr_feature (default) or a descriptor .json of another ONNX face model", DefaultValueFactory = _ => "fr_feature" };
+    public readonly Option<FileInfo?> Checkpoint = new("--checkpoint") { Description = "Use a TorchSharp xCos checkpoint as the face model instead of an ONNX model" };
+    public readonly Option<DirectoryInfo?> ModelsDir = new("--models-dir") { Description = "Where `xcos models fetch` put the models (default: $XCOS_MODELS or the user data folder)" };
+    public readonly Option<bool> Aligned = new("--aligned") { Description = "Photos are aligned 112x112 faces (no detection)" };
+    public readonly Option<string> Index = new("--index") { Description = "Vector index: auto (exact below 20,000 faces, HNSW above), exact or hnsw", DefaultValueFactory = _ => "auto" };
+    public readonly Option<int?> Threads = new("--threads") { Description = "Inference threads (default: the runtime's choice)" };
+
+    public void AddTo(Command command)
+    {
+        foreach (var o in new Option[] { Gallery, Model, Checkpoint, ModelsDir, Aligned, Index, Threads }) command.Options.Add(o);
+    }
+
+    public FaceGalleryOptions GalleryOptions(ParseResult p, bool readOnly) => new()
+    {
+        ReadOnly = readOnly,
+        Index = p.GetValue(Index) switch
+        {
+            "auto" => GalleryIndexKind.Auto,
+            "exact" => GalleryIndexKind.Exact,
+            "hnsw" => GalleryIndexKind.Hnsw,
+            var v => throw new CliException($"--index '{v}': expected auto, exact or hnsw.", ExitCodes.Usage),
+        },
+    };
+
+    /// <summary>The encoder: the ONNX model named by --model, or the checkpoint of --checkpoint (with a detector unless --aligned).</summary>
+    public IFaceEncoder CreateEncoder(ParseResult p, double? threshold = null)
+    {
+        bool aligned = p.GetValue(Aligned);
+        int threads = p.GetValue(Threads) ?? 0;
+        var modelsDir = p.GetValue(ModelsDir)?.FullName;
+        try
+        {
+            if (p.GetValue(Checkpoint) is { } ckpt)
+            {
+                if (!ckpt.Exists) throw new CliException($"{ckpt.FullName}: checkpoint not found.");
+                TorchRuntime.Configure(p.GetValue(Threads), "cpu");
+                FaceDetector? detector = null;
+                if (!aligned)
+                {
+                    var dir = ModelStore.ResolveDirectory(modelsDir);
+                    if (!ModelStore.IsComplete(dir))
+                        throw new CliException($"photos need face detection, but the models are not in {dir}: run `xcos models fetch`, or pass --aligned for aligned 112x112 faces.");
+                    detector = FaceDetector.FromDirectory(dir, new FaceDetectorOptions { IntraOpThreads = threads });
+                }
+                try { return new TorchFaceEncoder(XcosModelLoader.Load(ckpt.FullName), ckpt.FullName, detector, threshold); }
+                catch (CheckpointException e) { detector?.Dispose(); throw new CliException(e.Message); }
+            }
+            var model = p.GetValue(Model)!;
+            string? descriptor = model == "fr_feature" ? null
+                : File.Exists(model) ? model
+                : throw new CliException($"--model '{model}': expected fr_feature or an existing descriptor .json file.", ExitCodes.Usage);
+            return new OnnxFaceEncoder(modelsDir, descriptor, threads, needDetector: !aligned);
+        }
+        catch (FileNotFoundException e) { throw new CliException(e.Message); }
+    }
+}

@@ -1,0 +1,304 @@
+using System.Numerics.Tensors;
+using Microsoft.Win32.SafeHandles;
+
+namespace Xcos.ML.Gallery;
+
+/// <summary>
+/// The embedded, file-backed <see cref="IFaceGallery"/>: one append-only file (<see cref="GalleryFileFormat"/>) that
+/// records the model, every enrolment and every removal. Embeddings stay in memory in a vector index; face codes stay
+/// in the file and are read by offset for the few faces a search returns. Each enrolment is on disk before
+/// <see cref="Enroll"/> returns, so a process killed mid-enrolment loses only the face it was writing.
+/// </summary>
+/// <remarks>One writer per file (the file is locked while open for writing); thread-safe within the process.</remarks>
+public sealed class FaceGallery : IFaceGallery
+{
+    private sealed record Face(long Id, string Identity, string Source, float[] Embedding, long CodeOffset);
+
+    private readonly object _lock = new();
+    private readonly FaceGalleryOptions _options;
+    private readonly Dictionary<long, Face> _faces = [];
+    private readonly SortedDictionary<string, List<long>> _byIdentity = new(StringComparer.Ordinal);
+    private FileStream _file;
+    private IVectorIndex _index;
+    private long _nextId;
+    private int _deadFaces;
+
+    private FaceGallery(string path, FileStream file, GalleryFileFormat.Contents contents, FaceGalleryOptions options)
+    {
+        Path = path;
+        _file = file;
+        _options = options;
+        Model = contents.Model;
+        foreach (var e in contents.Entries)
+        {
+            if (e.Type == GalleryFileFormat.FaceType)
+            {
+                if (_faces.ContainsKey(e.FaceId)) throw new InvalidDataException($"{path}: face id {e.FaceId} appears twice (record at offset {e.Offset})");
+                _faces[e.FaceId] = new Face(e.FaceId, e.Identity, e.Source, e.Embedding!, e.CodeOffset);
+                Ids(e.Identity).Add(e.FaceId);
+                _nextId = Math.Max(_nextId, e.FaceId + 1);
+            }
+            else if (_byIdentity.Remove(e.Identity, out var gone))
+            {
+                foreach (var id in gone) _faces.Remove(id);
+                _deadFaces += gone.Count;
+            }
+        }
+        _index = BuildIndex(GalleryIndexChoice.Resolve(options.Index, _faces.Count));
+    }
+
+    /// <summary>The gallery file.</summary>
+    public string Path { get; }
+    /// <inheritdoc/>
+    public GalleryModelStamp Model { get; }
+    /// <summary>The index kind in use now.</summary>
+    public GalleryIndexKind IndexKind => _index is HnswVectorIndex ? GalleryIndexKind.Hnsw : GalleryIndexKind.Exact;
+    /// <summary>What was dropped from the end of the file when it was opened (a record cut by a crash), or null.</summary>
+    public string? RecoveredTail { get; private init; }
+
+    /// <inheritdoc/>
+    public int FaceCount { get { lock (_lock) return _faces.Count; } }
+
+    /// <inheritdoc/>
+    public IReadOnlyList<string> Identities { get { lock (_lock) return _byIdentity.Keys.ToList(); } }
+
+    /// <summary>Creates a new gallery file for <paramref name="model"/>; the header is written to a temporary file and renamed into place.</summary>
+    /// <exception cref="IOException">The file exists already (nothing is overwritten).</exception>
+    public static FaceGallery Create(string path, GalleryModelStamp model, FaceGalleryOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        path = System.IO.Path.GetFullPath(path);
+        if (File.Exists(path)) throw new IOException($"{path}: a file exists already; open it, or choose another path");
+        var tmp = TempNextTo(path);
+        using (var f = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
+        {
+            f.Write(GalleryFileFormat.Magic);
+            f.Write(GalleryFileFormat.HeaderRecord(model));
+            f.Flush(flushToDisk: true);
+        }
+        try { File.Move(tmp, path, overwrite: false); }
+        catch { File.Delete(tmp); throw; }
+        return Open(path, model, options);
+    }
+
+    /// <summary>Opens a gallery file built with <paramref name="expected"/> (null accepts whatever model it records).</summary>
+    /// <exception cref="FileNotFoundException">No such file.</exception>
+    /// <exception cref="InvalidDataException">Not a gallery, corrupt, or built with another model.</exception>
+    /// <exception cref="IOException">Another process has it open for writing.</exception>
+    public static FaceGallery Open(string path, GalleryModelStamp? expected, FaceGalleryOptions? options = null)
+    {
+        options ??= new FaceGalleryOptions();
+        path = System.IO.Path.GetFullPath(path);
+        if (!File.Exists(path)) throw new FileNotFoundException($"{path}: no gallery file (create one with `xcos enroll`)", path);
+        var file = options.ReadOnly
+            ? new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16)
+            : OpenForWriting(path);
+        try
+        {
+            var contents = GalleryFileFormat.Read(file, path);
+            if (expected is not null) contents.Model.CheckSame(expected, path);
+            if (contents.TornTail is not null && !options.ReadOnly)
+            {
+                // the cut record was never acknowledged to the caller; drop it so appends follow the last complete one
+                file.SetLength(contents.GoodLength);
+                file.Flush(flushToDisk: true);
+            }
+            file.Position = contents.GoodLength;
+            return new FaceGallery(path, file, contents, options) { RecoveredTail = contents.TornTail };
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Opens <paramref name="path"/> when it exists, else creates it.</summary>
+    public static FaceGallery OpenOrCreate(string path, GalleryModelStamp model, FaceGalleryOptions? options = null) =>
+        File.Exists(path) ? Open(path, model, options) : Create(path, model, options);
+
+    private static FileStream OpenForWriting(string path)
+    {
+        try { return new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.None, 1 << 16); }
+        catch (IOException e) when (e is not FileNotFoundException)
+        {
+            throw new IOException($"{path}: the gallery is open for writing elsewhere ({e.Message})", e);
+        }
+    }
+
+    /// <inheritdoc/>
+    public IReadOnlyList<GalleryFace> FacesOf(string identity)
+    {
+        lock (_lock)
+            return _byIdentity.TryGetValue(identity, out var ids) ? ids.Select(id => Load(_faces[id])).ToList() : [];
+    }
+
+    /// <inheritdoc/>
+    public GalleryFace Enroll(string identity, float[] embedding, float[] code, string sourceFile)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(identity);
+        ArgumentNullException.ThrowIfNull(embedding);
+        ArgumentNullException.ThrowIfNull(code);
+        ArgumentNullException.ThrowIfNull(sourceFile);
+        if (embedding.Length != Model.EmbeddingDim || code.Length != Model.CodeLength)
+            throw new ArgumentException($"{Path}: the gallery holds {Model.EmbeddingDim}-d embeddings and {Model.CodeLength}-float codes, got {embedding.Length} and {code.Length}");
+        float norm = TensorPrimitives.Norm(embedding);
+        if (!float.IsFinite(norm) || norm == 0)
+            throw new ArgumentException($"{sourceFile}: the embedding is zero or not finite", nameof(embedding));
+        lock (_lock)
+        {
+            EnsureWritable();
+            long id = _nextId;
+            var (bytes, codeAt) = GalleryFileFormat.FaceRecord(id, identity, sourceFile, embedding, code);
+            long start = _file.Length;
+            Append(bytes);
+            var face = new Face(id, identity, sourceFile, (float[])embedding.Clone(), start + codeAt);
+            _nextId++;
+            _faces[id] = face;
+            Ids(identity).Add(id);
+            if (_index is ExactVectorIndex && GalleryIndexChoice.Resolve(_options.Index, _faces.Count) == GalleryIndexKind.Hnsw)
+            {
+                _index.Dispose();
+                _index = BuildIndex(GalleryIndexKind.Hnsw);
+            }
+            else _index.Add(id, Unit(embedding));
+            return new GalleryFace(id, identity, sourceFile, face.Embedding, (float[])code.Clone());
+        }
+    }
+
+    /// <inheritdoc/>
+    public int RemoveIdentity(string identity)
+    {
+        lock (_lock)
+        {
+            EnsureWritable();
+            if (!_byIdentity.TryGetValue(identity, out var ids)) return 0;
+            Append(GalleryFileFormat.RemoveRecord(identity));
+            _byIdentity.Remove(identity);
+            foreach (var id in ids) { _faces.Remove(id); _index.Remove(id); }
+            _deadFaces += ids.Count;
+            if (_deadFaces > _options.CompactAfterDeadFaces && _deadFaces > _faces.Count) Compact();
+            return ids.Count;
+        }
+    }
+
+    /// <summary>
+    /// Rewrites the file with the live faces only: to a temporary file next to it, flushed, then renamed over it.
+    /// A crash leaves either the old file or the new one, both complete.
+    /// </summary>
+    public void Compact()
+    {
+        lock (_lock)
+        {
+            EnsureWritable();
+            var tmp = TempNextTo(Path);
+            var moved = new List<Face>(_faces.Count);
+            using (var f = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
+            {
+                f.Write(GalleryFileFormat.Magic);
+                f.Write(GalleryFileFormat.HeaderRecord(Model));
+                foreach (var face in _faces.Values.OrderBy(x => x.Id))
+                {
+                    var code = GalleryFileFormat.ReadCode(_file.SafeFileHandle, face.CodeOffset, Model.CodeLength);
+                    var (bytes, codeAt) = GalleryFileFormat.FaceRecord(face.Id, face.Identity, face.Source, face.Embedding, code);
+                    moved.Add(face with { CodeOffset = f.Position + codeAt });
+                    f.Write(bytes);
+                }
+                f.Flush(flushToDisk: true);
+            }
+            _file.Dispose();
+            File.Move(tmp, Path, overwrite: true);
+            _file = OpenForWriting(Path);
+            _file.Position = _file.Length;
+            foreach (var face in moved) _faces[face.Id] = face;
+            _deadFaces = 0;
+        }
+    }
+
+    /// <inheritdoc/>
+    public IReadOnlyList<IdentityCandidate> Search(ReadOnlySpan<float> embedding, int top)
+    {
+        if (embedding.Length != Model.EmbeddingDim) throw new ArgumentException($"probe embedding has {embedding.Length} values; the gallery holds {Model.EmbeddingDim}-d embeddings");
+        ArgumentOutOfRangeException.ThrowIfLessThan(top, 1);
+        var unit = Unit(embedding);
+        lock (_lock)
+        {
+            if (_faces.Count == 0) return [];
+            // each identity has at most `most` faces, so the best `top * most` faces hold the best face of each of the top identities
+            int most = _byIdentity.Values.Max(l => l.Count);
+            var hits = _index.Search(unit, (int)Math.Min(_faces.Count, (long)top * most));
+            var result = new List<IdentityCandidate>(top);
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var (key, cosine) in hits)
+            {
+                if (!_faces.TryGetValue(key, out var f) || !seen.Add(f.Identity)) continue;
+                result.Add(new IdentityCandidate(f.Identity, cosine, Load(f)));
+                if (result.Count == top) break;
+            }
+            return result;
+        }
+    }
+
+    private GalleryFace Load(Face f) =>
+        new(f.Id, f.Identity, f.Source, f.Embedding, GalleryFileFormat.ReadCode(_file.SafeFileHandle, f.CodeOffset, Model.CodeLength));
+
+    private List<long> Ids(string identity)
+    {
+        if (!_byIdentity.TryGetValue(identity, out var l)) _byIdentity[identity] = l = [];
+        return l;
+    }
+
+    private IVectorIndex BuildIndex(GalleryIndexKind kind)
+    {
+        IVectorIndex index = kind == GalleryIndexKind.Hnsw
+            ? new HnswVectorIndex(Model.EmbeddingDim, _options.Hnsw)
+            : new ExactVectorIndex(Model.EmbeddingDim, _faces.Count);
+        var faces = _faces.Values.OrderBy(x => x.Id).ToList();
+        if (index is HnswVectorIndex h) h.AddRange(faces.Select(f => f.Id).ToList(), faces.Select(f => Unit(f.Embedding)).ToList());
+        else foreach (var f in faces) index.Add(f.Id, Unit(f.Embedding));
+        return index;
+    }
+
+    private void Append(byte[] record)
+    {
+        long at = _file.Length;
+        try
+        {
+            _file.Position = at;
+            _file.Write(record);
+            _file.Flush(flushToDisk: true);
+        }
+        catch
+        {
+            // a failed write must not leave half a record for the next append to follow
+            try { _file.SetLength(at); } catch (IOException) { }
+            throw;
+        }
+    }
+
+    private void EnsureWritable()
+    {
+        if (_options.ReadOnly) throw new InvalidOperationException($"{Path}: the gallery was opened read-only");
+    }
+
+    private static float[] Unit(ReadOnlySpan<float> v)
+    {
+        var u = v.ToArray();
+        float n = TensorPrimitives.Norm(u);
+        if (n > 0) TensorPrimitives.Divide(u, n, u);
+        return u;
+    }
+
+    private static string TempNextTo(string path) =>
+        System.IO.Path.Combine(System.IO.Path.GetDirectoryName(path)!, "." + System.IO.Path.GetFileName(path) + "." + Guid.NewGuid().ToString("N")[..8] + ".tmp");
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        lock (_lock)
+        {
+            _index.Dispose();
+            _file.Dispose();
+        }
+    }
+}

@@ -1,0 +1,17 @@
+namespace Xcos.ML.Gallery;
+
+/// <summary>Settings of <see cref="FaceGallery"/>.</summary>
+public sealed class FaceGalleryOptions
+{
+    /// <summary>Index kind (default Auto: exact scan for small galleries, HNSW for large ones).</summary>
+    public GalleryIndexKind Index { get; set; } = GalleryIndexKind.Auto;
+
+    /// <summary>HNSW settings when the HNSW index is used.</summary>
+    public HnswSettings Hnsw { get; set; } = new();
+
+    /// <summary>Open without writing (searches only; a torn last record is ignored, not truncated).</summary>
+    public bool ReadOnly { get; set; }
+
+    /// <summary>Compact after a removal once the file holds more dead faces than this and than live ones (default 256).</summary>
+    public int CompactAfterDeadFaces { get; set; } = 256;
+}

@@ -1,0 +1,40 @@
+using System.Security.Cryptography;
+
+namespace Xcos.ML.Gallery;
+
+/// <summary>
+/// The face model a gallery was built with: embeddings and face codes of one model mean nothing to another, so a
+/// gallery records this stamp and refuses to open with a different one.
+/// </summary>
+/// <param name="Name">The model's name (a descriptor's name, or "checkpoint:&lt;file name&gt;").</param>
+/// <param name="Hash">"sha256:&lt;hex&gt;" of the model's bytes and the settings that change its outputs.</param>
+/// <param name="EmbeddingDim">Embedding length.</param>
+/// <param name="CodeLength">Face-code length (floats) the model's pair head reads.</param>
+public sealed record GalleryModelStamp(string Name, string Hash, int EmbeddingDim, int CodeLength)
+{
+    /// <summary>"sha256:&lt;hex&gt;" of a model file followed by a settings text (input size, colour order, normalisation).</summary>
+    public static string HashOf(string modelPath, string settings)
+    {
+        using var sha = SHA256.Create();
+        using (var f = File.OpenRead(modelPath))
+        {
+            var buffer = new byte[1 << 20];
+            int n;
+            while ((n = f.Read(buffer, 0, buffer.Length)) > 0) sha.TransformBlock(buffer, 0, n, null, 0);
+        }
+        var tail = System.Text.Encoding.UTF8.GetBytes("|" + settings);
+        sha.TransformFinalBlock(tail, 0, tail.Length);
+        return "sha256:" + Convert.ToHexStringLower(sha.Hash!);
+    }
+
+    /// <summary>Throws when <paramref name="other"/> is not this model; <paramref name="source"/> names the gallery file.</summary>
+    /// <exception cref="InvalidDataException">Another model: its scores against this gallery would be silently wrong.</exception>
+    public void CheckSame(GalleryModelStamp other, string source)
+    {
+        ArgumentNullException.ThrowIfNull(other);
+        if (other == this) return;
+        throw new InvalidDataException($"{source}: the gallery was built with face model '{Name}' ({Hash}, {EmbeddingDim}-d embeddings, " +
+            $"{CodeLength}-float codes); it cannot be searched with '{other.Name}' ({other.Hash}, {other.EmbeddingDim}-d, {other.CodeLength}-float codes). " +
+            "Enrol the photos again into a new gallery with this model.");
+    }
+}

@@ -1,0 +1,30 @@
+namespace Xcos.ML.Gallery;
+
+/// <summary>
+/// Where enrolled faces live and how they are searched. The file-backed <see cref="FaceGallery"/> is the embedded
+/// default; a gallery past one machine is another implementation (a vector database holds the embeddings and returns
+/// face ids, the face codes come back with them), while re-ranking and explanation stay in <see cref="FaceIdentifier"/>.
+/// </summary>
+public interface IFaceGallery : IDisposable
+{
+    /// <summary>The face model every stored embedding and code comes from.</summary>
+    GalleryModelStamp Model { get; }
+
+    /// <summary>Faces enrolled.</summary>
+    int FaceCount { get; }
+
+    /// <summary>Enrolled identities, sorted (ordinal).</summary>
+    IReadOnlyList<string> Identities { get; }
+
+    /// <summary>The faces of one identity (empty when it is not enrolled).</summary>
+    IReadOnlyList<GalleryFace> FacesOf(string identity);
+
+    /// <summary>Stores one face under <paramref name="identity"/>; durable when this returns.</summary>
+    GalleryFace Enroll(string identity, float[] embedding, float[] code, string sourceFile);
+
+    /// <summary>Removes every face of <paramref name="identity"/>; returns how many there were. Durable when this returns.</summary>
+    int RemoveIdentity(string identity);
+
+    /// <summary>The <paramref name="top"/> identities nearest a probe embedding (each by its best face), best first.</summary>
+    IReadOnlyList<IdentityCandidate> Search(ReadOnlySpan<float> embedding, int top);
+}

@@ -1,0 +1,16 @@
+namespace Xcos.ML.Gallery;
+
+/// <summary>Nearest neighbours by cosine over unit vectors, keyed by face id.</summary>
+public interface IVectorIndex : IDisposable
+{
+    /// <summary>Vector length.</summary>
+    int Dimension { get; }
+    /// <summary>Vectors held.</summary>
+    int Count { get; }
+    /// <summary>Adds a unit vector under a new key.</summary>
+    void Add(long key, ReadOnlySpan<float> unit);
+    /// <summary>Removes a key (no-op when absent).</summary>
+    void Remove(long key);
+    /// <summary>Up to <paramref name="count"/> keys with the highest cosine to a unit query, best first.</summary>
+    IReadOnlyList<(long Key, float Cosine)> Search(ReadOnlySpan<float> unitQuery, int count);
+}

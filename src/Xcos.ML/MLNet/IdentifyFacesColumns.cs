@@ -1,0 +1,35 @@
+using Microsoft.ML.Data;
+
+namespace Xcos.ML.MLNet;
+
+/// <summary>Row read by the identification stage: the probe photo.</summary>
+public sealed class IdentifyFacesInput
+{
+    /// <summary>The probe photo (from <c>mlContext.Transforms.LoadImages</c>).</summary>
+    [ColumnName("Image")]
+    public MLImage? Image { get; set; }
+}
+
+/// <summary>Row written by the identification stage.</summary>
+public sealed class IdentifyFacesOutput
+{
+    /// <summary>The best identity, or "" when the photo has no face.</summary>
+    public string Identity { get; set; } = "";
+
+    /// <summary>The model's cosine of the probe and the best identity's nearest face (NaN without a face).</summary>
+    public float IdentityScore { get; set; }
+
+    /// <summary>Open-set decision: the best cosine is under the face model's threshold (true without a face).</summary>
+    public bool Unknown { get; set; }
+
+    /// <summary>The top identities by cosine, best first (up to <see cref="IdentifyFacesFactory.Top"/>).</summary>
+    [VectorType]
+    public string[] TopIdentities { get; set; } = [];
+
+    /// <summary>Their cosines.</summary>
+    [VectorType]
+    public float[] TopScores { get; set; } = [];
+
+    /// <summary>"ok", or the probe's face status (no_face, ...).</summary>
+    public string IdentifyStatus { get; set; } = "";
+}

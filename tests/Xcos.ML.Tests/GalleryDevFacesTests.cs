@@ -1,0 +1,94 @@
+using Xcos.ML.Gallery;
+using Xcos.ML.Verification;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace Xcos.ML.Tests;
+
+/// <summary>
+/// 1:N on ../shared/dev-faces with fr_feature: enrol one photo per person, identify the other 90. The gallery's
+/// rank-1 must equal an exhaustive cosine search done here by hand with the same embeddings; xCos re-ranking is
+/// reported beside it.
+/// </summary>
+public class GalleryDevFacesTests(ITestOutputHelper output)
+{
+    private static string DevFaces() => Path.GetFullPath(Path.Combine(Fixtures.Dir, "..", "dev-faces"));
+
+    [RealModelsFact]
+    public void Gallery_rank1_matches_exhaustive_cosine_and_xcos_rerank_is_reported()
+    {
+        var root = Path.Combine(DevFaces(), "photos");
+        var people = Directory.GetDirectories(root).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToList();
+        Assert.Equal(10, people.Count);
+        using var encoder = new OnnxFaceEncoder(RealFaces.ModelsDir(), intraOpThreads: 1);
+        var path = Path.Combine(Directory.CreateTempSubdirectory("xcos-devfaces").FullName, "dev.gallery");
+        using var gallery = FaceGallery.Create(path, encoder.Model);
+        var identifier = new FaceIdentifier(encoder, gallery, path);
+        var probes = new List<ProbeRow>();
+        foreach (var who in people)
+        {
+            var photos = Directory.GetFiles(Path.Combine(root, who!)).Order(StringComparer.Ordinal).ToList();
+            var enrolled = identifier.EnrollFile(who!, photos[0]);
+            Assert.Equal("ok", enrolled.Status);
+            probes.AddRange(photos.Skip(1).Select((p, i) => new ProbeRow(Path.GetRelativePath(root, p), who!, probes.Count + i + 1)));
+        }
+        Assert.Equal(10, gallery.FaceCount);
+        var result = ProbeEvaluation.Run(identifier, probes, root, shortlist: 10);
+        // exhaustive cosine over the ten enrolled embeddings, by hand
+        var enrolledFaces = people.Select(p => gallery.FacesOf(p!)[0]).ToList();
+        int correct = 0;
+        foreach (var o in result.Outcomes)
+        {
+            var e = encoder.EncodeFile(Path.Combine(root, o.Row.File));
+            var best = enrolledFaces.OrderByDescending(f => Cos(e.Embedding!, f.Embedding)).First();
+            if (best.Identity == o.Row.Identity) correct++;
+            Assert.Equal(best.Identity, o.ByCosine[0].Identity);
+        }
+        double exhaustive = correct / (double)result.Outcomes.Count;
+        output.WriteLine($"dev-faces, fr_feature, 1 enrolled photo per person, {result.Outcomes.Count} probes searched, {result.Skipped.Count} skipped: " +
+            $"rank-1 cosine {result.Cosine.Rank1:F4} (exhaustive {exhaustive:F4}), rank-1 xCos re-rank {result.Xcos.Rank1:F4}; rank-5 {result.Cosine.Rank5:F4} / {result.Xcos.Rank5:F4}");
+        foreach (var s in result.Skipped) output.WriteLine($"skipped line {s.Line} {s.File}: {s.Reason}");
+        Assert.True(result.Cosine.Rank1 >= exhaustive);
+        Assert.True(result.Cosine.Rank1 >= 0.8, $"rank-1 {result.Cosine.Rank1}");   // fr_feature separates dev-faces almost perfectly
+        Assert.Null(result.Cosine.Tpir);   // every probe is enrolled: no non-mated search
+        Assert.All(result.Skipped, s => Assert.Equal(FaceStatus.NoFace, FaceStatusText.Parse(s.Reason)));
+    }
+
+    [RealModelsFact]
+    public void A_probe_is_explained_against_each_match_and_a_stranger_is_unknown()
+    {
+        var root = Path.Combine(DevFaces(), "photos");
+        using var encoder = new OnnxFaceEncoder(RealFaces.ModelsDir(), intraOpThreads: 1);
+        using var gallery = FaceGallery.Create(Path.Combine(Directory.CreateTempSubdirectory("xcos-devfaces").FullName, "g"), encoder.Model);
+        var identifier = new FaceIdentifier(encoder, gallery);
+        var people = Directory.GetDirectories(root).Select(Path.GetFileName).Order(StringComparer.Ordinal).Take(4).ToList();
+        foreach (var who in people) identifier.EnrollFile(who!, Directory.GetFiles(Path.Combine(root, who!)).Order(StringComparer.Ordinal).First());
+        var mate = Directory.GetFiles(Path.Combine(root, people[1]!)).Order(StringComparer.Ordinal).ElementAt(2);
+        var r = identifier.Identify(encoder.EncodeFile(mate), new FaceIdentifierOptions { Top = 3 });
+        Assert.Equal(3, r.Matches.Count);
+        Assert.Equal(people[1], r.Matches[0].Identity);
+        Assert.False(r.Unknown);
+        foreach (var m in r.Matches)
+        {
+            var ex = m.Explanation!;
+            Assert.Equal(49, ex.CosMap.Length);
+            Assert.Equal(1.0, ex.Attention.Sum(), 4);
+            Assert.Equal(ex.Score, ex.CosMap.Zip(ex.Attention, (c, a) => (double)c * a).Sum(), 4);
+            Assert.Equal(m.Score!.Value, ex.Score);
+        }
+        // someone not enrolled: the best cosine falls under the model's threshold
+        var stranger = Directory.GetFiles(Path.Combine(root, Directory.GetDirectories(root).Select(Path.GetFileName).Order(StringComparer.Ordinal).Last()!)).First();
+        var s = identifier.Identify(encoder.EncodeFile(stranger));
+        Assert.True(s.Unknown, $"best cosine {s.Matches[0].Cosine} vs threshold {s.Threshold}");
+        var none = identifier.Identify(encoder.EncodeFile(Path.Combine(root, "nope.jpg")));
+        Assert.True(none.Unknown);
+        Assert.Equal(FaceStatus.MissingFile, none.Probe.Status);
+    }
+
+    private static double Cos(float[] a, float[] b)
+    {
+        double ab = 0, aa = 0, bb = 0;
+        for (int i = 0; i < a.Length; i++) { ab += (double)a[i] * b[i]; aa += (double)a[i] * a[i]; bb += (double)b[i] * b[i]; }
+        return ab / Math.Sqrt(aa * bb);
+    }
+}

@@ -1,0 +1,68 @@
+using Xcos.ML.Gallery;
+using Xunit;
+
+namespace Xcos.ML.Tests;
+
+/// <summary>Exact SIMD scan against a plain loop, and HNSW recall against the exact scan, on clustered vectors.</summary>
+public class GalleryIndexTests
+{
+    private static float[][] Clustered(int n, int dim, int centres, int seed)
+    {
+        var rng = new Random(seed);
+        var c = Enumerable.Range(0, centres).Select(_ => Enumerable.Range(0, dim).Select(_ => (float)rng.NextDouble() - 0.5f).ToArray()).ToArray();
+        return Enumerable.Range(0, n).Select(i => Unit(c[i % centres].Select(v => v + 0.3f * ((float)rng.NextDouble() - 0.5f)).ToArray())).ToArray();
+    }
+
+    private static float[] Unit(float[] v)
+    {
+        float n = MathF.Sqrt(v.Sum(x => x * x));
+        return v.Select(x => x / n).ToArray();
+    }
+
+    [Fact]
+    public void Exact_search_matches_a_plain_loop_after_adds_and_removes()
+    {
+        var v = Clustered(300, 32, 10, 1);
+        using var index = new ExactVectorIndex(32, 4);   // small capacity: grows several times
+        for (int i = 0; i < v.Length; i++) index.Add(1000 + i, v[i]);
+        for (int i = 0; i < v.Length; i += 3) index.Remove(1000 + i);
+        Assert.Equal(200, index.Count);
+        var q = Clustered(1, 32, 10, 2)[0];
+        var expected = Enumerable.Range(0, v.Length).Where(i => i % 3 != 0)
+            .Select(i => (Key: 1000L + i, Cos: v[i].Zip(q, (a, b) => (double)a * b).Sum())).OrderByDescending(x => x.Cos).Take(15).ToList();
+        var got = index.Search(q, 15);
+        Assert.Equal(expected.Select(e => e.Key), got.Select(g => g.Key));
+        for (int i = 0; i < 15; i++) Assert.Equal(expected[i].Cos, got[i].Cosine, 4);
+        Assert.Throws<ArgumentException>(() => index.Add(1001, v[1]));
+    }
+
+    [Fact]
+    public void Hnsw_recall_at_10_is_high_on_clustered_vectors_and_cosines_agree()
+    {
+        var v = Clustered(2000, 64, 100, 3);
+        using var exact = new ExactVectorIndex(64);
+        using var hnsw = new HnswVectorIndex(64);
+        for (int i = 0; i < v.Length; i++) { exact.Add(i, v[i]); hnsw.Add(i, v[i]); }
+        Assert.Equal(2000, hnsw.Count);
+        var queries = Clustered(50, 64, 100, 4);
+        double recall = 0;
+        foreach (var q in queries)
+        {
+            var e = exact.Search(q, 10);
+            var h = hnsw.Search(q, 10);
+            recall += e.Select(x => x.Key).Intersect(h.Select(x => x.Key)).Count() / 10.0;
+            Assert.Equal(e[0].Cosine, h.First(x => x.Key == h[0].Key).Cosine, 4);
+        }
+        Assert.True(recall / queries.Length >= 0.95, $"recall@10 {recall / queries.Length}");
+        hnsw.Remove(5);
+        Assert.Equal(1999, hnsw.Count);
+    }
+
+    [Fact]
+    public void Auto_chooses_by_size()
+    {
+        Assert.Equal(GalleryIndexKind.Exact, GalleryIndexChoice.Resolve(GalleryIndexKind.Auto, GalleryIndexChoice.HnswFromFaces - 1));
+        Assert.Equal(GalleryIndexKind.Hnsw, GalleryIndexChoice.Resolve(GalleryIndexKind.Auto, GalleryIndexChoice.HnswFromFaces));
+        Assert.Equal(GalleryIndexKind.Exact, GalleryIndexChoice.Resolve(GalleryIndexKind.Exact, 10_000_000));
+    }
+}

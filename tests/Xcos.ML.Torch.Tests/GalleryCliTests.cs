@@ -1,0 +1,120 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Xcos.ML.Gallery;
+
+namespace Xcos.ML.Torch.Tests;
+
+/// <summary>`xcos enroll` and `xcos identify` with the fixture checkpoint on aligned faces, and a kill mid-enrolment.</summary>
+public class GalleryCliTests
+{
+    private static readonly string Tiny = Fixtures.Path("xcos_tiny");
+    private static readonly string Checkpoint = Path.Combine(Tiny, "checkpoint.pth");
+
+    // an ImageFolder of the fixture's aligned faces: identity "pN" holds pair N's first image (copies: `copies` of each)
+    private static string Folder(string dir, int copies = 1, int pairs = 4)
+    {
+        var root = Path.Combine(dir, "enrol");
+        for (int p = 0; p < pairs; p++)
+        {
+            var d = Directory.CreateDirectory(Path.Combine(root, $"p{p}")).FullName;
+            for (int c = 0; c < copies; c++) File.CreateSymbolicLink(Path.Combine(d, $"{c:D4}.png"), Path.Combine(Tiny, $"pair{p}_image1.png"));
+        }
+        File.WriteAllText(Path.Combine(root, "p0", "broken.png"), "not a png");
+        return root;
+    }
+
+    [Fact]
+    public void Enroll_reports_bad_photos_and_identify_finds_the_enrolled_face_first()
+    {
+        var dir = Directory.CreateTempSubdirectory("xcos-gal-cli").FullName;
+        var gallery = Path.Combine(dir, "g.gallery");
+        var (code, stdout, stderr) = CliProcess.Run("enroll", "--gallery", gallery, "--images", Folder(dir), "--checkpoint", Checkpoint, "--aligned", "--json");
+        Assert.True(code == 0, stderr);
+        var e = JsonDocument.Parse(stdout).RootElement;
+        Assert.Equal(5, e.GetProperty("photos").GetInt32());
+        Assert.Equal(4, e.GetProperty("enrolled").GetInt32());
+        var skipped = Assert.Single(e.GetProperty("skipped").EnumerateArray());
+        Assert.EndsWith("broken.png", skipped.GetProperty("file").GetString());
+        Assert.StartsWith("undecodable", skipped.GetProperty("status").GetString());
+
+        var probe = Path.Combine(Tiny, "pair2_image1.png");
+        (code, stdout, stderr) = CliProcess.Run("identify", "--gallery", gallery, probe, "--checkpoint", Checkpoint, "--aligned", "--top", "3",
+            "--threshold", "0.5", "--json", "--explain", Path.Combine(dir, "fig.png"));
+        Assert.True(code == 0, stderr);
+        var r = JsonDocument.Parse(stdout).RootElement;
+        var matches = r.GetProperty("matches").EnumerateArray().ToArray();
+        Assert.Equal(3, matches.Length);
+        Assert.Equal("p2", matches[0].GetProperty("identity").GetString());
+        Assert.Equal(1.0, matches[0].GetProperty("cosine").GetDouble(), 4);   // the same image was enrolled
+        Assert.Equal(1.0, matches[0].GetProperty("score").GetDouble(), 4);
+        Assert.EndsWith("0000.png", matches[0].GetProperty("file").GetString());
+        Assert.False(r.GetProperty("unknown").GetBoolean());
+        Assert.True(new FileInfo(Path.Combine(dir, "fig.png")).Length > 1000);
+
+        var probes = Path.Combine(dir, "probes.tsv");
+        File.WriteAllLines(probes, ["file\tidentity", "pair0_image1.png\tp0", "pair1_image1.png\tp1", "pair0_image2.png\tstranger", "missing.png\tp3"]);
+        (code, stdout, stderr) = CliProcess.Run("identify", "--gallery", gallery, "--probes", probes, "--root", Tiny, "--checkpoint", Checkpoint, "--aligned", "--json");
+        Assert.True(code == 0, stderr);
+        var m = JsonDocument.Parse(stdout).RootElement;
+        Assert.Equal(4, m.GetProperty("probes").GetInt32());
+        Assert.Equal(2, m.GetProperty("mated").GetInt32());
+        Assert.Equal(1, m.GetProperty("non_mated").GetInt32());
+        Assert.Equal(1.0, m.GetProperty("rank1").GetDouble());
+        Assert.True(m.TryGetProperty("tpir_at_fpir_1e-2", out _));
+        Assert.True(m.GetProperty("xcos_rerank").TryGetProperty("rank1", out _));
+        var row = Assert.Single(m.GetProperty("skipped_rows").EnumerateArray());
+        Assert.Equal(5, row.GetProperty("line").GetInt32());
+        Assert.StartsWith("missing_file", row.GetProperty("reason").GetString());
+    }
+
+    [Fact]
+    public void A_gallery_of_another_model_is_refused_with_one_line()
+    {
+        var dir = Directory.CreateTempSubdirectory("xcos-gal-cli").FullName;
+        var gallery = Path.Combine(dir, "g.gallery");
+        using (var g = FaceGallery.Create(gallery, new GalleryModelStamp("other", "sha256:00", 512, 10))) { }
+        var (code, _, stderr) = CliProcess.Run("identify", "--gallery", gallery, Path.Combine(Tiny, "pair0_image1.png"), "--checkpoint", Checkpoint, "--aligned");
+        Assert.Equal(1, code);
+        Assert.Contains("built with face model 'other'", stderr);
+        Assert.Single(stderr.Trim().Split('\n'));
+    }
+
+    [Fact]
+    public void Killing_enroll_midway_loses_no_completed_enrolment()
+    {
+        var dir = Directory.CreateTempSubdirectory("xcos-gal-kill").FullName;
+        var gallery = Path.Combine(dir, "g.gallery");
+        var images = Folder(dir, copies: 10);
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "xcos.dll"), "enroll", "--gallery", gallery, "--images", images, "--checkpoint", Checkpoint, "--aligned", "--threads", "1" })
+            psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi)!;
+        _ = p.StandardOutput.ReadToEndAsync();
+        _ = p.StandardError.ReadToEndAsync();
+        // wait until some faces are on disk (a face record of this model is over 12 kB), then kill without warning
+        var sw = Stopwatch.StartNew();
+        while (!p.HasExited && (!File.Exists(gallery) || new FileInfo(gallery).Length < 40_000) && sw.Elapsed < TimeSpan.FromMinutes(3)) Thread.Sleep(5);
+        Assert.False(p.HasExited, "enroll finished before it could be killed; give it more photos");
+        p.Kill();
+        p.WaitForExit();
+        long sizeAtKill = new FileInfo(gallery).Length;
+        int before;
+        using (var g = FaceGallery.Open(gallery, null, new FaceGalleryOptions { ReadOnly = true }))
+        {
+            before = g.FaceCount;
+            Assert.True(before >= 2, $"{before} faces after the kill");
+            Assert.True(before < 41, "the kill came after the last photo");
+            // every face that is there is whole: its code is the one the model gives for its photo
+            var first = g.FacesOf("p0")[0];
+            Assert.All(g.FacesOf("p0"), f => Assert.Equal(first.Code, f.Code));
+        }
+        // enrolling again after the crash appends after every completed enrolment
+        var more = Directory.CreateDirectory(Path.Combine(dir, "more", "p9")).FullName;
+        File.CreateSymbolicLink(Path.Combine(more, "x.png"), Path.Combine(Tiny, "pair3_image2.png"));
+        var (code, stdout, stderr) = CliProcess.Run("enroll", "--gallery", gallery, "--images", Path.GetDirectoryName(more)!, "--checkpoint", Checkpoint, "--aligned", "--json");
+        Assert.True(code == 0, stderr);
+        var j = JsonDocument.Parse(stdout).RootElement;
+        Assert.Equal(before + 1, j.GetProperty("faces").GetInt32());
+        Assert.True(sizeAtKill <= new FileInfo(gallery).Length);
+    }
+}
