@@ -60,13 +60,15 @@ public class CliCommandTests
     }
 
     [Fact]
-    public void EvalScoresIntoAMissingFolderFailsWithOneLine()
+    public void EvalScoresIntoAMissingFolderFailsBeforeScoring()
     {
         var dir = Directory.CreateTempSubdirectory("xcos-eval-scores").FullName;
         var (code, _, stderr) = CliProcess.Run("eval", "--pairs", PairTsv(dir), "--root", Tiny,
             "--checkpoint", Checkpoint, "--aligned", "--scores", Path.Combine(dir, "no", "such", "scores.tsv"));
         Assert.Equal(1, code);
         Assert.Contains("cannot write the pair scores", stderr);
+        Assert.Contains("does not exist", stderr);
+        Assert.DoesNotContain("scoring pairs", stderr);
         Assert.Single(stderr.Trim().Split('\n'));
     }
 

@@ -65,6 +65,9 @@ internal static class EvalCommand
         {
             var file = p.GetValue(pairs)!;
             if (!file.Exists) throw new CliException($"{file.FullName}: pair file not found.");
+            // fail before the scoring, not after it
+            if (p.GetValue(scoresFile)?.Directory is { Exists: false } scoresDir)
+                throw new CliException($"{p.GetValue(scoresFile)!.FullName}: cannot write the pair scores: folder {scoresDir.FullName} does not exist.");
             var set = PairSetReader.Load(file.FullName, p.GetValue(root)?.FullName);
             int n = Math.Min(set.Count, p.GetValue(maxPairs) ?? int.MaxValue);
             bool photos = p.GetValue(model.Checkpoint) is null;
