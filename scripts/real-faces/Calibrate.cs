@@ -155,21 +155,38 @@ foreach (var (partName, ps) in parts)
 }
 report["max_abs_xcos_minus_sum_attention_times_map"] = maxIdentityErr;
 
-// Choice on the fit part only: the variants that meet the three targets there and keep >= 99 % of map cells in
-// [-1, 1] (a map on the cosine's scale), then the smallest mean shift (the map that needs the least per-pair correction).
+Console.WriteLine($"| pairs | variant | a | b | mean abs(xCos - cos) | agreement at {threshold} | AUC (cosine AUC) | mean abs shift | cells outside [-1,1] |");
+foreach (var (partName, _) in parts)
+{
+    var part = (Dictionary<string, object>)table[partName];
+    var cauc = (double)((Dictionary<string, object>)part["cosine"])["auc"];
+    foreach (var (name, _, a, b) in variants)
+    {
+        var m = (Dictionary<string, object>)part[name];
+        Console.WriteLine(FormattableString.Invariant($"| {partName} | {name} | {a:F4} | {b:F4} | {(double)m["mean_abs_xcos_minus_cosine"]:F4} | {100 * (double)m["agreement_at_threshold"]:F1} % | {(double)m["auc"]:F4} ({cauc:F4}) | {(double)m["mean_abs_shift"]:F4} | {100 * (double)m["cells_outside_minus1_1"]:F1} % |"));
+    }
+}
+
+// Choice on the fit part only: the variants that meet the three targets there; of those, the ones whose map stays on
+// the cosine's scale (<= 5 % of cells outside [-1, 1]) if any, else the fewest cells outside; then the smallest mean
+// shift (the map that needs the least per-pair correction).
 var fitTable = (Dictionary<string, object>)table["fit_all_pairs"];
 double fitCosAuc = (double)((Dictionary<string, object>)fitTable["cosine"])["auc"];
-var chosen = variants
+var meeting = variants
     .Select(v => (v, m: (Dictionary<string, object>)fitTable[v.Name]))
-    .Where(t => (double)t.m["auc"] >= fitCosAuc - 0.003 && (double)t.m["mean_abs_xcos_minus_cosine"] <= 0.05
-        && (double)t.m["agreement_at_threshold"] >= 0.97 && (double)t.m["cells_outside_minus1_1"] <= 0.01)
-    .OrderBy(t => (double)t.m["mean_abs_shift"]).First().v;
+    .Where(t => (double)t.m["auc"] >= fitCosAuc - 0.003 && (double)t.m["mean_abs_xcos_minus_cosine"] <= 0.05 && (double)t.m["agreement_at_threshold"] >= 0.97)
+    .ToList();
+if (meeting.Count == 0) throw new InvalidOperationException("no variant meets the three targets on the fit pairs");
+var onScale = meeting.Where(t => (double)t.m["cells_outside_minus1_1"] <= 0.05).ToList();
+var chosen = onScale.Count > 0
+    ? onScale.OrderBy(t => (double)t.m["mean_abs_shift"]).First().v
+    : meeting.OrderBy(t => (double)t.m["cells_outside_minus1_1"]).ThenBy(t => (double)t.m["mean_abs_shift"]).First().v;
 var heldTable = (Dictionary<string, object>)table["held_out_all_pairs"];
 var hc = (Dictionary<string, object>)heldTable[chosen.Name];
 double heldCosAuc = (double)((Dictionary<string, object>)heldTable["cosine"])["auc"];
 report["chosen"] = chosen.Name;
 report["chosen_variant"] = chosen.X.Options.Describe();
-report["chosen_by"] = "on the fit pairs only: meets the three targets (mean |xCos - cos| <= 0.05, agreement >= 97 %, AUC >= cosine AUC - 0.003) and keeps >= 99 % of map cells in [-1, 1]; among those the smallest mean |shift|";
+report["chosen_by"] = "on the fit pairs only: meets the three targets (mean |xCos - cos| <= 0.05, agreement >= 97 %, AUC >= cosine AUC - 0.003); of those the ones with <= 5 % of map cells outside [-1, 1] (else the fewest); then the smallest mean |shift|";
 report["held_out_targets"] = new Dictionary<string, object>
 {
     ["mean_abs_xcos_minus_cosine_le_0.05"] = (double)hc["mean_abs_xcos_minus_cosine"] <= 0.05,
@@ -182,17 +199,6 @@ report["measurements"] = table;
 
 var json = JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true });
 Console.WriteLine(json);
-Console.WriteLine($"| pairs | variant | a | b | mean abs(xCos - cos) | agreement at {threshold} | AUC (cosine AUC) | mean abs shift | cells outside [-1,1] |");
-foreach (var (partName, _) in parts)
-{
-    var part = (Dictionary<string, object>)table[partName];
-    var cauc = (double)((Dictionary<string, object>)part["cosine"])["auc"];
-    foreach (var (name, _, a, b) in variants)
-    {
-        var m = (Dictionary<string, object>)part[name];
-        Console.WriteLine(FormattableString.Invariant($"| {partName} | {name} | {a:F4} | {b:F4} | {(double)m["mean_abs_xcos_minus_cosine"]:F4} | {100 * (double)m["agreement_at_threshold"]:F1} % | {(double)m["auc"]:F4} ({cauc:F4}) | {(double)m["mean_abs_shift"]:F4} | {100 * (double)m["cells_outside_minus1_1"]:F1} % |"));
-    }
-}
 if (write)
 {
     desc.Attention = chosen.X.Options.Attention.ToString().ToLowerInvariant();
