@@ -14,12 +14,20 @@ public class FaceModelDescriptorTests
             Name = "m", OnnxFile = "m.onnx", InputSize = 112, ColorOrder = "bgr", Mean = 127, Scale = 1 / 128f, InputName = "in",
             EmbeddingName = "emb", FeatureMapName = "map", Threshold = 0.3743, XcosVariant = "weights", Attention = "pair", Centre = true,
             CalibrationFile = "cal.f16", ThresholdSource = "test", Source = "here",
+            XcosScale = 7.25, XcosOffset = -6.125, XcosMatchCosine = true, XcosCalibrationSource = "fit pairs",
         };
         var json = d.ToJson();
         Assert.Contains("\"onnx_file\": \"m.onnx\"", json);
+        Assert.Contains("\"xcos_scale\": 7.25", json);
+        Assert.Contains("\"xcos_offset\": -6.125", json);
+        Assert.Contains("\"xcos_match_cosine\": true", json);
         var back = FaceModelDescriptor.FromJson(json);
         Assert.Equal(json, back.ToJson());
         Assert.Equal(0.3743, back.Threshold);
+        Assert.Equal((7.25, -6.125, true, "fit pairs"), (back.XcosScale, back.XcosOffset, back.XcosMatchCosine, back.XcosCalibrationSource));
+        // a descriptor written before the calibration fields reads as uncalibrated
+        var old = FaceModelDescriptor.FromJson("{\"onnx_file\": \"a.onnx\"}");
+        Assert.Equal((1.0, 0.0, false), (old.XcosScale, old.XcosOffset, old.XcosMatchCosine));
         var t = back.TensorOptions();
         Assert.Equal(ChannelOrder.Bgr, t.ChannelOrder);
         Assert.Equal(128f, t.Std);
@@ -52,6 +60,9 @@ public class FaceModelDescriptorTests
     [InlineData("{\"onnx_file\": \"a.onnx\", \"threshold\": 2}", "threshold")]
     [InlineData("{\"onnx_file\": \"a.onnx\", \"xcos_variant\": \"trained\"}", "xcos_variant")]
     [InlineData("{\"onnx_file\": \"a.onnx\", \"scale\": 0}", "scale")]
+    [InlineData("{\"onnx_file\": \"a.onnx\", \"xcos_scale\": 0}", "xcos_scale")]
+    [InlineData("{\"onnx_file\": \"a.onnx\", \"xcos_scale\": -2}", "xcos_scale")]
+    [InlineData("{\"onnx_file\": \"a.onnx\", \"attention\": \"energy\"}", "attention")]
     [InlineData("{\"onnx_file\": ", "not a valid")]
     public void Bad_descriptors_name_the_source_and_field(string json, string expected)
     {

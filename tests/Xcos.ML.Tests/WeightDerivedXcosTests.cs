@@ -2,6 +2,7 @@ using Xcos.ML.Alignment;
 using Xcos.ML.Explain;
 using Xcos.ML.FaceModels;
 using Xcos.ML.Images;
+using Xcos.ML.Metrics;
 using Xcos.ML.Onnx;
 using Xunit;
 
@@ -123,6 +124,104 @@ public class WeightDerivedXcosTests
         var s = xc.Explain(same, same);
         Assert.Equal(1.0, s.Cosine, 5);
         Assert.All(s.CosMap, v => Assert.Equal(1f, v, 4));
+    }
+
+    /// <summary>Pairs of positive maps: "same" = the first map plus small noise, "different" = an independent map.</summary>
+    private static List<(float[] A, float[] B, bool Same)> RandomPairs(int n, int seed)
+    {
+        var r = new Random(seed);
+        var list = new List<(float[], float[], bool)>();
+        for (int i = 0; i < n; i++)
+        {
+            var a = Rand(r, C * H * W).Select(Math.Abs).ToArray();
+            bool same = i % 2 == 0;
+            // noise of varying size so that same and different scores overlap and the ranking is not trivial
+            var b = same ? a.Select(v => Math.Abs(v + (float)((r.NextDouble() * 2 - 1) * (0.2 + i * 0.02)))).ToArray() : Rand(r, C * H * W).Select(Math.Abs).ToArray();
+            list.Add((a, b, same));
+        }
+        return list;
+    }
+
+    [Theory]
+    [InlineData(WeightDerivedAttention.Kernel, false)]
+    [InlineData(WeightDerivedAttention.Kernel, true)]
+    [InlineData(WeightDerivedAttention.Pair, true)]
+    [InlineData(WeightDerivedAttention.Contribution, false)]
+    public void Affine_calibration_keeps_xcos_the_attention_weighted_map_and_keeps_the_ranking(WeightDerivedAttention attention, bool centre)
+    {
+        var head = WeightDerivedHead.Extract(Build("dw", 4).Model, "map", "emb");
+        var means = centre ? Rand(new Random(2), head.Cells * head.Dim, 0.1) : null;
+        var plain = new WeightDerivedXcos(head, means, new() { Attention = attention, Centre = centre });
+        const double A = 3.5, B = -2.25;
+        var cal = new WeightDerivedXcos(head, means, new() { Attention = attention, Centre = centre, Scale = A, Offset = B });
+        var pairs = RandomPairs(40, 9);
+        var p = pairs.Select(q => plain.Explain(q.A, q.B)).ToArray();
+        var c = pairs.Select(q => cal.Explain(q.A, q.B)).ToArray();
+        for (int i = 0; i < pairs.Count; i++)
+        {
+            Assert.Equal(A * p[i].Xcos + B, c[i].Xcos, 1e-5);
+            Assert.Equal(c[i].Xcos, c[i].CosMap.Zip(c[i].Attention).Sum(t => (double)t.First * t.Second), 1e-5);
+            for (int k = 0; k < head.Cells; k++) Assert.Equal(A * p[i].CosMap[k] + B, c[i].CosMap[k], 1e-4);
+            Assert.Equal(p[i].Attention, c[i].Attention);
+            Assert.Equal(p[i].Contributions, c[i].Contributions);
+        }
+        var same = pairs.Select(q => q.Same).ToArray();
+        double aucPlain = VerificationMetrics.Auc(p.Select(e => e.Xcos).ToArray(), same);
+        Assert.InRange(aucPlain, 0.3, 0.999);  // not separable, so a changed order could show in the AUC
+        // the order itself is kept, pair for pair
+        Assert.Equal(Enumerable.Range(0, p.Length).OrderBy(i => p[i].Xcos), Enumerable.Range(0, c.Length).OrderBy(i => c[i].Xcos));
+        Assert.Equal(aucPlain, VerificationMetrics.Auc(c.Select(e => e.Xcos).ToArray(), same), 12);
+        Assert.Equal($"weights/{attention.ToString().ToLowerInvariant()}/{(centre ? "centred" : "raw")}/affine(a=3.5,b=-2.25)", c[0].Variant);
+    }
+
+    [Fact]
+    public void Matching_the_cosine_shifts_every_cell_by_the_residual()
+    {
+        var head = WeightDerivedHead.Extract(Build("dw", 5).Model, "map", "emb");
+        var affine = new WeightDerivedXcos(head, null, new() { Centre = false, Scale = 2, Offset = -1 });
+        var matched = new WeightDerivedXcos(head, null, new() { Centre = false, Scale = 2, Offset = -1, MatchCosine = true });
+        foreach (var (a, b, _) in RandomPairs(6, 3))
+        {
+            var x = affine.Explain(a, b);
+            var m = matched.Explain(a, b);
+            Assert.Equal(m.Cosine, m.Xcos, 1e-6);
+            Assert.Equal(m.Xcos, m.CosMap.Zip(m.Attention).Sum(t => (double)t.First * t.Second), 1e-5);
+            Assert.Equal(x.Cosine - x.Xcos, m.Shift, 1e-6);
+            for (int k = 0; k < head.Cells; k++) Assert.Equal(x.CosMap[k] + m.Shift, m.CosMap[k], 1e-4);
+            Assert.EndsWith("/matched", m.Variant);
+        }
+    }
+
+    [Fact]
+    public void Contribution_attention_weighs_each_cells_cosine_with_the_other_embedding()
+    {
+        var head = WeightDerivedHead.Extract(Build("fc", 6).Model, "map", "emb");
+        var xc = new WeightDerivedXcos(head, null, new() { Attention = WeightDerivedAttention.Contribution, Centre = false });
+        foreach (var (a, b, _) in RandomPairs(4, 8))
+        {
+            var e = xc.Explain(a, b);
+            Assert.Equal(1.0, e.Attention.Sum(v => (double)v), 1e-5);
+            Assert.All(e.CosMap, v => Assert.InRange(v, -1.0001f, 1.0001f));
+            // att_c * map_c = contribution_c / sum_c w_c: the same ratio for every cell, so xCos = (cosine - bias part) / sum w
+            var ratios = Enumerable.Range(0, head.Cells).Where(k => Math.Abs(e.Contributions[k]) > 1e-3)
+                .Select(k => e.Attention[k] * e.CosMap[k] / e.Contributions[k]).ToArray();
+            Assert.True(ratios.Length > 3);
+            Assert.All(ratios, q => Assert.Equal(ratios[0], q, Math.Abs(ratios[0]) * 1e-3));
+            Assert.Equal((e.Cosine - e.BiasContribution) * ratios[0], e.Xcos, 1e-3);
+        }
+        Assert.Throws<ArgumentException>(() => new WeightDerivedXcos(head, null, new() { Attention = WeightDerivedAttention.Contribution, Centre = true }));
+    }
+
+    [Theory]
+    [InlineData(0.0, 0.0)]
+    [InlineData(-1.0, 0.0)]
+    [InlineData(double.NaN, 0.0)]
+    [InlineData(1.0, double.PositiveInfinity)]
+    public void A_calibration_that_is_not_increasing_or_not_finite_is_refused(double scale, double offset)
+    {
+        var head = WeightDerivedHead.Extract(Build("dw").Model, "map", "emb");
+        var e = Assert.Throws<ArgumentException>(() => new WeightDerivedXcos(head, null, new() { Centre = false, Scale = scale, Offset = offset }));
+        Assert.Contains("slope", e.Message);
     }
 
     [Fact]

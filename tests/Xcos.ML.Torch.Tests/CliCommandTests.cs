@@ -38,6 +38,41 @@ public class CliCommandTests
     }
 
     [Fact]
+    public void EvalScoresWritesOneRowPerPairWithStatusAndVariant()
+    {
+        var dir = Directory.CreateTempSubdirectory("xcos-eval-scores").FullName;
+        var scores = Path.Combine(dir, "scores.tsv");
+        var (code, stdout, stderr) = CliProcess.Run("eval", "--pairs", PairTsv(dir, withBadRow: true), "--root", Tiny,
+            "--checkpoint", Checkpoint, "--aligned", "--json", "--scores", scores);
+        Assert.True(code == 0, stderr);
+        var rows = Xcos.ML.Metrics.PairScoresFile.Read(scores);
+        Assert.Equal(5, rows.Count);
+        Assert.Equal(new[] { true, true, false, false, true }, rows.Select(r => r.Row.Same));
+        Assert.All(rows.Take(4), r => { Assert.Equal("ok", r.Row.Status); Assert.NotNull(r.Row.Xcos); Assert.NotNull(r.Row.Cosine); });
+        Assert.Equal("missing.png", rows[4].Row.File1);
+        Assert.Null(rows[4].Row.Xcos);
+        Assert.Contains("missing.png", rows[4].Row.Status);
+        Assert.All(rows, r => Assert.Equal("checkpoint", r.Variant));
+        // the file's scores are the ones the metrics were computed from: same pairs above different ones (AUC 1)
+        var root = JsonDocument.Parse(stdout).RootElement;
+        Assert.Equal(1.0, root.GetProperty("xcos").GetProperty("auc").GetDouble(), 6);
+        Assert.True(rows.Take(2).Min(r => r.Row.Xcos!.Value) > rows.Skip(2).Take(2).Max(r => r.Row.Xcos!.Value));
+    }
+
+    [Fact]
+    public void EvalScoresIntoAMissingFolderFailsBeforeScoring()
+    {
+        var dir = Directory.CreateTempSubdirectory("xcos-eval-scores").FullName;
+        var (code, _, stderr) = CliProcess.Run("eval", "--pairs", PairTsv(dir), "--root", Tiny,
+            "--checkpoint", Checkpoint, "--aligned", "--scores", Path.Combine(dir, "no", "such", "scores.tsv"));
+        Assert.Equal(1, code);
+        Assert.Contains("cannot write the pair scores", stderr);
+        Assert.Contains("does not exist", stderr);
+        Assert.DoesNotContain("scoring pairs", stderr);
+        Assert.Single(stderr.Trim().Split('\n'));
+    }
+
+    [Fact]
     public void ExportedMlNetModelInspectsWithTheScoringColumns()
     {
         var dir = Directory.CreateTempSubdirectory("xcos-export").FullName;

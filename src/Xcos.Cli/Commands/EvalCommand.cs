@@ -56,14 +56,18 @@ internal static class EvalCommand
         var maxPairs = new Option<int?>("--max-pairs") { Description = "Evaluate only the first N pairs" };
         var report = new Option<DirectoryInfo?>("--report") { Description = "Write an HTML report (ROC, histograms, worst errors) to this folder" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object" };
+        var scoresFile = new Option<FileInfo?>("--scores") { Description = "Write one TSV row per pair: file1, file2, same, xcos, cosine, status, variant" };
         var cmd = new Command("eval", "Evaluate xCos and the plain cosine on a pair set with the 10-fold protocol");
         model.AddTo(cmd);
         real.AddTo(cmd);
-        foreach (var o in new Option[] { pairs, root, aligned, maxPairs, report, json }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { pairs, root, aligned, maxPairs, report, json, scoresFile }) cmd.Options.Add(o);
         cmd.SetAction(p =>
         {
             var file = p.GetValue(pairs)!;
             if (!file.Exists) throw new CliException($"{file.FullName}: pair file not found.");
+            // fail before the scoring, not after it
+            if (p.GetValue(scoresFile)?.Directory is { Exists: false } scoresDir)
+                throw new CliException($"{p.GetValue(scoresFile)!.FullName}: cannot write the pair scores: folder {scoresDir.FullName} does not exist.");
             var set = PairSetReader.Load(file.FullName, p.GetValue(root)?.FullName);
             int n = Math.Min(set.Count, p.GetValue(maxPairs) ?? int.MaxValue);
             bool photos = p.GetValue(model.Checkpoint) is null;
@@ -78,6 +82,15 @@ internal static class EvalCommand
                 : ScoreCheckpoint(p, model, set, n, detector, skipped);
             if (scored.Count < 2 || scored.All(s => s.Pair.Same) || scored.All(s => !s.Pair.Same))
                 throw new CliException($"{file.FullName}: {scored.Count} of {n} pairs could be scored; the metrics need both same and different pairs (skipped: {skipped.Count}).");
+            if (p.GetValue(scoresFile) is { } sf)
+            {
+                string variant = photos ? verifier!.XcosVariant : "checkpoint";
+                var rows = scored.Select(s => (s.Row, new PairScoreRow(s.Pair.Id1, s.Pair.Id2, s.Pair.Same, s.Xcos, s.Cosine, "ok")))
+                    .Concat(skipped.Select(k => (k.Row, new PairScoreRow(k.Id1, k.Id2, set.Pairs[k.Row].Same, null, null, k.Reason.ReplaceLineEndings(" ").Replace('\t', ' ')))))
+                    .OrderBy(t => t.Row).Select(t => t.Item2);
+                try { PairScoresFile.Write(sf.FullName, variant, rows); }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new CliException($"{sf.FullName}: cannot write the pair scores: {e.Message}"); }
+            }
             var same = scored.Select(s => s.Pair.Same).ToArray();
             // the protocol's 10 folds, fewer only for a set too small to split that way
             var protocol = new VerificationOptions { Folds = Math.Min(10, scored.Count) };

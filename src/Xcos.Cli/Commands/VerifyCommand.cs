@@ -45,7 +45,8 @@ internal static class VerifyCommand
         [property: JsonPropertyName("contributions")] float[][]? Contributions,
         [property: JsonPropertyName("bias_contribution")] double? BiasContribution,
         [property: JsonPropertyName("faces")] FaceJson[] Faces,
-        [property: JsonPropertyName("milliseconds")] double Milliseconds);
+        [property: JsonPropertyName("milliseconds")] double Milliseconds,
+        [property: JsonPropertyName("xcos_variant")] string XcosVariant);
 
     public static Command Create()
     {
@@ -131,17 +132,17 @@ internal static class VerifyCommand
                 Face1Rgb = a!.Pixels, Face1Width = a.Width, Face1Height = a.Height, Face2Rgb = b!.Pixels, Face2Width = b.Width, Face2Height = b.Height,
                 CosMap = r.CosMap!, Attention = r.Attention!, Score = r.Score!.Value, Cosine = r.Cosine!.Value, Threshold = r.Threshold, Same = r.Same,
                 Face1Label = f1.Name, Face2Label = f2.Name, ExtraMap = r.Contributions, ExtraMapTitle = "Contribution to the cosine",
-                Title = "The model's cosine decides; xCos explains it",
+                Title = $"The model's cosine decides; xCos explains it ({verifier.XcosVariant})",
             });
         if (json)
             Cli.WriteJson(new PhotoJson(r.Status, r.Score, r.Cosine, r.Decision, r.Same, r.Threshold,
                 r.CosMap is null ? null : Grid(r.CosMap), r.Attention is null ? null : Grid(r.Attention),
-                r.Contributions is null ? null : Grid(r.Contributions), r.BiasContribution, faces, r.Milliseconds));
+                r.Contributions is null ? null : Grid(r.Contributions), r.BiasContribution, faces, r.Milliseconds, verifier.XcosVariant));
         else if (r.Status != "ok")
             Console.WriteLine($"no face found in {string.Join(" and ", faces.Where(f => f.Status != "ok").Select(f => f.Path))}");
         else
         {
-            Console.WriteLine($"{(r.Same ? "same person" : "different people")}: cosine {r.Cosine:F4} vs threshold {r.Threshold:F3} (the model decides)   xCos {r.Score:F4} (explains)");
+            Console.WriteLine($"{(r.Same ? "same person" : "different people")}: cosine {r.Cosine:F4} vs threshold {r.Threshold:F3} (the model decides)   xCos {r.Score:F4} (explains; {verifier.XcosVariant})");
             Console.WriteLine(Matrix("patch cosine", r.CosMap!));
             Console.WriteLine(Matrix("attention", r.Attention!));
             Console.WriteLine(Matrix("contribution to the cosine", r.Contributions!));

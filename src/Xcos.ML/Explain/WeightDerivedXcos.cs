@@ -10,6 +10,13 @@ public enum WeightDerivedAttention
     Kernel,
     /// <summary>Per pair: <c>|u1_c| |u2_c|</c> normalised over cells (cells that carry signal in both faces).</summary>
     Pair,
+    /// <summary>
+    /// Per pair, from the exact contributions: each cell's contribution energy <c>w_c = (|u1_c| |e2| + |u2_c| |e1|) / (2 |e1| |e2|)</c>
+    /// normalised over cells, and the map the cell's cosine with the other face's embedding,
+    /// <c>(u1_c.e2 + u2_c.e1) / (|u1_c| |e2| + |u2_c| |e1|)</c> = contribution / w_c, so sum(att * map) is the cosine's
+    /// cell part over sum w. No centring.
+    /// </summary>
+    Contribution,
 }
 
 /// <summary>Settings of <see cref="WeightDerivedXcos"/>.</summary>
@@ -20,16 +27,48 @@ public sealed class WeightDerivedXcosOptions
 
     /// <summary>Centre each cell's features on the calibration mean before its cosine (default true; needs means).</summary>
     public bool Centre { get; set; } = true;
+
+    /// <summary>
+    /// Slope a of the affine calibration of the cell cosines, <c>map_c = a * cos_c + b</c> (default 1: none). The attention
+    /// sums to 1, so xCos = sum(att * map) = a * xCos_uncalibrated + b exactly and, with a &gt; 0, ranks pairs the same.
+    /// </summary>
+    public double Scale { get; set; } = 1;
+
+    /// <summary>Offset b of the affine calibration (default 0).</summary>
+    public double Offset { get; set; }
+
+    /// <summary>
+    /// Shift every cell of the (calibrated) map by the pair's residual <c>cosine - sum(att * map)</c>, so xCos equals the
+    /// model's cosine (of the rebuilt embeddings) exactly and the identity xCos = sum(att * map) still holds, because
+    /// the attention sums to 1. The map keeps its per-cell differences; the shift is reported (default false).
+    /// </summary>
+    public bool MatchCosine { get; set; }
+
+    /// <summary>Whether an affine calibration other than the identity is set.</summary>
+    public bool IsCalibrated => Scale != 1 || Offset != 0;
+
+    /// <summary>Names the variant for reports, e.g. "weights/kernel/raw/affine(a=4.1,b=-3.2)".</summary>
+    public string Describe() =>
+        $"weights/{Attention.ToString().ToLowerInvariant()}/{(Centre ? "centred" : "raw")}"
+        + (IsCalibrated ? FormattableString.Invariant($"/affine(a={Scale:G6},b={Offset:G6})") : "")
+        + (MatchCosine ? "/matched" : "");
 }
 
 /// <summary>A weight-derived xCos explanation of one pair, next to the model's own cosine.</summary>
 /// <param name="Xcos">sum_c CosMap[c] * Attention[c].</param>
 /// <param name="Cosine">Cosine of the rebuilt embeddings (equal to the model's embedding cosine up to float rounding).</param>
-/// <param name="CosMap">Per-cell cosines of the cell features (centred if requested), row-major H x W.</param>
+/// <param name="CosMap">Per-cell cosines of the cell features (centred if requested), after the affine calibration if one is set; row-major H x W.</param>
 /// <param name="Attention">Per-cell weights, summing to 1.</param>
 /// <param name="Contributions">Exact additive view: <c>(u1_c.e2 + u2_c.e1) / (2 |e1| |e2|)</c>; with <paramref name="BiasContribution"/> they sum to <paramref name="Cosine"/>.</param>
 /// <param name="BiasContribution"><c>b.(e1 + e2) / (2 |e1| |e2|)</c>, the part of the cosine owed to the head's constant term.</param>
-public sealed record WeightDerivedExplanation(double Xcos, double Cosine, float[] CosMap, float[] Attention, float[] Contributions, double BiasContribution);
+public sealed record WeightDerivedExplanation(double Xcos, double Cosine, float[] CosMap, float[] Attention, float[] Contributions, double BiasContribution)
+{
+    /// <summary>Which explanation produced <see cref="Xcos"/>, <see cref="CosMap"/> and <see cref="Attention"/> (<see cref="WeightDerivedXcosOptions.Describe"/>, or "learned...").</summary>
+    public string Variant { get; init; } = "";
+
+    /// <summary>The per-pair shift added to every cell by <see cref="WeightDerivedXcosOptions.MatchCosine"/> (0 without it).</summary>
+    public double Shift { get; init; }
+}
 
 /// <summary>
 /// xCos computed from the weights of an affine embedding head (<see cref="WeightDerivedHead"/>) instead of a trained
@@ -51,7 +90,11 @@ public sealed class WeightDerivedXcos
         Options = options ?? new WeightDerivedXcosOptions();
         if (cellMeans is not null && cellMeans.Length != head.Cells * head.Dim)
             throw new ArgumentException($"cell means hold {cellMeans.Length} values; the head needs {head.Cells}x{head.Dim}", nameof(cellMeans));
+        if (Options.Centre && Options.Attention == WeightDerivedAttention.Contribution)
+            throw new ArgumentException("contribution attention compares each cell with the other embedding and does not centre; set Centre = false", nameof(options));
         if (Options.Centre && cellMeans is null) throw new ArgumentException("centring needs calibration means (cellMeans)", nameof(cellMeans));
+        if (!(Options.Scale > 0) || !double.IsFinite(Options.Scale) || !double.IsFinite(Options.Offset))
+            throw new ArgumentException($"the affine calibration needs a finite slope > 0 (keeps the ranking) and a finite offset, got a={Options.Scale}, b={Options.Offset}", nameof(options));
         _means = cellMeans;
         _kernelAttention = head.KernelEnergy();
     }
@@ -81,7 +124,8 @@ public sealed class WeightDerivedXcos
         {
             var r1 = u1.AsSpan(c * dim, dim);
             var r2 = u2.AsSpan(c * dim, dim);
-            contrib[c] = (float)((Dot(r1, e2) + Dot(r2, e1)) / (2 * nn));
+            double cellPart = (Dot(r1, e2) + Dot(r2, e1)) / (2 * nn);
+            contrib[c] = (float)cellPart;
             if (Options.Centre && _means is not null)
             {
                 var mu = _means.AsSpan(c * dim, dim);
@@ -90,18 +134,33 @@ public sealed class WeightDerivedXcos
             }
             else { r1.CopyTo(a); r2.CopyTo(b); }
             double na = Math.Sqrt(Dot(a, a)), nb = Math.Sqrt(Dot(b, b));
-            cos[c] = na == 0 || nb == 0 ? 0f : (float)(Dot(a, b) / (na * nb));
-            att[c] = Options.Attention == WeightDerivedAttention.Kernel ? _kernelAttention[c] : (float)(Math.Sqrt(Dot(r1, r1)) * Math.Sqrt(Dot(r2, r2)));
+            double cc = na == 0 || nb == 0 ? 0 : Dot(a, b) / (na * nb);
+            double m1 = Math.Sqrt(Dot(r1, r1)), m2 = Math.Sqrt(Dot(r2, r2));
+            if (Options.Attention == WeightDerivedAttention.Contribution)
+            {
+                double w = (m1 * n2 + m2 * n1) / (2 * nn);
+                cc = w == 0 ? 0 : cellPart / w;
+                att[c] = (float)w;
+            }
+            else att[c] = Options.Attention == WeightDerivedAttention.Kernel ? _kernelAttention[c] : (float)(m1 * m2);
+            cos[c] = (float)(Options.Scale * cc + Options.Offset);
         }
         double total = att.Sum(x => (double)x);
         for (int c = 0; c < cells; c++) att[c] = total > 0 ? (float)(att[c] / total) : 1f / cells;
         double xcos = 0;
         for (int c = 0; c < cells; c++) xcos += (double)cos[c] * att[c];
+        double cosine = Dot(e1, e2) / nn, shift = 0;
+        if (Options.MatchCosine)
+        {
+            shift = cosine - xcos;
+            xcos = 0;
+            for (int c = 0; c < cells; c++) { cos[c] = (float)(cos[c] + shift); xcos += (double)cos[c] * att[c]; }
+        }
         var bias = Head.Bias;
         double biasTerm = 0;
         for (int o = 0; o < dim; o++) biasTerm += (double)bias[o] * (e1[o] + e2[o]);
         biasTerm /= 2 * nn;
-        return new WeightDerivedExplanation(xcos, Dot(e1, e2) / nn, cos, att, contrib, biasTerm);
+        return new WeightDerivedExplanation(xcos, cosine, cos, att, contrib, biasTerm) { Variant = Options.Describe(), Shift = shift };
     }
 
     // SIMD float dot products: a gallery re-ranks 100 candidates per probe, and the scalar double loop cost ~10x more

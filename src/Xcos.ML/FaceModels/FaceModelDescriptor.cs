@@ -47,11 +47,26 @@ public sealed class FaceModelDescriptor
     /// <summary>xCos variant: "weights" (weight-derived, needs an affine head after the map).</summary>
     public string XcosVariant { get; set; } = "weights";
 
-    /// <summary>Attention of the weight-derived xCos: "kernel" (each cell's share of head energy) or "pair" (|u1_c| |u2_c|).</summary>
+    /// <summary>Attention of the weight-derived xCos: "kernel" (each cell's share of head energy), "pair" (|u1_c| |u2_c|) or "contribution" (contribution energy; the map is each cell's cosine with the other face's embedding).</summary>
     public string Attention { get; set; } = "kernel";
 
     /// <summary>Whether cell features are centred on the calibration means before the cell cosines.</summary>
     public bool Centre { get; set; } = true;
+
+    /// <summary>
+    /// Slope a of the affine calibration of the weight-derived cell cosines, <c>map_c = a * cos_c + b</c>, that puts xCos on
+    /// the cosine's scale (default 1: uncalibrated). Must be &gt; 0 so the ranking is kept.
+    /// </summary>
+    public double XcosScale { get; set; } = 1;
+
+    /// <summary>Offset b of that calibration (default 0).</summary>
+    public double XcosOffset { get; set; }
+
+    /// <summary>Shift each pair's map by its residual so xCos equals the cosine (<c>WeightDerivedXcosOptions.MatchCosine</c>; default false).</summary>
+    public bool XcosMatchCosine { get; set; }
+
+    /// <summary>How <see cref="XcosScale"/> and <see cref="XcosOffset"/> were fitted (free text, for reports).</summary>
+    public string? XcosCalibrationSource { get; set; }
 
     /// <summary>Calibration file (per-cell means) relative to the descriptor's folder; null for none.</summary>
     public string? CalibrationFile { get; set; }
@@ -79,7 +94,9 @@ public sealed class FaceModelDescriptor
         if (!float.IsFinite(Mean)) throw new InvalidDataException($"{source}: mean must be finite, got {Mean}");
         if (!double.IsFinite(Threshold) || Threshold < -1 || Threshold > 1) throw new InvalidDataException($"{source}: threshold must be a cosine in -1..1, got {Threshold}");
         if (XcosVariant != "weights") throw new InvalidDataException($"{source}: xcos_variant \"{XcosVariant}\" is not supported (\"weights\")");
-        if (Attention is not ("kernel" or "pair")) throw new InvalidDataException($"{source}: attention must be \"kernel\" or \"pair\", got \"{Attention}\"");
+        if (!(XcosScale > 0) || !double.IsFinite(XcosScale)) throw new InvalidDataException($"{source}: xcos_scale must be a finite number > 0 (a monotone calibration keeps the ranking), got {XcosScale}");
+        if (!double.IsFinite(XcosOffset)) throw new InvalidDataException($"{source}: xcos_offset must be finite, got {XcosOffset}");
+        if (Attention is not ("kernel" or "pair" or "contribution")) throw new InvalidDataException($"{source}: attention must be \"kernel\", \"pair\" or \"contribution\", got \"{Attention}\"");
         try { ParseOrder(); } catch (InvalidDataException e) { throw new InvalidDataException($"{source}: {e.Message}"); }
     }
 

@@ -26,11 +26,14 @@ public sealed class RealFaceVerifierOptions
     /// <summary>Cosine threshold; null takes the descriptor's.</summary>
     public double? Threshold { get; set; }
 
-    /// <summary>Attention override ("kernel" or "pair"); null takes the descriptor's.</summary>
+    /// <summary>Attention override ("kernel", "pair" or "contribution"); null takes the descriptor's.</summary>
     public string? Attention { get; set; }
 
     /// <summary>Centring override; null takes the descriptor's (false when it names no calibration file).</summary>
     public bool? Centre { get; set; }
+
+    /// <summary>Whether to apply the descriptor's xCos calibration (xcos_scale, xcos_offset, xcos_match_cosine); default true.</summary>
+    public bool Calibrate { get; set; } = true;
 
     /// <summary>ONNX Runtime intra-op threads per session; 0 (default) lets ONNX Runtime choose.</summary>
     public int IntraOpThreads { get; set; }
@@ -102,9 +105,15 @@ public sealed class RealFaceVerifier : IDisposable
             {
                 "kernel" => WeightDerivedAttention.Kernel,
                 "pair" => WeightDerivedAttention.Pair,
-                var a => throw new ArgumentException($"attention must be \"kernel\" or \"pair\", got \"{a}\""),
+                "contribution" => WeightDerivedAttention.Contribution,
+                var a => throw new ArgumentException($"attention must be \"kernel\", \"pair\" or \"contribution\", got \"{a}\""),
             };
-            Xcos = new WeightDerivedXcos(Head, means, new WeightDerivedXcosOptions { Attention = attention, Centre = (Options.Centre ?? Descriptor.Centre) && means is not null });
+            Xcos = new WeightDerivedXcos(Head, means, new WeightDerivedXcosOptions
+            {
+                Attention = attention, Centre = (Options.Centre ?? Descriptor.Centre) && means is not null && attention != WeightDerivedAttention.Contribution,
+                Scale = Options.Calibrate ? Descriptor.XcosScale : 1, Offset = Options.Calibrate ? Descriptor.XcosOffset : 0,
+                MatchCosine = Options.Calibrate && Descriptor.XcosMatchCosine,
+            });
             if (Options.XcosVariant == "learned")
             {
                 var headPath = Options.LearnedHeadPath ?? LearnedHead.NextTo(descriptorPath)
@@ -135,6 +144,8 @@ public sealed class RealFaceVerifier : IDisposable
     public WeightDerivedHead Head { get; }
     /// <summary>The weight-derived explainer (always present: its contributions decompose the cosine).</summary>
     public WeightDerivedXcos Xcos { get; }
+    /// <summary>Names the xCos variant in use for reports: "learned", or the weight-derived one (<see cref="WeightDerivedXcosOptions.Describe"/>).</summary>
+    public string XcosVariant => Learned is null ? Xcos.Options.Describe() : "learned";
     /// <summary>The learned head when <see cref="RealFaceVerifierOptions.XcosVariant"/> is "learned", else null.</summary>
     public LearnedHead? Learned { get; }
     /// <summary>The detector.</summary>
@@ -186,7 +197,7 @@ public sealed class RealFaceVerifier : IDisposable
         var ex = Xcos.Explain(a.FeatureMap, b.FeatureMap);
         if (Learned is null) return ex;
         var l = Learned.Explain(a.FeatureMap, b.FeatureMap);
-        return ex with { Xcos = l.Xcos, CosMap = l.CosMap, Attention = l.Attention };
+        return ex with { Xcos = l.Xcos, CosMap = l.CosMap, Attention = l.Attention, Variant = "learned" };
     }
 
     /// <summary>Detects the primary face of a photo and aligns it; the aligned face is null when none is found.</summary>
