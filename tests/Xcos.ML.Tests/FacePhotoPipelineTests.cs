@@ -100,8 +100,8 @@ public class FacePhotoPipelineTests(FittedPhotoPipeline fitted) : IClassFixture<
             Assert.Equal(r.Same, predicted[i]);
             for (int c = 0; c < 49; c++)
             {
-                // Centred cell cosines lose digits to cancellation: float32 in the graph, double in the C# explainer.
-                Assert.True(Math.Abs(r.CosMap![c] - maps[i][c]) < 1e-3, $"pair {i} cell {c}: cos map {maps[i][c]} vs {r.CosMap[c]}");
+                // Centred cell cosines lose digits to cancellation (float32 in the graph, double in the C# explainer), and the calibration slope (1.55) scales the difference.
+                Assert.True(Math.Abs(r.CosMap![c] - maps[i][c]) < 3e-3, $"pair {i} cell {c}: cos map {maps[i][c]} vs {r.CosMap[c]}");
                 Assert.True(Math.Abs(r.Attention![c] - att[i][c]) < 1e-5, $"pair {i} cell {c}: attention");
                 Assert.True(Math.Abs(r.Contributions![c] - contrib[i][c]) < 1e-4, $"pair {i} cell {c}: contribution");
             }

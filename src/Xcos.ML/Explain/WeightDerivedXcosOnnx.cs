@@ -54,35 +54,54 @@ public static class WeightDerivedXcosOnnx
         string Rows(string x, string y, string tag) => b.ReduceSum(b.Mul(x, y), [1], keepDims: false, tag);
         string Norm(string x, string tag) => b.Sqrt(Rows(x, x, tag + "_sq"), tag);
 
-        // Cell cosines, centred on the calibration means when the explainer centres.
-        string a1 = u1, a2 = u2;
-        if (xcos.Options.Centre && cellMeans is not null)
-        {
-            string mu = b.Initializer("cell_means", cellMeans, [cells, dim]);
-            a1 = b.Sub(u1, mu, "face1_centred");
-            a2 = b.Sub(u2, mu, "face2_centred");
-        }
-        string na1 = Norm(a1, "face1_cell_norm"), na2 = Norm(a2, "face2_cell_norm");
-        string cos = b.Div(Rows(a1, a2, "cell_dot"), b.Max(b.Mul(na1, na2), tiny), "cell_cos");          // 0 where a norm is 0
-        b.AddOutput(b.Reshape(cos, [1, cells], "cos_map_batched"), CosMap, [1, cells]);
-
-        string att;
-        if (xcos.Options.Attention == WeightDerivedAttention.Kernel) att = b.Initializer("kernel_attention", h.KernelEnergy(), [cells]);
-        else
-        {
-            string pn = b.Mul(Norm(u1, "face1_u_norm"), Norm(u2, "face2_u_norm"), "pair_energy");
-            att = b.Div(pn, b.Max(b.ReduceSum(pn, [0], keepDims: true), tiny), "pair_attention");
-        }
-        b.AddOutput(b.Reshape(att, [1, cells], "attention_batched"), Attention, [1, cells]);
-        b.AddOutput(b.ReduceSum(b.Mul(b.Reshape(cos, [1, cells]), b.Reshape(att, [1, cells])), [1], keepDims: false, "xcos"), Score, [1]);
-
-        // Exact additive contributions of the rebuilt embeddings e = sum_c u_c + b.
+        // The rebuilt embeddings e = sum_c u_c + b, their norms, and each cell's exact share of their cosine.
         string re1 = b.Add(b.ReduceSum(u1, [0], keepDims: false, "face1_e_sum"), bias, "face1_e");
         string re2 = b.Add(b.ReduceSum(u2, [0], keepDims: false, "face2_e_sum"), bias, "face2_e");
-        string nn = b.Mul(b.Sqrt(b.ReduceSum(b.Mul(re1, re1), [0], keepDims: false)), b.Sqrt(b.ReduceSum(b.Mul(re2, re2), [0], keepDims: false)), "e_norm_product");
-        string cross = b.Add(b.MatMul(u1, b.Reshape(re2, [dim, 1])), b.MatMul(u2, b.Reshape(re1, [dim, 1])), "cell_cross");   // [cells, 1]
-        string contrib = b.Div(cross, b.Mul(b.Max(nn, tiny), b.Scalar(2f, "two")), "contributions_cells");
+        string en1 = b.Sqrt(b.ReduceSum(b.Mul(re1, re1), [0], keepDims: false), "face1_e_norm");
+        string en2 = b.Sqrt(b.ReduceSum(b.Mul(re2, re2), [0], keepDims: false), "face2_e_norm");
+        string nn = b.Max(b.Mul(en1, en2, "e_norm_product"), tiny);
+        string two = b.Scalar(2f, "two");
+        string cross = b.Reshape(b.Add(b.MatMul(u1, b.Reshape(re2, [dim, 1])), b.MatMul(u2, b.Reshape(re1, [dim, 1])), "cell_cross"), [cells]);
+        string contrib = b.Div(cross, b.Mul(nn, two), "contributions_cells");                                      // [cells]
         b.AddOutput(b.Reshape(contrib, [1, cells], "contributions_batched"), Contributions, [1, cells]);
+        string rebuiltCos = b.Div(b.ReduceSum(b.Mul(re1, re2), [0], keepDims: false), nn, "rebuilt_cos");
+
+        var opt = xcos.Options;
+        string cos, att;
+        if (opt.Attention == WeightDerivedAttention.Contribution)
+        {
+            // Weights from each cell's contribution energy; the map is each cell's contribution per unit of that weight.
+            string un1 = Norm(u1, "face1_u_norm"), un2 = Norm(u2, "face2_u_norm");
+            string w = b.Div(b.Add(b.Mul(un1, en2), b.Mul(un2, en1)), b.Mul(nn, two), "contribution_weight");
+            cos = b.Div(contrib, b.Max(w, tiny), "contribution_cos");
+            att = b.Div(w, b.Max(b.ReduceSum(w, [0], keepDims: true), tiny), "contribution_attention");
+        }
+        else
+        {
+            // Cell cosines, centred on the calibration means when the explainer centres.
+            string a1 = u1, a2 = u2;
+            if (opt.Centre && cellMeans is not null)
+            {
+                string mu = b.Initializer("cell_means", cellMeans, [cells, dim]);
+                a1 = b.Sub(u1, mu, "face1_centred");
+                a2 = b.Sub(u2, mu, "face2_centred");
+            }
+            string na1 = Norm(a1, "face1_cell_norm"), na2 = Norm(a2, "face2_cell_norm");
+            cos = b.Div(Rows(a1, a2, "cell_dot"), b.Max(b.Mul(na1, na2), tiny), "cell_cos");          // 0 where a norm is 0
+            if (opt.Attention == WeightDerivedAttention.Kernel) att = b.Initializer("kernel_attention", h.KernelEnergy(), [cells]);
+            else
+            {
+                string pn = b.Mul(Norm(u1, "face1_u_norm"), Norm(u2, "face2_u_norm"), "pair_energy");
+                att = b.Div(pn, b.Max(b.ReduceSum(pn, [0], keepDims: true), tiny), "pair_attention");
+            }
+        }
+        // The affine calibration a*cos_c + b, then (when matched) the pair's residual to the cosine added to every cell.
+        if (opt.IsCalibrated) cos = b.Add(b.Mul(cos, b.Scalar((float)opt.Scale, "calibration_scale")), b.Scalar((float)opt.Offset, "calibration_offset"), "calibrated_cos");
+        string Weighted(string map) => b.ReduceSum(b.Mul(map, att), [0], keepDims: true);
+        if (opt.MatchCosine) cos = b.Add(cos, b.Sub(b.Reshape(rebuiltCos, [1]), Weighted(cos), "match_shift"), "matched_cos");
+        b.AddOutput(b.Reshape(cos, [1, cells], "cos_map_batched"), CosMap, [1, cells]);
+        b.AddOutput(b.Reshape(att, [1, cells], "attention_batched"), Attention, [1, cells]);
+        b.AddOutput(Weighted(cos), Score, [1]);
 
         // The decision's cosine: of the model's own embeddings, as the face model's users compute it.
         string dot = b.ReduceSum(b.Mul(e1, e2), [1], keepDims: false, "embedding_dot");

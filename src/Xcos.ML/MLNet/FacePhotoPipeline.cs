@@ -69,8 +69,17 @@ internal sealed class FacePhotoPipeline : IEstimator<ITransformer>
 
         var head = WeightDerivedHead.Extract(embedder.Model, embedder.FeatureMapName, embedder.EmbeddingName);
         float[]? means = _descriptor.CalibrationFile is { } cal ? CellMeansFile.Read(Path.Combine(descriptorDir, cal), head.Cells, head.Dim).Means : null;
-        var attention = _descriptor.Attention == "pair" ? WeightDerivedAttention.Pair : WeightDerivedAttention.Kernel;
-        var xcos = new WeightDerivedXcos(head, means, new WeightDerivedXcosOptions { Attention = attention, Centre = _descriptor.Centre && means is not null });
+        var attention = _descriptor.Attention switch
+        {
+            "pair" => WeightDerivedAttention.Pair,
+            "contribution" => WeightDerivedAttention.Contribution,
+            _ => WeightDerivedAttention.Kernel,
+        };
+        var xcos = new WeightDerivedXcos(head, means, new WeightDerivedXcosOptions
+        {
+            Attention = attention, Centre = _descriptor.Centre && means is not null && attention != WeightDerivedAttention.Contribution,
+            Scale = _descriptor.XcosScale, Offset = _descriptor.XcosOffset, MatchCosine = _descriptor.XcosMatchCosine,
+        });
         _head = WeightDerivedXcosOnnx.Build(xcos, means).ToByteArray();
         if (options.Xcos == XcosVariant.Learned)
         {
