@@ -30,7 +30,7 @@ public static class TrainCommand
         var epochs = new Option<int?>("--epochs") { Description = "Total epochs (default 20)." };
         var batch = new Option<int?>("--batch") { Description = "Pairs per batch (default 32)." };
         var config = new Option<string?>("--config") { Description = "JSON file of trainer options (flags override it)." };
-        var resume = new Option<string?>("--resume") { Description = "Training checkpoint (last.ckpt / best.ckpt) to continue from." };
+        var resume = new Option<string?>("--resume") { Description = "Training checkpoint (last.ckpt / best.ckpt) to continue from, or (full mode) a checkpoint of the original xCos trainer (weights, head.kernel, epoch)." };
         var threads = new Option<int?>("--threads") { Description = "Intra-op threads (default: all cores)." };
         var seed = new Option<int?>("--seed") { Description = "Seed (default 0)." };
         var device = new Option<string?>("--device") { Description = "cpu, cuda, cuda:N or auto (default cpu)." };
@@ -48,7 +48,8 @@ public static class TrainCommand
             // defaults < resumed run's options < --config < flags
             var o = new XcosTrainerOptions();
             string? resumeFrom = parse.GetValue(resume);
-            if (resumeFrom is not null)
+            // a torch.save file (the original trainer's checkpoint) brings weights and its epoch, not our options
+            if (resumeFrom is not null && TrainingCheckpoint.IsTrainingCheckpoint(resumeFrom))
             {
                 try { o = TrainingCheckpoint.ReadOptions(resumeFrom); }
                 catch (CheckpointException e) { throw new CliException(e.Message); }

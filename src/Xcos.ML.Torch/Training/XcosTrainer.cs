@@ -114,11 +114,37 @@ public sealed class XcosTrainer : IDisposable
     /// <exception cref="CheckpointException">Not a full-mode checkpoint of the same identities / shapes.</exception>
     public void Resume(string checkpoint)
     {
+        if (!TrainingCheckpoint.IsTrainingCheckpoint(checkpoint)) { ResumeFromTorchCheckpoint(checkpoint); return; }
         var state = TrainingCheckpoint.ReadState(checkpoint);
         if (state.Mode != TrainingMode.Full) throw new CheckpointException(checkpoint, $"is a {state.Mode}-mode checkpoint; this trainer is full mode.");
         if (!state.Identities.SequenceEqual(_train.Identities))
             throw new CheckpointException(checkpoint, $"was trained on {state.Identities.Length} identities that differ from the {_train.Identities.Count} of {_train.Root}; the margin head cannot be reused.");
         _state = TrainingCheckpoint.Load(checkpoint, Modules, _optimizers);
+    }
+
+    /// <summary>
+    /// Continues from a <c>torch.save</c> checkpoint such as the original xCos trainer writes: the model weights, the
+    /// margin head (<c>head.kernel</c>, which must cover this run's identities; a file without one starts a fresh head)
+    /// and the file's <c>epoch</c>. Optimiser states start afresh: PyTorch's optimiser state is not TorchSharp's.
+    /// </summary>
+    private void ResumeFromTorchCheckpoint(string path)
+    {
+        using var contents = XcosCheckpoint.Read(path);
+        const string head = XcosModelLoader.MarginHeadPrefix, target = "backbone_target.";
+        var headKeys = contents.StateDict.Where(kv => kv.Key.StartsWith(head, StringComparison.Ordinal)).ToDictionary(kv => kv.Key[head.Length..], kv => kv.Value);
+        var modelKeys = contents.StateDict.Where(kv => !kv.Key.StartsWith(head, StringComparison.Ordinal)
+            && (Model.BackboneTarget is not null || !kv.Key.StartsWith(target, StringComparison.Ordinal))).ToDictionary();
+        // the target backbone may come from TargetCheckpoint instead of this file
+        var report = XcosCheckpoint.Load(Model, modelKeys, new CheckpointLoadOptions { Strict = false }, path);
+        var missing = report.Missing.Where(k => !k.StartsWith(target, StringComparison.Ordinal)).ToList();
+        if (missing.Count > 0 || report.Unexpected.Count > 0)
+            throw new CheckpointException(path, $"does not fit the model; {missing.Count} missing: {string.Join(", ", missing.Take(10))}; {report.Unexpected.Count} unexpected: {string.Join(", ", report.Unexpected.Take(10))}.",
+                missing, report.Unexpected, []);
+        if (headKeys.TryGetValue("kernel", out var kernel) && !kernel.shape.SequenceEqual(Head.Kernel.shape))
+            throw new CheckpointException(path, $"head.kernel is [{string.Join(",", kernel.shape)}]; this run's margin head is [{string.Join(",", Head.Kernel.shape)}] " +
+                $"({Head.Kernel.shape[0]}-d embedding x {_train.Identities.Count} identities of {_train.Root}).");
+        if (headKeys.Count > 0) XcosCheckpoint.Load(Head, headKeys, new CheckpointLoadOptions(), path);
+        _state = _state with { CompletedEpochs = Math.Max(0, contents.Epoch ?? 0) };
     }
 
     private IReadOnlyDictionary<string, nn.Module> Modules => new Dictionary<string, nn.Module> { ["model"] = Model, ["head"] = Head };
