@@ -136,9 +136,10 @@ public sealed class OriginalConfigTests : IClassFixture<TinyFaceSet>
         Assert.True(code == 0, stderr);
         Assert.Contains("saved_keys", stderr); // named in the warning
         var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.Contains("(flip TTA)", lines[0]);
+        Assert.StartsWith("data set", lines[0]);
+        Assert.Contains(lines, l => l.StartsWith("flip test-time augmentation", StringComparison.Ordinal));
         foreach (var name in new[] { "pairs_py2", "pairs_protocol2", "pairs_protocol4" })
-            Assert.Contains(lines, l => l.StartsWith(name + " ", StringComparison.Ordinal) && l.Contains("      4        0"));
+            Assert.Contains(lines, l => l.StartsWith(name + " ", StringComparison.Ordinal) && l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1..3].SequenceEqual(["4", "0"]));
 
         var (jcode, jout, jerr) = CliProcess.Run("eval", "--pairs", Fixtures.Path("pairs_py2.bin"), Fixtures.Path("pairs_protocol4.bin"),
             "--checkpoint", checkpoint, "--aligned", "--flip", "--json", "--threads", "1");

@@ -23,23 +23,23 @@ public static class BenchmarkTable
     {
         ArgumentNullException.ThrowIfNull(rows);
         int w = Math.Max(8, rows.Count == 0 ? 0 : rows.Max(r => r.DataSet.Length));
+        int[] widths = [7, 9, 18, 10, 15, 18, 10, 15];
+        string[] head = ["pairs", "skipped", "xCos acc ± std", "xCos AUC", "xCos TAR@1e-3", "cos acc ± std", "cos AUC", "cos TAR@1e-3"];
+        static string F(double v) => double.IsNaN(v) ? "-" : v.ToString("F4", CultureInfo.InvariantCulture);
         var sb = new StringBuilder();
-        string F(double v) => double.IsNaN(v) ? "     -" : v.ToString("F4", CultureInfo.InvariantCulture).PadLeft(6);
-        sb.Append("data set".PadRight(w)).Append("  pairs  skipped  xcos acc ±std       xcos AUC  xcos TAR@1e-3  cos acc ±std        cos AUC  cos TAR@1e-3")
-          .AppendLine(flip ? "  (flip TTA)" : "");
-        foreach (var r in rows)
+        void Line(string name, IReadOnlyList<string> cells)
         {
-            sb.Append(r.DataSet.PadRight(w))
-              .Append(r.Pairs.ToString(CultureInfo.InvariantCulture).PadLeft(7))
-              .Append(r.Skipped.ToString(CultureInfo.InvariantCulture).PadLeft(9))
-              .Append("  ").Append(F(r.Xcos.AccuracyMean)).Append(" ±").Append(F(r.Xcos.AccuracyStd))
-              .Append("    ").Append(F(r.Xcos.Auc))
-              .Append("         ").Append(F(r.Xcos.TarAtFar1e3))
-              .Append("  ").Append(F(r.Cosine.AccuracyMean)).Append(" ±").Append(F(r.Cosine.AccuracyStd))
-              .Append("    ").Append(F(r.Cosine.Auc))
-              .Append("        ").Append(F(r.Cosine.TarAtFar1e3))
-              .AppendLine();
+            sb.Append(name.PadRight(w));
+            for (int i = 0; i < cells.Count; i++) sb.Append(cells[i].PadLeft(widths[i]));
+            sb.AppendLine();
         }
+        Line("data set", head);
+        foreach (var r in rows)
+            Line(r.DataSet, [
+                r.Pairs.ToString(CultureInfo.InvariantCulture), r.Skipped.ToString(CultureInfo.InvariantCulture),
+                $"{F(r.Xcos.AccuracyMean)} ± {F(r.Xcos.AccuracyStd)}", F(r.Xcos.Auc), F(r.Xcos.TarAtFar1e3),
+                $"{F(r.Cosine.AccuracyMean)} ± {F(r.Cosine.AccuracyStd)}", F(r.Cosine.Auc), F(r.Cosine.TarAtFar1e3)]);
+        if (flip) sb.AppendLine("flip test-time augmentation: each face embedded as image + mirrored image");
         return sb.ToString();
     }
 }
