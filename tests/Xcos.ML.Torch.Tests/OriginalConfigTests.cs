@@ -49,11 +49,12 @@ public sealed class OriginalConfigTests : IClassFixture<TinyFaceSet>
         Assert.Equal((1.0, 2.0), (o.ClassificationWeight, o.XcosWeight));
         Assert.Equal(256, o.EvaluationBatchSize);
         Assert.Equal("auto", o.Device);
+        Assert.True(o.TensorBoard);
         Assert.Equal("/data/casia", c.TrainDataDir);
         Assert.Equal(["/data/emore/lfw.bin"], c.ValidationSets);
         Assert.Equal(10572, c.ClassNum);
         Assert.Equal("xcos_train_config", c.Name);
-        foreach (var key in new[] { "trainer.save_freq", "trainer.monitor", "visualization", "validation_strategy", "valid_data_loaders.*.args.shuffle", "data_loader.args.name" })
+        foreach (var key in new[] { "trainer.save_freq", "trainer.monitor", "visualization.log_dir", "validation_strategy", "valid_data_loaders.*.args.shuffle", "data_loader.args.name" })
             Assert.Contains(key, c.Ignored);
         Assert.DoesNotContain("trainer_args", c.Ignored); // empty, so nothing is lost
         Assert.Contains("trainer.save_freq", c.Warning);

@@ -9,7 +9,7 @@ internal sealed class OriginalConfigReader(string source)
     private readonly List<string> _ignored = new();
 
     // Keys the original reads that change nothing here: logging, device workers, its own bookkeeping.
-    private static readonly string[] TopIgnored = ["trainer_args", "visualization", "validation_strategy", "optimize_strategy", "log_step", "verbosity", "saved_keys", "save_while_infer"];
+    private static readonly string[] TopIgnored = ["trainer_args", "validation_strategy", "optimize_strategy", "log_step", "verbosity", "saved_keys", "save_while_infer"];
 
     public OriginalConfig Read(JsonElement root)
     {
@@ -36,9 +36,10 @@ internal sealed class OriginalConfigReader(string source)
                 case "test_data_loaders": (o, test) = ReadBinLoaders(p.Value, "test_data_loaders", o); break;
                 case "losses": o = ReadLosses(p.Value, o); break;
                 case "metrics": o = ReadMetrics(p.Value, o); break;
+                case "visualization": o = ReadVisualization(p.Value, o); break;
                 default:
                     if (TopIgnored.Contains(p.Name)) { if (!IsEmpty(p.Value)) _ignored.Add(p.Name); }
-                    else throw Unknown(p.Name, ["name", "n_gpu", "optimizers", "lr_schedulers", "trainer", "arch", "data_loader", "valid_data_loaders", "test_data_loaders", "losses", "metrics", .. TopIgnored]);
+                    else throw Unknown(p.Name, ["name", "n_gpu", "optimizers", "lr_schedulers", "trainer", "arch", "data_loader", "valid_data_loaders", "test_data_loaders", "losses", "metrics", "visualization", .. TopIgnored]);
                     break;
             }
         }
@@ -232,6 +233,22 @@ internal sealed class OriginalConfigReader(string source)
             }
         }
         return o with { ClassificationWeight = ce, XcosWeight = mse };
+    }
+
+    // Event files always go to OUT/runs, next to the checkpoints.
+    private XcosTrainerOptions ReadVisualization(JsonElement e, XcosTrainerOptions o)
+    {
+        Need(e, JsonValueKind.Object, "visualization");
+        foreach (var p in e.EnumerateObject())
+        {
+            switch (p.Name)
+            {
+                case "tensorboardX": o = o with { TensorBoard = Bool(p.Value, "visualization.tensorboardX") }; break;
+                case "log_dir": _ignored.Add("visualization.log_dir"); break;
+                default: throw Unknown("visualization." + p.Name, ["tensorboardX", "log_dir"]);
+            }
+        }
+        return o;
     }
 
     private XcosTrainerOptions ReadMetrics(JsonElement e, XcosTrainerOptions o)

@@ -24,6 +24,8 @@ public static class TrainingFiles
     public const string Log = "log.csv";
     /// <summary>The options of the run.</summary>
     public const string Options = "options.json";
+    /// <summary>Folder of the TensorBoard event files (<c>tensorboard --logdir OUT/runs</c>).</summary>
+    public const string TensorBoard = "runs";
 }
 
 /// <summary>
@@ -161,6 +163,7 @@ public sealed class XcosTrainer : IDisposable
         File.WriteAllText(Path.Combine(OutputDirectory, TrainingFiles.Options), o.ToJson());
         var log = new TrainingLog(Path.Combine(OutputDirectory, TrainingFiles.Log), _optimizers.Keys, _validation.Select(v => Path.GetFileNameWithoutExtension(v.Source)));
         var history = new List<EpochResult>();
+        using var board = o.TensorBoard ? new TrainingTensorBoard(Path.Combine(OutputDirectory, TrainingFiles.TensorBoard), _validation, o.Preprocess) : null;
         string? lastGood = File.Exists(last) && _state.GlobalStep > 0 ? last : null;
         int steps = _source.BatchesPerEpoch;
 
@@ -185,6 +188,7 @@ public sealed class XcosTrainer : IDisposable
                 sums.Loss += bl; sums.Ce += ce; sums.Mse += mse; sums.Steps++; sums.Pairs += batch.Count;
                 step++; global++;
                 _state = _state with { GlobalStep = global, StepInEpoch = step };
+                board?.Step(global, bl);
                 progress?.Report(new TrainProgress(TrainPhase.Training, epoch + 1, o.Epochs, step, steps, global,
                     sums.Mean(sums.Loss), (sums.Pairs - pairsBefore) / Math.Max(1e-9, clock.Elapsed.TotalSeconds)));
             }
@@ -218,6 +222,8 @@ public sealed class XcosTrainer : IDisposable
                 clock.Elapsed.TotalSeconds, pps, isBest);
             history.Add(result);
             log.Append(result);
+            board?.Epoch(result);
+            board?.Figure(Model, Device, epoch + 1);
             progress?.Report(new TrainProgress(TrainPhase.EpochEnd, epoch + 1, o.Epochs, steps, steps, global, loss, pps, result));
         }
         return Result(false, last, best, history);
