@@ -13,6 +13,8 @@ internal static class CommandSet
         yield return EvalCommand.Create();
         yield return VerifyCommand.Create();
         yield return FaithfulnessCommand.Create();
+        yield return MaskCommand.Create();
+        yield return OcclusionCommand.Create();
         yield return ExportCommand.Create();
         yield return InspectCommand.Create();
         yield return BenchCommand.Create();

@@ -127,11 +127,14 @@ public sealed class XcosTrainer : IDisposable
     /// <summary>
     /// Continues from a <c>torch.save</c> checkpoint such as the original xCos trainer writes: the model weights, the
     /// margin head (<c>head.kernel</c>, which must cover this run's identities; a file without one starts a fresh head)
-    /// and the file's <c>epoch</c>. Optimiser states start afresh: PyTorch's optimiser state is not TorchSharp's.
+    /// and the file's <c>epoch</c> (required: a weights-only file is refused). Optimiser states start afresh: PyTorch's optimiser state is not TorchSharp's.
     /// </summary>
     private void ResumeFromTorchCheckpoint(string path)
     {
         using var contents = XcosCheckpoint.Read(path);
+        // weights alone (no 'epoch', as last.pth / best.pth or a published model) are no training position
+        if (contents.Epoch is null)
+            throw new CheckpointException(path, "holds model weights only (neither this trainer's state.json nor the original trainer's 'epoch'): it cannot be resumed; start a new run (or pass it as the target).");
         const string head = XcosModelLoader.MarginHeadPrefix, target = "backbone_target.";
         var headKeys = contents.StateDict.Where(kv => kv.Key.StartsWith(head, StringComparison.Ordinal)).ToDictionary(kv => kv.Key[head.Length..], kv => kv.Value);
         var modelKeys = contents.StateDict.Where(kv => !kv.Key.StartsWith(head, StringComparison.Ordinal)
@@ -146,7 +149,7 @@ public sealed class XcosTrainer : IDisposable
             throw new CheckpointException(path, $"head.kernel is [{string.Join(",", kernel.shape)}]; this run's margin head is [{string.Join(",", Head.Kernel.shape)}] " +
                 $"({Head.Kernel.shape[0]}-d embedding x {_train.Identities.Count} identities of {_train.Root}).");
         if (headKeys.Count > 0) XcosCheckpoint.Load(Head, headKeys, new CheckpointLoadOptions(), path);
-        _state = _state with { CompletedEpochs = Math.Max(0, contents.Epoch ?? 0) };
+        _state = _state with { CompletedEpochs = Math.Max(0, contents.Epoch.Value) };
     }
 
     private IReadOnlyDictionary<string, nn.Module> Modules => new Dictionary<string, nn.Module> { ["model"] = Model, ["head"] = Head };
