@@ -17,8 +17,15 @@ public sealed record XcosPairResult(float Score, float[] CosMap, float[] Attenti
 public static class XcosScorer
 {
     /// <summary>Scores aligned face pairs in batches; images must be 112x112 RGB.</summary>
+    /// <param name="model">The network (eval mode is set).</param>
+    /// <param name="pairs">Aligned faces.</param>
+    /// <param name="tensor">Normalisation.</param>
+    /// <param name="batchSize">Pairs per forward pass.</param>
+    /// <param name="flip">Flip test-time augmentation: each face's grid is the sum of the grids of the image and of its
+    /// mirror (mirrored back, so cells keep their place), and so is its target embedding; the flattened-grid cosine is
+    /// taken on the summed grids.</param>
     public static IReadOnlyList<XcosPairResult> Score(XcosModel model, IReadOnlyList<(RgbImage First, RgbImage Second)> pairs,
-        FaceTensorOptions? tensor = null, int batchSize = 32)
+        FaceTensorOptions? tensor = null, int batchSize = 32, bool flip = false)
     {
         ArgumentNullException.ThrowIfNull(model);
         model.eval();
@@ -31,7 +38,7 @@ public static class XcosScorer
             using var _ = no_grad();
             var x1 = Batch(pairs, start, n, p => p.First, tensor).to(device);
             var x2 = Batch(pairs, start, n, p => p.Second, tensor).to(device);
-            var o = model.Forward(x1, x2);
+            var o = flip ? FlipForward(model, x1, x2) : model.Forward(x1, x2);
             var cosine = o.TargetCos ?? nn.functional.cosine_similarity(o.Flat1, o.Flat2, dim: 1);
             var xc = o.Xcos.cpu().data<float>().ToArray();
             var cm = o.CosMap.cpu().reshape(n, -1).data<float>().ToArray();
@@ -43,6 +50,24 @@ public static class XcosScorer
                     o.TargetCos is null ? "grid" : "target"));
         }
         return results;
+    }
+
+    // The parts of XcosOutput the scorer reads, from image + mirror sums (dispose scope: the caller's).
+    private static XcosOutput FlipForward(XcosModel model, Tensor x1, Tensor x2)
+    {
+        Tensor Grid(Tensor x) => model.Backbone.Grid(x).Grid + model.Backbone.Grid(x.flip(3)).Grid.flip(3);
+        Tensor Flat(Tensor g) => nn.functional.normalize(g.flatten(1), dim: 1);
+        var g1 = Grid(x1);
+        var g2 = Grid(x2);
+        var s = model.Score(g1, g2);
+        Tensor? t1 = null, t2 = null, tcos = null;
+        if (model.BackboneTarget is { } target)
+        {
+            t1 = target.Embed(x1) + target.Embed(x1.flip(3));
+            t2 = target.Embed(x2) + target.Embed(x2.flip(3));
+            tcos = nn.functional.cosine_similarity(t1, t2, dim: 1);
+        }
+        return new XcosOutput(s.Xcos, s.CosMap, s.Attention, Flat(g1), Flat(g2), g1, g2, tcos, t1, t2);
     }
 
     private static Tensor Batch(IReadOnlyList<(RgbImage First, RgbImage Second)> pairs, int start, int n,

@@ -15,6 +15,8 @@ internal static class CommandSet
         yield return EnrollCommand.Create();
         yield return IdentifyCommand.Create();
         yield return FaithfulnessCommand.Create();
+        yield return MaskCommand.Create();
+        yield return OcclusionCommand.Create();
         yield return ExportCommand.Create();
         yield return InspectCommand.Create();
         yield return BenchCommand.Create();

@@ -5,13 +5,14 @@ using Xcos.ML.FaceModels;
 using Xcos.ML.Images;
 using Xcos.ML.Metrics;
 using Xcos.ML.Torch;
+using Xcos.ML.Torch.Config;
 
 namespace Xcos.Cli.Commands;
 
 /// <summary>
-/// `xcos eval --pairs FILE`: the 10-fold protocol, AUC, TAR@FAR and EER for xCos and the plain cosine on a pair set
-/// (.bin, LFW pairs.txt or pair TSV, told apart by content). Rows that cannot be scored are counted in `skipped`
-/// and listed, never dropped silently.
+/// `xcos eval --pairs FILE...`: the 10-fold protocol, AUC, TAR@FAR and EER for xCos and the plain cosine on pair sets
+/// (.bin, LFW pairs.txt or pair TSV, told apart by content), or on a config's test_data_loaders; several sets (or
+/// --flip) print one table. Rows that cannot be scored are counted in `skipped` and listed, never dropped silently.
 /// </summary>
 internal static class EvalCommand
 {
@@ -46,73 +47,116 @@ internal static class EvalCommand
     /// <summary>One scored pair, kept for the metrics and the report's figures.</summary>
     internal sealed record Scored(int Row, FacePair Pair, double Xcos, double Cosine, float[] CosMap, float[] Attention, float[]? Contributions);
 
+    public sealed record SetJson(
+        [property: JsonPropertyName("data_set")] string DataSet,
+        [property: JsonPropertyName("source")] string Source,
+        [property: JsonPropertyName("result")] EvalJson Result);
+
+    public sealed record BenchmarkJson(
+        [property: JsonPropertyName("flip")] bool Flip,
+        [property: JsonPropertyName("sets")] SetJson[] Sets);
+
     public static Command Create()
     {
-        var pairs = new Option<FileInfo>("--pairs") { Description = "Pair set: InsightFace .bin, LFW pairs.txt or a TSV (file1, file2, same)", Required = true };
+        var pairs = new Option<FileInfo[]>("--pairs") { Description = "Pair set(s): InsightFace .bin, LFW pairs.txt or a TSV (file1, file2, same); several give one table", AllowMultipleArgumentsPerToken = true };
+        var config = new Option<FileInfo?>("--config") { Description = "Config in the original xCos schema: its test_data_loaders (<data_dir>/<name>.bin) are the pair sets" };
         var root = new Option<DirectoryInfo?>("--root") { Description = "Folder the pair file's image paths are relative to (default: the pair file's folder)" };
         var model = new ModelArgs();
         var real = new RealFaceArgs();
-        var aligned = new Option<bool>("--aligned") { Description = "Images are aligned 112x112 faces (no detection)" };
+        var aligned = new Option<bool>("--aligned") { Description = "Images are aligned 112x112 faces (no detection; .bin sets are)" };
+        var flip = new Option<bool>("--flip") { Description = "Flip test-time augmentation: each face is embedded as image + mirrored image" };
         var maxPairs = new Option<int?>("--max-pairs") { Description = "Evaluate only the first N pairs" };
-        var report = new Option<DirectoryInfo?>("--report") { Description = "Write an HTML report (ROC, histograms, worst errors) to this folder" };
+        var report = new Option<DirectoryInfo?>("--report") { Description = "Write an HTML report (ROC, histograms, worst errors) to this folder (one subfolder per set when several)" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object" };
-        var scoresFile = new Option<FileInfo?>("--scores") { Description = "Write one TSV row per pair: file1, file2, same, xcos, cosine, status, variant" };
-        var cmd = new Command("eval", "Evaluate xCos and the plain cosine on a pair set with the 10-fold protocol");
+        var scoresFile = new Option<FileInfo?>("--scores") { Description = "Write one TSV row per pair (of every set): file1, file2, same, xcos, cosine, status, variant" };
+        var cmd = new Command("eval", "Evaluate xCos and the plain cosine on one or more pair sets with the 10-fold protocol");
         model.AddTo(cmd);
         real.AddTo(cmd);
-        foreach (var o in new Option[] { pairs, root, aligned, maxPairs, report, json, scoresFile }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { pairs, config, root, aligned, flip, maxPairs, report, json, scoresFile }) cmd.Options.Add(o);
         cmd.SetAction(p =>
         {
-            var file = p.GetValue(pairs)!;
-            if (!file.Exists) throw new CliException($"{file.FullName}: pair file not found.");
+            var files = (p.GetValue(pairs) ?? []).ToList();
+            if (p.GetValue(config) is { } cfg)
+            {
+                if (!cfg.Exists) throw new CliException($"{cfg.FullName}: config file not found.", ExitCodes.Usage);
+                OriginalConfig recipe;
+                try { recipe = OriginalConfig.Load(cfg.FullName); }
+                catch (InvalidDataException e) { throw new CliException(e.Message, ExitCodes.Usage); }
+                if (recipe.Warning is { } warning) Console.Error.WriteLine("warning: " + warning);
+                if (recipe.TestSets.Count == 0) throw new CliException($"{cfg.FullName}: no test_data_loaders to evaluate.", ExitCodes.Usage);
+                files.AddRange(recipe.TestSets.Select(f => new FileInfo(f)));
+            }
+            if (files.Count == 0) throw new CliException("give --pairs FILE (one or more) or --config with test_data_loaders.", ExitCodes.Usage);
+            foreach (var f in files)
+                if (!f.Exists) throw new CliException($"{f.FullName}: pair file not found.");
             // fail before the scoring, not after it
             if (p.GetValue(scoresFile)?.Directory is { Exists: false } scoresDir)
                 throw new CliException($"{p.GetValue(scoresFile)!.FullName}: cannot write the pair scores: folder {scoresDir.FullName} does not exist.");
-            var set = PairSetReader.Load(file.FullName, p.GetValue(root)?.FullName);
-            int n = Math.Min(set.Count, p.GetValue(maxPairs) ?? int.MaxValue);
+            var scoreRows = new List<PairScoreRow>();
             bool photos = p.GetValue(model.Checkpoint) is null;
-            if (photos && p.GetValue(aligned))
-                throw new CliException("--aligned needs --checkpoint (the ONNX face models run detection and alignment themselves).", ExitCodes.Usage);
+            bool isAligned = p.GetValue(aligned), doFlip = p.GetValue(flip);
             // the detector (or verifier) stays open until the report has re-aligned the faces it shows
             using var verifier = photos ? real.CreateVerifier(p, null, p.GetValue(model.Threads) ?? 0) : null;
-            using var detector = !photos && !p.GetValue(aligned) ? real.CreateDetector(p) : null;
-            var skipped = new List<SkippedJson>();
-            var (scored, cosineSource) = photos
-                ? ScorePhotos(verifier!, set, n, skipped)
-                : ScoreCheckpoint(p, model, set, n, detector, skipped);
-            if (scored.Count < 2 || scored.All(s => s.Pair.Same) || scored.All(s => !s.Pair.Same))
-                throw new CliException($"{file.FullName}: {scored.Count} of {n} pairs could be scored; the metrics need both same and different pairs (skipped: {skipped.Count}).");
+            using var detector = !isAligned ? (photos ? null : real.CreateDetector(p)) : null;
+            var (m, _) = photos ? (null, null) : model.Load(p);
+            using var _m = m;
+            var results = new List<(FileInfo File, EvalJson Json, BenchmarkRow Row)>();
+            foreach (var file in files)
+            {
+                var set = PairSetReader.Load(file.FullName, p.GetValue(root)?.FullName);
+                int n = Math.Min(set.Count, p.GetValue(maxPairs) ?? int.MaxValue);
+                var skipped = new List<SkippedJson>();
+                var (scored, cosineSource) = photos
+                    ? ScorePhotos(verifier!, set, n, skipped, isAligned, doFlip)
+                    : ScoreCheckpoint(m!, set, n, detector, skipped, doFlip);
+                if (scored.Count < 2 || scored.All(s => s.Pair.Same) || scored.All(s => !s.Pair.Same))
+                    throw new CliException($"{file.FullName}: {scored.Count} of {n} pairs could be scored; the metrics need both same and different pairs (skipped: {skipped.Count}).");
+                scoreRows.AddRange(scored.Select(s => (s.Row, new PairScoreRow(s.Pair.Id1, s.Pair.Id2, s.Pair.Same, s.Xcos, s.Cosine, "ok")))
+                    .Concat(skipped.Select(k => (k.Row, new PairScoreRow(k.Id1, k.Id2, set.Pairs[k.Row].Same, null, null, k.Reason.ReplaceLineEndings(" ").Replace('\t', ' ')))))
+                    .OrderBy(t => t.Row).Select(t => t.Item2));
+                var same = scored.Select(s => s.Pair.Same).ToArray();
+                // the protocol's 10 folds, fewer only for a set too small to split that way
+                var protocol = new VerificationOptions { Folds = Math.Min(10, scored.Count) };
+                var xr = VerificationMetrics.Evaluate(scored.Select(s => s.Xcos).ToArray(), same, protocol);
+                var cr = VerificationMetrics.Evaluate(scored.Select(s => s.Cosine).ToArray(), same, protocol);
+                string? reportPath = null;
+                if (p.GetValue(report) is { } dir)
+                {
+                    Func<string, RgbImage?> face = photos && !isAligned
+                        ? id => verifier!.Analyse(ImageIO.Load(set.ReadImage(id), name: id), id).Aligned
+                        : id => LoadFace(set, id, detector).Face;
+                    string reportDir = files.Count == 1 ? dir.FullName : Path.Combine(dir.FullName, Path.GetFileNameWithoutExtension(file.Name));
+                    reportPath = ReportWriter.Write(reportDir, file.Name, scored, face, xr, cr, cosineSource, protocol);
+                }
+                results.Add((file, new EvalJson(n, skipped.Count, MetricsJson.From(xr), MetricsJson.From(cr), cosineSource, skipped.ToArray(), reportPath),
+                    new BenchmarkRow(Path.GetFileNameWithoutExtension(file.Name), file.FullName, scored.Count, skipped.Count, xr, cr)));
+            }
             if (p.GetValue(scoresFile) is { } sf)
             {
                 string variant = photos ? verifier!.XcosVariant : "checkpoint";
-                var rows = scored.Select(s => (s.Row, new PairScoreRow(s.Pair.Id1, s.Pair.Id2, s.Pair.Same, s.Xcos, s.Cosine, "ok")))
-                    .Concat(skipped.Select(k => (k.Row, new PairScoreRow(k.Id1, k.Id2, set.Pairs[k.Row].Same, null, null, k.Reason.ReplaceLineEndings(" ").Replace('\t', ' ')))))
-                    .OrderBy(t => t.Row).Select(t => t.Item2);
-                try { PairScoresFile.Write(sf.FullName, variant, rows); }
+                try { PairScoresFile.Write(sf.FullName, variant, scoreRows); }
                 catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new CliException($"{sf.FullName}: cannot write the pair scores: {e.Message}"); }
             }
-            var same = scored.Select(s => s.Pair.Same).ToArray();
-            // the protocol's 10 folds, fewer only for a set too small to split that way
-            var protocol = new VerificationOptions { Folds = Math.Min(10, scored.Count) };
-            var xr = VerificationMetrics.Evaluate(scored.Select(s => s.Xcos).ToArray(), same, protocol);
-            var cr = VerificationMetrics.Evaluate(scored.Select(s => s.Cosine).ToArray(), same, protocol);
-            string? reportPath = null;
-            if (p.GetValue(report) is { } dir)
+            if (results.Count == 1 && !doFlip && p.GetValue(config) is null)
             {
-                Func<string, RgbImage?> face = photos
-                    ? id => verifier!.Analyse(ImageIO.Load(set.ReadImage(id), name: id), id).Aligned
-                    : id => LoadFace(set, id, detector).Face;
-                reportPath = ReportWriter.Write(dir.FullName, file.Name, scored, face, xr, cr, cosineSource, protocol);
+                var (file, result, row) = results[0];
+                var (xr, cr, skipped) = (row.Xcos, row.Cosine, result.SkippedRows);
+                if (p.GetValue(json)) Cli.WriteJson(result);
+                else
+                {
+                    Console.WriteLine($"{file.Name}: {row.Pairs} pairs scored, {skipped.Length} skipped");
+                    Console.WriteLine($"  xCos             AUC {xr.Auc:F4}  10-fold accuracy {xr.AccuracyMean:F4} ± {xr.AccuracyStd:F4}  EER {xr.Eer:F4}  TAR@FAR1e-3 {xr.TarAtFar1e3:F4}");
+                    Console.WriteLine($"  cosine ({result.CosineSource,-6}) AUC {cr.Auc:F4}  10-fold accuracy {cr.AccuracyMean:F4} ± {cr.AccuracyStd:F4}  EER {cr.Eer:F4}  TAR@FAR1e-3 {cr.TarAtFar1e3:F4}");
+                    foreach (var s in skipped.Take(10)) Console.WriteLine($"  skipped row {s.Row} ({s.Id1}, {s.Id2}): {s.Reason}");
+                    if (result.Report is not null) Console.WriteLine($"report: {result.Report}");
+                }
+                return ExitCodes.Ok;
             }
-            var result = new EvalJson(n, skipped.Count, MetricsJson.From(xr), MetricsJson.From(cr), cosineSource, skipped.ToArray(), reportPath);
-            if (p.GetValue(json)) Cli.WriteJson(result);
+            if (p.GetValue(json)) Cli.WriteJson(new BenchmarkJson(doFlip, results.Select(r => new SetJson(r.Row.DataSet, r.File.FullName, r.Json)).ToArray()));
             else
             {
-                Console.WriteLine($"{file.Name}: {scored.Count} pairs scored, {skipped.Count} skipped");
-                Console.WriteLine($"  xCos             AUC {xr.Auc:F4}  10-fold accuracy {xr.AccuracyMean:F4} ± {xr.AccuracyStd:F4}  EER {xr.Eer:F4}  TAR@FAR1e-3 {xr.TarAtFar1e3:F4}");
-                Console.WriteLine($"  cosine ({cosineSource,-6}) AUC {cr.Auc:F4}  10-fold accuracy {cr.AccuracyMean:F4} ± {cr.AccuracyStd:F4}  EER {cr.Eer:F4}  TAR@FAR1e-3 {cr.TarAtFar1e3:F4}");
-                foreach (var s in skipped.Take(10)) Console.WriteLine($"  skipped row {s.Row} ({s.Id1}, {s.Id2}): {s.Reason}");
-                if (reportPath is not null) Console.WriteLine($"report: {reportPath}");
+                Console.Write(BenchmarkTable.Format(results.Select(r => r.Row).ToList(), doFlip));
+                foreach (var r in results.Where(r => r.Json.Report is not null)) Console.WriteLine($"report ({r.Row.DataSet}): {r.Json.Report}");
             }
             return ExitCodes.Ok;
         });
@@ -135,10 +179,8 @@ internal static class EvalCommand
         }
     }
 
-    private static (List<Scored>, string) ScoreCheckpoint(ParseResult p, ModelArgs model, PairSet set, int n, FaceDetector? detector, List<SkippedJson> skipped)
+    private static (List<Scored>, string) ScoreCheckpoint(Xcos.ML.Torch.Networks.XcosModel m, PairSet set, int n, FaceDetector? detector, List<SkippedJson> skipped, bool flip)
     {
-        var (m, _) = model.Load(p);
-        using var _m = m;
         var result = new List<Scored>(n);
         string source = m.BackboneTarget is null ? "grid" : "target";
         CliProgress.Run("scoring pairs", n, advance =>
@@ -155,7 +197,7 @@ internal static class EvalCommand
                     if (a is null || b is null) skipped.Add(new SkippedJson(i, pair.Id1, pair.Id2, a is null ? sa : sb));
                     else batch.Add((i, a, b));
                 }
-                var scores = XcosScorer.Score(m, batch.Select(x => (x.A, x.B)).ToList());
+                var scores = XcosScorer.Score(m, batch.Select(x => (x.A, x.B)).ToList(), flip: flip);
                 for (int k = 0; k < batch.Count; k++)
                 {
                     var r = scores[k];
@@ -168,14 +210,28 @@ internal static class EvalCommand
         return (result, source);
     }
 
-    private static (List<Scored>, string) ScorePhotos(RealFaceVerifier verifier, PairSet set, int n, List<SkippedJson> skipped)
+    private static (List<Scored>, string) ScorePhotos(RealFaceVerifier verifier, PairSet set, int n, List<SkippedJson> skipped, bool isAligned, bool flip)
     {
+        // an image met in several pairs is embedded once per run
+        var cache = new Dictionary<string, (FaceEmbedding? Embedding, string Status)>(StringComparer.Ordinal);
         (FaceEmbedding? Embedding, string Status) Embed(string id)
+        {
+            if (cache.TryGetValue(id, out var known)) return known;
+            return cache[id] = EmbedOnce(id);
+        }
+        (FaceEmbedding? Embedding, string Status) EmbedOnce(string id)
         {
             try
             {
-                var (_, aligned) = verifier.Analyse(ImageIO.Load(set.ReadImage(id), name: id), id);
-                return aligned is null ? (null, $"{id}: no face found") : (verifier.Embedder.Embed([aligned])[0], "ok");
+                var image = ImageIO.Load(set.ReadImage(id), name: id);
+                int side = verifier.Descriptor.InputSize;
+                if (isAligned && (image.Width != side || image.Height != side))
+                    return (null, $"{id}: --aligned expects a {side}x{side} face, got {image.Width}x{image.Height}");
+                var aligned = isAligned ? image : verifier.Analyse(image, id).Aligned;
+                if (aligned is null) return (null, $"{id}: no face found");
+                if (!flip) return (verifier.Embedder.Embed([aligned])[0], "ok");
+                var both = verifier.Embedder.Embed([aligned, PhotoAugmentation.FlipHorizontal(aligned)]);
+                return (FlipEmbedding.Combine(both[0], both[1], verifier.Embedder.MapShape), "ok");
             }
             catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException or UnauthorizedAccessException)
             {

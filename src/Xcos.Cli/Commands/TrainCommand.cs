@@ -6,6 +6,7 @@ using Xcos.ML.FaceModels;
 using Xcos.ML.Torch.Data;
 using Xcos.ML.Torch.FaceModels;
 using Xcos.ML.Torch.Checkpoints;
+using Xcos.ML.Torch.Config;
 using Xcos.ML.Torch.Training;
 
 namespace Xcos.Cli.Commands;
@@ -15,9 +16,9 @@ public static class TrainCommand
 {
     public static Command Create()
     {
-        var data = new Option<string>("--data") { Description = "Training image folder: DIR/<identity>/<image>.", Required = true };
+        var data = new Option<string>("--data") { Description = "Training image folder: DIR/<identity>/<image> (default: data_loader.args.data_dir of --config)." };
         var val = new Option<string[]>("--val") { Description = "Validation pair file(s): InsightFace .bin, LFW pairs.txt or pair TSV (repeatable).", AllowMultipleArgumentsPerToken = true };
-        var output = new Option<string>("--out") { Description = "Output folder for checkpoints and log.csv.", Required = true };
+        var output = new Option<string>("--out") { Description = "Output folder for checkpoints and log.csv (default: trainer.save_dir/name of --config)." };
         var mode = new Option<string>("--mode") { Description = "full (backbone + head + attention) or head (frozen model; grid layer + attention only)." };
         mode.AcceptOnlyFromAmong("full", "head");
         var depth = new Option<int?>("--depth") { Description = "IR/IR-SE preset depth: 18, 34, 50, 100, 152." };
@@ -29,8 +30,8 @@ public static class TrainCommand
         var targetStages = new Option<string?>("--target-stages") { Description = "Stage table of the target, e.g. 2,2,2,2." };
         var epochs = new Option<int?>("--epochs") { Description = "Total epochs (default 20)." };
         var batch = new Option<int?>("--batch") { Description = "Pairs per batch (default 32)." };
-        var config = new Option<string?>("--config") { Description = "JSON file of trainer options (flags override it)." };
-        var resume = new Option<string?>("--resume") { Description = "Training checkpoint (last.ckpt / best.ckpt) to continue from." };
+        var config = new Option<string?>("--config") { Description = "Config in the original xCos schema (configs/*.json; xcos_train_config.json) or a JSON file of trainer options; flags override it." };
+        var resume = new Option<string?>("--resume") { Description = "Training checkpoint (last.ckpt / best.ckpt) to continue from, or (full mode) a checkpoint of the original xCos trainer (weights, head.kernel, epoch)." };
         var threads = new Option<int?>("--threads") { Description = "Intra-op threads (default: all cores)." };
         var seed = new Option<int?>("--seed") { Description = "Seed (default 0)." };
         var device = new Option<string?>("--device") { Description = "cpu, cuda, cuda:N or auto (default cpu)." };
@@ -48,12 +49,24 @@ public static class TrainCommand
             // defaults < resumed run's options < --config < flags
             var o = new XcosTrainerOptions();
             string? resumeFrom = parse.GetValue(resume);
-            if (resumeFrom is not null)
+            // a torch.save file (the original trainer's checkpoint) brings weights and its epoch, not our options
+            if (resumeFrom is not null && TrainingCheckpoint.IsTrainingCheckpoint(resumeFrom))
             {
                 try { o = TrainingCheckpoint.ReadOptions(resumeFrom); }
                 catch (CheckpointException e) { throw new CliException(e.Message); }
             }
-            if (parse.GetValue(config) is { } cfg) o = XcosTrainerOptions.LoadJson(cfg);
+            OriginalConfig? recipe = null;
+            if (parse.GetValue(config) is { } cfg)
+            {
+                if (!File.Exists(cfg)) throw new CliException($"{cfg}: config file not found.", ExitCodes.Usage);
+                try
+                {
+                    if (OriginalConfig.IsOriginalSchema(cfg)) o = (recipe = OriginalConfig.Load(cfg)).Trainer;
+                    else o = XcosTrainerOptions.LoadJson(cfg);
+                }
+                catch (InvalidDataException e) { throw new CliException(e.Message, ExitCodes.Usage); }
+                if (recipe?.Warning is { } warning) Console.Error.WriteLine("warning: " + warning);
+            }
             if (Given(mode)) o = o with { Mode = parse.GetValue(mode) == "head" ? TrainingMode.Head : TrainingMode.Full };
             if (Given(depth)) o = o with { Depth = parse.GetValue(depth)!.Value, Stages = null };
             if (Given(stages)) o = o with { Stages = ParseStages(parse.GetValue(stages)!, "--stages") };
@@ -81,9 +94,14 @@ public static class TrainCommand
             try { o.Validate(); }
             catch (ArgumentException e) { throw new CliException(e.Message, ExitCodes.Usage); }
 
-            var train = ImageFolder.Load(parse.GetValue(data)!);
-            var pairSets = (parse.GetValue(val) ?? []).Select(p => PairSetReader.Load(p)).ToArray();
-            string outDir = parse.GetValue(output)!;
+            var train = ImageFolder.Load(parse.GetValue(data) ?? recipe?.TrainDataDir
+                ?? throw new CliException("--data is required (or data_loader.args.data_dir in --config).", ExitCodes.Usage));
+            if (recipe?.ClassNum is { } classNum && classNum != train.Identities.Count)
+                Console.Error.WriteLine($"warning: {recipe.Source}: arch.args.class_num is {classNum}; the margin head gets the {train.Identities.Count} identities of {train.Root}.");
+            var valFiles = Given(val) ? parse.GetValue(val)! : recipe?.ValidationSets.ToArray() ?? [];
+            var pairSets = valFiles.Select(p => PairSetReader.Load(p)).ToArray();
+            string outDir = parse.GetValue(output) ?? (recipe?.SaveDir is { } saveDir ? Path.Combine(saveDir, recipe.Name ?? "xcos") : null)
+                ?? throw new CliException("--out is required (or trainer.save_dir in --config).", ExitCodes.Usage);
 
             using var cts = new CancellationTokenSource();
             ConsoleCancelEventHandler onCancel = (_, e) =>

@@ -62,8 +62,6 @@ public sealed class CheckpointException : Exception
 /// </summary>
 public static class XcosCheckpoint
 {
-    private const string DataParallelPrefix = "module.";
-
     /// <summary>
     /// Reads the state dict of a checkpoint file: the container is unwrapped and <c>module.</c> prefixes
     /// are removed. The caller owns (and should dispose) the returned CPU tensors.
@@ -72,49 +70,20 @@ public static class XcosCheckpoint
     public static Dictionary<string, Tensor> ReadStateDict(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
-        if (!File.Exists(path)) throw new CheckpointException(path, "file not found.");
-        Hashtable root;
-        try
-        {
-            using var stream = File.OpenRead(path);
-            var magic = new byte[4];
-            var n = stream.ReadAtLeast(magic, 4, throwOnEndOfStream: false);
-            stream.Position = 0;
-            if (n == 4 && magic[0] == 0x50 && magic[1] == 0x4b && magic[2] == 0x03 && magic[3] == 0x04)
-                root = PyTorchUnpickler.UnpickleStateDict(stream, true, false);
-            else if (n >= 2 && magic[0] == 0x80 && LegacyTorchFormat.HasMagic(stream))
-                root = LegacyTorchFormat.Read(stream);
-            else
-                throw new CheckpointException(path, "not a PyTorch checkpoint (expected a torch.save zip archive or the legacy pickle format).");
-        }
-        catch (CheckpointException) { throw; }
-        catch (Exception e)
-        {
-            throw new CheckpointException(path, $"could not read the PyTorch checkpoint ({e.GetType().Name}: {e.Message}).", e);
-        }
-        return Unwrap(path, root);
+        using var contents = TorchSaveFile.Read(path);
+        return contents.TakeStateDict();
     }
 
-    private static Dictionary<string, Tensor> Unwrap(string path, Hashtable root)
+    /// <summary>
+    /// Reads a whole checkpoint: the state dict, and the file's other entries as inert data. Files written by the
+    /// original xCos trainer (<c>arch</c>, <c>epoch</c>, <c>state_dict</c>, <c>optimizers</c>, <c>monitor_best</c>,
+    /// <c>config</c> as an <c>attrdict.AttrDict</c>, ...) are read without constructing any of their classes.
+    /// </summary>
+    /// <exception cref="CheckpointException">Unreadable file, or a state dict that holds anything but tensors of foreign classes.</exception>
+    public static CheckpointContents Read(string path)
     {
-        IDictionary dict = root;
-        if (root["state_dict"] is IDictionary inner) dict = inner;
-        var result = new Dictionary<string, Tensor>(StringComparer.Ordinal);
-        var others = new List<string>();
-        foreach (DictionaryEntry e in dict)
-        {
-            if (e.Key is string key && e.Value is Tensor t)
-            {
-                var name = key.StartsWith(DataParallelPrefix, StringComparison.Ordinal) ? key[DataParallelPrefix.Length..] : key;
-                if (!result.TryAdd(name, t))
-                    throw new CheckpointException(path, $"key '{name}' appears both with and without the 'module.' prefix.");
-            }
-            else others.Add(e.Key?.ToString() ?? "<null>");
-        }
-        if (result.Count == 0)
-            throw new CheckpointException(path, "holds no state dict (no tensors at the top level or under 'state_dict'); top-level keys: " +
-                string.Join(", ", root.Keys.Cast<object>().Select(k => k.ToString())) + ".");
-        return result;
+        ArgumentNullException.ThrowIfNull(path);
+        return TorchSaveFile.Read(path);
     }
 
     /// <summary>Loads a checkpoint file into <paramref name="module"/> (see <see cref="CheckpointLoadOptions"/>).</summary>

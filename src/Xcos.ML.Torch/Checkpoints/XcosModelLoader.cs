@@ -25,11 +25,21 @@ public static class XcosModelLoader
         public string? TargetArch { get; init; }
     }
 
-    /// <summary>Reads <paramref name="path"/>, builds the matching model in eval mode and loads it strictly.</summary>
+    /// <summary>Key prefix of the margin head (<c>head.kernel</c>, embedding x classes) in checkpoints written by the
+    /// original xCos trainer: needed to resume training, not to verify, so inference drops it.</summary>
+    public const string MarginHeadPrefix = "head.";
+
+    /// <summary>Reads <paramref name="path"/>, builds the matching model in eval mode and loads it strictly
+    /// (a margin head, <c>head.*</c>, is ignored: it only classifies training identities).</summary>
     /// <exception cref="CheckpointException">Unreadable checkpoint or keys that do not fit (named).</exception>
     public static XcosModel Load(string path, Overrides? overrides = null)
     {
         var sd = XcosCheckpoint.ReadStateDict(path);
+        foreach (var key in sd.Keys.Where(k => k.StartsWith(MarginHeadPrefix, StringComparison.Ordinal)).ToList())
+        {
+            sd[key].Dispose();
+            sd.Remove(key);
+        }
         try
         {
             var options = Infer(sd, overrides ?? new Overrides(), path);

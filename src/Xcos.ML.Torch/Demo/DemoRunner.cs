@@ -36,17 +36,9 @@ public sealed class DemoRunner
     /// The demo's training recipe: MobileFaceNet grid backbone (about 7x faster per step than IR [1,1,1,1] on two cores,
     /// and exported to ONNX like IR), CosFace, SGD lr 0.05 (momentum 0.9, weight decay 5e-4) for backbone and head,
     /// Adam (AMSGrad) lr 1e-3 for the attention, learning rate x0.85 every epoch, batches of 32 pairs. Epochs are many;
-    /// the time budget usually ends training.
+    /// the time budget usually ends training. Read from the shipped recipe <c>configs/demo_train_config.json</c>.
     /// </summary>
-    public static XcosTrainerOptions DefaultTrainer { get; } = new()
-    {
-        Mode = TrainingMode.Full, Arch = "mobilefacenet", Stages = null, GridChannels = 32, MarginHead = MarginHeadKind.CosFace,
-        Epochs = 30, BatchSize = 32,
-        Backbone = new() { Kind = OptimizerKind.Sgd, LearningRate = 0.05, Momentum = 0.9, WeightDecay = 5e-4 },
-        Head = new() { Kind = OptimizerKind.Sgd, LearningRate = 0.05, Momentum = 0.9, WeightDecay = 5e-4 },
-        Attention = new() { Kind = OptimizerKind.Adam, LearningRate = 1e-3, WeightDecay = 4e-5, Amsgrad = true },
-        LrStepSize = 1, LrGamma = 0.85,
-    };
+    public static XcosTrainerOptions DefaultTrainer { get; } = Config.OriginalConfig.Recipe("demo_train_config.json").Trainer;
 
     /// <summary>Creates a runner; nothing runs until <see cref="Run"/>.</summary>
     /// <exception cref="ArgumentException">An option is out of range (the message names it).</exception>

@@ -57,7 +57,18 @@ public abstract class FaceBackbone : Module<Tensor, Tensor>
     public Tensor Embed(Tensor x)
     {
         using var scope = NewDisposeScope();
-        return L2Normalize(PlainHead(Features(x))).MoveToOuterDisposeScope();
+        return L2Normalize(PlainHead(CheckMapSize(Features(x), x))).MoveToOuterDisposeScope();
+    }
+
+    // The grid size is fixed at 7x7 (49 cells) through the attention, the exports, ML.NET and the figures: another
+    // size (a 224x224 input gives 14x14) is refused here, naming it, instead of failing later in a shape mismatch.
+    private static Tensor CheckMapSize(Tensor features, Tensor input)
+    {
+        long h = features.shape[^2], w = features.shape[^1];
+        if (h != MapSize || w != MapSize)
+            throw new NotSupportedException($"the backbone's last feature map is {h}x{w} for a {input.shape[^2]}x{input.shape[^1]} input; " +
+                $"xCos here supports a {MapSize}x{MapSize} grid only ({MapSize * 16}x{MapSize * 16} input).");
+        return features;
     }
 
     /// <summary>Grid feature [B,C,7,7] and its flattened L2-normalised embedding (grid variant only).</summary>
@@ -65,7 +76,7 @@ public abstract class FaceBackbone : Module<Tensor, Tensor>
     {
         if (GridLayer is null) throw new InvalidOperationException($"{Architecture} was built without the grid layer (grid: false).");
         using var scope = NewDisposeScope();
-        var g = GridLayer.call(Features(x));
+        var g = GridLayer.call(CheckMapSize(Features(x), x));
         var flat = L2Normalize(g.flatten(1));
         return new GridOutput(flat.MoveToOuterDisposeScope(), g.MoveToOuterDisposeScope());
     }

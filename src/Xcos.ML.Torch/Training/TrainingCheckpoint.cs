@@ -84,6 +84,19 @@ public static class TrainingCheckpoint
         }
     }
 
+    /// <summary>True when <paramref name="path"/> is a zip holding <c>state.json</c> (this trainer's format), false for
+    /// anything else (a <c>torch.save</c> file, for example).</summary>
+    public static bool IsTrainingCheckpoint(string path)
+    {
+        if (!File.Exists(path)) return false;
+        try
+        {
+            using var zip = ZipFile.OpenRead(path);
+            return zip.GetEntry("state.json") is not null;
+        }
+        catch (InvalidDataException) { return false; }
+    }
+
     /// <summary>Reads the state of a checkpoint without loading weights.</summary>
     public static TrainingState ReadState(string path) => WithZip(path, zip => ReadJson<TrainingState>(zip, path, "state.json"));
 

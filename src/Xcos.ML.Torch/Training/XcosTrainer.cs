@@ -24,6 +24,8 @@ public static class TrainingFiles
     public const string Log = "log.csv";
     /// <summary>The options of the run.</summary>
     public const string Options = "options.json";
+    /// <summary>Folder of the TensorBoard event files (<c>tensorboard --logdir OUT/runs</c>).</summary>
+    public const string TensorBoard = "runs";
 }
 
 /// <summary>
@@ -114,11 +116,40 @@ public sealed class XcosTrainer : IDisposable
     /// <exception cref="CheckpointException">Not a full-mode checkpoint of the same identities / shapes.</exception>
     public void Resume(string checkpoint)
     {
+        if (!TrainingCheckpoint.IsTrainingCheckpoint(checkpoint)) { ResumeFromTorchCheckpoint(checkpoint); return; }
         var state = TrainingCheckpoint.ReadState(checkpoint);
         if (state.Mode != TrainingMode.Full) throw new CheckpointException(checkpoint, $"is a {state.Mode}-mode checkpoint; this trainer is full mode.");
         if (!state.Identities.SequenceEqual(_train.Identities))
             throw new CheckpointException(checkpoint, $"was trained on {state.Identities.Length} identities that differ from the {_train.Identities.Count} of {_train.Root}; the margin head cannot be reused.");
         _state = TrainingCheckpoint.Load(checkpoint, Modules, _optimizers);
+    }
+
+    /// <summary>
+    /// Continues from a <c>torch.save</c> checkpoint such as the original xCos trainer writes: the model weights, the
+    /// margin head (<c>head.kernel</c>, which must cover this run's identities; a file without one starts a fresh head)
+    /// and the file's <c>epoch</c> (required: a weights-only file is refused). Optimiser states start afresh: PyTorch's optimiser state is not TorchSharp's.
+    /// </summary>
+    private void ResumeFromTorchCheckpoint(string path)
+    {
+        using var contents = XcosCheckpoint.Read(path);
+        // weights alone (no 'epoch', as last.pth / best.pth or a published model) are no training position
+        if (contents.Epoch is null)
+            throw new CheckpointException(path, "holds model weights only (neither this trainer's state.json nor the original trainer's 'epoch'): it cannot be resumed; start a new run (or pass it as the target).");
+        const string head = XcosModelLoader.MarginHeadPrefix, target = "backbone_target.";
+        var headKeys = contents.StateDict.Where(kv => kv.Key.StartsWith(head, StringComparison.Ordinal)).ToDictionary(kv => kv.Key[head.Length..], kv => kv.Value);
+        var modelKeys = contents.StateDict.Where(kv => !kv.Key.StartsWith(head, StringComparison.Ordinal)
+            && (Model.BackboneTarget is not null || !kv.Key.StartsWith(target, StringComparison.Ordinal))).ToDictionary();
+        // the target backbone may come from TargetCheckpoint instead of this file
+        var report = XcosCheckpoint.Load(Model, modelKeys, new CheckpointLoadOptions { Strict = false }, path);
+        var missing = report.Missing.Where(k => !k.StartsWith(target, StringComparison.Ordinal)).ToList();
+        if (missing.Count > 0 || report.Unexpected.Count > 0)
+            throw new CheckpointException(path, $"does not fit the model; {missing.Count} missing: {string.Join(", ", missing.Take(10))}; {report.Unexpected.Count} unexpected: {string.Join(", ", report.Unexpected.Take(10))}.",
+                missing, report.Unexpected, []);
+        if (headKeys.TryGetValue("kernel", out var kernel) && !kernel.shape.SequenceEqual(Head.Kernel.shape))
+            throw new CheckpointException(path, $"head.kernel is [{string.Join(",", kernel.shape)}]; this run's margin head is [{string.Join(",", Head.Kernel.shape)}] " +
+                $"({Head.Kernel.shape[0]}-d embedding x {_train.Identities.Count} identities of {_train.Root}).");
+        if (headKeys.Count > 0) XcosCheckpoint.Load(Head, headKeys, new CheckpointLoadOptions(), path);
+        _state = _state with { CompletedEpochs = Math.Max(0, contents.Epoch.Value) };
     }
 
     private IReadOnlyDictionary<string, nn.Module> Modules => new Dictionary<string, nn.Module> { ["model"] = Model, ["head"] = Head };
@@ -135,6 +166,7 @@ public sealed class XcosTrainer : IDisposable
         File.WriteAllText(Path.Combine(OutputDirectory, TrainingFiles.Options), o.ToJson());
         var log = new TrainingLog(Path.Combine(OutputDirectory, TrainingFiles.Log), _optimizers.Keys, _validation.Select(v => Path.GetFileNameWithoutExtension(v.Source)));
         var history = new List<EpochResult>();
+        using var board = o.TensorBoard ? new TrainingTensorBoard(Path.Combine(OutputDirectory, TrainingFiles.TensorBoard), _validation, o.Preprocess) : null;
         string? lastGood = File.Exists(last) && _state.GlobalStep > 0 ? last : null;
         int steps = _source.BatchesPerEpoch;
 
@@ -159,6 +191,7 @@ public sealed class XcosTrainer : IDisposable
                 sums.Loss += bl; sums.Ce += ce; sums.Mse += mse; sums.Steps++; sums.Pairs += batch.Count;
                 step++; global++;
                 _state = _state with { GlobalStep = global, StepInEpoch = step };
+                board?.Step(global, bl);
                 progress?.Report(new TrainProgress(TrainPhase.Training, epoch + 1, o.Epochs, step, steps, global,
                     sums.Mean(sums.Loss), (sums.Pairs - pairsBefore) / Math.Max(1e-9, clock.Elapsed.TotalSeconds)));
             }
@@ -192,6 +225,8 @@ public sealed class XcosTrainer : IDisposable
                 clock.Elapsed.TotalSeconds, pps, isBest);
             history.Add(result);
             log.Append(result);
+            board?.Epoch(result);
+            board?.Figure(Model, Device, epoch + 1);
             progress?.Report(new TrainProgress(TrainPhase.EpochEnd, epoch + 1, o.Epochs, steps, steps, global, loss, pps, result));
         }
         return Result(false, last, best, history);

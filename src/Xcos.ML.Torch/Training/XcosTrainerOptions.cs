@@ -163,6 +163,10 @@ public sealed record XcosTrainerOptions
     /// <summary>Head mode: pairs per epoch; 0 (default) = one per training image.</summary>
     public int PairsPerEpoch { get; init; }
 
+    /// <summary>Full mode: write TensorBoard event files to OUT/runs (losses, learning rates, validation, an explanation
+    /// figure per epoch). Default true.</summary>
+    public bool TensorBoard { get; init; } = true;
+
     /// <summary>Number of folds of the validation protocol. Default 10.</summary>
     public int ValidationFolds { get; init; } = 10;
 

@@ -1,5 +1,7 @@
+using System.Buffers.Binary;
 using System.Globalization;
 using System.Text;
+using Xcos.ML.Data.Pickle;
 
 namespace Xcos.ML.Data;
 
@@ -7,7 +9,12 @@ namespace Xcos.ML.Data;
 /// text, plus the single callable <c>_codecs.encode</c> with which Python 3 pickles bytes at protocol 2.
 /// Anything else (another global, an object-building opcode) is refused, so a pair-set file can never run code.</summary>
 /// <remarks>Values come back as <see cref="List{T}"/> of object (list), object[] (tuple), byte[] (str in Python 2,
-/// bytes, bytearray), string (unicode), bool and long.</remarks>
+/// bytes, bytearray), string (unicode), bool and long.
+/// <para><see cref="LoadRecords(Stream, string)"/> (checkpoints) also reads None, floats, dicts
+/// (<see cref="OrderedDictionary{TKey, TValue}"/>), sets (as lists) and persistent ids
+/// (<see cref="PickledPersistentId"/>), and turns every other global into an inert <see cref="PickledGlobal"/> and
+/// every call or instantiation of one into a <see cref="PickledObject"/>: nothing named in the file is imported,
+/// constructed or executed. <c>collections.OrderedDict()</c> becomes a plain dict.</para></remarks>
 internal sealed class RestrictedUnpickler
 {
     /// <summary>Stands for the callable <c>_codecs.encode</c> on the stack until REDUCE applies it.</summary>
@@ -31,10 +38,14 @@ internal sealed class RestrictedUnpickler
     private readonly List<int> _marks = new();
     private readonly Dictionary<long, object?> _memo = new();
 
-    private RestrictedUnpickler(Stream stream, string name)
+    // checkpoint mode: plain data plus inert records of foreign globals (see the remarks)
+    private readonly bool _records;
+
+    private RestrictedUnpickler(Stream stream, string name, bool records)
     {
         _stream = stream;
         _name = name;
+        _records = records;
         _length = stream.CanSeek ? stream.Length - stream.Position : long.MaxValue;
     }
 
@@ -47,7 +58,11 @@ internal sealed class RestrictedUnpickler
     }
 
     /// <summary>Reads one pickled value from a stream; <paramref name="name"/> appears in error messages.</summary>
-    public static object? Load(Stream stream, string name) => new RestrictedUnpickler(stream, name).Run();
+    public static object? Load(Stream stream, string name) => new RestrictedUnpickler(stream, name, records: false).Run();
+
+    /// <summary>Reads one pickled value in checkpoint mode: foreign globals become inert records (see the remarks).</summary>
+    /// <exception cref="InvalidDataException">Truncated or malformed pickle; the message names the stream and byte offset.</exception>
+    public static object? LoadRecords(Stream stream, string name) => new RestrictedUnpickler(stream, name, records: true).Run();
 
     private object? Run()
     {
@@ -113,8 +128,9 @@ internal sealed class RestrictedUnpickler
                 case 'R': // REDUCE
                 {
                     var args = Pop(); var func = Pop();
-                    if (func is not CodecsEncode) throw Error("REDUCE of something other than _codecs.encode");
-                    _stack.Add(ApplyCodecsEncode(args));
+                    if (func is CodecsEncode) _stack.Add(ApplyCodecsEncode(args));
+                    else if (_records && func is PickledGlobal g) _stack.Add(Instantiate(g, args));
+                    else throw Error("REDUCE of something other than _codecs.encode");
                     break;
                 }
                 case 'p': Memoize(ParseLong(ReadLine())); break; // PUT
@@ -125,7 +141,8 @@ internal sealed class RestrictedUnpickler
                 case 'h': Recall(ReadByte()); break; // BINGET
                 case 'j': Recall(BitConverter.ToUInt32(ReadBytes(4))); break; // LONG_BINGET
                 default:
-                    throw Error($"pickle opcode 0x{op:x2} ({_opName}) is not allowed in a pair-set file");
+                    if (_records && RunRecordOpcode(op)) break;
+                    throw Error($"pickle opcode 0x{op:x2} ({_opName}) is not allowed in {(_records ? "a checkpoint" : "a pair-set file")}");
             }
         }
     }
@@ -133,6 +150,7 @@ internal sealed class RestrictedUnpickler
     private object ResolveGlobal(string module, string name)
     {
         if (module == "_codecs" && name == "encode") return CodecsEncode.Instance;
+        if (_records) return new PickledGlobal(module, name);
         throw Error($"pickle global '{module}.{name}' is not allowed (only _codecs.encode, with which Python 3 pickles bytes)");
     }
 
@@ -191,8 +209,121 @@ internal sealed class RestrictedUnpickler
 
     private List<object?> ListOnTop()
     {
+        if (_records && _stack.Count > 0 && _stack[^1] is PickledObject o) return o.ListItems;
         if (_stack.Count == 0 || _stack[^1] is not List<object?> list) throw Error("APPEND target is not a list");
         return list;
+    }
+
+    // Opcodes of checkpoint mode only; false when op is not one of them.
+    private bool RunRecordOpcode(int op)
+    {
+        switch (op)
+        {
+            case 'N': _stack.Add(null); return true; // NONE
+            case 'G': _stack.Add(BinaryPrimitives.ReadDoubleBigEndian(ReadBytes(8))); return true; // BINFLOAT
+            case 'F': // FLOAT
+            {
+                string text = ReadLine();
+                if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double v)) throw Error($"'{text}' is not a float");
+                _stack.Add(v);
+                return true;
+            }
+            case 0x8b: // LONG4
+            {
+                int n = ReadLength(4);
+                if (n > 8) throw Error($"LONG4 of {n} bytes does not fit in 64 bits");
+                byte[] b = ReadBytes(n);
+                long v = 0;
+                for (int i = n - 1; i >= 0; i--) v = (v << 8) | b[i];
+                if (n is > 0 and < 8 && (b[n - 1] & 0x80) != 0) v -= 1L << (8 * n);
+                _stack.Add(v);
+                return true;
+            }
+            case '}': _stack.Add(new OrderedDictionary<object, object?>()); return true; // EMPTY_DICT
+            case 'd': // DICT
+            {
+                var items = PopMark();
+                var dict = new OrderedDictionary<object, object?>();
+                SetItems(dict, items);
+                _stack.Add(dict);
+                return true;
+            }
+            case 's': { var v = Pop(); var k = Pop(); SetItems(DictOnTop(), [k, v]); return true; } // SETITEM
+            case 'u': { var items = PopMark(); SetItems(DictOnTop(), items); return true; } // SETITEMS
+            case 0x8f: _stack.Add(new List<object?>()); return true; // EMPTY_SET
+            case 0x90: { var items = PopMark(); ListOnTop().AddRange(items); return true; } // ADDITEMS
+            case 0x91: _stack.Add(new List<object?>(PopMark())); return true; // FROZENSET
+            case '0': // POP (of a value or of the topmost MARK)
+                if (_stack.Count > 0 && _stack[^1] is Mark) PopMark();
+                else Pop();
+                return true;
+            case '1': { var v = Pop(); _stack.Add(v); _stack.Add(v); return true; } // DUP
+            case '2': PopMark(); return true; // POP_MARK
+            case 'P': _stack.Add(new PickledPersistentId(ReadLine())); return true; // PERSID
+            case 'Q': _stack.Add(new PickledPersistentId(Pop())); return true; // BINPERSID
+            case 0x81: // NEWOBJ
+            {
+                var args = Pop(); var cls = Pop();
+                _stack.Add(Instantiate(cls as PickledGlobal ?? throw Error("NEWOBJ of something that is not a class"), args));
+                return true;
+            }
+            case 0x92: // NEWOBJ_EX
+            {
+                var kwargs = Pop(); var args = Pop(); var cls = Pop();
+                var o = Instantiate(cls as PickledGlobal ?? throw Error("NEWOBJ_EX of something that is not a class"), args);
+                if (o is PickledObject po) po.KeywordArgs = kwargs;
+                _stack.Add(o);
+                return true;
+            }
+            case 'o': // OBJ
+            {
+                var items = PopMark();
+                if (items.Length == 0 || items[0] is not PickledGlobal cls) throw Error("OBJ without a class");
+                _stack.Add(Instantiate(cls, items[1..]));
+                return true;
+            }
+            case 'i': // INST
+            {
+                string module = ReadLine(), name = ReadLine();
+                _stack.Add(Instantiate(new PickledGlobal(module, name), PopMark()));
+                return true;
+            }
+            case 'b': // BUILD
+            {
+                var state = Pop();
+                switch (_stack.Count > 0 ? _stack[^1] : null)
+                {
+                    case PickledObject o: o.State = state; break;
+                    // instance attributes of a dict (torch's state-dict OrderedDict carries _metadata): not items, dropped
+                    case OrderedDictionary<object, object?>: break;
+                    default: throw Error("BUILD on something that is not an object");
+                }
+                return true;
+            }
+            default: return false;
+        }
+    }
+
+    private object Instantiate(PickledGlobal g, object? args)
+    {
+        if (args is not object?[] tuple) throw Error($"{g.FullName}: arguments are not a tuple");
+        // the one foreign callable turned into data: an empty OrderedDict (torch writes one for backward hooks and state dicts)
+        if (g is { Module: "collections", Name: "OrderedDict" } && tuple.Length == 0) return new OrderedDictionary<object, object?>();
+        return new PickledObject(g, tuple);
+    }
+
+    private OrderedDictionary<object, object?> DictOnTop()
+    {
+        if (_stack.Count > 0 && _stack[^1] is PickledObject o) return o.DictItems;
+        if (_stack.Count == 0 || _stack[^1] is not OrderedDictionary<object, object?> dict) throw Error("SETITEM target is not a dict");
+        return dict;
+    }
+
+    private void SetItems(OrderedDictionary<object, object?> dict, object?[] items)
+    {
+        if (items.Length % 2 != 0) throw Error("odd number of items for a dict");
+        for (int i = 0; i < items.Length; i += 2)
+            dict[items[i] ?? throw Error("dict key None is not supported")] = items[i + 1];
     }
 
     private int ReadByteOrEnd()

@@ -55,6 +55,9 @@ public sealed class OnnxFaceEmbedder : IDisposable
             FeatureMapName = found.Name;
             MapShape = [(int)found.Shape![1], mapSide, mapSide];
         }
+        // the grid size is fixed at 7x7 through the weight-derived head, the exports and the figures
+        if (MapShape[1] != 7 || MapShape[2] != 7)
+            throw new InvalidDataException($"{onnxPath}: feature map '{FeatureMapName}' is {MapShape[1]}x{MapShape[2]} for a {side}x{side} input; xCos here supports a 7x7 grid only (112x112 input).");
         Model.AddOutput(FeatureMapName);
         var inDims = Model.ListValues().First(v => v.Name == InputName).Shape;
         _fixedBatch = inDims is { Length: > 0 } && inDims[0] > 0;

@@ -1,0 +1,94 @@
+using System.CommandLine;
+using System.Globalization;
+using TorchSharp;
+using Xcos.ML.Data;
+using Xcos.ML.Explain;
+using Xcos.ML.Figures;
+using Xcos.ML.Images;
+using Xcos.ML.Metrics;
+using Xcos.ML.Torch;
+using Xcos.ML.Torch.Checkpoints;
+using Xcos.ML.Torch.Explain;
+
+namespace Xcos.Cli.Commands;
+
+/// <summary><c>xcos occlusion</c>: the paper's masked-face measurement: 10-fold accuracy of xCos and of the cosine
+/// when face 2 of every pair is covered by random blobs over each given fraction, for one or more checkpoints, with
+/// one plot of all their curves.</summary>
+public static class OcclusionCommand
+{
+    public static Command Create()
+    {
+        var pairs = new Option<FileInfo>("--pairs") { Description = "Pair set of aligned 112x112 faces (.bin, pairs.txt or TSV).", Required = true };
+        var root = new Option<DirectoryInfo?>("--root") { Description = "Image root of the pair file (default: its folder)." };
+        var checkpoints = new Option<FileInfo[]>("--checkpoint") { Description = "Checkpoint(s); architecture read from the keys.", Required = true, AllowMultipleArgumentsPerToken = true };
+        var names = new Option<string[]>("--name") { Description = "Name of each checkpoint in the plot (default: file names).", AllowMultipleArgumentsPerToken = true };
+        var levels = new Option<string>("--levels") { Description = "Occluded fractions.", DefaultValueFactory = _ => "0,0.1,0.25,0.4,0.5" };
+        var seed = new Option<int>("--seed") { Description = "Seed of the masks.", DefaultValueFactory = _ => 0 };
+        var plot = new Option<FileInfo?>("--plot") { Description = "Write the accuracy-versus-occlusion plot to this PNG." };
+        var threads = new Option<int?>("--threads") { Description = "Intra-op threads (default: all cores)." };
+        var cmd = new Command("occlusion", "Accuracy of xCos and the cosine as more of face 2 is masked (10 folds, mean and std).")
+        {
+            pairs, root, checkpoints, names, levels, seed, plot, threads,
+        };
+        cmd.SetAction(p =>
+        {
+            var lv = p.GetValue(levels)!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
+                .Select(s => double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) && v is >= 0 and < 1 ? v
+                    : throw new CliException($"--levels '{s}': expected fractions in [0, 1).", ExitCodes.Usage)).ToArray();
+            var files = p.GetValue(checkpoints)!;
+            var labels = p.GetValue(names) is { Length: > 0 } given ? given : files.Select(f => Path.GetFileNameWithoutExtension(f.Name)).ToArray();
+            if (labels.Length != files.Length) throw new CliException($"{labels.Length} --name values for {files.Length} checkpoints.", ExitCodes.Usage);
+            var device = TorchRuntime.Configure(p.GetValue(threads), "cpu");
+            var set = PairSetReader.Load(p.GetValue(pairs)!.FullName, p.GetValue(root)?.FullName);
+            var faces1 = new RgbImage[set.Count];
+            var faces2 = new RgbImage[set.Count];
+            for (int i = 0; i < set.Count; i++)
+            {
+                var (b1, b2) = set.ReadPair(i);
+                faces1[i] = ImageIO.Load(b1, name: set.Pairs[i].Id1);
+                faces2[i] = ImageIO.Load(b2, name: set.Pairs[i].Id2);
+            }
+            var options = new OcclusionOptions { Levels = lv, Face = 2, Seed = p.GetValue(seed), Verification = new VerificationOptions { Folds = Math.Min(10, set.Count) } };
+            var results = new List<(string Name, OcclusionResult Result)>();
+            for (int k = 0; k < files.Length; k++)
+            {
+                using var model = Load(files[k].FullName);
+                model.to(device);
+                var r = OcclusionRobustness.Evaluate(new XcosPairScorer(model, new XcosPairScorerOptions { Device = device }), faces1, faces2, set.Labels, options);
+                results.Add((labels[k], r));
+            }
+            if (p.GetValue(plot) is { } png)
+            {
+                var x = lv.Select(l => l * 100).ToArray();
+                var series = results.SelectMany(r => r.Result.Series.Select(s => new PlotSeries($"{r.Name}: {s.ScoreName}", x, s.AccuracyMean))).ToArray();
+                var bytes = LinePlot.RenderPng(series, new LinePlotOptions
+                {
+                    Title = $"Accuracy as face 2 is masked ({set.Count} pairs, {options.Verification.Folds} folds)",
+                    XLabel = "masked area of face 2 (%)", YLabel = "10-fold accuracy", LegendBottomRight = false,
+                });
+                // written beside the target and renamed, so a failure never leaves half a PNG over an old one
+                var temp = png.FullName + $".{Guid.NewGuid():N}.tmp";
+                File.WriteAllBytes(temp, bytes);
+                File.Move(temp, png.FullName, overwrite: true);
+            }
+            Cli.WriteJson(new
+            {
+                pairs = set.Count, levels = lv,
+                models = results.Select(r => new
+                {
+                    name = r.Name,
+                    series = r.Result.Series.Select(s => new { score = s.ScoreName, accuracy = s.AccuracyMean, std = s.AccuracyStd }),
+                }),
+            });
+            return ExitCodes.Ok;
+        });
+        return cmd;
+    }
+
+    private static Xcos.ML.Torch.Networks.XcosModel Load(string path)
+    {
+        try { return XcosModelLoader.Load(path); }
+        catch (CheckpointException e) { throw new CliException(e.Message); }
+    }
+}
