@@ -67,6 +67,7 @@ internal static class EvalCommand
             var set = PairSetReader.Load(file.FullName, p.GetValue(root)?.FullName);
             int n = Math.Min(set.Count, p.GetValue(maxPairs) ?? int.MaxValue);
             bool photos = p.GetValue(model.Checkpoint) is null;
+            if (!photos) real.RejectInt8(p);
             if (photos && p.GetValue(aligned))
                 throw new CliException("--aligned needs --checkpoint (the ONNX face models run detection and alignment themselves).", ExitCodes.Usage);
             // the detector (or verifier) stays open until the report has re-aligned the faces it shows

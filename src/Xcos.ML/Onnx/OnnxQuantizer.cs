@@ -49,7 +49,6 @@ public static class OnnxQuantizer
         LiftOpset(m);
         var g = m.Graph;
         var init = g.Initializer.ToDictionary(t => t.Name, StringComparer.Ordinal);
-        var graphInputs = g.Input.Select(v => v.Name).Where(n => !init.ContainsKey(n)).ToHashSet(StringComparer.Ordinal);
         var graphOutputs = g.Output.Select(v => v.Name).ToHashSet(StringComparer.Ordinal);
 
         var selected = new List<Selected>();
@@ -210,7 +209,8 @@ public static class OnnxQuantizer
             nodes.AddRange(QdqPair(v, inputRename[v], q[v]));
         }
         // By reference: protobuf messages hash by value, and renaming an input below would change the hash.
-        var byNode = chosen.ToDictionary(s => g.Node[s.Index], s => s.Axis, ReferenceEqualityComparer.Instance);
+        var byNode = new Dictionary<NodeProto, int>(ReferenceEqualityComparer.Instance);
+        foreach (var s in chosen) byNode[g.Node[s.Index]] = s.Axis;
         var weightDq = new Dictionary<string, (string Value, float[] Scales)>(StringComparer.Ordinal);
         foreach (var n in g.Node.ToList())
         {
