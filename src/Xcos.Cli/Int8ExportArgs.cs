@@ -1,7 +1,6 @@
 using System.CommandLine;
 using Google.Protobuf;
 using Xcos.Cli.Commands;
-using Xcos.ML.Data.Synthetic;
 using Xcos.ML.FaceModels;
 using Xcos.ML.Images;
 using Xcos.ML.Onnx;
@@ -106,9 +105,7 @@ internal sealed class Int8ExportArgs
         int want = p.GetValue(CalibrationCount);
         if (p.GetValue(Calibration) is not { } dir)
         {
-            var gen = new SyntheticFaces(new SyntheticFacesOptions { Identities = want, ImageSize = 112 });
-            var synthetic = Enumerable.Range(0, want).Select(i => gen.Generate(i, 0)).Select(f => new RgbImage(f.Size, f.Size, f.Rgb)).ToList();
-            return (synthetic, $"{want} synthetic faces (seed 0, identities 0-{want - 1}, image 0 of each)");
+            return (FaceModelQuantizer.SyntheticFaces(want), FaceModelQuantizer.SyntheticDescription(want));
         }
         var files = Images(dir).Take(want).ToList();
         var faces = new List<RgbImage>();

@@ -158,12 +158,24 @@ internal static class EvalCommand
 
     private static (List<Scored>, string) ScorePhotos(RealFaceVerifier verifier, PairSet set, int n, List<SkippedJson> skipped)
     {
+        // Each distinct image is detected, aligned and embedded once per run, however many pairs use it.
+        var cache = new EmbeddingCache<(FaceEmbedding? Embedding, string Status)>();
         (FaceEmbedding? Embedding, string Status) Embed(string id)
         {
             try
             {
-                var (_, aligned) = verifier.Analyse(ImageIO.Load(set.ReadImage(id), name: id), id);
-                return aligned is null ? (null, $"{id}: no face found") : (verifier.Embedder.Embed([aligned])[0], "ok");
+                return cache.GetOrAdd(id, () => set.ReadImage(id), bytes =>
+                {
+                    try
+                    {
+                        var (_, aligned) = verifier.Analyse(ImageIO.Load(bytes, name: id), id);
+                        return aligned is null ? (null, $"{id}: no face found") : (verifier.Embedder.Embed([aligned])[0], "ok");
+                    }
+                    catch (Exception e) when (e is InvalidDataException or ArgumentException)
+                    {
+                        return (null, e.Message);
+                    }
+                });
             }
             catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException or UnauthorizedAccessException)
             {

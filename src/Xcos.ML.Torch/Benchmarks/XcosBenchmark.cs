@@ -4,7 +4,6 @@ using Google.Protobuf;
 using Microsoft.ML.OnnxRuntime;
 using DenseTensor = Microsoft.ML.OnnxRuntime.Tensors.DenseTensor<float>;
 using TorchSharp;
-using Xcos.ML.Data.Synthetic;
 using Xcos.ML.FaceModels;
 using Xcos.ML.Images;
 using Xcos.ML.Onnx;
@@ -169,8 +168,7 @@ public static class XcosBenchmark
     /// <summary>The exported backbone in int8 QDQ form, calibrated on synthetic faces (speed does not depend on the values).</summary>
     private static byte[] Int8Model(byte[] onnx, int threads)
     {
-        var gen = new SyntheticFaces(new SyntheticFacesOptions { Identities = CalibrationFaces, ImageSize = 112 });
-        var faces = Enumerable.Range(0, CalibrationFaces).Select(i => gen.Generate(i, 0)).Select(f => new RgbImage(f.Size, f.Size, f.Rgb)).ToList();
+        var faces = FaceModelQuantizer.SyntheticFaces(CalibrationFaces);
         var feeds = FaceModelQuantizer.Feeds(faces, XcosOnnxExport.ImageInput, new FaceTensorOptions());
         var options = new OnnxQuantizerOptions { CalibrationDescription = $"{CalibrationFaces} synthetic faces (benchmark)", IntraOpThreads = threads };
         return OnnxQuantizer.Quantize(Xcos.ML.Onnx.Proto.ModelProto.Parser.ParseFrom(onnx), feeds, options).Model.ToByteArray();

@@ -12,6 +12,17 @@ public static class FaceModelQuantizer
     /// </summary>
     public const double DefaultTargetCosine = 0.997;
 
+    /// <summary>The synthetic calibration faces of our own models: image 0 of identities 0..count-1, seed 0, 112x112.</summary>
+    public static IReadOnlyList<RgbImage> SyntheticFaces(int count)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
+        var gen = new Data.Synthetic.SyntheticFaces(new Data.Synthetic.SyntheticFacesOptions { Identities = count, ImageSize = 112 });
+        return Enumerable.Range(0, count).Select(i => gen.Generate(i, 0)).Select(f => new RgbImage(f.Size, f.Size, f.Rgb)).ToList();
+    }
+
+    /// <summary>How <see cref="SyntheticFaces"/> is named in a model's metadata.</summary>
+    public static string SyntheticDescription(int count) => $"{count} synthetic faces (seed 0, identities 0-{count - 1}, image 0 of each)";
+
     /// <summary>Calibration batches of <paramref name="batchSize"/> faces each, as the model's input tensor.</summary>
     /// <exception cref="ArgumentException">No faces, or a face that is not square of one size.</exception>
     public static IReadOnlyList<IReadOnlyDictionary<string, (float[] Data, long[] Shape)>> Feeds(IReadOnlyList<RgbImage> faces, string inputName,

@@ -1,5 +1,7 @@
 using Microsoft.ML;
 using Microsoft.ML.Transforms.Onnx;
+using Xcos.ML.FaceModels;
+using Xcos.ML.Images;
 using Xcos.ML.Onnx;
 using Xcos.ML.Onnx.Proto;
 
@@ -35,6 +37,13 @@ public sealed class XcosEmbeddingEstimator : IEstimator<ITransformer>
         _options = options ?? throw new ArgumentNullException(nameof(options));
         if (string.IsNullOrEmpty(options.InputColumnName)) throw new ArgumentException("XcosEmbeddingOptions.InputColumnName is required");
         var source = LoadModel(options);
+        if (options.Precision == OnnxPrecision.Int8 && !OnnxQuantizer.IsQuantized(source))
+        {
+            var faces = options.CalibrationFaces ?? FaceModelQuantizer.SyntheticFaces(XcosEmbeddingOptions.DefaultCalibrationFaces);
+            string what = options.CalibrationFaces is null ? FaceModelQuantizer.SyntheticDescription(faces.Count) : $"{faces.Count} faces given in XcosEmbeddingOptions.CalibrationFaces";
+            source = OnnxQuantizer.Quantize(source, FaceModelQuantizer.Feeds(faces, XcosOnnxExport.ImageInput, new FaceTensorOptions()),
+                new OnnxQuantizerOptions { CalibrationDescription = what }).Model;
+        }
         var available = XcosPipelineOnnx.Outputs(source);
         var outputs = new List<OnnxOutputSpec>();
         void Add(string onnx, string? column, bool optional)
