@@ -201,6 +201,7 @@ internal static class EvalCommand
             }
             return 0;
         });
+        Console.Error.WriteLine($"eval: {cache.Misses} distinct images detected and embedded for {n} pairs ({cache.Hits} reused)");
         return (result, "model");
     }
 }
