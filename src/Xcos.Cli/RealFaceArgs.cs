@@ -11,10 +11,25 @@ internal sealed class RealFaceArgs
     public readonly Option<string> Xcos = new("--xcos") { Description = "xCos variant for ONNX models: weights (derived from the model's own affine head; default) or learned (the paper's grid layer + attention trained on the model's cosine: learned_head.onnx next to the descriptor, or --learned-head)", DefaultValueFactory = _ => "weights" };
     public readonly Option<FileInfo?> LearnedHead = new("--learned-head") { Description = "Learned xCos head (.onnx from `xcos train --mode head --onnx-model`) for --xcos learned (default: learned_head.onnx next to the model's descriptor)" };
     public readonly Option<DirectoryInfo?> ModelsDir = new("--models-dir") { Description = "Where `xcos models fetch` put the models (default: $XCOS_MODELS or the user data folder)" };
+    public readonly Option<string> Precision = new("--precision") { Description = "ONNX face model: fp32 (default) or int8 (NAME.int8.onnx next to the model, from `xcos export --face-model NAME --precision int8`)", DefaultValueFactory = _ => "fp32" };
 
     public void AddTo(Command command)
     {
-        foreach (var o in new Option[] { Model, Xcos, LearnedHead, ModelsDir }) command.Options.Add(o);
+        foreach (var o in new Option[] { Model, Xcos, LearnedHead, ModelsDir, Precision }) command.Options.Add(o);
+    }
+
+    public OnnxPrecision ParsePrecision(ParseResult p) => p.GetValue(Precision) switch
+    {
+        "fp32" => OnnxPrecision.Float32,
+        "int8" => OnnxPrecision.Int8,
+        var v => throw new CliException($"--precision '{v}': expected fp32 or int8.", ExitCodes.Usage),
+    };
+
+    /// <summary>A TorchSharp checkpoint runs in float: int8 is the ONNX face models' form.</summary>
+    public void RejectInt8(ParseResult p)
+    {
+        if (ParsePrecision(p) == OnnxPrecision.Int8)
+            throw new CliException("--precision int8 runs an ONNX face model (--model); a --checkpoint runs in fp32 (export it with `xcos export --format onnx --precision int8`).", ExitCodes.Usage);
     }
 
     public RealFaceVerifier CreateVerifier(ParseResult p, double? threshold, int threads)
@@ -32,7 +47,7 @@ internal sealed class RealFaceArgs
             return new RealFaceVerifier(new RealFaceVerifierOptions
             {
                 ModelsDir = p.GetValue(ModelsDir)?.FullName, DescriptorPath = descriptor, Threshold = threshold, IntraOpThreads = threads,
-                XcosVariant = variant, LearnedHeadPath = head?.FullName,
+                XcosVariant = variant, LearnedHeadPath = head?.FullName, Precision = ParsePrecision(p),
             });
         }
         catch (FileNotFoundException e) { throw new CliException(e.Message); }

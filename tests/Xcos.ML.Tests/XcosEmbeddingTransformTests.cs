@@ -153,6 +153,26 @@ public class XcosEmbeddingTransformTests
     }
 
     [Fact]
+    public void Int8PrecisionQuantizesTheModel_AndKeepsTheEmbeddings()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = Data(ml);
+        var est = ml.Transforms.XcosEmbedding(new XcosEmbeddingOptions { ModelBytes = TinyXcos.EmbeddingModel, FaceCodeColumnName = null,
+            Precision = FaceModels.OnnxPrecision.Int8, CalibrationFaces = FaceModels.FaceModelQuantizer.SyntheticFaces(8) });
+        var adapted = OnnxModelFile.Load(est.GetAdaptedModel());
+        Assert.True(OnnxQuantizer.IsQuantized(adapted.Model));
+        Assert.Contains("8 faces given", adapted.Model.MetadataProps.Single(p => p.Key == OnnxQuantizer.CalibrationKey).Value);
+        var got = Column(est.Fit(data).Transform(data), "Embedding");
+        var want = Direct()["embedding"];
+        for (int r = 0; r < Faces.Length; r++)
+        {
+            var w = TinyXcos.Row(want, TinyXcos.GridSize, r);
+            double cos = w.Zip(got[r]).Sum(t => (double)t.First * t.Second);  // both L2-normalised
+            Assert.True(cos > 0.98, $"row {r}: cosine fp32 vs int8 {cos}");
+        }
+    }
+
+    [Fact]
     public void AdaptedModelKeepsOnlyWhatTheColumnsNeed()
     {
         var ml = new MLContext(seed: 1);

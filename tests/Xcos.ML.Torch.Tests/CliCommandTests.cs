@@ -101,6 +101,35 @@ public class CliCommandTests
     }
 
     [Fact]
+    public void ExportOnnxInt8WritesQuantizedModelsNamingTheirCalibrationFaces()
+    {
+        var dir = Directory.CreateTempSubdirectory("xcos-int8").FullName;
+        var (code, _, stderr) = CliProcess.Run("export", "--checkpoint", Checkpoint, "--format", "onnx", "--out", dir, "--precision", "int8", "--calibration-count", "4");
+        Assert.True(code == 0, stderr);
+        foreach (var name in new[] { "xcos_embedding", "xcos_pair_head" })
+        {
+            var q = Xcos.ML.Onnx.OnnxModelFile.Load(Path.Combine(dir, name + ".int8.onnx"));
+            var meta = q.Model.MetadataProps.ToDictionary(e => e.Key, e => e.Value);
+            Assert.Contains("4 synthetic faces (seed 0", meta[Xcos.ML.Onnx.OnnxQuantizer.CalibrationKey]);
+            Assert.Contains(q.Graph.Node, n => n.OpType == "QuantizeLinear");
+            Assert.True(File.Exists(Path.Combine(dir, name + ".onnx")));
+        }
+    }
+
+    [Fact]
+    public void Int8OnACheckpointOrAnMlNetExportIsUsageError()
+    {
+        var (code, _, stderr) = CliProcess.Run("verify", Path.Combine(Tiny, "pair0_image1.png"), Path.Combine(Tiny, "pair0_image2.png"),
+            "--checkpoint", Checkpoint, "--aligned", "--precision", "int8");
+        Assert.Equal(2, code);
+        Assert.Contains("--precision int8", stderr);
+        (code, _, stderr) = CliProcess.Run("export", "--checkpoint", Checkpoint, "--format", "mlnet", "--threshold", "0.5", "--precision", "int8",
+            "--out", Path.Combine(Path.GetTempPath(), "never.zip"));
+        Assert.Equal(2, code);
+        Assert.Contains("--format onnx", stderr);
+    }
+
+    [Fact]
     public void InspectCheckpointReportsTheInferredArchitecture()
     {
         var (code, stdout, stderr) = CliProcess.Run("inspect", Checkpoint, "--json");

@@ -25,6 +25,7 @@ internal static class BenchCommand
             {
                 Console.WriteLine($"embed_images_per_s            {r.EmbedImagesPerSecond:F2}");
                 Console.WriteLine($"embed_images_per_s_onnx       {r.EmbedImagesPerSecondOnnx:F2}");
+                Console.WriteLine($"embed_images_per_s_onnx_int8  {r.EmbedImagesPerSecondOnnxInt8:F2}");
                 Console.WriteLine($"head_pairs_per_s              {r.HeadPairsPerSecond:F0}");
                 Console.WriteLine($"head_pairs_per_s_cached_faces {r.HeadPairsPerSecondCachedFaces:F0}");
                 Console.WriteLine($"train_pairs_per_s             {r.TrainPairsPerSecond:F3}");

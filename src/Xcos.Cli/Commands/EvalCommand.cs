@@ -94,6 +94,7 @@ internal static class EvalCommand
                 throw new CliException($"{p.GetValue(scoresFile)!.FullName}: cannot write the pair scores: folder {scoresDir.FullName} does not exist.");
             var scoreRows = new List<PairScoreRow>();
             bool photos = p.GetValue(model.Checkpoint) is null;
+            if (!photos) real.RejectInt8(p);
             bool isAligned = p.GetValue(aligned), doFlip = p.GetValue(flip);
             // the detector (or verifier) stays open until the report has re-aligned the faces it shows
             using var verifier = photos ? real.CreateVerifier(p, null, p.GetValue(model.Threads) ?? 0) : null;
@@ -212,26 +213,31 @@ internal static class EvalCommand
 
     private static (List<Scored>, string) ScorePhotos(RealFaceVerifier verifier, PairSet set, int n, List<SkippedJson> skipped, bool isAligned, bool flip)
     {
-        // an image met in several pairs is embedded once per run
-        var cache = new Dictionary<string, (FaceEmbedding? Embedding, string Status)>(StringComparer.Ordinal);
+        // Each distinct image is read, aligned and embedded once per run, however many pairs use it.
+        var cache = new EmbeddingCache<(FaceEmbedding? Embedding, string Status)>();
         (FaceEmbedding? Embedding, string Status) Embed(string id)
-        {
-            if (cache.TryGetValue(id, out var known)) return known;
-            return cache[id] = EmbedOnce(id);
-        }
-        (FaceEmbedding? Embedding, string Status) EmbedOnce(string id)
         {
             try
             {
-                var image = ImageIO.Load(set.ReadImage(id), name: id);
-                int side = verifier.Descriptor.InputSize;
-                if (isAligned && (image.Width != side || image.Height != side))
-                    return (null, $"{id}: --aligned expects a {side}x{side} face, got {image.Width}x{image.Height}");
-                var aligned = isAligned ? image : verifier.Analyse(image, id).Aligned;
-                if (aligned is null) return (null, $"{id}: no face found");
-                if (!flip) return (verifier.Embedder.Embed([aligned])[0], "ok");
-                var both = verifier.Embedder.Embed([aligned, PhotoAugmentation.FlipHorizontal(aligned)]);
-                return (FlipEmbedding.Combine(both[0], both[1], verifier.Embedder.MapShape), "ok");
+                return cache.GetOrAdd(id, () => set.ReadImage(id), bytes =>
+                {
+                    try
+                    {
+                        var image = ImageIO.Load(bytes, name: id);
+                        int side = verifier.Descriptor.InputSize;
+                        if (isAligned && (image.Width != side || image.Height != side))
+                            return (null, $"{id}: --aligned expects a {side}x{side} face, got {image.Width}x{image.Height}");
+                        var aligned = isAligned ? image : verifier.Analyse(image, id).Aligned;
+                        if (aligned is null) return (null, $"{id}: no face found");
+                        if (!flip) return (verifier.Embedder.Embed([aligned])[0], "ok");
+                        var both = verifier.Embedder.Embed([aligned, PhotoAugmentation.FlipHorizontal(aligned)]);
+                        return (FlipEmbedding.Combine(both[0], both[1], verifier.Embedder.MapShape), "ok");
+                    }
+                    catch (Exception e) when (e is InvalidDataException or ArgumentException)
+                    {
+                        return (null, e.Message);
+                    }
+                });
             }
             catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException or UnauthorizedAccessException)
             {
@@ -257,6 +263,7 @@ internal static class EvalCommand
             }
             return 0;
         });
+        Console.Error.WriteLine($"eval: {cache.Misses} distinct images detected and embedded for {n} pairs ({cache.Hits} reused)");
         return (result, "model");
     }
 }

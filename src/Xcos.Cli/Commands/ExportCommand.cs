@@ -25,14 +25,25 @@ internal static class ExportCommand
         var pairs = new Option<FileInfo?>("--pairs") { Description = "mlnet: labelled pair TSV/pairs.txt to choose the threshold from (aligned faces for a checkpoint, photos for a face model)" };
         var root = new Option<DirectoryInfo?>("--root") { Description = "Folder the pair file's paths are relative to" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object" };
-        var cmd = new Command("export", "Export a checkpoint as ONNX models or as an ML.NET pipeline .zip");
+        var int8 = new Int8ExportArgs();
+        var cmd = new Command("export", "Export a checkpoint as ONNX models or as an ML.NET pipeline .zip, or an ONNX face model in int8");
         model.AddTo(cmd);
         real.AddTo(cmd);
         foreach (var o in new Option[] { format, output, threshold, pairs, root, json }) cmd.Options.Add(o);
+        int8.AddTo(cmd);
         cmd.SetAction(p =>
         {
             var fmt = p.GetValue(format);
             if (fmt is not ("onnx" or "mlnet")) throw new CliException($"--format '{fmt}': expected onnx or mlnet.", ExitCodes.Usage);
+            bool quantize = int8.IsInt8(p);
+            if (quantize && fmt != "onnx") throw new CliException("--precision int8 is written as ONNX: use --format onnx.", ExitCodes.Usage);
+            if (p.GetValue(int8.FaceModel) is not null)
+            {
+                var files = int8.ExportFaceModel(p, Path.GetFullPath(p.GetValue(output)!));
+                if (p.GetValue(json)) Cli.WriteJson(new { format = fmt, precision = "int8", files });
+                else foreach (var w in files) Console.WriteLine($"wrote {w}");
+                return ExitCodes.Ok;
+            }
             if (p.GetValue(model.Checkpoint) is null)
             {
                 if (fmt != "mlnet") throw new CliException("--format onnx exports a checkpoint: give --checkpoint (a face model is ONNX already).", ExitCodes.Usage);
@@ -51,9 +62,12 @@ internal static class ExportCommand
                 Directory.CreateDirectory(outPath);
                 var embedding = Path.Combine(outPath, "xcos_embedding.onnx");
                 var head = Path.Combine(outPath, "xcos_pair_head.onnx");
-                WriteAtomic(embedding, XcosOnnxExport.BuildEmbeddingModel(weights).ToByteArray());
-                WriteAtomic(head, XcosOnnxExport.BuildPairHeadModel(weights).ToByteArray());
+                var embeddingModel = XcosOnnxExport.BuildEmbeddingModel(weights);
+                var headModel = XcosOnnxExport.BuildPairHeadModel(weights);
+                WriteAtomic(embedding, embeddingModel.ToByteArray());
+                WriteAtomic(head, headModel.ToByteArray());
                 written = [embedding, head];
+                if (quantize) written = [.. written, .. int8.ExportCheckpoint(p, embeddingModel, headModel, embedding, head)];
             }
             else
             {
@@ -134,7 +148,7 @@ internal static class ExportCommand
     }
 
     // temp file then rename: a failed export never leaves a half-written model where a good one was
-    private static void WriteAtomic(string path, byte[] bytes)
+    internal static void WriteAtomic(string path, byte[] bytes)
     {
         var tmp = path + ".tmp";
         File.WriteAllBytes(tmp, bytes);

@@ -68,6 +68,7 @@ internal static class VerifyCommand
             var f2 = p.GetValue(img2)!;
             foreach (var f in new[] { f1, f2 })
                 if (!f.Exists) throw new CliException($"{f.FullName}: image not found.");
+            if (p.GetValue(model.Checkpoint) is not null) real.RejectInt8(p);
             return p.GetValue(model.Checkpoint) is null
                 ? VerifyPhotos(p, real, f1, f2, p.GetValue(threshold), p.GetValue(explain), p.GetValue(json), p.GetValue(model.Threads) ?? 0)
                 : VerifyCheckpoint(p, model, real, f1, f2, p.GetValue(aligned), p.GetValue(threshold), p.GetValue(explain), p.GetValue(json));

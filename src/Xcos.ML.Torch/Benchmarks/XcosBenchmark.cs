@@ -4,6 +4,8 @@ using Google.Protobuf;
 using Microsoft.ML.OnnxRuntime;
 using DenseTensor = Microsoft.ML.OnnxRuntime.Tensors.DenseTensor<float>;
 using TorchSharp;
+using Xcos.ML.FaceModels;
+using Xcos.ML.Images;
 using Xcos.ML.Onnx;
 using Xcos.ML.Torch.Export;
 using Xcos.ML.Torch.Networks;
@@ -38,6 +40,8 @@ public sealed record XcosBenchmarkResult
     [JsonPropertyName("embed_images_per_s")] public double? EmbedImagesPerSecond { get; init; }
     /// <summary>The same grid backbone exported to ONNX (BatchNorm folded) and run by ONNX Runtime: the deployed path.</summary>
     [JsonPropertyName("embed_images_per_s_onnx")] public double? EmbedImagesPerSecondOnnx { get; init; }
+    /// <summary>The exported backbone quantized to int8 (QDQ, <see cref="OnnxQuantizer"/>) and run by ONNX Runtime.</summary>
+    [JsonPropertyName("embed_images_per_s_onnx_int8")] public double? EmbedImagesPerSecondOnnxInt8 { get; init; }
     /// <summary>xCos head over cached grids, all per-face work included in every call (the peer's measurement).</summary>
     [JsonPropertyName("head_pairs_per_s")] public double? HeadPairsPerSecond { get; init; }
     /// <summary>xCos head when each face's code is computed once and reused (a face scored against a gallery).</summary>
@@ -89,6 +93,14 @@ public static class XcosBenchmark
             result = result with
             {
                 EmbedImagesPerSecondOnnx = Rate(() => { using var r = session.Run(feed, wanted); }, options.Batch, options.Seconds),
+            };
+
+            log?.Invoke($"embed (ONNX Runtime, int8): the same backbone quantized on {CalibrationFaces} synthetic faces, batch {options.Batch}, {options.Seconds} s");
+            var int8 = Int8Model(onnx, options.Threads);
+            using var session8 = new InferenceSession(int8, so);
+            result = result with
+            {
+                EmbedImagesPerSecondOnnxInt8 = Rate(() => { using var r = session8.Run(feed, wanted); }, options.Batch, options.Seconds),
             };
         }
 
@@ -149,6 +161,17 @@ public static class XcosBenchmark
             };
         }
         return result;
+    }
+
+    private const int CalibrationFaces = 8;
+
+    /// <summary>The exported backbone in int8 QDQ form, calibrated on synthetic faces (speed does not depend on the values).</summary>
+    private static byte[] Int8Model(byte[] onnx, int threads)
+    {
+        var faces = FaceModelQuantizer.SyntheticFaces(CalibrationFaces);
+        var feeds = FaceModelQuantizer.Feeds(faces, XcosOnnxExport.ImageInput, new FaceTensorOptions());
+        var options = new OnnxQuantizerOptions { CalibrationDescription = $"{CalibrationFaces} synthetic faces (benchmark)", IntraOpThreads = threads };
+        return OnnxQuantizer.Quantize(Xcos.ML.Onnx.Proto.ModelProto.Parser.ParseFrom(onnx), feeds, options).Model.ToByteArray();
     }
 
     // Same protocol as the peer: one warm-up call, then whole calls until the time is spent.

@@ -27,6 +27,15 @@ public sealed class OnnxFaceEmbedder : IDisposable
     /// <exception cref="FileNotFoundException">The ONNX file is missing.</exception>
     /// <exception cref="InvalidDataException">The model has no such values, or no 4-D map of the expected size.</exception>
     public OnnxFaceEmbedder(FaceModelDescriptor descriptor, string onnxPath, int intraOpThreads = 0)
+        : this(descriptor, onnxPath, intraOpThreads, OnnxPrecision.Float32) { }
+
+    /// <summary>
+    /// Loads <paramref name="onnxPath"/>; with <see cref="OnnxPrecision.Int8"/> the embedding runs on its quantized form at
+    /// <see cref="Int8Path"/>, while <see cref="Model"/> stays the float model (its weights feed the explanation head).
+    /// </summary>
+    /// <exception cref="FileNotFoundException">The ONNX file, or its int8 form, is missing (the message says how to make it).</exception>
+    /// <exception cref="InvalidDataException">The int8 file was not written by the quantizer, or lacks the feature map.</exception>
+    public OnnxFaceEmbedder(FaceModelDescriptor descriptor, string onnxPath, int intraOpThreads, OnnxPrecision precision)
     {
         ArgumentNullException.ThrowIfNull(descriptor);
         descriptor.Validate();
@@ -61,9 +70,30 @@ public sealed class OnnxFaceEmbedder : IDisposable
         Model.AddOutput(FeatureMapName);
         var inDims = Model.ListValues().First(v => v.Name == InputName).Shape;
         _fixedBatch = inDims is { Length: > 0 } && inDims[0] > 0;
-        _session = OnnxSessions.Open(onnxPath, Model.ToBytes(), intraOpThreads);
+        Precision = precision;
+        byte[] run = Model.ToBytes();
+        if (precision == OnnxPrecision.Int8)
+        {
+            string int8 = Int8Path(onnxPath);
+            if (!File.Exists(int8))
+                throw new FileNotFoundException($"int8 model {int8} not found; make it with `xcos export --format onnx --model {descriptor.Name} --precision int8 --calibration PHOTOS --out {Path.GetDirectoryName(Path.GetFullPath(onnxPath))}`", int8);
+            var q = OnnxModelFile.Load(int8);
+            if (!OnnxQuantizer.IsQuantized(q.Model)) throw new InvalidDataException($"{int8}: not an int8 model written by the quantizer (no {OnnxQuantizer.QuantizationKey} metadata)");
+            // The quantizer keeps value names, so the float model's map is the same value here.
+            try { q.AddOutput(FeatureMapName); }
+            catch (ArgumentException e) { throw new InvalidDataException($"{int8}: {e.Message}; it does not belong to {onnxPath}", e); }
+            run = q.ToBytes();
+            onnxPath = int8;
+        }
+        _session = OnnxSessions.Open(onnxPath, run, intraOpThreads);
         _tensor = descriptor.TensorOptions();
     }
+
+    /// <summary>Where the int8 form of <paramref name="onnxPath"/> lives: <c>NAME.int8.onnx</c> in the same folder.</summary>
+    public static string Int8Path(string onnxPath) => Path.Combine(Path.GetDirectoryName(Path.GetFullPath(onnxPath))!, Path.GetFileNameWithoutExtension(onnxPath) + ".int8.onnx");
+
+    /// <summary>Which form of the model runs the embedding.</summary>
+    public OnnxPrecision Precision { get; }
 
     /// <summary>The descriptor in use.</summary>
     public FaceModelDescriptor Descriptor { get; }

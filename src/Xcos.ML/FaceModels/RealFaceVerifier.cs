@@ -38,6 +38,9 @@ public sealed class RealFaceVerifierOptions
     /// <summary>ONNX Runtime intra-op threads per session; 0 (default) lets ONNX Runtime choose.</summary>
     public int IntraOpThreads { get; set; }
 
+    /// <summary>Float model, or its int8 form next to it (<see cref="OnnxFaceEmbedder.Int8Path"/>). Default float.</summary>
+    public OnnxPrecision Precision { get; set; }
+
     /// <summary>Detector settings (thresholds).</summary>
     public FaceDetectorOptions Detector { get; set; } = new();
 }
@@ -96,7 +99,7 @@ public sealed class RealFaceVerifier : IDisposable
         });
         try
         {
-            _embedder = new OnnxFaceEmbedder(Descriptor, onnx, Options.IntraOpThreads);
+            _embedder = new OnnxFaceEmbedder(Descriptor, onnx, Options.IntraOpThreads, Options.Precision);
             Head = WeightDerivedHead.Extract(_embedder.Model, _embedder.FeatureMapName, _embedder.EmbeddingName);
             float[]? means = null;
             if (Descriptor.CalibrationFile is { } cal)

@@ -1,5 +1,7 @@
 using Microsoft.ML;
 using Microsoft.ML.Transforms.Onnx;
+using Xcos.ML.FaceModels;
+using Xcos.ML.Images;
 using Xcos.ML.Onnx;
 using Xcos.ML.Onnx.Proto;
 
@@ -39,12 +41,19 @@ public sealed class XcosEmbeddingEstimator : IEstimator<ITransformer>
     /// </summary>
     public static XcosEmbeddingEstimator ForPair(TransformsCatalog catalog, XcosEmbeddingOptions options) => new(catalog, options, ["1", "2"]);
 
-    private XcosEmbeddingEstimator(TransformsCatalog catalog, XcosEmbeddingOptions options, string[]? faces)
+    private XcosEmbeddingEstimator(TransformsCatalog catalog, XcosEmbeddingOptions options, string[]? pairFaces)
     {
         _catalog = catalog ?? throw new ArgumentNullException(nameof(catalog));
         _options = options ?? throw new ArgumentNullException(nameof(options));
         if (string.IsNullOrEmpty(options.InputColumnName)) throw new ArgumentException("XcosEmbeddingOptions.InputColumnName is required");
         var source = LoadModel(options);
+        if (options.Precision == OnnxPrecision.Int8 && !OnnxQuantizer.IsQuantized(source))
+        {
+            var faces = options.CalibrationFaces ?? FaceModelQuantizer.SyntheticFaces(XcosEmbeddingOptions.DefaultCalibrationFaces);
+            string what = options.CalibrationFaces is null ? FaceModelQuantizer.SyntheticDescription(faces.Count) : $"{faces.Count} faces given in XcosEmbeddingOptions.CalibrationFaces";
+            source = OnnxQuantizer.Quantize(source, FaceModelQuantizer.Feeds(faces, XcosOnnxExport.ImageInput, new FaceTensorOptions()),
+                new OnnxQuantizerOptions { CalibrationDescription = what }).Model;
+        }
         var available = XcosPipelineOnnx.Outputs(source);
         var outputs = new List<OnnxOutputSpec>();
         void Add(string onnx, string? column, bool optional)
@@ -60,11 +69,11 @@ public sealed class XcosEmbeddingEstimator : IEstimator<ITransformer>
         Add(XcosOnnxExport.TargetEmbeddingOutput, options.TargetEmbeddingColumnName, optional: true);
         if (outputs.Count == 0) throw new ArgumentException("XcosEmbeddingOptions: every output column name is null; nothing to compute");
         var inputs = new Dictionary<string, string> { [XcosOnnxExport.ImageInput] = options.InputColumnName };
-        if (faces != null)
+        if (pairFaces != null)
         {
-            source = XcosPipelineOnnx.Twin(source, faces);
-            inputs = faces.ToDictionary(f => XcosPipelineOnnx.TwinName(XcosOnnxExport.ImageInput, f), f => options.InputColumnName + f);
-            outputs = faces.SelectMany(f => outputs.Select(o => new OnnxOutputSpec(XcosPipelineOnnx.TwinName(o.OnnxName, f), o.ColumnName + f))).ToList();
+            source = XcosPipelineOnnx.Twin(source, pairFaces);
+            inputs = pairFaces.ToDictionary(f => XcosPipelineOnnx.TwinName(XcosOnnxExport.ImageInput, f), f => options.InputColumnName + f);
+            outputs = pairFaces.SelectMany(f => outputs.Select(o => new OnnxOutputSpec(XcosPipelineOnnx.TwinName(o.OnnxName, f), o.ColumnName + f))).ToList();
         }
         _inputColumns = inputs.Values.ToArray();
         _model = XcosPipelineOnnx.Adapt(source, inputs, outputs, "xCos embedding model");

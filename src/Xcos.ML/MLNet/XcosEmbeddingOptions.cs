@@ -1,3 +1,5 @@
+using Xcos.ML.FaceModels;
+using Xcos.ML.Images;
 using Xcos.ML.Onnx;
 
 namespace Xcos.ML.MLNet;
@@ -41,6 +43,21 @@ public class XcosEmbeddingOptions
     /// it runs a second backbone, which scoring does not need.
     /// </summary>
     public string? TargetEmbeddingColumnName { get; set; }
+
+    /// <summary>
+    /// Float32 (default) runs the model as given; Int8 quantizes it first (<see cref="OnnxQuantizer"/>: int8 weights per
+    /// channel, activations calibrated on <see cref="CalibrationFaces"/>), unless it is already quantized.
+    /// </summary>
+    public OnnxPrecision Precision { get; set; }
+
+    /// <summary>
+    /// Aligned 112x112 faces whose activations set the int8 scales; null uses <see cref="DefaultCalibrationFaces"/>
+    /// synthetic faces. The set is named in the quantized model's metadata.
+    /// </summary>
+    public IReadOnlyList<RgbImage>? CalibrationFaces { get; set; }
+
+    /// <summary>Synthetic faces calibrated on when <see cref="CalibrationFaces"/> is null.</summary>
+    public const int DefaultCalibrationFaces = 32;
 
     /// <summary>GPU device for ONNX Runtime; null runs on the CPU. Default null.</summary>
     public int? GpuDeviceId { get; set; }

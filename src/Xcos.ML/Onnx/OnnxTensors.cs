@@ -29,6 +29,24 @@ public static class OnnxTensors
         return t;
     }
 
+    /// <summary>An INT8 tensor stored as <c>raw_data</c>.</summary>
+    public static TensorProto FromInt8(string name, sbyte[] data, long[] shape) => Raw(name, DataType.Int8, MemoryMarshal.AsBytes(data.AsSpan()), data.Length, shape);
+
+    /// <summary>A UINT8 tensor stored as <c>raw_data</c>.</summary>
+    public static TensorProto FromUInt8(string name, byte[] data, long[] shape) => Raw(name, DataType.Uint8, data, data.Length, shape);
+
+    /// <summary>An INT32 tensor stored as little-endian <c>raw_data</c>.</summary>
+    public static TensorProto FromInt32(string name, int[] data, long[] shape) => Raw(name, DataType.Int32, MemoryMarshal.AsBytes(data.AsSpan()), data.Length, shape);
+
+    private static TensorProto Raw(string name, DataType type, ReadOnlySpan<byte> bytes, int count, long[] shape)
+    {
+        CheckCount(name, count, shape);
+        var t = new TensorProto { Name = name, DataType = (int)type };
+        t.Dims.AddRange(shape);
+        t.RawData = ByteString.CopyFrom(bytes);
+        return t;
+    }
+
     /// <summary>
     /// The values of a FLOAT, DOUBLE or FLOAT16 tensor as float32, read from <c>raw_data</c> or the typed field.
     /// </summary>
