@@ -66,7 +66,10 @@ internal static class VerifyCommand
             var f1 = p.GetValue(img1)!;
             var f2 = p.GetValue(img2)!;
             foreach (var f in new[] { f1, f2 })
+            {
+                if (Directory.Exists(f.FullName)) throw new CliException($"{f.FullName}: is a directory, not an image file.");
                 if (!f.Exists) throw new CliException($"{f.FullName}: image not found.");
+            }
             return p.GetValue(model.Checkpoint) is null
                 ? VerifyPhotos(p, real, f1, f2, p.GetValue(threshold), p.GetValue(explain), p.GetValue(json), p.GetValue(model.Threads) ?? 0)
                 : VerifyCheckpoint(p, model, real, f1, f2, p.GetValue(aligned), p.GetValue(threshold), p.GetValue(explain), p.GetValue(json));
