@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using Spectre.Console;
 using Xcos.ML.Data;
 using Xcos.ML.FaceModels;
@@ -36,11 +37,12 @@ public static class TrainCommand
         var device = new Option<string?>("--device") { Description = "cpu, cuda, cuda:N or auto (default cpu)." };
         var onnxModel = new Option<string?>("--onnx-model") { Description = "Head mode on an ONNX face model instead of --target: fr_feature or a descriptor .json. --data holds aligned 112x112 faces (or photos with --detect); writes OUT/learned_head.onnx for `verify --xcos learned`." };
         var modelsDir = new Option<DirectoryInfo?>("--models-dir") { Description = "Models folder for --onnx-model and --detect (default: $XCOS_MODELS or the user data folder)." };
+        var force = new Option<bool>("--force") { Description = "Start afresh in an --out that holds a run, deleting its checkpoints and log." };
         var detect = new Option<bool>("--detect") { Description = "With --onnx-model: --data holds photos; each is aligned on its largest detected face (fr_detect + fr_landmark)." };
         var cmd = new Command("train", "Train xCos (full) or explain a frozen face model (head).")
         {
             data, val, output, mode, depth, stages, arch, target, targetArch, targetDepth, targetStages, epochs, batch, config, resume, threads, seed, device,
-            onnxModel, modelsDir, detect,
+            onnxModel, modelsDir, detect, force,
         };
         cmd.SetAction(parse =>
         {
@@ -53,7 +55,7 @@ public static class TrainCommand
                 try { o = TrainingCheckpoint.ReadOptions(resumeFrom); }
                 catch (CheckpointException e) { throw new CliException(e.Message); }
             }
-            if (parse.GetValue(config) is { } cfg) o = XcosTrainerOptions.LoadJson(cfg);
+            if (parse.GetValue(config) is { } cfg) o = XcosTrainerOptions.LoadJson(cfg, o);
             if (Given(mode)) o = o with { Mode = parse.GetValue(mode) == "head" ? TrainingMode.Head : TrainingMode.Full };
             if (Given(depth)) o = o with { Depth = parse.GetValue(depth)!.Value, Stages = null };
             if (Given(stages)) o = o with { Stages = ParseStages(parse.GetValue(stages)!, "--stages") };
@@ -81,19 +83,29 @@ public static class TrainCommand
             try { o.Validate(); }
             catch (ArgumentException e) { throw new CliException(e.Message, ExitCodes.Usage); }
 
+            string outDir = parse.GetValue(output)!;
+            if (resumeFrom is not null && parse.GetValue(force)) throw new CliException("--resume continues a run and --force deletes it; give one.", ExitCodes.Usage);
+            if (resumeFrom is null && TrainingFiles.DescribeRun(outDir) is { } existing)
+            {
+                if (!parse.GetValue(force))
+                    throw new CliException($"{Path.GetFullPath(outDir)} already holds a training run ({existing}): continue it with --resume {Path.Combine(outDir, TrainingFiles.LastCheckpoint)}, or start afresh with --force (deletes it), or choose another --out.");
+                TrainingFiles.RemoveRun(outDir);
+            }
             var train = ImageFolder.Load(parse.GetValue(data)!);
             var pairSets = (parse.GetValue(val) ?? []).Select(p => PairSetReader.Load(p)).ToArray();
-            string outDir = parse.GetValue(output)!;
 
+            // first SIGINT (Ctrl+C) or SIGTERM (schedulers, timeout, container stops): finish the step, write a
+            // checkpoint, exit 1; a second signal ends the process at once
             using var cts = new CancellationTokenSource();
-            ConsoleCancelEventHandler onCancel = (_, e) =>
+            Action<PosixSignalContext> onSignal = ctx =>
             {
-                // first Ctrl+C: finish the step, write a checkpoint, exit; a second one kills the process
                 if (cts.IsCancellationRequested) return;
-                e.Cancel = true;
+                ctx.Cancel = true;
+                Console.Error.WriteLine($"xcos: {ctx.Signal}: stopping after this step; the checkpoint keeps it (send again to quit at once)");
                 cts.Cancel();
             };
-            Console.CancelKeyPress += onCancel;
+            using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, onSignal);
+            using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, onSignal);
             var clock = System.Diagnostics.Stopwatch.StartNew();
             string? learnedHead = null;
             try
@@ -145,7 +157,6 @@ public static class TrainCommand
                 return result.Cancelled ? ExitCodes.Failure : ExitCodes.Ok;
             }
             catch (CheckpointException e) { throw new CliException(e.Message); }
-            finally { Console.CancelKeyPress -= onCancel; }
         });
         return cmd;
     }

@@ -232,6 +232,41 @@ public sealed record XcosTrainerOptions
         }
     }
 
+    /// <summary>
+    /// Reads a JSON file over <paramref name="baseOptions"/>: properties the file names replace theirs (nested objects
+    /// property by property), the others keep the base values. This is how <c>--config</c> applies to a resumed run.
+    /// </summary>
+    /// <exception cref="InvalidDataException">The file is not valid JSON for these options (message names the file).</exception>
+    public static XcosTrainerOptions LoadJson(string path, XcosTrainerOptions baseOptions)
+    {
+        ArgumentNullException.ThrowIfNull(baseOptions);
+        try
+        {
+            var overlay = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path), documentOptions: new JsonDocumentOptions
+            {
+                CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true,
+            }) as System.Text.Json.Nodes.JsonObject ?? throw new InvalidDataException($"{path}: expected a JSON object of trainer options.");
+            var merged = (System.Text.Json.Nodes.JsonObject)JsonSerializer.SerializeToNode(baseOptions, JsonOptions)!;
+            Overlay(merged, overlay);
+            return merged.Deserialize<XcosTrainerOptions>(JsonOptions) ?? throw new InvalidDataException($"{path}: the JSON is null.");
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{path}: not valid trainer options ({e.Message})", e);
+        }
+    }
+
+    // Property names match case-insensitively, as LoadJson reads them.
+    private static void Overlay(System.Text.Json.Nodes.JsonObject target, System.Text.Json.Nodes.JsonObject overlay)
+    {
+        foreach (var (name, value) in overlay)
+        {
+            var key = target.Select(kv => kv.Key).FirstOrDefault(k => string.Equals(k, name, StringComparison.OrdinalIgnoreCase)) ?? name;
+            if (value is System.Text.Json.Nodes.JsonObject inner && target[key] is System.Text.Json.Nodes.JsonObject existing) Overlay(existing, inner);
+            else target[key] = value?.DeepClone();
+        }
+    }
+
     /// <summary>The options as indented JSON.</summary>
     public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);
 }
