@@ -77,7 +77,7 @@ internal static class EvalCommand
                 ? ScorePhotos(verifier!, set, n, skipped)
                 : ScoreCheckpoint(p, model, set, n, detector, skipped);
             if (scored.Count < 2 || scored.All(s => s.Pair.Same) || scored.All(s => !s.Pair.Same))
-                throw new CliException($"{file.FullName}: {scored.Count} of {n} pairs could be scored; the metrics need both same and different pairs (skipped: {skipped.Count}).");
+                throw new CliException($"{file.FullName}: {scored.Count} of {n} pairs could be scored; the metrics need both same and different pairs (skipped: {skipped.Count}){SkipReasons(skipped, set, detector is not null)}.");
             var same = scored.Select(s => s.Pair.Same).ToArray();
             // the protocol's 10 folds, fewer only for a set too small to split that way
             var protocol = new VerificationOptions { Folds = Math.Min(10, scored.Count) };
@@ -98,12 +98,24 @@ internal static class EvalCommand
                 Console.WriteLine($"{file.Name}: {scored.Count} pairs scored, {skipped.Count} skipped");
                 Console.WriteLine($"  xCos             AUC {xr.Auc:F4}  10-fold accuracy {xr.AccuracyMean:F4} ± {xr.AccuracyStd:F4}  EER {xr.Eer:F4}  TAR@FAR1e-3 {xr.TarAtFar1e3:F4}");
                 Console.WriteLine($"  cosine ({cosineSource,-6}) AUC {cr.Auc:F4}  10-fold accuracy {cr.AccuracyMean:F4} ± {cr.AccuracyStd:F4}  EER {cr.Eer:F4}  TAR@FAR1e-3 {cr.TarAtFar1e3:F4}");
-                foreach (var s in skipped.Take(10)) Console.WriteLine($"  skipped row {s.Row} ({s.Id1}, {s.Id2}): {s.Reason}");
+                foreach (var s in skipped.Take(10)) Console.WriteLine($"  skipped {(set.Format == PairSetFormat.InsightFaceBin ? "pair" : "line")} {s.Row} ({s.Id1}, {s.Id2}): {s.Reason}");
                 if (reportPath is not null) Console.WriteLine($"report: {reportPath}");
             }
             return ExitCodes.Ok;
         });
         return cmd;
+    }
+
+    // Why nothing could be scored: the commonest reasons, and the usual cause for .bin files (faces already aligned).
+    private static string SkipReasons(List<SkippedJson> skipped, PairSet set, bool detected)
+    {
+        if (skipped.Count == 0) return "";
+        var common = skipped.GroupBy(s => s.Reason.Contains(": ", StringComparison.Ordinal) ? s.Reason[(s.Reason.LastIndexOf(": ", StringComparison.Ordinal) + 2)..] : s.Reason)
+            .OrderByDescending(g => g.Count()).Take(2).Select(g => $"{g.Count()} x '{g.Key}'");
+        var hint = set.Format == PairSetFormat.InsightFaceBin && detected
+            ? "; InsightFace .bin files hold faces already aligned to 112x112, so the detector finds none: add --aligned"
+            : "";
+        return $"; reasons: {string.Join(", ", common)}{hint}";
     }
 
     /// <summary>Decodes one image of the set and aligns it (detector) or checks it is an aligned face (no detector).</summary>
@@ -139,7 +151,7 @@ internal static class EvalCommand
                     var pair = set.Pairs[i];
                     var (a, sa) = LoadFace(set, pair.Id1, detector);
                     var (b, sb) = LoadFace(set, pair.Id2, detector);
-                    if (a is null || b is null) skipped.Add(new SkippedJson(i, pair.Id1, pair.Id2, a is null ? sa : sb));
+                    if (a is null || b is null) skipped.Add(new SkippedJson(set.RowOf(i), pair.Id1, pair.Id2, a is null ? sa : sb));
                     else batch.Add((i, a, b));
                 }
                 var scores = XcosScorer.Score(m, batch.Select(x => (x.A, x.B)).ToList());
@@ -177,7 +189,7 @@ internal static class EvalCommand
                 var pair = set.Pairs[i];
                 var a = Embed(pair.Id1);
                 var b = Embed(pair.Id2);
-                if (a.Embedding is null || b.Embedding is null) skipped.Add(new SkippedJson(i, pair.Id1, pair.Id2, a.Embedding is null ? a.Status : b.Status));
+                if (a.Embedding is null || b.Embedding is null) skipped.Add(new SkippedJson(set.RowOf(i), pair.Id1, pair.Id2, a.Embedding is null ? a.Status : b.Status));
                 else
                 {
                     var ex = verifier.Explain(a.Embedding, b.Embedding);

@@ -116,6 +116,7 @@ internal static class VerifyCommand
         else
         {
             Console.WriteLine($"xCos {r.Score:F4}   cosine ({r.CosineSource}) {r.Cosine:F4}" + (same is null ? "" : $"   {(same.Value ? "same" : "different")} (threshold {threshold:F3})"));
+            WriteFaceChoices(faces);
             Console.WriteLine(Matrix("patch cosine", r.CosMap));
             Console.WriteLine(Matrix("attention", r.Attention));
             if (explain is not null) Console.WriteLine($"figure: {explain.FullName}");
@@ -145,6 +146,7 @@ internal static class VerifyCommand
         else
         {
             Console.WriteLine($"{(r.Same ? "same person" : "different people")}: cosine {r.Cosine:F4} vs threshold {r.Threshold:F3} (the model decides)   xCos {r.Score:F4} (explains)");
+            WriteFaceChoices(faces);
             Console.WriteLine(Matrix("patch cosine", r.CosMap!));
             Console.WriteLine(Matrix("attention", r.Attention!));
             Console.WriteLine(Matrix("contribution to the cosine", r.Contributions!));
@@ -152,6 +154,15 @@ internal static class VerifyCommand
         }
         // no face is an answer about the input, not a failure of the tool, but scripts need to tell it apart
         return r.Status == "ok" ? ExitCodes.Ok : ExitCodes.Failure;
+    }
+
+    // A photo with several faces is scored on one of them; the text says which, as the JSON's face_count and box do.
+    internal static void WriteFaceChoices(IEnumerable<FaceJson>? faces)
+    {
+        foreach (var f in faces ?? [])
+            if (f.FaceCount > 1 && f.Box is { } b)
+                Console.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                    $"{System.IO.Path.GetFileName(f.Path)}: {f.FaceCount} faces found; used the largest, box ({b[0]:F0},{b[1]:F0})-({b[2]:F0},{b[3]:F0}), detection score {f.DetectionScore:F2}"));
     }
 
     private static FaceJson Face(string path, string status, int count, FaceBox? box, float? score, double[][]? landmarks) =>

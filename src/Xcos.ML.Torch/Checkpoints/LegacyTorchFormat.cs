@@ -80,7 +80,7 @@ internal static class LegacyTorchFormat
             s.Data = data.Slice(pos, (int)bytes).ToArray();
             pos += (int)bytes;
         }
-        if (main is not Hashtable root) throw new InvalidDataException($"legacy torch file holds a {main?.GetType().Name ?? "None"}, not a dict.");
+        if (main is not Hashtable root) throw new InvalidCastException($"legacy torch file holds a {main?.GetType().Name ?? "None"}, not a dict.");
         return Materialize(root);
     }
 

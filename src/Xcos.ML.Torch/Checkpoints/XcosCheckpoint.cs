@@ -88,11 +88,22 @@ public static class XcosCheckpoint
                 throw new CheckpointException(path, "not a PyTorch checkpoint (expected a torch.save zip archive or the legacy pickle format).");
         }
         catch (CheckpointException) { throw; }
-        catch (Exception e)
-        {
-            throw new CheckpointException(path, $"could not read the PyTorch checkpoint ({e.GetType().Name}: {e.Message}).", e);
-        }
+        catch (Exception e) { throw new CheckpointException(path, Explain(e), e); }
         return Unwrap(path, root);
+    }
+
+    // The unpicklers' own words name .NET types and their extension points; the user needs what the file holds.
+    private static string Explain(Exception e)
+    {
+        const string Expected = "expected a dict of tensors or {'state_dict': {...}}, as torch.save(model.state_dict(), path) writes";
+        if (e is InvalidCastException)
+            return e.Message.Contains("ArrayList", StringComparison.Ordinal)
+                ? $"holds a Python list, not a state dict ({Expected})."
+                : $"holds a Python object that is not a dict ({Expected}).";
+        if (e.GetType().Name == "PickleException"
+            && System.Text.RegularExpressions.Regex.Match(e.Message, @"\(for ([\w.]+)\)") is { Success: true } m)
+            return $"holds a Python object of class '{m.Groups[1].Value}' that only Python can rebuild; keep tensors and plain values only ({Expected}).";
+        return $"could not read the PyTorch checkpoint ({e.GetType().Name}: {e.Message.ReplaceLineEndings(" ")}).";
     }
 
     private static Dictionary<string, Tensor> Unwrap(string path, Hashtable root)
@@ -160,6 +171,17 @@ public static class XcosCheckpoint
             throw new CheckpointException(source, "checkpoint does not fit the module; " + string.Join("; ", parts) + ".",
                 missing, unexpected, mismatched);
         }
+        // a NaN or Inf weight makes every score NaN downstream; refuse it here, naming the tensor
+        var nonFinite = new List<string>();
+        foreach (var (k, t) in target)
+        {
+            if (!src.TryGetValue(k, out var s) || !s.is_floating_point()) continue;
+            using var bad = s.isfinite().logical_not().sum();
+            long n = bad.item<long>();
+            if (n > 0) nonFinite.Add($"{k} ({n} of {s.numel()} values)");
+        }
+        if (nonFinite.Count > 0)
+            throw new CheckpointException(source, $"non-finite weights (NaN or Inf) in {nonFinite.Count} tensor(s): {Join(nonFinite)}; the file is damaged or its training diverged.");
         var matched = new List<string>();
         using (no_grad())
         {
