@@ -101,9 +101,13 @@ public static class XcosCheckpoint
                 ? $"holds a Python list, not a state dict ({Expected})."
                 : $"holds a Python object that is not a dict ({Expected}).";
         if (e.GetType().Name == "PickleException"
-            && System.Text.RegularExpressions.Regex.Match(e.Message, @"\(for ([\w.]+)\)") is { Success: true } m)
-            return $"holds a Python object of class '{m.Groups[1].Value}' that only Python can rebuild; keep tensors and plain values only ({Expected}).";
-        return $"could not read the PyTorch checkpoint ({e.GetType().Name}: {e.Message.ReplaceLineEndings(" ")}).";
+            && System.Text.RegularExpressions.Regex.Match(e.Message, @"ClassDict \(for (.{1,200}?)\)\.") is { Success: true } m)
+        {
+            // a damaged file can put any bytes into the class name
+            var cls = new string(m.Groups[1].Value.Select(ch => ch is >= ' ' and <= '~' ? ch : '?').ToArray());
+            return $"holds a Python object of class '{cls}' that only Python can rebuild; keep tensors and plain values only ({Expected}).";
+        }
+        return $"could not read the PyTorch checkpoint: the file is damaged or was not written by torch.save ({e.GetType().Name}: {e.Message.ReplaceLineEndings(" ")}).";
     }
 
     private static Dictionary<string, Tensor> Unwrap(string path, Hashtable root)

@@ -75,8 +75,9 @@ public static class ImageIO
             image.CopyPixelDataTo(bytes);
             return new RgbImage(image.Width, image.Height, bytes);
         }
-        catch (Exception e) when (e is ImageFormatException or NotSupportedException or EndOfStreamException
-                                      or IndexOutOfRangeException or ArgumentException)
+        // the decoder is the boundary to untrusted bytes: whatever it throws on a malformed file (fuzzing found
+        // NullReferenceException in the JPEG decoder) is a file that cannot be decoded, not a crash
+        catch (Exception e) when (e is not InvalidDataException and not OperationCanceledException)
         {
             throw ImageLoadFailure.Create(name, FaceStatus.Undecodable, $"cannot decode image: {e.Message}", e);
         }
