@@ -108,6 +108,9 @@ public sealed class TrainingInterruptionTests : IClassFixture<TinyFaceSet>
         Assert.Equal([1], LoggedEpochs(dir)); // was 1, 2, 1
         TrainingFiles.RemoveRun(dir);
         Assert.Null(TrainingFiles.DescribeRun(dir));
+        // a run that failed before its first checkpoint leaves only its options: a new run may start there
+        File.WriteAllText(Path.Combine(dir, TrainingFiles.Options), "{}");
+        Assert.Null(TrainingFiles.DescribeRun(dir));
     }
 
     [Fact]

@@ -38,11 +38,12 @@ public static class TrainingFiles
         return removed;
     }
 
-    /// <summary>A one-line description of the run in <paramref name="directory"/>, or null when it holds none.</summary>
+    /// <summary>A one-line description of the run in <paramref name="directory"/>, or null when it holds no checkpoint, weights or log.</summary>
     public static string? DescribeRun(string directory)
     {
         var present = All.Where(f => File.Exists(Path.Combine(directory, f))).ToArray();
-        if (present.Length == 0) return null;
+        // options.json alone is a run that failed before its first checkpoint: nothing there to lose
+        if (present.All(f => f == Options)) return null;
         var last = Path.Combine(directory, LastCheckpoint);
         string position = "";
         if (File.Exists(last))
