@@ -143,7 +143,7 @@ public sealed class TrainingInterruptionTests : IClassFixture<TinyFaceSet>
         Assert.Equal(0.5, o.Head.LearningRate);
         Assert.Equal(4e-4, o.Head.WeightDecay); // nested: only the named property changed
         Assert.Equal("ir", o.Arch);
-        Assert.Equal([1, 1, 1, 1], o.Stages);
+        Assert.Equal([1, 1, 1, 1], o.Stages!);
         Assert.Equal(8, o.GridChannels);
         File.WriteAllText(cfg, "[1, 2]");
         Assert.Contains(cfg, Assert.Throws<InvalidDataException>(() => XcosTrainerOptions.LoadJson(cfg, resumed)).Message);

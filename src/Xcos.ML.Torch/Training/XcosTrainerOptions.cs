@@ -57,7 +57,7 @@ public sealed record OptimizerSettings
 /// Everything a training run needs besides the data. Defaults are the original xCos recipe: IR-SE-50 grid backbone
 /// (32-channel grid), ArcFace head, backbone SGD lr 1e-3 momentum 0.9 wd 4e-5, head SGD lr 1e-3 momentum 0.9
 /// wd 4e-4, attention Adam (AMSGrad) lr 1e-4 wd 4e-5, StepLR(step 8 epochs, gamma 0.99). Load and save as JSON
-/// (<see cref="LoadJson"/>); property names are case-insensitive, enums are strings.
+/// (<see cref="LoadJson(string)"/>); property names are case-insensitive, enums are strings.
 /// </summary>
 public sealed record XcosTrainerOptions
 {
@@ -206,7 +206,7 @@ public sealed record XcosTrainerOptions
             Need(o.LearningRate > 0 && double.IsFinite(o.LearningRate), n + ".LearningRate", o.LearningRate, "must be positive and finite");
     }
 
-    /// <summary>JSON settings used by <see cref="LoadJson"/> and <see cref="ToJson"/>.</summary>
+    /// <summary>JSON settings used by <see cref="LoadJson(string)"/> and <see cref="ToJson"/>.</summary>
     public static readonly JsonSerializerOptions JsonOptions = new()
     {
         PropertyNameCaseInsensitive = true,
