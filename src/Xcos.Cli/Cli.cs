@@ -31,29 +31,67 @@ public static class Cli
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {
-            foreach (var e in parse.Errors) Console.Error.WriteLine("xcos: " + e.Message);
-            Console.Error.WriteLine("Run 'xcos --help' (or 'xcos COMMAND --help') for usage.");
+            // one line, like every other failure
+            var errors = string.Join("; ", parse.Errors.Select(e => e.Message.ReplaceLineEndings(" ")));
+            Console.Error.WriteLine($"xcos: {errors} (run 'xcos --help' or 'xcos COMMAND --help' for usage)");
             return ExitCodes.Usage;
         }
+        // a worker thread's exception cannot reach the catch below; it still ends as one line and exit 1
+        AppDomain.CurrentDomain.UnhandledException += (_, e) =>
+        {
+            if (e.ExceptionObject is Exception ex) Report(ex);
+            Environment.Exit(ExitCodes.Failure);
+        };
         try
         {
             return parse.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
         }
         catch (CliException e)
         {
-            Console.Error.WriteLine("xcos: " + e.Message);
+            Report(e);
             return e.ExitCode;
         }
-        catch (OperationCanceledException)
+        catch (Exception e) when (Unwrap(e) is OperationCanceledException)
         {
             Console.Error.WriteLine("xcos: cancelled");
             return ExitCodes.Failure;
         }
-        catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException or InvalidOperationException or UnauthorizedAccessException or NotSupportedException or FormatException)
+        catch (Exception e)
         {
-            Console.Error.WriteLine("xcos: " + e.Message.ReplaceLineEndings(" "));
-            if (Environment.GetEnvironmentVariable("XCOS_DEBUG") == "1") Console.Error.WriteLine(e);
+            // every failure is one line; the stack trace only on request
+            Report(e);
             return ExitCodes.Failure;
+        }
+    }
+
+    private static void Report(Exception e)
+    {
+        var inner = Unwrap(e);
+        Console.Error.WriteLine("xcos: " + Describe(inner).ReplaceLineEndings(" "));
+        if (Environment.GetEnvironmentVariable("XCOS_DEBUG") == "1") Console.Error.WriteLine(e);
+    }
+
+    // Failures of the user's input carry their own message; anything else is a defect, said so with its type.
+    internal static string Describe(Exception e) => e switch
+    {
+        CliException or IOException or InvalidDataException or ArgumentException or InvalidOperationException or UnauthorizedAccessException
+            or NotSupportedException or FormatException or KeyNotFoundException or System.Text.Json.JsonException => e.Message,
+        _ when e.GetType().Namespace?.StartsWith("Xcos", StringComparison.Ordinal) == true => e.Message,
+        _ => $"internal error ({e.GetType().Name}: {e.Message}); run with XCOS_DEBUG=1 for the stack trace and report it",
+    };
+
+    // Wrappers (tasks, type initialisers, reflection) hide the failure that explains the problem.
+    private static Exception Unwrap(Exception e)
+    {
+        while (true)
+        {
+            switch (e)
+            {
+                case AggregateException { InnerExceptions.Count: 1 } a: e = a.InnerExceptions[0]; continue;
+                case System.Reflection.TargetInvocationException { InnerException: { } i }: e = i; continue;
+                case TypeInitializationException { InnerException: { } t }: e = t; continue;
+                default: return e;
+            }
         }
     }
 

@@ -5,7 +5,9 @@ namespace Xcos.Cli.Commands;
 /// <summary>Every `xcos` subcommand, in the order `--help` lists them (the data path: make data, train, evaluate, explain).</summary>
 internal static class CommandSet
 {
-    public static IEnumerable<Command> All()
+    public static IEnumerable<Command> All() => Commands().Select(OptionRules.Apply);
+
+    private static IEnumerable<Command> Commands()
     {
         yield return DemoCommand.Create();
         yield return SynthCommand.Create();

@@ -111,7 +111,7 @@ internal static class EvalCommand
                     ? ScorePhotos(verifier!, set, n, skipped, isAligned, doFlip)
                     : ScoreCheckpoint(m!, set, n, detector, skipped, doFlip);
                 if (scored.Count < 2 || scored.All(s => s.Pair.Same) || scored.All(s => !s.Pair.Same))
-                    throw new CliException($"{file.FullName}: {scored.Count} of {n} pairs could be scored; the metrics need both same and different pairs (skipped: {skipped.Count}).");
+                    throw new CliException($"{file.FullName}: {scored.Count} of {n} pairs could be scored; the metrics need both same and different pairs (skipped: {skipped.Count}){SkipReasons(skipped, set, detector is not null)}.");
                 scoreRows.AddRange(scored.Select(s => (s.Row, new PairScoreRow(s.Pair.Id1, s.Pair.Id2, s.Pair.Same, s.Xcos, s.Cosine, "ok")))
                     .Concat(skipped.Select(k => (k.Row, new PairScoreRow(k.Id1, k.Id2, set.Pairs[k.Row].Same, null, null, k.Reason.ReplaceLineEndings(" ").Replace('\t', ' ')))))
                     .OrderBy(t => t.Row).Select(t => t.Item2));
@@ -148,7 +148,7 @@ internal static class EvalCommand
                     Console.WriteLine($"{file.Name}: {row.Pairs} pairs scored, {skipped.Length} skipped");
                     Console.WriteLine($"  xCos             AUC {xr.Auc:F4}  10-fold accuracy {xr.AccuracyMean:F4} ± {xr.AccuracyStd:F4}  EER {xr.Eer:F4}  TAR@FAR1e-3 {xr.TarAtFar1e3:F4}");
                     Console.WriteLine($"  cosine ({result.CosineSource,-6}) AUC {cr.Auc:F4}  10-fold accuracy {cr.AccuracyMean:F4} ± {cr.AccuracyStd:F4}  EER {cr.Eer:F4}  TAR@FAR1e-3 {cr.TarAtFar1e3:F4}");
-                    foreach (var s in skipped.Take(10)) Console.WriteLine($"  skipped row {s.Row} ({s.Id1}, {s.Id2}): {s.Reason}");
+                    foreach (var s in skipped.Take(10)) Console.WriteLine($"  skipped {(file.Extension.Equals(".bin", StringComparison.OrdinalIgnoreCase) ? "pair" : "line")} {s.Row} ({s.Id1}, {s.Id2}): {s.Reason}");
                     if (result.Report is not null) Console.WriteLine($"report: {result.Report}");
                 }
                 return ExitCodes.Ok;
@@ -162,6 +162,18 @@ internal static class EvalCommand
             return ExitCodes.Ok;
         });
         return cmd;
+    }
+
+    // Why nothing could be scored: the commonest reasons, and the usual cause for .bin files (faces already aligned).
+    private static string SkipReasons(List<SkippedJson> skipped, PairSet set, bool detected)
+    {
+        if (skipped.Count == 0) return "";
+        var common = skipped.GroupBy(s => s.Reason.Contains(": ", StringComparison.Ordinal) ? s.Reason[(s.Reason.LastIndexOf(": ", StringComparison.Ordinal) + 2)..] : s.Reason)
+            .OrderByDescending(g => g.Count()).Take(2).Select(g => $"{g.Count()} x '{g.Key}'");
+        var hint = set.Format == PairSetFormat.InsightFaceBin && detected
+            ? "; InsightFace .bin files hold faces already aligned to 112x112, so the detector finds none: add --aligned"
+            : "";
+        return $"; reasons: {string.Join(", ", common)}{hint}";
     }
 
     /// <summary>Decodes one image of the set and aligns it (detector) or checks it is an aligned face (no detector).</summary>
@@ -195,7 +207,7 @@ internal static class EvalCommand
                     var pair = set.Pairs[i];
                     var (a, sa) = LoadFace(set, pair.Id1, detector);
                     var (b, sb) = LoadFace(set, pair.Id2, detector);
-                    if (a is null || b is null) skipped.Add(new SkippedJson(i, pair.Id1, pair.Id2, a is null ? sa : sb));
+                    if (a is null || b is null) skipped.Add(new SkippedJson(set.RowOf(i), pair.Id1, pair.Id2, a is null ? sa : sb));
                     else batch.Add((i, a, b));
                 }
                 var scores = XcosScorer.Score(m, batch.Select(x => (x.A, x.B)).ToList(), flip: flip);
@@ -252,7 +264,7 @@ internal static class EvalCommand
                 var pair = set.Pairs[i];
                 var a = Embed(pair.Id1);
                 var b = Embed(pair.Id2);
-                if (a.Embedding is null || b.Embedding is null) skipped.Add(new SkippedJson(i, pair.Id1, pair.Id2, a.Embedding is null ? a.Status : b.Status));
+                if (a.Embedding is null || b.Embedding is null) skipped.Add(new SkippedJson(set.RowOf(i), pair.Id1, pair.Id2, a.Embedding is null ? a.Status : b.Status));
                 else
                 {
                     var ex = verifier.Explain(a.Embedding, b.Embedding);

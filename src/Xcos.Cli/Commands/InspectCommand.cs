@@ -19,13 +19,16 @@ internal static class InspectCommand
         cmd.SetAction(p =>
         {
             var f = p.GetValue(file)!;
+            if (Directory.Exists(f.FullName)) throw new CliException($"{f.FullName}: is a directory; expected a model file (.pth/.ckpt, .onnx or .zip).");
             if (!f.Exists) throw new CliException($"{f.FullName}: file not found.");
             var info = f.Extension.ToLowerInvariant() switch
             {
                 ".onnx" => Onnx(f.FullName),
                 ".zip" when IsTorchZip(f.FullName) => Checkpoint(f.FullName),
                 ".zip" => MlNet(f.FullName),
-                _ => Checkpoint(f.FullName),
+                ".pth" or ".pt" or ".ckpt" => Checkpoint(f.FullName),
+                _ when LooksLikeTorchSave(f.FullName) => Checkpoint(f.FullName),
+                _ => throw new CliException($"{f.FullName}: not a model file by its name; expected a checkpoint (.pth/.pt/.ckpt), an ONNX model (.onnx) or an ML.NET model (.zip)."),
             };
             if (p.GetValue(json)) Cli.WriteJson(info);
             else foreach (var (k, v) in info) Console.WriteLine($"{k,-22} {Format(v)}");
@@ -37,7 +40,10 @@ internal static class InspectCommand
     private static Dictionary<string, object?> Checkpoint(string path)
     {
         Xcos.ML.Torch.TorchRuntime.Configure(1);
-        using var model = XcosModelLoader.Load(path);
+        XcosModel model;
+        try { model = XcosModelLoader.Load(path); }
+        catch (CheckpointException e) { throw new CliException(e.Message); }
+        using var _ = model;
         var o = model.Options;
         return new()
         {
@@ -82,9 +88,10 @@ internal static class InspectCommand
         ITransformer model;
         DataViewSchema input;
         try { model = ml.Model.Load(path, out input); }
-        catch (Exception e) when (e is InvalidOperationException or FormatException or InvalidDataException or System.IO.InvalidDataException)
+        catch (Exception e) when (e is not OutOfMemoryException)
         {
-            throw new CliException($"{path}: not a loadable ML.NET model ({e.Message}).");
+            // ML.NET reports a cut or foreign .zip with many exception types (format, EndOfStream, missing loaders)
+            throw new CliException($"{path}: not a loadable ML.NET model ({e.Message.ReplaceLineEndings(" ")}).");
         }
         var output = model.GetOutputSchema(input);
         return new()
@@ -96,11 +103,23 @@ internal static class InspectCommand
         };
     }
 
+    // torch.save writes a zip (new format) or a pickle stream that opens with the PROTO opcode (legacy format)
+    private static bool LooksLikeTorchSave(string path)
+    {
+        using var s = File.OpenRead(path);
+        Span<byte> head = stackalloc byte[2];
+        return s.ReadAtLeast(head, 2, throwOnEndOfStream: false) == 2 && (head is [(byte)'P', (byte)'K'] || head[0] == 0x80);
+    }
+
     // torch.save writes a zip too: its entries end in data.pkl
     private static bool IsTorchZip(string path)
     {
-        using var zip = System.IO.Compression.ZipFile.OpenRead(path);
-        return zip.Entries.Any(e => e.FullName.EndsWith("data.pkl", StringComparison.Ordinal));
+        try
+        {
+            using var zip = System.IO.Compression.ZipFile.OpenRead(path);
+            return zip.Entries.Any(e => e.FullName.EndsWith("data.pkl", StringComparison.Ordinal));
+        }
+        catch (InvalidDataException e) { throw new CliException($"{path}: not a zip archive, so neither an ML.NET model nor a torch.save checkpoint ({e.Message})."); }
     }
 
     private static string Format(object? v) => v switch

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using Spectre.Console;
 using Xcos.ML.Data;
 using Xcos.ML.FaceModels;
@@ -37,11 +38,12 @@ public static class TrainCommand
         var device = new Option<string?>("--device") { Description = "cpu, cuda, cuda:N or auto (default cpu)." };
         var onnxModel = new Option<string?>("--onnx-model") { Description = "Head mode on an ONNX face model instead of --target: fr_feature or a descriptor .json. --data holds aligned 112x112 faces (or photos with --detect); writes OUT/learned_head.onnx for `verify --xcos learned`." };
         var modelsDir = new Option<DirectoryInfo?>("--models-dir") { Description = "Models folder for --onnx-model and --detect (default: $XCOS_MODELS or the user data folder)." };
+        var force = new Option<bool>("--force") { Description = "Start afresh in an --out that holds a run, deleting its checkpoints and log." };
         var detect = new Option<bool>("--detect") { Description = "With --onnx-model: --data holds photos; each is aligned on its largest detected face (fr_detect + fr_landmark)." };
         var cmd = new Command("train", "Train xCos (full) or explain a frozen face model (head).")
         {
             data, val, output, mode, depth, stages, arch, target, targetArch, targetDepth, targetStages, epochs, batch, config, resume, threads, seed, device,
-            onnxModel, modelsDir, detect,
+            onnxModel, modelsDir, detect, force,
         };
         cmd.SetAction(parse =>
         {
@@ -62,7 +64,7 @@ public static class TrainCommand
                 try
                 {
                     if (OriginalConfig.IsOriginalSchema(cfg)) o = (recipe = OriginalConfig.Load(cfg)).Trainer;
-                    else o = XcosTrainerOptions.LoadJson(cfg);
+                    else o = XcosTrainerOptions.LoadJson(cfg, o);
                 }
                 catch (InvalidDataException e) { throw new CliException(e.Message, ExitCodes.Usage); }
                 if (recipe?.Warning is { } warning) Console.Error.WriteLine("warning: " + warning);
@@ -94,24 +96,34 @@ public static class TrainCommand
             try { o.Validate(); }
             catch (ArgumentException e) { throw new CliException(e.Message, ExitCodes.Usage); }
 
+            string outDir = parse.GetValue(output) ?? (recipe?.SaveDir is { } saveDir ? Path.Combine(saveDir, recipe.Name ?? "xcos") : null)
+                ?? throw new CliException("--out is required (or trainer.save_dir in --config).", ExitCodes.Usage);
+            if (resumeFrom is not null && parse.GetValue(force)) throw new CliException("--resume continues a run and --force deletes it; give one.", ExitCodes.Usage);
+            if (resumeFrom is null && TrainingFiles.DescribeRun(outDir) is { } existing)
+            {
+                if (!parse.GetValue(force))
+                    throw new CliException($"{Path.GetFullPath(outDir)} already holds a training run ({existing}): continue it with --resume {Path.Combine(outDir, TrainingFiles.LastCheckpoint)}, or start afresh with --force (deletes it), or choose another --out.");
+                TrainingFiles.RemoveRun(outDir);
+            }
             var train = ImageFolder.Load(parse.GetValue(data) ?? recipe?.TrainDataDir
                 ?? throw new CliException("--data is required (or data_loader.args.data_dir in --config).", ExitCodes.Usage));
             if (recipe?.ClassNum is { } classNum && classNum != train.Identities.Count)
                 Console.Error.WriteLine($"warning: {recipe.Source}: arch.args.class_num is {classNum}; the margin head gets the {train.Identities.Count} identities of {train.Root}.");
             var valFiles = Given(val) ? parse.GetValue(val)! : recipe?.ValidationSets.ToArray() ?? [];
             var pairSets = valFiles.Select(p => PairSetReader.Load(p)).ToArray();
-            string outDir = parse.GetValue(output) ?? (recipe?.SaveDir is { } saveDir ? Path.Combine(saveDir, recipe.Name ?? "xcos") : null)
-                ?? throw new CliException("--out is required (or trainer.save_dir in --config).", ExitCodes.Usage);
 
+            // first SIGINT (Ctrl+C) or SIGTERM (schedulers, timeout, container stops): finish the step, write a
+            // checkpoint, exit 1; a second signal ends the process at once
             using var cts = new CancellationTokenSource();
-            ConsoleCancelEventHandler onCancel = (_, e) =>
+            Action<PosixSignalContext> onSignal = ctx =>
             {
-                // first Ctrl+C: finish the step, write a checkpoint, exit; a second one kills the process
                 if (cts.IsCancellationRequested) return;
-                e.Cancel = true;
+                ctx.Cancel = true;
+                Console.Error.WriteLine($"xcos: {ctx.Signal}: stopping after this step; the checkpoint keeps it (send again to quit at once)");
                 cts.Cancel();
             };
-            Console.CancelKeyPress += onCancel;
+            using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, onSignal);
+            using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, onSignal);
             var clock = System.Diagnostics.Stopwatch.StartNew();
             string? learnedHead = null;
             try
@@ -163,7 +175,6 @@ public static class TrainCommand
                 return result.Cancelled ? ExitCodes.Failure : ExitCodes.Ok;
             }
             catch (CheckpointException e) { throw new CliException(e.Message); }
-            finally { Console.CancelKeyPress -= onCancel; }
         });
         return cmd;
     }

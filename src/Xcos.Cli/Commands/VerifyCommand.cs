@@ -67,7 +67,10 @@ internal static class VerifyCommand
             var f1 = p.GetValue(img1)!;
             var f2 = p.GetValue(img2)!;
             foreach (var f in new[] { f1, f2 })
+            {
+                if (Directory.Exists(f.FullName)) throw new CliException($"{f.FullName}: is a directory, not an image file.");
                 if (!f.Exists) throw new CliException($"{f.FullName}: image not found.");
+            }
             if (p.GetValue(model.Checkpoint) is not null) real.RejectInt8(p);
             return p.GetValue(model.Checkpoint) is null
                 ? VerifyPhotos(p, real, f1, f2, p.GetValue(threshold), p.GetValue(explain), p.GetValue(json), p.GetValue(model.Threads) ?? 0)
@@ -115,6 +118,7 @@ internal static class VerifyCommand
         else
         {
             Console.WriteLine($"xCos {r.Score:F4}   cosine ({r.CosineSource}) {r.Cosine:F4}" + (same is null ? "" : $"   {(same.Value ? "same" : "different")} (threshold {threshold:F3})"));
+            WriteFaceChoices(faces);
             Console.WriteLine(Matrix("patch cosine", r.CosMap));
             Console.WriteLine(Matrix("attention", r.Attention));
             if (explain is not null) Console.WriteLine($"figure: {explain.FullName}");
@@ -144,6 +148,7 @@ internal static class VerifyCommand
         else
         {
             Console.WriteLine($"{(r.Same ? "same person" : "different people")}: cosine {r.Cosine:F4} vs threshold {r.Threshold:F3} (the model decides)   xCos {r.Score:F4} (explains; {verifier.XcosVariant})");
+            WriteFaceChoices(faces);
             Console.WriteLine(Matrix("patch cosine", r.CosMap!));
             Console.WriteLine(Matrix("attention", r.Attention!));
             Console.WriteLine(Matrix("contribution to the cosine", r.Contributions!));
@@ -151,6 +156,15 @@ internal static class VerifyCommand
         }
         // no face is an answer about the input, not a failure of the tool, but scripts need to tell it apart
         return r.Status == "ok" ? ExitCodes.Ok : ExitCodes.Failure;
+    }
+
+    // A photo with several faces is scored on one of them; the text says which, as the JSON's face_count and box do.
+    internal static void WriteFaceChoices(IEnumerable<FaceJson>? faces)
+    {
+        foreach (var f in faces ?? [])
+            if (f.FaceCount > 1 && f.Box is { } b)
+                Console.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                    $"{System.IO.Path.GetFileName(f.Path)}: {f.FaceCount} faces found; used the largest, box ({b[0]:F0},{b[1]:F0})-({b[2]:F0},{b[3]:F0}), detection score {f.DetectionScore:F2}"));
     }
 
     private static FaceJson Face(string path, string status, int count, FaceBox? box, float? score, double[][]? landmarks) =>

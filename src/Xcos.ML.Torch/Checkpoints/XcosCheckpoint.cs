@@ -129,6 +129,17 @@ public static class XcosCheckpoint
             throw new CheckpointException(source, "checkpoint does not fit the module; " + string.Join("; ", parts) + ".",
                 missing, unexpected, mismatched);
         }
+        // a NaN or Inf weight makes every score NaN downstream; refuse it here, naming the tensor
+        var nonFinite = new List<string>();
+        foreach (var (k, t) in target)
+        {
+            if (!src.TryGetValue(k, out var s) || !s.is_floating_point()) continue;
+            using var bad = s.isfinite().logical_not().sum();
+            long n = bad.item<long>();
+            if (n > 0) nonFinite.Add($"{k} ({n} of {s.numel()} values)");
+        }
+        if (nonFinite.Count > 0)
+            throw new CheckpointException(source, $"non-finite weights (NaN or Inf) in {nonFinite.Count} tensor(s): {Join(nonFinite)}; the file is damaged or its training diverged.");
         var matched = new List<string>();
         using (no_grad())
         {

@@ -44,7 +44,12 @@ public static class TrainingCheckpoint
 {
     /// <summary>Writes a checkpoint atomically.</summary>
     public static void Write(string path, TrainingState state, XcosTrainerOptions options,
-        IReadOnlyDictionary<string, nn.Module> modules, IReadOnlyDictionary<string, OptimizerHelper> optimizers)
+        IReadOnlyDictionary<string, nn.Module> modules, IReadOnlyDictionary<string, OptimizerHelper> optimizers) =>
+        Write(path, state, options, modules, optimizers, temp => new FileStream(temp, FileMode.CreateNew, FileAccess.Write));
+
+    /// <summary>As <see cref="Write(string, TrainingState, XcosTrainerOptions, IReadOnlyDictionary{string, nn.Module}, IReadOnlyDictionary{string, OptimizerHelper})"/>, with the temporary file opened by <paramref name="create"/> (tests fail it as a full disk would).</summary>
+    internal static void Write(string path, TrainingState state, XcosTrainerOptions options,
+        IReadOnlyDictionary<string, nn.Module> modules, IReadOnlyDictionary<string, OptimizerHelper> optimizers, Func<string, Stream> create)
     {
         var full = Path.GetFullPath(path);
         var dir = Path.GetDirectoryName(full)!;
@@ -52,7 +57,7 @@ public static class TrainingCheckpoint
         var temp = Path.Combine(dir, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
         try
         {
-            using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write))
+            using (var file = create(temp))
             {
                 using (var zip = new ZipArchive(file, ZipArchiveMode.Create, leaveOpen: true))
                 {
@@ -73,7 +78,7 @@ public static class TrainingCheckpoint
                         s.Write(bytes);
                     });
                 }
-                file.Flush(flushToDisk: true);
+                if (file is FileStream fs) fs.Flush(flushToDisk: true); else file.Flush();
             }
             File.Move(temp, full, overwrite: true);
         }

@@ -54,6 +54,22 @@ public sealed class TrainingLog
         File.AppendAllText(Path, sb.ToString());
     }
 
+    /// <summary>
+    /// Drops the rows of epochs after <paramref name="completedEpochs"/>: rows written just before a kill, whose
+    /// checkpoint never landed, or rows of an earlier run in the same folder. The file is replaced atomically.
+    /// </summary>
+    public void KeepEpochs(int completedEpochs)
+    {
+        if (!File.Exists(Path)) return;
+        var lines = File.ReadAllLines(Path);
+        var kept = lines.Where((line, i) => i == 0 && !char.IsAsciiDigit(line.FirstOrDefault())
+            || int.TryParse(line.Split(',')[0], NumberStyles.None, CultureInfo.InvariantCulture, out int epoch) && epoch <= completedEpochs).ToArray();
+        if (kept.Length == lines.Length) return;
+        var temp = System.IO.Path.Combine(System.IO.Path.GetDirectoryName(Path)!, $".{System.IO.Path.GetFileName(Path)}.{Guid.NewGuid():N}.tmp");
+        File.WriteAllText(temp, string.Concat(kept.Select(l => l + "\n")));
+        File.Move(temp, Path, overwrite: true);
+    }
+
     private static string F(double v) => v.ToString("G9", CultureInfo.InvariantCulture);
 
     /// <summary>A column-safe name: letters, digits and underscores.</summary>

@@ -135,8 +135,10 @@ public sealed class XcosHeadTrainer : IDisposable
         var o = Options;
         var cache = BuildCache(progress, cancellationToken);
         string last = Path.Combine(OutputDirectory, TrainingFiles.LastCheckpoint), best = Path.Combine(OutputDirectory, TrainingFiles.BestCheckpoint);
+        TrainingFiles.RemoveStaleTemporaries(OutputDirectory);
         File.WriteAllText(Path.Combine(OutputDirectory, TrainingFiles.Options), o.ToJson());
         var log = new TrainingLog(Path.Combine(OutputDirectory, TrainingFiles.Log), _optimizers.Keys, _validation.Select(v => Path.GetFileNameWithoutExtension(v.Source)));
+        log.KeepEpochs(_state.CompletedEpochs);
         var history = new List<EpochResult>();
         string? lastGood = File.Exists(last) && _state.GlobalStep > 0 ? last : null;
         int steps = StepsPerEpoch, mf = cache.MapFloats, ef = cache.EmbeddingSize;
@@ -204,6 +206,10 @@ public sealed class XcosHeadTrainer : IDisposable
                 CompletedEpochs = epoch + 1, StepInEpoch = 0, EpochSums = [],
                 BestMetric = isBest ? metric : _state.BestMetric, BestEpoch = isBest ? epoch + 1 : _state.BestEpoch,
             };
+            var result = new EpochResult(epoch + 1, global, mean, 0, sums.Mean(sums.Mse), rates, validation, clock.Elapsed.TotalSeconds, pps, isBest);
+            history.Add(result);
+            // the row goes first: a kill before the checkpoint's rename leaves a row the next start drops
+            log.Append(result);
             TrainingCheckpoint.Write(last, _state, o, Modules, _optimizers);
             XcosCheckpoint.SaveStateDict(Head.XcosStateDict(), Path.Combine(OutputDirectory, TrainingFiles.LastWeights));
             lastGood = last;
@@ -212,9 +218,6 @@ public sealed class XcosHeadTrainer : IDisposable
                 XcosTrainer.CopyAtomic(last, best);
                 XcosTrainer.CopyAtomic(Path.Combine(OutputDirectory, TrainingFiles.LastWeights), Path.Combine(OutputDirectory, TrainingFiles.BestWeights));
             }
-            var result = new EpochResult(epoch + 1, global, mean, 0, sums.Mean(sums.Mse), rates, validation, clock.Elapsed.TotalSeconds, pps, isBest);
-            history.Add(result);
-            log.Append(result);
             progress?.Report(new TrainProgress(TrainPhase.EpochEnd, epoch + 1, o.Epochs, steps, steps, global, mean, pps, result));
         }
         return new TrainingResult(_state.CompletedEpochs, _state.GlobalStep, false, last, File.Exists(best) ? best : null, _state.BestMetric, history);

@@ -9,25 +9,6 @@ using static TorchSharp.torch;
 
 namespace Xcos.ML.Torch.Training;
 
-/// <summary>File names a trainer writes into its output folder.</summary>
-public static class TrainingFiles
-{
-    /// <summary>Resumable checkpoint of the latest state.</summary>
-    public const string LastCheckpoint = "last.ckpt";
-    /// <summary>Resumable checkpoint of the best epoch.</summary>
-    public const string BestCheckpoint = "best.ckpt";
-    /// <summary>Model weights of the latest state, PyTorch <c>{'state_dict': ...}</c> in the xCos key layout.</summary>
-    public const string LastWeights = "last.pth";
-    /// <summary>Model weights of the best epoch.</summary>
-    public const string BestWeights = "best.pth";
-    /// <summary>Per-epoch CSV log.</summary>
-    public const string Log = "log.csv";
-    /// <summary>The options of the run.</summary>
-    public const string Options = "options.json";
-    /// <summary>Folder of the TensorBoard event files (<c>tensorboard --logdir OUT/runs</c>).</summary>
-    public const string TensorBoard = "runs";
-}
-
 /// <summary>
 /// Full xCos training (Lin et al., arXiv 2003.05383): a grid backbone with a margin head (ArcFace or CosFace) over
 /// the training identities and the attention branch, trained on pairs. Loss per batch of pairs:
@@ -163,8 +144,10 @@ public sealed class XcosTrainer : IDisposable
     {
         var o = Options;
         string last = Path.Combine(OutputDirectory, TrainingFiles.LastCheckpoint), best = Path.Combine(OutputDirectory, TrainingFiles.BestCheckpoint);
+        TrainingFiles.RemoveStaleTemporaries(OutputDirectory);
         File.WriteAllText(Path.Combine(OutputDirectory, TrainingFiles.Options), o.ToJson());
         var log = new TrainingLog(Path.Combine(OutputDirectory, TrainingFiles.Log), _optimizers.Keys, _validation.Select(v => Path.GetFileNameWithoutExtension(v.Source)));
+        log.KeepEpochs(_state.CompletedEpochs);
         var history = new List<EpochResult>();
         using var board = o.TensorBoard ? new TrainingTensorBoard(Path.Combine(OutputDirectory, TrainingFiles.TensorBoard), _validation, o.Preprocess) : null;
         string? lastGood = File.Exists(last) && _state.GlobalStep > 0 ? last : null;
@@ -195,16 +178,16 @@ public sealed class XcosTrainer : IDisposable
                 progress?.Report(new TrainProgress(TrainPhase.Training, epoch + 1, o.Epochs, step, steps, global,
                     sums.Mean(sums.Loss), (sums.Pairs - pairsBefore) / Math.Max(1e-9, clock.Elapsed.TotalSeconds)));
             }
-            if (cancelled || cancellationToken.IsCancellationRequested)
-            {
-                _state = _state with { EpochSums = sums.ToArray() };
-                TrainingCheckpoint.Write(last, _state, o, Modules, _optimizers);
-                XcosCheckpoint.Save(Model, Path.Combine(OutputDirectory, TrainingFiles.LastWeights));
-                return Result(true, last, best, history);
-            }
+            if (cancelled || cancellationToken.IsCancellationRequested) return Interrupted(sums, last, best, history);
             double pps = (sums.Pairs - pairsBefore) / Math.Max(1e-9, clock.Elapsed.TotalSeconds);
 
-            var validation = Validate(epoch + 1, progress, cancellationToken);
+            IReadOnlyList<ValidationResult> validation;
+            try { validation = Validate(epoch + 1, progress, cancellationToken); }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                // every step of the epoch is kept; a resume starts past the last step and validates this epoch again
+                return Interrupted(sums, last, best, history);
+            }
             double loss = sums.Mean(sums.Loss);
             double metric = TrainerSupport.Metric(new EpochResultDraft(loss, validation));
             bool isBest = metric > _state.BestMetric || _state.BestEpoch == 0;
@@ -213,6 +196,11 @@ public sealed class XcosTrainer : IDisposable
                 CompletedEpochs = epoch + 1, StepInEpoch = 0, EpochSums = [],
                 BestMetric = isBest ? metric : _state.BestMetric, BestEpoch = isBest ? epoch + 1 : _state.BestEpoch,
             };
+            var result = new EpochResult(epoch + 1, global, loss, sums.Mean(sums.Ce), sums.Mean(sums.Mse), rates, validation,
+                clock.Elapsed.TotalSeconds, pps, isBest);
+            history.Add(result);
+            // the row goes first: a kill before the checkpoint's rename leaves a row the next start drops
+            log.Append(result);
             TrainingCheckpoint.Write(last, _state, o, Modules, _optimizers);
             XcosCheckpoint.Save(Model, Path.Combine(OutputDirectory, TrainingFiles.LastWeights));
             lastGood = last;
@@ -221,15 +209,20 @@ public sealed class XcosTrainer : IDisposable
                 CopyAtomic(last, best);
                 CopyAtomic(Path.Combine(OutputDirectory, TrainingFiles.LastWeights), Path.Combine(OutputDirectory, TrainingFiles.BestWeights));
             }
-            var result = new EpochResult(epoch + 1, global, loss, sums.Mean(sums.Ce), sums.Mean(sums.Mse), rates, validation,
-                clock.Elapsed.TotalSeconds, pps, isBest);
-            history.Add(result);
-            log.Append(result);
             board?.Epoch(result);
             board?.Figure(Model, Device, epoch + 1);
             progress?.Report(new TrainProgress(TrainPhase.EpochEnd, epoch + 1, o.Epochs, steps, steps, global, loss, pps, result));
         }
         return Result(false, last, best, history);
+    }
+
+    // A checkpoint of the last completed step, for a run stopped by a token (Ctrl-C, SIGTERM).
+    private TrainingResult Interrupted(EpochSums sums, string last, string best, List<EpochResult> history)
+    {
+        _state = _state with { EpochSums = sums.ToArray() };
+        TrainingCheckpoint.Write(last, _state, Options, Modules, _optimizers);
+        XcosCheckpoint.Save(Model, Path.Combine(OutputDirectory, TrainingFiles.LastWeights));
+        return Result(true, last, best, history);
     }
 
     private TrainingResult Result(bool cancelled, string last, string best, List<EpochResult> history) =>

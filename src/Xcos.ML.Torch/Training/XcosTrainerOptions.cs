@@ -57,7 +57,7 @@ public sealed record OptimizerSettings
 /// Everything a training run needs besides the data. Defaults are the original xCos recipe: IR-SE-50 grid backbone
 /// (32-channel grid), ArcFace head, backbone SGD lr 1e-3 momentum 0.9 wd 4e-5, head SGD lr 1e-3 momentum 0.9
 /// wd 4e-4, attention Adam (AMSGrad) lr 1e-4 wd 4e-5, StepLR(step 8 epochs, gamma 0.99). Load and save as JSON
-/// (<see cref="LoadJson"/>); property names are case-insensitive, enums are strings.
+/// (<see cref="LoadJson(string)"/>); property names are case-insensitive, enums are strings.
 /// </summary>
 public sealed record XcosTrainerOptions
 {
@@ -210,7 +210,7 @@ public sealed record XcosTrainerOptions
             Need(o.LearningRate > 0 && double.IsFinite(o.LearningRate), n + ".LearningRate", o.LearningRate, "must be positive and finite");
     }
 
-    /// <summary>JSON settings used by <see cref="LoadJson"/> and <see cref="ToJson"/>.</summary>
+    /// <summary>JSON settings used by <see cref="LoadJson(string)"/> and <see cref="ToJson"/>.</summary>
     public static readonly JsonSerializerOptions JsonOptions = new()
     {
         PropertyNameCaseInsensitive = true,
@@ -233,6 +233,41 @@ public sealed record XcosTrainerOptions
         catch (JsonException e)
         {
             throw new InvalidDataException($"{path}: not valid trainer options ({e.Message})", e);
+        }
+    }
+
+    /// <summary>
+    /// Reads a JSON file over <paramref name="baseOptions"/>: properties the file names replace theirs (nested objects
+    /// property by property), the others keep the base values. This is how <c>--config</c> applies to a resumed run.
+    /// </summary>
+    /// <exception cref="InvalidDataException">The file is not valid JSON for these options (message names the file).</exception>
+    public static XcosTrainerOptions LoadJson(string path, XcosTrainerOptions baseOptions)
+    {
+        ArgumentNullException.ThrowIfNull(baseOptions);
+        try
+        {
+            var overlay = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path), documentOptions: new JsonDocumentOptions
+            {
+                CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true,
+            }) as System.Text.Json.Nodes.JsonObject ?? throw new InvalidDataException($"{path}: expected a JSON object of trainer options.");
+            var merged = (System.Text.Json.Nodes.JsonObject)JsonSerializer.SerializeToNode(baseOptions, JsonOptions)!;
+            Overlay(merged, overlay);
+            return merged.Deserialize<XcosTrainerOptions>(JsonOptions) ?? throw new InvalidDataException($"{path}: the JSON is null.");
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{path}: not valid trainer options ({e.Message})", e);
+        }
+    }
+
+    // Property names match case-insensitively, as LoadJson reads them.
+    private static void Overlay(System.Text.Json.Nodes.JsonObject target, System.Text.Json.Nodes.JsonObject overlay)
+    {
+        foreach (var (name, value) in overlay)
+        {
+            var key = target.Select(kv => kv.Key).FirstOrDefault(k => string.Equals(k, name, StringComparison.OrdinalIgnoreCase)) ?? name;
+            if (value is System.Text.Json.Nodes.JsonObject inner && target[key] is System.Text.Json.Nodes.JsonObject existing) Overlay(existing, inner);
+            else target[key] = value?.DeepClone();
         }
     }
 

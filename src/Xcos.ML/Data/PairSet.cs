@@ -22,8 +22,14 @@ public sealed class PairSet
 {
     private readonly IReadOnlyList<byte[]>? _images;
 
-    private PairSet(string source, PairSetFormat format, IReadOnlyList<FacePair> pairs, IReadOnlyList<byte[]>? images, string? imageRoot)
+    private readonly IReadOnlyList<int>? _lines;
+
+    private PairSet(string source, PairSetFormat format, IReadOnlyList<FacePair> pairs, IReadOnlyList<byte[]>? images, string? imageRoot,
+        IReadOnlyList<int>? lines = null)
     {
+        if (lines is not null && lines.Count != pairs.Count)
+            throw new ArgumentException($"{source}: {lines.Count} line numbers for {pairs.Count} pairs.", nameof(lines));
+        _lines = lines;
         Source = source;
         Format = format;
         Pairs = pairs;
@@ -42,8 +48,19 @@ public sealed class PairSet
     }
 
     /// <summary>Pairs whose images are files; ids are paths relative to <paramref name="imageRoot"/>.</summary>
-    public static PairSet FromFiles(string source, PairSetFormat format, IReadOnlyList<FacePair> pairs, string imageRoot) =>
-        new(source, format, pairs, null, Path.GetFullPath(imageRoot));
+    /// <param name="source">The pair file.</param>
+    /// <param name="format">Its format.</param>
+    /// <param name="pairs">The pairs, in file order.</param>
+    /// <param name="imageRoot">Folder the ids are relative to.</param>
+    /// <param name="lines">The 1-based line number of each pair in <paramref name="source"/>, when known.</param>
+    public static PairSet FromFiles(string source, PairSetFormat format, IReadOnlyList<FacePair> pairs, string imageRoot, IReadOnlyList<int>? lines = null) =>
+        new(source, format, pairs, null, Path.GetFullPath(imageRoot), lines);
+
+    /// <summary>
+    /// Where pair <paramref name="index"/> (0-based) is in the file, for messages: its line number in a pairs.txt or
+    /// TSV read by <see cref="PairSetReader"/>, otherwise its 1-based position (.bin, or pairs built in memory).
+    /// </summary>
+    public int RowOf(int index) => _lines is not null ? _lines[index] : index + 1;
 
     /// <summary>The file the pairs were read from.</summary>
     public string Source { get; }

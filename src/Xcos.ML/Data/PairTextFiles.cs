@@ -21,7 +21,10 @@ public static class LfwPairs
 {
     /// <summary>Parses the file into pairs whose ids are image paths relative to the LFW image root.</summary>
     /// <exception cref="InvalidDataException">Bad header, bad line (the message names the file and line number) or a pair count that disagrees with the header.</exception>
-    public static IReadOnlyList<FacePair> Parse(string path, PairSetReaderOptions? options = null)
+    /// <param name="path">The pairs.txt file.</param>
+    /// <param name="options">Reader options; defaults when null.</param>
+    /// <param name="lines">When given, receives the 1-based line number of each pair.</param>
+    public static IReadOnlyList<FacePair> Parse(string path, PairSetReaderOptions? options = null, List<int>? lines = null)
     {
         options ??= new PairSetReaderOptions();
         var pairs = new List<FacePair>();
@@ -47,6 +50,7 @@ public static class LfwPairs
                 4 => new FacePair(FileName(f[0], Number(f[1]), options), FileName(f[2], Number(f[3]), options), false),
                 _ => throw Bad(),
             });
+            lines?.Add(lineNo);
 
             int Number(string s) => int.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out int v) && v > 0 ? v : throw Bad();
             InvalidDataException Bad() => new($"{path}: line {lineNo}: expected 'name i j' (same) or 'name1 i name2 j' (different) with positive image numbers, found '{line}'.");
@@ -72,7 +76,9 @@ public static class PairTsv
 {
     /// <summary>Parses the file; ids are the paths as written (relative to the image root).</summary>
     /// <exception cref="InvalidDataException">A line without three tab-separated fields or with a bad label (the message names the file and line number).</exception>
-    public static IReadOnlyList<FacePair> Parse(string path)
+    /// <param name="path">The TSV file.</param>
+    /// <param name="lines">When given, receives the 1-based line number of each pair.</param>
+    public static IReadOnlyList<FacePair> Parse(string path, List<int>? lines = null)
     {
         var pairs = new List<FacePair>();
         int lineNo = 0;
@@ -89,6 +95,7 @@ public static class PairTsv
             if (f.Length == 3 && f[0].Trim().Length > 0 && f[1].Trim().Length > 0 && TryLabel(f[2], out bool same))
             {
                 pairs.Add(new FacePair(f[0].Trim(), f[1].Trim(), same));
+                lines?.Add(lineNo);
                 continue;
             }
             // Only the first line may be a header, and it must still have the three columns.
@@ -122,8 +129,9 @@ public static class PairSetReader
         var format = DetectFormat(path);
         if (format == PairSetFormat.InsightFaceBin) return InsightFaceBin.Load(path);
         root ??= Path.GetDirectoryName(Path.GetFullPath(path))!;
-        var pairs = format == PairSetFormat.LfwPairs ? LfwPairs.Parse(path, options) : PairTsv.Parse(path);
-        return PairSet.FromFiles(path, format, pairs, root);
+        var lines = new List<int>();
+        var pairs = format == PairSetFormat.LfwPairs ? LfwPairs.Parse(path, options, lines) : PairTsv.Parse(path, lines);
+        return PairSet.FromFiles(path, format, pairs, root, lines);
     }
 
     /// <summary>The format of a pair file, from its first bytes: a pickle starts with the PROTO byte 0x80 (or '(' / ']'

@@ -2,6 +2,7 @@ using Microsoft.ML.Data;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.PixelFormats;
 using SixLabors.ImageSharp.Processing;
+using Xcos.ML.Verification;
 
 namespace Xcos.ML.Images;
 
@@ -17,11 +18,12 @@ namespace Xcos.ML.Images;
 public static class ImageIO
 {
     /// <summary>Loads an image file.</summary>
-    /// <exception cref="FileNotFoundException">The file does not exist.</exception>
-    /// <exception cref="InvalidDataException">The file is corrupt, not an image, or larger than <see cref="ImageLoadOptions.MaxPixels"/>.</exception>
+    /// <exception cref="FileNotFoundException">The file does not exist, or the path is a directory (the message says which).</exception>
+    /// <exception cref="InvalidDataException">The file is corrupt, truncated, not an image, or larger than <see cref="ImageLoadOptions.MaxPixels"/>; <see cref="ImageLoadFailure.StatusOf"/> tells which.</exception>
     public static RgbImage Load(string path, ImageLoadOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(path);
+        if (Directory.Exists(path)) throw new FileNotFoundException($"'{path}' is a directory, not an image file", path);
         if (!File.Exists(path)) throw new FileNotFoundException($"image file '{path}' not found", path);
         using var stream = File.OpenRead(path);
         return Load(stream, options, path);
@@ -53,26 +55,31 @@ public static class ImageIO
         {
             IImageInfo? info = Image.Identify(stream);
             if (info == null)
-                throw new InvalidDataException($"'{name}': not a supported image format ({stream.Length - start} bytes)");
+                throw ImageLoadFailure.Create(name, FaceStatus.Undecodable, $"not a supported image format ({stream.Length - start} bytes)");
             long pixels = (long)info.Width * info.Height;
             if (info.Width <= 0 || info.Height <= 0)
-                throw new InvalidDataException($"'{name}': header gives an empty image ({info.Width}x{info.Height})");
+                throw ImageLoadFailure.Create(name, FaceStatus.Undecodable, $"header gives an empty image ({info.Width}x{info.Height})");
             if (pixels > options.MaxPixels)
-                throw new InvalidDataException(
-                    $"'{name}': image is {info.Width}x{info.Height} = {pixels:N0} pixels, over the budget of {options.MaxPixels:N0} (ImageLoadOptions.MaxPixels)");
+                throw ImageLoadFailure.Create(name, FaceStatus.ImageTooLarge,
+                    $"image is {info.Width}x{info.Height} = {pixels:N0} pixels, over the budget of {options.MaxPixels:N0} (ImageLoadOptions.MaxPixels)");
 
+            // the decoder fills what a cut file lacks, so the structure is checked first
             stream.Position = start;
-            using Image<Rgb24> image = Image.Load<Rgb24>(stream);
+            var encoded = new byte[stream.Length - start];
+            stream.ReadExactly(encoded);
+            if (ImageTruncation.Find(encoded) is { } why) throw ImageLoadFailure.Create(name, FaceStatus.TruncatedImage, why);
+            using Image<Rgb24> image = Image.Load<Rgb24>(encoded);
             if (options.ApplyExifOrientation)
                 image.Mutate(x => x.AutoOrient());
             var bytes = new byte[checked(image.Width * image.Height * 3)];
             image.CopyPixelDataTo(bytes);
             return new RgbImage(image.Width, image.Height, bytes);
         }
-        catch (Exception e) when (e is ImageFormatException or NotSupportedException or EndOfStreamException
-                                      or IndexOutOfRangeException or ArgumentException)
+        // the decoder is the boundary to untrusted bytes: whatever it throws on a malformed file (fuzzing found
+        // NullReferenceException in the JPEG decoder) is a file that cannot be decoded, not a crash
+        catch (Exception e) when (e is not InvalidDataException and not OperationCanceledException)
         {
-            throw new InvalidDataException($"'{name}': cannot decode image: {e.Message}", e);
+            throw ImageLoadFailure.Create(name, FaceStatus.Undecodable, $"cannot decode image: {e.Message}", e);
         }
     }
 
