@@ -69,6 +69,7 @@ public static class XcosCheckpoint
     /// are removed. The caller owns (and should dispose) the returned CPU tensors.
     /// </summary>
     /// <exception cref="CheckpointException">The file is not a PyTorch checkpoint or holds no state dict.</exception>
+    /// <exception cref="TorchSharpLoadException">TorchSharp's native libraries failed to load (the file was never read).</exception>
     public static Dictionary<string, Tensor> ReadStateDict(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
@@ -88,6 +89,7 @@ public static class XcosCheckpoint
                 throw new CheckpointException(path, "not a PyTorch checkpoint (expected a torch.save zip archive or the legacy pickle format).");
         }
         catch (CheckpointException) { throw; }
+        catch (Exception e) when (TorchSharpLoadException.IsNativeLoadFailure(e)) { throw TorchSharpLoadException.From(e); }
         catch (Exception e)
         {
             throw new CheckpointException(path, $"could not read the PyTorch checkpoint ({e.GetType().Name}: {e.Message}).", e);

@@ -60,12 +60,14 @@ public sealed class XcosPipelineOptions
 
 /// <summary>
 /// The whole verification pipeline as one estimator: <c>LoadImages</c> and <c>AlignFaces</c> for each face,
-/// <c>XcosEmbedding</c> for each face, then <c>ScoreXcosPairs</c>. The fitted model saves to one .zip; load it
-/// after <c>mlContext.ComponentCatalog.RegisterAssembly(typeof(XcosPipeline).Assembly)</c>. It needs only this
-/// assembly (no TorchSharp). Each embedding stage stores its own copy of the embedding model in the .zip.
-/// For parallel scoring, give each thread its own loaded model and PredictionEngine: engines of one shared loaded
-/// model fail when run concurrently (ML.NET 5.0.1 OnnxTransformer with ONNX Runtime 1.31.1, NullReferenceException
-/// in <c>InferenceSession.RunImpl</c>).
+/// <c>XcosEmbedding</c> for each face, then <c>ScoreXcosPairs</c>. The fitted model saves to one .zip that
+/// <c>mlContext.Model.Load</c> reads with only this assembly (no TorchSharp, no <c>RegisterAssembly</c>: ML.NET
+/// loads the assembly each CustomMapping names in the .zip). Each embedding stage stores its own copy of the
+/// embedding model in the .zip.
+/// Engines made from one loaded model may run concurrently, but ML.NET's default engine owns the model: disposing
+/// any one disposes the shared ONNX sessions under all the others. Serve many threads with
+/// <see cref="XcosPredictionPool{TSrc, TDst}"/>, or create engines with
+/// <c>new PredictionEngineOptions { OwnsTransformer = false }</c>.
 /// </summary>
 public static class XcosPipeline
 {
