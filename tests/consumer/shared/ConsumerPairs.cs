@@ -1,5 +1,6 @@
 using System.Globalization;
 using Microsoft.ML;
+using Microsoft.ML.Data;
 using Xcos.ML.MLNet;
 
 /// <summary>The rows both consumer programs score, and the one table format they print.</summary>
