@@ -13,16 +13,16 @@ public sealed class TorchSharpLoadException : InvalidOperationException
     private TorchSharpLoadException(string message, Exception inner) : base(message, inner) { }
 
     /// <summary>
-    /// True when <paramref name="e"/> or an exception inside it comes from loading TorchSharp's natives: a
-    /// <see cref="DllNotFoundException"/>, <see cref="EntryPointNotFoundException"/> or <see cref="BadImageFormatException"/>,
-    /// a failed static constructor of a TorchSharp type, or a message that names LibTorchSharp, libtorch or GLIBCXX.
+    /// True when <paramref name="e"/> or an exception inside it comes from loading TorchSharp's natives: a failed
+    /// static constructor of a TorchSharp type, or a <see cref="DllNotFoundException"/>,
+    /// <see cref="EntryPointNotFoundException"/>, <see cref="BadImageFormatException"/> or <see cref="NotSupportedException"/>
+    /// whose message names libtorch or LibTorchSharp. Other native libraries (ONNX
+    /// Runtime, SkiaSharp) are not TorchSharp's problem and are left alone.
     /// </summary>
     public static bool IsNativeLoadFailure(Exception e) => Chain(e).Any(x =>
-        x is DllNotFoundException or EntryPointNotFoundException or BadImageFormatException
-        || (x is TypeInitializationException t && t.TypeName.StartsWith("TorchSharp", StringComparison.Ordinal))
-        || x.Message.Contains("LibTorchSharp", StringComparison.OrdinalIgnoreCase)
-        || x.Message.Contains("libtorch", StringComparison.OrdinalIgnoreCase)
-        || x.Message.Contains("GLIBCXX_", StringComparison.Ordinal));
+        (x is TypeInitializationException t && t.TypeName.StartsWith("TorchSharp", StringComparison.Ordinal))
+        || (x is DllNotFoundException or EntryPointNotFoundException or BadImageFormatException or NotSupportedException
+            && x.Message.Contains("libtorch", StringComparison.OrdinalIgnoreCase)));
 
     /// <summary>The exception to throw for a native load failure <paramref name="e"/> (see <see cref="IsNativeLoadFailure"/>).</summary>
     public static TorchSharpLoadException From(Exception e)
@@ -33,9 +33,10 @@ public sealed class TorchSharpLoadException : InvalidOperationException
         var hint = cause.Contains("GLIBCXX_", StringComparison.Ordinal)
             ? $" This system's libstdc++ lacks a GLIBCXX version that libLibTorchSharp.so asks for; the Xcos.ML.Torch package's " +
               $"buildTransitive targets mark the {GlibcxxVersion} need weak in the build and publish output of every project " +
-              "that references it. Rebuild the application, or see the README section 'GLIBCXX_3.4.32'."
-            : " Check that the application references the libtorch natives for this platform (Xcos.ML.Torch brings " +
-              "libtorch-cpu-linux-x64; see the README section 'Native libraries').";
+              "that references it. Rebuild the application, or see the README, 'Packages'."
+            : " Check that the application references the libtorch natives for its platform (libtorch-cpu-linux-x64, " +
+              "libtorch-cpu-win-x64, libtorch-cpu-osx-arm64 or TorchSharp-cpu): the Xcos.ML.Torch package leaves that " +
+              "choice to the application (README, 'Packages').";
         return new TorchSharpLoadException($"TorchSharp could not load its native library: {cause}.{hint}", e);
     }
 

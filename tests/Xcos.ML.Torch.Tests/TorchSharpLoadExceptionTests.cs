@@ -44,14 +44,15 @@ public class TorchSharpLoadExceptionTests
     }
 
     [Theory]
-    [InlineData(typeof(InvalidDataException), false)]
-    [InlineData(typeof(NotSupportedException), false)]
-    [InlineData(typeof(DllNotFoundException), true)]
-    [InlineData(typeof(EntryPointNotFoundException), true)]
-    public void ClassifiesByExceptionType(Type type, bool native)
+    [InlineData(typeof(InvalidDataException), "not a torch zip archive", false)]
+    [InlineData(typeof(DllNotFoundException), "Unable to load shared library 'onnxruntime'", false)]
+    [InlineData(typeof(NotSupportedException), "legacy torch file: storage views are not supported.", false)]
+    [InlineData(typeof(DllNotFoundException), "Unable to load shared library 'LibTorchSharp'", true)]
+    [InlineData(typeof(EntryPointNotFoundException), "Unable to find an entry point in 'LibTorchSharp'", true)]
+    [InlineData(typeof(NotSupportedException), "This application uses TorchSharp but doesn't contain a reference to libtorch-cpu", true)]
+    public void ClassifiesByTypeAndLibrary(Type type, string message, bool native)
     {
-        var e = (Exception)Activator.CreateInstance(type, "some message")!;
+        var e = (Exception)Activator.CreateInstance(type, message)!;
         Assert.Equal(native, TorchSharpLoadException.IsNativeLoadFailure(new AggregateException(e)));
     }
-
 }
