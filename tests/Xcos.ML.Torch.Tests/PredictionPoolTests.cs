@@ -48,8 +48,9 @@ public class PredictionPoolTests(SmallPipeline fitted) : IClassFixture<SmallPipe
 {
     private static bool Same(PairPrediction a, PairPrediction b) =>
         BitConverter.SingleToInt32Bits(a.Score) == BitConverter.SingleToInt32Bits(b.Score)
+        && BitConverter.SingleToInt32Bits(a.Xcos) == BitConverter.SingleToInt32Bits(b.Xcos)
         && BitConverter.SingleToInt32Bits(a.Cosine) == BitConverter.SingleToInt32Bits(b.Cosine)
-        && a.PredictedLabel == b.PredictedLabel;
+        && a.PredictedLabel == b.PredictedLabel && a.Status == b.Status;
 
     [Fact]
     public void EightThreadsOnOneLoadedModelGetTheSingleThreadResults()

@@ -7,9 +7,9 @@ using Xcos.ML.MLNet;
 internal static class ConsumerPairs
 {
     // The scored columns both programs print, in this order: the one place to adapt when the pipeline's columns change.
-    public static readonly string[] FloatColumns = ["Score", "Cosine"];
+    public static readonly string[] FloatColumns = ["Score", "Xcos", "Cosine", "Probability"];
     public static readonly string[] BoolColumns = ["PredictedLabel"];
-    public static readonly string[] TextColumns = ["AlignStatus1", "AlignStatus2"];
+    public static readonly string[] TextColumns = ["FaceStatus1", "FaceStatus2", "Status"];
 
     /// <summary>The four xcos_tiny fixture pairs (already aligned, so the template is their landmarks); pairs 0 and 1 are the same face.</summary>
     public static FacePairInput[] Rows(string fixtureFolder) => Enumerable.Range(0, 4).Select(p => new FacePairInput
