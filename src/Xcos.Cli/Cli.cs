@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Xcos.ML.Torch;
 
 namespace Xcos.Cli;
 
@@ -54,6 +55,12 @@ public static class Cli
         catch (Exception e) when (Unwrap(e) is OperationCanceledException)
         {
             Console.Error.WriteLine("xcos: cancelled");
+            return ExitCodes.Failure;
+        }
+        catch (Exception e) when (TorchSharpLoadException.IsNativeLoadFailure(e))
+        {
+            // Wherever TorchSharp first runs (e.g. setting the thread count), say that its natives failed to load.
+            Console.Error.WriteLine("xcos: " + TorchSharpLoadException.From(e).Message);
             return ExitCodes.Failure;
         }
         catch (Exception e)

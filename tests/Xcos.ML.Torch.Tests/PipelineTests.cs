@@ -225,9 +225,8 @@ public class PipelineTests(FittedPipeline fitted) : IClassFixture<FittedPipeline
                 Assert.Equal(predicted[i], p.PredictedLabel);
             }
 
-        // One model and PredictionEngine per thread. Engines of ONE shared loaded model fail when run concurrently
-        // (ML.NET 5.0.1 OnnxTransformer with ONNX Runtime 1.31.1: NullReferenceException in InferenceSession.RunImpl),
-        // so each thread loads the .zip itself, as a PredictionEnginePool's per-thread copies would.
+        // One model and PredictionEngine per thread, each disposed by its own thread: safe because no engine shares
+        // its model (a default engine disposes its model; PredictionPoolTests covers one model shared by threads).
         var results = new float[8][];
         Parallel.For(0, 8, new ParallelOptions { MaxDegreeOfParallelism = 8 }, t =>
         {

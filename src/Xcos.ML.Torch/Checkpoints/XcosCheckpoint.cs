@@ -67,11 +67,16 @@ public static class XcosCheckpoint
     /// are removed. The caller owns (and should dispose) the returned CPU tensors.
     /// </summary>
     /// <exception cref="CheckpointException">The file is not a PyTorch checkpoint or holds no state dict.</exception>
+    /// <exception cref="TorchSharpLoadException">TorchSharp's native libraries failed to load (the file was never read).</exception>
     public static Dictionary<string, Tensor> ReadStateDict(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
-        using var contents = TorchSaveFile.Read(path);
-        return contents.TakeStateDict();
+        try
+        {
+            using var contents = TorchSaveFile.Read(path);
+            return contents.TakeStateDict();
+        }
+        catch (Exception e) when (TorchSharpLoadException.IsNativeLoadFailure(e)) { throw TorchSharpLoadException.From(e); }
     }
 
     /// <summary>

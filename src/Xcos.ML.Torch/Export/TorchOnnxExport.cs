@@ -42,11 +42,17 @@ public static class TorchOnnxExport
     /// </summary>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
     /// <exception cref="InvalidDataException">The file is not a readable checkpoint or holds no tensors; the message names it.</exception>
-    public static Dictionary<string, WeightTensor> LoadCheckpointWeights(string path)
+    /// <exception cref="TorchSharpLoadException">TorchSharp's native libraries failed to load (the file was never read).</exception>
+    public static Dictionary<string, WeightTensor> LoadCheckpointWeights(string path) =>
+        LoadCheckpointWeights(path, p => PyTorchUnpickler.UnpickleStateDict(p));
+
+    // The reader is a parameter so tests can stand in for a TorchSharp that fails to load.
+    internal static Dictionary<string, WeightTensor> LoadCheckpointWeights(string path, Func<string, Hashtable> read)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"checkpoint not found: {path}", path);
         Hashtable root;
-        try { root = PyTorchUnpickler.UnpickleStateDict(path); }
+        try { root = read(path); }
+        catch (Exception e) when (TorchSharpLoadException.IsNativeLoadFailure(e)) { throw TorchSharpLoadException.From(e); }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
             throw new InvalidDataException($"{path}: not a readable PyTorch checkpoint (torch.save zip format expected): {e.Message}", e);

@@ -100,6 +100,10 @@ public sealed class XcosPipelineOptions
 /// <c>Probability</c> (Platt, when Fit sees labels), <c>Xcos</c>, <c>Cosine</c> (the target backbone's cosine when the
 /// weights have one, the number xCos is trained to follow), <c>GridCosine</c>, <c>CosineMap</c> and <c>Attention</c>.
 /// The fitted model saves to one .zip and needs only this assembly (no TorchSharp) to load and score.
+/// Engines made from one loaded model may run concurrently, but ML.NET's default engine owns the model: disposing
+/// any one disposes the shared ONNX sessions under all the others. Serve many threads with
+/// <see cref="XcosPredictionPool{TSrc, TDst}"/>, or create engines with
+/// <c>new PredictionEngineOptions { OwnsTransformer = false }</c>.
 /// </summary>
 public static class XcosPipeline
 {
