@@ -83,7 +83,7 @@ var evPairs = Pairs(ev);
 Console.WriteLine($"pairs: calibration {calPairs.Count}, evaluation {evPairs.Count} (half same, half different)");
 
 // Scores.
-double[] Cos(List<(bool Same, float[] U1, float[] U2, float[] E1, float[] E2)> ps) => ps.Select(p => RealFaceVerifier.Cosine(p.E1, p.E2)).ToArray();
+double[] Cos(List<(bool Same, float[] U1, float[] U2, float[] E1, float[] E2)> ps) => ps.Select(p => VectorMath.Cosine(p.E1, p.E2)).ToArray();
 var report = new Dictionary<string, object>();
 var labels = evPairs.Select(p => p.Same).ToArray();
 var cosEv = Cos(evPairs);
@@ -118,7 +118,7 @@ var perPhoto = faces.GroupBy(f => f.Photo).ToDictionary(g => g.Key, g => g.First
 var realList = new List<object>();
 foreach (var (a, b) in realSame)
     if (perPhoto.TryGetValue(a, out var fa) && perPhoto.TryGetValue(b, out var fb))
-        realList.Add(new { a, b, cosine = RealFaceVerifier.Cosine(fa.E[0], fb.E[0]), xcos_centred_kernel = variants[1].X.ExplainCells(fa.U[0], fb.U[0]).Xcos });
+        realList.Add(new { a, b, cosine = VectorMath.Cosine(fa.E[0], fb.E[0]), xcos_centred_kernel = variants[1].X.ExplainCells(fa.U[0], fb.U[0]).Xcos });
 report["real_same_person_pairs_unaugmented"] = realList;
 
 // Time per photo pair, detect + align + embed + explain, 2 threads.
