@@ -1,6 +1,6 @@
 using System.CommandLine;
 using Xcos.ML.FaceModels;
-using Xcos.ML.Images;
+using Xcos.ML.Verification;
 
 namespace Xcos.Cli;
 
@@ -17,7 +17,7 @@ internal sealed class RealFaceArgs
         foreach (var o in new Option[] { Model, Xcos, LearnedHead, ModelsDir }) command.Options.Add(o);
     }
 
-    public RealFaceVerifier CreateVerifier(ParseResult p, double? threshold, int threads)
+    public OnnxFacePairVerifier CreateVerifier(ParseResult p, double? threshold, int threads, bool aligned)
     {
         var variant = p.GetValue(Xcos);
         if (variant is not ("weights" or "learned")) throw new CliException($"--xcos '{variant}': expected weights or learned.", ExitCodes.Usage);
@@ -29,10 +29,10 @@ internal sealed class RealFaceArgs
             : throw new CliException($"--model '{model}': expected fr_feature or an existing descriptor .json file.", ExitCodes.Usage);
         try
         {
-            return new RealFaceVerifier(new RealFaceVerifierOptions
+            return new OnnxFacePairVerifier(new OnnxFacePairVerifierOptions
             {
                 ModelsDir = p.GetValue(ModelsDir)?.FullName, DescriptorPath = descriptor, Threshold = threshold, IntraOpThreads = threads,
-                XcosVariant = variant, LearnedHeadPath = head?.FullName,
+                Variant = XcosVariantText.ParseOnnx(variant), LearnedHeadPath = head?.FullName, AlignedInput = aligned,
             });
         }
         catch (FileNotFoundException e) { throw new CliException(e.Message); }

@@ -1,10 +1,10 @@
 using System.CommandLine;
 using System.Text.Json.Serialization;
 using Xcos.ML.Data;
-using Xcos.ML.FaceModels;
+using Xcos.ML.Explain;
 using Xcos.ML.Images;
 using Xcos.ML.Metrics;
-using Xcos.ML.Torch;
+using Xcos.ML.Verification;
 
 namespace Xcos.Cli.Commands;
 
@@ -43,9 +43,6 @@ internal static class EvalCommand
         [property: JsonPropertyName("skipped_rows")] SkippedJson[] SkippedRows,
         [property: JsonPropertyName("report")] string? Report);
 
-    /// <summary>One scored pair, kept for the metrics and the report's figures.</summary>
-    internal sealed record Scored(int Row, FacePair Pair, double Xcos, double Cosine, float[] CosMap, float[] Attention, float[]? Contributions);
-
     public static Command Create()
     {
         var pairs = new Option<FileInfo>("--pairs") { Description = "Pair set: InsightFace .bin, LFW pairs.txt or a TSV (file1, file2, same)", Required = true };
@@ -66,36 +63,39 @@ internal static class EvalCommand
             if (!file.Exists) throw new CliException($"{file.FullName}: pair file not found.");
             var set = PairSetReader.Load(file.FullName, p.GetValue(root)?.FullName);
             int n = Math.Min(set.Count, p.GetValue(maxPairs) ?? int.MaxValue);
-            bool photos = p.GetValue(model.Checkpoint) is null;
-            if (photos && p.GetValue(aligned))
-                throw new CliException("--aligned needs --checkpoint (the ONNX face models run detection and alignment themselves).", ExitCodes.Usage);
-            // the detector (or verifier) stays open until the report has re-aligned the faces it shows
-            using var verifier = photos ? real.CreateVerifier(p, null, p.GetValue(model.Threads) ?? 0) : null;
-            using var detector = !photos && !p.GetValue(aligned) ? real.CreateDetector(p) : null;
-            var skipped = new List<SkippedJson>();
-            var (scored, cosineSource) = photos
-                ? ScorePhotos(verifier!, set, n, skipped)
-                : ScoreCheckpoint(p, model, set, n, detector, skipped);
-            if (scored.Count < 2 || scored.All(s => s.Pair.Same) || scored.All(s => !s.Pair.Same))
-                throw new CliException($"{file.FullName}: {scored.Count} of {n} pairs could be scored; the metrics need both same and different pairs (skipped: {skipped.Count}).");
-            var same = scored.Select(s => s.Pair.Same).ToArray();
+            using var session = VerifierSession.Open(p, model, real, p.GetValue(aligned), threshold: null);
+            var verifier = session.Verifier;
+            var ids = set.Pairs.Take(n).Select(x => (x.Id1, x.Id2)).ToArray();
+            Func<string, RgbImage> load = id => ImageIO.Load(set.ReadImage(id), name: id);
+            // each distinct image is read, aligned and embedded once (the verifier caches it within the call)
+            var verified = CliProgress.Run(p.GetValue(model.Checkpoint) is null ? "detect, align, embed, explain" : "scoring pairs", n,
+                advance => verifier.VerifyMany(ids, load, progress: new Advance(advance)));
+            var skipped = verified.Select((r, i) => (r, i)).Where(x => !x.r.IsOk)
+                .Select(x => new SkippedJson(x.i, ids[x.i].Id1, ids[x.i].Id2, x.r.FailureText!)).ToList();
+            var rows = Enumerable.Range(0, n).Where(i => verified[i].IsOk).ToArray();
+            var same = rows.Select(i => set.Pairs[i].Same).ToArray();
+            if (rows.Length < 2 || same.All(s => s) || same.All(s => !s))
+                throw new CliException($"{file.FullName}: {rows.Length} of {n} pairs could be scored; the metrics need both same and different pairs (skipped: {skipped.Count}).");
             // the protocol's 10 folds, fewer only for a set too small to split that way
-            var protocol = new VerificationOptions { Folds = Math.Min(10, scored.Count) };
-            var xr = VerificationMetrics.Evaluate(scored.Select(s => s.Xcos).ToArray(), same, protocol);
-            var cr = VerificationMetrics.Evaluate(scored.Select(s => s.Cosine).ToArray(), same, protocol);
+            var protocol = new VerificationOptions { Folds = Math.Min(10, rows.Length) };
+            var xr = VerificationMetrics.Evaluate(rows.Select(i => verified[i].Xcos).ToArray(), same, protocol);
+            var cr = VerificationMetrics.Evaluate(rows.Select(i => verified[i].Cosine).ToArray(), same, protocol);
+            var cosineSource = verifier.CosineSource;
             string? reportPath = null;
             if (p.GetValue(report) is { } dir)
             {
-                Func<string, RgbImage?> face = photos
-                    ? id => verifier!.Analyse(ImageIO.Load(set.ReadImage(id), name: id), id).Aligned
-                    : id => LoadFace(set, id, detector).Face;
-                reportPath = ReportWriter.Write(dir.FullName, file.Name, scored, face, xr, cr, cosineSource, protocol);
+                var input = FacePairReport.Input(verifier, rows.Select(i => ids[i]).ToArray(), rows.Select(i => verified[i]).ToArray(), same, load,
+                    rows.Select(i => $"row {i}: {Path.GetFileName(ids[i].Id1)} | {Path.GetFileName(ids[i].Id2)}").ToArray(),
+                    $"xCos evaluation: {file.Name}",
+                    $"{rows.Length} pairs. xCos 10-fold accuracy {xr.AccuracyMean:F4}, AUC {xr.Auc:F4}; " +
+                    $"plain cosine ({cosineSource}) 10-fold accuracy {cr.AccuracyMean:F4}, AUC {cr.Auc:F4}.");
+                reportPath = EvaluationReport.Write(dir.FullName, input, new EvaluationReportOptions { Verification = protocol }).IndexPath;
             }
             var result = new EvalJson(n, skipped.Count, MetricsJson.From(xr), MetricsJson.From(cr), cosineSource, skipped.ToArray(), reportPath);
             if (p.GetValue(json)) Cli.WriteJson(result);
             else
             {
-                Console.WriteLine($"{file.Name}: {scored.Count} pairs scored, {skipped.Count} skipped");
+                Console.WriteLine($"{file.Name}: {rows.Length} pairs scored, {skipped.Count} skipped");
                 Console.WriteLine($"  xCos             AUC {xr.Auc:F4}  10-fold accuracy {xr.AccuracyMean:F4} ± {xr.AccuracyStd:F4}  EER {xr.Eer:F4}  TAR@FAR1e-3 {xr.TarAtFar1e3:F4}");
                 Console.WriteLine($"  cosine ({cosineSource,-6}) AUC {cr.Auc:F4}  10-fold accuracy {cr.AccuracyMean:F4} ± {cr.AccuracyStd:F4}  EER {cr.Eer:F4}  TAR@FAR1e-3 {cr.TarAtFar1e3:F4}");
                 foreach (var s in skipped.Take(10)) Console.WriteLine($"  skipped row {s.Row} ({s.Id1}, {s.Id2}): {s.Reason}");
@@ -106,88 +106,15 @@ internal static class EvalCommand
         return cmd;
     }
 
-    /// <summary>Decodes one image of the set and aligns it (detector) or checks it is an aligned face (no detector).</summary>
-    private static (RgbImage? Face, string Status) LoadFace(PairSet set, string id, FaceDetector? detector)
+    /// <summary>Passes the verifier's count of pairs done on to the progress bar as increments.</summary>
+    private sealed class Advance(Action<int> advance) : IProgress<int>
     {
-        try
-        {
-            var img = ImageIO.Load(set.ReadImage(id), name: id);
-            if (detector is not null)
-                return detector.DetectAndAlign(img).Face is { } face ? (face, "ok") : (null, $"{id}: no face found");
-            return img.Width == 112 && img.Height == 112 ? (img, "ok") : (null, $"{id}: expected an aligned 112x112 face, got {img.Width}x{img.Height}");
-        }
-        catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException or UnauthorizedAccessException)
-        {
-            return (null, e.Message);
-        }
-    }
+        private int _done;
 
-    private static (List<Scored>, string) ScoreCheckpoint(ParseResult p, ModelArgs model, PairSet set, int n, FaceDetector? detector, List<SkippedJson> skipped)
-    {
-        var (m, _) = model.Load(p);
-        using var _m = m;
-        var result = new List<Scored>(n);
-        string source = m.BackboneTarget is null ? "grid" : "target";
-        CliProgress.Run("scoring pairs", n, advance =>
+        public void Report(int value)
         {
-            const int chunk = 64;
-            for (int start = 0; start < n; start += chunk)
-            {
-                var batch = new List<(int Row, RgbImage A, RgbImage B)>();
-                for (int i = start; i < Math.Min(n, start + chunk); i++)
-                {
-                    var pair = set.Pairs[i];
-                    var (a, sa) = LoadFace(set, pair.Id1, detector);
-                    var (b, sb) = LoadFace(set, pair.Id2, detector);
-                    if (a is null || b is null) skipped.Add(new SkippedJson(i, pair.Id1, pair.Id2, a is null ? sa : sb));
-                    else batch.Add((i, a, b));
-                }
-                var scores = XcosScorer.Score(m, batch.Select(x => (x.A, x.B)).ToList());
-                for (int k = 0; k < batch.Count; k++)
-                {
-                    var r = scores[k];
-                    result.Add(new Scored(batch[k].Row, set.Pairs[batch[k].Row], r.Score, r.Cosine, r.CosMap, r.Attention, null));
-                }
-                advance(Math.Min(chunk, n - start));
-            }
-            return 0;
-        });
-        return (result, source);
-    }
-
-    private static (List<Scored>, string) ScorePhotos(RealFaceVerifier verifier, PairSet set, int n, List<SkippedJson> skipped)
-    {
-        (FaceEmbedding? Embedding, string Status) Embed(string id)
-        {
-            try
-            {
-                var (_, aligned) = verifier.Analyse(ImageIO.Load(set.ReadImage(id), name: id), id);
-                return aligned is null ? (null, $"{id}: no face found") : (verifier.Embedder.Embed([aligned])[0], "ok");
-            }
-            catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException or UnauthorizedAccessException)
-            {
-                return (null, e.Message);
-            }
+            advance(value - _done);
+            _done = value;
         }
-        var result = new List<Scored>(n);
-        CliProgress.Run("detect, align, embed, explain", n, advance =>
-        {
-            for (int i = 0; i < n; i++)
-            {
-                var pair = set.Pairs[i];
-                var a = Embed(pair.Id1);
-                var b = Embed(pair.Id2);
-                if (a.Embedding is null || b.Embedding is null) skipped.Add(new SkippedJson(i, pair.Id1, pair.Id2, a.Embedding is null ? a.Status : b.Status));
-                else
-                {
-                    var ex = verifier.Explain(a.Embedding, b.Embedding);
-                    double cos = RealFaceVerifier.Cosine(a.Embedding.Embedding, b.Embedding.Embedding);
-                    result.Add(new Scored(i, pair, ex.Xcos, cos, ex.CosMap, ex.Attention, ex.Contributions));
-                }
-                advance(1);
-            }
-            return 0;
-        });
-        return (result, "model");
     }
 }
