@@ -13,6 +13,8 @@ using Xcos.ML.Alignment;
 using Xcos.ML.Explain;
 using Xcos.ML.FaceModels;
 using Xcos.ML.Images;
+using Xcos.ML.Numerics;
+using Xcos.ML.Verification;
 using Xcos.ML.Metrics;
 
 var photos = args[0]; var models = args[1]; var outDir = args[2]; bool write = args.Contains("--write");
@@ -122,8 +124,8 @@ foreach (var (a, b) in realSame)
 report["real_same_person_pairs_unaugmented"] = realList;
 
 // Time per photo pair, detect + align + embed + explain, 2 threads.
-var verifierOptions = new RealFaceVerifierOptions { ModelsDir = models, DescriptorPath = descPath, IntraOpThreads = 2, Centre = false };
-using (var v = new RealFaceVerifier(verifierOptions))
+var verifierOptions = new OnnxFacePairVerifierOptions { ModelsDir = models, DescriptorPath = descPath, IntraOpThreads = 2, Centre = false };
+using (var v = new OnnxFacePairVerifier(verifierOptions))
 {
     var files = Directory.GetFiles(photos).Order().ToArray();
     v.Verify(files[0], files[1]);  // warm-up

@@ -18,6 +18,7 @@ using Xcos.ML.Data.Synthetic;
 using Xcos.ML.Explain;
 using Xcos.ML.FaceModels;
 using Xcos.ML.Images;
+using Xcos.ML.Numerics;
 using Xcos.ML.Metrics;
 
 static bool IsCalibration(string name) => name is "faceapi_sample1.jpg" or "faceapi_sample2.jpg" or "faceapi_sample3.jpg";
