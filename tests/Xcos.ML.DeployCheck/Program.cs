@@ -6,7 +6,7 @@ using Xcos.ML.MLNet;
 
 // Usage: Xcos.ML.DeployCheck <model.zip> <pairs.tsv>
 // pairs.tsv: header "ImagePath1<TAB>ImagePath2<TAB>Landmarks1<TAB>Landmarks2", landmarks as 10 comma-separated numbers.
-// Prints {"rows":[{score, cosine, predictedLabel, alignStatus1, alignStatus2}], "torchSharpLoaded": bool} on stdout.
+// Prints {"rows":[{score, xcos, cosine, probability, predictedLabel, faceStatus1, faceStatus2, status}], "torchSharpLoaded": bool} on stdout.
 if (args.Length != 2)
 {
     Console.Error.WriteLine("usage: Xcos.ML.DeployCheck <model.zip> <pairs.tsv>");
@@ -18,20 +18,26 @@ ml.ComponentCatalog.RegisterAssembly(typeof(XcosPipeline).Assembly);
 var model = ml.Model.Load(args[0], out _);
 var scored = model.Transform(ml.Data.LoadFromEnumerable(rows));
 var score = scored.GetColumn<float>("Score").ToArray();
+var xcos = scored.GetColumn<float>("Xcos").ToArray();
 var cosine = scored.GetColumn<float>("Cosine").ToArray();
+var probability = scored.GetColumn<float>("Probability").ToArray();
 var predicted = scored.GetColumn<bool>("PredictedLabel").ToArray();
-var status1 = scored.GetColumn<string>("AlignStatus1").ToArray();
-var status2 = scored.GetColumn<string>("AlignStatus2").ToArray();
+var status1 = scored.GetColumn<string>("FaceStatus1").ToArray();
+var status2 = scored.GetColumn<string>("FaceStatus2").ToArray();
+var status = scored.GetColumn<string>("Status").ToArray();
 var result = new
 {
     rows = score.Select((s, i) => new
     {
         // Text with round-trip precision, so the caller compares the exact floats.
         score = s.ToString("R", CultureInfo.InvariantCulture),
+        xcos = xcos[i].ToString("R", CultureInfo.InvariantCulture),
         cosine = cosine[i].ToString("R", CultureInfo.InvariantCulture),
+        probability = probability[i].ToString("R", CultureInfo.InvariantCulture),
         predictedLabel = predicted[i],
-        alignStatus1 = status1[i],
-        alignStatus2 = status2[i],
+        faceStatus1 = status1[i],
+        faceStatus2 = status2[i],
+        status = status[i],
     }).ToArray(),
     torchSharpLoaded = AppDomain.CurrentDomain.GetAssemblies().Any(a => a.GetName().Name?.StartsWith("TorchSharp", StringComparison.Ordinal) == true),
 };

@@ -55,7 +55,7 @@ public class FaceAlignEstimatorTests
 
         var status = output.GetColumn<string>("AlignStatus").ToArray();
         Assert.Equal("ok", status[0]);
-        Assert.StartsWith("bad landmarks:", status[1]);
+        Assert.StartsWith("degenerate_landmarks:", status[1]);
         Assert.Contains("not finite", status[1]);
         Assert.Equal("ok", status[2]);
 
@@ -150,7 +150,7 @@ public class FaceAlignEstimatorTests
         Assert.Equal(Direct(CaseLandmarks()[0]).Pixels, ImageIO.FromMLImage(output.GetColumn<MLImage>("AlignedFace").Single()).Pixels);
 
         var none = ml.Transforms.LoadImages("Image", Fixtures.Dir, "Path").Append(ml.Transforms.AlignFaces(new FixedSource(null)));
-        Assert.StartsWith("no landmarks", none.Fit(data).Transform(data).GetColumn<string>("AlignStatus").Single());
+        Assert.StartsWith("no_face: no landmarks", none.Fit(data).Transform(data).GetColumn<string>("AlignStatus").Single());
     }
 
     private sealed class TextLandmarks { public string Path { get; set; } = ""; public string Landmarks { get; set; } = ""; }

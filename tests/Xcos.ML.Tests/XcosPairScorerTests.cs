@@ -68,7 +68,7 @@ public class XcosPairScorerTests(TinyPairs pairs) : IClassFixture<TinyPairs>
 
     private void AssertMatchesHead(IDataView scored)
     {
-        var score = scored.GetColumn<float>("Score").ToArray();
+        var score = scored.GetColumn<float>("Xcos").ToArray();
         var cosine = scored.GetColumn<float>("Cosine").ToArray();
         TinyXcos.Close(pairs.Head["score"], score, 1e-5f, "score");
         TinyXcos.Close(pairs.Head["cosine"], cosine, 1e-5f, "cosine");
@@ -109,7 +109,7 @@ public class XcosPairScorerTests(TinyPairs pairs) : IClassFixture<TinyPairs>
         var scorer = ml.Transforms.ScoreXcosPairs(new XcosPairScorerOptions { Weights = TinyXcos.Weights });
         var model = scorer.Fit(data);
         var scored = model.Transform(data);
-        var scores = scored.GetColumn<float>("Score").ToArray();
+        var scores = scored.GetColumn<float>("Xcos").ToArray();
         var labels = pairs.Rows.Select(r => r.Label).ToArray();
         var (best, accuracy) = VerificationMetrics.BestThreshold(scores, labels, new VerificationOptions().BuildThresholds());
         Assert.Equal((float)best, scorer.ChooseThreshold(data));
@@ -117,11 +117,15 @@ public class XcosPairScorerTests(TinyPairs pairs) : IClassFixture<TinyPairs>
         Assert.Equal(scores.Select(s => s > (float)best).ToArray(), predicted);
         Assert.Equal(accuracy, predicted.Zip(labels).Count(p => p.First == p.Second) / (double)labels.Length);
 
-        // ML.NET's own evaluator reads the scorer's columns. Its AUC is the exact one; its confusion matrix
-        // (accuracy, F1) counts Score > 0, ML.NET's fixed raw-score threshold, not the PredictedLabel column.
-        var metrics = ml.BinaryClassification.EvaluateNonCalibrated(scored, "Label", "Score", "PredictedLabel");
+        // ML.NET's own evaluators read the default columns. Score is the margin, so their confusion matrix (which counts
+        // Score > 0) is the PredictedLabel column's, and the AUC is the exact one.
+        var metrics = ml.BinaryClassification.EvaluateNonCalibrated(scored);
         Assert.Equal(VerificationMetrics.Auc(scores, labels), metrics.AreaUnderRocCurve, 6);
-        Assert.Equal(scores.Zip(labels).Count(p => p.First > 0 == p.Second) / (double)labels.Length, metrics.Accuracy, 10);
+        Assert.Equal(accuracy, metrics.Accuracy, 10);
+        var calibrated = ml.BinaryClassification.Evaluate(scored);
+        Assert.Equal(accuracy, calibrated.Accuracy, 10);
+        Assert.True(calibrated.LogLoss < 1, $"log-loss {calibrated.LogLoss}");
+        var margins = scored.GetColumn<float>("Score").ToArray();
 
         var path = Path.Combine(Path.GetTempPath(), $"xcos_scorer_{Guid.NewGuid():N}.zip");
         try
@@ -130,7 +134,8 @@ public class XcosPairScorerTests(TinyPairs pairs) : IClassFixture<TinyPairs>
             var ml2 = new MLContext(seed: 2);
             ml2.ComponentCatalog.RegisterAssembly(typeof(XcosPairScorer).Assembly);
             var after = ml2.Model.Load(path, out _).Transform(ml2.Data.LoadFromEnumerable(pairs.Rows));
-            Assert.Equal(scores, after.GetColumn<float>("Score").ToArray());
+            Assert.Equal(scores, after.GetColumn<float>("Xcos").ToArray());
+            Assert.Equal(margins, after.GetColumn<float>("Score").ToArray());
             Assert.Equal(predicted, after.GetColumn<bool>("PredictedLabel").ToArray());
         }
         finally { File.Delete(path); }
@@ -147,7 +152,7 @@ public class XcosPairScorerTests(TinyPairs pairs) : IClassFixture<TinyPairs>
             Verification = new VerificationOptions { Folds = 4 },
         };
         var scored = ml.Transforms.ScoreXcosPairs(options).Fit(data).Transform(data);
-        var scores = scored.GetColumn<float>("Score").ToArray();
+        var scores = scored.GetColumn<float>("Xcos").ToArray();
         var labels = pairs.Rows.Select(r => r.Label).ToArray();
         float t = (float)VerificationMetrics.KFold(scores, labels, options.Verification).ThresholdMean;
         Assert.Equal(t, ml.Transforms.ScoreXcosPairs(options).ChooseThreshold(data));
@@ -168,13 +173,13 @@ public class XcosPairScorerTests(TinyPairs pairs) : IClassFixture<TinyPairs>
         foreach (float t in new[] { scores[3], scores[7], 1e-7f, -0.25f, 3e5f })
         {
             var scored = ml.Transforms.ScoreXcosPairs(new XcosPairScorerOptions { Weights = TinyXcos.Weights, Threshold = t }).Fit(data).Transform(data);
-            var s = scored.GetColumn<float>("Score").ToArray();
+            var s = scored.GetColumn<float>("Xcos").ToArray();
             Assert.Equal(s.Select(v => v > t).ToArray(), scored.GetColumn<bool>("PredictedLabel").ToArray());
         }
         Assert.Equal("0.5", XcosPairScorer.ExactDecimal(0.5f));
         Assert.Equal("-0.100000001490116119384765625", XcosPairScorer.ExactDecimal(-0.1f));
         Assert.Equal("300000.0", XcosPairScorer.ExactDecimal(3e5f));
-        Assert.Equal("(s) => s > 0.25", XcosPairScorer.LabelExpression(0.25f));
+        Assert.Equal("(x) => x - 0.25", XcosPairScorer.MarginExpression(0.25f, gated: false));
     }
 
     [Fact]

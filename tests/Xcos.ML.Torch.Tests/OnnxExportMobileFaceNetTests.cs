@@ -225,8 +225,8 @@ public class OnnxExportMobileFaceNetTests(MobileFaceNetXcos net, ITestOutputHelp
             var model = ml.Transforms.VerifyFacePairs(new XcosPipelineOptions { Weights = net.Weights, Threshold = 0.5f }).Fit(data);
             var scored = ml.Data.CreateEnumerable<FacePairPrediction>(model.Transform(data), reuseRowObject: false).ToArray();
             Assert.Equal(2, scored.Length);
-            Assert.All(scored, p => Assert.Equal("ok", p.AlignStatus1));
-            AssertClose("pipeline xcos", net.Xcos, scored.Select(p => p.Score).ToArray(), 1e-3f);
+            Assert.All(scored, p => Assert.Equal("ok", p.Status));
+            AssertClose("pipeline xcos", net.Xcos, scored.Select(p => p.Xcos).ToArray(), 1e-3f);
             AssertClose("pipeline cos_map", net.CosMap, scored.SelectMany(p => p.CosineMap).ToArray(), 1e-3f);
             Assert.All(scored, p => Assert.Equal(49, p.Attention.Length));
             Assert.All(scored, p => Assert.Equal(1.0, p.Attention.Sum(), 4));

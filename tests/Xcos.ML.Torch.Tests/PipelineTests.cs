@@ -11,7 +11,7 @@ using Xcos.ML.Torch.Export;
 
 namespace Xcos.ML.Torch.Tests;
 
-public sealed class PairInput
+public sealed record PairInput
 {
     public string ImagePath1 { get; set; } = "";
     public string ImagePath2 { get; set; } = "";
@@ -23,8 +23,10 @@ public sealed class PairInput
 public sealed class PairPrediction
 {
     public float Score { get; set; }
+    public float Xcos { get; set; }
     public float Cosine { get; set; }
     public bool PredictedLabel { get; set; }
+    public string Status { get; set; } = "";
 }
 
 /// <summary>The xcos_tiny pipeline fitted once on the four fixture pairs and saved to a .zip.</summary>
@@ -70,9 +72,16 @@ public class PipelineTests(FittedPipeline fitted) : IClassFixture<FittedPipeline
     public void ScoresMatchThePyTorchReference()
     {
         var want = Fixture("xcos.npy");
-        var got = Scores;
-        for (int i = 0; i < 4; i++) Assert.True(Math.Abs(want[i] - got[i]) <= 1e-4f, $"pair {i}: xCos {got[i]} vs reference {want[i]}");
-        Assert.All(fitted.Scored.GetColumn<string>("AlignStatus1"), s => Assert.Equal("ok", s));
+        var got = fitted.Scored.GetColumn<float>("Xcos").ToArray();
+        var cosine = fitted.Scored.GetColumn<float>("Cosine").ToArray();
+        var wantCosine = Fixture("target_cos.npy");
+        for (int i = 0; i < 4; i++)
+        {
+            Assert.True(Math.Abs(want[i] - got[i]) <= 1e-4f, $"pair {i}: xCos {got[i]} vs reference {want[i]}");
+            Assert.True(Math.Abs(wantCosine[i] - cosine[i]) <= 1e-4f, $"pair {i}: target cosine {cosine[i]} vs reference {wantCosine[i]}");
+        }
+        Assert.All(fitted.Scored.GetColumn<string>("FaceStatus1"), s => Assert.Equal("ok", s));
+        Assert.All(fitted.Scored.GetColumn<string>("Status"), s => Assert.Equal("ok", s));
         var maps = fitted.Scored.GetColumn<VBuffer<float>>("CosineMap").Select(v => v.DenseValues().ToArray()).ToArray();
         var att = fitted.Scored.GetColumn<VBuffer<float>>("Attention").Select(v => v.DenseValues().ToArray()).ToArray();
         var wantMap = Fixture("cos_map.npy");
@@ -84,8 +93,121 @@ public class PipelineTests(FittedPipeline fitted) : IClassFixture<FittedPipeline
         }
         // Same pairs score above different ones, so the chosen threshold separates them.
         Assert.Equal(new[] { true, true, false, false }, fitted.Scored.GetColumn<bool>("PredictedLabel").ToArray());
-        Assert.DoesNotContain(fitted.Scored.Schema, c => c.Name is "Grid1" or "FaceTensor1" or "Image1");
+        Assert.DoesNotContain(fitted.Scored.Schema, c => c.Name is "Grid1" or "FaceTensor1" or "Image1" or "TargetEmbedding1");
     }
+
+    [Fact]
+    public void ScoreIsTheMarginSoStandardMetricsAgreeWithPredictedLabel()
+    {
+        var score = Scores;
+        var xcos = fitted.Scored.GetColumn<float>("Xcos").ToArray();
+        var predicted = fitted.Scored.GetColumn<bool>("PredictedLabel").ToArray();
+        var labels = fitted.Rows.Select(r => r.Label).ToArray();
+        float threshold = xcos[0] - score[0];
+        for (int i = 0; i < 4; i++)
+        {
+            Assert.Equal(xcos[i] - threshold, score[i], 1e-6f);
+            Assert.Equal(score[i] > 0, predicted[i]);
+        }
+        double agree = predicted.Zip(labels, (p, l) => p == l ? 1.0 : 0.0).Average();
+        var nonCalibrated = fitted.Ml.BinaryClassification.EvaluateNonCalibrated(fitted.Scored);
+        var calibrated = fitted.Ml.BinaryClassification.Evaluate(fitted.Scored);
+        Assert.Equal(agree, nonCalibrated.Accuracy, 1e-12);
+        Assert.Equal(agree, calibrated.Accuracy, 1e-12);
+        Assert.Equal(1.0, calibrated.F1Score, 1e-12);
+        var probability = fitted.Scored.GetColumn<float>("Probability").ToArray();
+        for (int i = 0; i < 4; i++) Assert.Equal(predicted[i], probability[i] > 0.5f);
+        Assert.True(double.IsFinite(calibrated.LogLoss) && calibrated.LogLoss < 1, $"log-loss {calibrated.LogLoss}");
+    }
+
+    [Fact]
+    public void AlignedOptionNeedsNoLandmarks()
+    {
+        var rows = fitted.Rows.Select(r => new AlignedPair { ImagePath1 = r.ImagePath1, ImagePath2 = r.ImagePath2, Label = r.Label }).ToArray();
+        var data = fitted.Ml.Data.LoadFromEnumerable(rows);
+        var scored = XcosPipeline.Create(fitted.Ml.Transforms, new XcosPipelineOptions { Weights = fitted.Weights, Aligned = true }).Fit(data).Transform(data);
+        Assert.Equal(fitted.Scored.GetColumn<float>("Xcos").ToArray(), scored.GetColumn<float>("Xcos").ToArray());
+        Assert.All(scored.GetColumn<string>("Status"), s => Assert.Equal("ok", s));
+    }
+
+    private sealed class AlignedPair
+    {
+        public string ImagePath1 { get; set; } = "";
+        public string ImagePath2 { get; set; } = "";
+        public bool Label { get; set; }
+    }
+
+    [Fact]
+    public void OutputVectorsHaveNoBatchDimension()
+    {
+        var map = fitted.Scored.Schema["CosineMap"].Type as VectorDataViewType;
+        Assert.NotNull(map);
+        Assert.Equal([49], map!.Dimensions.ToArray());
+        Assert.Equal(NumberDataViewType.Single, fitted.Scored.Schema["Score"].Type);
+        Assert.Equal(NumberDataViewType.Single, fitted.Scored.Schema["Cosine"].Type);
+    }
+
+    [Fact]
+    public void EachNetworkIsStoredOnceInTheZip()
+    {
+        using var zip = System.IO.Compression.ZipFile.OpenRead(fitted.ZipPath);
+        long total = zip.Entries.Sum(e => e.Length);
+        long weights = fitted.Weights.Values.Sum(w => w.Count) * 4;
+        // Embedding (backbone, target backbone) and pair head once each: at most the checkpoint's weights plus a margin.
+        Assert.True(total < weights * 1.3, $"the .zip holds {total} bytes for {weights} bytes of weights: something is stored twice");
+    }
+
+    [Fact]
+    public void BadRowsGetAStatusAndAreNeverAccepted()
+    {
+        var dir = Directory.CreateTempSubdirectory("xcos_bad_rows_").FullName;
+        try
+        {
+            var notImage = Path.Combine(dir, "not_an_image.png");
+            File.WriteAllText(notImage, "this is not a PNG");
+            var good = fitted.Rows[0];
+            var zero = new float[10];
+            var rows = new[]
+            {
+                good with { ImagePath1 = Path.Combine(dir, "missing.png") },
+                good with { ImagePath1 = "" },
+                good with { ImagePath2 = notImage },
+                new PairInput { ImagePath1 = fitted.Rows[2].ImagePath1, ImagePath2 = fitted.Rows[3].ImagePath2, Landmarks1 = zero, Landmarks2 = zero, Label = false },
+                good with { ImagePath1 = dir },
+                fitted.Rows[3],
+                good,
+            };
+            var want = new[] { "face1 missing_file", "face1 empty_path", "face2 undecodable", "face1 degenerate_landmarks", "face1 missing_file" };
+            foreach (var model in new[] { fitted.Model, LoadedModel() })
+            {
+                var scored = model.Transform(fitted.Ml.Data.LoadFromEnumerable(rows));
+                var status = scored.GetColumn<string>("Status").ToArray();
+                var score = scored.GetColumn<float>("Score").ToArray();
+                var predicted = scored.GetColumn<bool>("PredictedLabel").ToArray();
+                var probability = scored.GetColumn<float>("Probability").ToArray();
+                for (int i = 0; i < want.Length; i++)
+                {
+                    Assert.StartsWith(want[i], status[i]);
+                    Assert.True(float.IsNaN(score[i]), $"row {i} ({status[i]}): score {score[i]}, expected NaN");
+                    Assert.True(float.IsNaN(probability[i]), $"row {i}: probability {probability[i]}, expected NaN");
+                    Assert.False(predicted[i], $"row {i} ({status[i]}) was accepted");
+                }
+                Assert.Equal(["ok", "ok"], status[^2..]);
+                Assert.Equal([false, true], predicted[^2..]);
+                // ML.NET's evaluators leave rows with a NaN score out: only the two good rows are counted.
+                var metrics = fitted.Ml.BinaryClassification.EvaluateNonCalibrated(scored);
+                Assert.Equal(2, metrics.ConfusionMatrix.Counts.Sum(r => r.Sum()), 0);
+                Assert.Equal(1.0, metrics.Accuracy, 12);
+            }
+            using var engine = fitted.Ml.Model.CreatePredictionEngine<PairInput, PairPrediction>(LoadedModel());
+            var p = engine.Predict(rows[0]);
+            Assert.StartsWith("face1 missing_file", p.Status);
+            Assert.False(p.PredictedLabel);
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
+    private ITransformer LoadedModel() => new MLContext(seed: 5).Model.Load(fitted.ZipPath, out _);
 
     [Fact]
     public void PredictionEnginesAgreeAcrossThreadsAndAfterLoading()
@@ -158,7 +280,8 @@ public class PipelineTests(FittedPipeline fitted) : IClassFixture<FittedPipeline
                 Assert.Equal(before[i], float.Parse(rows[i].GetProperty("score").GetString()!, CultureInfo.InvariantCulture));
                 Assert.Equal(cosine[i], float.Parse(rows[i].GetProperty("cosine").GetString()!, CultureInfo.InvariantCulture));
                 Assert.Equal(predicted[i], rows[i].GetProperty("predictedLabel").GetBoolean());
-                Assert.Equal("ok", rows[i].GetProperty("alignStatus2").GetString());
+                Assert.Equal("ok", rows[i].GetProperty("faceStatus2").GetString());
+                Assert.Equal("ok", rows[i].GetProperty("status").GetString());
             }
         }
         finally { File.Delete(tsv); }

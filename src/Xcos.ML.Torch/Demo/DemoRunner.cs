@@ -142,14 +142,14 @@ public sealed class DemoRunner
             return (fitted, scored, data.Schema);
         });
         var same = rows.Select(r => r.Label).ToArray();
-        // the pipeline's rule (BestAccuracy), recomputed: EvaluateNonCalibrated counts score > 0 as "same", so it gets the margin
-        float threshold = (float)VerificationMetrics.BestThreshold(predictions.Select(p => p.Score).ToArray(), same, o.Verification.BuildThresholds()).Threshold;
+        // the pipeline's rule (BestAccuracy), recomputed on the raw xCos; the pipeline's Score is already the margin
+        float threshold = (float)VerificationMetrics.BestThreshold(predictions.Select(p => p.Xcos).ToArray(), same, o.Verification.BuildThresholds()).Threshold;
         for (int i = 0; i < predictions.Length; i++)
-            if (predictions[i].PredictedLabel != predictions[i].Score > threshold)
-                throw new InvalidOperationException($"pair {i}: the pipeline's decision does not follow the threshold {threshold} (score {predictions[i].Score})");
+            if (predictions[i].PredictedLabel != predictions[i].Xcos > threshold)
+                throw new InvalidOperationException($"pair {i}: the pipeline's decision does not follow the threshold {threshold} (score {predictions[i].Xcos})");
         var evalView = ml.Data.LoadFromEnumerable(predictions.Select((p, i) => new EvaluationRow
         {
-            Label = same[i], Score = p.Score, Cosine = p.Cosine, PredictedLabel = p.PredictedLabel, Margin = p.Score - threshold,
+            Label = same[i], Score = p.Xcos, Cosine = p.Cosine, PredictedLabel = p.PredictedLabel, Margin = p.Score,
         }));
         var bin = ml.BinaryClassification.EvaluateNonCalibrated(evalView, "Label", "Margin", "PredictedLabel");
         var xcosReport = ml.EvaluateVerification(evalView, "Label", "Score", o.Verification);
@@ -163,7 +163,7 @@ public sealed class DemoRunner
         {
             Face1Rgb = Face(rows[i].ImagePath1).Pixels, Face2Rgb = Face(rows[i].ImagePath2).Pixels,
             CosMap = predictions[i].CosineMap, Attention = predictions[i].Attention,
-            Score = predictions[i].Score, Cosine = predictions[i].Cosine, Threshold = threshold, Same = predictions[i].PredictedLabel,
+            Score = predictions[i].Xcos, Cosine = predictions[i].Cosine, Threshold = threshold, Same = predictions[i].PredictedLabel,
             Title = title ?? (same[i] ? "held-out identities, labelled: same" : "held-out identities, labelled: different"),
             Face1Label = Relative(dataDir, rows[i].ImagePath1), Face2Label = Relative(dataDir, rows[i].ImagePath2),
         };
@@ -185,7 +185,7 @@ public sealed class DemoRunner
             }
             var report = EvaluationReport.Write(reportDir, new EvaluationReportInput
             {
-                XcosScores = predictions.Select(p => (double)p.Score).ToArray(),
+                XcosScores = predictions.Select(p => (double)p.Xcos).ToArray(),
                 CosineScores = predictions.Select(p => (double)p.Cosine).ToArray(),
                 Same = same,
                 PairNames = rows.Select((r, i) => $"pair {i}: {Relative(dataDir, r.ImagePath1)} | {Relative(dataDir, r.ImagePath2)}").ToArray(),
@@ -212,9 +212,9 @@ public sealed class DemoRunner
             double max = 0;
             for (int i = 0; i < rows.Length; i++)
             {
-                max = Math.Max(max, Math.Abs((double)again[i].Score - predictions[i].Score));
+                max = Math.Max(max, Math.Abs((double)again[i].Xcos - predictions[i].Xcos));
                 if (again[i].PredictedLabel != predictions[i].PredictedLabel)
-                    throw new InvalidOperationException($"{zipPath}: the reloaded pipeline decides pair {i} differently ({again[i].Score} vs {predictions[i].Score})");
+                    throw new InvalidOperationException($"{zipPath}: the reloaded pipeline decides pair {i} differently ({again[i].Xcos} vs {predictions[i].Xcos})");
             }
             if (max > 1e-6) throw new InvalidOperationException($"{zipPath}: the reloaded pipeline's scores differ from the fitted one's by up to {max:E2}");
             return max;
@@ -251,8 +251,8 @@ public sealed class DemoRunner
         foreach (var p in ml.Data.CreateEnumerable<FacePairPrediction>(scored, reuseRowObject: false))
         {
             ct.ThrowIfCancellationRequested();
-            if (p.AlignStatus1 != "ok" || p.AlignStatus2 != "ok")
-                throw new InvalidOperationException($"pair {result.Count}: alignment failed ({p.AlignStatus1}; {p.AlignStatus2})");
+            if (p.Status != "ok")
+                throw new InvalidOperationException($"pair {result.Count}: {p.Status}");
             result.Add(p);
             progress(result.Count);
         }
@@ -283,13 +283,13 @@ public sealed class DemoRunner
                 if (!candidates.Any(c => c.Item1 == i)) candidates.Add((i, kind));
         }
         var idx = Enumerable.Range(0, p.Length).ToArray();
-        Add(idx.Where(i => same[i]).OrderByDescending(i => p[i].Score), "clearest same");
-        Add(idx.Where(i => !same[i]).OrderBy(i => p[i].Score), "clearest different");
-        Add(idx.Where(i => same[i] && !p[i].PredictedLabel).OrderBy(i => p[i].Score), "false reject");
-        Add(idx.Where(i => !same[i] && p[i].PredictedLabel).OrderByDescending(i => p[i].Score), "false accept");
+        Add(idx.Where(i => same[i]).OrderByDescending(i => p[i].Xcos), "clearest same");
+        Add(idx.Where(i => !same[i]).OrderBy(i => p[i].Xcos), "clearest different");
+        Add(idx.Where(i => same[i] && !p[i].PredictedLabel).OrderBy(i => p[i].Xcos), "false reject");
+        Add(idx.Where(i => !same[i] && p[i].PredictedLabel).OrderByDescending(i => p[i].Xcos), "false accept");
         // then the hardest correct ones, nearest the decision
-        Add(idx.Where(i => same[i] && p[i].PredictedLabel).OrderBy(i => p[i].Score), "hard same");
-        Add(idx.Where(i => !same[i] && !p[i].PredictedLabel).OrderByDescending(i => p[i].Score), "hard different");
+        Add(idx.Where(i => same[i] && p[i].PredictedLabel).OrderBy(i => p[i].Xcos), "hard same");
+        Add(idx.Where(i => !same[i] && !p[i].PredictedLabel).OrderByDescending(i => p[i].Xcos), "hard different");
         return candidates.Take(count).ToList();
     }
 

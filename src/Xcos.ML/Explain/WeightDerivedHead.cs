@@ -51,6 +51,10 @@ public sealed class WeightDerivedHead
     public bool Diagonal { get; }
     /// <summary>The embedding's constant term b.</summary>
     public ReadOnlySpan<float> Bias => _bias;
+    /// <summary>P, Dim x ReducedDim row-major (for graph export).</summary>
+    internal ReadOnlySpan<float> Projection => _p;
+    /// <summary>K: Cells x Channels when <see cref="Diagonal"/>, else Cells x ReducedDim x Channels (for graph export).</summary>
+    internal ReadOnlySpan<float> Kernel => _k;
     /// <summary>The ops folded, in order, as "OpType(node output)".</summary>
     public IReadOnlyList<string> FoldedOps { get; }
 

@@ -123,8 +123,7 @@ public sealed class FaceDetector : ILandmarkSource, IDisposable
     public IReadOnlyList<(FaceBox Box, float Score)> DetectBoxes(RgbImage image)
     {
         ArgumentNullException.ThrowIfNull(image);
-        var small = ImageOps.Resize(image, InputWidth, InputHeight);
-        var input = FaceTensor.ToChw(small, new FaceTensorOptions { Mean = 127f, Std = 128f, ChannelOrder = _options.DetectorChannelOrder });
+        var input = DetectorInput(image, _options.DetectorChannelOrder);
         float[] scores, boxes;
         using (var x = OrtValue.CreateTensorValueFromMemory(input, [1, 3, InputHeight, InputWidth]))
         using (var outs = OnnxSessions.Run(_detect, "input", x, "scores", "boxes"))
@@ -132,22 +131,41 @@ public sealed class FaceDetector : ILandmarkSource, IDisposable
             scores = outs[0].GetTensorDataAsSpan<float>().ToArray();
             boxes = outs[1].GetTensorDataAsSpan<float>().ToArray();
         }
+        return DecodeBoxes(scores, boxes, image.Width, image.Height, _options);
+    }
+
+    /// <summary>fr_detect.onnx's input for <paramref name="image"/>: resized to 320x240, <c>(x - 127) / 128</c>, CHW.</summary>
+    public static float[] DetectorInput(RgbImage image, ChannelOrder order)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        var small = ImageOps.Resize(image, InputWidth, InputHeight);
+        return FaceTensor.ToChw(small, new FaceTensorOptions { Mean = 127f, Std = 128f, ChannelOrder = order });
+    }
+
+    /// <summary>
+    /// fr_detect.onnx's outputs (face-class probabilities and normalised corners per prior) to square boxes in the pixels
+    /// of a <paramref name="width"/> x <paramref name="height"/> image: thresholded, top-k, non-maximum suppressed, by
+    /// descending score.
+    /// </summary>
+    public static IReadOnlyList<(FaceBox Box, float Score)> DecodeBoxes(ReadOnlySpan<float> scores, ReadOnlySpan<float> boxes, int width, int height, FaceDetectorOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
         int n = scores.Length / 2;
         if (boxes.Length != 4 * n) throw new InvalidDataException($"fr_detect: {n} scores but {boxes.Length / 4} boxes");
         var cand = new List<(FaceBox Box, float Score)>();
         for (int i = 0; i < n; i++)
         {
             float s = scores[2 * i + 1];
-            if (s < _options.ConfidenceThreshold) continue;
+            if (s < options.ConfidenceThreshold) continue;
             // Normalised corners straight to source pixels (fr_detect.js: x320 then x cols/320).
-            cand.Add((new FaceBox(boxes[4 * i] * image.Width, boxes[4 * i + 1] * image.Height,
-                boxes[4 * i + 2] * image.Width, boxes[4 * i + 3] * image.Height), s));
+            cand.Add((new FaceBox(boxes[4 * i] * width, boxes[4 * i + 1] * height,
+                boxes[4 * i + 2] * width, boxes[4 * i + 3] * height), s));
         }
-        cand = cand.OrderByDescending(c => c.Score).Take(_options.TopK).Where(c => c.Box.Width > 0 && c.Box.Height > 0).ToList();
+        cand = cand.OrderByDescending(c => c.Score).Take(options.TopK).Where(c => c.Box.Width > 0 && c.Box.Height > 0).ToList();
         var kept = new List<(FaceBox Box, float Score)>();
         foreach (var c in cand)
-            if (kept.All(k => k.Box.IoU(c.Box) < _options.NmsThreshold)) kept.Add(c);
-        return kept.Select(k => (Squared(k.Box, image.Width, image.Height), k.Score)).ToList();
+            if (kept.All(k => k.Box.IoU(c.Box) < options.NmsThreshold)) kept.Add(c);
+        return kept.Select(k => (Squared(k.Box, width, height), k.Score)).ToList();
     }
 
     // fr_detect.js scaleResult: a square of the box's height around its centre, clipped to the image.
@@ -161,17 +179,32 @@ public sealed class FaceDetector : ILandmarkSource, IDisposable
     /// <summary>68 points (flat x,y, source pixels) from fr_landmark.onnx on the 64x64 grey crop of <paramref name="box"/>.</summary>
     public float[] Landmarks68(RgbImage image, FaceBox box)
     {
+        var (grey, x, y, w, h) = LandmarkInput(image, box);
+        float[] raw;
+        using (var t = OrtValue.CreateTensorValueFromMemory(grey, [1, 1, LandmarkSize, LandmarkSize]))
+        using (var outs = OnnxSessions.Run(_landmark, "input", t, "output"))
+            raw = outs[0].GetTensorDataAsSpan<float>().ToArray();
+        return LandmarksFromOutput(raw, x, y, w, h);
+    }
+
+    /// <summary>
+    /// fr_landmark.onnx's input for <paramref name="box"/> (fr_landmark.js: integer box, crop, resize to 64x64, grey,
+    /// <c>/256</c>) and the integer crop it was cut from.
+    /// </summary>
+    public static (float[] Input, int X, int Y, int Width, int Height) LandmarkInput(RgbImage image, FaceBox box)
+    {
         ArgumentNullException.ThrowIfNull(image);
-        // fr_landmark.js: integer box, crop it (scale 1), resize to 64x64, grey, /256; outputs are fractions of the box.
         int x = Math.Clamp((int)box.X1, 0, image.Width - 1), y = Math.Clamp((int)box.Y1, 0, image.Height - 1);
         int w = Math.Clamp((int)box.X2 - (int)box.X1, 1, image.Width - x), h = Math.Clamp((int)box.Y2 - (int)box.Y1, 1, image.Height - y);
         var crop = ImageOps.Resize(ImageOps.Crop(image, x, y, w, h), LandmarkSize, LandmarkSize);
         var grey = ImageOps.Grey(crop);
         for (int i = 0; i < grey.Length; i++) grey[i] /= 256f;
-        float[] raw;
-        using (var t = OrtValue.CreateTensorValueFromMemory(grey, [1, 1, LandmarkSize, LandmarkSize]))
-        using (var outs = OnnxSessions.Run(_landmark, "input", t, "output"))
-            raw = outs[0].GetTensorDataAsSpan<float>().ToArray();
+        return (grey, x, y, w, h);
+    }
+
+    /// <summary>fr_landmark.onnx's 136 outputs (fractions of the crop) as 68 points in source pixels.</summary>
+    public static float[] LandmarksFromOutput(ReadOnlySpan<float> raw, int x, int y, int w, int h)
+    {
         if (raw.Length != 136) throw new InvalidDataException($"fr_landmark: expected 136 outputs (68 points), got {raw.Length}");
         var pts = new float[136];
         for (int i = 0; i < 68; i++)

@@ -107,6 +107,9 @@ public sealed class FaceModelDescriptor
     /// <summary>Writes the descriptor to <paramref name="path"/>.</summary>
     public void Save(string path) => File.WriteAllText(path, ToJson() + "\n");
 
+    /// <summary>The shipped descriptor of <c>fr_feature.onnx</c> (<see cref="ShippedPath"/>).</summary>
+    public static FaceModelDescriptor FrFeature() => Load(ShippedPath());
+
     /// <summary>
     /// The descriptor shipped for <c>fr_feature.onnx</c> of npm <c>faceplugin-face-recognition-js@0.0.1</c>, read from
     /// <c>data/fr_feature/descriptor.json</c> next to the application (copied to the output folder).

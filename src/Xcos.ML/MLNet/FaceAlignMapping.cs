@@ -3,6 +3,7 @@ using Microsoft.ML.Transforms;
 using Microsoft.ML.Transforms.Image;
 using Xcos.ML.Alignment;
 using Xcos.ML.Images;
+using Xcos.ML.Verification;
 
 namespace Xcos.ML.MLNet;
 
@@ -87,7 +88,7 @@ public sealed class LandmarkSourceOutput
 public static class FaceAlignMapping
 {
     /// <summary>Status of a row aligned without trouble.</summary>
-    public const string Ok = "ok";
+    public static readonly string Ok = FaceStatus.Ok.ToText();
 
     /// <summary>Aligns one row; never throws for bad data, reports it in the status instead.</summary>
     public static void Align(FaceAlignInput input, FaceAlignOutput output)
@@ -111,12 +112,12 @@ public static class FaceAlignMapping
     {
         if (input.Image == null)
         {
-            status = "missing image";
+            status = FaceStatus.Undecodable.WithDetail("no image");
             return Blank();
         }
         if (input.Landmarks == null || input.Landmarks.Length == 0)
         {
-            status = "no landmarks: no face found";
+            status = FaceStatus.NoFace.WithDetail("no landmarks");
             return Blank();
         }
         try
@@ -127,7 +128,7 @@ public static class FaceAlignMapping
         }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException or InvalidDataException)
         {
-            status = "bad landmarks: " + e.Message;
+            status = FaceStatus.DegenerateLandmarks.WithDetail(e.Message);
             return Blank();
         }
     }

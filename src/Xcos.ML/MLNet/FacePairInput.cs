@@ -37,14 +37,23 @@ public sealed class FacePairInput
 /// <summary>The scored row of a fitted <see cref="XcosPipeline"/> (default column names).</summary>
 public sealed class FacePairPrediction
 {
-    /// <summary>xCos score.</summary>
+    /// <summary>Decision margin <c>Xcos - threshold</c>: same person when &gt; 0; NaN when a face is not ok.</summary>
     public float Score { get; set; }
 
-    /// <summary>Plain cosine of the two flattened grid embeddings.</summary>
+    /// <summary>Score &gt; 0 (never true for a row whose faces are not both ok).</summary>
+    public bool PredictedLabel { get; set; }
+
+    /// <summary>Probability of "same person" (Platt calibration fitted on the labelled pairs at Fit); NaN when a face is not ok.</summary>
+    public float Probability { get; set; }
+
+    /// <summary>The raw xCos score.</summary>
+    public float Xcos { get; set; }
+
+    /// <summary>The cosine xCos follows: the target backbone's when the model has one, else <see cref="GridCosine"/>.</summary>
     public float Cosine { get; set; }
 
-    /// <summary>Score above the fitted threshold.</summary>
-    public bool PredictedLabel { get; set; }
+    /// <summary>Plain cosine of the two flattened grid features.</summary>
+    public float GridCosine { get; set; }
 
     /// <summary>Patch cosine map, 7x7 row-major.</summary>
     [VectorType(49)] public float[] CosineMap { get; set; } = [];
@@ -52,9 +61,12 @@ public sealed class FacePairPrediction
     /// <summary>Attention weights, 7x7 row-major, summing to 1.</summary>
     [VectorType(49)] public float[] Attention { get; set; } = [];
 
-    /// <summary>Alignment status of face 1 ("ok" or the reason it failed).</summary>
-    public string AlignStatus1 { get; set; } = "";
+    /// <summary>Status of face 1: "ok" or the failure ("missing_file: /x.jpg", "no_face", "degenerate_landmarks: ...").</summary>
+    public string FaceStatus1 { get; set; } = "";
 
-    /// <summary>Alignment status of face 2.</summary>
-    public string AlignStatus2 { get; set; } = "";
+    /// <summary>Status of face 2.</summary>
+    public string FaceStatus2 { get; set; } = "";
+
+    /// <summary>"ok", or the first failing face and its status ("face1 missing_file: /x.jpg").</summary>
+    public string Status { get; set; } = "";
 }

@@ -12,7 +12,8 @@ public static class VerificationEvaluation
     /// ROC AUC, EER, TAR at FAR and the best threshold, from a Boolean label column and a Single (or Double) score column.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">A column is missing or has the wrong type (the message names it).</exception>
-    /// <exception cref="ArgumentException">Fewer pairs than folds, only one class, or a NaN score.</exception>
+    /// <remarks>Rows with a NaN score (pairs the pipeline could not score) are left out and listed in <see cref="VerificationReport.Skipped"/>.</remarks>
+    /// <exception cref="ArgumentException">Fewer scored pairs than folds, or only one class.</exception>
     public static VerificationReport EvaluateVerification(this MLContext mlContext, IDataView data,
         string labelColumnName = "Label", string scoreColumnName = "Score", VerificationOptions? options = null)
     {
@@ -35,10 +36,19 @@ public static class VerificationEvaluation
         var scoreCol = data.Schema.GetColumnOrNull(score)
             ?? throw new ArgumentOutOfRangeException(nameof(data), $"Score column '{score}' not found; expected a scalar Single or Double");
         var same = data.GetColumn<bool>(label).ToArray();
-        if (scoreCol.Type == NumberDataViewType.Single)
-            return VerificationMetrics.Evaluate(data.GetColumn<float>(score).ToArray(), same, options);
-        if (scoreCol.Type == NumberDataViewType.Double)
-            return VerificationMetrics.Evaluate(data.GetColumn<double>(score).ToArray(), same, options);
-        throw new ArgumentOutOfRangeException(nameof(data), $"Score column '{score}' has type {scoreCol.Type}; expected a scalar Single or Double");
+        double[] scores = scoreCol.Type == NumberDataViewType.Single ? data.GetColumn<float>(score).Select(v => (double)v).ToArray()
+            : scoreCol.Type == NumberDataViewType.Double ? data.GetColumn<double>(score).ToArray()
+            : throw new ArgumentOutOfRangeException(nameof(data), $"Score column '{score}' has type {scoreCol.Type}; expected a scalar Single or Double");
+        // Rows that could not be scored (NaN, as the pipelines give a pair whose faces are not both ok) are left out and listed.
+        var status = data.Schema.GetColumnOrNull("Status") is { Type: TextDataViewType } ? data.GetColumn<string>("Status").ToArray() : null;
+        var keep = Enumerable.Range(0, scores.Length).Where(i => double.IsFinite(scores[i])).ToArray();
+        var skipped = Enumerable.Range(0, scores.Length).Where(i => !double.IsFinite(scores[i]))
+            .Select(i => new SkippedPair(i, status is not null && status[i] != "ok" ? status[i] : $"score is {scores[i]}")).ToList();
+        var kept = keep.Select(i => same[i]).ToArray();
+        // Single scores stay Single: the protocol compares them with float32 thresholds, as the reference does.
+        var report = scoreCol.Type == NumberDataViewType.Single
+            ? VerificationMetrics.Evaluate(keep.Select(i => (float)scores[i]).ToArray(), kept, options)
+            : VerificationMetrics.Evaluate(keep.Select(i => scores[i]).ToArray(), kept, options);
+        return report with { Skipped = skipped };
     }
 }

@@ -23,13 +23,23 @@ public sealed class XcosEmbeddingEstimator : IEstimator<ITransformer>
     private readonly XcosEmbeddingOptions _options;
     private readonly AdaptedOnnxModel _model;
     private readonly string[] _outputs;
+    private readonly string[] _inputColumns;
     private readonly long _inputCount;
     private readonly string _inputMeaning;
 
     /// <summary>Use <c>mlContext.Transforms.XcosEmbedding(options)</c>.</summary>
     /// <exception cref="ArgumentException">No model source or more than one, an empty input column name, no output column, or clashing names.</exception>
     /// <exception cref="InvalidDataException">The ONNX model lacks the <c>image</c> input or a requested <c>grid</c> / <c>embedding</c> output.</exception>
-    public XcosEmbeddingEstimator(TransformsCatalog catalog, XcosEmbeddingOptions options)
+    public XcosEmbeddingEstimator(TransformsCatalog catalog, XcosEmbeddingOptions options) : this(catalog, options, null) { }
+
+    /// <summary>
+    /// One stage that embeds both faces of a pair: the columns of <paramref name="options"/> with the suffixes "1" and "2"
+    /// (e.g. FaceTensor1, FaceTensor2 to Grid1, Grid2). The model's nodes run once per face but its weights are stored
+    /// once, so a saved pipeline holds each network one time.
+    /// </summary>
+    public static XcosEmbeddingEstimator ForPair(TransformsCatalog catalog, XcosEmbeddingOptions options) => new(catalog, options, ["1", "2"]);
+
+    private XcosEmbeddingEstimator(TransformsCatalog catalog, XcosEmbeddingOptions options, string[]? faces)
     {
         _catalog = catalog ?? throw new ArgumentNullException(nameof(catalog));
         _options = options ?? throw new ArgumentNullException(nameof(options));
@@ -49,10 +59,17 @@ public sealed class XcosEmbeddingEstimator : IEstimator<ITransformer>
         Add(XcosOnnxExport.FaceCodeOutput, options.FaceCodeColumnName, optional: true);
         Add(XcosOnnxExport.TargetEmbeddingOutput, options.TargetEmbeddingColumnName, optional: true);
         if (outputs.Count == 0) throw new ArgumentException("XcosEmbeddingOptions: every output column name is null; nothing to compute");
-        _model = XcosPipelineOnnx.Adapt(source, new Dictionary<string, string> { [XcosOnnxExport.ImageInput] = options.InputColumnName },
-            outputs, "xCos embedding model");
+        var inputs = new Dictionary<string, string> { [XcosOnnxExport.ImageInput] = options.InputColumnName };
+        if (faces != null)
+        {
+            source = XcosPipelineOnnx.Twin(source, faces);
+            inputs = faces.ToDictionary(f => XcosPipelineOnnx.TwinName(XcosOnnxExport.ImageInput, f), f => options.InputColumnName + f);
+            outputs = faces.SelectMany(f => outputs.Select(o => new OnnxOutputSpec(XcosPipelineOnnx.TwinName(o.OnnxName, f), o.ColumnName + f))).ToList();
+        }
+        _inputColumns = inputs.Values.ToArray();
+        _model = XcosPipelineOnnx.Adapt(source, inputs, outputs, "xCos embedding model");
         _outputs = outputs.Select(o => o.ColumnName).ToArray();
-        var (count, shape) = _model.InputSizes[options.InputColumnName];
+        var (count, shape) = _model.InputSizes[_inputColumns[0]];
         _inputCount = count;
         _inputMeaning = $"the model input {shape}: a normalised CHW face tensor, e.g. the FaceTensor column of AlignFaces";
     }
@@ -68,7 +85,7 @@ public sealed class XcosEmbeddingEstimator : IEstimator<ITransformer>
     public ITransformer Fit(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
-        XcosPipelineColumns.CheckVector(input.Schema, "Face tensor", _options.InputColumnName, _inputCount, _inputMeaning);
+        foreach (var c in _inputColumns) XcosPipelineColumns.CheckVector(input.Schema, "Face tensor", c, _inputCount, _inputMeaning);
         return Onnx().Fit(input);
     }
 
@@ -76,11 +93,11 @@ public sealed class XcosEmbeddingEstimator : IEstimator<ITransformer>
     public SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
         ArgumentNullException.ThrowIfNull(inputSchema);
-        XcosPipelineColumns.CheckVector(inputSchema, "Face tensor", _options.InputColumnName, _inputCount, _inputMeaning);
+        foreach (var c in _inputColumns) XcosPipelineColumns.CheckVector(inputSchema, "Face tensor", c, _inputCount, _inputMeaning);
         return Onnx().GetOutputSchema(inputSchema);
     }
 
-    private OnnxScoringEstimator Onnx() => _catalog.ApplyOnnxModel(_outputs, [_options.InputColumnName],
+    private OnnxScoringEstimator Onnx() => _catalog.ApplyOnnxModel(_outputs, _inputColumns,
         new MemoryStream(_model.Bytes, writable: false), _options.GpuDeviceId, _options.FallbackToCpu);
 
     private static ModelProto LoadModel(XcosEmbeddingOptions o)

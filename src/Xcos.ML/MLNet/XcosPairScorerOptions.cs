@@ -53,8 +53,42 @@ public sealed class XcosPairScorerOptions
     /// <summary>Face-code column of face 2, used when present. Default "FaceCode2".</summary>
     public string? FaceCode2ColumnName { get; set; } = "FaceCode2";
 
-    /// <summary>Output: the xCos score (Single, the attention-weighted sum of the patch cosines). Default "Score".</summary>
+    /// <summary>
+    /// Input: the target embedding of face 1 (the frozen model xCos is trained to follow), used when both target columns
+    /// are present; then <see cref="CosineColumnName"/> is their cosine. Default "TargetEmbedding1".
+    /// </summary>
+    public string? TargetEmbedding1ColumnName { get; set; } = "TargetEmbedding1";
+
+    /// <summary>Input: the target embedding of face 2. Default "TargetEmbedding2".</summary>
+    public string? TargetEmbedding2ColumnName { get; set; } = "TargetEmbedding2";
+
+    /// <summary>
+    /// Inputs: the status texts of the two faces (<see cref="Verification.FaceStatus"/>: "ok" or the failure), used when
+    /// both are present. A row where either is not "ok" gets Score and Probability NaN and PredictedLabel false, and is
+    /// left out when Fit chooses the threshold. Defaults "FaceStatus1", "FaceStatus2".
+    /// </summary>
+    public string? Status1ColumnName { get; set; } = "FaceStatus1";
+
+    /// <inheritdoc cref="Status1ColumnName"/>
+    public string? Status2ColumnName { get; set; } = "FaceStatus2";
+
+    /// <summary>
+    /// Output: the decision margin in ML.NET's binary-classification convention, <c>Xcos - threshold</c> (same person when
+    /// &gt; 0), NaN for a row whose faces are not both ok. Default "Score".
+    /// </summary>
     public string ScoreColumnName { get; set; } = "Score";
+
+    /// <summary>Output: the raw xCos score (the attention-weighted sum of the patch cosines). Default "Xcos".</summary>
+    public string XcosColumnName { get; set; } = "Xcos";
+
+    /// <summary>
+    /// Output: the probability of "same person" from a Platt calibrator fitted on the margins of the labelled pairs at
+    /// Fit; NaN when Fit saw no labels (a given threshold without labels), and for rows whose faces are not ok. Default "Probability".
+    /// </summary>
+    public string? ProbabilityColumnName { get; set; } = "Probability";
+
+    /// <summary>Output: the plain cosine of the two flattened, L2-normalised grids; null for none. Default "GridCosine".</summary>
+    public string? GridCosineColumnName { get; set; } = "GridCosine";
 
     /// <summary>Output: the patch-wise cosine map (49 Single, row-major 7 x 7); null for none. Default "CosineMap".</summary>
     public string? CosineMapColumnName { get; set; } = "CosineMap";
@@ -62,10 +96,13 @@ public sealed class XcosPairScorerOptions
     /// <summary>Output: the attention weights (49 Single, summing to 1); null for none. Default "Attention".</summary>
     public string? AttentionColumnName { get; set; } = "Attention";
 
-    /// <summary>Output: the plain cosine of the flattened grids (Single); null for none. Default "Cosine".</summary>
+    /// <summary>
+    /// Output: the cosine of the target embeddings (the frozen model's own cosine, the number xCos is trained to follow)
+    /// when the target columns are present, else the grid cosine; null for none. Default "Cosine".
+    /// </summary>
     public string? CosineColumnName { get; set; } = "Cosine";
 
-    /// <summary>Output: "same identity" (Boolean), <c>Score &gt; threshold</c>; null for none. Default "PredictedLabel".</summary>
+    /// <summary>Output: "same identity" (Boolean), <c>Score &gt; 0</c>, i.e. xCos above the threshold and both faces ok; null for none. Default "PredictedLabel".</summary>
     public string? PredictedLabelColumnName { get; set; } = "PredictedLabel";
 
     /// <summary>

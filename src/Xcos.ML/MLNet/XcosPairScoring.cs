@@ -64,3 +64,43 @@ public sealed class XcosPairScalarsFactory : CustomMappingFactory<XcosPairVector
     /// <inheritdoc/>
     public override Action<XcosPairVectors, XcosPairScalars> GetMapping() => Map;
 }
+
+/// <summary>Fixed internal column names of the one-value-vector-to-scalar stage.</summary>
+public static class SingleValueColumns
+{
+    /// <summary>A vector of one value.</summary>
+    public const string Input = "Xcos.Single.Vector";
+    /// <summary>Its value.</summary>
+    public const string Output = "Xcos.Single.Value";
+}
+
+/// <summary>Row read by the one-value mapping.</summary>
+public sealed class SingleValueVector
+{
+    /// <summary>A vector of one value.</summary>
+    [ColumnName(SingleValueColumns.Input), VectorType(1)]
+    public float[] Value { get; set; } = [];
+}
+
+/// <summary>Row written by the one-value mapping.</summary>
+public sealed class SingleValueScalar
+{
+    /// <summary>The value.</summary>
+    [ColumnName(SingleValueColumns.Output)]
+    public float Value { get; set; }
+}
+
+/// <summary>Rebuilds the one-value-to-scalar stage of a loaded model.</summary>
+[CustomMappingFactoryAttribute(ContractName)]
+public sealed class SingleValueFactory : CustomMappingFactory<SingleValueVector, SingleValueScalar>
+{
+    /// <summary>Contract name saved in the model.</summary>
+    public const string ContractName = "Xcos.ML.SingleValue.v1";
+
+    /// <summary>Copies the single value (NaN when the vector does not hold exactly one).</summary>
+    public static void Map(SingleValueVector input, SingleValueScalar output) =>
+        output.Value = input.Value.Length == 1 ? input.Value[0] : float.NaN;
+
+    /// <inheritdoc/>
+    public override Action<SingleValueVector, SingleValueScalar> GetMapping() => Map;
+}

@@ -18,11 +18,107 @@ internal sealed record AdaptedOnnxModel(byte[] Bytes, IReadOnlyDictionary<string
 /// <summary>
 /// Adapts an ONNX model to one ML.NET ApplyOnnxModel stage: graph inputs and outputs take the user's column
 /// names (ApplyOnnxModel binds columns by ONNX value name, so no CopyColumns stages or leftover columns are
-/// needed), the batch dimension becomes 1 (ML.NET runs one row at a time and needs known vector sizes), and
+/// needed), the batch dimension is hidden from ML.NET (one row at a time: columns hold a row's tensor without it, and Reshape nodes put the batch of 1 back inside the graph), and
 /// nodes and weights that no kept output needs are removed, so the saved .zip holds only what runs.
 /// </summary>
 internal static class XcosPipelineOnnx
 {
+    /// <summary>Value names that <see cref="WithCosine"/> adds to a pair head for the target embeddings.</summary>
+    public const string Target1Input = "target1", Target2Input = "target2", TargetCosineOutput = "target_cosine";
+
+    /// <summary>
+    /// A copy of <paramref name="model"/> with two more inputs [N, <paramref name="dims"/>] and an output [N], their cosine
+    /// (dot product over the product of norms, at least 1e-12), so a pair's every number comes from one ONNX stage.
+    /// </summary>
+    public static ModelProto WithCosine(ModelProto model, string input1, string input2, long dims, string output)
+    {
+        var m = model.Clone();
+        var g = m.Graph;
+        var used = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var n in g.Node) { used.UnionWith(n.Input); used.UnionWith(n.Output); }
+        used.UnionWith(g.Initializer.Select(t => t.Name));
+        used.UnionWith(g.Input.Select(v => v.Name));
+        foreach (var name in new[] { input1, input2, output })
+            if (used.Contains(name)) throw new ArgumentException($"the model already has a value named '{name}'");
+        foreach (var name in new[] { input1, input2 }) g.Input.Add(FloatInfo(name, -1, dims));
+        string axes = Fresh(used, "xcos_cos_axes");
+        var t = new TensorProto { Name = axes, DataType = (int)TensorProto.Types.DataType.Int64 };
+        t.Dims.Add(1);
+        t.Int64Data.Add(1);
+        g.Initializer.Add(t);
+        string eps = Fresh(used, "xcos_cos_eps");
+        var e = new TensorProto { Name = eps, DataType = (int)TensorProto.Types.DataType.Float };
+        e.FloatData.Add(1e-12f);
+        g.Initializer.Add(e);
+        string Op(string op, params string[] inputs)
+        {
+            string outName = Fresh(used, "xcos_cos_" + op.ToLowerInvariant());
+            var n = new NodeProto { OpType = op, Name = outName };
+            n.Input.AddRange(inputs);
+            n.Output.Add(outName);
+            if (op == "ReduceSum") n.Attribute.Add(new AttributeProto { Name = "keepdims", Type = AttributeProto.Types.AttributeType.Int, I = 0 });
+            g.Node.Add(n);
+            return outName;
+        }
+        string dot = Op("ReduceSum", Op("Mul", input1, input2), axes);
+        string n1 = Op("Sqrt", Op("ReduceSum", Op("Mul", input1, input1), axes));
+        string n2 = Op("Sqrt", Op("ReduceSum", Op("Mul", input2, input2), axes));
+        string cos = Op("Div", dot, Op("Max", Op("Mul", n1, n2), eps));
+        var id = new NodeProto { OpType = "Identity", Name = Fresh(used, "xcos_cos_out") };
+        id.Input.Add(cos);
+        id.Output.Add(output);
+        g.Node.Add(id);
+        g.Output.Add(FloatInfo(output, -1));
+        return m;
+    }
+
+    private static ValueInfoProto FloatInfo(string name, params long[] dims)
+    {
+        var shape = new TensorShapeProto();
+        foreach (var d in dims)
+            shape.Dim.Add(d < 0 ? new TensorShapeProto.Types.Dimension { DimParam = "N" } : new TensorShapeProto.Types.Dimension { DimValue = d });
+        return new ValueInfoProto { Name = name, Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorProto.Types.DataType.Float, Shape = shape } } };
+    }
+
+    /// <summary>The name of value <paramref name="name"/> of face <paramref name="face"/> in a <see cref="Twin"/> model.</summary>
+    public static string TwinName(string name, string face) => name + "__face" + face;
+
+    /// <summary>
+    /// A model that runs <paramref name="model"/> once per face: every node and data value is copied per face (named by
+    /// <see cref="TwinName"/>), while the initializers (the weights) are shared, so the file holds them once.
+    /// </summary>
+    /// <exception cref="NotSupportedException">The graph has subgraphs (If/Loop), whose outer references cannot be renamed safely.</exception>
+    public static ModelProto Twin(ModelProto model, IReadOnlyList<string> faces)
+    {
+        var source = model.Graph;
+        if (source.Node.Any(n => n.Attribute.Any(a => a.G != null || a.Graphs.Count > 0)))
+            throw new NotSupportedException("a model with subgraphs (If/Loop) cannot be shared between two faces");
+        var m = model.Clone();
+        var g = m.Graph;
+        var weights = source.Initializer.Select(t => t.Name).ToHashSet(StringComparer.Ordinal);
+        string Map(string v, string f) => v.Length == 0 || weights.Contains(v) ? v : TwinName(v, f);
+        g.Node.Clear();
+        g.Input.Clear();
+        g.Output.Clear();
+        g.ValueInfo.Clear();
+        foreach (var f in faces)
+        {
+            foreach (var n in source.Node)
+            {
+                var c = n.Clone();
+                c.Name = n.Name.Length == 0 ? "" : TwinName(n.Name, f);
+                for (int i = 0; i < c.Input.Count; i++) c.Input[i] = Map(c.Input[i], f);
+                for (int i = 0; i < c.Output.Count; i++) c.Output[i] = Map(c.Output[i], f);
+                g.Node.Add(c);
+            }
+            foreach (var v in source.Input.Where(v => !weights.Contains(v.Name))) { var c = v.Clone(); c.Name = TwinName(v.Name, f); g.Input.Add(c); }
+            foreach (var v in source.Output) { var c = v.Clone(); c.Name = Map(v.Name, f); g.Output.Add(c); }
+            foreach (var v in source.ValueInfo) { var c = v.Clone(); c.Name = Map(v.Name, f); g.ValueInfo.Add(c); }
+        }
+        foreach (var v in source.Input.Where(v => weights.Contains(v.Name))) g.Input.Add(v.Clone());
+        return m;
+    }
+
     /// <summary>Reads a model from bytes or a file; exactly one must be given.</summary>
     public static ModelProto Load(byte[]? bytes, string? path, string what)
     {
@@ -78,34 +174,49 @@ internal static class XcosPipelineOnnx
         used.Remove("");
 
         var sizes = new Dictionary<string, (long, string)>(StringComparer.Ordinal);
+        var reshapes = new List<NodeProto>();
         foreach (var vi in g.Input.Where(v => inputs.ContainsKey(v.Name)).ToList())
         {
             string column = inputs[vi.Name];
-            if (column != vi.Name)
+            if (column != vi.Name && used.Contains(column))
+                throw new ArgumentException($"{what}: column name '{column}' clashes with an inner value of the ONNX graph; choose another name");
+            var dims = FixBatch(vi, what);
+            sizes[column] = (dims.Aggregate(1L, (a, b) => a * b), "[" + string.Join(",", dims.Skip(1)) + "]");
+            if (dims.Length >= 2)
             {
-                if (used.Contains(column))
-                    throw new ArgumentException($"{what}: column name '{column}' clashes with an inner value of the ONNX graph; choose another name");
+                // The column is the row's tensor without the batch dimension; a Reshape puts the batch of 1 back.
+                string inner = Fresh(used, "xcos_mlnet_batched_" + column);
+                Rename(g, vi.Name, inner);
+                used.Add(column);
+                reshapes.Add(ReshapeNode(g, column, inner, dims, used));
+                vi.Name = column;
+                DropBatch(vi);
+            }
+            else if (column != vi.Name)
+            {
                 Rename(g, vi.Name, column);
                 used.Add(column);
                 vi.Name = column;
             }
-            var dims = FixBatch(vi, what);
-            sizes[column] = (dims.Aggregate(1L, (a, b) => a * b), "[" + string.Join(",", dims) + "]");
         }
+        for (int i = reshapes.Count - 1; i >= 0; i--) g.Node.Insert(0, reshapes[i]);
 
         g.Output.Clear();
         foreach (var o in outputs)
         {
             var info = graphOutputs[o.OnnxName].Clone();
-            if (o.ColumnName != o.OnnxName)
+            var dims = FixBatch(info, what);
+            // Rank-1 outputs ([1]) stay vectors of one value: ML.NET 5.0.1 fails on rank-0 outputs.
+            bool unbatch = dims.Length >= 2;
+            if (o.ColumnName != o.OnnxName || unbatch)
             {
                 if (used.Contains(o.ColumnName))
                     throw new ArgumentException($"{what}: column name '{o.ColumnName}' clashes with an inner value of the ONNX graph; choose another name");
                 used.Add(o.ColumnName);
-                g.Node.Add(Node("Identity", [o.OnnxName], o.ColumnName, used));
+                g.Node.Add(unbatch ? ReshapeNode(g, o.OnnxName, o.ColumnName, dims[1..], used) : Node("Identity", [o.OnnxName], o.ColumnName, used));
             }
             info.Name = o.ColumnName;
-            FixBatch(info, what);
+            if (unbatch) DropBatch(info);
             g.Output.Add(info);
         }
         return new AdaptedOnnxModel(model.ToByteArray(), sizes);
@@ -176,6 +287,23 @@ internal static class XcosPipelineOnnx
         n.Output.Add(output);
         return n;
     }
+
+    // A Reshape of `from` to `shape` as `to`, with its shape constant added to the graph.
+    private static NodeProto ReshapeNode(GraphProto g, string from, string to, long[] shape, HashSet<string> used)
+    {
+        string name = Fresh(used, "xcos_mlnet_shape_" + to);
+        var t = new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Int64 };
+        t.Dims.Add(shape.Length);
+        t.Int64Data.AddRange(shape);
+        g.Initializer.Add(t);
+        var n = new NodeProto { OpType = "Reshape", Name = Fresh(used, "xcos_mlnet_reshape_" + to) };
+        n.Input.Add(from);
+        n.Input.Add(name);
+        n.Output.Add(to);
+        return n;
+    }
+
+    private static void DropBatch(ValueInfoProto v) => v.Type.TensorType.Shape.Dim.RemoveAt(0);
 
     /// <summary>Sets a symbolic or unknown leading dim to 1 and returns the dims; other dims must be known.</summary>
     private static long[] FixBatch(ValueInfoProto v, string what)

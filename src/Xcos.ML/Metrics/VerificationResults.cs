@@ -106,4 +106,13 @@ public sealed record VerificationReport
     [JsonPropertyName("tarAtFar1e-4")] public required double TarAtFar1e4 { get; init; }
     /// <summary>True accept rate at each of <see cref="VerificationOptions.FalseAcceptRates"/>.</summary>
     [JsonPropertyName("tarAtFar")] public required TarAtFar[] TarAtFar { get; init; }
+    /// <summary>Pairs left out because they could not be scored (NaN score: a face missing, undecodable, not found...).</summary>
+    [JsonPropertyName("skipped")] public IReadOnlyList<SkippedPair> Skipped { get; init; } = [];
 }
+
+/// <summary>A pair left out of an evaluation.</summary>
+/// <param name="Row">Row of the scored data, from 0.</param>
+/// <param name="Reason">Why: the row's status text when the data has one, else "score is NaN".</param>
+public sealed record SkippedPair(
+    [property: JsonPropertyName("row")] long Row,
+    [property: JsonPropertyName("reason")] string Reason);

@@ -1,0 +1,66 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Xcos.ML.Metrics;
+
+namespace Xcos.ML.MLNet;
+
+/// <summary>
+/// The decision part of a verification pipeline in ML.NET's binary-classification convention, shared by the checkpoint
+/// scorer (xCos decides) and the photo pipeline (the face model's cosine decides): a margin <c>Score</c>, <c>PredictedLabel</c>
+/// (margin &gt; 0) and a Platt <c>Probability</c>, all NaN / false for a row whose faces are not both ok. Every stage is an
+/// <c>Expression</c>, so the threshold and the calibrator's coefficients are saved in the .zip as text.
+/// </summary>
+internal sealed record DecisionStages(string Decide, string Score, string? PredictedLabel, string? Probability, string Label,
+    string? Status1, string? Status2, XcosThresholdSelection Selection, VerificationOptions Verification)
+{
+    /// <summary>Whether the face-status columns gate the decision (both present in the schema).</summary>
+    public bool Gated(Func<string?, bool> has) => has(Status1) && has(Status2);
+
+    /// <summary>The stages for <paramref name="threshold"/> and, when fitted, <paramref name="platt"/>.</summary>
+    public IEstimator<ITransformer> Build(TransformsCatalog catalog, bool gated, float threshold, PlattCalibration? platt)
+    {
+        IEstimator<ITransformer> chain = gated
+            ? catalog.Expression(Score, XcosPairScorer.MarginExpression(threshold, true), Decide, Status1!, Status2!)
+            : catalog.Expression(Score, XcosPairScorer.MarginExpression(threshold, false), Decide);
+        if (PredictedLabel != null)
+            chain = chain.Append(catalog.Expression(PredictedLabel, XcosPairScorer.LabelExpression(), Score));
+        // Without labels at Fit there is nothing to calibrate on: the column stays, holding NaN, so the schema is stable.
+        if (Probability != null)
+            chain = chain.Append(catalog.Expression(Probability, platt is null ? "(m) => na(m)" : XcosPairScorer.ProbabilityExpression(platt), Score));
+        return chain;
+    }
+
+    /// <summary>The deciding scores and labels of the rows whose faces are both ok (and whose score is finite).</summary>
+    public (double[] Scores, bool[] Same) Labelled(IDataView scored, bool gated)
+    {
+        var x = scored.GetColumn<float>(Decide).ToArray();
+        var same = scored.GetColumn<bool>(Label).ToArray();
+        var ok = Enumerable.Repeat(true, x.Length).ToArray();
+        if (gated)
+        {
+            var s1 = scored.GetColumn<string>(Status1!).ToArray();
+            var s2 = scored.GetColumn<string>(Status2!).ToArray();
+            for (int i = 0; i < ok.Length; i++) ok[i] = s1[i] == "ok" && s2[i] == "ok";
+        }
+        var keep = Enumerable.Range(0, x.Length).Where(i => ok[i] && float.IsFinite(x[i])).ToArray();
+        return (keep.Select(i => (double)x[i]).ToArray(), keep.Select(i => same[i]).ToArray());
+    }
+
+    /// <summary>The threshold of <see cref="Selection"/> on labelled scores.</summary>
+    /// <exception cref="ArgumentException">No scores.</exception>
+    public float Choose(double[] scores, bool[] same)
+    {
+        if (scores.Length == 0) throw new ArgumentException("no labelled pairs with both faces ok to choose the threshold from");
+        double t = Selection switch
+        {
+            XcosThresholdSelection.BestAccuracy => VerificationMetrics.BestThreshold(scores, same, Verification.BuildThresholds()).Threshold,
+            XcosThresholdSelection.MeanFoldThreshold => VerificationMetrics.KFold(scores, same, Verification).ThresholdMean,
+            _ => throw new ArgumentOutOfRangeException(nameof(Selection), Selection, "unknown threshold selection"),
+        };
+        return (float)t;
+    }
+
+    /// <summary>The Platt calibrator of the margins of labelled scores; null when the labels hold one class only (nothing to calibrate on).</summary>
+    public static PlattCalibration? Calibrate(double[] scores, bool[] same, float threshold) =>
+        same.Contains(true) && same.Contains(false) ? PlattCalibration.Fit(scores.Select(x => (double)((float)x - threshold)).ToList(), same) : null;
+}

@@ -1,0 +1,177 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Xcos.ML.FaceModels;
+using Xcos.ML.Images;
+using Xcos.ML.MLNet;
+using Xunit;
+
+namespace Xcos.ML.Tests;
+
+/// <summary>Rows of a raw-photo pipeline: two photo paths and, for Fit, the label.</summary>
+public sealed record PhotoPair
+{
+    public string ImagePath1 { get; set; } = "";
+    public string ImagePath2 { get; set; } = "";
+    public bool Label { get; set; }
+}
+
+/// <summary>Real photos of ../shared/dev-faces (10 people), found from the test output folder.</summary>
+internal static class DevFaces
+{
+    public static string? Dir()
+    {
+        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d != null; d = d.Parent)
+        {
+            var candidate = Path.Combine(d.FullName, "shared", "dev-faces");
+            if (File.Exists(Path.Combine(candidate, "pairs.tsv"))) return candidate;
+        }
+        return null;
+    }
+
+    /// <summary>The pairs of pairs.tsv, as absolute paths.</summary>
+    public static IReadOnlyList<PhotoPair> Pairs()
+    {
+        var dir = Dir() ?? throw new DirectoryNotFoundException("shared/dev-faces not found above " + AppContext.BaseDirectory);
+        return File.ReadAllLines(Path.Combine(dir, "pairs.tsv")).Skip(1).Where(l => l.Length > 0).Select(l => l.Split('\t'))
+            .Select(f => new PhotoPair { ImagePath1 = Path.Combine(dir, f[0]), ImagePath2 = Path.Combine(dir, f[1]), Label = f[2] == "1" }).ToList();
+    }
+}
+
+public sealed class DevFacesFactAttribute : FactAttribute
+{
+    public DevFacesFactAttribute()
+    {
+        if (RealFaces.ModelsDir() is null) Skip = RealFaces.NoModels;
+        else if (DevFaces.Dir() is null) Skip = "shared/dev-faces not found";
+    }
+}
+
+/// <summary>The raw-photo pipeline fitted once on dev-faces pairs and saved.</summary>
+public sealed class FittedPhotoPipeline : IDisposable
+{
+    public FittedPhotoPipeline()
+    {
+        if (RealFaces.ModelsDir() is null || DevFaces.Dir() is null) return;
+        var all = DevFaces.Pairs();
+        // 12 same and 12 different pairs to fit on, 8 others to score.
+        Fit = all.Where(p => p.Label).Take(12).Concat(all.Where(p => !p.Label).Take(12)).ToArray();
+        Score = all.Where(p => p.Label).Skip(12).Take(4).Concat(all.Where(p => !p.Label).Skip(12).Take(4)).ToArray();
+        Model = Ml.Transforms.VerifyFacePairs(new XcosPipelineOptions { FaceModel = FaceModelDescriptor.FrFeature(), ModelsDirectory = RealFaces.ModelsDir() })
+            .Fit(Ml.Data.LoadFromEnumerable(Fit));
+        ZipPath = Path.Combine(Path.GetTempPath(), $"xcos_photo_pipeline_{Guid.NewGuid():N}.zip");
+        Ml.Model.Save(Model, Ml.Data.LoadFromEnumerable(Fit).Schema, ZipPath);
+    }
+
+    public MLContext Ml { get; } = new(seed: 1);
+    public PhotoPair[] Fit { get; } = [];
+    public PhotoPair[] Score { get; } = [];
+    public ITransformer? Model { get; }
+    public string ZipPath { get; } = "";
+
+    public void Dispose()
+    {
+        if (ZipPath.Length > 0) File.Delete(ZipPath);
+    }
+}
+
+public class FacePhotoPipelineTests(FittedPhotoPipeline fitted) : IClassFixture<FittedPhotoPipeline>
+{
+    [DevFacesFact]
+    public void SavedPipelineScoresPhotosAsTheVerifierDoes()
+    {
+        // The saved model needs no models folder: load it in a fresh context and score.
+        var loaded = new MLContext(seed: 2).Model.Load(fitted.ZipPath, out _);
+        var scored = loaded.Transform(fitted.Ml.Data.LoadFromEnumerable(fitted.Score));
+        var xcos = scored.GetColumn<float>("Xcos").ToArray();
+        var cosine = scored.GetColumn<float>("Cosine").ToArray();
+        var score = scored.GetColumn<float>("Score").ToArray();
+        var predicted = scored.GetColumn<bool>("PredictedLabel").ToArray();
+        var maps = scored.GetColumn<VBuffer<float>>("CosineMap").Select(v => v.DenseValues().ToArray()).ToArray();
+        var att = scored.GetColumn<VBuffer<float>>("Attention").Select(v => v.DenseValues().ToArray()).ToArray();
+        var contrib = scored.GetColumn<VBuffer<float>>("Contributions").Select(v => v.DenseValues().ToArray()).ToArray();
+        float threshold = cosine[0] - score[0];
+        using var verifier = new RealFaceVerifier(new RealFaceVerifierOptions { ModelsDir = RealFaces.ModelsDir(), Threshold = threshold, IntraOpThreads = 1 });
+        for (int i = 0; i < fitted.Score.Length; i++)
+        {
+            var r = verifier.Verify(fitted.Score[i].ImagePath1, fitted.Score[i].ImagePath2);
+            Assert.Equal("ok", r.Status);
+            Assert.True(Math.Abs(r.Cosine!.Value - cosine[i]) < 1e-4, $"pair {i}: cosine {cosine[i]} vs verifier {r.Cosine}");
+            Assert.True(Math.Abs(r.Score!.Value - xcos[i]) < 1e-4, $"pair {i}: xCos {xcos[i]} vs verifier {r.Score}");
+            Assert.Equal(r.Same, predicted[i]);
+            for (int c = 0; c < 49; c++)
+            {
+                // Centred cell cosines lose digits to cancellation: float32 in the graph, double in the C# explainer.
+                Assert.True(Math.Abs(r.CosMap![c] - maps[i][c]) < 1e-3, $"pair {i} cell {c}: cos map {maps[i][c]} vs {r.CosMap[c]}");
+                Assert.True(Math.Abs(r.Attention![c] - att[i][c]) < 1e-5, $"pair {i} cell {c}: attention");
+                Assert.True(Math.Abs(r.Contributions![c] - contrib[i][c]) < 1e-4, $"pair {i} cell {c}: contribution");
+            }
+        }
+        var metrics = fitted.Ml.BinaryClassification.Evaluate(scored);
+        Assert.Equal(predicted.Zip(fitted.Score, (p, s) => p == s.Label ? 1.0 : 0.0).Average(), metrics.Accuracy, 12);
+    }
+
+    [DevFacesFact]
+    public void AlignedFacesSkipTheDetectorAndScoreTheSame()
+    {
+        var dir = Directory.CreateTempSubdirectory("xcos_aligned_").FullName;
+        try
+        {
+            using var detector = FaceDetector.FromDirectory(RealFaces.ModelsDir()!);
+            var pair = fitted.Score[0];
+            string Aligned(string photo, string name)
+            {
+                var face = detector.DetectAndAlign(ImageIO.Load(photo)).Face!;
+                var path = Path.Combine(dir, name);
+                ImageIO.SavePng(face, path);
+                return path;
+            }
+            var aligned = new PhotoPair { ImagePath1 = Aligned(pair.ImagePath1, "a.png"), ImagePath2 = Aligned(pair.ImagePath2, "b.png"), Label = pair.Label };
+            var model = fitted.Ml.Transforms.VerifyFacePairs(new XcosPipelineOptions
+            {
+                FaceModel = FaceModelDescriptor.FrFeature(), ModelsDirectory = RealFaces.ModelsDir(), Aligned = true, Threshold = 0.3f,
+            }).Fit(fitted.Ml.Data.LoadFromEnumerable(new[] { aligned }));
+            var fromAligned = model.Transform(fitted.Ml.Data.LoadFromEnumerable(new[] { aligned }));
+            var fromPhotos = fitted.Model!.Transform(fitted.Ml.Data.LoadFromEnumerable(new[] { pair }));
+            Assert.Equal("ok", fromAligned.GetColumn<string>("Status").Single());
+            Assert.Equal(fromPhotos.GetColumn<float>("Cosine").Single(), fromAligned.GetColumn<float>("Cosine").Single(), 4);
+            Assert.Equal(fromPhotos.GetColumn<float>("Xcos").Single(), fromAligned.GetColumn<float>("Xcos").Single(), 4);
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
+    [DevFacesFact]
+    public void PhotosThatCannotBeVerifiedGetAStatus()
+    {
+        var dir = Directory.CreateTempSubdirectory("xcos_photo_rows_").FullName;
+        try
+        {
+            var blank = Path.Combine(dir, "blank.png");
+            ImageIO.SavePng(new RgbImage(160, 120), blank);
+            var text = Path.Combine(dir, "notes.jpg");
+            File.WriteAllText(text, "not a photo");
+            var good = fitted.Score[0];
+            var rows = new[]
+            {
+                good with { ImagePath2 = blank },
+                good with { ImagePath1 = text },
+                good with { ImagePath1 = Path.Combine(dir, "gone.jpg") },
+                good with { ImagePath2 = "" },
+                good,
+            };
+            var scored = fitted.Model!.Transform(fitted.Ml.Data.LoadFromEnumerable(rows));
+            var status = scored.GetColumn<string>("Status").ToArray();
+            var score = scored.GetColumn<float>("Score").ToArray();
+            var predicted = scored.GetColumn<bool>("PredictedLabel").ToArray();
+            string[] want = ["face2 no_face", "face1 undecodable", "face1 missing_file", "face2 empty_path"];
+            for (int i = 0; i < want.Length; i++)
+            {
+                Assert.StartsWith(want[i], status[i]);
+                Assert.True(float.IsNaN(score[i]));
+                Assert.False(predicted[i]);
+            }
+            Assert.Equal("ok", status[^1]);
+            Assert.True(predicted[^1]);
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+}
