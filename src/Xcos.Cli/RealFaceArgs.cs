@@ -39,6 +39,17 @@ internal sealed class RealFaceArgs
         catch (InvalidDataException e) { throw new CliException(e.Message); }
     }
 
+    /// <summary>The face model's descriptor (--model) and the folder of its data files.</summary>
+    public (FaceModelDescriptor Descriptor, string Folder) Descriptor(ParseResult p)
+    {
+        var model = p.GetValue(Model)!;
+        string path = model == "fr_feature" ? FaceModelDescriptor.ShippedPath()
+            : File.Exists(model) ? Path.GetFullPath(model)
+            : throw new CliException($"--model '{model}': expected fr_feature or an existing descriptor .json file.", ExitCodes.Usage);
+        try { return (FaceModelDescriptor.Load(path), Path.GetDirectoryName(path)!); }
+        catch (FileNotFoundException e) { throw new CliException(e.Message); }
+    }
+
     /// <summary>A detector for aligning raw photos before a TorchSharp checkpoint scores them.</summary>
     public FaceDetector CreateDetector(ParseResult p)
     {

@@ -5,18 +5,22 @@ using Microsoft.ML.Data;
 using Xcos.ML.MLNet;
 
 // Usage: Xcos.ML.DeployCheck <model.zip> <pairs.tsv>
-// pairs.tsv: header "ImagePath1<TAB>ImagePath2<TAB>Landmarks1<TAB>Landmarks2", landmarks as 10 comma-separated numbers.
+// pairs.tsv: header "ImagePath1<TAB>ImagePath2<TAB>Landmarks1<TAB>Landmarks2", landmarks as 10 comma-separated numbers;
+// or header "ImagePath1<TAB>ImagePath2" for a raw-photo pipeline (a face model's, which detects the faces itself).
 // Prints {"rows":[{score, xcos, cosine, probability, predictedLabel, faceStatus1, faceStatus2, status}], "torchSharpLoaded": bool} on stdout.
 if (args.Length != 2)
 {
     Console.Error.WriteLine("usage: Xcos.ML.DeployCheck <model.zip> <pairs.tsv>");
     return 2;
 }
-var rows = PairTsv.Read(args[1]);
 var ml = new MLContext(seed: 1);
 ml.ComponentCatalog.RegisterAssembly(typeof(XcosPipeline).Assembly);
 var model = ml.Model.Load(args[0], out _);
-var scored = model.Transform(ml.Data.LoadFromEnumerable(rows));
+bool photos = File.ReadLines(args[1]).FirstOrDefault() == "ImagePath1\tImagePath2";
+var scored = photos
+    ? model.Transform(ml.Data.LoadFromEnumerable(File.ReadAllLines(args[1]).Skip(1).Where(l => l.Length > 0).Select(l => l.Split('\t'))
+        .Select(f => new PhotoInput { ImagePath1 = f[0], ImagePath2 = f[1] })))
+    : model.Transform(ml.Data.LoadFromEnumerable(PairTsv.Read(args[1])));
 var score = scored.GetColumn<float>("Score").ToArray();
 var xcos = scored.GetColumn<float>("Xcos").ToArray();
 var cosine = scored.GetColumn<float>("Cosine").ToArray();
@@ -43,6 +47,13 @@ var result = new
 };
 Console.WriteLine(JsonSerializer.Serialize(result));
 return 0;
+
+/// <summary>One pair of photos.</summary>
+internal sealed class PhotoInput
+{
+    public string ImagePath1 { get; set; } = "";
+    public string ImagePath2 { get; set; } = "";
+}
 
 /// <summary>One pair of the TSV.</summary>
 internal sealed class PairInput

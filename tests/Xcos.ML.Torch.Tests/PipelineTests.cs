@@ -246,7 +246,7 @@ public class PipelineTests(FittedPipeline fitted) : IClassFixture<FittedPipeline
     [Fact]
     public void SavedPipelineScoresInANewProcessWithoutTorchSharp()
     {
-        var dll = DeployCheckDll();
+        var dll = CliProcess.DeployCheckDll();
         var folder = Path.GetDirectoryName(dll)!;
         var torchFiles = Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories)
             .Where(f => Path.GetFileName(f).Contains("torch", StringComparison.OrdinalIgnoreCase)).ToList();
@@ -285,20 +285,5 @@ public class PipelineTests(FittedPipeline fitted) : IClassFixture<FittedPipeline
             }
         }
         finally { File.Delete(tsv); }
-    }
-
-    /// <summary>tests/Xcos.ML.DeployCheck's build output for this configuration (built through the project reference).</summary>
-    private static string DeployCheckDll()
-    {
-        var testDir = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
-        string tfm = testDir.Name, configuration = testDir.Parent!.Name;
-        for (var d = testDir; d != null; d = d.Parent)
-            if (File.Exists(Path.Combine(d.FullName, "Xcos.ML.sln")))
-            {
-                var dll = Path.Combine(d.FullName, "tests", "Xcos.ML.DeployCheck", "bin", configuration, tfm, "Xcos.ML.DeployCheck.dll");
-                Assert.True(File.Exists(dll), $"{dll} not found; build tests/Xcos.ML.DeployCheck");
-                return dll;
-            }
-        throw new DirectoryNotFoundException("Xcos.ML.sln not found above " + AppContext.BaseDirectory);
     }
 }

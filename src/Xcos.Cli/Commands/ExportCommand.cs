@@ -10,26 +10,37 @@ namespace Xcos.Cli.Commands;
 
 /// <summary>
 /// `xcos export`: a trained checkpoint as ONNX (embedding model + pair head) or as a whole ML.NET pipeline .zip
-/// that scores image pairs without TorchSharp.
+/// that scores image pairs without TorchSharp; without --checkpoint, `--format mlnet` writes the raw-photo pipeline of
+/// an ONNX face model (detector, landmarks, face model and its xCos in one .zip).
 /// </summary>
 internal static class ExportCommand
 {
     public static Command Create()
     {
         var model = new ModelArgs();
+        var real = new RealFaceArgs();
         var format = new Option<string>("--format") { Description = "onnx (two models in --out DIR) or mlnet (one .zip at --out FILE)", Required = true };
         var output = new Option<string>("--out") { Description = "Output folder (onnx) or .zip file (mlnet)", Required = true };
         var threshold = new Option<float?>("--threshold") { Description = "mlnet: decision threshold on the xCos score" };
-        var pairs = new Option<FileInfo?>("--pairs") { Description = "mlnet: labelled pair TSV/pairs.txt of aligned faces to choose the threshold from" };
+        var pairs = new Option<FileInfo?>("--pairs") { Description = "mlnet: labelled pair TSV/pairs.txt to choose the threshold from (aligned faces for a checkpoint, photos for a face model)" };
         var root = new Option<DirectoryInfo?>("--root") { Description = "Folder the pair file's paths are relative to" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object" };
         var cmd = new Command("export", "Export a checkpoint as ONNX models or as an ML.NET pipeline .zip");
         model.AddTo(cmd);
+        real.AddTo(cmd);
         foreach (var o in new Option[] { format, output, threshold, pairs, root, json }) cmd.Options.Add(o);
         cmd.SetAction(p =>
         {
             var fmt = p.GetValue(format);
             if (fmt is not ("onnx" or "mlnet")) throw new CliException($"--format '{fmt}': expected onnx or mlnet.", ExitCodes.Usage);
+            if (p.GetValue(model.Checkpoint) is null)
+            {
+                if (fmt != "mlnet") throw new CliException("--format onnx exports a checkpoint: give --checkpoint (a face model is ONNX already).", ExitCodes.Usage);
+                var zip = ExportPhotoPipeline(p, real, Path.GetFullPath(p.GetValue(output)!), p.GetValue(threshold), p.GetValue(pairs), p.GetValue(root));
+                if (p.GetValue(json)) Cli.WriteJson(new { format = fmt, files = new[] { zip } });
+                else Console.WriteLine($"wrote {zip}");
+                return ExitCodes.Ok;
+            }
             var (m, _) = model.Load(p);
             using var _m = m;
             var weights = TorchOnnxExport.ToWeights(m);
@@ -74,6 +85,52 @@ internal static class ExportCommand
             return ExitCodes.Ok;
         });
         return cmd;
+    }
+
+    // The raw-photo pipeline of an ONNX face model; the threshold is given, chosen on labelled photo pairs, or the descriptor's.
+    private static string ExportPhotoPipeline(ParseResult p, RealFaceArgs real, string outPath, float? threshold, FileInfo? pairs, DirectoryInfo? root)
+    {
+        if (!outPath.EndsWith(".zip", StringComparison.OrdinalIgnoreCase)) throw new CliException($"--out '{outPath}': an ML.NET model is a .zip file.", ExitCodes.Usage);
+        var (descriptor, descriptorDir) = real.Descriptor(p);
+        var variant = p.GetValue(real.Xcos) switch
+        {
+            "weights" => XcosVariant.Weights,
+            "learned" => XcosVariant.Learned,
+            var v => throw new CliException($"--xcos '{v}': expected weights or learned.", ExitCodes.Usage),
+        };
+        var ml = new MLContext(seed: 0);
+        var rows = new List<PhotoPairRow>();
+        if (pairs is not null)
+        {
+            var set = PairSetReader.Load(pairs.FullName, root?.FullName);
+            if (set.ImageRoot is null) throw new CliException($"{pairs.FullName}: --format mlnet needs image files (a TSV or pairs.txt), not a .bin.");
+            rows.AddRange(set.Pairs.Select(q => new PhotoPairRow { ImagePath1 = set.ImagePath(q.Id1)!, ImagePath2 = set.ImagePath(q.Id2)!, Label = q.Same }));
+        }
+        IDataView data = pairs is null ? ml.Data.LoadFromEnumerable(new[] { new PhotoPathRow() }) : ml.Data.LoadFromEnumerable(rows);
+        var fitted = ml.Transforms.VerifyFacePairs(new XcosPipelineOptions
+        {
+            FaceModel = descriptor, FaceModelDirectory = descriptorDir, ModelsDirectory = p.GetValue(real.ModelsDir)?.FullName,
+            Xcos = variant, LearnedHeadPath = p.GetValue(real.LearnedHead)?.FullName, Threshold = threshold,
+        }).Fit(data);
+        Directory.CreateDirectory(Path.GetDirectoryName(outPath)!);
+        var tmp = outPath + ".tmp";
+        ml.Model.Save(fitted, data.Schema, tmp);
+        File.Move(tmp, outPath, overwrite: true);
+        return outPath;
+    }
+
+    private sealed class PhotoPairRow
+    {
+        public string ImagePath1 { get; set; } = "";
+        public string ImagePath2 { get; set; } = "";
+        public bool Label { get; set; }
+    }
+
+    // Without labels the pipeline's input is two paths.
+    private sealed class PhotoPathRow
+    {
+        public string ImagePath1 { get; set; } = "";
+        public string ImagePath2 { get; set; } = "";
     }
 
     // temp file then rename: a failed export never leaves a half-written model where a good one was

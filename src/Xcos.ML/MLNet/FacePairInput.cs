@@ -34,7 +34,7 @@ public sealed class FacePairInput
     }
 }
 
-/// <summary>The scored row of a fitted <see cref="XcosPipeline"/> (default column names).</summary>
+/// <summary>The scored row of a fitted <see cref="XcosPipeline"/> (default column names), for checkpoints and face models alike.</summary>
 public sealed class FacePairPrediction
 {
     /// <summary>Decision margin <c>Xcos - threshold</c>: same person when &gt; 0; NaN when a face is not ok.</summary>
@@ -49,11 +49,11 @@ public sealed class FacePairPrediction
     /// <summary>The raw xCos score.</summary>
     public float Xcos { get; set; }
 
-    /// <summary>The cosine xCos follows: the target backbone's when the model has one, else <see cref="GridCosine"/>.</summary>
+    /// <summary>
+    /// The cosine that decides (a face model's own) or that xCos follows (a checkpoint's target backbone; without one,
+    /// the cosine of the flattened grids, also in the checkpoint pipeline's GridCosine column).
+    /// </summary>
     public float Cosine { get; set; }
-
-    /// <summary>Plain cosine of the two flattened grid features.</summary>
-    public float GridCosine { get; set; }
 
     /// <summary>Patch cosine map, 7x7 row-major.</summary>
     [VectorType(49)] public float[] CosineMap { get; set; } = [];
