@@ -2,7 +2,7 @@
 #:property ManagePackageVersionsCentrally=false
 #:property PublishAot=false
 // Pairs per second of the raw-photo ML.NET pipeline (loaded from its .zip: batch Transform and PredictionEngine) next
-// to the same work through the library directly (RealFaceVerifier: detect, align, embed, explain), for raw photos and
+// to the same work through the library directly (OnnxFacePairVerifier: detect, align, embed, explain), for raw photos and
 // for already-aligned faces. Prints one JSON object; also the .zip sizes.
 // usage: dotnet run BenchMlNet.cs -- DEV_FACES_DIR MODELS_DIR [PAIRS]
 using System.Diagnostics;
@@ -11,6 +11,7 @@ using Microsoft.ML;
 using Xcos.ML.FaceModels;
 using Xcos.ML.Images;
 using Xcos.ML.MLNet;
+using Xcos.ML.Verification;
 
 string devFaces = args[0], models = args[1];
 int n = args.Length > 2 ? int.Parse(args[2]) : 40;
@@ -50,18 +51,13 @@ foreach (var (name, rows, aligned) in new[] { ("photos", pairs, false), ("aligne
     double single = rows.Length / sw.Elapsed.TotalSeconds;
 
     // The same work through the library directly.
-    using var verifier = new RealFaceVerifier(new RealFaceVerifierOptions { ModelsDir = models, IntraOpThreads = 0 });
-    var embedder = verifier.Embedder;
+    using var verifier = new OnnxFacePairVerifier(new OnnxFacePairVerifierOptions { ModelsDir = models, IntraOpThreads = 0 });
     verifier.Verify(rows[0].ImagePath1, rows[0].ImagePath2);
     sw.Restart();
     foreach (var r in rows)
     {
         if (!aligned) verifier.Verify(r.ImagePath1, r.ImagePath2);
-        else
-        {
-            var e = embedder.Embed([ImageIO.Load(r.ImagePath1), ImageIO.Load(r.ImagePath2)]);
-            verifier.Explain(e[0], e[1]);
-        }
+        else verifier.VerifyAligned(ImageIO.Load(r.ImagePath1), ImageIO.Load(r.ImagePath2));
     }
     double core = rows.Length / sw.Elapsed.TotalSeconds;
     result[name] = new { pairs = rows.Length, mlnet_transform_pairs_per_s = batch, mlnet_engine_pairs_per_s = single, core_pairs_per_s = core, zip_bytes = new FileInfo(zip).Length };

@@ -22,11 +22,13 @@ var desc = FaceModelDescriptor.Load(descPath);
 double oldThreshold = desc.Threshold;
 
 // Uncalibrated raw features: every variant below is built from the same cell features.
-using var verifier = new RealFaceVerifier(new RealFaceVerifierOptions
+using var verifier = new OnnxFacePairVerifier(new OnnxFacePairVerifierOptions
+using Xcos.ML.Verification;
+using Xcos.ML.Numerics;
 {
     ModelsDir = models, DescriptorPath = descPath, IntraOpThreads = 2, Calibrate = false, Centre = false, Attention = "kernel",
 });
-var head = verifier.Head;
+var head = verifier.Xcos.Head;
 var means = CellMeansFile.Read(Path.Combine(dataDir, desc.CalibrationFile ?? throw new InvalidDataException($"{descPath}: no calibration_file")), head.Cells, head.Dim).Means;
 
 // Photos: largest detected face, aligned, embedded.
@@ -36,7 +38,7 @@ foreach (var id in FitIdentities.Concat(HeldOutIdentities))
     foreach (var f in Directory.GetFiles(Path.Combine(devFaces, "photos", id), "*.jpg").Order())
     {
         var rel = Path.GetRelativePath(devFaces, f).Replace('\\', '/');
-        var (_, aligned) = verifier.Analyse(ImageIO.Load(f), rel);
+        var aligned = verifier.Analyse(ImageIO.Load(f), rel).Aligned;
         if (aligned is null) { noFace.Add(rel); continue; }
         var e = verifier.Embedder.Embed([aligned])[0];
         photos.Add((rel, id, head.CellFeatures(e.FeatureMap), e.Embedding));
@@ -71,7 +73,7 @@ var parts = new (string Name, List<(int A, int B, bool Same)> Pairs)[]
 foreach (var (name, ps) in parts) Console.WriteLine($"{name}: {ps.Count} pairs ({ps.Count(p => p.Same)} same)");
 var fit = parts[0].Pairs;
 
-double[] Cos(List<(int A, int B, bool Same)> ps) => ps.Select(p => RealFaceVerifier.Cosine(photos[p.A].E, photos[p.B].E)).ToArray();
+double[] Cos(List<(int A, int B, bool Same)> ps) => ps.Select(p => VectorMath.Cosine(photos[p.A].E, photos[p.B].E)).ToArray();
 bool[] Labels(List<(int A, int B, bool Same)> ps) => ps.Select(p => p.Same).ToArray();
 
 // Threshold on the fit part's cosines: best balanced accuracy (mean of the same and different pairs' accuracies),

@@ -13,6 +13,8 @@ using Xcos.ML.Alignment;
 using Xcos.ML.Explain;
 using Xcos.ML.FaceModels;
 using Xcos.ML.Images;
+using Xcos.ML.Numerics;
+using Xcos.ML.Verification;
 using Xcos.ML.Metrics;
 
 var photos = args[0]; var models = args[1]; var outDir = args[2]; bool write = args.Contains("--write");
@@ -83,7 +85,7 @@ var evPairs = Pairs(ev);
 Console.WriteLine($"pairs: calibration {calPairs.Count}, evaluation {evPairs.Count} (half same, half different)");
 
 // Scores.
-double[] Cos(List<(bool Same, float[] U1, float[] U2, float[] E1, float[] E2)> ps) => ps.Select(p => RealFaceVerifier.Cosine(p.E1, p.E2)).ToArray();
+double[] Cos(List<(bool Same, float[] U1, float[] U2, float[] E1, float[] E2)> ps) => ps.Select(p => VectorMath.Cosine(p.E1, p.E2)).ToArray();
 var report = new Dictionary<string, object>();
 var labels = evPairs.Select(p => p.Same).ToArray();
 var cosEv = Cos(evPairs);
@@ -118,12 +120,12 @@ var perPhoto = faces.GroupBy(f => f.Photo).ToDictionary(g => g.Key, g => g.First
 var realList = new List<object>();
 foreach (var (a, b) in realSame)
     if (perPhoto.TryGetValue(a, out var fa) && perPhoto.TryGetValue(b, out var fb))
-        realList.Add(new { a, b, cosine = RealFaceVerifier.Cosine(fa.E[0], fb.E[0]), xcos_centred_kernel = variants[1].X.ExplainCells(fa.U[0], fb.U[0]).Xcos });
+        realList.Add(new { a, b, cosine = VectorMath.Cosine(fa.E[0], fb.E[0]), xcos_centred_kernel = variants[1].X.ExplainCells(fa.U[0], fb.U[0]).Xcos });
 report["real_same_person_pairs_unaugmented"] = realList;
 
 // Time per photo pair, detect + align + embed + explain, 2 threads.
-var verifierOptions = new RealFaceVerifierOptions { ModelsDir = models, DescriptorPath = descPath, IntraOpThreads = 2, Centre = false };
-using (var v = new RealFaceVerifier(verifierOptions))
+var verifierOptions = new OnnxFacePairVerifierOptions { ModelsDir = models, DescriptorPath = descPath, IntraOpThreads = 2, Centre = false };
+using (var v = new OnnxFacePairVerifier(verifierOptions))
 {
     var files = Directory.GetFiles(photos).Order().ToArray();
     v.Verify(files[0], files[1]);  // warm-up

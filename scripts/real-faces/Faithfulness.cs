@@ -19,10 +19,12 @@ var devFaces = args[0]; var models = args[1]; var dataDir = args[2]; var outJson
 int perClass = args.Length > 6 ? int.Parse(args[6]) : 12;
 string[] heldOut = ["Colin_Powell", "Gerhard_Schroeder", "Jacques_Chirac", "Vladimir_Putin"];
 var descPath = Path.Combine(dataDir, "descriptor.json");
-using var verifier = new RealFaceVerifier(new RealFaceVerifierOptions { ModelsDir = models, DescriptorPath = descPath, IntraOpThreads = 2 });
-var head = verifier.Head;
+using var verifier = new OnnxFacePairVerifier(new OnnxFacePairVerifierOptions { ModelsDir = models, DescriptorPath = descPath, IntraOpThreads = 2 });
+var head = verifier.Xcos.Head;
 var old = new WeightDerivedXcos(head, null, new WeightDerivedXcosOptions { Attention = WeightDerivedAttention.Kernel, Centre = false });
 using var learned = new LearnedHead(LearnedHead.NextTo(descPath) ?? throw new FileNotFoundException($"no learned head next to {descPath}"), 2);
+using Xcos.ML.Verification;
+using Xcos.ML.Numerics;
 var gradients = new AffineHeadScorer(head);
 Console.WriteLine($"new xCos: {verifier.Xcos.Options.Describe()}; previous: {old.Options.Describe()}; threshold {verifier.Threshold}");
 

@@ -18,6 +18,7 @@ using Xcos.ML.Data.Synthetic;
 using Xcos.ML.Explain;
 using Xcos.ML.FaceModels;
 using Xcos.ML.Images;
+using Xcos.ML.Numerics;
 using Xcos.ML.Metrics;
 
 static bool IsCalibration(string name) => name is "faceapi_sample1.jpg" or "faceapi_sample2.jpg" or "faceapi_sample3.jpg";
@@ -103,7 +104,7 @@ List<(bool Same, float[] M1, float[] M2, float[] E1, float[] E2)> Pairs(List<(bo
 _ = Pairs(cal);  // drawn only to keep Evaluate.cs's random sequence
 var pairs = Pairs(ev);
 var labels = pairs.Select(p => p.Same).ToArray();
-var cos = pairs.Select(p => RealFaceVerifier.Cosine(p.E1, p.E2)).ToArray();
+var cos = pairs.Select(p => VectorMath.Cosine(p.E1, p.E2)).ToArray();
 var report = new Dictionary<string, object>
 {
     ["pairs"] = pairs.Count, ["evaluation_faces"] = ev.Count, ["calibration_faces"] = cal.Count,

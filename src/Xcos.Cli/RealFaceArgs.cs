@@ -1,6 +1,6 @@
 using System.CommandLine;
 using Xcos.ML.FaceModels;
-using Xcos.ML.Images;
+using Xcos.ML.Verification;
 
 namespace Xcos.Cli;
 
@@ -32,7 +32,7 @@ internal sealed class RealFaceArgs
             throw new CliException("--precision int8 runs an ONNX face model (--model); a --checkpoint runs in fp32 (export it with `xcos export --format onnx --precision int8`).", ExitCodes.Usage);
     }
 
-    public RealFaceVerifier CreateVerifier(ParseResult p, double? threshold, int threads)
+    public OnnxFacePairVerifier CreateVerifier(ParseResult p, double? threshold, int threads, bool aligned, bool flip = false)
     {
         var variant = p.GetValue(Xcos);
         if (variant is not ("weights" or "learned")) throw new CliException($"--xcos '{variant}': expected weights or learned.", ExitCodes.Usage);
@@ -44,10 +44,10 @@ internal sealed class RealFaceArgs
             : throw new CliException($"--model '{model}': expected fr_feature or an existing descriptor .json file.", ExitCodes.Usage);
         try
         {
-            return new RealFaceVerifier(new RealFaceVerifierOptions
+            return new OnnxFacePairVerifier(new OnnxFacePairVerifierOptions
             {
                 ModelsDir = p.GetValue(ModelsDir)?.FullName, DescriptorPath = descriptor, Threshold = threshold, IntraOpThreads = threads,
-                XcosVariant = variant, LearnedHeadPath = head?.FullName, Precision = ParsePrecision(p),
+                Variant = XcosVariantText.ParseOnnx(variant), LearnedHeadPath = head?.FullName, AlignedInput = aligned, Precision = ParsePrecision(p), Flip = flip,
             });
         }
         catch (FileNotFoundException e) { throw new CliException(e.Message); }

@@ -1,3 +1,5 @@
+using Xcos.ML.Numerics;
+using Xcos.ML.Verification;
 using Xcos.ML.Explain;
 using Xcos.ML.Onnx;
 using Xunit;
@@ -18,7 +20,7 @@ public class AffineHeadScorerTests
     private static double ModelCosine(OnnxModelFile m, float[] x1, float[] x2)
     {
         float[] Emb(float[] x) => OnnxGraphTests.Run(m.ToBytes(), new Dictionary<string, (float[], long[])> { ["x"] = (x, [1, C, H, W]) }, "emb")["emb"].Data;
-        return AffineHeadScorer.Cosine(Emb(x1), Emb(x2));
+        return VectorMath.Cosine(Emb(x1), Emb(x2));
     }
 
     [Theory]

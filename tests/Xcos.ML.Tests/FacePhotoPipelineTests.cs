@@ -3,6 +3,7 @@ using Microsoft.ML.Data;
 using Xcos.ML.FaceModels;
 using Xcos.ML.Images;
 using Xcos.ML.MLNet;
+using Xcos.ML.Verification;
 using Xunit;
 
 namespace Xcos.ML.Tests;
@@ -90,13 +91,13 @@ public class FacePhotoPipelineTests(FittedPhotoPipeline fitted) : IClassFixture<
         var att = scored.GetColumn<VBuffer<float>>("Attention").Select(v => v.DenseValues().ToArray()).ToArray();
         var contrib = scored.GetColumn<VBuffer<float>>("Contributions").Select(v => v.DenseValues().ToArray()).ToArray();
         float threshold = cosine[0] - score[0];
-        using var verifier = new RealFaceVerifier(new RealFaceVerifierOptions { ModelsDir = RealFaces.ModelsDir(), Threshold = threshold, IntraOpThreads = 1 });
+        using var verifier = new OnnxFacePairVerifier(new OnnxFacePairVerifierOptions { ModelsDir = RealFaces.ModelsDir(), Threshold = threshold, IntraOpThreads = 1 });
         for (int i = 0; i < fitted.Score.Length; i++)
         {
             var r = verifier.Verify(fitted.Score[i].ImagePath1, fitted.Score[i].ImagePath2);
-            Assert.Equal("ok", r.Status);
-            Assert.True(Math.Abs(r.Cosine!.Value - cosine[i]) < 1e-4, $"pair {i}: cosine {cosine[i]} vs verifier {r.Cosine}");
-            Assert.True(Math.Abs(r.Score!.Value - xcos[i]) < 1e-4, $"pair {i}: xCos {xcos[i]} vs verifier {r.Score}");
+            Assert.True(r.IsOk, r.FailureText);
+            Assert.True(Math.Abs(r.Cosine - cosine[i]) < 1e-4, $"pair {i}: cosine {cosine[i]} vs verifier {r.Cosine}");
+            Assert.True(Math.Abs(r.Xcos - xcos[i]) < 1e-4, $"pair {i}: xCos {xcos[i]} vs verifier {r.Xcos}");
             Assert.Equal(r.Same, predicted[i]);
             for (int c = 0; c < 49; c++)
             {

@@ -1,6 +1,8 @@
 using Google.Protobuf;
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using Xcos.ML.Numerics;
+using Xcos.ML.Verification;
 using Xcos.ML.Alignment;
 using Xcos.ML.FaceModels;
 using Xcos.ML.Images;
@@ -162,28 +164,31 @@ public class LearnedHeadTests
         var headPath = LearnedHead.NextTo(FaceModelDescriptor.ShippedPath());
         Assert.True(headPath is not null, "data/fr_feature/learned_head.onnx is not shipped next to the descriptor");
         var models = RealFaces.ModelsDir()!;
-        using var weights = new RealFaceVerifier(new RealFaceVerifierOptions { ModelsDir = models, IntraOpThreads = 1 });
-        using var learned = new RealFaceVerifier(new RealFaceVerifierOptions { ModelsDir = models, IntraOpThreads = 1, XcosVariant = "learned" });
+        using var weights = new OnnxFacePairVerifier(new OnnxFacePairVerifierOptions { ModelsDir = models, IntraOpThreads = 1, AlignedInput = true });
+        using var learned = new OnnxFacePairVerifier(new OnnxFacePairVerifierOptions { ModelsDir = models, IntraOpThreads = 1, AlignedInput = true, Variant = XcosVariant.Learned });
         Assert.Null(weights.Learned);
+        Assert.Equal(XcosVariant.Learned, learned.Variant);
         Assert.Equal("fr_feature", learned.Learned!.FaceModel);
         var face = SyntheticFace(1);
         var other = SyntheticFace(2);
+        var rw = weights.VerifyAligned(face, other);
+        var rl = learned.VerifyAligned(face, other);
+        // Contributions (the exact decomposition of the cosine) and the deciding cosine are the same; xCos, cosine map and attention are the head's.
+        Assert.Equal(rw.Contributions, rl.Contributions);
+        Assert.Equal(rw.Cosine, rl.Cosine);
+        Assert.Equal(rw.Decision, rl.Decision);
         var a = learned.Embedder.Embed([face, other]);
-        var ew = weights.Explain(a[0], a[1]);
-        var el = learned.Explain(a[0], a[1]);
-        // Contributions (the exact decomposition of the cosine) are the same; xCos, cosine map and attention are the head's.
-        Assert.Equal(ew.Contributions, el.Contributions);
-        Assert.Equal(ew.Cosine, el.Cosine);
         var direct = learned.Learned.Explain(a[0].FeatureMap, a[1].FeatureMap);
-        Assert.Equal(direct.Xcos, el.Xcos);
-        Assert.Equal(direct.Attention, el.Attention);
-        Assert.Equal(1.0, el.Attention.Sum(v => (double)v), 1e-4);
-        Assert.InRange(el.Xcos, -1, 1);
-        Assert.Equal(1.0, learned.Explain(a[0], a[0]).Xcos, 1e-4);
+        Assert.Equal(direct.Xcos, rl.Xcos, 6);
+        Assert.Equal(direct.Attention, rl.Attention);
+        Assert.NotEqual(rw.Attention, rl.Attention);
+        Assert.Equal(1.0, rl.Attention!.Sum(v => (double)v), 1e-4);
+        Assert.InRange(rl.Xcos, -1, 1);
+        Assert.Equal(1.0, learned.VerifyAligned(face, face).Xcos, 1e-4);
 
-        Assert.Throws<ArgumentException>(() => new RealFaceVerifier(new RealFaceVerifierOptions { ModelsDir = models, XcosVariant = "bogus" }));
+        Assert.Throws<ArgumentException>(() => new OnnxFacePairVerifier(new OnnxFacePairVerifierOptions { ModelsDir = models, Variant = XcosVariant.Checkpoint }));
         var noHead = Path.Combine(Path.GetTempPath(), $"none_{Guid.NewGuid():N}.onnx");
-        Assert.Throws<FileNotFoundException>(() => new RealFaceVerifier(new RealFaceVerifierOptions { ModelsDir = models, XcosVariant = "learned", LearnedHeadPath = noHead }));
+        Assert.Throws<FileNotFoundException>(() => new OnnxFacePairVerifier(new OnnxFacePairVerifierOptions { ModelsDir = models, Variant = XcosVariant.Learned, LearnedHeadPath = noHead }));
     }
 
     private static RgbImage SyntheticFace(int id)

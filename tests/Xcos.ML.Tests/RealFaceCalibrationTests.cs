@@ -2,6 +2,8 @@ using Xcos.ML.FaceModels;
 using Xcos.ML.Images;
 using Xcos.ML.Metrics;
 using Xunit;
+using Xcos.ML.Verification;
+using Xcos.ML.Numerics;
 
 namespace Xcos.ML.Tests;
 
@@ -15,7 +17,7 @@ public class RealFaceCalibrationTests
     public void Shipped_xcos_meets_the_targets_on_held_out_identities()
     {
         var dev = Path.Combine(Path.GetDirectoryName(Fixtures.Dir)!, "dev-faces");
-        using var v = new RealFaceVerifier(new RealFaceVerifierOptions { ModelsDir = RealFaces.ModelsDir(), IntraOpThreads = 2 });
+        using var v = new OnnxFacePairVerifier(new OnnxFacePairVerifierOptions { ModelsDir = RealFaces.ModelsDir(), IntraOpThreads = 2 });
         foreach (var id in HeldOut) Assert.DoesNotContain(id, v.Descriptor.ThresholdSource);
         var photos = HeldOut.SelectMany(id => Directory.GetFiles(Path.Combine(dev, "photos", id), "*.jpg").Order().Select(f => (Id: id, File: f))).ToList();
         Assert.Equal(40, photos.Count);
@@ -28,10 +30,10 @@ public class RealFaceCalibrationTests
         for (int i = 0; i < emb.Count; i++)
             for (int j = i + 1; j < emb.Count; j++)
             {
-                var ex = v.Explain(emb[i], emb[j]);
+                var ex = v.Xcos.Explain(emb[i].FeatureMap, emb[j].FeatureMap);
                 Assert.Equal(ex.Xcos, ex.CosMap.Zip(ex.Attention).Sum(t => (double)t.First * t.Second), 5);
                 xcos.Add(ex.Xcos);
-                cos.Add(RealFaceVerifier.Cosine(emb[i].Embedding, emb[j].Embedding));
+                cos.Add(VectorMath.Cosine(emb[i].Embedding, emb[j].Embedding));
                 same.Add(photos[i].Id == photos[j].Id);
             }
         Assert.Equal(780, cos.Count);

@@ -1,3 +1,5 @@
+using Xcos.ML.Numerics;
+using Xcos.ML.Verification;
 using Xcos.ML.Alignment;
 using Xcos.ML.Explain;
 using Xcos.ML.FaceModels;
@@ -89,7 +91,7 @@ public class RealFaceFaithfulnessTests : IClassFixture<TinyFaceModel>
         Assert.Equal(["cosine", "xcos"], scorer.ScoreNames);
         var s = scorer.Score([a, a, c], [b, c, b]);  // `a` repeated by reference: embedded once
         var e = _m.Embedder.Embed([a, b, c]);
-        double[] cos = [RealFaceVerifier.Cosine(e[0].Embedding, e[1].Embedding), RealFaceVerifier.Cosine(e[0].Embedding, e[2].Embedding), RealFaceVerifier.Cosine(e[2].Embedding, e[1].Embedding)];
+        double[] cos = [VectorMath.Cosine(e[0].Embedding, e[1].Embedding), VectorMath.Cosine(e[0].Embedding, e[2].Embedding), VectorMath.Cosine(e[2].Embedding, e[1].Embedding)];
         for (int i = 0; i < 3; i++) Assert.Equal(cos[i], s[0][i], 5);
         Assert.Equal(_m.Xcos.Explain(e[0].FeatureMap, e[2].FeatureMap).Xcos, s[1][1], 5);
         Assert.True(s[0][1] > s[0][0], "a noisy copy should be closer than another face");
@@ -129,7 +131,7 @@ public class RealFaceFaithfulnessTests : IClassFixture<TinyFaceModel>
                     Assert.NotNull(r.Find(method, kind, score));
         var e = _m.Embedder.Embed([a, b]);
         var del = r.Find("contribution", FaithfulnessKind.Deletion, "cosine")!;
-        Assert.Equal(RealFaceVerifier.Cosine(e[0].Embedding, e[1].Embedding), del.Scores[0], 5);
+        Assert.Equal(VectorMath.Cosine(e[0].Embedding, e[1].Embedding), del.Scores[0], 5);
         Assert.Equal(8, del.Scores.Length);
         double random = r.Find("random", FaithfulnessKind.Deletion, "cosine")!.Auc;
         Assert.True(del.Auc < random - 0.02, $"contribution deletion AUC {del.Auc} is not below random {random}");
@@ -180,14 +182,14 @@ public class RealFaceFaithfulnessTests : IClassFixture<TinyFaceModel>
         var dir = Path.GetDirectoryName(RealFaces.Photo("faceapi_sample1.jpg"))!;
         var tsv = Path.Combine(_m.Dir, "pairs.tsv");
         File.WriteAllLines(tsv, ["photo1\tphoto2\tsame", "faceapi_sample1.jpg\tfaceapi_sample1.jpg\t1", "faceapi_sample1.jpg\tfaceapi_sample2.jpg\t0"]);
-        using var v = new RealFaceVerifier(new RealFaceVerifierOptions { ModelsDir = RealFaces.ModelsDir() });
+        using var v = new OnnxFacePairVerifier(new OnnxFacePairVerifierOptions { ModelsDir = RealFaces.ModelsDir() });
         var o = new RealFaceFaithfulnessOptions { Curves = new FaithfulnessOptions { PatchesPerStep = 7, RandomOrders = 1 } };
         var set = RealFaceFaithfulness.LoadPairs(v, tsv, dir, o);
         Assert.Equal([true, false], set.Labels);
         Assert.NotEqual(set.Faces[0].Face1.Pixels, set.Faces[0].Face2.Pixels);  // two augmentations of one face
         var res = RealFaceFaithfulness.EvaluatePairs(v, [set.Faces[0]], o);
         var e = v.Embedder.Embed([set.Faces[0].Face1, set.Faces[0].Face2]);
-        Assert.Equal(RealFaceVerifier.Cosine(e[0].Embedding, e[1].Embedding), res[0].Find("gradcam", FaithfulnessKind.Deletion, "cosine")!.Scores[0], 4);
+        Assert.Equal(VectorMath.Cosine(e[0].Embedding, e[1].Embedding), res[0].Find("gradcam", FaithfulnessKind.Deletion, "cosine")!.Scores[0], 4);
         File.WriteAllLines(tsv, ["missing.jpg\tfaceapi_sample1.jpg\t1"]);
         Assert.Contains("missing.jpg", Assert.Throws<InvalidDataException>(() => RealFaceFaithfulness.LoadPairs(v, tsv, dir, o)).Message);
     }

@@ -21,6 +21,11 @@ public class VerifyCommandTests
         var root = doc.RootElement;
         Assert.Equal(Npy.Read(Path.Combine(dir, "xcos.npy")).AsFloat32()[pair], root.GetProperty("score").GetSingle(), 1e-4);
         Assert.Equal(Npy.Read(Path.Combine(dir, "target_cos.npy")).AsFloat32()[pair], root.GetProperty("cosine").GetSingle(), 1e-4);
+        Assert.Equal("ok", root.GetProperty("status").GetString());
+        Assert.Equal("target", root.GetProperty("cosine_source").GetString());
+        Assert.Equal("xcos", root.GetProperty("decided_by").GetString());
+        Assert.Equal("undecided", root.GetProperty("decision").GetString());  // no --threshold
+        Assert.Equal(JsonValueKind.Null, root.GetProperty("same").ValueKind);
         var cos = Npy.Read(Path.Combine(dir, "cos_map.npy")).AsFloat32();
         var att = Npy.Read(Path.Combine(dir, "attention.npy")).AsFloat32();
         var cosRows = root.GetProperty("cos_map").EnumerateArray().ToArray();

@@ -3,6 +3,8 @@ using System.Globalization;
 using Spectre.Console;
 using Xcos.ML.Torch.Demo;
 
+using Xcos.ML.Verification;
+
 namespace Xcos.Cli.Commands;
 
 /// <summary>
@@ -63,7 +65,7 @@ public static class DemoCommand
         L($"ML.NET pipeline saved to {r.ModelZipPath}; reloaded in a fresh MLContext, {r.ReloadedPairs} pairs scored again: max |score difference| {r.ReloadMaxDifference:G3}");
         L($"real faces: {r.RealFaces.Note}");
         foreach (var p in r.RealFaces.Pairs)
-            L($"  {Path.GetFileName(p.Photo1)} vs {Path.GetFileName(p.Photo2)} ({(p.SameIdentity ? "same" : "different")} identity): {p.Status}, faces found {p.FacesFound1}/{p.FacesFound2}{(p.Cosine is double c ? $", cosine {c:F3}, xCos {p.Xcos:F3}" : "")}{(p.Figure is null ? "" : $", figure {p.Figure}")}");
+            L($"  {Path.GetFileName(p.Photo1)} vs {Path.GetFileName(p.Photo2)} ({(p.SameIdentity ? "same" : "different")} identity): {p.Verification.Status.ToText()}, faces found {p.Verification.Face1.FaceCount}/{p.Verification.Face2.FaceCount}{(p.Verification.IsOk ? $", cosine {p.Verification.Cosine:F3}, xCos {p.Verification.Xcos:F3}" : "")}{(p.Figure is null ? "" : $", figure {p.Figure}")}");
         L($"figures: {Path.GetDirectoryName(r.Figures.FirstOrDefault() ?? r.OutputDirectory)} ({r.Figures.Count} files)");
         L($"report: {r.ReportPath}");
         return s.ToString();

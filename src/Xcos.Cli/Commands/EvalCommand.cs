@@ -1,10 +1,10 @@
 using System.CommandLine;
 using System.Text.Json.Serialization;
 using Xcos.ML.Data;
-using Xcos.ML.FaceModels;
 using Xcos.ML.Images;
+using Xcos.ML.Explain;
 using Xcos.ML.Metrics;
-using Xcos.ML.Torch;
+using Xcos.ML.Verification;
 using Xcos.ML.Torch.Config;
 
 namespace Xcos.Cli.Commands;
@@ -43,9 +43,6 @@ internal static class EvalCommand
         [property: JsonPropertyName("cosine_source")] string CosineSource,
         [property: JsonPropertyName("skipped_rows")] SkippedJson[] SkippedRows,
         [property: JsonPropertyName("report")] string? Report);
-
-    /// <summary>One scored pair, kept for the metrics and the report's figures.</summary>
-    internal sealed record Scored(int Row, FacePair Pair, double Xcos, double Cosine, float[] CosMap, float[] Attention, float[]? Contributions);
 
     public sealed record SetJson(
         [property: JsonPropertyName("data_set")] string DataSet,
@@ -92,49 +89,52 @@ internal static class EvalCommand
             // fail before the scoring, not after it
             if (p.GetValue(scoresFile)?.Directory is { Exists: false } scoresDir)
                 throw new CliException($"{p.GetValue(scoresFile)!.FullName}: cannot write the pair scores: folder {scoresDir.FullName} does not exist.");
-            var scoreRows = new List<PairScoreRow>();
-            bool photos = p.GetValue(model.Checkpoint) is null;
+            bool photos = p.GetValue(model.Checkpoint) is null, isAligned = p.GetValue(aligned), doFlip = p.GetValue(flip);
             if (!photos) real.RejectInt8(p);
-            bool isAligned = p.GetValue(aligned), doFlip = p.GetValue(flip);
-            // the detector (or verifier) stays open until the report has re-aligned the faces it shows
-            using var verifier = photos ? real.CreateVerifier(p, null, p.GetValue(model.Threads) ?? 0) : null;
-            using var detector = !isAligned ? (photos ? null : real.CreateDetector(p)) : null;
-            var (m, _) = photos ? (null, null) : model.Load(p);
-            using var _m = m;
+            using var session = VerifierSession.Open(p, model, real, isAligned, threshold: null, flip: doFlip);
+            var verifier = session.Verifier;
+            string variant = verifier is OnnxFacePairVerifier onnx ? onnx.VariantDescription : verifier.Variant.ToText();
+            var scoreRows = new List<PairScoreRow>();
             var results = new List<(FileInfo File, EvalJson Json, BenchmarkRow Row)>();
             foreach (var file in files)
             {
                 var set = PairSetReader.Load(file.FullName, p.GetValue(root)?.FullName);
                 int n = Math.Min(set.Count, p.GetValue(maxPairs) ?? int.MaxValue);
-                var skipped = new List<SkippedJson>();
-                var (scored, cosineSource) = photos
-                    ? ScorePhotos(verifier!, set, n, skipped, isAligned, doFlip)
-                    : ScoreCheckpoint(m!, set, n, detector, skipped, doFlip);
-                if (scored.Count < 2 || scored.All(s => s.Pair.Same) || scored.All(s => !s.Pair.Same))
-                    throw new CliException($"{file.FullName}: {scored.Count} of {n} pairs could be scored; the metrics need both same and different pairs (skipped: {skipped.Count}){SkipReasons(skipped, set, detector is not null)}.");
-                scoreRows.AddRange(scored.Select(s => (s.Row, new PairScoreRow(s.Pair.Id1, s.Pair.Id2, s.Pair.Same, s.Xcos, s.Cosine, "ok")))
-                    .Concat(skipped.Select(k => (k.Row, new PairScoreRow(k.Id1, k.Id2, set.Pairs[k.Row].Same, null, null, k.Reason.ReplaceLineEndings(" ").Replace('\t', ' ')))))
-                    .OrderBy(t => t.Row).Select(t => t.Item2));
-                var same = scored.Select(s => s.Pair.Same).ToArray();
+                var ids = set.Pairs.Take(n).Select(x => (x.Id1, x.Id2)).ToArray();
+                Func<string, RgbImage> load = id => ImageIO.Load(set.ReadImage(id), name: id);
+                // each distinct image is read, aligned and embedded once (the verifier caches it within the call)
+                var verified = CliProgress.Run(photos ? "detect, align, embed, explain" : "scoring pairs", n,
+                    advance => verifier.VerifyMany(ids, load, progress: new Advance(advance)));
+                var skipped = verified.Select((r, i) => (r, i)).Where(x => !x.r.IsOk)
+                    .Select(x => new SkippedJson(set.RowOf(x.i), ids[x.i].Id1, ids[x.i].Id2, x.r.FailureText!)).ToList();
+                scoreRows.AddRange(Enumerable.Range(0, n).Select(i => new PairScoreRow(ids[i].Id1, ids[i].Id2, set.Pairs[i].Same,
+                    verified[i].IsOk ? verified[i].Xcos : null, verified[i].IsOk ? verified[i].Cosine : null,
+                    verified[i].IsOk ? "ok" : verified[i].FailureText!.ReplaceLineEndings(" ").Replace('\t', ' '))));
+                var rows = Enumerable.Range(0, n).Where(i => verified[i].IsOk).ToArray();
+                var same = rows.Select(i => set.Pairs[i].Same).ToArray();
+                if (rows.Length < 2 || same.All(s => s) || same.All(s => !s))
+                    throw new CliException($"{file.FullName}: {rows.Length} of {n} pairs could be scored; the metrics need both same and different pairs (skipped: {skipped.Count}){SkipReasons(skipped, set, !isAligned)}.");
                 // the protocol's 10 folds, fewer only for a set too small to split that way
-                var protocol = new VerificationOptions { Folds = Math.Min(10, scored.Count) };
-                var xr = VerificationMetrics.Evaluate(scored.Select(s => s.Xcos).ToArray(), same, protocol);
-                var cr = VerificationMetrics.Evaluate(scored.Select(s => s.Cosine).ToArray(), same, protocol);
+                var protocol = new VerificationOptions { Folds = Math.Min(10, rows.Length) };
+                var xr = VerificationMetrics.Evaluate(rows.Select(i => verified[i].Xcos).ToArray(), same, protocol);
+                var cr = VerificationMetrics.Evaluate(rows.Select(i => verified[i].Cosine).ToArray(), same, protocol);
+                var cosineSource = verifier.CosineSource;
                 string? reportPath = null;
                 if (p.GetValue(report) is { } dir)
                 {
-                    Func<string, RgbImage?> face = photos && !isAligned
-                        ? id => verifier!.Analyse(ImageIO.Load(set.ReadImage(id), name: id), id).Aligned
-                        : id => LoadFace(set, id, detector).Face;
+                    var input = FacePairReport.Input(verifier, rows.Select(i => ids[i]).ToArray(), rows.Select(i => verified[i]).ToArray(), same, load,
+                        rows.Select(i => $"row {set.RowOf(i)}: {Path.GetFileName(ids[i].Id1)} | {Path.GetFileName(ids[i].Id2)}").ToArray(),
+                        $"xCos evaluation: {file.Name}",
+                        $"{rows.Length} pairs. xCos 10-fold accuracy {xr.AccuracyMean:F4}, AUC {xr.Auc:F4}; " +
+                        $"plain cosine ({cosineSource}) 10-fold accuracy {cr.AccuracyMean:F4}, AUC {cr.Auc:F4}.");
                     string reportDir = files.Count == 1 ? dir.FullName : Path.Combine(dir.FullName, Path.GetFileNameWithoutExtension(file.Name));
-                    reportPath = ReportWriter.Write(reportDir, file.Name, scored, face, xr, cr, cosineSource, protocol);
+                    reportPath = EvaluationReport.Write(reportDir, input, new EvaluationReportOptions { Verification = protocol }).IndexPath;
                 }
                 results.Add((file, new EvalJson(n, skipped.Count, MetricsJson.From(xr), MetricsJson.From(cr), cosineSource, skipped.ToArray(), reportPath),
-                    new BenchmarkRow(Path.GetFileNameWithoutExtension(file.Name), file.FullName, scored.Count, skipped.Count, xr, cr)));
+                    new BenchmarkRow(Path.GetFileNameWithoutExtension(file.Name), file.FullName, rows.Length, skipped.Count, xr, cr)));
             }
             if (p.GetValue(scoresFile) is { } sf)
             {
-                string variant = photos ? verifier!.XcosVariant : "checkpoint";
                 try { PairScoresFile.Write(sf.FullName, variant, scoreRows); }
                 catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new CliException($"{sf.FullName}: cannot write the pair scores: {e.Message}"); }
             }
@@ -164,7 +164,6 @@ internal static class EvalCommand
         return cmd;
     }
 
-    // Why nothing could be scored: the commonest reasons, and the usual cause for .bin files (faces already aligned).
     private static string SkipReasons(List<SkippedJson> skipped, PairSet set, bool detected)
     {
         if (skipped.Count == 0) return "";
@@ -176,106 +175,15 @@ internal static class EvalCommand
         return $"; reasons: {string.Join(", ", common)}{hint}";
     }
 
-    /// <summary>Decodes one image of the set and aligns it (detector) or checks it is an aligned face (no detector).</summary>
-    private static (RgbImage? Face, string Status) LoadFace(PairSet set, string id, FaceDetector? detector)
+    /// <summary>Passes the verifier's count of pairs done on to the progress bar as increments.</summary>
+    private sealed class Advance(Action<int> advance) : IProgress<int>
     {
-        try
-        {
-            var img = ImageIO.Load(set.ReadImage(id), name: id);
-            if (detector is not null)
-                return detector.DetectAndAlign(img).Face is { } face ? (face, "ok") : (null, $"{id}: no face found");
-            return img.Width == 112 && img.Height == 112 ? (img, "ok") : (null, $"{id}: expected an aligned 112x112 face, got {img.Width}x{img.Height}");
-        }
-        catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException or UnauthorizedAccessException)
-        {
-            return (null, e.Message);
-        }
-    }
+        private int _done;
 
-    private static (List<Scored>, string) ScoreCheckpoint(Xcos.ML.Torch.Networks.XcosModel m, PairSet set, int n, FaceDetector? detector, List<SkippedJson> skipped, bool flip)
-    {
-        var result = new List<Scored>(n);
-        string source = m.BackboneTarget is null ? "grid" : "target";
-        CliProgress.Run("scoring pairs", n, advance =>
+        public void Report(int value)
         {
-            const int chunk = 64;
-            for (int start = 0; start < n; start += chunk)
-            {
-                var batch = new List<(int Row, RgbImage A, RgbImage B)>();
-                for (int i = start; i < Math.Min(n, start + chunk); i++)
-                {
-                    var pair = set.Pairs[i];
-                    var (a, sa) = LoadFace(set, pair.Id1, detector);
-                    var (b, sb) = LoadFace(set, pair.Id2, detector);
-                    if (a is null || b is null) skipped.Add(new SkippedJson(set.RowOf(i), pair.Id1, pair.Id2, a is null ? sa : sb));
-                    else batch.Add((i, a, b));
-                }
-                var scores = XcosScorer.Score(m, batch.Select(x => (x.A, x.B)).ToList(), flip: flip);
-                for (int k = 0; k < batch.Count; k++)
-                {
-                    var r = scores[k];
-                    result.Add(new Scored(batch[k].Row, set.Pairs[batch[k].Row], r.Score, r.Cosine, r.CosMap, r.Attention, null));
-                }
-                advance(Math.Min(chunk, n - start));
-            }
-            return 0;
-        });
-        return (result, source);
-    }
-
-    private static (List<Scored>, string) ScorePhotos(RealFaceVerifier verifier, PairSet set, int n, List<SkippedJson> skipped, bool isAligned, bool flip)
-    {
-        // Each distinct image is read, aligned and embedded once per run, however many pairs use it.
-        var cache = new EmbeddingCache<(FaceEmbedding? Embedding, string Status)>();
-        (FaceEmbedding? Embedding, string Status) Embed(string id)
-        {
-            try
-            {
-                return cache.GetOrAdd(id, () => set.ReadImage(id), bytes =>
-                {
-                    try
-                    {
-                        var image = ImageIO.Load(bytes, name: id);
-                        int side = verifier.Descriptor.InputSize;
-                        if (isAligned && (image.Width != side || image.Height != side))
-                            return (null, $"{id}: --aligned expects a {side}x{side} face, got {image.Width}x{image.Height}");
-                        var aligned = isAligned ? image : verifier.Analyse(image, id).Aligned;
-                        if (aligned is null) return (null, $"{id}: no face found");
-                        if (!flip) return (verifier.Embedder.Embed([aligned])[0], "ok");
-                        var both = verifier.Embedder.Embed([aligned, PhotoAugmentation.FlipHorizontal(aligned)]);
-                        return (FlipEmbedding.Combine(both[0], both[1], verifier.Embedder.MapShape), "ok");
-                    }
-                    catch (Exception e) when (e is InvalidDataException or ArgumentException)
-                    {
-                        return (null, e.Message);
-                    }
-                });
-            }
-            catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException or UnauthorizedAccessException)
-            {
-                return (null, e.Message);
-            }
+            advance(value - _done);
+            _done = value;
         }
-        var result = new List<Scored>(n);
-        CliProgress.Run("detect, align, embed, explain", n, advance =>
-        {
-            for (int i = 0; i < n; i++)
-            {
-                var pair = set.Pairs[i];
-                var a = Embed(pair.Id1);
-                var b = Embed(pair.Id2);
-                if (a.Embedding is null || b.Embedding is null) skipped.Add(new SkippedJson(set.RowOf(i), pair.Id1, pair.Id2, a.Embedding is null ? a.Status : b.Status));
-                else
-                {
-                    var ex = verifier.Explain(a.Embedding, b.Embedding);
-                    double cos = RealFaceVerifier.Cosine(a.Embedding.Embedding, b.Embedding.Embedding);
-                    result.Add(new Scored(i, pair, ex.Xcos, cos, ex.CosMap, ex.Attention, ex.Contributions));
-                }
-                advance(1);
-            }
-            return 0;
-        });
-        Console.Error.WriteLine($"eval: {cache.Misses} distinct images detected and embedded for {n} pairs ({cache.Hits} reused)");
-        return (result, "model");
     }
 }

@@ -5,6 +5,7 @@ using Xcos.ML.Data;
 using Xcos.ML.MLNet;
 using Xcos.ML.Onnx;
 using Xcos.ML.Torch.Export;
+using Xcos.ML.Verification;
 
 namespace Xcos.Cli.Commands;
 

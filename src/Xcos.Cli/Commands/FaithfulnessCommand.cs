@@ -12,6 +12,7 @@ using Xcos.ML.Torch;
 using Xcos.ML.Torch.Checkpoints;
 using Xcos.ML.Torch.Explain;
 using Xcos.ML.Torch.Networks;
+using Xcos.ML.Verification;
 
 namespace Xcos.Cli.Commands;
 
@@ -79,7 +80,7 @@ public static class FaithfulnessCommand
             {
                 // Real-photo mode: the ONNX face model; the explained score is its embedding cosine (what decides).
                 var threadCount = parse.GetValue(threads) ?? 0;
-                using var verifier = new RealFaceVerifier(new RealFaceVerifierOptions { ModelsDir = parse.GetValue(models)?.FullName, IntraOpThreads = threadCount });
+                using var verifier = new OnnxFacePairVerifier(new OnnxFacePairVerifierOptions { ModelsDir = parse.GetValue(models)?.FullName, IntraOpThreads = threadCount });
                 var options = new RealFaceFaithfulnessOptions { Curves = curves, BatchSize = parse.GetValue(batch), Augmentation = parse.GetValue(noAugment) ? null : new FaceAugmentationOptions() };
                 var set = RealFaceFaithfulness.LoadPairs(verifier, parse.GetValue(pairs)!.FullName, parse.GetValue(root)?.FullName, options);
                 int n = Math.Min(set.Count, limit ?? int.MaxValue);

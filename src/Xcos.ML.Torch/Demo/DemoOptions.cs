@@ -135,14 +135,9 @@ public sealed record DemoMlNetMetrics(double Accuracy, double Auc, double F1, do
 /// <param name="Photo1">First photo (PNG written by the demo).</param>
 /// <param name="Photo2">Second photo.</param>
 /// <param name="SameIdentity">Whether the generator drew both from one identity.</param>
-/// <param name="Status">"ok", or "no_face" when the detector found no face in a photo.</param>
-/// <param name="FacesFound1">Faces the detector found in photo 1.</param>
-/// <param name="FacesFound2">Faces the detector found in photo 2.</param>
-/// <param name="Cosine">The real model's cosine (null without faces).</param>
-/// <param name="Xcos">Weight-derived xCos (null without faces).</param>
-/// <param name="Figure">Explanation figure, or null.</param>
-public sealed record DemoRealPair(string Photo1, string Photo2, bool SameIdentity, string Status, int FacesFound1, int FacesFound2,
-    double? Cosine, double? Xcos, string? Figure);
+/// <param name="Verification">The verification core's result (statuses, faces found, cosine, xCos, maps).</param>
+/// <param name="Figure">Explanation figure, or null when a photo had no usable face.</param>
+public sealed record DemoRealPair(string Photo1, string Photo2, bool SameIdentity, Xcos.ML.Verification.FacePairVerification Verification, string? Figure);
 
 /// <summary>What the real-face part of the demo did.</summary>
 /// <param name="ModelsDirectory">Where the models were looked for.</param>

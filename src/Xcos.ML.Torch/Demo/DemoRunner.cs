@@ -13,6 +13,7 @@ using Xcos.ML.MLNet;
 using Xcos.ML.Onnx;
 using Xcos.ML.Torch.Export;
 using Xcos.ML.Torch.Training;
+using Xcos.ML.Verification;
 
 namespace Xcos.ML.Torch.Demo;
 
@@ -310,31 +311,23 @@ public sealed class DemoRunner
         }
         var pairs = new[] { (Photo(0, 0), Photo(0, 1), true), (Photo(0, 0), Photo(1, 0), false) };
         var results = new List<DemoRealPair>();
-        using var verifier = new RealFaceVerifier(new RealFaceVerifierOptions { ModelsDir = dir, IntraOpThreads = o.Threads ?? 0 });
+        using var verifier = new OnnxFacePairVerifier(new OnnxFacePairVerifierOptions { ModelsDir = dir, IntraOpThreads = o.Threads ?? 0 });
         for (int k = 0; k < pairs.Length; k++)
         {
             ct.ThrowIfCancellationRequested();
             var (p1, p2, sameId) = pairs[k];
-            var (r, f1, f2) = verifier.VerifyDetailed(ImageIO.Load(p1), ImageIO.Load(p2), Path.GetFileName(p1), Path.GetFileName(p2));
+            var r = verifier.Verify(p1, p2);
             string? figure = null;
-            if (r.Status == "ok" && f1 is not null && f2 is not null)
+            if (r.IsOk)
             {
                 figure = Path.Combine(realDir, $"real_pair{k}.png");
-                ExplanationFigure.Save(figure, new ExplanationInput
-                {
-                    Face1Rgb = f1.Pixels, Face1Width = f1.Width, Face1Height = f1.Height,
-                    Face2Rgb = f2.Pixels, Face2Width = f2.Width, Face2Height = f2.Height,
-                    CosMap = r.CosMap!, Attention = r.Attention!, Score = r.Score!.Value, Cosine = r.Cosine!.Value,
-                    Threshold = r.Threshold, Same = r.Same,
-                    Title = $"synthetic photos through the real detector + {verifier.Descriptor.OnnxFile} ({(sameId ? "same" : "different")} identity)",
-                    Face1Label = Path.GetFileName(p1), Face2Label = Path.GetFileName(p2),
-                    ExtraMap = r.Contributions, ExtraMapTitle = "Contribution to the cosine",
-                });
+                ExplanationFigure.Save(figure, r.ToExplanationInput(
+                    title: $"synthetic photos through the real detector + {verifier.Descriptor.OnnxFile} ({(sameId ? "same" : "different")} identity)"));
             }
-            results.Add(new DemoRealPair(p1, p2, sameId, r.Status, r.Face1.FaceCount, r.Face2.FaceCount, r.Cosine, r.Score, figure));
+            results.Add(new DemoRealPair(p1, p2, sameId, r, figure));
             progress?.Report(new DemoProgress(DemoStage.RealFaces, k + 1, pairs.Length, "synthetic photos through the real models"));
         }
-        int found = results.Count(x => x.Status == "ok");
+        int found = results.Count(x => x.Verification.IsOk);
         string note = found == results.Count
             ? "these are synthetic photos (generated faces placed in a 320x240 picture), not photographs of people, run through the real detector, aligner and face model"
             : $"these are synthetic photos, not photographs of people; the real detector found a face in both photos of {found} of {results.Count} pairs, so only those were explained";

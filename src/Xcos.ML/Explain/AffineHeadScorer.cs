@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using Xcos.ML.Numerics;
 
 namespace Xcos.ML.Explain;
 
@@ -55,7 +56,7 @@ public sealed class AffineHeadScorer : IMapScorer
     {
         ArgumentNullException.ThrowIfNull(map1);
         ArgumentNullException.ThrowIfNull(map2);
-        return (float)Cosine(Embedding(map1), Embedding(map2));
+        return (float)VectorMath.Cosine(Embedding(map1), Embedding(map2));
     }
 
     /// <inheritdoc/>
@@ -91,14 +92,6 @@ public sealed class AffineHeadScorer : IMapScorer
             for (int ch = 0; ch < c; ch++)
                 g[ch * cells + cell] = TensorPrimitives.Dot(_mt.AsSpan((cell * c + ch) * dim, dim), embeddingGradient);
         return g;
-    }
-
-    /// <summary>Cosine of two vectors, accumulated in double.</summary>
-    public static double Cosine(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
-    {
-        if (a.Length != b.Length) throw new ArgumentException($"vectors differ in length ({a.Length} vs {b.Length})");
-        double na = Norm(a), nb = Norm(b);
-        return na == 0 || nb == 0 ? 0 : Dot(a, b) / (na * nb);
     }
 
     private static double Dot(ReadOnlySpan<float> a, ReadOnlySpan<float> b)

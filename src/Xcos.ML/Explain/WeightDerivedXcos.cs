@@ -103,6 +103,8 @@ public sealed class WeightDerivedXcos
     public WeightDerivedHead Head { get; }
     /// <summary>The options.</summary>
     public WeightDerivedXcosOptions Options { get; }
+    /// <summary>The calibration means mu_c (Cells x Dim) it centres on, or null.</summary>
+    public ReadOnlySpan<float> CellMeans => _means;
 
     /// <summary>Explains a pair from its feature maps (CHW).</summary>
     public WeightDerivedExplanation Explain(ReadOnlySpan<float> map1, ReadOnlySpan<float> map2) =>

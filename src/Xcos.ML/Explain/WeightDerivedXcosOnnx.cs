@@ -21,9 +21,10 @@ public static class WeightDerivedXcosOnnx
         CosMap = "cos_map", Attention = "attention", Contributions = "contributions", Score = "score", Cosine = "cosine";
 
     /// <summary>Builds the graph of <paramref name="xcos"/> for one pair (batch 1).</summary>
-    public static ModelProto Build(WeightDerivedXcos xcos, float[]? cellMeans)
+    public static ModelProto Build(WeightDerivedXcos xcos)
     {
         ArgumentNullException.ThrowIfNull(xcos);
+        float[]? cellMeans = xcos.CellMeans.IsEmpty ? null : xcos.CellMeans.ToArray();
         var h = xcos.Head;
         int c = h.Channels, cells = h.Cells, r = h.ReducedDim, dim = h.Dim;
         var b = new OnnxGraphBuilder("weight_derived_xcos");

@@ -97,7 +97,7 @@ public sealed class OnnxFaceEmbedder : IDisposable
 
     /// <summary>The descriptor in use.</summary>
     public FaceModelDescriptor Descriptor { get; }
-    /// <summary>The model as loaded (with the map added as an output); its weights feed <see cref="Explain.WeightDerivedHead"/>.</summary>
+    /// <summary>The model as loaded (with the map added as an output); its weights feed the weight-derived head.</summary>
     public OnnxModelFile Model { get; }
     /// <summary>Input value name.</summary>
     public string InputName { get; }

@@ -7,17 +7,9 @@ using Xcos.ML.FaceModels;
 using Xcos.ML.Metrics;
 using Xcos.ML.Onnx;
 using Xcos.ML.Onnx.Proto;
+using Xcos.ML.Verification;
 
 namespace Xcos.ML.MLNet;
-
-/// <summary>Which xCos explains a frozen ONNX face model's decision.</summary>
-public enum XcosVariant
-{
-    /// <summary>Weight-derived from the model's affine head (exact contributions; no training).</summary>
-    Weights,
-    /// <summary>The paper's learned head trained on the model's cosine (<see cref="LearnedHead"/>).</summary>
-    Learned,
-}
 
 /// <summary>
 /// Raw photographs to an explained decision as one ML.NET estimator (<c>mlContext.Transforms.VerifyFacePairs</c> with
@@ -68,19 +60,10 @@ internal sealed class FacePhotoPipeline : IEstimator<ITransformer>
         _embedder = model.ToByteArray();
 
         var head = WeightDerivedHead.Extract(embedder.Model, embedder.FeatureMapName, embedder.EmbeddingName);
-        float[]? means = _descriptor.CalibrationFile is { } cal ? CellMeansFile.Read(Path.Combine(descriptorDir, cal), head.Cells, head.Dim).Means : null;
-        var attention = _descriptor.Attention switch
-        {
-            "pair" => WeightDerivedAttention.Pair,
-            "contribution" => WeightDerivedAttention.Contribution,
-            _ => WeightDerivedAttention.Kernel,
-        };
-        var xcos = new WeightDerivedXcos(head, means, new WeightDerivedXcosOptions
-        {
-            Attention = attention, Centre = _descriptor.Centre && means is not null && attention != WeightDerivedAttention.Contribution,
-            Scale = _descriptor.XcosScale, Offset = _descriptor.XcosOffset, MatchCosine = _descriptor.XcosMatchCosine,
-        });
-        _head = WeightDerivedXcosOnnx.Build(xcos, means).ToByteArray();
+        var xcos = OnnxFacePairVerifier.CreateXcos(_descriptor, head, descriptorDir);
+        _head = WeightDerivedXcosOnnx.Build(xcos).ToByteArray();
+        if (options.Xcos is not (XcosVariant.Weights or XcosVariant.Learned))
+            throw new ArgumentException($"xcos variant \"{options.Xcos.ToText()}\" is not available for ONNX face models; use weights or learned");
         if (options.Xcos == XcosVariant.Learned)
         {
             var path = options.LearnedHeadPath ?? LearnedHead.NextTo(Path.Combine(descriptorDir, "descriptor.json"))

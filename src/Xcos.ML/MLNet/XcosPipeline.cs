@@ -4,6 +4,7 @@ using Xcos.ML.FaceModels;
 using Xcos.ML.Images;
 using Xcos.ML.Metrics;
 using Xcos.ML.Onnx;
+using Xcos.ML.Verification;
 
 namespace Xcos.ML.MLNet;
 

@@ -1,9 +1,11 @@
 using System.Globalization;
 using Xcos.ML.Alignment;
+using Xcos.ML.Explain;
 using Xcos.ML.FaceModels;
 using Xcos.ML.Images;
+using Xcos.ML.Numerics;
 
-namespace Xcos.ML.Explain;
+namespace Xcos.ML.Verification;
 
 /// <summary>
 /// Mild, seeded augmentation of an aligned face, made by re-warping the photo: a similarity about the template centre
@@ -104,7 +106,7 @@ public sealed class RealFacePairScorer : IPairScorer
         Parallel.For(0, faces1.Count, i =>
         {
             int a = unique[faces1[i]], b = unique[faces2[i]];
-            cos[i] = RealFaceVerifier.Cosine(emb[a].Embedding, emb[b].Embedding);
+            cos[i] = VectorMath.Cosine(emb[a].Embedding, emb[b].Embedding);
             xc[i] = _xcos.ExplainCells(cells[a], cells[b]).Xcos;
         });
         return [cos, xc];
@@ -179,7 +181,7 @@ public static class RealFaceFaithfulness
     /// <param name="pairs">Aligned faces.</param>
     /// <param name="options">Options; defaults when null.</param>
     /// <param name="progress">Receives the number of pairs done.</param>
-    public static IReadOnlyList<FaithfulnessPairResult> EvaluatePairs(RealFaceVerifier verifier, IEnumerable<(RgbImage Face1, RgbImage Face2)> pairs,
+    public static IReadOnlyList<FaithfulnessPairResult> EvaluatePairs(OnnxFacePairVerifier verifier, IEnumerable<(RgbImage Face1, RgbImage Face2)> pairs,
         RealFaceFaithfulnessOptions? options = null, IProgress<int>? progress = null)
     {
         ArgumentNullException.ThrowIfNull(verifier);
@@ -212,7 +214,7 @@ public static class RealFaceFaithfulness
     /// augmentations of one face.
     /// </summary>
     /// <exception cref="InvalidDataException">A malformed line, or a photo without a face (names the file, line and photo).</exception>
-    public static RealFacePairSet LoadPairs(RealFaceVerifier verifier, string pairFile, string? root = null, RealFaceFaithfulnessOptions? options = null)
+    public static RealFacePairSet LoadPairs(OnnxFacePairVerifier verifier, string pairFile, string? root = null, RealFaceFaithfulnessOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(verifier);
         ArgumentNullException.ThrowIfNull(pairFile);
@@ -228,7 +230,7 @@ public static class RealFaceFaithfulness
             var path = Path.Combine(root, rel);
             if (!File.Exists(path)) throw new InvalidDataException($"{pairFile}: line {line}: photo '{rel}' not found under {root}");
             var img = ImageIO.Load(path);
-            var (report, _) = verifier.Analyse(img, rel);
+            var report = verifier.Analyse(img, rel);
             if (report.Landmarks is null) throw new InvalidDataException($"{pairFile}: line {line}: no face found in '{rel}'");
             var lm = report.Landmarks.Select(p => (p[0], p[1])).ToArray();
             photos[rel] = (img, lm);

@@ -1,0 +1,172 @@
+using System.Text;
+using System.Text.Json;
+using Xcos.ML.Figures;
+
+namespace Xcos.ML.Verification;
+
+/// <summary>
+/// The one result of verifying a pair of faces, whatever the model (ONNX face model or TorchSharp checkpoint). It writes
+/// its own JSON (<see cref="WriteJson"/>, one schema for both) and builds its explanation figure (<see cref="ToExplanationInput"/>).
+/// A failed pair (a face not ok) has <see cref="Same"/> false, <see cref="Decision"/> Different and NaN scores / null maps.
+/// </summary>
+/// <param name="Face1">First face.</param>
+/// <param name="Face2">Second face.</param>
+/// <param name="Xcos">xCos score of <paramref name="Variant"/>; NaN when failed.</param>
+/// <param name="Cosine">The plain cosine named by <paramref name="CosineSource"/>; NaN when failed.</param>
+/// <param name="CosineSource">"model" (an ONNX face model's own embedding cosine), "target" (a checkpoint's frozen target backbone) or "grid" (a checkpoint without one: the flattened grid embeddings).</param>
+/// <param name="DecidedBy">"cosine" (ONNX face models: xCos explains the model's cosine) or "xcos" (checkpoints: xCos is the verification score).</param>
+/// <param name="Threshold">Threshold on the deciding score; null when none was given.</param>
+/// <param name="Decision">Same when the deciding score is above the threshold; Undecided without a threshold.</param>
+/// <param name="Variant">The xCos variant.</param>
+/// <param name="CosMap">Per-cell cosines, row-major (49 for 7x7); null when failed.</param>
+/// <param name="Attention">Per-cell attention, summing to 1; null when failed.</param>
+/// <param name="Contributions">Per-cell exact contributions to the cosine (weight-derived decomposition); null where the model gives none.</param>
+/// <param name="BiasContribution">The head's constant term's share of the cosine; null where the model gives none.</param>
+/// <param name="Milliseconds">Wall time of this pair (a batch shares its faces' time between the pairs that first used them).</param>
+public sealed record FacePairVerification(
+    FaceReport Face1, FaceReport Face2, double Xcos, double Cosine, string CosineSource, string DecidedBy, double? Threshold,
+    VerificationDecision Decision, XcosVariant Variant, float[]? CosMap, float[]? Attention, float[]? Contributions, double? BiasContribution,
+    double Milliseconds)
+{
+    /// <summary>Both faces were used and the pair was scored.</summary>
+    public bool IsOk => Face1.IsOk && Face2.IsOk;
+
+    /// <summary>Ok, or the first failing face's status.</summary>
+    public FaceStatus Status => !Face1.IsOk ? Face1.Status : Face2.Status;
+
+    /// <summary>True only when decided Same (never for a failed or undecided pair).</summary>
+    public bool Same => Decision == VerificationDecision.Same;
+
+    /// <summary>The score the threshold applies to (<see cref="Cosine"/> or <see cref="Xcos"/>, by <see cref="DecidedBy"/>).</summary>
+    public double DecidingScore => DecidedBy == "cosine" ? Cosine : Xcos;
+
+    /// <summary>Why the pair failed, naming the faces ("photo.png: no_face"); null when ok.</summary>
+    public string? FailureText => IsOk ? null
+        : string.Join("; ", new[] { Face1, Face2 }.Where(f => !f.IsOk).Select(f => $"{f.Path}: {f.StatusText}"));
+
+    /// <summary>The decision rule every verifier uses: same when the deciding score is strictly above the threshold.</summary>
+    public static VerificationDecision Decide(double decidingScore, double? threshold) =>
+        threshold is not { } t ? VerificationDecision.Undecided
+        : decidingScore > t ? VerificationDecision.Same : VerificationDecision.Different;
+
+    /// <summary>
+    /// The explanation figure's input: aligned faces, cosine and attention maps, the contributions as the extra map where
+    /// the model gives them. <paramref name="threshold"/> replaces the verifier's (for example a report's xCos threshold);
+    /// then the figure's verdict is xCos above it.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The pair failed, or its aligned faces were not kept.</exception>
+    public ExplanationInput ToExplanationInput(string? label1 = null, string? label2 = null, string? title = null, double? threshold = null)
+    {
+        if (!IsOk) throw new InvalidOperationException($"no figure for a failed pair ({FailureText})");
+        var a = Face1.Aligned ?? throw new InvalidOperationException($"{Face1.Path}: the aligned face was not kept (verify with keepFaces)");
+        var b = Face2.Aligned ?? throw new InvalidOperationException($"{Face2.Path}: the aligned face was not kept (verify with keepFaces)");
+        bool byCosine = DecidedBy == "cosine" && threshold is null;
+        return new ExplanationInput
+        {
+            Face1Rgb = a.Pixels, Face1Width = a.Width, Face1Height = a.Height,
+            Face2Rgb = b.Pixels, Face2Width = b.Width, Face2Height = b.Height,
+            CosMap = CosMap!, Attention = Attention!, Score = Xcos, Cosine = Cosine,
+            Threshold = threshold ?? Threshold ?? double.NaN,
+            Same = threshold is { } t ? Xcos > t : Decision == VerificationDecision.Undecided ? null : Same,
+            Title = title ?? (byCosine ? "The model's cosine decides; xCos explains it" : null),
+            Face1Label = label1 ?? System.IO.Path.GetFileName(Face1.Path), Face2Label = label2 ?? System.IO.Path.GetFileName(Face2.Path),
+            ExtraMap = Contributions, ExtraMapTitle = Contributions is null ? null : "Contribution to the cosine",
+        };
+    }
+
+    /// <summary>One JSON object on one line (snake_case keys; see <see cref="WriteJson"/>).</summary>
+    public string ToJson()
+    {
+        using var stream = new MemoryStream();
+        using (var w = new Utf8JsonWriter(stream)) WriteJson(w);
+        return Encoding.UTF8.GetString(stream.ToArray());
+    }
+
+    /// <summary>
+    /// Writes the pair as JSON: status, score (xCos), cosine, cosine_source, decided_by, decision (same / different /
+    /// undecided), threshold, same (null when undecided), xcos_variant, cos_map / attention / contributions as 7x7 rows,
+    /// bias_contribution, faces (path, status, detail, face_count, box, detection_score, landmarks, note) and milliseconds.
+    /// Scores of a failed pair are null; keys without a value are left out.
+    /// </summary>
+    public void WriteJson(Utf8JsonWriter w)
+    {
+        ArgumentNullException.ThrowIfNull(w);
+        w.WriteStartObject();
+        w.WriteString("status", Status.ToText());
+        Number(w, "score", Xcos);
+        Number(w, "cosine", Cosine);
+        w.WriteString("cosine_source", CosineSource);
+        w.WriteString("decided_by", DecidedBy);
+        w.WriteString("decision", Decision switch { VerificationDecision.Same => "same", VerificationDecision.Different => "different", _ => "undecided" });
+        if (Threshold is { } t) w.WriteNumber("threshold", t);
+        if (Decision == VerificationDecision.Undecided) w.WriteNull("same"); else w.WriteBoolean("same", Same);
+        w.WriteString("xcos_variant", Variant.ToText());
+        Grid(w, "cos_map", CosMap);
+        Grid(w, "attention", Attention);
+        Grid(w, "contributions", Contributions);
+        if (BiasContribution is { } bias) Number(w, "bias_contribution", bias);
+        w.WriteStartArray("faces");
+        foreach (var f in new[] { Face1, Face2 }) Face(w, f);
+        w.WriteEndArray();
+        w.WriteNumber("milliseconds", Math.Round(Milliseconds, 3));
+        w.WriteEndObject();
+    }
+
+    private static void Face(Utf8JsonWriter w, FaceReport f)
+    {
+        w.WriteStartObject();
+        w.WriteString("path", f.Path);
+        w.WriteString("status", f.Status.ToText());
+        if (f.Detail is not null) w.WriteString("detail", f.Detail);
+        w.WriteNumber("face_count", f.FaceCount);
+        if (f.Box is { } b)
+        {
+            w.WriteStartArray("box");
+            foreach (var v in new[] { b.X1, b.Y1, b.X2, b.Y2 }) w.WriteNumberValue(v);
+            w.WriteEndArray();
+        }
+        if (f.DetectionScore is { } s) w.WriteNumber("detection_score", s);
+        if (f.Landmarks is { } lm)
+        {
+            w.WriteStartArray("landmarks");
+            foreach (var p in lm)
+            {
+                w.WriteStartArray();
+                foreach (var v in p) w.WriteNumberValue(v);
+                w.WriteEndArray();
+            }
+            w.WriteEndArray();
+        }
+        if (f.Note is { } note) w.WriteString("note", note);
+        w.WriteEndObject();
+    }
+
+    // JSON has no NaN: a missing score is null
+    private static void Number(Utf8JsonWriter w, string name, double v)
+    {
+        if (double.IsFinite(v)) w.WriteNumber(name, v); else w.WriteNull(name);
+    }
+
+    private static void Grid(Utf8JsonWriter w, string name, float[]? map)
+    {
+        if (map is null) return;
+        w.WriteStartArray(name);
+        foreach (var row in Rows(map))
+        {
+            w.WriteStartArray();
+            foreach (var v in row) w.WriteNumberValue(v);
+            w.WriteEndArray();
+        }
+        w.WriteEndArray();
+    }
+
+    /// <summary>A square map's rows (7 rows of 7 for a 7x7 grid).</summary>
+    /// <exception cref="ArgumentException">The map is not square.</exception>
+    public static float[][] Rows(float[] map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        int side = (int)Math.Round(Math.Sqrt(map.Length));
+        if (side * side != map.Length) throw new ArgumentException($"a map of {map.Length} cells is not square");
+        return Enumerable.Range(0, side).Select(r => map[(r * side)..((r + 1) * side)]).ToArray();
+    }
+}
