@@ -13,9 +13,11 @@ internal sealed class RealFaceArgs
     public readonly Option<DirectoryInfo?> ModelsDir = new("--models-dir") { Description = "Where `xcos models fetch` put the models (default: $XCOS_MODELS or the user data folder)" };
     public readonly Option<string> Precision = new("--precision") { Description = "ONNX face model: fp32 (default) or int8 (NAME.int8.onnx next to the model, from `xcos export --face-model NAME --precision int8`)", DefaultValueFactory = _ => "fp32" };
 
-    public void AddTo(Command command)
+    /// <summary>Adds the options; <paramref name="withPrecision"/> false where the command has its own --precision (export).</summary>
+    public void AddTo(Command command, bool withPrecision = true)
     {
-        foreach (var o in new Option[] { Model, Xcos, LearnedHead, ModelsDir, Precision }) command.Options.Add(o);
+        foreach (var o in new Option[] { Model, Xcos, LearnedHead, ModelsDir }) command.Options.Add(o);
+        if (withPrecision) command.Options.Add(Precision);
     }
 
     public OnnxPrecision ParsePrecision(ParseResult p) => p.GetValue(Precision) switch

@@ -29,7 +29,7 @@ internal static class ExportCommand
         var int8 = new Int8ExportArgs();
         var cmd = new Command("export", "Export a checkpoint as ONNX models or as an ML.NET pipeline .zip, or an ONNX face model in int8");
         model.AddTo(cmd);
-        real.AddTo(cmd);
+        real.AddTo(cmd, withPrecision: false);
         foreach (var o in new Option[] { format, output, threshold, pairs, root, json }) cmd.Options.Add(o);
         int8.AddTo(cmd);
         cmd.SetAction(p =>

@@ -125,7 +125,7 @@ internal static class TorchSaveFile
         }
         if (records.Count == 0)
             throw new CheckpointException(path, "holds no state dict (no tensors at the top level or under 'state_dict'); top-level keys: " +
-                string.Join(", ", dict.Keys.Select(k => k.ToString())) + ".");
+                string.Join(", ", dict.Select(kv => kv.Value is PickledObject or PickledGlobal or PickledPersistentId ? $"{kv.Key} ({Describe(kv.Value)})" : kv.Key.ToString())) + ".");
         return (records, entries);
     }
 
@@ -135,6 +135,9 @@ internal static class TorchSaveFile
         PickledObject o => $"an object of the foreign class '{o.Type.FullName}'",
         PickledGlobal g => $"the foreign global '{g.FullName}'",
         PickledPersistentId => "a bare persistent id",
+        string => "a Python string",
+        System.Collections.IDictionary => "a Python dict",
+        System.Collections.IList => "a Python list",
         _ => $"a {v.GetType().Name}",
     };
 }

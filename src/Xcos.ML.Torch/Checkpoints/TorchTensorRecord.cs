@@ -32,6 +32,8 @@ public sealed class TorchTensorRecord
     public Tensor ToTensor()
     {
         var data = Storage.Data ?? throw new InvalidDataException($"storage '{Storage.Key}' was not read.");
+        if (Stride.Count != Shape.Count || Shape.Any(d => d < 0) || Stride.Any(d => d < 0))
+            throw new InvalidDataException($"tensor of storage '{Storage.Key}' has shape [{string.Join(",", Shape)}] and stride [{string.Join(",", Stride)}]: they must have the same length and no negative entries.");
         long last = Offset;
         for (int i = 0; i < Shape.Count; i++)
         {
