@@ -8,6 +8,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using Microsoft.ML;
+using Microsoft.ML.Data;
 using Xcos.ML.FaceModels;
 using Xcos.ML.Images;
 using Xcos.ML.MLNet;

@@ -52,6 +52,14 @@ public class PackagedConsumerTests
             // The two same-face pairs are accepted, the two different ones not.
             var predicted = Array.IndexOf(lines[0].Split('\t'), "PredictedLabel");
             Assert.Equal(new[] { "true", "true", "false", "false" }, lines.Skip(1).Select(l => l.Split('\t')[predicted]));
+            // The Xcos.ML-only process reproduces the PyTorch reference: xCos and the target backbone's cosine.
+            foreach (var (column, reference) in new[] { ("Xcos", "xcos.npy"), ("Cosine", "target_cos.npy") })
+            {
+                int at = Array.IndexOf(lines[0].Split('\t'), column);
+                var want = Xcos.ML.Data.Npy.Read(Fixtures.Path("xcos_tiny", reference)).AsFloat32();
+                var got = lines.Skip(1).Select(l => float.Parse(l.Split('\t')[at], System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+                for (int i = 0; i < 4; i++) Assert.True(Math.Abs(want[i] - got[i]) <= 1e-4f, $"pair {i}: {column} {got[i]} vs {reference} {want[i]}");
+            }
 
             var torchFiles = Directory.EnumerateFiles(scoreOut, "*", SearchOption.AllDirectories)
                 .Where(f => Path.GetFileName(f).Contains("torch", StringComparison.OrdinalIgnoreCase)).ToList();

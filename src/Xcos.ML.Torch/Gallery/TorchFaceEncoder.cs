@@ -56,18 +56,9 @@ public sealed class TorchFaceEncoder : IFaceEncoder
     /// <inheritdoc/>
     public FaceEncoding Encode(RgbImage photo, bool aligned = false)
     {
-        ArgumentNullException.ThrowIfNull(photo);
-        RgbImage face;
-        int count = 1;
-        if (aligned) face = photo;
-        else
-        {
-            if (_detector is null) throw new InvalidOperationException("this checkpoint encoder has no face detector: give aligned 112x112 faces (aligned: true)");
-            var (det, f) = _detector.DetectAndAlign(photo);
-            if (f is null) return FaceEncoding.Failed(FaceStatus.NoFace, null, det.FaceCount);
-            face = f;
-            count = det.FaceCount;
-        }
+        var (located, count, failure) = FaceEncoding.Locate(photo, aligned, _detector, "this checkpoint encoder has no face detector: give aligned 112x112 faces (aligned: true)");
+        if (failure is not null) return failure;
+        var face = located!;
         if (face.Width != Side || face.Height != Side)
             return FaceEncoding.Failed(FaceStatus.ModelError, $"{face.Width}x{face.Height} face; the checkpoint takes aligned {Side}x{Side} faces");
         var r = Run(face);

@@ -1,3 +1,4 @@
+using Xcos.ML.FaceModels;
 using Xcos.ML.Images;
 using Xcos.ML.Verification;
 
@@ -14,6 +15,20 @@ public sealed record FaceEncoding(FaceStatus Status, string? Detail, float[]? Em
 {
     /// <summary>A failed encoding.</summary>
     public static FaceEncoding Failed(FaceStatus status, string? detail, int faceCount = 0) => new(status, detail, null, null, null, faceCount);
+
+    /// <summary>
+    /// The face an encoder embeds: <paramref name="photo"/> itself when <paramref name="aligned"/>, else the primary face
+    /// the detector finds (null and a <see cref="FaceStatus.NoFace"/> failure when none), with the number of faces found.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">A photo to detect in, but no detector (the message is <paramref name="noDetector"/>).</exception>
+    public static (RgbImage? Face, int Count, FaceEncoding? Failure) Locate(RgbImage photo, bool aligned, FaceDetector? detector, string noDetector)
+    {
+        ArgumentNullException.ThrowIfNull(photo);
+        if (aligned) return (photo, 1, null);
+        if (detector is null) throw new InvalidOperationException(noDetector);
+        var (det, face) = detector.DetectAndAlign(photo);
+        return face is null ? (null, det.FaceCount, Failed(FaceStatus.NoFace, null, det.FaceCount)) : (face, det.FaceCount, null);
+    }
 
     /// <summary>The status with its detail, as reports print it ("no_face", "missing_file: /x.jpg").</summary>
     public string StatusText => Status.WithDetail(Detail);

@@ -69,18 +69,9 @@ public sealed class OnnxFaceEncoder : IFaceEncoder
     /// <inheritdoc/>
     public FaceEncoding Encode(RgbImage photo, bool aligned = false)
     {
-        ArgumentNullException.ThrowIfNull(photo);
-        RgbImage face;
-        int count = 1;
-        if (aligned) face = photo;
-        else
-        {
-            if (_detector is null) throw new InvalidOperationException("this encoder was built for aligned faces only (needDetector: false)");
-            var (det, f) = _detector.DetectAndAlign(photo);
-            if (f is null) return FaceEncoding.Failed(FaceStatus.NoFace, null, det.FaceCount);
-            face = f;
-            count = det.FaceCount;
-        }
+        var (located, count, failure) = FaceEncoding.Locate(photo, aligned, _detector, "this encoder was built for aligned faces only (needDetector: false)");
+        if (failure is not null) return failure;
+        var face = located!;
         if (face.Width != FaceSize || face.Height != FaceSize) face = ImageOps.Resize(face, FaceSize, FaceSize);
         var e = _embedder.Embed(face);
         return new FaceEncoding(FaceStatus.Ok, null, e.Embedding, Head.CellFeatures(e.FeatureMap), face, count);
