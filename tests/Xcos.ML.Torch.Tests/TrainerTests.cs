@@ -17,10 +17,8 @@ public sealed class TrainerTests : IClassFixture<TinyFaceSet>
     public TrainerTests(TinyFaceSet set) => _set = set;
 
     // 6 training images, batch 3: two steps per epoch
-    private static XcosTrainerOptions Tiny(int epochs = 2) => new()
+    private static XcosTrainerOptions Tiny(int epochs = 2) => TinyFaceSet.TinyTrainer(epochs) with
     {
-        Arch = "ir", Stages = [1, 1, 1, 1], GridChannels = 8, Epochs = epochs, BatchSize = 3, Threads = 1, Seed = 11,
-        ValidationFolds = 5, EvaluationBatchSize = 8,
         Backbone = new() { LearningRate = 0.02 }, Head = new() { LearningRate = 0.02, WeightDecay = 4e-4 },
     };
 

@@ -29,10 +29,8 @@ public sealed class XcosTrainingEstimatorTests : IClassFixture<TinyFaceSet>
     }
 
     // 6 training images, batch 3: two steps of one epoch
-    private static XcosTrainerOptions Tiny() => new()
+    private static XcosTrainerOptions Tiny() => TinyFaceSet.TinyTrainer(epochs: 1, seed: 5) with
     {
-        Arch = "ir", Stages = [1, 1, 1, 1], GridChannels = 8, Epochs = 1, BatchSize = 3, Threads = 1, Seed = 5,
-        ValidationFolds = 5, EvaluationBatchSize = 8,
         Backbone = new() { LearningRate = 0.05 }, Head = new() { LearningRate = 0.05 }, Attention = new() { Kind = OptimizerKind.Adam, LearningRate = 1e-2 },
     };
 

@@ -50,24 +50,12 @@ public static class FaceImageLoading
         output.Status = status.WithDetail(detail);
     }
 
-    /// <summary>Reads <paramref name="path"/>, classifying a failure as a <see cref="FaceStatus"/>.</summary>
+    /// <summary>Reads <paramref name="path"/>, classifying a failure as a <see cref="FaceStatus"/> (<see cref="FaceImageErrors"/>).</summary>
     public static (RgbImage? Image, FaceStatus Status, string? Detail) TryLoad(string? path)
     {
         if (string.IsNullOrWhiteSpace(path)) return (null, FaceStatus.EmptyPath, null);
         if (Directory.Exists(path)) return (null, FaceStatus.MissingFile, $"{path} is a directory, not an image file");
-        if (!File.Exists(path)) return (null, FaceStatus.MissingFile, path);
-        try
-        {
-            return (ImageIO.Load(path), FaceStatus.Ok, null);
-        }
-        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException or NotSupportedException)
-        {
-            var status = e.Message.Contains("truncated", StringComparison.OrdinalIgnoreCase) ? FaceStatus.TruncatedImage
-                : e.Message.Contains("too large", StringComparison.OrdinalIgnoreCase) ? FaceStatus.ImageTooLarge
-                : e is FileNotFoundException or DirectoryNotFoundException ? FaceStatus.MissingFile
-                : FaceStatus.Undecodable;
-            return (null, status, e.Message);
-        }
+        return FaceImageErrors.TryLoad(path, p => ImageIO.Load(p));
     }
 }
 

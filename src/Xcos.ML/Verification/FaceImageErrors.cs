@@ -11,9 +11,9 @@ public static class FaceImageErrors
     /// </summary>
     public static FaceStatus? Classify(Exception e) => e switch
     {
+        // ImageIO says what it refused (truncated, too large, undecodable) in the exception it throws
+        _ when e.Data[ImageLoadFailure.StatusKey] is FaceStatus carried => carried,
         FileNotFoundException or DirectoryNotFoundException or KeyNotFoundException or UnauthorizedAccessException => FaceStatus.MissingFile,
-        // ImageIO names its pixel budget in the message of this one refusal
-        InvalidDataException when e.Message.Contains(nameof(ImageLoadOptions.MaxPixels), StringComparison.Ordinal) => FaceStatus.ImageTooLarge,
         InvalidDataException or EndOfStreamException => FaceStatus.Undecodable,
         IOException => FaceStatus.MissingFile,
         _ => null,
