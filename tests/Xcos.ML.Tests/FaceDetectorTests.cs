@@ -5,50 +5,6 @@ using Xunit;
 
 namespace Xcos.ML.Tests;
 
-/// <summary>Where the real face models and photos are on this machine (XCOS_MODELS, XCOS_PHOTOS), if anywhere.</summary>
-internal static class RealFaces
-{
-    public static string? ModelsDir()
-    {
-        foreach (var dir in new[] { Environment.GetEnvironmentVariable("XCOS_MODELS"), RepoModels() })
-            if (!string.IsNullOrEmpty(dir) && ModelStore.ModelFiles.All(f => File.Exists(Path.Combine(dir, f)))) return dir;
-        return null;
-    }
-
-    /// <summary>The repository's .models folder (where scripts/fetch-models.sh puts the models for .ci/run), or null.</summary>
-    public static string? RepoModels()
-    {
-        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
-            if (File.Exists(Path.Combine(d.FullName, "Xcos.ML.sln"))) return Path.Combine(d.FullName, ".models");
-        return null;
-    }
-
-    /// <summary>Photos fetched by scripts/real-faces/fetch-photos.sh into $XCOS_PHOTOS.</summary>
-    public static string? Photo(string name)
-    {
-        var dir = Environment.GetEnvironmentVariable("XCOS_PHOTOS");
-        if (string.IsNullOrEmpty(dir)) return null;
-        var p = Path.Combine(dir, name);
-        return File.Exists(p) ? p : null;
-    }
-
-    public const string NoModels = "real face models not found: set XCOS_MODELS to a folder from `xcos models fetch` or scripts/fetch-models.sh";
-}
-
-public sealed class RealModelsFactAttribute : FactAttribute
-{
-    public RealModelsFactAttribute() { if (RealFaces.ModelsDir() is null) Skip = RealFaces.NoModels; }
-}
-
-public sealed class RealPhotoFactAttribute : FactAttribute
-{
-    public RealPhotoFactAttribute()
-    {
-        if (RealFaces.ModelsDir() is null) Skip = RealFaces.NoModels;
-        else if (RealFaces.Photo("faceapi_sample1.jpg") is null) Skip = "real photos not found: run scripts/real-faces/fetch-photos.sh DIR and set XCOS_PHOTOS=DIR";
-    }
-}
-
 public class FaceDetectorTests
 {
     [RealModelsFact]

@@ -8,45 +8,6 @@ using Xunit;
 
 namespace Xcos.ML.Tests;
 
-/// <summary>Rows of a raw-photo pipeline: two photo paths and, for Fit, the label.</summary>
-public sealed record PhotoPair
-{
-    public string ImagePath1 { get; set; } = "";
-    public string ImagePath2 { get; set; } = "";
-    public bool Label { get; set; }
-}
-
-/// <summary>Real photos of ../shared/dev-faces (10 people), found from the test output folder.</summary>
-internal static class DevFaces
-{
-    public static string? Dir()
-    {
-        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d != null; d = d.Parent)
-        {
-            var candidate = Path.Combine(d.FullName, "shared", "dev-faces");
-            if (File.Exists(Path.Combine(candidate, "pairs.tsv"))) return candidate;
-        }
-        return null;
-    }
-
-    /// <summary>The pairs of pairs.tsv, as absolute paths.</summary>
-    public static IReadOnlyList<PhotoPair> Pairs()
-    {
-        var dir = Dir() ?? throw new DirectoryNotFoundException("shared/dev-faces not found above " + AppContext.BaseDirectory);
-        return File.ReadAllLines(Path.Combine(dir, "pairs.tsv")).Skip(1).Where(l => l.Length > 0).Select(l => l.Split('\t'))
-            .Select(f => new PhotoPair { ImagePath1 = Path.Combine(dir, f[0]), ImagePath2 = Path.Combine(dir, f[1]), Label = f[2] == "1" }).ToList();
-    }
-}
-
-public sealed class DevFacesFactAttribute : FactAttribute
-{
-    public DevFacesFactAttribute()
-    {
-        if (RealFaces.ModelsDir() is null) Skip = RealFaces.NoModels;
-        else if (DevFaces.Dir() is null) Skip = "shared/dev-faces not found";
-    }
-}
-
 /// <summary>The raw-photo pipeline fitted once on dev-faces pairs and saved.</summary>
 public sealed class FittedPhotoPipeline : IDisposable
 {

@@ -2,7 +2,6 @@ using System.Buffers.Binary;
 using SixLabors.ImageSharp.Formats.Png;
 using Xcos.ML.Data;
 using Xcos.ML.Images;
-using Xcos.Tests.Shared;
 using Xunit;
 using Xunit.Abstractions;
 

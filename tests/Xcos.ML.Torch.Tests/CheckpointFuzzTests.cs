@@ -1,7 +1,6 @@
 using System.IO.Compression;
 using TorchSharp;
 using Xcos.ML.Torch.Checkpoints;
-using Xcos.Tests.Shared;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
 

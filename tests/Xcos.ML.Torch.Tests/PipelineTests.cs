@@ -245,7 +245,7 @@ public class PipelineTests(FittedPipeline fitted) : IClassFixture<FittedPipeline
     [Fact]
     public void SavedPipelineScoresInANewProcessWithoutTorchSharp()
     {
-        var dll = CliProcess.DeployCheckDll();
+        var dll = DeployCheckProcess.Dll();
         var folder = Path.GetDirectoryName(dll)!;
         var torchFiles = Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories)
             .Where(f => Path.GetFileName(f).Contains("torch", StringComparison.OrdinalIgnoreCase)).ToList();

@@ -17,7 +17,7 @@ public sealed class TrainerTests : IClassFixture<TinyFaceSet>
     public TrainerTests(TinyFaceSet set) => _set = set;
 
     // 6 training images, batch 3: two steps per epoch
-    private static XcosTrainerOptions Tiny(int epochs = 2) => TinyFaceSet.TinyTrainer(epochs) with
+    private static XcosTrainerOptions Tiny(int epochs = 2) => TinyTrainer.Options(epochs) with
     {
         Backbone = new() { LearningRate = 0.02 }, Head = new() { LearningRate = 0.02, WeightDecay = 4e-4 },
     };

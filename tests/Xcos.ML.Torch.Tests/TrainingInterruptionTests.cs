@@ -17,7 +17,7 @@ public sealed class TrainingInterruptionTests : IClassFixture<TinyFaceSet>
     public TrainingInterruptionTests(TinyFaceSet set) => _set = set;
 
     // 6 training images, batch 3: two steps per epoch
-    private static XcosTrainerOptions Tiny(int epochs = 2) => TinyFaceSet.TinyTrainer(epochs);
+    private static XcosTrainerOptions Tiny(int epochs = 2) => TinyTrainer.Options(epochs);
 
     private static int[] LoggedEpochs(string dir) =>
         File.ReadAllLines(Path.Combine(dir, TrainingFiles.Log)).Skip(1).Select(l => int.Parse(l.Split(',')[0])).ToArray();

@@ -29,7 +29,7 @@ public sealed class XcosTrainingEstimatorTests : IClassFixture<TinyFaceSet>
     }
 
     // 6 training images, batch 3: two steps of one epoch
-    private static XcosTrainerOptions Tiny() => TinyFaceSet.TinyTrainer(epochs: 1, seed: 5) with
+    private static XcosTrainerOptions Tiny() => TinyTrainer.Options(epochs: 1, seed: 5) with
     {
         Backbone = new() { LearningRate = 0.05 }, Head = new() { LearningRate = 0.05 }, Attention = new() { Kind = OptimizerKind.Adam, LearningRate = 1e-2 },
     };

@@ -1,4 +1,4 @@
-namespace Xcos.ML.Torch.Tests;
+namespace Xcos.Cli.Tests;
 
 /// <summary>What the CLI tells a person about real photos (needs the real models and ../shared).</summary>
 public class CliPhotoMessageTests
@@ -6,7 +6,7 @@ public class CliPhotoMessageTests
     [PhotoPipelineExportTests.DevFacesFact]
     public void VerifyTextSaysWhenSeveralFacesWereFoundAndWhichWasUsed()
     {
-        var photos = Path.Combine(PhotoPipelineExportTests.DevFaces()!, "photos", "Tony_Blair");
+        var photos = Path.Combine(DevFaces.Dir()!, "photos", "Tony_Blair");
         // Tony_Blair_0001.jpg shows a second face at the border.
         var (code, stdout, stderr) = CliProcess.Run("verify", Path.Combine(photos, "Tony_Blair_0001.jpg"), Path.Combine(photos, "Tony_Blair_0002.jpg"));
         Assert.True(code == 0, stderr);

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace Xcos.Tests.Shared;
+namespace Xcos.TestUtilities;
 
 /// <summary>
 /// Bounded, seeded mutation fuzzing: case i of a run mutates the seed file with <c>new Random(seed + i)</c>, so any

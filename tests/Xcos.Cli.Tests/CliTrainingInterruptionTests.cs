@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 using System.Text.Json;
 using Xcos.ML.Torch.Training;
 
-namespace Xcos.ML.Torch.Tests;
+namespace Xcos.Cli.Tests;
 
 /// <summary>
 /// The training row of the bad-input matrix, through the `xcos` process: SIGINT and SIGTERM during a run, a second

@@ -3,7 +3,7 @@ using TorchSharp;
 using Xcos.ML.Torch.Checkpoints;
 using static TorchSharp.torch;
 
-namespace Xcos.ML.Torch.Tests;
+namespace Xcos.Cli.Tests;
 
 /// <summary>
 /// The checkpoint row of the bad-input matrix: junk, cut, NaN/Inf weights, a pickled list, a foreign Python class and a

@@ -1,7 +1,7 @@
 using System.IO.Compression;
 using Microsoft.ML;
 
-namespace Xcos.ML.Torch.Tests;
+namespace Xcos.Cli.Tests;
 
 /// <summary>
 /// The ML.NET .zip row of the bad-input matrix: a cut model, one whose component comes from another ML.NET version, and

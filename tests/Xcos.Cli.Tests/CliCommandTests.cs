@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace Xcos.ML.Torch.Tests;
+namespace Xcos.Cli.Tests;
 
 /// <summary>eval, export and inspect through the built `xcos` tool, on the fixture checkpoint and its four aligned pairs.</summary>
 public class CliCommandTests

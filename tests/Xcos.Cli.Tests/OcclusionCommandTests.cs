@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace Xcos.ML.Torch.Tests;
+namespace Xcos.Cli.Tests;
 
 /// <summary>`xcos occlusion` on the fixture checkpoint and its four aligned pairs.</summary>
 public sealed class OcclusionCommandTests

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using Xcos.ML.Gallery;
 
-namespace Xcos.ML.Torch.Tests;
+namespace Xcos.Cli.Tests;
 
 /// <summary>`xcos enroll` and `xcos identify` with the fixture checkpoint on aligned faces, and a kill mid-enrolment.</summary>
 public class GalleryCliTests

@@ -1,7 +1,7 @@
-namespace Xcos.ML.Tests;
+namespace Xcos.TestUtilities;
 
 /// <summary>Locates ../shared/fixtures (read-only parity data) from the test output folder.</summary>
-internal static class Fixtures
+public static class Fixtures
 {
     public static string Dir { get; } = Find();
 

@@ -1,4 +1,4 @@
-namespace Xcos.ML.Torch.Tests;
+namespace Xcos.Cli.Tests;
 
 /// <summary>
 /// Every command on junk input ends in one line on stderr and exit 1 (bad input) or 2 (usage): no stack trace,

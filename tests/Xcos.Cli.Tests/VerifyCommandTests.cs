@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Xcos.ML.Data;
 
-namespace Xcos.ML.Torch.Tests;
+namespace Xcos.Cli.Tests;
 
 public class VerifyCommandTests
 {

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 
-namespace Xcos.ML.Torch.Tests;
+namespace Xcos.Cli.Tests;
 
 /// <summary>
 /// `xcos export --format mlnet` of the real face model, fitted on dev-faces photo pairs, scored by a process that
@@ -16,24 +16,14 @@ public class PhotoPipelineExportTests
         {
             var models = Environment.GetEnvironmentVariable("XCOS_MODELS");
             if (string.IsNullOrEmpty(models) || !File.Exists(Path.Combine(models, "fr_feature.onnx"))) Skip = "needs XCOS_MODELS (scripts/fetch-models.sh)";
-            else if (DevFaces() is null) Skip = "needs ../shared/dev-faces";
+            else if (DevFaces.Dir() is null) Skip = "needs ../shared/dev-faces";
         }
-    }
-
-    internal static string? DevFaces()
-    {
-        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d != null; d = d.Parent)
-        {
-            var candidate = Path.Combine(d.FullName, "shared", "dev-faces");
-            if (File.Exists(Path.Combine(candidate, "pairs.tsv"))) return candidate;
-        }
-        return null;
     }
 
     [DevFacesFact]
     public void ExportedPhotoPipelineScoresAsVerifyInAProcessWithoutTorchSharp()
     {
-        var devFaces = DevFaces();
+        var devFaces = DevFaces.Dir();
         Assert.True(devFaces is not null, "shared/dev-faces not found");
         var lines = File.ReadAllLines(Path.Combine(devFaces!, "pairs.tsv"));
         var same = lines.Skip(1).Where(l => l.EndsWith("\t1", StringComparison.Ordinal)).Take(5);
@@ -50,7 +40,7 @@ public class PhotoPipelineExportTests
             var probe = lines.Skip(1).Where(l => l.Length > 0).Skip(40).Take(3).Select(l => l.Split('\t')).ToArray();
             var tsv = Path.Combine(dir, "score.tsv");
             File.WriteAllLines(tsv, probe.Select(f => $"{Path.Combine(devFaces!, f[0])}\t{Path.Combine(devFaces!, f[1])}").Prepend("ImagePath1\tImagePath2"));
-            var (dc, stdout, dcErr) = CliProcess.DeployCheck(zip, tsv);
+            var (dc, stdout, dcErr) = DeployCheckProcess.Run(zip, tsv);
             Assert.True(dc == 0, dcErr);
             using var json = JsonDocument.Parse(stdout);
             Assert.False(json.RootElement.GetProperty("torchSharpLoaded").GetBoolean());

@@ -1,0 +1,19 @@
+using System.Reflection;
+
+namespace Xcos.TestUtilities;
+
+/// <summary>What <see cref="EstimatorConformance.Check"/> needs to know beyond the estimator and its input.</summary>
+public sealed class EstimatorConformanceOptions
+{
+    /// <summary>Input columns the estimator reads: each, missing or of a wrong type, must be refused naming it.</summary>
+    public IReadOnlyList<string> RequiredColumns { get; init; } = [];
+
+    /// <summary>Assemblies that hold the custom-mapping factories of the saved model, registered before <c>Model.Load</c>.</summary>
+    public IReadOnlyList<Assembly> Assemblies { get; init; } = [];
+
+    /// <summary>
+    /// How far a floating-point output may move after save and load (relative, absolute below 1). Default 0: the reloaded
+    /// model runs the same computation and must give the same numbers.
+    /// </summary>
+    public double Tolerance { get; init; }
+}
