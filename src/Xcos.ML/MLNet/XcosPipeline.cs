@@ -176,11 +176,16 @@ public static class XcosPipeline
         IEstimator<ITransformer> chain = folder == null
             ? catalog.CopyColumns(FaceImageColumns.Path, pathColumn)
             : catalog.Expression(FaceImageColumns.Path, ResolveExpression(folder), pathColumn);
-        return chain
+        chain = chain
             .Append(catalog.CustomMapping<FaceImageLoadInput, FaceImageLoadOutput>(FaceImageLoading.Load, FaceImageLoadingFactory.ContractName))
             .Append(catalog.CopyColumns(imageColumn, FaceImageColumns.Image))
             .Append(catalog.CopyColumns(statusColumn, FaceImageColumns.Status))
             .Append(catalog.DropColumns(FaceImageColumns.Path, FaceImageColumns.Image, FaceImageColumns.Status));
+        // Without this check a wrong path column fails inside the chain, naming Xcos.Load.Path or the folder expression.
+        string role = $"Image path ('{imageColumn}')";
+        return new ColumnCheckedEstimator(chain,
+            s => XcosPipelineColumns.CheckScalar(s, role, pathColumn, TextDataViewType.Instance),
+            s => XcosPipelineColumns.CheckScalar(s, role, pathColumn, TextDataViewType.Instance));
     }
 
     // Relative paths are joined to the folder inside the saved model (an Expression keeps its text); rooted ones
