@@ -11,7 +11,8 @@ namespace Xcos.ML.Tests;
 /// <see cref="EstimatorConformance"/> on every estimator Xcos.ML adds to <c>mlContext.Transforms</c> (AlignFaces with a
 /// landmark column and with a landmark source, XcosEmbedding and its pair form, ScoreXcosPairs, VerifyFacePairs with a
 /// trained network and with a real face model, IdentifyFaces). EstimatorConformanceTests shows the helper failing estimators
-/// that break the contract; the training form of XcosEmbedding is checked in Xcos.ML.Torch.Tests.
+/// that break the contract. The TorchSharp form of XcosEmbedding (XcosTrainingEmbeddingEstimator) is checked in
+/// Xcos.ML.Torch.Tests: XcosEmbeddingEstimatorTests (a checkpoint) and XcosTrainingEstimatorTests (training inside Fit).
 /// </summary>
 public class TransformsCatalogConformanceTests
 {
