@@ -3,7 +3,7 @@ namespace Xcos.Cli.Tests;
 /// <summary>What the CLI tells a person about real photos (needs the real models and ../shared).</summary>
 public class CliPhotoMessageTests
 {
-    [PhotoPipelineExportTests.DevFacesFact]
+    [CliDevFacesFact]
     public void VerifyTextSaysWhenSeveralFacesWereFoundAndWhichWasUsed()
     {
         var photos = Path.Combine(DevFaces.Dir()!, "photos", "Tony_Blair");
@@ -13,7 +13,7 @@ public class CliPhotoMessageTests
         Assert.Contains("Tony_Blair_0001.jpg: 2 faces found, used the largest", stdout);
     }
 
-    [PhotoPipelineExportTests.DevFacesFact]
+    [CliDevFacesFact]
     public void BinWithoutAlignedSaysWhyNoPairCouldBeScored()
     {
         // .bin faces are aligned 112x112 crops: the detector finds no face in them, and the error says to add --aligned.

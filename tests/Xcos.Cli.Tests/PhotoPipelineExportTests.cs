@@ -9,18 +9,7 @@ namespace Xcos.Cli.Tests;
 /// </summary>
 public class PhotoPipelineExportTests
 {
-    /// <summary>A fact that needs the real face models (XCOS_MODELS) and ../shared/dev-faces.</summary>
-    public sealed class DevFacesFactAttribute : FactAttribute
-    {
-        public DevFacesFactAttribute()
-        {
-            var models = Environment.GetEnvironmentVariable("XCOS_MODELS");
-            if (string.IsNullOrEmpty(models) || !File.Exists(Path.Combine(models, "fr_feature.onnx"))) Skip = "needs XCOS_MODELS (scripts/fetch-models.sh)";
-            else if (DevFaces.Dir() is null) Skip = "needs ../shared/dev-faces";
-        }
-    }
-
-    [DevFacesFact]
+    [CliDevFacesFact]
     public void ExportedPhotoPipelineScoresAsVerifyInAProcessWithoutTorchSharp()
     {
         var devFaces = DevFaces.Dir();

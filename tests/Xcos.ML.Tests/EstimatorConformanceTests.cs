@@ -85,7 +85,7 @@ public class EstimatorConformanceTests
         var ml = new MLContext(seed: 1);
         var data = ml.Transforms.Concatenate("V", "A", "B").Fit(Data(ml)).Transform(Data(ml));
         var bad = EstimatorConformance.BadInputs(ml, data, "V").ToDictionary(b => b.What, b => b.Data);
-        Assert.Equal([false, false, true], EstimatorConformance.BadInputs(ml, data, "V").Select(b => b.SizeOnly));
+        Assert.Equal([BadInputKind.Missing, BadInputKind.WrongType, BadInputKind.WrongSize], EstimatorConformance.BadInputs(ml, data, "V").Select(b => b.Kind));
         Assert.Equal(["column 'V' missing", "column 'V' text instead of Vector<Single, 2>", "column 'V' a vector of 3 instead of 2"], bad.Keys);
         Assert.Null(bad["column 'V' missing"].Schema.GetColumnOrNull("V"));
         Assert.Equal(["not the expected type", "not the expected type"], bad["column 'V' text instead of Vector<Single, 2>"].GetColumn<string>("V"));

@@ -12,12 +12,10 @@ namespace Xcos.ML.Tests;
 /// </summary>
 public class GalleryDevFacesTests(ITestOutputHelper output)
 {
-    private static string DevFaces() => Path.GetFullPath(Path.Combine(Fixtures.Dir, "..", "dev-faces"));
-
     [RealModelsFact]
     public void Gallery_rank1_matches_exhaustive_cosine_and_xcos_rerank_is_reported()
     {
-        var root = Path.Combine(DevFaces(), "photos");
+        var root = Path.Combine(DevFaces.Root, "photos");
         var people = Directory.GetDirectories(root).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToList();
         Assert.Equal(10, people.Count);
         using var encoder = new OnnxFaceEncoder(RealFaces.ModelsDir(), intraOpThreads: 1);
@@ -57,7 +55,7 @@ public class GalleryDevFacesTests(ITestOutputHelper output)
     [RealModelsFact]
     public void A_probe_is_explained_against_each_match_and_a_stranger_is_unknown()
     {
-        var root = Path.Combine(DevFaces(), "photos");
+        var root = Path.Combine(DevFaces.Root, "photos");
         using var encoder = new OnnxFaceEncoder(RealFaces.ModelsDir(), intraOpThreads: 1);
         using var gallery = FaceGallery.Create(Path.Combine(Directory.CreateTempSubdirectory("xcos-devfaces").FullName, "g"), encoder.Model);
         var identifier = new FaceIdentifier(encoder, gallery);

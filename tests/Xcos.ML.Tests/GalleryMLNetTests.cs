@@ -16,7 +16,7 @@ public class GalleryMLNetTests
     {
         // the stage opens its face model from ModelStore's folder, as a loaded model would
         if (string.IsNullOrEmpty(Environment.GetEnvironmentVariable("XCOS_MODELS"))) Environment.SetEnvironmentVariable("XCOS_MODELS", RealFaces.ModelsDir());
-        var root = Path.GetFullPath(Path.Combine(Fixtures.Dir, "..", "dev-faces", "photos"));
+        var root = Path.Combine(DevFaces.Root, "photos");
         var people = Directory.GetDirectories(root).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToList();
         string Photo(string who, int i) => Directory.GetFiles(Path.Combine(root, who)).Order(StringComparer.Ordinal).ElementAt(i);
         var dir = Directory.CreateTempSubdirectory("xcos-gal-mlnet").FullName;

@@ -132,7 +132,7 @@ public sealed class ImageInputMatrixTests : IDisposable
         Refused(Write("cut.jpg", jpg[..(jpg.Length * 2 / 3)]), FaceStatus.TruncatedImage);
     }
 
-    private static string DevPhotos => Path.Combine(Fixtures.Dir, "..", "dev-faces", "photos");
+    private static string DevPhotos => Path.Combine(DevFaces.Root, "photos");
 
     [Fact]
     public void BmpAndWebpShorterThanTheirHeaderSayAreTruncated()

@@ -18,7 +18,7 @@ public sealed class OnnxVerifierFixture : IDisposable
     public OnnxFacePairVerifier? Verifier { get; }
 
     /// <summary>../shared/dev-faces (real photos of 10 people with identity labels).</summary>
-    public static string DevFaces => Path.Combine(Path.GetDirectoryName(Fixtures.Dir)!, "dev-faces");
+    public static string DevFaces => Xcos.TestUtilities.DevFaces.Root;
 
     /// <summary>The first <paramref name="count"/> pairs of dev-faces/pairs.tsv as full paths with their labels.</summary>
     public static (string A, string B, bool Same)[] DevPairs(int count) =>

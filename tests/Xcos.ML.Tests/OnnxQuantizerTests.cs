@@ -148,7 +148,7 @@ public sealed class RealInt8Model : IDisposable
     {
         Models = RealFaces.ModelsDir();
         if (Models is null) return;
-        string root = Path.Combine(Fixtures.Dir, "..", "dev-faces");
+        string root = DevFaces.Root;
         using var detector = FaceDetector.FromDirectory(Models, new FaceDetectorOptions { IntraOpThreads = 2 });
         foreach (var file in Directory.GetFiles(Path.Combine(root, "photos"), "*.jpg", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
         {
@@ -206,7 +206,7 @@ public class RealInt8Tests(RealInt8Model m, ITestOutputHelper output) : IClassFi
         Assert.True(m.Faces.Count >= 95, $"only {m.Faces.Count} of 100 dev-faces photos gave a face");
         var heldOut = m.Faces.Keys.Where(k => !m.Calibration.Contains(k)).ToList();
         var cos = heldOut.Select(k => Cosine(m.FloatEmbeddings[k].Embedding, m.Int8Embeddings[k].Embedding)).ToList();
-        var pairs = File.ReadAllLines(Path.Combine(Fixtures.Dir, "..", "dev-faces", "pairs.tsv")).Skip(1).Select(l => l.Split('\t'))
+        var pairs = File.ReadAllLines(Path.Combine(DevFaces.Root, "pairs.tsv")).Skip(1).Select(l => l.Split('\t'))
             .Where(p => m.Faces.ContainsKey(p[0]) && m.Faces.ContainsKey(p[1])).ToList();
         double Auc(Dictionary<string, FaceEmbedding> e, IEnumerable<string[]> ps)
         {

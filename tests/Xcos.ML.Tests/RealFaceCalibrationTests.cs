@@ -16,7 +16,7 @@ public class RealFaceCalibrationTests
     [RealModelsFact]
     public void Shipped_xcos_meets_the_targets_on_held_out_identities()
     {
-        var dev = Path.Combine(Path.GetDirectoryName(Fixtures.Dir)!, "dev-faces");
+        var dev = DevFaces.Root;
         using var v = new OnnxFacePairVerifier(new OnnxFacePairVerifierOptions { ModelsDir = RealFaces.ModelsDir(), IntraOpThreads = 2 });
         foreach (var id in HeldOut) Assert.DoesNotContain(id, v.Descriptor.ThresholdSource);
         var photos = HeldOut.SelectMany(id => Directory.GetFiles(Path.Combine(dev, "photos", id), "*.jpg").Order().Select(f => (Id: id, File: f))).ToList();

@@ -175,7 +175,7 @@ public class TransformsCatalogConformanceTests
     {
         // the stage opens its face model from ModelStore's folder, as a loaded model would
         if (string.IsNullOrEmpty(Environment.GetEnvironmentVariable("XCOS_MODELS"))) Environment.SetEnvironmentVariable("XCOS_MODELS", RealFaces.ModelsDir());
-        var root = Path.Combine(DevFaces.Dir()!, "photos");
+        var root = Path.Combine(DevFaces.Root, "photos");
         var people = Directory.GetDirectories(root).Order(StringComparer.Ordinal).Take(2).ToArray();
         string Photo(string person, int i) => Directory.GetFiles(person).Order(StringComparer.Ordinal).ElementAt(i);
         var gallery = Path.Combine(Directory.CreateTempSubdirectory("xcos-conformance").FullName, "g.gallery");

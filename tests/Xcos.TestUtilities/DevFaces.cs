@@ -14,10 +14,13 @@ public static class DevFaces
         return null;
     }
 
+    /// <summary>The dev-faces folder; throws when there is none (for tests that are skipped without it).</summary>
+    public static string Root => Dir() ?? throw new DirectoryNotFoundException("shared/dev-faces not found above " + AppContext.BaseDirectory);
+
     /// <summary>The pairs of pairs.tsv, as absolute paths.</summary>
     public static IReadOnlyList<PhotoPair> Pairs()
     {
-        var dir = Dir() ?? throw new DirectoryNotFoundException("shared/dev-faces not found above " + AppContext.BaseDirectory);
+        var dir = Root;
         return File.ReadAllLines(Path.Combine(dir, "pairs.tsv")).Skip(1).Where(l => l.Length > 0).Select(l => l.Split('\t'))
             .Select(f => new PhotoPair { ImagePath1 = Path.Combine(dir, f[0]), ImagePath2 = Path.Combine(dir, f[1]), Label = f[2] == "1" }).ToList();
     }

@@ -13,8 +13,9 @@ namespace Xcos.TestUtilities;
 /// <item>the model saves with <c>mlContext.Model.Save</c> and loads with <c>Model.Load</c> in a new context, with the
 /// same input schema, the same output schema and the same values;</item>
 /// <item>each required input column, when missing or of a wrong type (text, a number, or a vector of the wrong size),
-/// is refused at GetOutputSchema (but for a wrong vector size, which a schema shape does not carry) and at Fit with an <see cref="ArgumentException"/> or <see cref="InvalidOperationException"/>
-/// whose message names the column, and by the fitted transformer's Transform with one of those.</item>
+/// is refused at GetOutputSchema (but for a wrong vector size, which a schema shape does not carry) and at Fit with an
+/// <see cref="ArgumentException"/> or <see cref="InvalidOperationException"/> whose message names the column, and by
+/// the fitted transformer's Transform with one of those.</item>
 /// </list>
 /// </summary>
 public static class EstimatorConformance
@@ -52,33 +53,32 @@ public static class EstimatorConformance
         }
         finally { (reloaded as IDisposable)?.Dispose(); }
 
-        static bool missing(string what) => what.EndsWith(" missing", StringComparison.Ordinal);
         foreach (var column in options.RequiredColumns)
-            foreach (var (what, bad, sizeOnly) in BadInputs(ml, data, column))
-                ExpectRefused(estimator, transformer, bad, column, what, sizeOnly, checkTransformer: missing(what) || !options.LaxTransformerColumns.ContainsKey(column));
+            foreach (var (what, bad, kind) in BadInputs(ml, data, column))
+                ExpectRefused(estimator, transformer, bad, column, what, kind,
+                    checkTransformer: kind == BadInputKind.Missing || !options.LaxTransformerColumns.ContainsKey(column));
         return output;
     }
 
-    /// <summary>
-    /// The inputs that must be refused for <paramref name="column"/>: without it, and with it of each wrong type.
-    /// SizeOnly marks a vector of the wrong size, which a schema shape cannot show (it has no vector sizes).
-    /// </summary>
-    public static IEnumerable<(string What, IDataView Data, bool SizeOnly)> BadInputs(MLContext ml, IDataView input, string column)
+    /// <summary>The inputs that must be refused for <paramref name="column"/>: without it, and with it of each wrong type.</summary>
+    public static IEnumerable<(string What, IDataView Data, BadInputKind Kind)> BadInputs(MLContext ml, IDataView input, string column)
     {
         var type = input.Schema.GetColumnOrNull(column)?.Type
             ?? throw new ArgumentException($"required column '{column}' is not in the valid input", nameof(column));
-        yield return ($"column '{column}' missing", ml.Transforms.DropColumns(column).Fit(input).Transform(input), false);
-        if (type is TextDataViewType) yield return ($"column '{column}' a Single instead of text", ReplacedColumnView.AsSingle(input, column), false);
-        else yield return ($"column '{column}' text instead of {type}", ReplacedColumnView.AsText(input, column), false);
+        yield return ($"column '{column}' missing", ml.Transforms.DropColumns(column).Fit(input).Transform(input), BadInputKind.Missing);
+        if (type is TextDataViewType) yield return ($"column '{column}' a Single instead of text", ReplacedColumnView.AsSingle(input, column), BadInputKind.WrongType);
+        else yield return ($"column '{column}' text instead of {type}", ReplacedColumnView.AsText(input, column), BadInputKind.WrongType);
         if (type is VectorDataViewType { Size: > 0 } vector && vector.ItemType == NumberDataViewType.Single)
-            yield return ($"column '{column}' a vector of {vector.Size + 1} instead of {vector.Size}", ReplacedColumnView.AsSingleVector(input, column, vector.Size + 1), true);
+            yield return ($"column '{column}' a vector of {vector.Size + 1} instead of {vector.Size}", ReplacedColumnView.AsSingleVector(input, column, vector.Size + 1),
+                BadInputKind.WrongSize);
     }
 
     // The estimator must name the user's column; the fitted transformer (often a chain of ML.NET's own) must refuse
     // before reading a row, as ML.NET's tests require, though its message may name an inner column.
-    private static void ExpectRefused(IEstimator<ITransformer> estimator, ITransformer fitted, IDataView bad, string column, string what, bool sizeOnly, bool checkTransformer)
+    private static void ExpectRefused(IEstimator<ITransformer> estimator, ITransformer fitted, IDataView bad, string column, string what, BadInputKind kind,
+        bool checkTransformer)
     {
-        if (!sizeOnly) AssertSchemaError(() => estimator.GetOutputSchema(ShapeOf(bad.Schema)), column, $"{what}: GetOutputSchema");
+        if (kind != BadInputKind.WrongSize) AssertSchemaError(() => estimator.GetOutputSchema(ShapeOf(bad.Schema)), column, $"{what}: GetOutputSchema");
         AssertSchemaError(() => estimator.Fit(bad), column, $"{what}: Fit");
         if (checkTransformer) AssertSchemaError(() => fitted.Transform(bad), null, $"{what}: the fitted transformer's Transform");
     }
