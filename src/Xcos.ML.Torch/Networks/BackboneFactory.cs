@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.RegularExpressions;
 
 namespace Xcos.ML.Torch.Networks;
@@ -54,7 +55,7 @@ public static partial class BackboneFactory
         var m = NameRegex().Match(a);
         if (!m.Success)
             throw new ArgumentException($"Unknown backbone '{arch}': expected ir, ir_se (optionally with a depth, e.g. ir_se50) or mobilefacenet.", nameof(arch));
-        int? d = m.Groups[2].Success && m.Groups[2].Length > 0 ? int.Parse(m.Groups[2].Value) : null;
+        int? d = m.Groups[2].Success && m.Groups[2].Length > 0 ? int.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture) : null;
         return (m.Groups[1].Value, d);
     }
 

@@ -10,6 +10,8 @@ namespace Xcos.ML.Torch.Training;
 /// </summary>
 public sealed class TrainingLog
 {
+    private static readonly string[] LossColumns = ["epoch", "step", "loss", "ce_loss", "xcos_loss"];
+    private static readonly string[] SetColumns = ["xcos_acc", "xcos_auc", "xcos_eer", "cos_acc", "cos_auc", "cos_eer", "skipped"];
     private readonly string[] _lrNames;
     private readonly string[] _setNames;
 
@@ -19,10 +21,10 @@ public sealed class TrainingLog
         Path = System.IO.Path.GetFullPath(path);
         _lrNames = learningRateNames.ToArray();
         _setNames = validationNames.Select(Sanitize).ToArray();
-        Header = string.Join(",", new[] { "epoch", "step", "loss", "ce_loss", "xcos_loss" }
+        Header = string.Join(",", LossColumns
             .Concat(_lrNames.Select(n => "lr_" + n))
             .Concat(["seconds", "pairs_per_s"])
-            .Concat(_setNames.SelectMany(n => new[] { "xcos_acc", "xcos_auc", "xcos_eer", "cos_acc", "cos_auc", "cos_eer", "skipped" }.Select(c => $"{n}_{c}"))));
+            .Concat(_setNames.SelectMany(n => SetColumns.Select(c => $"{n}_{c}"))));
     }
 
     /// <summary>The CSV file.</summary>

@@ -167,7 +167,7 @@ public sealed class XcosTrainer : IDisposable
             long global = _state.GlobalStep;
             bool cancelled = false;
             Model.train(); Head.train();
-            foreach (var batch in _source.Epoch(epoch).Read(startStep))
+            foreach (var batch in _source.Epoch(epoch).Read(startStep, cancellationToken))
             {
                 if (cancellationToken.IsCancellationRequested) { cancelled = true; break; }
                 var (bl, ce, mse) = Step(batch, epoch + 1, global, lastGood);

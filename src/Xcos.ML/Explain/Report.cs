@@ -76,6 +76,11 @@ public sealed record EvaluationReportResult(
 /// </summary>
 public static class EvaluationReport
 {
+    private static readonly JsonSerializerOptions MetricsJson = new()
+    {
+        WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
+
     /// <summary>Writes the page and its images into <paramref name="dir"/> (created when missing).</summary>
     /// <exception cref="ArgumentException">Lengths differ, a score is not finite, or one class is missing.</exception>
     public static EvaluationReportResult Write(string dir, EvaluationReportInput input, EvaluationReportOptions? options = null)
@@ -141,8 +146,7 @@ public static class EvaluationReport
         }
 
         var json = Path.Combine(full, "metrics.json");
-        WriteTextAtomic(json, JsonSerializer.Serialize(new { xcos = xr, cosine = cr, threshold, occlusion = input.Occlusion },
-            new JsonSerializerOptions { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals }));
+        WriteTextAtomic(json, JsonSerializer.Serialize(new { xcos = xr, cosine = cr, threshold, occlusion = input.Occlusion }, MetricsJson));
         files.Add(json);
 
         var html = Html(input, o, xr, cr, threshold, falseAccepts, falseRejects, figures);

@@ -161,7 +161,7 @@ public sealed class WeightDerivedHead
     private sealed class Folder(OnnxModelFile model, string map, string embedding, int c, int h, int w)
     {
         private readonly List<string> _ops = [];
-        private string _current = map;
+        private string _current = "";   // set from map in Run: map itself stays a captured parameter (CS9124)
         // Stage 0: per-channel affine on the map (s, t); stage 1: flattened map awaiting Gemm/MatMul; stage 2: vector.
         private int _stage;
         private double[] _s = Enumerable.Repeat(1.0, c).ToArray(), _t = new double[c];
@@ -175,6 +175,7 @@ public sealed class WeightDerivedHead
         public WeightDerivedHead Run(int mapNode)
         {
             var g = model.Graph;
+            _current = map;
             for (int i = mapNode + 1; i < g.Node.Count && _current != embedding; i++)
             {
                 var node = g.Node[i];

@@ -146,7 +146,7 @@ public sealed class OnnxFacePairVerifier : FacePairVerifier<FaceEmbedding>
         {
             if (o.Variant is not (XcosVariant.Weights or XcosVariant.Learned))
                 throw new ArgumentException($"xcos variant \"{o.Variant.ToText()}\" is not available for ONNX face models; use \"weights\" or \"learned\"");
-            if (o.BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(o.BatchSize), o.BatchSize, "must be positive");
+            if (o.BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(o), o.BatchSize, "BatchSize must be positive");
             var modelsDir = ModelStore.ResolveDirectory(o.ModelsDir);
             var descriptorPath = o.DescriptorPath ?? FaceModelDescriptor.ShippedPath();
             var descriptor = FaceModelDescriptor.Load(descriptorPath);
