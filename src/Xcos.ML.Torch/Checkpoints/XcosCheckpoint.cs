@@ -15,7 +15,7 @@ public enum CheckpointContainer
     Bare,
 }
 
-/// <summary>Options of <see cref="XcosCheckpoint.Load(nn.Module, string, CheckpointLoadOptions?)"/>.</summary>
+/// <summary>How strictly <see cref="XcosCheckpoint.Load(nn.Module, string, CheckpointLoadOptions?)"/> matches file keys to module keys.</summary>
 public sealed record CheckpointLoadOptions
 {
     /// <summary>Fail on missing or unexpected keys (default true). Mis-shaped keys always fail.</summary>
@@ -45,7 +45,7 @@ public sealed class CheckpointException : Exception
     public CheckpointException(string path, string message, IReadOnlyList<string> missing, IReadOnlyList<string> unexpected, IReadOnlyList<string> mismatched)
         : base($"{path}: {message}") { Path = path; Missing = missing; Unexpected = unexpected; Mismatched = mismatched; }
 
-    /// <summary>The checkpoint file.</summary>
+    /// <summary>The checkpoint file (or source description) the message is about.</summary>
     public string Path { get; }
     /// <summary>Module keys missing from the file.</summary>
     public IReadOnlyList<string> Missing { get; } = [];

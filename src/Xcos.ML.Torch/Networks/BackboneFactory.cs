@@ -21,9 +21,7 @@ public static partial class BackboneFactory
         ? (int[])s.Clone()
         : throw new ArgumentException($"No IResNet preset of depth {depth}; presets: {string.Join(", ", Presets.Keys)}.", nameof(depth));
 
-    /// <summary>
-    /// Creates a backbone.
-    /// </summary>
+    /// <summary>The backbone named by <paramref name="arch"/>: IR, IR-SE or MobileFaceNet, plain or with the xCos grid layer.</summary>
     /// <param name="arch">"ir", "ir_se", "mobilefacenet" (alias "mbf"); a depth may be appended ("ir_se50", "ir100").</param>
     /// <param name="depth">Preset depth for IR/IR-SE when <paramref name="stages"/> is null and the name has none (default 50).</param>
     /// <param name="stages">Explicit stage table (four counts); wins over any depth.</param>

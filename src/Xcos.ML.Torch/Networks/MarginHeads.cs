@@ -38,10 +38,10 @@ public abstract class MarginHead : nn.Module<Tensor, Tensor, Tensor>
     /// <summary>Training identities: one logit each.</summary>
     public int Classes { get; }
 
-    /// <summary>Logit scale s.</summary>
+    /// <summary>Logit scale s: the margin-adjusted cosines are multiplied by it before the softmax.</summary>
     public double Scale { get; }
 
-    /// <summary>Margin m.</summary>
+    /// <summary>Margin m: an angle in radians for ArcFace, a cosine offset for CosFace.</summary>
     public double Margin { get; }
 
     /// <summary>cos(theta) [B, classes] of L2-normalised embeddings [B, embeddingSize] against the normalised kernel columns.</summary>

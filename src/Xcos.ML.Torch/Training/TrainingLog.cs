@@ -27,13 +27,13 @@ public sealed class TrainingLog
             .Concat(_setNames.SelectMany(n => SetColumns.Select(c => $"{n}_{c}"))));
     }
 
-    /// <summary>The CSV file.</summary>
+    /// <summary>Full path of the CSV log file.</summary>
     public string Path { get; }
 
-    /// <summary>The header line.</summary>
+    /// <summary>The CSV header: fixed loss columns, one lr column per parameter group, then metrics per validation set.</summary>
     public string Header { get; }
 
-    /// <summary>Appends one epoch.</summary>
+    /// <summary>Appends the row of <paramref name="r"/> and closes the file again, so the log survives an interrupted run.</summary>
     public void Append(EpochResult r)
     {
         var c = CultureInfo.InvariantCulture;

@@ -31,21 +31,21 @@ public sealed class WeightDerivedHead
         Diagonal = diagonal; _p = p; _k = k; _bias = bias; FoldedOps = ops;
     }
 
-    /// <summary>Feature-map value name.</summary>
+    /// <summary>ONNX value name of the last spatial feature map, where the head starts.</summary>
     public string MapName { get; }
-    /// <summary>Embedding value name.</summary>
+    /// <summary>ONNX value name of the embedding, where the head ends.</summary>
     public string EmbeddingName { get; }
     /// <summary>Channels of the map.</summary>
     public int Channels { get; }
-    /// <summary>Map height.</summary>
+    /// <summary>Feature-map height in cells (7 for a 112x112 face).</summary>
     public int Height { get; }
-    /// <summary>Map width.</summary>
+    /// <summary>Feature-map width in cells (7 for a 112x112 face).</summary>
     public int Width { get; }
     /// <summary>Number of cells (H x W).</summary>
     public int Cells => Height * Width;
     /// <summary>Width of the reduction's output (before the layers P).</summary>
     public int ReducedDim { get; }
-    /// <summary>Embedding length.</summary>
+    /// <summary>Length of the embedding the head produces (512 for fr_feature).</summary>
     public int Dim { get; }
     /// <summary>Whether the reduction was depthwise (K_c diagonal).</summary>
     public bool Diagonal { get; }

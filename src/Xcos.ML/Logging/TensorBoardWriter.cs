@@ -27,7 +27,7 @@ public sealed class TensorBoardWriter : IDisposable
         WriteRecord(e.ToArray());
     }
 
-    /// <summary>The event file.</summary>
+    /// <summary>Path of the events.out.tfevents.* file being written, inside the log folder.</summary>
     public string Path { get; }
 
     /// <summary>Adds a scalar (TensorBoard's Scalars tab).</summary>

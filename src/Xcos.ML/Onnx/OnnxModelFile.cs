@@ -46,7 +46,7 @@ public sealed class OnnxModelFile
     /// <summary>The file path the model came from, or "(bytes)".</summary>
     public string Source { get; }
 
-    /// <summary>The main graph.</summary>
+    /// <summary>The model's main graph (nodes, initializers, inputs, outputs); edits change the model.</summary>
     public GraphProto Graph => Model.Graph;
 
     /// <summary>Reads a model from a .onnx file.</summary>
@@ -82,7 +82,7 @@ public sealed class OnnxModelFile
         return new OnnxModelFile(model, source);
     }
 
-    /// <summary>The serialized model.</summary>
+    /// <summary>The model as ONNX protobuf bytes, as written to a .onnx file.</summary>
     public byte[] ToBytes() => Model.ToByteArray();
 
     /// <summary>Writes the model to <paramref name="path"/>.</summary>
