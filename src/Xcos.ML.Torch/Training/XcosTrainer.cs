@@ -167,7 +167,8 @@ public sealed class XcosTrainer : IDisposable
             long global = _state.GlobalStep;
             bool cancelled = false;
             Model.train(); Head.train();
-            foreach (var batch in _source.Epoch(epoch).Read(startStep, cancellationToken))
+            // Not the token: the loop checks it between batches and ends the epoch with a checkpoint; the loader would throw.
+            foreach (var batch in _source.Epoch(epoch).Read(startStep, CancellationToken.None))
             {
                 if (cancellationToken.IsCancellationRequested) { cancelled = true; break; }
                 var (bl, ce, mse) = Step(batch, epoch + 1, global, lastGood);
