@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using Xcos.ML.Torch.Training;
@@ -16,7 +17,7 @@ public sealed class CliTrainingInterruptionTests : IClassFixture<TinyFaceSet>
     public CliTrainingInterruptionTests(TinyFaceSet set) => _set = set;
 
     // A tiny network (two steps per epoch on the 6 training images), so that each run takes seconds.
-    private string Config(string dir, int epochs)
+    private static string Config(string dir, int epochs)
     {
         Directory.CreateDirectory(dir);
         var path = Path.Combine(dir, $"tiny{epochs}.json");
@@ -31,7 +32,7 @@ public sealed class CliTrainingInterruptionTests : IClassFixture<TinyFaceSet>
         ["train", "--data", _set.TrainDir, "--val", _set.PairsPath, "--out", outDir, "--config", config, .. extra];
 
     private static int[] LoggedEpochs(string dir) =>
-        File.ReadAllLines(Path.Combine(dir, TrainingFiles.Log)).Skip(1).Select(l => int.Parse(l.Split(',')[0])).ToArray();
+        File.ReadAllLines(Path.Combine(dir, TrainingFiles.Log)).Skip(1).Select(l => int.Parse(l.Split(',')[0], CultureInfo.InvariantCulture)).ToArray();
 
     [DllImport("libc", SetLastError = true)]
     private static extern int kill(int pid, int sig);
@@ -39,7 +40,7 @@ public sealed class CliTrainingInterruptionTests : IClassFixture<TinyFaceSet>
     [Theory]
     [InlineData(2)]  // SIGINT, as Ctrl-C sends
     [InlineData(15)] // SIGTERM, as timeout, schedulers and container stops send
-    public void SignalAfterTheFirstEpochLeavesAResumableCheckpoint(int signal)
+    public async Task SignalAfterTheFirstEpochLeavesAResumableCheckpoint(int signal)
     {
         string work = _set.NewOutputDir(), outDir = Path.Combine(work, "run");
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
@@ -57,7 +58,7 @@ public sealed class CliTrainingInterruptionTests : IClassFixture<TinyFaceSet>
         stderr.AddRange(p.StandardError.ReadToEnd().Split('\n', StringSplitOptions.RemoveEmptyEntries));
         Assert.True(p.WaitForExit(TimeSpan.FromMinutes(5)), "no exit after the signal");
         Assert.True(p.ExitCode == 1, $"exit {p.ExitCode}: {string.Join('\n', stderr)}");
-        var result = JsonDocument.Parse(stdout.Result).RootElement;
+        var result = JsonDocument.Parse(await stdout).RootElement;
         Assert.True(result.GetProperty("cancelled").GetBoolean());
         Assert.Contains(stderr, l => l.Contains(signal == 2 ? "SIGINT" : "SIGTERM"));
 
@@ -109,7 +110,7 @@ public sealed class CliTrainingInterruptionTests : IClassFixture<TinyFaceSet>
     {
         string dir = _set.NewOutputDir();
         string[] Synth(int seed, params string[] extra) =>
-            ["synth", "--out", dir, "--identities", "4", "--images-per-identity", "2", "--val-pairs", "4", "--val-fraction", "0.5", "--size", "32", "--seed", seed.ToString(), .. extra];
+            ["synth", "--out", dir, "--identities", "4", "--images-per-identity", "2", "--val-pairs", "4", "--val-fraction", "0.5", "--size", "32", "--seed", seed.ToString(CultureInfo.InvariantCulture), .. extra];
         var (code, _, err) = CliProcess.Run(Synth(1));
         Assert.True(code == 0, err);
         var pairs = File.ReadAllText(Path.Combine(dir, "val_pairs.tsv"));

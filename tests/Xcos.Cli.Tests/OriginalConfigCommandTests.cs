@@ -61,7 +61,7 @@ public sealed class OriginalConfigCommandTests : IClassFixture<TinyFaceSet>
         Assert.StartsWith("data set", lines[0]);
         Assert.Contains(lines, l => l.StartsWith("flip test-time augmentation", StringComparison.Ordinal));
         foreach (var name in new[] { "pairs_py2", "pairs_protocol2", "pairs_protocol4" })
-            Assert.Contains(lines, l => l.StartsWith(name + " ", StringComparison.Ordinal) && l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1..3].SequenceEqual(["4", "0"]));
+            Assert.Contains(lines, l => l.StartsWith(name + " ", StringComparison.Ordinal) && l.Split(' ', StringSplitOptions.RemoveEmptyEntries).AsSpan(1, 2).SequenceEqual(["4", "0"]));
 
         var (jcode, jout, jerr) = CliProcess.Run("eval", "--pairs", Fixtures.Path("pairs_py2.bin"), Fixtures.Path("pairs_protocol4.bin"),
             "--checkpoint", checkpoint, "--aligned", "--flip", "--json", "--threads", "1");

@@ -70,7 +70,7 @@ public class EvaluationReportTests
             Assert.Equal(worstFa, result.FalseAccepts[0]);
             Assert.True(result.FalseAccepts.Count <= 3 && result.FalseRejects.Count <= 3);
             Assert.Equal(result.FalseAccepts.Concat(result.FalseRejects), explained);
-            Assert.Equal(result.FalseAccepts.Count + result.FalseRejects.Count, srcs.Count(s => s.StartsWith("false_")));
+            Assert.Equal(result.FalseAccepts.Count + result.FalseRejects.Count, srcs.Count(s => s.StartsWith("false_", StringComparison.Ordinal)));
             Assert.Contains($"a{worstFa}.png | b{worstFa}.png", html);
 
             // both metric columns, from the library's metrics

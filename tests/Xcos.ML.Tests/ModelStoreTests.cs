@@ -6,7 +6,7 @@ using Xunit;
 
 namespace Xcos.ML.Tests;
 
-public class ModelStoreTests : IDisposable
+public sealed class ModelStoreTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("xcos-models-").FullName;
 

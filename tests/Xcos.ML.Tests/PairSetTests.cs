@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 using Xcos.ML.Data;
 using Xunit;
@@ -38,7 +39,7 @@ public sealed class PairSetTests : IDisposable
         Assert.Null(set.ImageRoot);
         for (int i = 0; i < 4; i++)
         {
-            Assert.Equal(new FacePair((2 * i).ToString(), (2 * i + 1).ToString(), i % 2 == 0), set.Pairs[i]);
+            Assert.Equal(new FacePair((2 * i).ToString(CultureInfo.InvariantCulture), (2 * i + 1).ToString(CultureInfo.InvariantCulture), i % 2 == 0), set.Pairs[i]);
             var (a, b) = set.ReadPair(i);
             Assert.Equal(File.ReadAllBytes(Fixtures.Path($"pairs_image_{2 * i}.jpg")), a);
             Assert.Equal(File.ReadAllBytes(Fixtures.Path($"pairs_image_{2 * i + 1}.jpg")), b);

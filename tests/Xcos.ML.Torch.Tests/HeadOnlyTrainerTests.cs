@@ -1,3 +1,4 @@
+using System.Globalization;
 using TorchSharp;
 using Xcos.ML.Torch.Checkpoints;
 using Xcos.ML.Torch.Networks;
@@ -82,7 +83,7 @@ public sealed class HeadOnlyTrainerTests : IClassFixture<TinyFaceSet>
         Assert.Equal(2, source.Calls);
         Assert.Equal(12, r.CompletedEpochs);
         Assert.True(r.Epochs[^1].XcosLoss < 0.5 * r.Epochs[0].XcosLoss,
-            "MSE per epoch: " + string.Join(", ", r.Epochs.Select(e => e.XcosLoss.ToString("G3"))));
+            "MSE per epoch: " + string.Join(", ", r.Epochs.Select(e => e.XcosLoss.ToString("G3", CultureInfo.InvariantCulture))));
         Assert.Equal(10, r.Epochs[^1].Validation[0].Pairs);
         // weights are written under xCos checkpoint names
         var sd = XcosCheckpoint.ReadStateDict(Path.Combine(dir, TrainingFiles.LastWeights));

@@ -90,8 +90,8 @@ public sealed class MobileFaceNetXcos : IDisposable
         {
             if (p.dim() != 1) continue;
             // PReLU slopes (prelu.*, conv1x1.2, embedding_net.2) stay 0.25; BN affine parameters move
-            bool bn = name.EndsWith("bn.weight") || name.EndsWith("bn.bias") || name.Contains(".1.weight") || name.Contains(".1.bias");
-            if (bn) p.copy_(name.EndsWith("weight") ? rand(p.shape) * 0.5 + 0.75 : rand(p.shape) * 0.2 - 0.1);
+            bool bn = name.EndsWith("bn.weight", StringComparison.Ordinal) || name.EndsWith("bn.bias", StringComparison.Ordinal) || name.Contains(".1.weight") || name.Contains(".1.bias");
+            if (bn) p.copy_(name.EndsWith("weight", StringComparison.Ordinal) ? rand(p.shape) * 0.5 + 0.75 : rand(p.shape) * 0.2 - 0.1);
         }
         Model.eval();
     }

@@ -59,7 +59,7 @@ public class OnnxExportTests(XcosTinyOnnx tiny, ITestOutputHelper output) : ICla
     {
         Assert.Equal(new[] { 1, 1, 1, 1 }, XcosOnnxExport.InferStages(tiny.Weights, "backbone"));
         Assert.Equal(new[] { 1, 1, 1, 1 }, XcosOnnxExport.InferStages(tiny.Weights, "backbone_target"));
-        Assert.DoesNotContain(tiny.Weights.Keys, k => k.EndsWith("num_batches_tracked"));
+        Assert.DoesNotContain(tiny.Weights.Keys, k => k.EndsWith("num_batches_tracked", StringComparison.Ordinal));
         var meta = OnnxModelFile.Load(tiny.Embedding).Model.MetadataProps.ToDictionary(p => p.Key, p => p.Value);
         Assert.Equal("1,1,1,1", meta["xcos.stages"]);
         Assert.Equal("true", meta["xcos.se"]);

@@ -243,7 +243,7 @@ public class PipelineTests(FittedPipeline fitted) : IClassFixture<FittedPipeline
     }
 
     [Fact]
-    public void SavedPipelineScoresInANewProcessWithoutTorchSharp()
+    public async Task SavedPipelineScoresInANewProcessWithoutTorchSharp()
     {
         var dll = DeployCheckProcess.Dll();
         var folder = Path.GetDirectoryName(dll)!;
@@ -265,7 +265,7 @@ public class PipelineTests(FittedPipeline fitted) : IClassFixture<FittedPipeline
             var stderr = process.StandardError.ReadToEndAsync();
             string stdout = process.StandardOutput.ReadToEnd();
             Assert.True(process.WaitForExit(180_000), "DeployCheck did not finish in 180 s");
-            Assert.True(process.ExitCode == 0, $"DeployCheck exited with {process.ExitCode}: {stderr.Result}");
+            Assert.True(process.ExitCode == 0, $"DeployCheck exited with {process.ExitCode}: {await stderr}");
 
             using var json = JsonDocument.Parse(stdout);
             Assert.False(json.RootElement.GetProperty("torchSharpLoaded").GetBoolean());

@@ -1,3 +1,4 @@
+using System.Globalization;
 using TorchSharp;
 using Xcos.ML.Torch.Checkpoints;
 using Xcos.ML.Torch.Training;
@@ -20,7 +21,7 @@ public sealed class TrainingInterruptionTests : IClassFixture<TinyFaceSet>
     private static XcosTrainerOptions Tiny(int epochs = 2) => TinyTrainer.Options(epochs);
 
     private static int[] LoggedEpochs(string dir) =>
-        File.ReadAllLines(Path.Combine(dir, TrainingFiles.Log)).Skip(1).Select(l => int.Parse(l.Split(',')[0])).ToArray();
+        File.ReadAllLines(Path.Combine(dir, TrainingFiles.Log)).Skip(1).Select(l => int.Parse(l.Split(',')[0], CultureInfo.InvariantCulture)).ToArray();
 
     private static Dictionary<string, Tensor> Snapshot(nn.Module m) => m.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone());
 

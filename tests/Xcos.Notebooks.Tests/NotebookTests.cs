@@ -41,7 +41,7 @@ public sealed class NotebookTests(ITestOutputHelper output)
     [Fact]
     public void EveryNotebookIsFound() =>
         Assert.Equal(["01-quickstart.ipynb", "02-train-and-evaluate.ipynb", "03-explain-real-faces.ipynb"],
-            Directory.GetFiles(NotebookDirectory, "*.ipynb").Select(Path.GetFileName).Order(StringComparer.Ordinal).ToArray());
+            Directory.GetFiles(NotebookDirectory, "*.ipynb").Select(f => Path.GetFileName(f)!).Order(StringComparer.Ordinal).ToArray());
 
     [Theory]
     [MemberData(nameof(Notebooks))]

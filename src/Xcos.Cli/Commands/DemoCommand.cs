@@ -66,7 +66,7 @@ public static class DemoCommand
         L($"real faces: {r.RealFaces.Note}");
         foreach (var p in r.RealFaces.Pairs)
             L($"  {Path.GetFileName(p.Photo1)} vs {Path.GetFileName(p.Photo2)} ({(p.SameIdentity ? "same" : "different")} identity): {p.Verification.Status.ToText()}, faces found {p.Verification.Face1.FaceCount}/{p.Verification.Face2.FaceCount}{(p.Verification.IsOk ? $", cosine {p.Verification.Cosine:F3}, xCos {p.Verification.Xcos:F3}" : "")}{(p.Figure is null ? "" : $", figure {p.Figure}")}");
-        L($"figures: {Path.GetDirectoryName(r.Figures.FirstOrDefault() ?? r.OutputDirectory)} ({r.Figures.Count} files)");
+        L($"figures: {Path.GetDirectoryName(r.Figures.Count > 0 ? r.Figures[0] : r.OutputDirectory)} ({r.Figures.Count} files)");
         L($"report: {r.ReportPath}");
         return s.ToString();
     }

@@ -24,7 +24,7 @@ namespace Xcos.Cli.Commands;
 /// </summary>
 public static class FaithfulnessCommand
 {
-    /// <summary>Builds the command.</summary>
+    /// <summary>The <c>faithfulness</c> command: deletion/insertion curves of each explanation method on a pair file, printed as a table or JSON, with optional plots.</summary>
     public static Command Create()
     {
         var pairs = new Option<FileInfo>("--pairs") { Description = "Pair file: InsightFace .bin, LFW pairs.txt or TSV 'file1<TAB>file2<TAB>same' of aligned 112x112 faces; without --checkpoint a TSV of photos.", Required = true };
@@ -217,7 +217,7 @@ public static class FaithfulnessCommand
         public bool? Augmented { get; init; }
         /// <summary>Same and different pairs measured.</summary>
         public int? SamePairs { get; init; }
-        /// <summary>Different pairs measured.</summary>
+        /// <summary>Different-identity pairs measured (real-photo mode).</summary>
         public int? DifferentPairs { get; init; }
         /// <summary>method -> score -> AUCs, all pairs.</summary>
         public IReadOnlyDictionary<string, IReadOnlyDictionary<string, ScoreAucs>>? Aucs { get; init; }

@@ -121,7 +121,7 @@ internal static class IdentifyCommand
         else if (enc.Status != FaceStatus.Ok) Console.WriteLine($"no face found in {probe.FullName}");
         else
         {
-            Console.WriteLine(r.Unknown ? $"unknown: best cosine {r.Matches.FirstOrDefault()?.Cosine:F4} is under the threshold {r.Threshold:F3}"
+            Console.WriteLine(r.Unknown ? $"unknown: best cosine {(r.Matches.Count > 0 ? r.Matches[0].Cosine : (double?)null):F4} is under the threshold {r.Threshold:F3}"
                 : $"{r.Matches[0].Identity}: cosine {r.Matches[0].Cosine:F4} >= threshold {r.Threshold:F3}");
             foreach (var (m, i) in r.Matches.Select((m, i) => (m, i)))
                 Console.WriteLine($"{i + 1,3}. {m.Identity,-28} cosine {m.Cosine:F4}   xCos {m.Score:F4}   {m.Face.SourceFile}");

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Globalization;
 using Microsoft.ML;
 using Xcos.ML.MLNet;
 using Xcos.ML.Onnx;
@@ -65,7 +66,7 @@ internal static class InspectCommand
     {
         var m = OnnxModelFile.Load(path);
         var values = m.ListValues();
-        string Shape(string name) => values.FirstOrDefault(v => v.Name == name)?.Shape is { } s ? "[" + string.Join(",", s.Select(d => d < 0 ? "N" : d.ToString())) + "]" : "?";
+        string Shape(string name) => values.FirstOrDefault(v => v.Name == name)?.Shape is { } s ? "[" + string.Join(",", s.Select(d => d < 0 ? "N" : d.ToString(CultureInfo.InvariantCulture))) + "]" : "?";
         var map = m.FindLastFeatureMap();
         return new()
         {

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Globalization;
 using Xcos.ML.Figures;
 using Xcos.ML.Verification;
 
@@ -71,7 +72,7 @@ internal static class VerifyCommand
 
     private static string Matrix(string title, float[] map)
     {
-        var rows = FacePairVerification.Rows(map).Select(r => "  " + string.Join(" ", r.Select(v => v.ToString("+0.000;-0.000"))));
+        var rows = FacePairVerification.Rows(map).Select(r => "  " + string.Join(" ", r.Select(v => v.ToString("+0.000;-0.000", CultureInfo.InvariantCulture))));
         return title + ":\n" + string.Join("\n", rows);
     }
 }

@@ -33,8 +33,11 @@ public sealed record XcosBenchmarkOptions
 /// <summary>Rates in the peer's key names, plus the head with per-face work cached (gallery scoring).</summary>
 public sealed record XcosBenchmarkResult
 {
+    /// <summary>TorchSharp package version that ran the benchmark.</summary>
     [JsonPropertyName("torchsharp")] public string TorchSharp { get; init; } = "";
+    /// <summary>libtorch intra-op threads used (<see cref="XcosBenchmarkOptions.Threads"/>).</summary>
     [JsonPropertyName("threads")] public int Threads { get; init; }
+    /// <summary>IR-SE backbone depth measured (50 for IR-SE-50).</summary>
     [JsonPropertyName("depth")] public int Depth { get; init; }
     /// <summary>IR-SE-50 grid backbone, batch 32, eval, no grad.</summary>
     [JsonPropertyName("embed_images_per_s")] public double? EmbedImagesPerSecond { get; init; }

@@ -18,7 +18,7 @@ public sealed class CheckpointContents : IDisposable
         Entries = entries;
     }
 
-    /// <summary>The file.</summary>
+    /// <summary>Path of the checkpoint that was read, as given.</summary>
     public string Path { get; }
     /// <summary>The state dict (container unwrapped, DataParallel <c>module.</c> prefix removed).</summary>
     public Dictionary<string, Tensor> StateDict { get; }

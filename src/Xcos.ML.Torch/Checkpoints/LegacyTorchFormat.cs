@@ -75,6 +75,8 @@ internal static class PickleScanner
         {
             if (p >= data.Length) throw new InvalidDataException($"truncated pickle starting at byte {start}.");
             var op = data[p++];
+            // Opcodes grouped by argument layout, several a line; the formatter would give each its own line.
+#pragma warning disable format
             switch (op)
             {
                 case (byte)'.': return p; // STOP
@@ -104,6 +106,7 @@ internal static class PickleScanner
                 default:
                     throw new InvalidDataException($"unknown pickle opcode 0x{op:x2} at byte {p - 1}.");
             }
+#pragma warning restore format
         }
     }
 

@@ -18,9 +18,9 @@ public sealed class TorchTensorRecord
     }
 
     internal TorchStorage Storage { get; }
-    /// <summary>Element type.</summary>
+    /// <summary>Element type of the storage (float32, int64, ...).</summary>
     public ScalarType DType => Storage.DType;
-    /// <summary>Shape.</summary>
+    /// <summary>Size of each dimension, outermost first.</summary>
     public IReadOnlyList<long> Shape { get; }
     /// <summary>Stride in elements.</summary>
     public IReadOnlyList<long> Stride { get; }

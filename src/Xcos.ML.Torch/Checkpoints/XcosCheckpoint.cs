@@ -15,7 +15,7 @@ public enum CheckpointContainer
     Bare,
 }
 
-/// <summary>Options of <see cref="XcosCheckpoint.Load(nn.Module, string, CheckpointLoadOptions?)"/>.</summary>
+/// <summary>How strictly <see cref="XcosCheckpoint.Load(nn.Module, string, CheckpointLoadOptions?)"/> matches file keys to module keys.</summary>
 public sealed record CheckpointLoadOptions
 {
     /// <summary>Fail on missing or unexpected keys (default true). Mis-shaped keys always fail.</summary>
@@ -38,12 +38,14 @@ public sealed record CheckpointLoadReport(string Path, IReadOnlyList<string> Mat
 /// <summary>A checkpoint could not be read or does not fit the module; the message names the file and the keys.</summary>
 public sealed class CheckpointException : Exception
 {
+    /// <summary>A file that could not be read; the message becomes "<paramref name="path"/>: <paramref name="message"/>".</summary>
     public CheckpointException(string path, string message, Exception? inner = null) : base($"{path}: {message}", inner) => Path = path;
 
+    /// <summary>A file whose keys do not fit the module; the three lists name the keys (see <see cref="CheckpointLoadReport"/>).</summary>
     public CheckpointException(string path, string message, IReadOnlyList<string> missing, IReadOnlyList<string> unexpected, IReadOnlyList<string> mismatched)
         : base($"{path}: {message}") { Path = path; Missing = missing; Unexpected = unexpected; Mismatched = mismatched; }
 
-    /// <summary>The checkpoint file.</summary>
+    /// <summary>The checkpoint file (or source description) the message is about.</summary>
     public string Path { get; }
     /// <summary>Module keys missing from the file.</summary>
     public IReadOnlyList<string> Missing { get; } = [];

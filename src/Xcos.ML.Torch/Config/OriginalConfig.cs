@@ -14,7 +14,7 @@ namespace Xcos.ML.Torch.Config;
 /// </summary>
 public sealed record OriginalConfig
 {
-    /// <summary>The file read.</summary>
+    /// <summary>Path of the config file read, named in every error about it.</summary>
     public required string Source { get; init; }
     /// <summary>The <c>name</c> entry (experiment name).</summary>
     public string? Name { get; init; }
@@ -45,7 +45,7 @@ public sealed record OriginalConfig
             doc.RootElement.EnumerateObject().Any(p => p.Name is "arch" or "data_loader" or "optimizers" or "trainer" or "losses" or "test_data_loaders" or "valid_data_loaders");
     }
 
-    /// <summary>Reads a file.</summary>
+    /// <summary>Reads and validates the original xCos JSON config at <paramref name="path"/>.</summary>
     /// <exception cref="InvalidDataException">Invalid JSON, an unknown key, a wrong type or an unsupported value; the message names the file and the key.</exception>
     public static OriginalConfig Load(string path) => Parse(File.ReadAllText(path), path);
 

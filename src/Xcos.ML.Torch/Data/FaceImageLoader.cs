@@ -53,7 +53,7 @@ public sealed class FaceImageLoader
         if (Options.Size < 1) throw new ArgumentOutOfRangeException(nameof(options), Options.Size, "Size must be positive.");
     }
 
-    /// <summary>The preprocessing options.</summary>
+    /// <summary>Size, normalisation, channel order and size-mismatch handling applied to every image loaded.</summary>
     public FacePreprocessOptions Options { get; }
 
     /// <summary>Decodes <paramref name="path"/> and writes its CHW tensor into <paramref name="destination"/>.</summary>

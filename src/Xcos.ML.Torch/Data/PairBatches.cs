@@ -28,7 +28,7 @@ public sealed record PairBatch(int Index, int Count, float[] Images1, float[] Im
     public Tensor LabelTensor2(Device device) => tensor(Labels2).to(device);
 }
 
-/// <summary>Options of <see cref="PairBatchSource"/>.</summary>
+/// <summary>Batch size, flipping, shuffling, prefetching and decode threads of a <see cref="PairBatchSource"/>.</summary>
 public sealed record PairBatchOptions
 {
     /// <summary>Pairs per batch. Default 32.</summary>
@@ -61,7 +61,7 @@ public sealed class PairBatchSource
     private readonly ImageFolder _folder;
     private readonly FaceImageLoader _loader;
 
-    /// <summary>Creates the source.</summary>
+    /// <summary>Batches of pairs drawn from <paramref name="folder"/>; each epoch's order follows from <paramref name="seed"/> and the epoch number alone, so a resumed run sees the same pairs.</summary>
     public PairBatchSource(ImageFolder folder, FaceImageLoader loader, PairBatchOptions? options = null, int seed = 0)
     {
         _folder = folder ?? throw new ArgumentNullException(nameof(folder));
@@ -74,13 +74,13 @@ public sealed class PairBatchSource
         _ = new PairSampler(folder, new PairSamplerOptions { Seed = seed });
     }
 
-    /// <summary>The batching options.</summary>
+    /// <summary>Batch size, flipping, shuffling and prefetching in effect.</summary>
     public PairBatchOptions Options { get; }
 
-    /// <summary>Base seed.</summary>
+    /// <summary>Base seed; epoch e draws with a seed derived from it and e.</summary>
     public int Seed { get; }
 
-    /// <summary>The training images.</summary>
+    /// <summary>The training images, one folder per identity.</summary>
     public ImageFolder Folder => _folder;
 
     /// <summary>The pairs of <paramref name="epoch"/>, in training order.</summary>

@@ -27,7 +27,7 @@ public sealed class PrefetchLoader<T>
         _count = count; _produce = produce; _capacity = capacity;
     }
 
-    /// <summary>Number of items.</summary>
+    /// <summary>Items the loader yields over a full read.</summary>
     public int Count => _count;
 
     private readonly record struct Slot(T? Item, ExceptionDispatchInfo? Error);

@@ -146,7 +146,7 @@ public sealed record DemoRealPair(string Photo1, string Photo2, bool SameIdentit
 /// <param name="Pairs">The pairs explained.</param>
 public sealed record DemoRealFaces(string ModelsDirectory, bool Ran, string Note, IReadOnlyList<DemoRealPair> Pairs);
 
-/// <summary>Outcome of <see cref="DemoRunner.Run"/>.</summary>
+/// <summary>Where <see cref="DemoRunner.Run"/> wrote its outputs, and the accuracies it printed.</summary>
 /// <param name="OutputDirectory">The output folder.</param>
 /// <param name="ReportPath">index.html of the evaluation report.</param>
 /// <param name="ModelZipPath">The saved ML.NET pipeline.</param>

@@ -50,7 +50,7 @@ public sealed class DemoRunner
         Options = options;
     }
 
-    /// <summary>The options.</summary>
+    /// <summary>The demo's settings (data size, training budget, output folder).</summary>
     public DemoOptions Options { get; }
 
     /// <summary>Runs every stage and returns where the outputs are and the headline numbers.</summary>

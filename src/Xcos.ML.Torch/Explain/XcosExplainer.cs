@@ -75,7 +75,7 @@ public static class XcosExplainer
     }
 }
 
-/// <summary>Options of <see cref="XcosFaithfulness"/>.</summary>
+/// <summary>Curve settings and pair-scorer settings of <see cref="XcosFaithfulness"/>.</summary>
 public sealed class XcosFaithfulnessOptions
 {
     /// <summary>Curve options (grid, fill, random orders, perturbed face, ...).</summary>

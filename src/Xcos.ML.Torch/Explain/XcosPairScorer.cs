@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 
 namespace Xcos.ML.Torch.Explain;
 
-/// <summary>Options of <see cref="XcosPairScorer"/>.</summary>
+/// <summary>Batch size, input normalisation, cosine source and device of <see cref="XcosPairScorer"/>.</summary>
 public sealed class XcosPairScorerOptions
 {
     /// <summary>Faces per forward pass. Default 64.</summary>

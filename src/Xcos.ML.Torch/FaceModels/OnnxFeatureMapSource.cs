@@ -65,11 +65,11 @@ public sealed class OnnxFeatureMapSource : IFeatureMapSource, IDisposable
 
     /// <summary>The embedder (descriptor, edited model, value names).</summary>
     public OnnxFaceEmbedder Embedder { get; }
-    /// <summary>The descriptor.</summary>
+    /// <summary>The face model's descriptor: files, input size and normalisation, threshold.</summary>
     public FaceModelDescriptor Descriptor => Embedder.Descriptor;
     /// <summary>The descriptor file when opened with <see cref="Open"/>, else null.</summary>
     public string? DescriptorPath { get; private set; }
-    /// <summary>The ONNX file.</summary>
+    /// <summary>Full path of the face model's .onnx file.</summary>
     public string OnnxPath { get; }
 
     /// <summary>Image preprocessing matching the descriptor (size, mean, 1/scale, colour order); use as <c>XcosTrainerOptions.Preprocess</c>.</summary>

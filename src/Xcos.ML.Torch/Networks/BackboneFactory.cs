@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.RegularExpressions;
 
 namespace Xcos.ML.Torch.Networks;
@@ -20,9 +21,7 @@ public static partial class BackboneFactory
         ? (int[])s.Clone()
         : throw new ArgumentException($"No IResNet preset of depth {depth}; presets: {string.Join(", ", Presets.Keys)}.", nameof(depth));
 
-    /// <summary>
-    /// Creates a backbone.
-    /// </summary>
+    /// <summary>The backbone named by <paramref name="arch"/>: IR, IR-SE or MobileFaceNet, plain or with the xCos grid layer.</summary>
     /// <param name="arch">"ir", "ir_se", "mobilefacenet" (alias "mbf"); a depth may be appended ("ir_se50", "ir100").</param>
     /// <param name="depth">Preset depth for IR/IR-SE when <paramref name="stages"/> is null and the name has none (default 50).</param>
     /// <param name="stages">Explicit stage table (four counts); wins over any depth.</param>
@@ -54,7 +53,7 @@ public static partial class BackboneFactory
         var m = NameRegex().Match(a);
         if (!m.Success)
             throw new ArgumentException($"Unknown backbone '{arch}': expected ir, ir_se (optionally with a depth, e.g. ir_se50) or mobilefacenet.", nameof(arch));
-        int? d = m.Groups[2].Success && m.Groups[2].Length > 0 ? int.Parse(m.Groups[2].Value) : null;
+        int? d = m.Groups[2].Success && m.Groups[2].Length > 0 ? int.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture) : null;
         return (m.Groups[1].Value, d);
     }
 

@@ -28,6 +28,8 @@ public abstract class FaceBackbone : Module<Tensor, Tensor>
     /// <summary>Grid layer (conv 512->C with bias, BN, PReLU); null for a plain backbone.</summary>
     protected Sequential? GridLayer => conv1x1;
 
+    /// <summary>With <paramref name="grid"/>, the backbone ends in the grid layer of <paramref name="gridChannels"/> channels (xCos feature maps); without, in the plain embedding.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="gridChannels"/> is not positive for a grid backbone.</exception>
     protected FaceBackbone(string name, bool grid, int gridChannels) : base(name)
     {
         if (grid && gridChannels <= 0) throw new ArgumentOutOfRangeException(nameof(gridChannels), "must be positive");

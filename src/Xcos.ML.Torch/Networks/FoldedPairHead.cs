@@ -13,7 +13,7 @@ namespace Xcos.ML.Torch.Networks;
 /// <param name="AsSecond">[N,16*H*W] the face's term when it is face 2.</param>
 public sealed record FaceCode(Tensor Cells, Tensor AsFirst, Tensor AsSecond) : IDisposable
 {
-    /// <summary>Number of faces.</summary>
+    /// <summary>Faces whose codes are held (dimension 0 of the cell tensor).</summary>
     public long Count => Cells.shape[0];
 
     /// <summary>The codes of the faces at <paramref name="index"/> (gathered along dim 0).</summary>

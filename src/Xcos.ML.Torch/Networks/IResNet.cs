@@ -25,6 +25,7 @@ public sealed class SqueezeExcitation : Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>Scales each channel of <paramref name="x"/> (N, C, H, W) by its gate in (0, 1).</summary>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
@@ -42,6 +43,7 @@ public sealed class IResNetUnit : Module<Tensor, Tensor>
     private readonly Module<Tensor, Tensor> shortcut_layer;
     private readonly Sequential res_layer;
 
+    /// <summary>A unit from <paramref name="inChannels"/> to <paramref name="outChannels"/> channels, downsampling by <paramref name="stride"/>; <paramref name="se"/> adds squeeze-excitation (IR-SE).</summary>
     public IResNetUnit(int inChannels, int outChannels, int stride, bool se) : base(nameof(IResNetUnit))
     {
         InChannels = inChannels; OutChannels = outChannels; Stride = stride; HasSqueezeExcitation = se;
@@ -61,11 +63,16 @@ public sealed class IResNetUnit : Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>Channels of the input map.</summary>
     public int InChannels { get; }
+    /// <summary>Channels of the output map.</summary>
     public int OutChannels { get; }
+    /// <summary>Spatial downsampling factor (1 or 2; the first unit of a stage has 2).</summary>
     public int Stride { get; }
+    /// <summary>Whether the residual branch ends in a <see cref="SqueezeExcitation"/> gate (IR-SE).</summary>
     public bool HasSqueezeExcitation { get; }
 
+    /// <summary>Residual branch plus shortcut: (N, InChannels, H, W) to (N, OutChannels, H / Stride, W / Stride).</summary>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();

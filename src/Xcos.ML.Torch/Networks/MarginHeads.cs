@@ -13,10 +13,12 @@ public abstract class MarginHead : nn.Module<Tensor, Tensor, Tensor>
 {
     private readonly Parameter kernel;
 
+    /// <summary>A head for <paramref name="classes"/> identities over <paramref name="embeddingSize"/>-d embeddings, with logit scale s and margin m.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">A size is not positive.</exception>
     protected MarginHead(string name, int embeddingSize, int classes, double scale, double margin) : base(name)
     {
-        if (embeddingSize <= 0) throw new ArgumentOutOfRangeException(nameof(embeddingSize));
-        if (classes <= 0) throw new ArgumentOutOfRangeException(nameof(classes));
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(embeddingSize);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(classes);
         EmbeddingSize = embeddingSize; Classes = classes; Scale = scale; Margin = margin;
         // uniform(-1, 1) with unit columns, as the original's renorm_(2, 1, 1e-5).mul_(1e5)
         using (no_grad())
@@ -31,13 +33,15 @@ public abstract class MarginHead : nn.Module<Tensor, Tensor, Tensor>
     /// <summary>The class weight matrix [embeddingSize, classes].</summary>
     public Parameter Kernel => kernel;
 
+    /// <summary>Length of the (L2-normalised) embeddings the head takes.</summary>
     public int EmbeddingSize { get; }
+    /// <summary>Training identities: one logit each.</summary>
     public int Classes { get; }
 
-    /// <summary>Logit scale s.</summary>
+    /// <summary>Logit scale s: the margin-adjusted cosines are multiplied by it before the softmax.</summary>
     public double Scale { get; }
 
-    /// <summary>Margin m.</summary>
+    /// <summary>Margin m: an angle in radians for ArcFace, a cosine offset for CosFace.</summary>
     public double Margin { get; }
 
     /// <summary>cos(theta) [B, classes] of L2-normalised embeddings [B, embeddingSize] against the normalised kernel columns.</summary>
@@ -70,9 +74,11 @@ public abstract class MarginHead : nn.Module<Tensor, Tensor, Tensor>
 /// </summary>
 public sealed class ArcFaceHead : MarginHead
 {
+    /// <summary>ArcFace with the original defaults: s = 64, m = 0.5 rad.</summary>
     public ArcFaceHead(int embeddingSize, int classes, double scale = 64.0, double margin = 0.5)
         : base(nameof(ArcFaceHead), embeddingSize, classes, scale, margin) { }
 
+    /// <summary>cos(theta + m), or cos(theta) - m sin(m) past pi - m.</summary>
     protected override Tensor ApplyMargin(Tensor cos)
     {
         double cosM = Math.Cos(Margin), sinM = Math.Sin(Margin);
@@ -86,8 +92,10 @@ public sealed class ArcFaceHead : MarginHead
 /// <summary>CosFace (additive cosine margin): cos(theta) - m at the true class.</summary>
 public sealed class CosFaceHead : MarginHead
 {
+    /// <summary>CosFace with the original defaults: s = 30, m = 0.35.</summary>
     public CosFaceHead(int embeddingSize, int classes, double scale = 30.0, double margin = 0.35)
         : base(nameof(CosFaceHead), embeddingSize, classes, scale, margin) { }
 
+    /// <summary>cos(theta) - m.</summary>
     protected override Tensor ApplyMargin(Tensor cos) => cos - Margin;
 }

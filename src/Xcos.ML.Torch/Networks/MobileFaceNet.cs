@@ -12,6 +12,7 @@ public sealed class ConvBlock : Module<Tensor, Tensor>
     private readonly BatchNorm2d bn;
     private readonly PReLU? prelu;
 
+    /// <summary>A square <paramref name="kernel"/> convolution; <paramref name="groups"/> equal to the channels makes it depthwise; <paramref name="activation"/> false leaves out the PReLU (linear block).</summary>
     public ConvBlock(int inChannels, int outChannels, int kernel, int stride, int padding, int groups = 1, bool activation = true)
         : base(nameof(ConvBlock))
     {
@@ -21,6 +22,7 @@ public sealed class ConvBlock : Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>conv, BN, then PReLU when the block has one.</summary>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
@@ -41,6 +43,7 @@ public sealed class DepthWiseBlock : Module<Tensor, Tensor>
     private readonly ConvBlock project;
     private readonly bool residual;
 
+    /// <summary>A bottleneck expanding to <paramref name="expanded"/> channels; <paramref name="residual"/> needs equal channels and stride 1.</summary>
     public DepthWiseBlock(int inChannels, int outChannels, int expanded, int stride, bool residual) : base(nameof(DepthWiseBlock))
     {
         conv = new ConvBlock(inChannels, expanded, 1, 1, 0);
@@ -50,6 +53,7 @@ public sealed class DepthWiseBlock : Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>Expansion, depthwise, projection, plus the input when residual.</summary>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();

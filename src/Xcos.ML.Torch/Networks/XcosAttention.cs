@@ -43,10 +43,10 @@ public sealed class XcosAttention : Module<Tensor, Tensor, Tensor>
         RegisterComponents();
     }
 
-    /// <summary>Softmax temperature.</summary>
+    /// <summary>Softmax temperature over the cells (with softmax normalisation only): above 1 flattens the attention, below 1 sharpens it.</summary>
     public double Temperature { get; }
 
-    /// <summary>Logit normalisation.</summary>
+    /// <summary>How the attention logits become weights that sum to 1.</summary>
     public AttentionNormalization Normalization { get; }
 
     /// <summary>Per-face embedding [B,16,7,7] of a grid [B,C,7,7]; cache it to score one face against many.</summary>

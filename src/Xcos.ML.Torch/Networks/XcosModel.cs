@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -68,6 +69,7 @@ public sealed record XcosOutput(
 /// The xCos network: grid <c>backbone</c>, optional frozen plain <c>backbone_target</c> (ArcFace teacher)
 /// and <c>attention</c>. State-dict keys equal those of the published xCos checkpoints.
 /// </summary>
+[SuppressMessage("Naming", "CA1708", Justification = "forward is the TorchSharp override; Forward is the public call that runs it through the module's hooks.")]
 public sealed class XcosModel : nn.Module<Tensor, Tensor, XcosOutput>
 {
     private readonly FaceBackbone backbone;
@@ -105,9 +107,9 @@ public sealed class XcosModel : nn.Module<Tensor, Tensor, XcosOutput>
     public XcosAttention AttentionNet => attention;
 
     /// <summary>Switches train/eval mode; the target backbone always stays in eval mode (it is frozen).</summary>
-    public override void train(bool on = true)
+    public override void train(bool train = true)
     {
-        base.train(on);
+        base.train(train);
         backbone_target?.eval();
     }
 

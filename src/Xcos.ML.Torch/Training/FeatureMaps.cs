@@ -57,7 +57,7 @@ public sealed class TorchFeatureMapSource : IFeatureMapSource
         return new TorchFeatureMapSource(backbone, device);
     }
 
-    /// <summary>The wrapped backbone.</summary>
+    /// <summary>The frozen backbone whose last feature maps and embeddings this source returns.</summary>
     public FaceBackbone Backbone => _backbone;
     /// <inheritdoc />
     public int Channels => FaceBackbone.FeatureChannels;
@@ -94,15 +94,15 @@ public sealed class FeatureMapCache
         Maps = maps; Embeddings = embeddings;
     }
 
-    /// <summary>Images.</summary>
+    /// <summary>Images whose maps are cached.</summary>
     public int Count { get; }
     /// <summary>1 (as is) or 2 (as is, mirrored).</summary>
     public int Variants { get; }
-    /// <summary>Map channels.</summary>
+    /// <summary>Channels of each cached feature map.</summary>
     public int Channels { get; }
-    /// <summary>Map side.</summary>
+    /// <summary>Side of each cached feature map in cells (7 for 112x112 faces).</summary>
     public int MapSize { get; }
-    /// <summary>Embedding length.</summary>
+    /// <summary>Length of each cached embedding.</summary>
     public int EmbeddingSize { get; }
     /// <summary>Floats of one map.</summary>
     public int MapFloats => Channels * MapSize * MapSize;
@@ -172,7 +172,7 @@ public sealed class XcosGridHead : Module<Tensor, Tensor, XcosScores>
         RegisterComponents();
     }
 
-    /// <summary>The attention branch.</summary>
+    /// <summary>The attention branch (child <c>attention</c>), trained with the grid layer.</summary>
     public XcosAttention Attention => attention;
 
     /// <summary>Grid [B,G,7,7] of feature maps [B,C,7,7].</summary>

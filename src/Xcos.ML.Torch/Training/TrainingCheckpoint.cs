@@ -17,7 +17,7 @@ public sealed record TrainingState
     public int FormatVersion { get; init; } = 1;
     /// <summary>Full or head training.</summary>
     public TrainingMode Mode { get; init; }
-    /// <summary>Epochs fully done.</summary>
+    /// <summary>Epochs finished; training resumes in the next one.</summary>
     public int CompletedEpochs { get; init; }
     /// <summary>Steps already done in epoch <c>CompletedEpochs + 1</c> (non-zero after a cancelled epoch).</summary>
     public int StepInEpoch { get; init; }

@@ -11,7 +11,7 @@ public static class TrainingFiles
     public const string LastWeights = "last.pth";
     /// <summary>Model weights of the best epoch.</summary>
     public const string BestWeights = "best.pth";
-    /// <summary>Per-epoch CSV log.</summary>
+    /// <summary>File name of the CSV log: one row per epoch (losses, learning rates, validation metrics).</summary>
     public const string Log = "log.csv";
     /// <summary>The options of the run.</summary>
     public const string Options = "options.json";

@@ -10,6 +10,8 @@ namespace Xcos.ML.Torch.Training;
 /// </summary>
 public sealed class TrainingLog
 {
+    private static readonly string[] LossColumns = ["epoch", "step", "loss", "ce_loss", "xcos_loss"];
+    private static readonly string[] SetColumns = ["xcos_acc", "xcos_auc", "xcos_eer", "cos_acc", "cos_auc", "cos_eer", "skipped"];
     private readonly string[] _lrNames;
     private readonly string[] _setNames;
 
@@ -19,19 +21,19 @@ public sealed class TrainingLog
         Path = System.IO.Path.GetFullPath(path);
         _lrNames = learningRateNames.ToArray();
         _setNames = validationNames.Select(Sanitize).ToArray();
-        Header = string.Join(",", new[] { "epoch", "step", "loss", "ce_loss", "xcos_loss" }
+        Header = string.Join(",", LossColumns
             .Concat(_lrNames.Select(n => "lr_" + n))
             .Concat(["seconds", "pairs_per_s"])
-            .Concat(_setNames.SelectMany(n => new[] { "xcos_acc", "xcos_auc", "xcos_eer", "cos_acc", "cos_auc", "cos_eer", "skipped" }.Select(c => $"{n}_{c}"))));
+            .Concat(_setNames.SelectMany(n => SetColumns.Select(c => $"{n}_{c}"))));
     }
 
-    /// <summary>The CSV file.</summary>
+    /// <summary>Full path of the CSV log file.</summary>
     public string Path { get; }
 
-    /// <summary>The header line.</summary>
+    /// <summary>The CSV header: fixed loss columns, one lr column per parameter group, then metrics per validation set.</summary>
     public string Header { get; }
 
-    /// <summary>Appends one epoch.</summary>
+    /// <summary>Appends the row of <paramref name="r"/> and closes the file again, so the log survives an interrupted run.</summary>
     public void Append(EpochResult r)
     {
         var c = CultureInfo.InvariantCulture;

@@ -68,7 +68,7 @@ public sealed record TrainingResult(int CompletedEpochs, long GlobalStep, bool C
 /// <summary>The loss became NaN or infinite; training stopped before the update, the last good checkpoint is kept.</summary>
 public sealed class TrainingDivergedException : InvalidOperationException
 {
-    /// <summary>Creates the exception.</summary>
+    /// <summary>The message names the epoch, step, loss and the checkpoint to resume from.</summary>
     public TrainingDivergedException(int epoch, long globalStep, double loss, string? lastGoodCheckpoint)
         : base($"training diverged: loss is {loss} at epoch {epoch}, step {globalStep}; no update was applied. " +
                (lastGoodCheckpoint is null ? "No checkpoint had been written yet." : $"The last good checkpoint is {lastGoodCheckpoint}.") +
@@ -81,7 +81,7 @@ public sealed class TrainingDivergedException : InvalidOperationException
     public int Epoch { get; }
     /// <summary>Global step of the failing step.</summary>
     public long GlobalStep { get; }
-    /// <summary>The non-finite loss.</summary>
+    /// <summary>The loss that was NaN or infinite.</summary>
     public double Loss { get; }
     /// <summary>The checkpoint that is still valid, or null.</summary>
     public string? LastGoodCheckpoint { get; }

@@ -17,7 +17,7 @@ public sealed class EmbeddedPairSet : IDisposable
         Set = set; Rows = rows; Parts = parts; Errors = errors; UnreadableImages = unreadable;
     }
 
-    /// <summary>The pair set.</summary>
+    /// <summary>The validation pairs, as read from their file.</summary>
     public PairSet Set { get; }
     /// <summary>Row of each readable image id in <see cref="Parts"/>.</summary>
     public IReadOnlyDictionary<string, int> Rows { get; }

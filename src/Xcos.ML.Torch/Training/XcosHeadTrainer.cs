@@ -56,19 +56,19 @@ public sealed class XcosHeadTrainer : IDisposable
         _state = new TrainingState { Mode = TrainingMode.Head, Identities = train.Identities.ToArray() };
     }
 
-    /// <summary>The options.</summary>
+    /// <summary>The recipe in effect (optimizer, schedule, batch size, epochs).</summary>
     public XcosTrainerOptions Options { get; }
-    /// <summary>The trainable head.</summary>
+    /// <summary>The grid layer and attention being trained on the cached maps.</summary>
     public XcosGridHead Head { get; }
     /// <summary>Compute device of the head.</summary>
     public Device Device { get; }
-    /// <summary>Output folder.</summary>
+    /// <summary>Folder of the checkpoints, log and options of this run.</summary>
     public string OutputDirectory { get; }
     /// <summary>Position of the run.</summary>
     public TrainingState State => _state;
     /// <summary>The cached maps (null until <see cref="BuildCache"/> or <see cref="Train"/> ran).</summary>
     public FeatureMapCache? Cache => _cache;
-    /// <summary>Pairs per epoch.</summary>
+    /// <summary>Pairs drawn per epoch: Options.PairsPerEpoch, or one per training image when 0.</summary>
     public int PairsPerEpoch => Options.PairsPerEpoch > 0 ? Options.PairsPerEpoch : _train.Count;
     /// <summary>Steps per epoch (a last batch below 2 pairs is dropped).</summary>
     public int StepsPerEpoch => PairsPerEpoch / Options.BatchSize + (PairsPerEpoch % Options.BatchSize >= 2 ? 1 : 0);

@@ -75,15 +75,15 @@ public sealed class XcosTrainer : IDisposable
         _state = new TrainingState { Mode = TrainingMode.Full, Identities = train.Identities.ToArray() };
     }
 
-    /// <summary>The options.</summary>
+    /// <summary>The recipe in effect (optimizer, schedule, batch size, epochs).</summary>
     public XcosTrainerOptions Options { get; }
     /// <summary>The network being trained.</summary>
     public XcosModel Model { get; }
     /// <summary>The margin head over the training identities.</summary>
     public MarginHead Head { get; }
-    /// <summary>Compute device.</summary>
+    /// <summary>Device of the model and the batches.</summary>
     public Device Device { get; }
-    /// <summary>Output folder.</summary>
+    /// <summary>Folder of the checkpoints, log and options of this run.</summary>
     public string OutputDirectory { get; }
     /// <summary>Position of the run (epochs done, steps, best metric).</summary>
     public TrainingState State => _state;
@@ -167,7 +167,8 @@ public sealed class XcosTrainer : IDisposable
             long global = _state.GlobalStep;
             bool cancelled = false;
             Model.train(); Head.train();
-            foreach (var batch in _source.Epoch(epoch).Read(startStep))
+            // Not the token: the loop checks it between batches and ends the epoch with a checkpoint; the loader would throw.
+            foreach (var batch in _source.Epoch(epoch).Read(startStep, CancellationToken.None))
             {
                 if (cancellationToken.IsCancellationRequested) { cancelled = true; break; }
                 var (bl, ce, mse) = Step(batch, epoch + 1, global, lastGood);

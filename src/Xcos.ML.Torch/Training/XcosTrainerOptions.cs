@@ -35,7 +35,7 @@ public enum OptimizerKind
 /// <summary>Optimiser of one module.</summary>
 public sealed record OptimizerSettings
 {
-    /// <summary>Algorithm. Default SGD.</summary>
+    /// <summary>Optimizer algorithm. Default SGD, with <see cref="Momentum"/> and <see cref="WeightDecay"/>.</summary>
     public OptimizerKind Kind { get; init; } = OptimizerKind.Sgd;
     /// <summary>Initial learning rate. Default 1e-3.</summary>
     public double LearningRate { get; init; } = 1e-3;

@@ -26,7 +26,7 @@ public sealed class CheckpointFacePairVerifier : FacePairVerifier<CheckpointFace
     private readonly CheckpointFacePairVerifierOptions _options;
     private readonly Device _device;
 
-    /// <summary>Wraps <paramref name="model"/>.</summary>
+    /// <summary>A verifier that scores photo pairs with <paramref name="model"/>; the model stays owned by the caller.</summary>
     /// <exception cref="ArgumentOutOfRangeException">BatchSize is not positive.</exception>
     public CheckpointFacePairVerifier(XcosModel model, CheckpointFacePairVerifierOptions? options = null)
         : base((options ?? new()).Detector, false, AlignedSize, (options ?? new()).Detector is null, (options ?? new()).Threshold)
@@ -37,7 +37,7 @@ public sealed class CheckpointFacePairVerifier : FacePairVerifier<CheckpointFace
         _device = model.parameters().First().device;
     }
 
-    /// <summary>The model.</summary>
+    /// <summary>The TorchSharp xCos network that scores the pairs.</summary>
     public XcosModel Model => _model;
 
     /// <inheritdoc/>

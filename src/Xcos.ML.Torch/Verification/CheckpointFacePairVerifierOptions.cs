@@ -3,7 +3,7 @@ using Xcos.ML.Images;
 
 namespace Xcos.ML.Torch.Verification;
 
-/// <summary>Settings of <see cref="CheckpointFacePairVerifier"/>.</summary>
+/// <summary>Threshold, detector, normalisation, batch size and flip of a <see cref="CheckpointFacePairVerifier"/>.</summary>
 public sealed class CheckpointFacePairVerifierOptions
 {
     /// <summary>Threshold on xCos; null (default): results are undecided.</summary>

@@ -6,7 +6,7 @@ namespace Xcos.ML.Alignment;
 /// </summary>
 public readonly record struct Affine2x3(double M00, double M01, double M02, double M10, double M11, double M12)
 {
-    /// <summary>The identity map.</summary>
+    /// <summary>The map that leaves every point where it is.</summary>
     public static Affine2x3 Identity => new(1, 0, 0, 0, 1, 0);
 
     /// <summary>From a row-major 2x3 array.</summary>
@@ -18,13 +18,13 @@ public readonly record struct Affine2x3(double M00, double M01, double M02, doub
         return new(m[0, 0], m[0, 1], m[0, 2], m[1, 0], m[1, 1], m[1, 2]);
     }
 
-    /// <summary>Row-major 2x3 array.</summary>
+    /// <summary>The matrix as a 2x3 array, rows [M00 M01 M02] and [M10 M11 M12] (OpenCV's layout).</summary>
     public double[,] ToRows() => new[,] { { M00, M01, M02 }, { M10, M11, M12 } };
 
     /// <summary>Determinant of the linear part.</summary>
     public double Determinant => M00 * M11 - M01 * M10;
 
-    /// <summary>Maps a point.</summary>
+    /// <summary>Maps the point (x, y): (M00 x + M01 y + M02, M10 x + M11 y + M12).</summary>
     public (double X, double Y) Apply(double x, double y) => (M00 * x + M01 * y + M02, M10 * x + M11 * y + M12);
 
     /// <summary>The inverse map, computed as OpenCV's <c>invertAffineTransform</c> does.</summary>

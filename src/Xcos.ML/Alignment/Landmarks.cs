@@ -1,6 +1,6 @@
 namespace Xcos.ML.Alignment;
 
-/// <summary>Facial landmark helpers.</summary>
+/// <summary>Conversions between landmark layouts: 68 points to the 5 the aligner uses, and flat x,y vectors to points.</summary>
 public static class Landmarks
 {
     /// <summary>

@@ -2,7 +2,7 @@ using System.Text;
 
 namespace Xcos.ML.Data;
 
-/// <summary>Options of <see cref="ImageFolder"/>.</summary>
+/// <summary>Which files <see cref="ImageFolder.Load"/> takes as images.</summary>
 public sealed class ImageFolderOptions
 {
     /// <summary>File extensions taken as images, compared case-insensitively. Default .jpg .jpeg .png .bmp .webp.</summary>
@@ -43,13 +43,13 @@ public sealed class ImageFolder
     /// <summary>All images, identity by identity, in torchvision's order.</summary>
     public IReadOnlyList<ImageFolderSample> Samples { get; }
 
-    /// <summary>Number of images.</summary>
+    /// <summary>Images found, over all identities.</summary>
     public int Count => Samples.Count;
 
     /// <summary>Label of every sample, in order.</summary>
     public int[] Labels => Samples.Select(s => s.Label).ToArray();
 
-    /// <summary>Indexes <paramref name="root"/>.</summary>
+    /// <summary>Lists the images under <paramref name="root"/>, one subfolder per identity (ImageFolder layout), sorted by Unicode code point (as Python's <c>sorted</c>) so the order is the same on every machine.</summary>
     /// <exception cref="DirectoryNotFoundException">The root does not exist.</exception>
     /// <exception cref="InvalidDataException">The root has no identity folders, or an identity folder has no image.</exception>
     public static ImageFolder Load(string root, ImageFolderOptions? options = null)

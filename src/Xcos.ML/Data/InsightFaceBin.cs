@@ -1,3 +1,5 @@
+using System.Globalization;
+
 namespace Xcos.ML.Data;
 
 /// <summary>Reader for InsightFace evaluation sets (lfw.bin, cfp_fp.bin, agedb_30.bin, ...): a Python pickle of
@@ -51,7 +53,7 @@ public static class InsightFaceBin
     {
         var (images, same) = Read(path);
         var pairs = new FacePair[same.Length];
-        for (int i = 0; i < same.Length; i++) pairs[i] = new FacePair((2 * i).ToString(), (2 * i + 1).ToString(), same[i]);
+        for (int i = 0; i < same.Length; i++) pairs[i] = new FacePair((2 * i).ToString(CultureInfo.InvariantCulture), (2 * i + 1).ToString(CultureInfo.InvariantCulture), same[i]);
         return PairSet.FromImages(path, PairSetFormat.InsightFaceBin, pairs, images);
     }
 

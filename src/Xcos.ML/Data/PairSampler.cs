@@ -3,7 +3,7 @@ namespace Xcos.ML.Data;
 /// <summary>A pair drawn for training: two sample indices and whether they share an identity.</summary>
 public readonly record struct SampledPair(int First, int Second, bool Same);
 
-/// <summary>Options of <see cref="PairSampler"/>.</summary>
+/// <summary>How <see cref="PairSampler"/> draws partners: its seed, and whether a sample may be its own partner.</summary>
 public sealed class PairSamplerOptions
 {
     /// <summary>Seed of the <see cref="System.Random"/> that draws the pairs. Default 0.</summary>
@@ -56,7 +56,7 @@ public sealed class PairSampler
         }
     }
 
-    /// <summary>Number of samples.</summary>
+    /// <summary>Samples the partners are drawn from.</summary>
     public int Count => _labels.Length;
 
     /// <summary>Draws the partner of sample <paramref name="index"/>.</summary>

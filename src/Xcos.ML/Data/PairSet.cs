@@ -74,7 +74,7 @@ public sealed class PairSet
     /// <summary>Folder that file ids are relative to; null when the images are held in memory (.bin).</summary>
     public string? ImageRoot { get; }
 
-    /// <summary>Number of pairs.</summary>
+    /// <summary>Pairs in the set, same and different together.</summary>
     public int Count => Pairs.Count;
 
     /// <summary>The same/different label of every pair, in order.</summary>

@@ -2,7 +2,7 @@ using System.Globalization;
 
 namespace Xcos.ML.Data;
 
-/// <summary>Options of <see cref="PairSetReader"/>.</summary>
+/// <summary>How <see cref="PairSetReader"/> turns LFW pairs.txt rows into image file names (extension, digits of the image number).</summary>
 public sealed class PairSetReaderOptions
 {
     /// <summary>Extension of LFW image files, with the dot. Default ".jpg".</summary>

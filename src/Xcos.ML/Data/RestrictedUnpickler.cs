@@ -469,6 +469,8 @@ internal sealed class RestrictedUnpickler
     private InvalidDataException Error(string message) =>
         new($"{_name}: {message} (opcode {_opName} at byte offset {_opPos})");
 
+    // A lookup table, several opcodes a line; the formatter would give each its own line.
+#pragma warning disable format
     private static string OpName(int op) => op switch
     {
         0x80 => "PROTO", 0x95 => "FRAME", '.' => "STOP", '(' => "MARK", ']' => "EMPTY_LIST", 'l' => "LIST",
@@ -486,4 +488,5 @@ internal sealed class RestrictedUnpickler
         0x98 => "READONLY_BUFFER", '0' => "POP", '1' => "DUP", '2' => "POP_MARK",
         _ => "unknown",
     };
+#pragma warning restore format
 }

@@ -36,7 +36,7 @@ public sealed class AffineHeadScorer : IMapScorer
         }, _ => { });
     }
 
-    /// <summary>The head.</summary>
+    /// <summary>The folded ONNX head whose per-cell linear maps give the scores.</summary>
     public WeightDerivedHead Head { get; }
 
     /// <inheritdoc/>

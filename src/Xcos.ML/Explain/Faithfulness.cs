@@ -3,7 +3,7 @@ using Xcos.ML.Images;
 
 namespace Xcos.ML.Explain;
 
-/// <summary>Options of <see cref="Faithfulness"/>.</summary>
+/// <summary>How <see cref="Faithfulness"/> draws its curves: patch grid, patches per step, fill of removed patches, random baseline orders.</summary>
 public sealed class FaithfulnessOptions
 {
     /// <summary>Name of the built-in random baseline order.</summary>
@@ -85,7 +85,7 @@ public sealed class FaithfulnessSummary
 {
     private FaithfulnessSummary(int pairs, IReadOnlyList<FaithfulnessAuc> rows) { Pairs = pairs; Rows = rows; }
 
-    /// <summary>Pairs summarised.</summary>
+    /// <summary>Pairs whose curves went into the summary.</summary>
     public int Pairs { get; }
 
     /// <summary>One row per method, kind and score, in first-seen order.</summary>

@@ -6,7 +6,7 @@ using Xcos.ML.Metrics;
 
 namespace Xcos.ML.Explain;
 
-/// <summary>Options of <see cref="OcclusionRobustness"/>.</summary>
+/// <summary>What <see cref="OcclusionRobustness"/> tries: occluded fractions, which face, fill, blob sizes, protocol and seed.</summary>
 public sealed class OcclusionOptions
 {
     /// <summary>Occluded fractions of the face. Default 0, 5, 15, 25, 35 %.</summary>
@@ -21,7 +21,7 @@ public sealed class OcclusionOptions
     /// <summary>Base seed; pair i uses mask seed <c>Seed + i</c> at every level (so its masks are nested). Default 0.</summary>
     public int Seed { get; set; }
 
-    /// <summary>Blob shapes.</summary>
+    /// <summary>Size range of the random elliptic blobs that cover the face.</summary>
     public OcclusionBlobOptions Blobs { get; set; } = new();
 
     /// <summary>Verification protocol (10 folds by default).</summary>
@@ -50,7 +50,7 @@ public sealed record OcclusionSeries(
     [property: JsonPropertyName("accuracyMean")] double[] AccuracyMean,
     [property: JsonPropertyName("accuracyStd")] double[] AccuracyStd);
 
-/// <summary>Outcome of <see cref="OcclusionRobustness.Evaluate"/>.</summary>
+/// <summary>Verification accuracy of each score at each occluded fraction (<see cref="OcclusionRobustness.Evaluate"/>).</summary>
 /// <param name="Levels">Occluded fractions.</param>
 /// <param name="Series">One series per score.</param>
 /// <param name="Pairs">Pairs evaluated.</param>
@@ -75,7 +75,7 @@ public sealed record OcclusionResult(
         return LinePlot.RenderPng(Series.Select(s => new PlotSeries(s.ScoreName, x, s.AccuracyMean)).ToArray(), o);
     }
 
-    /// <summary>Writes <see cref="RenderPlotPng"/> atomically.</summary>
+    /// <summary>Writes the plot of <see cref="RenderPlotPng"/> to <paramref name="path"/> through a temporary file, so a failure leaves no partial PNG.</summary>
     public void SavePlot(string path, LinePlotOptions? options = null) => RgbPng.WriteAtomic(path, RenderPlotPng(options));
 }
 
@@ -86,7 +86,7 @@ public sealed record OcclusionResult(
 /// </summary>
 public static class OcclusionRobustness
 {
-    /// <summary>Runs the experiment.</summary>
+    /// <summary>Occludes one face of every pair (<see cref="OcclusionOptions.Face"/>) at each level and re-measures each score's verification accuracy with the same protocol.</summary>
     /// <param name="scorer">Scores pairs; every score it names gets a series.</param>
     /// <param name="faces1">Face 1 of every pair.</param>
     /// <param name="faces2">Face 2 of every pair.</param>

@@ -34,14 +34,14 @@ public sealed class EvaluationReportInput
     /// <summary>Free text under the title (model, data set, ...).</summary>
     public string? Description { get; init; }
 
-    /// <summary>Optional occlusion-robustness section.</summary>
+    /// <summary>Accuracy under occlusion, shown as a plot and a table; null leaves the section out.</summary>
     public OcclusionResult? Occlusion { get; init; }
 
-    /// <summary>Optional faithfulness section.</summary>
+    /// <summary>Deletion/insertion AUCs of the explanation methods; null leaves the section out.</summary>
     public FaithfulnessSummary? Faithfulness { get; init; }
 }
 
-/// <summary>Options of <see cref="EvaluationReport.Write"/>.</summary>
+/// <summary>What <see cref="EvaluationReport.Write"/> puts on the page: how many worst cases, the protocol, figure style and histogram bins.</summary>
 public sealed class EvaluationReportOptions
 {
     /// <summary>Worst false accepts and worst false rejects shown (each). Default 4.</summary>
@@ -57,7 +57,7 @@ public sealed class EvaluationReportOptions
     public int Bins { get; set; } = 40;
 }
 
-/// <summary>Files <see cref="EvaluationReport.Write"/> produced.</summary>
+/// <summary>The page <see cref="EvaluationReport.Write"/> wrote, every file beside it, and the metrics it shows.</summary>
 /// <param name="IndexPath">The page.</param>
 /// <param name="Files">Every file written, index.html last.</param>
 /// <param name="Xcos">Metrics of the xCos scores.</param>
@@ -76,6 +76,11 @@ public sealed record EvaluationReportResult(
 /// </summary>
 public static class EvaluationReport
 {
+    private static readonly JsonSerializerOptions MetricsJson = new()
+    {
+        WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
+
     /// <summary>Writes the page and its images into <paramref name="dir"/> (created when missing).</summary>
     /// <exception cref="ArgumentException">Lengths differ, a score is not finite, or one class is missing.</exception>
     public static EvaluationReportResult Write(string dir, EvaluationReportInput input, EvaluationReportOptions? options = null)
@@ -141,8 +146,7 @@ public static class EvaluationReport
         }
 
         var json = Path.Combine(full, "metrics.json");
-        WriteTextAtomic(json, JsonSerializer.Serialize(new { xcos = xr, cosine = cr, threshold, occlusion = input.Occlusion },
-            new JsonSerializerOptions { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals }));
+        WriteTextAtomic(json, JsonSerializer.Serialize(new { xcos = xr, cosine = cr, threshold, occlusion = input.Occlusion }, MetricsJson));
         files.Add(json);
 
         var html = Html(input, o, xr, cr, threshold, falseAccepts, falseRejects, figures);

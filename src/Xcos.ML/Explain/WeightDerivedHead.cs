@@ -31,21 +31,21 @@ public sealed class WeightDerivedHead
         Diagonal = diagonal; _p = p; _k = k; _bias = bias; FoldedOps = ops;
     }
 
-    /// <summary>Feature-map value name.</summary>
+    /// <summary>ONNX value name of the last spatial feature map, where the head starts.</summary>
     public string MapName { get; }
-    /// <summary>Embedding value name.</summary>
+    /// <summary>ONNX value name of the embedding, where the head ends.</summary>
     public string EmbeddingName { get; }
     /// <summary>Channels of the map.</summary>
     public int Channels { get; }
-    /// <summary>Map height.</summary>
+    /// <summary>Feature-map height in cells (7 for a 112x112 face).</summary>
     public int Height { get; }
-    /// <summary>Map width.</summary>
+    /// <summary>Feature-map width in cells (7 for a 112x112 face).</summary>
     public int Width { get; }
     /// <summary>Number of cells (H x W).</summary>
     public int Cells => Height * Width;
     /// <summary>Width of the reduction's output (before the layers P).</summary>
     public int ReducedDim { get; }
-    /// <summary>Embedding length.</summary>
+    /// <summary>Length of the embedding the head produces (512 for fr_feature).</summary>
     public int Dim { get; }
     /// <summary>Whether the reduction was depthwise (K_c diagonal).</summary>
     public bool Diagonal { get; }
@@ -161,7 +161,7 @@ public sealed class WeightDerivedHead
     private sealed class Folder(OnnxModelFile model, string map, string embedding, int c, int h, int w)
     {
         private readonly List<string> _ops = [];
-        private string _current = map;
+        private string _current = "";   // set from map in Run: map itself stays a captured parameter (CS9124)
         // Stage 0: per-channel affine on the map (s, t); stage 1: flattened map awaiting Gemm/MatMul; stage 2: vector.
         private int _stage;
         private double[] _s = Enumerable.Repeat(1.0, c).ToArray(), _t = new double[c];
@@ -175,6 +175,7 @@ public sealed class WeightDerivedHead
         public WeightDerivedHead Run(int mapNode)
         {
             var g = model.Graph;
+            _current = map;
             for (int i = mapNode + 1; i < g.Node.Count && _current != embedding; i++)
             {
                 var node = g.Node[i];

@@ -19,10 +19,10 @@ public enum WeightDerivedAttention
     Contribution,
 }
 
-/// <summary>Settings of <see cref="WeightDerivedXcos"/>.</summary>
+/// <summary>How <see cref="WeightDerivedXcos"/> weighs and centres the cells.</summary>
 public sealed class WeightDerivedXcosOptions
 {
-    /// <summary>Attention (default <see cref="WeightDerivedAttention.Kernel"/>).</summary>
+    /// <summary>Where the cell weights come from (default <see cref="WeightDerivedAttention.Kernel"/>: the head's own per-cell kernel norms).</summary>
     public WeightDerivedAttention Attention { get; set; } = WeightDerivedAttention.Kernel;
 
     /// <summary>Centre each cell's features on the calibration mean before its cosine (default true; needs means).</summary>
@@ -80,7 +80,7 @@ public sealed class WeightDerivedXcos
     private readonly float[]? _means;
     private readonly float[] _kernelAttention;
 
-    /// <summary>Creates the explainer.</summary>
+    /// <summary>An explainer over <paramref name="head"/>; with centring it needs the calibration means.</summary>
     /// <param name="head">The folded head.</param>
     /// <param name="cellMeans">Calibration means mu_c (Cells x Dim), or null (then <see cref="WeightDerivedXcosOptions.Centre"/> must be false).</param>
     /// <param name="options">Attention and centring.</param>
@@ -99,9 +99,9 @@ public sealed class WeightDerivedXcos
         _kernelAttention = head.KernelEnergy();
     }
 
-    /// <summary>The head.</summary>
+    /// <summary>The folded affine head the cell features and weights come from.</summary>
     public WeightDerivedHead Head { get; }
-    /// <summary>The options.</summary>
+    /// <summary>Attention source and centring in effect.</summary>
     public WeightDerivedXcosOptions Options { get; }
     /// <summary>The calibration means mu_c (Cells x Dim) it centres on, or null.</summary>
     public ReadOnlySpan<float> CellMeans => _means;

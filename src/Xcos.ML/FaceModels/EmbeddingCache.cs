@@ -25,7 +25,7 @@ public sealed class EmbeddingCache<T>
         Capacity = capacity;
     }
 
-    /// <summary>Most results held.</summary>
+    /// <summary>Most results held; past it the least recently used is dropped.</summary>
     public int Capacity { get; }
 
     /// <summary>Requests answered from the cache.</summary>
@@ -34,7 +34,7 @@ public sealed class EmbeddingCache<T>
     /// <summary>Requests that computed a result.</summary>
     public int Misses { get; private set; }
 
-    /// <summary>Results held now.</summary>
+    /// <summary>Results held now (distinct image contents, at most Capacity).</summary>
     public int Count { get { lock (_gate) return _byHash.Count; } }
 
     /// <summary>

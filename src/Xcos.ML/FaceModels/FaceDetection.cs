@@ -27,7 +27,7 @@ public readonly record struct FaceBox(float X1, float Y1, float X2, float Y2)
     }
 }
 
-/// <summary>One detected face.</summary>
+/// <summary>One face found by <see cref="FaceDetector"/>, in the source image's pixel coordinates.</summary>
 /// <param name="Box">Square face box in source pixels (the detector's box made square on its height, clipped to the image).</param>
 /// <param name="Score">Face confidence (softmax probability of the face class), 0..1.</param>
 /// <param name="Landmarks5">Left eye, right eye, nose tip, left and right mouth corner, source pixels (image left/right).</param>

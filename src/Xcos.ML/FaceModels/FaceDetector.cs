@@ -40,9 +40,9 @@ public sealed class FaceDetectorOptions
 /// <remarks>Thread-safe: ONNX Runtime sessions may be run concurrently.</remarks>
 public sealed class FaceDetector : ILandmarkSource, IDisposable
 {
-    /// <summary>Detector input width.</summary>
+    /// <summary>Width in pixels that fr_detect.onnx takes; images are resized to it.</summary>
     public const int InputWidth = 320;
-    /// <summary>Detector input height.</summary>
+    /// <summary>Height in pixels that fr_detect.onnx takes; images are resized to it.</summary>
     public const int InputHeight = 240;
     /// <summary>Landmark model input side.</summary>
     public const int LandmarkSize = 64;
@@ -51,7 +51,7 @@ public sealed class FaceDetector : ILandmarkSource, IDisposable
     private readonly InferenceSession _landmark;
     private readonly FaceDetectorOptions _options;
 
-    /// <summary>Loads both models.</summary>
+    /// <summary>Opens the box detector (fr_detect.onnx) and the 68-point landmark model (fr_landmark.onnx) in ONNX Runtime.</summary>
     /// <exception cref="FileNotFoundException">A model file is missing.</exception>
     /// <exception cref="InvalidDataException">A model does not have the expected inputs/outputs.</exception>
     public FaceDetector(string detectModelPath, string landmarkModelPath, FaceDetectorOptions? options = null)

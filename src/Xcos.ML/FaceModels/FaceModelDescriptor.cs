@@ -100,7 +100,7 @@ public sealed class FaceModelDescriptor
         try { ParseOrder(); } catch (InvalidDataException e) { throw new InvalidDataException($"{source}: {e.Message}"); }
     }
 
-    /// <summary>Serialises to JSON.</summary>
+    /// <summary>The descriptor as the JSON that <see cref="Load"/> reads back.</summary>
     public string ToJson() => JsonSerializer.Serialize(this, FaceModelJsonContext.Default.FaceModelDescriptor);
 
     /// <summary>Parses and validates JSON; <paramref name="source"/> names it in errors.</summary>

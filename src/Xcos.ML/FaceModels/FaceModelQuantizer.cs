@@ -58,7 +58,7 @@ public static class FaceModelQuantizer
     {
         ArgumentNullException.ThrowIfNull(descriptor);
         var model = OnnxModelFile.Load(onnxPath);
-        string input = descriptor.InputName ?? model.InputNames.FirstOrDefault()
+        string input = descriptor.InputName ?? (model.InputNames.Count > 0 ? model.InputNames[0] : null)
             ?? throw new InvalidDataException($"{onnxPath}: the model has no input");
         var dims = model.ListValues().FirstOrDefault(v => v.Name == input)?.Shape;
         int batch = dims is { Length: > 0 } && dims[0] > 0 ? (int)dims[0] : 4;

@@ -99,11 +99,11 @@ public sealed class OnnxFaceEmbedder : IDisposable
     public FaceModelDescriptor Descriptor { get; }
     /// <summary>The model as loaded (with the map added as an output); its weights feed the weight-derived head.</summary>
     public OnnxModelFile Model { get; }
-    /// <summary>Input value name.</summary>
+    /// <summary>ONNX input name that takes the aligned face tensor.</summary>
     public string InputName { get; }
-    /// <summary>Embedding value name.</summary>
+    /// <summary>ONNX output name of the embedding.</summary>
     public string EmbeddingName { get; }
-    /// <summary>Feature-map value name.</summary>
+    /// <summary>ONNX value name of the last spatial feature map (from the descriptor, else found in the graph).</summary>
     public string FeatureMapName { get; }
     /// <summary>Map shape: channels, height, width.</summary>
     public int[] MapShape { get; }

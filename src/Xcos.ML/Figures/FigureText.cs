@@ -115,7 +115,11 @@ internal abstract class FigureText : IDisposable
             canvas.DrawText(text, x + AlignOffset(align, _paint.MeasureText(text)), y, _paint);
         }
 
-        public override void Dispose() => _paint.Dispose();
+        public override void Dispose()
+        {
+            _paint.Dispose();
+            base.Dispose();
+        }
     }
 
     /// <summary>

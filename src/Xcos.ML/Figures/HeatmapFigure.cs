@@ -2,7 +2,7 @@ using SkiaSharp;
 
 namespace Xcos.ML.Figures;
 
-/// <summary>Options for <see cref="HeatmapFigure"/>.</summary>
+/// <summary>Title, colour map and range, cell size and value labels of a <see cref="HeatmapFigure"/>.</summary>
 public sealed class HeatmapOptions
 {
     /// <summary>Title above the map; none when null.</summary>
@@ -81,7 +81,7 @@ public static class HeatmapFigure
     }
 }
 
-/// <summary>Options for <see cref="MapOverlay"/>.</summary>
+/// <summary>Title, colour map and range, and opacity of a <see cref="MapOverlay"/>.</summary>
 public sealed class MapOverlayOptions
 {
     /// <summary>Title above the image; none when null.</summary>

@@ -20,10 +20,10 @@ public class PlotOptions
     /// <summary>Title above the plot; none when null.</summary>
     public string? Title { get; set; }
 
-    /// <summary>X axis label.</summary>
+    /// <summary>Text under the x axis; none when null.</summary>
     public string? XLabel { get; set; }
 
-    /// <summary>Y axis label.</summary>
+    /// <summary>Text beside the y axis; none when null.</summary>
     public string? YLabel { get; set; }
 
     /// <summary>Fixed x range low end; null: from the data.</summary>
@@ -52,7 +52,7 @@ public class PlotOptions
     }
 }
 
-/// <summary>Options for <see cref="LinePlot"/>.</summary>
+/// <summary>Axes plus the extras of a <see cref="LinePlot"/>: chance diagonal, legend place, line width.</summary>
 public sealed class LinePlotOptions : PlotOptions
 {
     /// <summary>Draw the dashed y = x diagonal (chance line of a ROC plot). Default false.</summary>
@@ -65,7 +65,7 @@ public sealed class LinePlotOptions : PlotOptions
     public float LineWidth { get; set; } = 2f;
 }
 
-/// <summary>Options for <see cref="Histogram"/>.</summary>
+/// <summary>Axes plus the bins and the two series' labels of a <see cref="Histogram"/>.</summary>
 public sealed class HistogramOptions : PlotOptions
 {
     /// <summary>Number of bins over the common range. Default 40.</summary>

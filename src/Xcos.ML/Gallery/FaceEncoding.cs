@@ -13,7 +13,7 @@ namespace Xcos.ML.Gallery;
 /// <param name="FaceCount">Faces the detector found (1 for aligned input).</param>
 public sealed record FaceEncoding(FaceStatus Status, string? Detail, float[]? Embedding, float[]? Code, RgbImage? Face, int FaceCount)
 {
-    /// <summary>A failed encoding.</summary>
+    /// <summary>An encoding that found no usable face: <paramref name="status"/> says why, with no embedding or code.</summary>
     public static FaceEncoding Failed(FaceStatus status, string? detail, int faceCount = 0) => new(status, detail, null, null, null, faceCount);
 
     /// <summary>

@@ -47,7 +47,7 @@ public sealed class FaceGallery : IFaceGallery
         _index = BuildIndex(GalleryIndexChoice.Resolve(options.Index, _faces.Count));
     }
 
-    /// <summary>The gallery file.</summary>
+    /// <summary>Path of the append-only gallery file, as given.</summary>
     public string Path { get; }
     /// <inheritdoc/>
     public GalleryModelStamp Model { get; }

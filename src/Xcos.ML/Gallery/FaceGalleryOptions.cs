@@ -1,6 +1,6 @@
 namespace Xcos.ML.Gallery;
 
-/// <summary>Settings of <see cref="FaceGallery"/>.</summary>
+/// <summary>How <see cref="FaceGallery"/> indexes (exact scan or HNSW) and keeps its file (read-only, compaction).</summary>
 public sealed class FaceGalleryOptions
 {
     /// <summary>Index kind (default Auto: exact scan for small galleries, HNSW for large ones).</summary>

@@ -26,9 +26,9 @@ public sealed class FaceIdentifier
         gallery.Model.CheckSame(encoder.Model, gallerySource ?? "gallery");
     }
 
-    /// <summary>The model.</summary>
+    /// <summary>The face model that turns photos into embeddings and codes.</summary>
     public IFaceEncoder Encoder { get; }
-    /// <summary>The gallery.</summary>
+    /// <summary>The enrolled faces that probes are searched against.</summary>
     public IFaceGallery Gallery { get; }
 
     /// <summary>Encodes a photo file and enrols its face under <paramref name="identity"/>; a photo without a face is reported, not enrolled.</summary>

@@ -3,26 +3,26 @@ using System.Numerics.Tensors;
 
 namespace Xcos.ML.Gallery;
 
-/// <summary>Settings of <see cref="GalleryBenchmark"/>.</summary>
+/// <summary>Size and shape of the synthetic gallery that <see cref="GalleryBenchmark"/> builds and searches.</summary>
 public sealed class GalleryBenchmarkOptions
 {
     /// <summary>Gallery size (faces).</summary>
     public int Faces { get; set; } = 100_000;
     /// <summary>Faces per identity: identities = faces / this.</summary>
     public int FacesPerIdentity { get; set; } = 10;
-    /// <summary>Embedding length.</summary>
+    /// <summary>Embedding length (512, as fr_feature).</summary>
     public int Dim { get; set; } = 512;
     /// <summary>Norm of each face's noise around its identity's unit centre: 0.8 gives same-identity cosines near 0.6, as real face models do.</summary>
     public double Noise { get; set; } = 0.8;
     /// <summary>Timed queries (fresh faces of enrolled identities).</summary>
     public int Queries { get; set; } = 200;
-    /// <summary>HNSW settings.</summary>
+    /// <summary>Graph settings of the HNSW index under test.</summary>
     public HnswSettings Hnsw { get; set; } = new();
     /// <summary>Candidates re-ranked per query by the pair head.</summary>
     public int RerankK { get; set; } = 100;
     /// <summary>Queries whose re-ranking is timed.</summary>
     public int RerankQueries { get; set; } = 20;
-    /// <summary>Random seed.</summary>
+    /// <summary>Seed of the synthetic identities and queries: the same seed gives the same gallery.</summary>
     public int Seed { get; set; } = 1;
 }
 

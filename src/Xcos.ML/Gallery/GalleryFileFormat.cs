@@ -39,7 +39,7 @@ public static class GalleryFileFormat
 
     internal static byte[] HeaderRecord(GalleryModelStamp m)
     {
-        var w = new Writer();
+        using var w = new Writer();
         w.Byte(HeaderType); w.Int(Version); w.Str(m.Name); w.Str(m.Hash); w.Int(m.EmbeddingDim); w.Int(m.CodeLength);
         w.Long(DateTimeOffset.UtcNow.ToUnixTimeSeconds());
         return w.Frame();
@@ -48,7 +48,7 @@ public static class GalleryFileFormat
     /// <summary>A face record and the offset of its code within the returned bytes.</summary>
     internal static (byte[] Bytes, int CodeOffset) FaceRecord(long id, string identity, string source, ReadOnlySpan<float> embedding, ReadOnlySpan<float> code)
     {
-        var w = new Writer();
+        using var w = new Writer();
         w.Byte(FaceType); w.Long(id); w.Str(identity); w.Str(source); w.Floats(embedding);
         int codeAt = w.Length + 4 + 4;   // frame length prefix, then the code's count
         w.Floats(code);
@@ -57,7 +57,7 @@ public static class GalleryFileFormat
 
     internal static byte[] RemoveRecord(string identity)
     {
-        var w = new Writer();
+        using var w = new Writer();
         w.Byte(RemoveType); w.Str(identity);
         return w.Frame();
     }
@@ -127,11 +127,12 @@ public static class GalleryFileFormat
         return new Contents(model, entries, pos, length, torn);
     }
 
-    private sealed class Writer
+    private sealed class Writer : IDisposable
     {
         private readonly MemoryStream _m = new();
         private readonly byte[] _b = new byte[8];
         public int Length => (int)_m.Length;
+        public void Dispose() => _m.Dispose();
         public void Byte(byte v) => _m.WriteByte(v);
         public void Int(int v) { BinaryPrimitives.WriteInt32LittleEndian(_b, v); _m.Write(_b, 0, 4); }
         public void Long(long v) { BinaryPrimitives.WriteInt64LittleEndian(_b, v); _m.Write(_b, 0, 8); }

@@ -41,7 +41,7 @@ public sealed class HnswVectorIndex : IVectorIndex
     /// <summary>Loads a graph written by <see cref="Save"/>.</summary>
     public static HnswVectorIndex Load(string path, HnswSettings? settings = null) => new(path, settings ?? new HnswSettings());
 
-    /// <summary>The settings.</summary>
+    /// <summary>Graph settings the index was built with.</summary>
     public HnswSettings Settings { get; }
     /// <inheritdoc/>
     public int Dimension { get; }

@@ -10,7 +10,7 @@ public interface IFaceGallery : IDisposable
     /// <summary>The face model every stored embedding and code comes from.</summary>
     GalleryModelStamp Model { get; }
 
-    /// <summary>Faces enrolled.</summary>
+    /// <summary>Faces enrolled now; faces of removed identities no longer count.</summary>
     int FaceCount { get; }
 
     /// <summary>Enrolled identities, sorted (ordinal).</summary>

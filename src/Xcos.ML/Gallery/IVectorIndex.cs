@@ -3,9 +3,9 @@ namespace Xcos.ML.Gallery;
 /// <summary>Nearest neighbours by cosine over unit vectors, keyed by face id.</summary>
 public interface IVectorIndex : IDisposable
 {
-    /// <summary>Vector length.</summary>
+    /// <summary>Length of every vector in the index.</summary>
     int Dimension { get; }
-    /// <summary>Vectors held.</summary>
+    /// <summary>Vectors added so far.</summary>
     int Count { get; }
     /// <summary>Adds a unit vector under a new key.</summary>
     void Add(long key, ReadOnlySpan<float> unit);

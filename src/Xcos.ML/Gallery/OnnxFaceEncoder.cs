@@ -52,7 +52,7 @@ public sealed class OnnxFaceEncoder : IFaceEncoder
         Model = new GalleryModelStamp(Descriptor.Name, GalleryModelStamp.HashOf(onnx, settings), Head.Dim, Head.Cells * Head.Dim);
     }
 
-    /// <summary>The descriptor.</summary>
+    /// <summary>The face model's descriptor: files, input size and normalisation, threshold.</summary>
     public FaceModelDescriptor Descriptor { get; }
     /// <summary>The folded affine head (face codes are its cell features).</summary>
     public WeightDerivedHead Head { get; }

@@ -24,7 +24,7 @@ public sealed class FaceTensorOptions
     /// <summary>Mirror left-right (test-time augmentation). Default false.</summary>
     public bool HorizontalFlip { get; set; }
 
-    /// <summary>The xCos defaults.</summary>
+    /// <summary>A new instance with the xCos normalisation: (x - 127.5) / 127.5, RGB.</summary>
     public static FaceTensorOptions Default => new();
 }
 

@@ -15,6 +15,6 @@ public sealed class ImageLoadOptions
     /// <summary>Rotate/flip the pixels as the EXIF orientation tag says (as cameras and browsers show them). Default true.</summary>
     public bool ApplyExifOrientation { get; set; } = true;
 
-    /// <summary>The defaults.</summary>
+    /// <summary>A new instance with the defaults: 40-megapixel budget, EXIF orientation applied.</summary>
     public static ImageLoadOptions Default => new();
 }

@@ -34,6 +34,6 @@ public sealed class RgbImage
     /// <summary>Channel <paramref name="c"/> (0 = R, 1 = G, 2 = B) of pixel (<paramref name="x"/>, <paramref name="y"/>).</summary>
     public byte this[int x, int y, int c] => Pixels[(y * Width + x) * 3 + c];
 
-    /// <summary>A deep copy.</summary>
+    /// <summary>A copy with its own pixel array.</summary>
     public RgbImage Clone() => new(Width, Height, (byte[])Pixels.Clone());
 }

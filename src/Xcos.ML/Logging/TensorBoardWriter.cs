@@ -21,19 +21,19 @@ public sealed class TensorBoardWriter : IDisposable
         Path = System.IO.Path.Combine(logDir, $"events.out.tfevents.{now}.{Environment.MachineName}.{Environment.ProcessId}");
         _file = new FileStream(Path, FileMode.Append, FileAccess.Write, FileShare.Read);
         // first record: the file version (Event field 3)
-        var e = new ProtoBuffer();
+        using var e = new ProtoBuffer();
         e.Double(1, WallTime());
         e.String(3, "brain.Event:2");
         WriteRecord(e.ToArray());
     }
 
-    /// <summary>The event file.</summary>
+    /// <summary>Path of the events.out.tfevents.* file being written, inside the log folder.</summary>
     public string Path { get; }
 
     /// <summary>Adds a scalar (TensorBoard's Scalars tab).</summary>
     public void AddScalar(string tag, double value, long step)
     {
-        var v = new ProtoBuffer();
+        using var v = new ProtoBuffer();
         v.String(1, tag);
         v.Float(2, (float)value);
         WriteSummary(v, step);
@@ -45,12 +45,12 @@ public sealed class TensorBoardWriter : IDisposable
     {
         ArgumentNullException.ThrowIfNull(png);
         if (png.Length < 24 || png[1] != 'P' || png[2] != 'N' || png[3] != 'G') throw new ArgumentException("not a PNG image", nameof(png));
-        var image = new ProtoBuffer();
+        using var image = new ProtoBuffer();
         image.Varint(1, BinaryPrimitives.ReadUInt32BigEndian(png.AsSpan(20))); // height (IHDR)
         image.Varint(2, BinaryPrimitives.ReadUInt32BigEndian(png.AsSpan(16))); // width
         image.Varint(3, 3); // RGB
         image.Bytes(4, png);
-        var v = new ProtoBuffer();
+        using var v = new ProtoBuffer();
         v.String(1, tag);
         v.Message(4, image);
         WriteSummary(v, step);
@@ -58,9 +58,9 @@ public sealed class TensorBoardWriter : IDisposable
 
     private void WriteSummary(ProtoBuffer value, long step)
     {
-        var summary = new ProtoBuffer();
+        using var summary = new ProtoBuffer();
         summary.Message(1, value);
-        var e = new ProtoBuffer();
+        using var e = new ProtoBuffer();
         e.Double(1, WallTime());
         e.Varint(2, (ulong)step);
         e.Message(5, summary);
@@ -86,9 +86,11 @@ public sealed class TensorBoardWriter : IDisposable
     public void Dispose() => _file.Dispose();
 
     /// <summary>The few protobuf wire encodings an Event needs.</summary>
-    private sealed class ProtoBuffer
+    private sealed class ProtoBuffer : IDisposable
     {
         private readonly MemoryStream _ms = new();
+
+        public void Dispose() => _ms.Dispose();
 
         public byte[] ToArray() => _ms.ToArray();
 

@@ -55,7 +55,7 @@ internal sealed record DecisionStages(string Decide, string Score, string? Predi
         {
             XcosThresholdSelection.BestAccuracy => VerificationMetrics.BestThreshold(scores, same, Verification.BuildThresholds()).Threshold,
             XcosThresholdSelection.MeanFoldThreshold => VerificationMetrics.KFold(scores, same, Verification).ThresholdMean,
-            _ => throw new ArgumentOutOfRangeException(nameof(Selection), Selection, "unknown threshold selection"),
+            _ => throw new InvalidOperationException($"unknown threshold selection {Selection}"),
         };
         return (float)t;
     }

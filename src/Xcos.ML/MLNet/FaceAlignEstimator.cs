@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms.Image;
@@ -84,6 +85,7 @@ public sealed class FaceAlignEstimator : IEstimator<ITransformer>
     }
 
     // Returns whether landmarks come from the column (else from the source), and the image column's type.
+    [SuppressMessage("Usage", "CA2208", Justification = "Schema mismatches name the public method's inputSchema, as ML.NET's own estimators do.")]
     private (bool LandmarksFromColumn, DataViewType ImageType) Validate(Func<string, ColumnInfo?> find)
     {
         string img = _options.ImageColumnName;

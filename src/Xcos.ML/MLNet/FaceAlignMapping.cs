@@ -18,20 +18,20 @@ public static class FaceAlignColumns
     public const string Image = "Xcos.Align.Image";
     /// <summary>Landmark vector (copy of the user's column, or from an <see cref="ILandmarkSource"/>).</summary>
     public const string Landmarks = "Xcos.Align.Landmarks";
-    /// <summary>Aligned face.</summary>
+    /// <summary>Column of the aligned 112x112 face image.</summary>
     public const string Face = "Xcos.Align.Face";
     /// <summary>Mirrored aligned face (only when the tensor is flipped).</summary>
     public const string FlippedFace = "Xcos.Align.FlippedFace";
-    /// <summary>Status text.</summary>
+    /// <summary>Column of the alignment status: "ok", or why there is no face.</summary>
     public const string Status = "Xcos.Align.Status";
-    /// <summary>Normalised tensor.</summary>
+    /// <summary>Column of the aligned face as a normalised CHW float tensor.</summary>
     public const string Tensor = "Xcos.Align.Tensor";
 }
 
 /// <summary>Row read by the alignment mapping.</summary>
 public sealed class FaceAlignInput
 {
-    /// <summary>Source image.</summary>
+    /// <summary>The photo to align, as loaded (not resized: landmarks are in its pixels).</summary>
     [ColumnName(FaceAlignColumns.Image)]
     public MLImage? Image { get; set; }
 
@@ -71,7 +71,7 @@ public sealed class FaceAlignFlipOutput
 /// <summary>Row read by a landmark-source mapping.</summary>
 public sealed class LandmarkSourceInput
 {
-    /// <summary>Source image.</summary>
+    /// <summary>The photo to align, as loaded (not resized: landmarks are in its pixels).</summary>
     [ColumnName(FaceAlignColumns.Image)]
     public MLImage? Image { get; set; }
 }

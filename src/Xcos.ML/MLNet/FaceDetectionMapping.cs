@@ -125,7 +125,7 @@ public sealed class FaceLandmarksOutput
 /// <summary>The per-row functions of the detection stages (default <see cref="FaceDetectorOptions"/>).</summary>
 public static class FaceDetectionMapping
 {
-    /// <summary>Priors of fr_detect.onnx.</summary>
+    /// <summary>Anchor boxes fr_detect.onnx scores at 320x240: the length of its score and box outputs.</summary>
     public const int Priors = 4420;
 
     private static readonly FaceDetectorOptions Defaults = new();

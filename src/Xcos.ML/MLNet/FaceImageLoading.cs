@@ -22,7 +22,7 @@ public static class FaceImageColumns
 /// <summary>Row read by the image-loading mapping.</summary>
 public sealed class FaceImageLoadInput
 {
-    /// <summary>Image path.</summary>
+    /// <summary>Path of the photo to load.</summary>
     [ColumnName(FaceImageColumns.Path)]
     public string Path { get; set; } = "";
 }

@@ -26,7 +26,7 @@ public sealed class IdentifyFacesOutput
     [VectorType]
     public string[] TopIdentities { get; set; } = [];
 
-    /// <summary>Their cosines.</summary>
+    /// <summary>Cosine of each of <see cref="TopIdentities"/>, in the same order.</summary>
     [VectorType]
     public float[] TopScores { get; set; } = [];
 

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms.Image;
@@ -40,6 +41,7 @@ public sealed class IdentifyFacesEstimator : IEstimator<ITransformer>
         return Build(c.Name is null || c.Kind != SchemaShape.Column.VectorKind.Scalar ? null : c.ItemType).GetOutputSchema(inputSchema);
     }
 
+    [SuppressMessage("Usage", "CA2208", Justification = "Schema mismatches name the public method's inputSchema, as ML.NET's own estimators do.")]
     private IEstimator<ITransformer> Build(DataViewType? imageType)
     {
         if (imageType is not ImageDataViewType)

@@ -14,9 +14,9 @@ public static class XcosPairScoringColumns
     public const string ScoreVector = "Xcos.Pair.ScoreVector";
     /// <summary>Pair-head plain cosine, a vector of one value.</summary>
     public const string CosineVector = "Xcos.Pair.CosineVector";
-    /// <summary>Scalar score.</summary>
+    /// <summary>Column of the xCos score of each pair.</summary>
     public const string Score = "Xcos.Pair.Score";
-    /// <summary>Scalar cosine.</summary>
+    /// <summary>Column of the plain embedding cosine of each pair.</summary>
     public const string Cosine = "Xcos.Pair.Cosine";
 }
 
@@ -35,11 +35,11 @@ public sealed class XcosPairVectors
 /// <summary>Row written by the scalar mapping.</summary>
 public sealed class XcosPairScalars
 {
-    /// <summary>xCos score.</summary>
+    /// <summary>xCos of the pair: attention-weighted sum of the patch cosines.</summary>
     [ColumnName(XcosPairScoringColumns.Score)]
     public float Score { get; set; }
 
-    /// <summary>Plain cosine.</summary>
+    /// <summary>Cosine of the two embeddings, for comparison.</summary>
     [ColumnName(XcosPairScoringColumns.Cosine)]
     public float Cosine { get; set; }
 }
@@ -70,7 +70,7 @@ public static class SingleValueColumns
 {
     /// <summary>A vector of one value.</summary>
     public const string Input = "Xcos.Single.Vector";
-    /// <summary>Its value.</summary>
+    /// <summary>Name of the one output column.</summary>
     public const string Output = "Xcos.Single.Value";
 }
 
@@ -85,7 +85,7 @@ public sealed class SingleValueVector
 /// <summary>Row written by the one-value mapping.</summary>
 public sealed class SingleValueScalar
 {
-    /// <summary>The value.</summary>
+    /// <summary>The scalar taken from the vector.</summary>
     [ColumnName(SingleValueColumns.Output)]
     public float Value { get; set; }
 }

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics.CodeAnalysis;
 using Microsoft.ML;
 
 namespace Xcos.ML.MLNet;
@@ -37,6 +38,7 @@ public sealed class XcosPredictionPool<TSrc, TDst> : IDisposable where TSrc : cl
 
     /// <summary>Loads a saved model (.zip) and serves it; the pool owns the loaded model.</summary>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    [SuppressMessage("Design", "CA1000", Justification = "TSrc and TDst cannot be inferred from the arguments, so a generic method elsewhere would be called the same way.")]
     public static XcosPredictionPool<TSrc, TDst> Load(MLContext ml, string zipPath)
     {
         ArgumentNullException.ThrowIfNull(ml);

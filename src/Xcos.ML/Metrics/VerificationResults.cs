@@ -47,7 +47,7 @@ public sealed record RocCurve(
     /// <summary>True positive (true accept) rate of each point.</summary>
     [JsonIgnore] public double[] TruePositiveRates { get; } = TruePositives.Select(v => (double)v / Positives).ToArray();
 
-    /// <summary>Number of points.</summary>
+    /// <summary>Points on the curve: one per threshold.</summary>
     [JsonIgnore] public int Count => Thresholds.Length;
 }
 
@@ -62,7 +62,7 @@ public sealed record TarAtFar(
     [property: JsonPropertyName("far")] double Far,
     [property: JsonPropertyName("threshold")] double Threshold);
 
-/// <summary>Equal error rate.</summary>
+/// <summary>The operating point where false accepts and false rejects are equally frequent.</summary>
 /// <param name="Rate">The rate where the false accept and false reject rates meet, linearly interpolated along the ROC segment where they cross.</param>
 /// <param name="Threshold">Threshold of the first ROC point whose false reject rate is not above its false accept rate (score &gt;= it accepted).</param>
 public sealed record EqualErrorRate(
@@ -72,7 +72,7 @@ public sealed record EqualErrorRate(
 /// <summary>All verification figures of one set of scored pairs.</summary>
 public sealed record VerificationReport
 {
-    /// <summary>Number of pairs.</summary>
+    /// <summary>Pairs scored, same and different together.</summary>
     [JsonPropertyName("pairs")] public required int Pairs { get; init; }
     /// <summary>Number of same-identity pairs.</summary>
     [JsonPropertyName("samePairs")] public required int SamePairs { get; init; }
@@ -96,7 +96,7 @@ public sealed record VerificationReport
     [JsonPropertyName("bestAccuracy")] public required double BestAccuracy { get; init; }
     /// <summary>Area under the exact ROC curve.</summary>
     [JsonPropertyName("auc")] public required double Auc { get; init; }
-    /// <summary>Equal error rate.</summary>
+    /// <summary>Equal error rate, 0..1: where the false accept and false reject rates meet.</summary>
     [JsonPropertyName("eer")] public required double Eer { get; init; }
     /// <summary>Threshold at the equal error rate (score &gt;= it accepted).</summary>
     [JsonPropertyName("eerThreshold")] public required double EerThreshold { get; init; }

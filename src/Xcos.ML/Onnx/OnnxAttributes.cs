@@ -6,11 +6,11 @@ namespace Xcos.ML.Onnx;
 /// <summary>Factories for ONNX node attributes (<see cref="AttributeProto"/>), one per value kind.</summary>
 public static class OnnxAttr
 {
-    /// <summary>An INT attribute.</summary>
+    /// <summary>A node attribute holding one 64-bit integer (ONNX type INT).</summary>
     public static AttributeProto Int(string name, long value) =>
         new() { Name = name, Type = AttributeProto.Types.AttributeType.Int, I = value };
 
-    /// <summary>A FLOAT attribute.</summary>
+    /// <summary>A node attribute holding one float (ONNX type FLOAT).</summary>
     public static AttributeProto Float(string name, float value) =>
         new() { Name = name, Type = AttributeProto.Types.AttributeType.Float, F = value };
 
@@ -18,7 +18,7 @@ public static class OnnxAttr
     public static AttributeProto String(string name, string value) =>
         new() { Name = name, Type = AttributeProto.Types.AttributeType.String, S = ByteString.CopyFromUtf8(value) };
 
-    /// <summary>An INTS attribute.</summary>
+    /// <summary>A node attribute holding a list of 64-bit integers (ONNX type INTS), e.g. kernel_shape.</summary>
     public static AttributeProto Ints(string name, params long[] values)
     {
         var a = new AttributeProto { Name = name, Type = AttributeProto.Types.AttributeType.Ints };
@@ -26,7 +26,7 @@ public static class OnnxAttr
         return a;
     }
 
-    /// <summary>A FLOATS attribute.</summary>
+    /// <summary>A node attribute holding a list of floats (ONNX type FLOATS).</summary>
     public static AttributeProto Floats(string name, params float[] values)
     {
         var a = new AttributeProto { Name = name, Type = AttributeProto.Types.AttributeType.Floats };

@@ -148,9 +148,9 @@ public sealed class OnnxGraphBuilder
     public string Div(string x, string y, string? name = null) => Op("Div", [x, y], name);
     /// <summary>Elementwise maximum of the inputs.</summary>
     public string Max(string x, string y, string? name = null) => Op("Max", [x, y], name);
-    /// <summary>Elementwise square root.</summary>
+    /// <summary>Adds a Sqrt node: the elementwise square root of <paramref name="x"/>; returns the output's name.</summary>
     public string Sqrt(string x, string? name = null) => Op("Sqrt", [x], name);
-    /// <summary>max(x, 0).</summary>
+    /// <summary>Adds a Relu node: max(x, 0) elementwise; returns the output's name.</summary>
     public string Relu(string x, string? name = null) => Op("Relu", [x], name);
     /// <summary>1 / (1 + exp(-x)).</summary>
     public string Sigmoid(string x, string? name = null) => Op("Sigmoid", [x], name);
@@ -205,7 +205,7 @@ public sealed class OnnxGraphBuilder
     /// <summary>Softmax along one axis (opset 13+: only that axis is normalised).</summary>
     public string Softmax(string x, int axis, string? name = null) => Op("Softmax", [x], name, OnnxAttr.Int("axis", axis));
 
-    /// <summary>Concatenates along <paramref name="axis"/>.</summary>
+    /// <summary>Adds a Concat node joining <paramref name="inputs"/> along <paramref name="axis"/>; returns the output's name.</summary>
     public string Concat(int axis, string[] inputs, string? name = null) => Op("Concat", inputs, name, OnnxAttr.Int("axis", axis));
 
     /// <summary>x / max(‖x‖₂ over <paramref name="axis"/>, <paramref name="minNorm"/>); minNorm 0 divides by the plain norm.</summary>

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Google.Protobuf;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
@@ -45,7 +46,7 @@ public sealed class OnnxModelFile
     /// <summary>The file path the model came from, or "(bytes)".</summary>
     public string Source { get; }
 
-    /// <summary>The main graph.</summary>
+    /// <summary>The model's main graph (nodes, initializers, inputs, outputs); edits change the model.</summary>
     public GraphProto Graph => Model.Graph;
 
     /// <summary>Reads a model from a .onnx file.</summary>
@@ -75,13 +76,13 @@ public sealed class OnnxModelFile
         // Arbitrary bytes can parse as a message made only of unknown fields; a model needs an IR version and a graph.
         if (!model.HasIrVersion || model.IrVersion <= 0 || model.Graph is null)
             throw new InvalidDataException($"{source}: not a valid ONNX model ({bytes.Length} bytes): expected a ModelProto with ir_version and graph, found " +
-                $"ir_version={(model.HasIrVersion ? model.IrVersion.ToString() : "none")}, graph={(model.Graph is null ? "none" : "present")}");
+                $"ir_version={(model.HasIrVersion ? model.IrVersion.ToString(CultureInfo.InvariantCulture) : "none")}, graph={(model.Graph is null ? "none" : "present")}");
         if (model.Graph.Node.Count == 0 && model.Graph.Output.Count == 0)
             throw new InvalidDataException($"{source}: not a valid ONNX model: the graph has no nodes and no outputs");
         return new OnnxModelFile(model, source);
     }
 
-    /// <summary>The serialized model.</summary>
+    /// <summary>The model as ONNX protobuf bytes, as written to a .onnx file.</summary>
     public byte[] ToBytes() => Model.ToByteArray();
 
     /// <summary>Writes the model to <paramref name="path"/>.</summary>

@@ -9,7 +9,7 @@ public enum CalibrationMethod
     Percentile,
 }
 
-/// <summary>Settings of <see cref="OnnxQuantizer"/>.</summary>
+/// <summary>How <see cref="OnnxQuantizer"/> calibrates activations, which nodes it makes int8 and which it keeps float.</summary>
 public sealed class OnnxQuantizerOptions
 {
     /// <summary>Activation range estimate (default <see cref="CalibrationMethod.Percentile"/>).</summary>

@@ -21,7 +21,7 @@ public enum XcosPairHeadInputs
     GridsAndFaceCodes,
 }
 
-/// <summary>Options of <see cref="XcosOnnxExport"/>.</summary>
+/// <summary>How <see cref="XcosOnnxExport"/> builds the graph: BatchNorm folding, attention temperature, optional outputs.</summary>
 public sealed class XcosOnnxExportOptions
 {
     /// <summary>

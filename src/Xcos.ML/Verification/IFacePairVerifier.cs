@@ -12,7 +12,7 @@ public interface IFacePairVerifier : IDisposable
     /// <summary>Threshold on the deciding score; null: results are Undecided.</summary>
     double? Threshold { get; }
 
-    /// <summary>The xCos variant.</summary>
+    /// <summary>Which xCos explains this verifier's results: weight-derived, learned head, or a checkpoint's own.</summary>
     XcosVariant Variant { get; }
 
     /// <summary>"model", "target" or "grid": which cosine results carry (see <see cref="FacePairVerification.CosineSource"/>).</summary>

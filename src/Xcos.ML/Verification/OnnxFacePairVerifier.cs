@@ -34,17 +34,17 @@ public sealed class OnnxFacePairVerifier : FacePairVerifier<FaceEmbedding>
         _batch = parts.Options.BatchSize;
     }
 
-    /// <summary>The options.</summary>
+    /// <summary>The settings it was created with (models, variant, precision, batch size, threshold).</summary>
     public OnnxFacePairVerifierOptions Options { get; }
     /// <summary>The models folder in use.</summary>
     public string ModelsDir { get; }
-    /// <summary>The face-model descriptor.</summary>
+    /// <summary>The face model's descriptor: files, input size and normalisation, threshold.</summary>
     public FaceModelDescriptor Descriptor { get; }
     /// <summary>The weight-derived explainer (always present: its contributions decompose the cosine).</summary>
     public WeightDerivedXcos Xcos { get; }
     /// <summary>The learned head for <see cref="XcosVariant.Learned"/>, else null.</summary>
     public LearnedHead? Learned { get; }
-    /// <summary>The embedder.</summary>
+    /// <summary>The ONNX Runtime session that computes embeddings and feature maps.</summary>
     public OnnxFaceEmbedder Embedder => _embedder;
 
     /// <inheritdoc/>
@@ -146,7 +146,7 @@ public sealed class OnnxFacePairVerifier : FacePairVerifier<FaceEmbedding>
         {
             if (o.Variant is not (XcosVariant.Weights or XcosVariant.Learned))
                 throw new ArgumentException($"xcos variant \"{o.Variant.ToText()}\" is not available for ONNX face models; use \"weights\" or \"learned\"");
-            if (o.BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(o.BatchSize), o.BatchSize, "must be positive");
+            if (o.BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(o), o.BatchSize, "BatchSize must be positive");
             var modelsDir = ModelStore.ResolveDirectory(o.ModelsDir);
             var descriptorPath = o.DescriptorPath ?? FaceModelDescriptor.ShippedPath();
             var descriptor = FaceModelDescriptor.Load(descriptorPath);

@@ -2,7 +2,7 @@ using Xcos.ML.FaceModels;
 
 namespace Xcos.ML.Verification;
 
-/// <summary>Settings of <see cref="OnnxFacePairVerifier"/>.</summary>
+/// <summary>What <see cref="OnnxFacePairVerifier"/> loads and how it runs: model files, xCos variant, precision, threshold, batch size, detector.</summary>
 public sealed class OnnxFacePairVerifierOptions
 {
     /// <summary>Models folder; null uses <see cref="ModelStore.ResolveDirectory"/> (XCOS_MODELS, else the user's data folder).</summary>
@@ -48,6 +48,6 @@ public sealed class OnnxFacePairVerifierOptions
     /// <summary>Faces per ONNX Runtime call. Default 32.</summary>
     public int BatchSize { get; set; } = 32;
 
-    /// <summary>Detector settings (thresholds).</summary>
+    /// <summary>Face detector thresholds (confidence, NMS overlap, top K) used on photos that are not already aligned.</summary>
     public FaceDetectorOptions Detector { get; set; } = new();
 }

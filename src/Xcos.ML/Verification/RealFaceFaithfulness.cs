@@ -41,7 +41,7 @@ public sealed class FaceAugmentationOptions
     }
 }
 
-/// <summary>Options of <see cref="RealFaceFaithfulness"/>.</summary>
+/// <summary>How <see cref="RealFaceFaithfulness"/> measures on real photos: curve settings, batch size, augmentation and its seed.</summary>
 public sealed class RealFaceFaithfulnessOptions
 {
     /// <summary>Curve options (grid must match the model's map, 7 for 112x112 faces). Default: <see cref="FaithfulnessOptions"/> defaults.</summary>
@@ -68,7 +68,7 @@ public sealed class RealFacePairScorer : IPairScorer
     private readonly WeightDerivedXcos _xcos;
     private readonly int _batch;
 
-    /// <summary>Creates the scorer.</summary>
+    /// <summary>Scores pairs by <paramref name="embedder"/>'s cosine and <paramref name="xcos"/>'s xCos, <paramref name="batchSize"/> faces per ONNX run.</summary>
     /// <param name="embedder">The face model.</param>
     /// <param name="xcos">Weight-derived xCos of that model's head.</param>
     /// <param name="batchSize">Faces per ONNX Runtime call (default 32).</param>
@@ -120,7 +120,7 @@ public sealed class RealFacePairScorer : IPairScorer
 /// <param name="Names">"photo1 | photo2" of each pair, as written in the file.</param>
 public sealed record RealFacePairSet(string Source, IReadOnlyList<(RgbImage Face1, RgbImage Face2)> Faces, IReadOnlyList<bool> Labels, IReadOnlyList<string> Names)
 {
-    /// <summary>Number of pairs.</summary>
+    /// <summary>Pairs whose faces were found and aligned.</summary>
     public int Count => Faces.Count;
 }
 

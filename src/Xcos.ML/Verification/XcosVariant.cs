@@ -14,7 +14,7 @@ public enum XcosVariant
 /// <summary>Text forms of <see cref="XcosVariant"/> ("weights", "learned", "checkpoint"), as the CLI and JSON write them.</summary>
 public static class XcosVariantText
 {
-    /// <summary>The lower-case name.</summary>
+    /// <summary>The name used on the command line and in JSON ("weights", "learned", ...).</summary>
     public static string ToText(this XcosVariant variant) => variant switch
     {
         XcosVariant.Weights => "weights",

@@ -4,7 +4,7 @@ namespace Xcos.ML.Data.Pickle;
 /// an inert record of the reference.</summary>
 public sealed record PickledGlobal(string Module, string Name)
 {
-    /// <summary>"module.name".</summary>
+    /// <summary>The dotted Python name, e.g. "torch._utils._rebuild_tensor_v2".</summary>
     public string FullName => $"{Module}.{Name}";
 
     /// <inheritdoc />

@@ -9,7 +9,7 @@ public sealed class PickledObject(PickledGlobal type, IReadOnlyList<object?> arg
 {
     /// <summary>The class or function.</summary>
     public PickledGlobal Type { get; } = type;
-    /// <summary>Positional arguments.</summary>
+    /// <summary>Positional arguments of the call (REDUCE, NEWOBJ, OBJ or INST), in order.</summary>
     public IReadOnlyList<object?> Args { get; } = args;
     /// <summary>Keyword arguments (NEWOBJ_EX), else null.</summary>
     public object? KeywordArgs { get; internal set; }

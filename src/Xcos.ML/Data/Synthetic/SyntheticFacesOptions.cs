@@ -59,7 +59,7 @@ public readonly record struct FaceLandmarks(float[] Points)
     public float Y(int i) => Points[2 * i + 1];
 }
 
-/// <summary>One generated face.</summary>
+/// <summary>One generated face: its RGB pixels and landmarks, identity, index within it, and split.</summary>
 public sealed class SyntheticFace
 {
     /// <summary>Identity index in [0, Identities).</summary>
