@@ -21,7 +21,7 @@ public static class DemoCommand
         var train = new Option<bool>("--train") { Description = "Train a checkpoint from scratch (configs/demo_train_config.json, a fixed number of steps) instead of evaluating the shipped one." };
         var checkpoint = new Option<string?>("--checkpoint") { Description = "Evaluate this demo checkpoint (with its NAME.json record next to it) instead of the shipped one." };
         var seed = new Option<int?>("--seed") { Description = "With --train: seed of data, initialisation and sampling (default: the recipe's, 0)." };
-        var threads = new Option<int?>("--threads") { Description = "Threads (default: the recipe's 2 for training, all cores for scoring)." };
+        var threads = new Option<int?>("--threads") { Description = "Threads (default: the recipe's 1 for training (the weights depend on it), all cores for scoring)." };
         var identities = new Option<int?>("--identities") { Description = "With --train: synthetic identities, trained and held out together (default 250)." };
         var photos = new Option<string?>("--photos") { Description = "Labelled real photos for the real-model part: a folder with pairs.tsv (default: XCOS_PHOTOS, ../shared/dev-faces)." };
         var json = new Option<bool>("--json") { Description = "Print one JSON object instead of the summary." };

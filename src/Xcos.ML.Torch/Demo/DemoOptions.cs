@@ -26,8 +26,8 @@ public sealed record DemoOptions
     public int? Seed { get; init; }
 
     /// <summary>
-    /// Threads of libtorch and ONNX Runtime; null takes the recipe's for training (2: the order of floating-point sums
-    /// depends on it, so the recipe fixes it) and all cores for scoring. Default null.
+    /// Threads of libtorch and ONNX Runtime; null takes the recipe's for training (1: the order of floating-point sums
+    /// depends on the thread count, so the recipe fixes it) and all cores for scoring. Default null.
     /// </summary>
     public int? Threads { get; init; }
 

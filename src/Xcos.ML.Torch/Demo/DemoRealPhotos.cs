@@ -25,12 +25,15 @@ internal static class DemoRealPhotos
         "drawn identities alike, above its threshold), so the demo shows the real model only on real photos";
 
     /// <summary>Runs the step.</summary>
-    /// <exception cref="FileNotFoundException">An explicitly given photo folder has no <c>pairs.tsv</c>.</exception>
-    public static DemoRealFaces Run(DemoOptions o, string outputDirectory, Action<int, int, string> progress, CancellationToken ct)
+    /// <param name="o">The demo's options (models folder, threads, whether to run at all).</param>
+    /// <param name="photos">The labelled photo folder (<see cref="FindPhotoSet"/>), or null.</param>
+    /// <param name="outputDirectory">The demo's output folder; figures go to its <c>real/</c>.</param>
+    /// <param name="progress">Receives (pairs done, pairs, detail).</param>
+    /// <param name="ct">Stops between pairs.</param>
+    public static DemoRealFaces Run(DemoOptions o, string? photos, string outputDirectory, Action<int, int, string> progress, CancellationToken ct)
     {
         string models = ModelStore.ResolveDirectory(o.ModelsDirectory);
-        if (!o.RealFaces) return new DemoRealFaces(models, null, false, "skipped (RealFaces = false)", []);
-        string? photos = FindPhotoSet(o.PhotosDirectory);
+        if (!o.RealFaces) return new DemoRealFaces(models, photos, false, "skipped (RealFaces = false)", []);
         if (!ModelStore.IsComplete(models))
             return new DemoRealFaces(models, photos, false,
                 $"real face models not found in {models}: run `xcos models fetch` (or set {ModelStore.EnvironmentVariable}) to see the real model verify labelled photos of people", []);

@@ -30,7 +30,8 @@ public sealed class DemoRunner
     /// The demo's training recipe (<c>configs/demo_train_config.json</c>): MobileFaceNet grid backbone (about 7x faster
     /// per step than IR [1,1,1,1] on two cores, and exported to ONNX like IR), CosFace, SGD lr 0.05 (momentum 0.9, weight
     /// decay 5e-4) for backbone and head, Adam (AMSGrad) lr 1e-3 for the attention, learning rate x0.85 every epoch,
-    /// batches of 32 pairs, a fixed number of epochs, seed 0 and 2 threads.
+    /// batches of 32 pairs, a fixed number of epochs (2), seed 0 and one thread (no floating-point sum then depends on how
+    /// work is split between threads, and a busy machine slows one thread less than two that wait for each other).
     /// </summary>
     public static XcosTrainerOptions DefaultTrainer { get; } = Config.OriginalConfig.Recipe(RecipeFile).Trainer;
 
@@ -49,7 +50,7 @@ public sealed class DemoRunner
     /// <summary>Runs every stage and returns where the outputs are and the headline numbers.</summary>
     /// <param name="progress">Receives stage progress (from the running thread and, while generating, from worker threads).</param>
     /// <param name="cancellationToken">Stops the run (training stops after its current step); throws <see cref="OperationCanceledException"/>.</param>
-    /// <exception cref="FileNotFoundException">The checkpoint to evaluate or its record is missing.</exception>
+    /// <exception cref="FileNotFoundException">The checkpoint to evaluate or its record is missing, or a given photo folder has no pairs.tsv.</exception>
     /// <exception cref="InvalidDataException">The record does not fit the checkpoint, or the held-out images differ from those it was measured on.</exception>
     /// <exception cref="InvalidOperationException">The reloaded pipeline scored differently from the fitted one.</exception>
     public DemoResult Run(IProgress<DemoProgress>? progress = null, CancellationToken cancellationToken = default)
@@ -57,6 +58,8 @@ public sealed class DemoRunner
         var clock = Stopwatch.StartNew();
         var stages = new DemoStages(progress, cancellationToken);
         var paths = new Paths(Path.GetFullPath(Options.OutputDirectory));
+        // a given photo folder without pairs.tsv fails now, not after scoring
+        string? photos = Options.RealFaces ? DemoRealPhotos.FindPhotoSet(Options.PhotosDirectory) : null;
         Directory.CreateDirectory(paths.Root);
 
         var plan = Options.Train ? PlanTraining() : PlanEvaluation();
@@ -73,7 +76,7 @@ public sealed class DemoRunner
             paths.Figures, paths.Report, Title, Description(record, data, evaluation), Options.Verification, p));
         double reload = stages.Run(DemoStage.Reloading, p => DemoReload.Check(evaluation, data.Rows, paths.ModelZip, plan.Data.Seed,
             (n, total) => p(n, total, "scoring with the reloaded .zip"), cancellationToken));
-        var real = stages.Run(DemoStage.RealFaces, p => DemoRealPhotos.Run(Options, paths.Root, p, cancellationToken));
+        var real = stages.Run(DemoStage.RealFaces, p => DemoRealPhotos.Run(Options, photos, paths.Root, p, cancellationToken));
 
         return new DemoResult(paths.Root, report, paths.ModelZip, plan.Checkpoint, Options.Train, training?.Seconds ?? 0, figures,
             record, plan.Recorded, DemoScore.From("xCos", evaluation.Xcos), DemoScore.From("cosine", evaluation.Cosine),
