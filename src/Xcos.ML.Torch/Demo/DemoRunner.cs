@@ -58,11 +58,10 @@ public sealed class DemoRunner
         var clock = Stopwatch.StartNew();
         var stages = new DemoStages(progress, cancellationToken);
         var paths = new Paths(Path.GetFullPath(Options.OutputDirectory));
-        // a given photo folder without pairs.tsv fails now, not after scoring
+        // bad input (a photo folder without pairs.tsv, a checkpoint without its record) fails before anything is written
         string? photos = Options.RealFaces ? DemoRealPhotos.FindPhotoSet(Options.PhotosDirectory) : null;
-        Directory.CreateDirectory(paths.Root);
-
         var plan = Options.Train ? PlanTraining() : PlanEvaluation();
+        Directory.CreateDirectory(paths.Root);
         var data = stages.Run(DemoStage.Generating, report => DemoData.Write(paths.Data, plan.Data, Options.Train, Options.Threads,
             (n, total) => report(n, total, "synthetic identities"), cancellationToken));
         if (plan.Recorded is { } shipped && !Options.Train) CheckHeldOut(shipped, plan.Checkpoint, data);
