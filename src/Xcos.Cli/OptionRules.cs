@@ -13,7 +13,7 @@ internal static class OptionRules
     private static readonly HashSet<string> Positive = new(StringComparer.Ordinal)
     {
         "--max-pairs", "--epochs", "--batch", "--batch-size", "--threads", "--identities", "--images-per-identity",
-        "--val-pairs", "--size", "--depth", "--target-depth", "--patches-per-step", "--random-orders", "--minutes-budget", "--seconds",
+        "--val-pairs", "--size", "--depth", "--target-depth", "--patches-per-step", "--random-orders", "--seconds",
     };
 
     /// <summary>Adds the rules to <paramref name="command"/>'s options and those of its subcommands.</summary>

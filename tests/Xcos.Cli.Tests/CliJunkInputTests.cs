@@ -48,6 +48,10 @@ public class CliJunkInputTests
         { 2, "synth --out {dir}/synth --identities -5" },
         { 2, "bench --seconds -1" },
         { 2, "demo --out {dir}/demo --threads 0" },
+        { 2, "demo --out {dir}/demo --identities 5" },
+        { 2, "demo --out {dir}/demo --train --checkpoint {dir}/junk.pth" },
+        { 1, "demo --out {dir}/demo --checkpoint {dir}/junk.pth" },
+        { 1, "demo --out {dir}/demo --photos {dir}/absent" },
         { 2, "models nonsense" },
         { 2, "nonsense" },
     };

@@ -49,7 +49,9 @@ public sealed class OriginalConfigTests
         Assert.Equal(new XcosTrainerOptions().ToJson(), OriginalConfig.Recipe("xcos_train_config.json").Trainer.ToJson());
         var demo = OriginalConfig.Recipe("demo_train_config.json").Trainer;
         Assert.Same(DemoRunner.DefaultTrainer.GetType(), demo.GetType());
-        Assert.Equal(("mobilefacenet", MarginHeadKind.CosFace, 30, 32, 1, 0.85), (demo.Arch, demo.MarginHead, demo.Epochs, demo.BatchSize, demo.LrStepSize, demo.LrGamma));
+        Assert.Equal(("mobilefacenet", MarginHeadKind.CosFace, 2, 32, 1, 0.85), (demo.Arch, demo.MarginHead, demo.Epochs, demo.BatchSize, demo.LrStepSize, demo.LrGamma));
+        // the shipped checkpoint's seed and thread count (one thread: no sum depends on how work is split)
+        Assert.Equal((0, (int?)1), (demo.Seed, demo.Threads));
         Assert.Equal(new OptimizerSettings { Kind = OptimizerKind.Sgd, LearningRate = 0.05, Momentum = 0.9, WeightDecay = 5e-4 }, demo.Backbone);
         Assert.Equal(new OptimizerSettings { Kind = OptimizerKind.Adam, LearningRate = 1e-3, WeightDecay = 4e-5, Amsgrad = true }, demo.Attention);
         Assert.Equal(demo.ToJson(), DemoRunner.DefaultTrainer.ToJson());
