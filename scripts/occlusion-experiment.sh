@@ -7,16 +7,19 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 work=${1:-/tmp/xcos-occlusion}
 epochs=${2:-4}
-xcos() { dotnet src/Xcos.Cli/bin/Release/net10.0/xcos.dll "$@"; }
-rm -rf "$work" && mkdir -p "$work"
+# XCOS_DLL: a copy of the CLI build, so rebuilding the tree during a run cannot swap assemblies under it
+xcos() { dotnet "${XCOS_DLL:-src/Xcos.Cli/bin/Release/net10.0/xcos.dll}" "$@"; }
+rm -rf "$work" && mkdir -p "$work" docs/occlusion
 xcos synth --out "$work/data" --identities 120 --images-per-identity 8 --val-fraction 0.2 --val-pairs 400 --seed 1 >/dev/null
 cp -r "$work/data/train" "$work/mixed"
 xcos mask --data "$work/data/train" --out "$work/mixed" --fraction 0.25 --seed 7 >/dev/null
 for run in clean mixed; do
+  echo "$(date -u +%T) training $run" >&2
   data="$work/data/train"; [ "$run" = mixed ] && data="$work/mixed"
   xcos train --config configs/demo_train_config.json --data "$data" --val "$work/data/val_pairs.tsv" --out "$work/$run" \
     --epochs "$epochs" --threads 2 --seed 1 > "$work/$run.json"
 done
+echo "$(date -u +%T) occlusion" >&2
 xcos occlusion --pairs "$work/data/val_pairs.tsv" --checkpoint "$work/clean/best.pth" "$work/mixed/best.pth" \
   --name "trained clean" "trained with masks" --levels 0,0.1,0.25,0.4,0.5 --seed 3 --threads 2 \
   --plot docs/occlusion/occlusion.png > docs/occlusion/occlusion.json
