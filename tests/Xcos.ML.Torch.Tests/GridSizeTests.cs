@@ -7,9 +7,11 @@ using Xcos.ML.Images;
 using Xcos.ML.MLNet;
 using Xcos.ML.Onnx;
 using Xcos.ML.Torch.Checkpoints;
+using Xcos.ML.Torch.Config;
 using Xcos.ML.Torch.Explain;
 using Xcos.ML.Torch.Export;
 using Xcos.ML.Torch.Networks;
+using Xcos.ML.Torch.Training;
 using static TorchSharp.torch;
 
 namespace Xcos.ML.Torch.Tests;
@@ -140,6 +142,28 @@ public sealed class GridSizeTests
         {
             Directory.Delete(dir, recursive: true);
         }
+    }
+
+    [Fact]
+    public void AConfigWithGridSize5TrainsAndCheckpointsA5x5Model()
+    {
+        var config = OriginalConfig.Parse("""{ "arch": { "type": "xCosModel", "args": { "backbone": "ir", "stages": [1, 1, 1, 1], "grid_channels": 8, "grid_size": 5 } } }""", "grid5.json");
+        Assert.Equal(5, config.Trainer.GridSize);
+        Assert.Contains("option GridSize = 9: must be 1..7", Assert.Throws<ArgumentException>(() => (config.Trainer with { GridSize = 9 }).Validate()).Message);
+        using var set = new TinyFaceSet();
+        string output = set.NewOutputDir();
+        var options = TinyFaceSet.TinyTrainer(epochs: 1) with { GridSize = config.Trainer.GridSize };
+        using (var trainer = new XcosTrainer(options, set.Train(), [set.Pairs()], output))
+        {
+            Assert.Equal(5, trainer.Model.Backbone.GridSize);
+            var r = trainer.Train();
+            Assert.Equal(1, r.CompletedEpochs);
+            Assert.InRange(r.Epochs[0].Validation[0].Xcos.AccuracyMean, 0, 1);
+        }
+        using var model = XcosModelLoader.Load(Path.Combine(output, TrainingFiles.BestWeights));
+        Assert.Equal(5, model.Options.GridSize);
+        var (bytes1, bytes2) = set.Pairs().ReadPair(0);
+        Assert.Equal(25, XcosExplainer.Explain(model, ImageIO.Load(bytes1), ImageIO.Load(bytes2)).CosMap.Length);
     }
 
     private static void RandomiseBatchNorm(nn.Module model)
