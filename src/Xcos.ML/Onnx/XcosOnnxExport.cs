@@ -65,6 +65,7 @@ public sealed class XcosOnnxExportOptions
 /// <c>grid</c> [N,32,7,7], <c>embedding</c> [N,1568] (flattened grid, L2-normalised), <c>face_code</c> [N,16,7,7]
 /// and <c>target_embedding</c> [N,512]; the <b>pair head</b> maps two grids to <c>score</c> [N] (xCos),
 /// <c>cos_map</c> [N,49], <c>attention</c> [N,49] and <c>cosine</c> [N], so a gallery's grids are computed once.
+/// A grid layer with a k x k kernel (unpadded on the 7x7 map) gives a G x G grid, G = 8 - k, and every 7 above is then G.
 /// </remarks>
 public static class XcosOnnxExport
 {
