@@ -16,11 +16,12 @@ case "$mode" in full|head) ;; *) echo "mode '$mode': expected full or head" >&2;
 xcos() { dotnet "${XCOS_DLL:-src/Xcos.Cli/bin/Release/net10.0/xcos.dll}" "$@"; }
 rm -rf "$work" && mkdir -p "$work" docs/occlusion
 xcos synth --out "$work/data" --identities 120 --images-per-identity 8 --val-fraction 0.2 --val-pairs 400 --seed 1 >/dev/null
-cp -r "$work/data/train" "$work/mixed"
-xcos mask --data "$work/data/train" --out "$work/mixed" --fraction 0.25 --seed 7 >/dev/null
+# clean + masked copies; not "$work/mixed", which is the mixed run's output folder
+cp -r "$work/data/train" "$work/mixed_data"
+xcos mask --data "$work/data/train" --out "$work/mixed_data" --fraction 0.25 --seed 7 >/dev/null
 for run in clean mixed; do
   echo "$(date -u +%T) training $run ($mode)" >&2
-  data="$work/data/train"; [ "$run" = mixed ] && data="$work/mixed"
+  data="$work/data/train"; [ "$run" = mixed ] && data="$work/mixed_data"
   if [ "$mode" = full ]; then
     xcos train --config configs/demo_train_config.json --data "$data" --val "$work/data/val_pairs.tsv" --out "$work/$run" \
       --epochs "$epochs" --threads 2 --seed 1 > "$work/$run.json"
