@@ -1,4 +1,9 @@
 using System.Text.Json;
+using Google.Protobuf;
+using TorchSharp;
+using Xcos.ML.Onnx;
+using Xcos.ML.Torch.Export;
+using Xcos.ML.Torch.Networks;
 
 namespace Xcos.Cli.Tests;
 
@@ -29,5 +34,48 @@ public sealed class OcclusionCommandTests
         // the same checkpoint twice gives the same numbers
         Assert.Equal(models[0].GetProperty("series").GetRawText(), models[1].GetProperty("series").GetRawText());
         Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, File.ReadAllBytes(plot)[..4]);
+    }
+
+    [PhotoPipelineExportTests.DevFacesFact]
+    public void LearnedHeadsOnTheOnnxFaceModelShareItsCosine()
+    {
+        var dir = Directory.CreateTempSubdirectory("xcos-occ-head").FullName;
+        try
+        {
+            var tiny = Fixtures.Path("xcos_tiny");
+            var tsv = Path.Combine(dir, "pairs.tsv");
+            File.WriteAllLines(tsv, ["file1\tfile2\tsame", .. Enumerable.Range(0, 4).Select(p => $"pair{p}_image1.png\tpair{p}_image2.png\t{(p < 2 ? 1 : 0)}")]);
+            // two untrained heads (grid layer 512->4 + attention) of different seeds, exported as `train --mode head` writes them
+            string[] heads = [Head(dir, 1), Head(dir, 2)];
+            var (code, stdout, stderr) = CliProcess.Run("occlusion", "--pairs", tsv, "--root", tiny, "--learned-head", heads[0], heads[1],
+                "--name", "a", "b", "--levels", "0,0.5", "--threads", "1");
+            Assert.True(code == 0, stderr);
+            var models = JsonDocument.Parse(stdout).RootElement.GetProperty("models").EnumerateArray().ToList();
+            string Series(int m, string score) => models[m].GetProperty("series").EnumerateArray().First(s => s.GetProperty("score").GetString() == score).GetRawText();
+            // the cosine is the face model's own, whatever the head
+            Assert.Equal(Series(0, "cosine"), Series(1, "cosine"));
+            var cosine = models[0].GetProperty("series").EnumerateArray().First(s => s.GetProperty("score").GetString() == "cosine");
+            Assert.InRange(cosine.GetProperty("accuracy")[0].GetDouble(), 0.75, 1.0);
+
+            var both = CliProcess.Run("occlusion", "--pairs", tsv, "--root", tiny, "--learned-head", heads[0], "--checkpoint", Path.Combine(tiny, "checkpoint.pth"));
+            Assert.Equal(2, both.ExitCode);
+            Assert.Contains("--checkpoint", both.Stderr);
+            var missing = CliProcess.Run("occlusion", "--pairs", tsv, "--root", tiny, "--learned-head", Path.Combine(dir, "none.onnx"));
+            Assert.Equal(1, missing.ExitCode);
+            Assert.Contains("none.onnx: file not found", missing.Stderr);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    private static string Head(string dir, int seed)
+    {
+        torch.manual_seed(seed);
+        using var model = new XcosModel(new XcosModelOptions { Arch = "ir", Stages = [1, 1, 1, 1], GridChannels = 4 });
+        var path = Path.Combine(dir, $"head{seed}.onnx");
+        File.WriteAllBytes(path, XcosOnnxExport.BuildMapHeadModel(TorchOnnxExport.ToWeights(model)).ToByteArray());
+        return path;
     }
 }

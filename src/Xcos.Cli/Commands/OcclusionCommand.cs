@@ -3,6 +3,8 @@ using System.Globalization;
 using TorchSharp;
 using Xcos.ML.Data;
 using Xcos.ML.Explain;
+using Xcos.ML.FaceModels;
+using Xcos.ML.Verification;
 using Xcos.ML.Figures;
 using Xcos.ML.Images;
 using Xcos.ML.Metrics;
@@ -21,7 +23,10 @@ public static class OcclusionCommand
     {
         var pairs = new Option<FileInfo>("--pairs") { Description = "Pair set of aligned 112x112 faces (.bin, pairs.txt or TSV).", Required = true };
         var root = new Option<DirectoryInfo?>("--root") { Description = "Image root of the pair file (default: its folder)." };
-        var checkpoints = new Option<FileInfo[]>("--checkpoint") { Description = "Checkpoint(s); architecture read from the keys.", Required = true, AllowMultipleArgumentsPerToken = true };
+        var checkpoints = new Option<FileInfo[]>("--checkpoint") { Description = "Checkpoint(s); architecture read from the keys.", AllowMultipleArgumentsPerToken = true };
+        var heads = new Option<FileInfo[]>("--learned-head") { Description = "Instead of --checkpoint: learned xCos head(s) (.onnx from `xcos train --mode head --onnx-model`) on the ONNX face model --model; the cosine is the model's own.", AllowMultipleArgumentsPerToken = true };
+        var faceModel = new Option<string>("--model") { Description = "Face model of --learned-head: fr_feature (default) or a descriptor .json.", DefaultValueFactory = _ => "fr_feature" };
+        var modelsDir = new Option<DirectoryInfo?>("--models-dir") { Description = "Models folder for --model (default: $XCOS_MODELS or the user data folder)." };
         var names = new Option<string[]>("--name") { Description = "Name of each checkpoint in the plot (default: file names).", AllowMultipleArgumentsPerToken = true };
         var levels = new Option<string>("--levels") { Description = "Occluded fractions.", DefaultValueFactory = _ => "0,0.1,0.25,0.4,0.5" };
         var seed = new Option<int>("--seed") { Description = "Seed of the masks.", DefaultValueFactory = _ => 0 };
@@ -29,14 +34,18 @@ public static class OcclusionCommand
         var threads = new Option<int?>("--threads") { Description = "Intra-op threads (default: all cores)." };
         var cmd = new Command("occlusion", "Accuracy of xCos and the cosine as more of face 2 is masked (10 folds, mean and std).")
         {
-            pairs, root, checkpoints, names, levels, seed, plot, threads,
+            pairs, root, checkpoints, heads, faceModel, modelsDir, names, levels, seed, plot, threads,
         };
         cmd.SetAction(p =>
         {
             var lv = p.GetValue(levels)!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
                 .Select(s => double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) && v is >= 0 and < 1 ? v
                     : throw new CliException($"--levels '{s}': expected fractions in [0, 1).", ExitCodes.Usage)).ToArray();
-            var files = p.GetValue(checkpoints)!;
+            var files = p.GetValue(checkpoints) ?? [];
+            var headFiles = p.GetValue(heads) ?? [];
+            if ((files.Length == 0) == (headFiles.Length == 0))
+                throw new CliException("give --checkpoint (TorchSharp xCos models) or --learned-head (heads on an ONNX face model), not both or neither.", ExitCodes.Usage);
+            if (headFiles.Length > 0) files = headFiles;
             var labels = p.GetValue(names) is { Length: > 0 } given ? given : files.Select(f => Path.GetFileNameWithoutExtension(f.Name)).ToArray();
             if (labels.Length != files.Length) throw new CliException($"{labels.Length} --name values for {files.Length} checkpoints.", ExitCodes.Usage);
             var device = TorchRuntime.Configure(p.GetValue(threads), "cpu");
@@ -51,7 +60,18 @@ public static class OcclusionCommand
             }
             var options = new OcclusionOptions { Levels = lv, Face = 2, Seed = p.GetValue(seed), Verification = new VerificationOptions { Folds = Math.Min(10, set.Count) } };
             var results = new List<(string Name, OcclusionResult Result)>();
-            for (int k = 0; k < files.Length; k++)
+            if (headFiles.Length > 0)
+            {
+                using var verifier = OnnxVerifier(p.GetValue(faceModel)!, p.GetValue(modelsDir), p.GetValue(threads));
+                for (int k = 0; k < headFiles.Length; k++)
+                {
+                    using var head = LoadHead(headFiles[k].FullName);
+                    try { head.CheckFits(verifier.Descriptor, verifier.Embedder.MapShape[0]); }
+                    catch (InvalidDataException e) { throw new CliException(e.Message); }
+                    results.Add((labels[k], OcclusionRobustness.Evaluate(new LearnedHeadPairScorer(verifier.Embedder, head), faces1, faces2, set.Labels, options)));
+                }
+            }
+            for (int k = 0; k < files.Length && headFiles.Length == 0; k++)
             {
                 using var model = Load(files[k].FullName);
                 model.to(device);
@@ -84,6 +104,32 @@ public static class OcclusionCommand
             return ExitCodes.Ok;
         });
         return cmd;
+    }
+
+    private static OnnxFacePairVerifier OnnxVerifier(string model, DirectoryInfo? modelsDir, int? threads)
+    {
+        string? descriptor = model == "fr_feature" ? null
+            : File.Exists(model) ? model
+            : throw new CliException($"--model '{model}': expected fr_feature or an existing descriptor .json file.", ExitCodes.Usage);
+        try
+        {
+            return new OnnxFacePairVerifier(new OnnxFacePairVerifierOptions
+            {
+                ModelsDir = modelsDir?.FullName, DescriptorPath = descriptor, AlignedInput = true, IntraOpThreads = threads ?? 0,
+            });
+        }
+        catch (FileNotFoundException e) { throw new CliException(e.Message); }
+        catch (InvalidDataException e) { throw new CliException(e.Message); }
+    }
+
+    private static LearnedHead LoadHead(string path)
+    {
+        if (!File.Exists(path)) throw new CliException($"--learned-head {path}: file not found.");
+        try { return new LearnedHead(path); }
+        catch (Exception e) when (e is InvalidDataException or Microsoft.ML.OnnxRuntime.OnnxRuntimeException)
+        {
+            throw new CliException($"--learned-head {path}: not a learned xCos head: {e.Message}");
+        }
     }
 
     private static Xcos.ML.Torch.Networks.XcosModel Load(string path)

@@ -80,6 +80,11 @@ public static class XcosModelLoader
             var t => t,
         };
         int gridChannels = stateDict.TryGetValue("backbone.conv1x1.0.weight", out var g) ? (int)g.shape[0] : 32;
+        // the grid layer is a valid convolution of the 7x7 map: a k x k kernel gives a (8-k)x(8-k) grid
+        int gridSize = g is { ndim: 4 } && g.shape[2] == g.shape[3] && g.shape[2] is >= 1 and <= FaceBackbone.MapSize
+            ? FaceBackbone.MapSize - (int)g.shape[2] + 1
+            : g is null ? FaceBackbone.MapSize
+            : throw new CheckpointException(source, $"'backbone.conv1x1.0.weight' has shape [{string.Join(",", g.shape)}]; expected a square kernel of side 1..{FaceBackbone.MapSize} (grid side 8 - kernel).");
         return new XcosModelOptions
         {
             Arch = arch,
@@ -89,6 +94,7 @@ public static class XcosModelLoader
             TargetStages = target is null or "mobilefacenet" || overrides.Stages is not null || overrides.Depth is not null ? null
                 : InferStages(stateDict, "backbone_target", source),
             GridChannels = gridChannels,
+            GridSize = gridSize,
         };
     }
 

@@ -105,6 +105,7 @@ internal sealed class OriginalConfigReader(string source)
                             "depth" => o with { Depth = Int(a.Value, key), Stages = null },
                             "stages" => o with { Stages = Ints(a.Value, key) },
                             "grid_channels" => o with { GridChannels = Int(a.Value, key) },
+                            "grid_size" => o with { GridSize = Int(a.Value, key) },
                             "temperature" => o with { Temperature = Num(a.Value, key) },
                             "target_checkpoint" => o with { TargetCheckpoint = Path.GetFullPath(Str(a.Value, key)) },
                             "target_arch" => o with { TargetArch = Str(a.Value, key) },
@@ -119,7 +120,7 @@ internal sealed class OriginalConfigReader(string source)
                             "margin_scale" => o with { MarginScale = Num(a.Value, key) },
                             "margin" => o with { Margin = Num(a.Value, key) },
                             "draw_qualitative_result" => Ignore(o, key),
-                            _ => throw Unknown(key, ["class_num", "backbone", "depth", "stages", "grid_channels", "temperature", "target_checkpoint", "target_arch",
+                            _ => throw Unknown(key, ["class_num", "backbone", "depth", "stages", "grid_channels", "grid_size", "temperature", "target_checkpoint", "target_arch",
                                 "target_depth", "target_stages", "margin_head", "margin_scale", "margin", "draw_qualitative_result"]),
                         };
                         if (a.Name == "class_num") classNum = Int(a.Value, key);

@@ -10,10 +10,10 @@ namespace Xcos.ML.Torch.Explain;
 /// <summary>Everything known about why an xCos model scored a pair as it did.</summary>
 /// <param name="Xcos">xCos score.</param>
 /// <param name="Cosine">Plain cosine of the chosen <see cref="CosineSource"/> (the one Grad-CAM explains).</param>
-/// <param name="CosMap">Patch cosine map, 49 values row-major.</param>
-/// <param name="Attention">Attention weights, 49 values summing to 1.</param>
+/// <param name="CosMap">Patch cosine map, G*G values row-major (49 on the default 7x7 grid).</param>
+/// <param name="Attention">Attention weights, G*G values summing to 1.</param>
 /// <param name="Contribution">Patch contributions cos x attention (they sum to <paramref name="Xcos"/>).</param>
-/// <param name="GradCam1">Grad-CAM of the plain cosine on face 1 (7x7).</param>
+/// <param name="GradCam1">Grad-CAM of the plain cosine on face 1 (on the trunk's 7x7 map, whatever the grid).</param>
 /// <param name="GradCam2">Grad-CAM on face 2.</param>
 public sealed record XcosExplanation(float Xcos, float Cosine, float[] CosMap, float[] Attention, float[] Contribution, float[] GradCam1, float[] GradCam2)
 {
@@ -26,13 +26,16 @@ public sealed record XcosExplanation(float Xcos, float Cosine, float[] CosMap, f
         ArgumentNullException.ThrowIfNull(face1);
         ArgumentNullException.ThrowIfNull(face2);
         if (gradCamFace is < 0 or > 2) throw new ArgumentOutOfRangeException(nameof(gradCamFace), gradCamFace, "must be 0, 1 or 2");
+        // Grad-CAM lives on the trunk's 7x7 map; on a smaller grid the figure's third map is the contributions instead
+        bool camFits = GradCam1.Length == CosMap.Length;
+        if (!camFits) gradCamFace = 0;
         return new ExplanationInput
         {
             Face1Rgb = face1.Pixels, Face1Width = face1.Width, Face1Height = face1.Height,
             Face2Rgb = face2.Pixels, Face2Width = face2.Width, Face2Height = face2.Height,
             CosMap = CosMap, Attention = Attention, Score = Xcos, Cosine = Cosine, Threshold = threshold, Title = title,
-            ExtraMap = gradCamFace switch { 1 => XcosGradCam.Normalize(GradCam1), 2 => XcosGradCam.Normalize(GradCam2), _ => null },
-            ExtraMapTitle = gradCamFace == 0 ? null : $"Grad-CAM, face {gradCamFace} (/ max)",
+            ExtraMap = gradCamFace switch { 1 => XcosGradCam.Normalize(GradCam1), 2 => XcosGradCam.Normalize(GradCam2), _ => camFits ? null : Contribution },
+            ExtraMapTitle = gradCamFace != 0 ? $"Grad-CAM, face {gradCamFace} (/ max)" : camFits ? null : "Contribution (cos x attention)",
         };
     }
 }
@@ -53,11 +56,12 @@ public static class XcosExplainer
         var xcos = o.Xcos.cpu().data<float>().ToArray();
         var cmap = o.CosMap.cpu().contiguous().data<float>().ToArray();
         var att = o.Attention.cpu().contiguous().data<float>().ToArray();
+        int cells = cmap.Length / b;
         var result = new XcosExplanation[b];
         for (int i = 0; i < b; i++)
         {
-            var c = cmap.AsSpan(i * 49, 49).ToArray();
-            var a = att.AsSpan(i * 49, 49).ToArray();
+            var c = cmap.AsSpan(i * cells, cells).ToArray();
+            var a = att.AsSpan(i * cells, cells).ToArray();
             result[i] = new XcosExplanation(xcos[i], cams[i].Score, c, a, c.Zip(a, (p, q) => p * q).ToArray(), cams[i].Cam1, cams[i].Cam2);
         }
         return result;

@@ -32,6 +32,9 @@ public sealed class TorchFaceEncoder : IFaceEncoder
     public TorchFaceEncoder(XcosModel model, string checkpointPath, FaceDetector? detector = null, double? threshold = null, FaceTensorOptions? tensor = null)
     {
         _model = model ?? throw new ArgumentNullException(nameof(model));
+        // the folded pair head behind gallery search is laid out for 7x7 cells
+        if (model.Backbone.GridSize != FaceBackbone.MapSize)
+            throw new NotSupportedException($"{checkpointPath}: the gallery encodes 7x7 grids only; this checkpoint's grid is {model.Backbone.GridSize}x{model.Backbone.GridSize}.");
         _model.eval();
         _detector = detector;
         _tensor = tensor;

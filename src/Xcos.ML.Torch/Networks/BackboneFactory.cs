@@ -28,20 +28,21 @@ public static partial class BackboneFactory
     /// <param name="grid">xCos grid variant (adds <c>conv1x1</c>).</param>
     /// <param name="gridChannels">Grid cell channels (32).</param>
     /// <param name="dropout">Output-layer dropout of IR/IR-SE (0.6).</param>
+    /// <param name="gridSize">Side of the xCos grid (7).</param>
     public static FaceBackbone Create(string arch, int? depth = null, IReadOnlyList<int>? stages = null,
-        bool grid = false, int gridChannels = 32, double dropout = 0.6)
+        bool grid = false, int gridChannels = 32, double dropout = 0.6, int gridSize = FaceBackbone.MapSize)
     {
         var (kind, nameDepth) = Parse(arch);
         if (kind == "mobilefacenet")
         {
             if (stages is not null || depth is not null || nameDepth is not null)
                 throw new ArgumentException("mobilefacenet has a fixed layout; give no depth or stages.", nameof(arch));
-            return new MobileFaceNet(grid, gridChannels);
+            return new MobileFaceNet(grid, gridChannels, gridSize: gridSize);
         }
         if (depth is not null && nameDepth is not null && depth != nameDepth)
             throw new ArgumentException($"Architecture '{arch}' names depth {nameDepth} but depth {depth} was given.", nameof(depth));
         var table = stages ?? StagesFor(depth ?? nameDepth ?? 50);
-        return new IResNet(table, se: kind == "ir_se", grid: grid, gridChannels: gridChannels, dropout: dropout);
+        return new IResNet(table, se: kind == "ir_se", grid: grid, gridChannels: gridChannels, dropout: dropout, gridSize: gridSize);
     }
 
     /// <summary>Splits an architecture name into its kind ("ir", "ir_se", "mobilefacenet") and optional depth.</summary>

@@ -99,8 +99,9 @@ public sealed class IResNet : FaceBackbone
     /// <param name="grid">Adds the xCos grid layer <c>conv1x1</c> (the output layer is kept: checkpoints carry it).</param>
     /// <param name="gridChannels">Grid cell channels (32 in xCos).</param>
     /// <param name="dropout">Dropout of the output layer (0.6 in the original).</param>
-    public IResNet(IReadOnlyList<int> stages, bool se, bool grid = false, int gridChannels = 32, double dropout = 0.6)
-        : base(nameof(IResNet), grid, gridChannels)
+    /// <param name="gridSize">Side of the xCos grid (7 in xCos; see <see cref="FaceBackbone.GridSize"/>).</param>
+    public IResNet(IReadOnlyList<int> stages, bool se, bool grid = false, int gridChannels = 32, double dropout = 0.6, int gridSize = MapSize)
+        : base(nameof(IResNet), grid, gridChannels, gridSize)
     {
         ArgumentNullException.ThrowIfNull(stages);
         if (stages.Count != 4 || stages.Any(n => n < 1))

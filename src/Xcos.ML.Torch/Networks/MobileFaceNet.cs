@@ -89,8 +89,9 @@ public sealed class MobileFaceNet : FaceBackbone
     /// <param name="grid">Adds the xCos grid layer <c>conv1x1</c>.</param>
     /// <param name="gridChannels">Grid cell channels (32 in xCos).</param>
     /// <param name="embeddingSize">Plain embedding size (512).</param>
-    public MobileFaceNet(bool grid = false, int gridChannels = 32, int embeddingSize = 512)
-        : base(nameof(MobileFaceNet), grid, gridChannels)
+    /// <param name="gridSize">Side of the xCos grid (7 in xCos; see <see cref="FaceBackbone.GridSize"/>).</param>
+    public MobileFaceNet(bool grid = false, int gridChannels = 32, int embeddingSize = 512, int gridSize = MapSize)
+        : base(nameof(MobileFaceNet), grid, gridChannels, gridSize)
     {
         conv1 = new ConvBlock(3, 64, 3, 2, 1);
         conv2_dw = new ConvBlock(64, 64, 3, 1, 1, groups: 64);

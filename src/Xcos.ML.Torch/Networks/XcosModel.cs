@@ -25,6 +25,9 @@ public sealed record XcosModelOptions
     /// <summary>Grid cell channels. Default 32.</summary>
     public int GridChannels { get; init; } = 32;
 
+    /// <summary>Side of the xCos grid, 1..7. Default 7 (the original's 1x1 grid layer); 5 gives a 5x5 grid from a 3x3 grid-layer kernel.</summary>
+    public int GridSize { get; init; } = FaceBackbone.MapSize;
+
     /// <summary>Attention softmax temperature. Default 1.</summary>
     public double Temperature { get; init; } = 1.0;
 
@@ -82,7 +85,7 @@ public sealed class XcosModel : nn.Module<Tensor, Tensor, XcosOutput>
         Options = options ?? new XcosModelOptions();
         var stages = Options.ResolvedStages();
         attention = new XcosAttention(Options.GridChannels, Options.Temperature, Options.AttentionNormalization);
-        backbone = BackboneFactory.Create(Options.Arch, stages: stages, grid: true, gridChannels: Options.GridChannels, dropout: Options.Dropout);
+        backbone = BackboneFactory.Create(Options.Arch, stages: stages, grid: true, gridChannels: Options.GridChannels, dropout: Options.Dropout, gridSize: Options.GridSize);
         if (Options.TargetArch is not null)
         {
             var (kind, _) = BackboneFactory.Parse(Options.TargetArch);

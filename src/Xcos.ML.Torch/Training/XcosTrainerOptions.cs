@@ -76,6 +76,9 @@ public sealed record XcosTrainerOptions
     /// <summary>Grid cell channels. Default 32.</summary>
     public int GridChannels { get; init; } = 32;
 
+    /// <summary>Full mode: side of the xCos grid, 1..7 (<see cref="XcosModelOptions.GridSize"/>). Default 7.</summary>
+    public int GridSize { get; init; } = FaceBackbone.MapSize;
+
     /// <summary>Attention softmax temperature. Default 1.</summary>
     public double Temperature { get; init; } = 1.0;
 
@@ -184,7 +187,7 @@ public sealed record XcosTrainerOptions
     /// <summary>Network options of the grid model (full mode) built from these options.</summary>
     public XcosModelOptions ModelOptions(bool withTarget) => new()
     {
-        Arch = Arch, Depth = Depth, Stages = Stages, GridChannels = GridChannels, Temperature = Temperature,
+        Arch = Arch, Depth = Depth, Stages = Stages, GridChannels = GridChannels, GridSize = GridSize, Temperature = Temperature,
         TargetArch = withTarget ? TargetArch : null,
         TargetStages = withTarget ? (TargetStages ?? (BackboneFactory.Parse(TargetArch).Kind == "mobilefacenet" ? null : BackboneFactory.StagesFor(TargetDepth))) : null,
     };
@@ -196,6 +199,7 @@ public sealed record XcosTrainerOptions
         Need(Epochs >= 1, nameof(Epochs), Epochs, "must be at least 1");
         Need(BatchSize >= 2, nameof(BatchSize), BatchSize, "must be at least 2 (BatchNorm in train mode)");
         Need(GridChannels >= 1, nameof(GridChannels), GridChannels, "must be positive");
+        Need(GridSize is >= 1 and <= FaceBackbone.MapSize, nameof(GridSize), GridSize, $"must be 1..{FaceBackbone.MapSize} (grid layer kernel {FaceBackbone.MapSize} - side + 1 on the {FaceBackbone.MapSize}x{FaceBackbone.MapSize} map)");
         Need(FlipProbability is >= 0 and <= 1, nameof(FlipProbability), FlipProbability, "must be in [0, 1]");
         Need(Prefetch >= 1, nameof(Prefetch), Prefetch, "must be at least 1");
         Need(DecodeThreads >= 1, nameof(DecodeThreads), DecodeThreads, "must be at least 1");

@@ -55,11 +55,11 @@ public sealed class FacePairPrediction
     /// </summary>
     public float Cosine { get; set; }
 
-    /// <summary>Patch cosine map, 7x7 row-major.</summary>
-    [VectorType(49)] public float[] CosineMap { get; set; } = [];
+    /// <summary>Patch cosine map, G x G row-major (49 values on the default 7x7 grid; no fixed size, so any grid binds).</summary>
+    [VectorType] public float[] CosineMap { get; set; } = [];
 
-    /// <summary>Attention weights, 7x7 row-major, summing to 1.</summary>
-    [VectorType(49)] public float[] Attention { get; set; } = [];
+    /// <summary>Attention weights, G x G row-major, summing to 1.</summary>
+    [VectorType] public float[] Attention { get; set; } = [];
 
     /// <summary>Status of face 1: "ok" or the failure ("missing_file: /x.jpg", "no_face", "degenerate_landmarks: ...").</summary>
     public string FaceStatus1 { get; set; } = "";

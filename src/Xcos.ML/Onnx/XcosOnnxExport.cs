@@ -65,6 +65,7 @@ public sealed class XcosOnnxExportOptions
 /// <c>grid</c> [N,32,7,7], <c>embedding</c> [N,1568] (flattened grid, L2-normalised), <c>face_code</c> [N,16,7,7]
 /// and <c>target_embedding</c> [N,512]; the <b>pair head</b> maps two grids to <c>score</c> [N] (xCos),
 /// <c>cos_map</c> [N,49], <c>attention</c> [N,49] and <c>cosine</c> [N], so a gallery's grids are computed once.
+/// A grid layer with a k x k kernel (unpadded on the 7x7 map) gives a G x G grid, G = 8 - k, and every 7 above is then G.
 /// </remarks>
 public static class XcosOnnxExport
 {
@@ -114,14 +115,15 @@ public static class XcosOnnxExport
         var b = e.B;
         string image = b.AddInput(ImageInput, [-1, 3, 112, 112]);
         var (features, _) = e.Backbone(image, "backbone");
-        var (grid, gridChannels) = e.ConvBnPRelu(features, 512, "backbone.conv1x1.0", "backbone.conv1x1.1", "backbone.conv1x1.2", stride: 1);
-        b.AddOutput(grid, GridOutput, [-1, gridChannels, 7, 7]);
+        long side = e.GridSide();
+        var (grid, gridChannels) = e.GridLayer(features, 512);
+        b.AddOutput(grid, GridOutput, [-1, gridChannels, side, side]);
         string flat = b.Flatten(GridOutput, 1, "grid_flat");
-        b.AddOutput(b.L2Normalize(flat, 1, 0f, "embedding_l2"), EmbeddingOutput, [-1, gridChannels * 49]);
+        b.AddOutput(b.L2Normalize(flat, 1, 0f, "embedding_l2"), EmbeddingOutput, [-1, gridChannels * side * side]);
         if (options.IncludeFaceCode && e.W.Has("attention.embedding_net.0.weight"))
         {
             var (code, codeChannels) = e.FaceCode(GridOutput, gridChannels);
-            b.AddOutput(code, FaceCodeOutput, [-1, codeChannels, 7, 7]);
+            b.AddOutput(code, FaceCodeOutput, [-1, codeChannels, side, side]);
         }
         if (options.IncludeTargetEmbedding && Exporter.Arch(e.W, "backbone_target") is not null)
         {
@@ -139,14 +141,15 @@ public static class XcosOnnxExport
         var e = new Exporter(new Weights(weights), options);
         var b = e.B;
         long c = e.W.Get("attention.embedding_net.0.weight").Shape[1];
-        string g1 = b.AddInput(Grid1Input, [-1, c, 7, 7]);
-        string g2 = b.AddInput(Grid2Input, [-1, c, 7, 7]);
+        long side = e.W.Has("backbone.conv1x1.0.weight") ? e.GridSide() : 7;
+        string g1 = b.AddInput(Grid1Input, [-1, c, side, side]);
+        string g2 = b.AddInput(Grid2Input, [-1, c, side, side]);
         string code1, code2;
         if (options.PairHeadInputs == XcosPairHeadInputs.GridsAndFaceCodes)
         {
             long k = e.W.Get("attention.embedding_net.0.weight").Shape[0];
-            code1 = b.AddInput(Code1Input, [-1, k, 7, 7]);
-            code2 = b.AddInput(Code2Input, [-1, k, 7, 7]);
+            code1 = b.AddInput(Code1Input, [-1, k, side, side]);
+            code2 = b.AddInput(Code2Input, [-1, k, side, side]);
         }
         else
         {
@@ -154,7 +157,7 @@ public static class XcosOnnxExport
             code2 = e.FaceCode(g2, c).Value;
         }
 
-        AddXcosOutputs(e, g1, g2, code1, code2);
+        AddXcosOutputs(e, g1, g2, code1, code2, side);
 
         string f1 = b.L2Normalize(b.Flatten(g1, 1), 1, 0f, "flat1_l2");
         string f2 = b.L2Normalize(b.Flatten(g2, 1), 1, 0f, "flat2_l2");
@@ -180,15 +183,15 @@ public static class XcosOnnxExport
         long c = e.W.Get("backbone.conv1x1.0.weight").Shape[1];
         string m1 = b.AddInput(Map1Input, [-1, c, 7, 7]);
         string m2 = b.AddInput(Map2Input, [-1, c, 7, 7]);
-        var (g1, gc) = e.ConvBnPRelu(m1, c, "backbone.conv1x1.0", "backbone.conv1x1.1", "backbone.conv1x1.2", stride: 1);
-        var (g2, _) = e.ConvBnPRelu(m2, c, "backbone.conv1x1.0", "backbone.conv1x1.1", "backbone.conv1x1.2", stride: 1);
-        AddXcosOutputs(e, g1, g2, e.FaceCode(g1, gc).Value, e.FaceCode(g2, gc).Value);
+        var (g1, gc) = e.GridLayer(m1, c);
+        var (g2, _) = e.GridLayer(m2, c);
+        AddXcosOutputs(e, g1, g2, e.FaceCode(g1, gc).Value, e.FaceCode(g2, gc).Value, e.GridSide());
         return e.Finish("map_head", null);
     }
 
     // Patch cosine (each cell normalised, then cosine with eps, as F.normalize + F.cosine_similarity), attention and
     // their weighted sum: the cos_map, attention and score outputs.
-    private static void AddXcosOutputs(Exporter e, string g1, string g2, string code1, string code2)
+    private static void AddXcosOutputs(Exporter e, string g1, string g2, string code1, string code2, long side)
     {
         var b = e.B;
         string a = b.L2Normalize(g1, 1, NormalizeEpsilon, "cell1_l2");
@@ -196,9 +199,9 @@ public static class XcosOnnxExport
         string dot = b.ReduceSum(b.Mul(a, bb), [1], keepDims: true, "cell_dot");
         string normProduct = b.Mul(b.ReduceL2(a, [1], true), b.ReduceL2(bb, [1], true), "cell_norm_product");
         string cos = b.Div(dot, b.Max(normProduct, b.Scalar(CosineEpsilon, "cos_eps")), "cell_cos");
-        string cosFlat = b.AddOutput(b.Flatten(cos, 1), CosMapOutput, [-1, 49]);
+        string cosFlat = b.AddOutput(b.Flatten(cos, 1), CosMapOutput, [-1, side * side]);
 
-        string att = b.AddOutput(e.Attention(code1, code2), AttentionOutput, [-1, 49]);
+        string att = b.AddOutput(e.Attention(code1, code2), AttentionOutput, [-1, side * side]);
         b.AddOutput(b.ReduceSum(b.Mul(cosFlat, att), [1], keepDims: false, "xcos"), ScoreOutput, [-1]);
     }
 
@@ -387,13 +390,26 @@ public static class XcosOnnxExport
         }
 
         /// <summary>Conv (bias optional in the weights) + BN + PReLU, as input_layer / conv1x1 / embedding_net.</summary>
-        public (string Value, long Channels) ConvBnPRelu(string x, long cin, string conv, string bn, string prelu, int stride)
+        public (string Value, long Channels) ConvBnPRelu(string x, long cin, string conv, string bn, string prelu, int stride, int? pad = null)
         {
             var w = W.Get($"{conv}.weight", -1, cin, -1, -1);
             long cout = w.Shape[0];
-            string h = ConvBn(x, conv, bn, cin, cout, stride, bias: W.Has($"{conv}.bias"));
+            string h = ConvBn(x, conv, bn, cin, cout, stride, bias: W.Has($"{conv}.bias"), pad: pad);
             return (PRelu(h, $"{prelu}.weight", cout), cout);
         }
+
+        /// <summary>Side of the grid: the grid layer is a valid convolution of the 7x7 map, so a k x k kernel gives 8-k (7 for the original's 1x1).</summary>
+        public long GridSide()
+        {
+            var w = W.Get("backbone.conv1x1.0.weight");
+            if (w.Shape.Length != 4 || w.Shape[2] != w.Shape[3] || w.Shape[2] is < 1 or > 7)
+                throw new InvalidDataException($"xCos weight 'backbone.conv1x1.0.weight' has shape [{string.Join(",", w.Shape)}]; expected a square kernel of side 1..7 (grid side 8 - kernel)");
+            return 8 - w.Shape[2];
+        }
+
+        /// <summary>The grid layer (conv1x1: conv without padding, BN, PReLU) on a 7x7 map.</summary>
+        public (string Value, long Channels) GridLayer(string map, long channels) =>
+            ConvBnPRelu(map, channels, "backbone.conv1x1.0", "backbone.conv1x1.1", "backbone.conv1x1.2", stride: 1, pad: 0);
 
         public (string Value, long Channels) FaceCode(string grid, long channels) =>
             ConvBnPRelu(grid, channels, "attention.embedding_net.0", "attention.embedding_net.1", "attention.embedding_net.2", stride: 1);

@@ -1,0 +1,69 @@
+using Xcos.ML.Explain;
+using Xcos.ML.FaceModels;
+using Xcos.ML.Images;
+using Xcos.ML.Numerics;
+
+namespace Xcos.ML.Verification;
+
+/// <summary>
+/// Scores pairs of aligned faces with an ONNX face model and a learned xCos head (<c>xcos train --mode head
+/// --onnx-model</c>): "xcos" is the head's score on the two last feature maps, "cosine" the model's own embedding cosine.
+/// </summary>
+/// <remarks>Within one <see cref="Score"/> call faces repeated by reference are embedded once.</remarks>
+public sealed class LearnedHeadPairScorer : IPairScorer
+{
+    private readonly OnnxFaceEmbedder _embedder;
+    private readonly LearnedHead _head;
+    private readonly int _batch;
+
+    /// <param name="embedder">The face model.</param>
+    /// <param name="head">The learned head trained on that model's maps.</param>
+    /// <param name="batchSize">Faces per ONNX Runtime call, and pairs per head call (default 32).</param>
+    public LearnedHeadPairScorer(OnnxFaceEmbedder embedder, LearnedHead head, int batchSize = 32)
+    {
+        _embedder = embedder ?? throw new ArgumentNullException(nameof(embedder));
+        _head = head ?? throw new ArgumentNullException(nameof(head));
+        if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "must be positive");
+        _batch = batchSize;
+    }
+
+    /// <summary>Score names: "xcos" (index 0) and "cosine".</summary>
+    public IReadOnlyList<string> ScoreNames { get; } = ["xcos", "cosine"];
+
+    /// <inheritdoc/>
+    public double[][] Score(IReadOnlyList<RgbImage> faces1, IReadOnlyList<RgbImage> faces2)
+    {
+        ArgumentNullException.ThrowIfNull(faces1);
+        ArgumentNullException.ThrowIfNull(faces2);
+        if (faces1.Count != faces2.Count) throw new ArgumentException($"{faces1.Count} first faces but {faces2.Count} second faces");
+        var unique = new Dictionary<RgbImage, int>(ReferenceEqualityComparer.Instance);
+        var list = new List<RgbImage>();
+        foreach (var f in faces1.Concat(faces2))
+            if (unique.TryAdd(f ?? throw new ArgumentException("a face is null"), list.Count)) list.Add(f);
+        var emb = new FaceEmbedding[list.Count];
+        for (int s = 0; s < list.Count; s += _batch)
+        {
+            var part = _embedder.Embed(list.GetRange(s, Math.Min(_batch, list.Count - s)));
+            for (int i = 0; i < part.Count; i++) emb[s + i] = part[i];
+        }
+        int n = faces1.Count, per = emb.Length == 0 ? 0 : emb[0].FeatureMap.Length;
+        var cos = new double[n];
+        var xc = new double[n];
+        for (int s = 0; s < n; s += _batch)
+        {
+            int count = Math.Min(_batch, n - s);
+            var m1 = new float[count * per];
+            var m2 = new float[count * per];
+            for (int i = 0; i < count; i++)
+            {
+                int a = unique[faces1[s + i]], b = unique[faces2[s + i]];
+                emb[a].FeatureMap.CopyTo(m1, i * per);
+                emb[b].FeatureMap.CopyTo(m2, i * per);
+                cos[s + i] = VectorMath.Cosine(emb[a].Embedding, emb[b].Embedding);
+            }
+            var r = _head.Explain(m1, m2, count);
+            for (int i = 0; i < count; i++) xc[s + i] = r[i].Xcos;
+        }
+        return [xc, cos];
+    }
+}
