@@ -254,9 +254,29 @@ public sealed class FaceGallery : IFaceGallery
             ? new HnswVectorIndex(Model.EmbeddingDim, _options.Hnsw)
             : new ExactVectorIndex(Model.EmbeddingDim, _faces.Count);
         var faces = _faces.Values.OrderBy(x => x.Id).ToList();
-        if (index is HnswVectorIndex h) h.AddRange(faces.Select(f => f.Id).ToList(), faces.Select(f => Unit(f.Embedding)).ToList());
+        if (index is HnswVectorIndex h) AddInChunks(h, faces);
         else foreach (var f in faces) index.Add(f.Id, Unit(f.Embedding));
         return index;
+    }
+
+    // Unit vectors go to the graph in chunks, so the build needs one chunk of scratch memory, not a copy of the gallery.
+    private static void AddInChunks(HnswVectorIndex h, IReadOnlyList<Face> faces)
+    {
+        const int chunk = 8192;
+        int dim = h.Dimension;
+        for (int start = 0; start < faces.Count; start += chunk)
+        {
+            int n = Math.Min(chunk, faces.Count - start);
+            var keys = new long[n];
+            var rows = new float[(long)n * dim];
+            for (int i = 0; i < n; i++)
+            {
+                var f = faces[start + i];
+                keys[i] = f.Id;
+                Unit(f.Embedding).CopyTo(rows, (long)i * dim);
+            }
+            h.AddRange(keys, rows);
+        }
     }
 
     private void Append(byte[] record)
