@@ -1,6 +1,9 @@
+using System.Text.Json.Serialization;
+
 namespace Xcos.ML.Gallery;
 
 /// <summary>How <see cref="HnswVectorIndex"/> stores vectors (and computes the graph's distances).</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<HnswQuantization>))]
 public enum HnswQuantization
 {
     /// <summary>32-bit floats: distances as exact as the input.</summary>

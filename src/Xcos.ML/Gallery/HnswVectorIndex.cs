@@ -107,6 +107,16 @@ public sealed class HnswVectorIndex : IVectorIndex
         ArgumentNullException.ThrowIfNull(rows);
         if (rows.LongLength != (long)keys.Length * Dimension)
             throw new ArgumentException($"{keys.Length} keys need {(long)keys.Length * Dimension} values ({Dimension}-d rows), got {rows.LongLength}", nameof(rows));
+        AddRange(keys, rows, 0, threads);
+    }
+
+    /// <summary>As <see cref="AddRange(ReadOnlySpan{long}, float[], int)"/>, with keys[i]'s row starting at row <paramref name="firstRow"/> + i of <paramref name="rows"/>.</summary>
+    public void AddRange(ReadOnlySpan<long> keys, float[] rows, int firstRow, int threads)
+    {
+        ArgumentNullException.ThrowIfNull(rows);
+        ArgumentOutOfRangeException.ThrowIfNegative(firstRow);
+        if (((long)firstRow + keys.Length) * Dimension > rows.LongLength)
+            throw new ArgumentException($"rows {firstRow} to {firstRow + keys.Length - 1} of {Dimension} values do not fit {rows.LongLength} values", nameof(rows));
         foreach (var k in keys) ArgumentOutOfRangeException.ThrowIfNegative(k, nameof(keys));
         if (keys.Length == 0) return;
         int workers = Math.Clamp(threads > 0 ? threads : Settings.Threads > 0 ? Settings.Threads : Environment.ProcessorCount, 1, keys.Length);
@@ -130,7 +140,7 @@ public sealed class HnswVectorIndex : IVectorIndex
                         int end = Math.Min(keyArray.Length, start + block);
                         for (int i = start; i < end; i++)
                         {
-                            USearchNative.usearch_add(_index, (ulong)keyArray[i], ref rows[(long)i * dim], ScalarKind.Float32, out var error);
+                            USearchNative.usearch_add(_index, (ulong)keyArray[i], ref rows[((long)firstRow + i) * dim], ScalarKind.Float32, out var error);
                             USearchNative.Check(error, $"add of key {keyArray[i]}");
                         }
                     }
@@ -141,6 +151,14 @@ public sealed class HnswVectorIndex : IVectorIndex
         }
         foreach (var t in pool) t.Join();
         if (failure is not null) throw failure;
+    }
+
+    /// <summary>Allocates room for <paramref name="vectors"/> vectors in all, ahead of adding them.</summary>
+    public void Reserve(int vectors)
+    {
+        if (vectors <= Capacity) return;
+        USearchNative.usearch_reserve(_index, (UIntPtr)(ulong)vectors, out var error);
+        USearchNative.Check(error, $"reserve of {vectors} vectors");
     }
 
     // Geometric growth: reserving one more slot per add rebuilds the tables every time.
