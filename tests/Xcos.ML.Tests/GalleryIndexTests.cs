@@ -59,6 +59,52 @@ public class GalleryIndexTests
     }
 
     [Fact]
+    public void Hnsw_batch_add_from_two_threads_finds_every_vector_and_grows_capacity_geometrically()
+    {
+        var v = Clustered(3000, 32, 60, 5);
+        var rows = v.SelectMany(x => x).ToArray();
+        var keys = Enumerable.Range(0, v.Length).Select(i => 10_000L + i).ToArray();
+        using var hnsw = new HnswVectorIndex(32, new HnswSettings(Threads: 2));
+        hnsw.AddRange(keys, rows);
+        Assert.Equal(3000, hnsw.Count);
+        // every vector is its own nearest neighbour, under its own key
+        for (int i = 0; i < v.Length; i += 97) Assert.Equal(keys[i], hnsw.Search(v[i], 1)[0].Key);
+        Assert.Equal(v[7], hnsw.Get(keys[7]));
+        Assert.Null(hnsw.Get(5));
+        // one-at-a-time adds reserve ahead (the package's wrapper reserved exactly one more slot per add)
+        for (int i = 0; i < 200; i++) hnsw.Add(20_000 + i, v[i]);
+        Assert.Equal(3200, hnsw.Count);
+        Assert.True(hnsw.Capacity >= 3200 + 100, $"capacity {hnsw.Capacity} after 200 single adds");
+        Assert.Throws<ArgumentException>(() => hnsw.AddRange(keys[..2], rows[..33]));
+    }
+
+    [Fact]
+    public void Hnsw_search_expansion_changes_on_a_built_graph_and_bf16_storage_keeps_the_neighbours()
+    {
+        var v = Clustered(1500, 64, 50, 6);
+        var rows = v.SelectMany(x => x).ToArray();
+        var keys = Enumerable.Range(0, v.Length).Select(i => (long)i).ToArray();
+        using var exact = new ExactVectorIndex(64);
+        for (int i = 0; i < v.Length; i++) exact.Add(i, v[i]);
+        using var bf16 = new HnswVectorIndex(64, new HnswSettings(ExpansionSearch: 8, Quantization: HnswQuantization.BFloat16));
+        bf16.AddRange(keys, rows);
+        bf16.ExpansionSearch = 200;
+        Assert.Equal(200, bf16.Settings.ExpansionSearch);
+        var queries = Clustered(30, 64, 50, 7);
+        double recall = 0;
+        foreach (var q in queries)
+        {
+            var e = exact.Search(q, 10);
+            var h = bf16.Search(q, 10);
+            recall += e.Select(x => x.Key).Intersect(h.Select(x => x.Key)).Count() / 10.0;
+            // bf16 keeps 8 significant bits: cosines agree to a few 1e-3
+            Assert.Equal(e[0].Cosine, h.First(x => x.Key == h[0].Key).Cosine, 5e-3);
+        }
+        Assert.True(recall / queries.Length >= 0.95, $"recall@10 {recall / queries.Length}");
+        Assert.Throws<ArgumentOutOfRangeException>(() => bf16.ExpansionSearch = 0);
+    }
+
+    [Fact]
     public void Auto_chooses_by_size()
     {
         Assert.Equal(GalleryIndexKind.Exact, GalleryIndexChoice.Resolve(GalleryIndexKind.Auto, GalleryIndexChoice.HnswFromFaces - 1));

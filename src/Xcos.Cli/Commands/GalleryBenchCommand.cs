@@ -11,17 +11,19 @@ internal static class GalleryBenchCommand
 {
     public static Command Create()
     {
-        var faces = new Option<int[]>("--faces") { Description = "Gallery sizes to run (comma-separated or repeated), e.g. 1000,10000,100000", DefaultValueFactory = _ => [100_000], AllowMultipleArgumentsPerToken = true, CustomParser = r => r.Tokens.SelectMany(t => t.Value.Split(',', StringSplitOptions.RemoveEmptyEntries)).Select(int.Parse).ToArray() };
+        var faces = new Option<int[]>("--faces") { Description = "Gallery sizes to run (comma-separated or repeated), e.g. 1000,10000,100000", DefaultValueFactory = _ => [100_000], AllowMultipleArgumentsPerToken = true, CustomParser = r => Ints(r, "--faces") };
         var perId = new Option<int>("--faces-per-identity") { Description = "Faces per identity", DefaultValueFactory = _ => 10 };
         var queries = new Option<int>("--queries") { Description = "Timed queries", DefaultValueFactory = _ => 200 };
         var m = new Option<int>("--connectivity") { Description = "HNSW links per node (M)", DefaultValueFactory = _ => 16 };
         var efAdd = new Option<int>("--ef-add") { Description = "HNSW build expansion", DefaultValueFactory = _ => 128 };
-        var efSearch = new Option<int>("--ef-search") { Description = "HNSW search expansion", DefaultValueFactory = _ => 128 };
+        var efSearch = new Option<int[]>("--ef-search") { Description = "HNSW search expansions to time queries at, one graph for all (comma-separated), e.g. 64,128,256", DefaultValueFactory = _ => [128], AllowMultipleArgumentsPerToken = true, CustomParser = r => Ints(r, "--ef-search") };
+        var threads = new Option<int?>("--threads") { Description = "Threads that build the graph (default: every core)" };
+        var quant = new Option<HnswQuantization>("--quantization") { Description = "How the graph stores vectors: Float32, BFloat16 or Float16", DefaultValueFactory = _ => HnswQuantization.Float32 };
         var rerankK = new Option<int>("--rerank-k") { Description = "Candidates re-ranked by the fr_feature pair head (0: skip; needs the models)", DefaultValueFactory = _ => 100 };
         var modelsDir = new Option<DirectoryInfo?>("--models-dir") { Description = "Models folder for the re-ranking head (default: $XCOS_MODELS or the user data folder)" };
         var json = new Option<bool>("--json") { Description = "One JSON object per size" };
         var cmd = new Command("gallery-bench", "Benchmark 1:N search (exact SIMD vs HNSW) and xCos re-ranking on synthetic clustered embeddings");
-        foreach (var o in new Option[] { faces, perId, queries, m, efAdd, efSearch, rerankK, modelsDir, json }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { faces, perId, queries, m, efAdd, efSearch, threads, quant, rerankK, modelsDir, json }) cmd.Options.Add(o);
         cmd.SetAction(p =>
         {
             IFaceEncoder? reranker = null;
@@ -36,20 +38,37 @@ internal static class GalleryBenchCommand
                 var r = GalleryBenchmark.Run(new GalleryBenchmarkOptions
                 {
                     Faces = n, FacesPerIdentity = p.GetValue(perId), Queries = p.GetValue(queries), RerankK = p.GetValue(rerankK),
-                    Hnsw = new HnswSettings(p.GetValue(m), p.GetValue(efAdd), p.GetValue(efSearch)),
+                    Hnsw = new HnswSettings(p.GetValue(m), p.GetValue(efAdd), p.GetValue(efSearch)![0], p.GetValue(threads) ?? 0, p.GetValue(quant)),
+                    ExpansionSearch = p.GetValue(efSearch)!,
                 }, reranker, msg => Console.Error.WriteLine(msg));
                 if (p.GetValue(json)) Cli.WriteJson(r);
                 else
                 {
                     Console.WriteLine($"{r.Faces:N0} faces, {r.Identities:N0} identities, {r.Dim}-d (same-identity cosine ~{r.SameIdentityCosine:F2}), {r.Queries} queries, {r.Threads} cores visible");
-                    Console.WriteLine($"  exact: build {r.ExactBuildSeconds:F2} s, {r.ExactMegabytes:F0} MB; top-10 p50 {r.ExactTop10.P50:F3} ms p99 {r.ExactTop10.P99:F3} ms; top-100 p50 {r.ExactTop100.P50:F3} ms p99 {r.ExactTop100.P99:F3} ms");
-                    Console.WriteLine($"  hnsw (M={r.Hnsw.Connectivity}, ef_add={r.Hnsw.ExpansionAdd}, ef={r.Hnsw.ExpansionSearch}): build {r.HnswBuildSeconds:F1} s, {r.HnswMegabytes:F0} MB; top-10 p50 {r.HnswTop10.P50:F3} ms p99 {r.HnswTop10.P99:F3} ms; top-100 p50 {r.HnswTop100.P50:F3} ms p99 {r.HnswTop100.P99:F3} ms; recall@10 {r.RecallAt10:F4}");
-                    if (r.Rerank is { } rr) Console.WriteLine($"  re-rank {p.GetValue(rerankK)} candidates with explanations ({r.RerankModel}): p50 {rr.P50:F2} ms p99 {rr.P99:F2} ms");
-                    Console.WriteLine($"  CPU ms per op: exact top-10 {r.Cpu.ExactTop10:F3}, top-100 {r.Cpu.ExactTop100:F3}; hnsw top-10 {r.Cpu.HnswTop10:F3}, top-100 {r.Cpu.HnswTop100:F3}" + (r.Cpu.Rerank is { } cr ? $"; re-rank {cr:F2}" : ""));
+                    Console.WriteLine($"  exact: {r.ExactMegabytes:F0} MB; top-10 p50 {r.ExactTop10.P50:F3} ms p99 {r.ExactTop10.P99:F3} ms; top-100 p50 {r.ExactTop100.P50:F3} ms p99 {r.ExactTop100.P99:F3} ms; CPU ms per query {r.Cpu.ExactTop10:F3} / {r.Cpu.ExactTop100:F3}");
+                    Console.WriteLine($"  hnsw (M={r.Hnsw.Connectivity}, ef_add={r.Hnsw.ExpansionAdd}, {r.Hnsw.Quantization}): build {r.HnswBuildSeconds:F1} s on {r.BuildThreads} threads ({r.HnswBuildCpuSeconds:F1} s of processor time), graph {r.HnswMegabytes:F0} MB; peak resident {r.PeakMegabytes:F0} MB");
+                    foreach (var h in r.Search)
+                        Console.WriteLine($"    ef {h.ExpansionSearch}: top-10 p50 {h.Top10.P50:F3} ms p99 {h.Top10.P99:F3} ms; top-100 p50 {h.Top100.P50:F3} ms p99 {h.Top100.P99:F3} ms; recall@10 {h.RecallAt10:F4}; CPU ms per query {h.CpuTop10:F3} / {h.CpuTop100:F3}");
+                    if (r.Rerank is { } rr) Console.WriteLine($"  re-rank {r.RerankK} candidates with explanations ({r.RerankModel}): p50 {rr.P50:F2} ms p99 {rr.P99:F2} ms; CPU {r.Cpu.Rerank:F2} ms");
                 }
             }
             return ExitCodes.Ok;
         });
         return cmd;
+    }
+
+    private static int[] Ints(System.CommandLine.Parsing.ArgumentResult r, string option)
+    {
+        var values = new List<int>();
+        foreach (var part in r.Tokens.SelectMany(t => t.Value.Split(',', StringSplitOptions.RemoveEmptyEntries)))
+        {
+            if (!int.TryParse(part, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out int v) || v < 1)
+            {
+                r.AddError($"{option}: '{part}' is not a positive whole number");
+                return [];
+            }
+            values.Add(v);
+        }
+        return [.. values];
     }
 }

@@ -24,6 +24,26 @@ public sealed class ExactVectorIndex : IVectorIndex
         _keys = new long[capacity];
     }
 
+    /// <summary>
+    /// An index over the first <paramref name="count"/> rows of <paramref name="rows"/> (unit vectors, row i under key i),
+    /// taking the array as its storage without a copy: for benchmarks whose data would not fit twice.
+    /// </summary>
+    internal static ExactVectorIndex Over(float[] rows, int count, int dimension)
+    {
+        if ((long)count * dimension > rows.LongLength) throw new ArgumentException($"{count} rows of {dimension} need {(long)count * dimension} values, got {rows.LongLength}");
+        var index = new ExactVectorIndex(dimension, rows, count);
+        return index;
+    }
+
+    private ExactVectorIndex(int dimension, float[] rows, int count)
+    {
+        Dimension = dimension;
+        _data = rows;
+        _keys = new long[count];
+        for (int i = 0; i < count; i++) { _keys[i] = i; _slot[i] = i; }
+        Count = count;
+    }
+
     /// <inheritdoc/>
     public int Dimension { get; }
     /// <inheritdoc/>

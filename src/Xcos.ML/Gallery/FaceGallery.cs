@@ -22,6 +22,8 @@ public sealed class FaceGallery : IFaceGallery
     private IVectorIndex _index;
     private long _nextId;
     private int _deadFaces;
+    private bool _indexDirty;
+    private bool _disposed;
 
     private FaceGallery(string path, FileStream file, GalleryFileFormat.Contents contents, FaceGalleryOptions options)
     {
@@ -44,7 +46,7 @@ public sealed class FaceGallery : IFaceGallery
                 _deadFaces += gone.Count;
             }
         }
-        _index = BuildIndex(GalleryIndexChoice.Resolve(options.Index, _faces.Count));
+        _index = OpenIndex(GalleryIndexChoice.Resolve(options.Index, _faces.Count));
     }
 
     /// <summary>Path of the append-only gallery file, as given.</summary>
@@ -53,6 +55,8 @@ public sealed class FaceGallery : IFaceGallery
     public GalleryModelStamp Model { get; }
     /// <summary>The index kind in use now.</summary>
     public GalleryIndexKind IndexKind => _index is HnswVectorIndex ? GalleryIndexKind.Hnsw : GalleryIndexKind.Exact;
+    /// <summary>Where the index came from: "built (why)", or "loaded N faces from PATH" with any faces added since.</summary>
+    public string IndexOrigin { get; private set; } = "";
     /// <summary>What was dropped from the end of the file when it was opened (a record cut by a crash), or null.</summary>
     public string? RecoveredTail { get; private init; }
 
@@ -160,8 +164,10 @@ public sealed class FaceGallery : IFaceGallery
             {
                 _index.Dispose();
                 _index = BuildIndex(GalleryIndexKind.Hnsw);
+                IndexOrigin = "built (the gallery grew past the exact scan's size)";
             }
             else _index.Add(id, Unit(embedding));
+            _indexDirty = true;
             return new GalleryFace(id, identity, sourceFile, face.Embedding, (float[])code.Clone());
         }
     }
@@ -176,6 +182,7 @@ public sealed class FaceGallery : IFaceGallery
             Append(GalleryFileFormat.RemoveRecord(identity));
             _byIdentity.Remove(identity);
             foreach (var id in ids) { _faces.Remove(id); _index.Remove(id); }
+            _indexDirty = true;
             _deadFaces += ids.Count;
             if (_deadFaces > _options.CompactAfterDeadFaces && _deadFaces > _faces.Count) Compact();
             return ids.Count;
@@ -227,6 +234,13 @@ public sealed class FaceGallery : IFaceGallery
             // each identity has at most `most` faces, so the best `top * most` faces hold the best face of each of the top identities
             int most = _byIdentity.Values.Max(l => l.Count);
             var hits = _index.Search(unit, (int)Math.Min(_faces.Count, (long)top * most));
+            if (_index is HnswVectorIndex)
+            {
+                // the graph's cosines are as precise as its storage (bf16: about 1e-3); the threshold needs the exact scan's ones
+                hits = hits.Where(h => _faces.ContainsKey(h.Key))
+                    .Select(h => (h.Key, Cosine: TensorPrimitives.Dot(unit, Unit(_faces[h.Key].Embedding))))
+                    .OrderByDescending(h => h.Cosine).ToList();
+            }
             var result = new List<IdentityCandidate>(top);
             var seen = new HashSet<string>(StringComparer.Ordinal);
             foreach (var (key, cosine) in hits)
@@ -248,15 +262,95 @@ public sealed class FaceGallery : IFaceGallery
         return l;
     }
 
+    // The saved graph when it still matches the gallery (plus the faces enrolled after it was saved), else a new build.
+    private IVectorIndex OpenIndex(GalleryIndexKind kind)
+    {
+        _indexDirty = kind == GalleryIndexKind.Hnsw;
+        if (kind != GalleryIndexKind.Hnsw || !_options.SaveIndex)
+        {
+            IndexOrigin = "built";
+            return BuildIndex(kind);
+        }
+        var graphPath = HnswGraphFile.PathFor(Path);
+        string why;
+        try
+        {
+            var header = HnswGraphFile.ReadHeader(graphPath, out why);
+            if (header is not null)
+            {
+                var faces = _faces.Values.OrderBy(f => f.Id).ToList();
+                if (header.Faces > faces.Count) why = $"{graphPath}: saved for {header.Faces} faces, the gallery holds {faces.Count}";
+                else
+                {
+                    using var digest = new GalleryContentDigest.Builder();
+                    for (int i = 0; i < header.Faces; i++) digest.Append(faces[i].Id, faces[i].Embedding);
+                    if (!digest.Current().Hash.AsSpan().SequenceEqual(header.ContentHash))
+                        why = $"{graphPath}: saved for other faces (removed since, or another gallery's graph)";
+                    else if (HnswGraphFile.TryLoad(graphPath, header, Model.EmbeddingDim, _options.Hnsw, out why) is { } loaded)
+                    {
+                        var since = faces.Skip((int)header.Faces).ToList();
+                        AddInChunks(loaded, since);
+                        _indexDirty = since.Count > 0;
+                        IndexOrigin = $"loaded {header.Faces} faces from {graphPath}" + (since.Count > 0 ? $", added {since.Count} enrolled since" : "");
+                        return loaded;
+                    }
+                }
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or Cloud.Unum.USearch.USearchException)
+        {
+            why = $"{graphPath}: {e.Message}";
+        }
+        IndexOrigin = $"built ({why})";
+        return BuildIndex(kind);
+    }
+
+    /// <summary>
+    /// Writes the HNSW graph to "&lt;gallery&gt;.hnsw" (temporary file, then a rename), tied to the faces it holds.
+    /// Does nothing for an exact index. Closing a writable gallery does this when the graph changed.
+    /// </summary>
+    public void SaveIndex()
+    {
+        lock (_lock)
+        {
+            EnsureWritable();
+            if (_index is not HnswVectorIndex h) return;
+            using var digest = new GalleryContentDigest.Builder();
+            foreach (var f in _faces.Values.OrderBy(x => x.Id)) digest.Append(f.Id, f.Embedding);
+            HnswGraphFile.Save(HnswGraphFile.PathFor(Path), h, digest.Current());
+            _indexDirty = false;
+        }
+    }
+
     private IVectorIndex BuildIndex(GalleryIndexKind kind)
     {
         IVectorIndex index = kind == GalleryIndexKind.Hnsw
             ? new HnswVectorIndex(Model.EmbeddingDim, _options.Hnsw)
             : new ExactVectorIndex(Model.EmbeddingDim, _faces.Count);
         var faces = _faces.Values.OrderBy(x => x.Id).ToList();
-        if (index is HnswVectorIndex h) h.AddRange(faces.Select(f => f.Id).ToList(), faces.Select(f => Unit(f.Embedding)).ToList());
+        if (index is HnswVectorIndex h) AddInChunks(h, faces);
         else foreach (var f in faces) index.Add(f.Id, Unit(f.Embedding));
         return index;
+    }
+
+    // Unit vectors go to the graph in chunks, so the build needs one chunk of scratch memory, not a copy of the gallery.
+    private static void AddInChunks(HnswVectorIndex h, IReadOnlyList<Face> faces)
+    {
+        const int chunk = 8192;
+        int dim = h.Dimension;
+        for (int start = 0; start < faces.Count; start += chunk)
+        {
+            int n = Math.Min(chunk, faces.Count - start);
+            var keys = new long[n];
+            var rows = new float[(long)n * dim];
+            for (int i = 0; i < n; i++)
+            {
+                var f = faces[start + i];
+                keys[i] = f.Id;
+                Unit(f.Embedding).CopyTo(rows, (long)i * dim);
+            }
+            h.AddRange(keys, rows);
+        }
     }
 
     private void Append(byte[] record)
@@ -297,6 +391,13 @@ public sealed class FaceGallery : IFaceGallery
     {
         lock (_lock)
         {
+            if (_disposed) return;
+            _disposed = true;
+            if (_indexDirty && _index is HnswVectorIndex && _options.SaveIndex && !_options.ReadOnly)
+            {
+                // the graph is a cache of what the gallery file holds: failing to keep it costs a rebuild next time, nothing else
+                try { SaveIndex(); } catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+            }
             _index.Dispose();
             _file.Dispose();
         }

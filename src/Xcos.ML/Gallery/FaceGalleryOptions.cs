@@ -9,6 +9,12 @@ public sealed class FaceGalleryOptions
     /// <summary>HNSW settings when the HNSW index is used.</summary>
     public HnswSettings Hnsw { get; set; } = new();
 
+    /// <summary>
+    /// Keep the HNSW graph in "&lt;gallery&gt;.hnsw" (<see cref="HnswGraphFile"/>): loaded on open when it still matches
+    /// the gallery, written when a writable gallery with a changed graph is closed (default true).
+    /// </summary>
+    public bool SaveIndex { get; set; } = true;
+
     /// <summary>Open without writing (searches only; a torn last record is ignored, not truncated).</summary>
     public bool ReadOnly { get; set; }
 

@@ -3,115 +3,164 @@ using System.Numerics.Tensors;
 
 namespace Xcos.ML.Gallery;
 
-/// <summary>Size and shape of the synthetic gallery that <see cref="GalleryBenchmark"/> builds and searches.</summary>
+/// <summary>Settings of <see cref="GalleryBenchmark"/>.</summary>
 public sealed class GalleryBenchmarkOptions
 {
     /// <summary>Gallery size (faces).</summary>
     public int Faces { get; set; } = 100_000;
     /// <summary>Faces per identity: identities = faces / this.</summary>
     public int FacesPerIdentity { get; set; } = 10;
-    /// <summary>Embedding length (512, as fr_feature).</summary>
+    /// <summary>Embedding length.</summary>
     public int Dim { get; set; } = 512;
     /// <summary>Norm of each face's noise around its identity's unit centre: 0.8 gives same-identity cosines near 0.6, as real face models do.</summary>
     public double Noise { get; set; } = 0.8;
     /// <summary>Timed queries (fresh faces of enrolled identities).</summary>
     public int Queries { get; set; } = 200;
-    /// <summary>Graph settings of the HNSW index under test.</summary>
+    /// <summary>HNSW settings (their build threads are the benchmark's too).</summary>
     public HnswSettings Hnsw { get; set; } = new();
+    /// <summary>Search expansions (ef) to time queries at, one graph for all (empty: <see cref="HnswSettings.ExpansionSearch"/> alone).</summary>
+    public IReadOnlyList<int> ExpansionSearch { get; set; } = [];
+    /// <summary>Queries whose exact top-100 latency and exact processor time are timed (all of them get an exact top-10, the recall's truth).</summary>
+    public int ExactTimedQueries { get; set; } = 50;
     /// <summary>Candidates re-ranked per query by the pair head.</summary>
     public int RerankK { get; set; } = 100;
     /// <summary>Queries whose re-ranking is timed.</summary>
     public int RerankQueries { get; set; } = 20;
-    /// <summary>Seed of the synthetic identities and queries: the same seed gives the same gallery.</summary>
+    /// <summary>Random seed.</summary>
     public int Seed { get; set; } = 1;
 }
 
 /// <summary>Latency percentiles in milliseconds.</summary>
 public sealed record Latency(double P50, double P99, double Mean);
 
-/// <summary>What <see cref="GalleryBenchmark.Run"/> measured.</summary>
+/// <summary>HNSW queries at one search expansion.</summary>
+/// <param name="ExpansionSearch">The search expansion (ef) of this run; USearch uses at least the requested count.</param>
+/// <param name="Top10">Wall-clock latency of top-10 queries.</param>
+/// <param name="Top100">Wall-clock latency of top-100 queries.</param>
+/// <param name="RecallAt10">Mean share of the exact top-10 that HNSW's top-10 found.</param>
+/// <param name="CpuTop10">Processor milliseconds per top-10 query.</param>
+/// <param name="CpuTop100">Processor milliseconds per top-100 query.</param>
+public sealed record HnswSearchRun(int ExpansionSearch, Latency Top10, Latency Top100, double RecallAt10, double CpuTop10, double CpuTop100);
+
+/// <summary>
+/// What <see cref="GalleryBenchmark.Run"/> measured. HnswBuildSeconds is wall-clock, HnswBuildCpuSeconds the processor
+/// time of that build over all threads (it compares across loads); HnswMegabytes is the graph as USearch serialises it
+/// (vectors, links, keys); PeakMegabytes the process's peak resident memory (VmHWM) at the end, everything included;
+/// Search holds the HNSW queries at each search expansion asked for; Rerank the wall-clock cost of re-ranking RerankK
+/// candidates with explanations.
+/// </summary>
 public sealed record GalleryBenchmarkResult(
     int Faces, int Identities, int Dim, int Queries,
-    double ExactBuildSeconds, double ExactMegabytes, double HnswBuildSeconds, double HnswMegabytes,
-    Latency ExactTop10, Latency ExactTop100, Latency HnswTop10, Latency HnswTop100,
-    double RecallAt10, double SameIdentityCosine, Latency? Rerank, string? RerankModel, HnswSettings Hnsw, int Threads,
+    double ExactBuildSeconds, double ExactMegabytes, double HnswBuildSeconds, double HnswBuildCpuSeconds, double HnswMegabytes,
+    double PeakMegabytes, int BuildThreads,
+    Latency ExactTop10, Latency ExactTop100, int ExactTimedQueries, IReadOnlyList<HnswSearchRun> Search,
+    double SameIdentityCosine, int RerankK, Latency? Rerank, string? RerankModel, HnswSettings Hnsw, int Threads,
     CpuCost Cpu);
 
 /// <summary>
 /// Mean processor time in milliseconds per operation, from the process's CPU time over a whole loop: unlike wall-clock
 /// percentiles it does not count time spent waiting for a core, so it compares across loads.
 /// </summary>
-public sealed record CpuCost(double ExactTop10, double ExactTop100, double HnswTop10, double HnswTop100, double? Rerank);
+public sealed record CpuCost(double ExactTop10, double ExactTop100, double? Rerank);
 
 /// <summary>
 /// Synthetic gallery benchmark: clustered embeddings (unit identity centres plus Gaussian noise; HNSW behaves very
 /// differently on uniform random vectors), exact SIMD scan against HNSW: build time and memory, query latency for
-/// top-10 and top-100, recall@10 of HNSW against the exact scan, and the pair head's cost of re-ranking k candidates.
+/// top-10 and top-100 at one or more search expansions, recall@10 of HNSW against the exact scan, and the pair
+/// head's cost of re-ranking k candidates.
 /// </summary>
+/// <remarks>
+/// Memory: the faces are generated once into one array, which the exact index uses as its storage (no copy) and the
+/// graph build reads in place; the graph holds the only other copy. No face codes are stored: re-ranking is timed
+/// on <see cref="GalleryBenchmarkOptions.RerankK"/> random codes held in memory, which is what a search hands the
+/// pair head once it has read the shortlist's codes (a real gallery reads them from its file by offset).
+/// </remarks>
 public static class GalleryBenchmark
 {
     /// <summary>Runs the benchmark; <paramref name="reranker"/> (an encoder whose Compare is timed on random codes) may be null.</summary>
     public static GalleryBenchmarkResult Run(GalleryBenchmarkOptions o, IFaceEncoder? reranker = null, Action<string>? log = null)
     {
         ArgumentNullException.ThrowIfNull(o);
-        if (o.Faces < 10 || o.FacesPerIdentity < 1 || o.Dim < 2 || o.Queries < 1) throw new ArgumentException("faces >= 10, faces per identity >= 1, dim >= 2, queries >= 1");
+        if (o.Faces < 10 || o.FacesPerIdentity < 2 || o.Dim < 2 || o.Queries < 1) throw new ArgumentException("faces >= 10, faces per identity >= 2, dim >= 2, queries >= 1");
+        if ((long)o.Faces * o.Dim > Array.MaxLength) throw new ArgumentException($"{o.Faces} faces of {o.Dim} values do not fit one array");
+        var efs = o.ExpansionSearch is { Count: > 0 } e ? e : [o.Hnsw.ExpansionSearch];
+        if (efs.Any(x => x < 1)) throw new ArgumentException("search expansions must be >= 1");
         int ids = Math.Max(1, o.Faces / o.FacesPerIdentity);
         var rng = new Random(o.Seed);
         log?.Invoke($"generating {o.Faces:N0} faces of {ids:N0} identities ({o.Dim}-d)");
         var centres = new float[(long)ids * o.Dim];
         for (int i = 0; i < ids; i++) Normalise(Gaussian(rng, centres.AsSpan(i * o.Dim, o.Dim), 1));
         var data = new float[(long)o.Faces * o.Dim];
-        for (int f = 0; f < o.Faces; f++) Face(rng, centres, f % ids, o, data.AsSpan((int)((long)f * o.Dim), o.Dim));
+        for (int f = 0; f < o.Faces; f++) Face(rng, centres, f % ids, o, data.AsSpan(f * o.Dim, o.Dim));
         var queries = new float[o.Queries][];
         for (int q = 0; q < o.Queries; q++) { queries[q] = new float[o.Dim]; Face(rng, centres, rng.Next(ids), o, queries[q]); }
+        centres = [];
         double sameCos = TensorPrimitives.Dot<float>(data.AsSpan(0, o.Dim), data.AsSpan(ids * o.Dim, o.Dim));
 
         log?.Invoke("building the exact index");
-        long m0 = GC.GetTotalMemory(true);
         var sw = Stopwatch.StartNew();
-        using var exact = new ExactVectorIndex(o.Dim, o.Faces);
-        for (int f = 0; f < o.Faces; f++) exact.Add(f, data.AsSpan((int)((long)f * o.Dim), o.Dim));
+        using var exact = ExactVectorIndex.Over(data, o.Faces, o.Dim);
         double exactBuild = sw.Elapsed.TotalSeconds;
-        double exactMb = (GC.GetTotalMemory(true) - m0) / 1048576.0;
+        double exactMb = data.LongLength * 4.0 / 1048576.0;
 
-        log?.Invoke("building the HNSW index");
-        long w0 = Process.GetCurrentProcess().PrivateMemorySize64;
+        int threads = o.Hnsw.Threads > 0 ? o.Hnsw.Threads : Environment.ProcessorCount;
+        log?.Invoke($"building the HNSW index ({threads} threads)");
+        var cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
         sw.Restart();
         using var hnsw = new HnswVectorIndex(o.Dim, o.Hnsw);
-        const int batch = 10_000;
-        for (int start = 0; start < o.Faces; start += batch)
+        var keys = new long[o.Faces];
+        for (int i = 0; i < keys.Length; i++) keys[i] = i;
+        // in slices, for progress lines on long builds, into capacity reserved once
+        hnsw.Reserve(o.Faces);
+        int slice = Math.Max(1, o.Faces / 20);
+        for (int start = 0; start < o.Faces; start += slice)
         {
-            int n = Math.Min(batch, o.Faces - start);
-            var keys = Enumerable.Range(start, n).Select(i => (long)i).ToList();
-            var rows = keys.Select(k => data.AsSpan((int)(k * o.Dim), o.Dim).ToArray()).ToList();
-            hnsw.AddRange(keys, rows);
-            log?.Invoke($"  {start + n:N0} added, {sw.Elapsed.TotalSeconds:F0} s");
+            int n = Math.Min(slice, o.Faces - start);
+            hnsw.AddRange(keys.AsSpan(start, n), data, start, threads);
+            log?.Invoke($"  {start + n:N0} added, {sw.Elapsed.TotalSeconds:F0} s, {(Process.GetCurrentProcess().TotalProcessorTime - cpu0).TotalSeconds:F0} s of processor time");
         }
         double hnswBuild = sw.Elapsed.TotalSeconds;
-        double hnswMb = (Process.GetCurrentProcess().PrivateMemorySize64 - w0) / 1048576.0;
+        double hnswCpu = (Process.GetCurrentProcess().TotalProcessorTime - cpu0).TotalSeconds;
+        double hnswMb = hnsw.SerializedLength / 1048576.0;
+        log?.Invoke($"  {o.Faces:N0} added in {hnswBuild:F1} s ({hnswCpu:F1} s of processor time)");
 
-        log?.Invoke("timing queries");
-        var (e10, e100, h10, h100) = (new double[o.Queries], new double[o.Queries], new double[o.Queries], new double[o.Queries]);
-        double recall = 0;
+        log?.Invoke("timing exact queries");
+        // every query needs its exact top-10 (the recall's truth); the scan's other timings use a subset, as at 1M one scan reads 2 GB
+        int exactTimed = Math.Clamp(o.ExactTimedQueries, 1, o.Queries);
+        var (e10, e100) = (new double[o.Queries], new double[exactTimed]);
+        var truth = new HashSet<long>[o.Queries];
         for (int q = 0; q < o.Queries; q++)
         {
             sw.Restart(); var ex10 = exact.Search(queries[q], 10); e10[q] = sw.Elapsed.TotalMilliseconds;
-            sw.Restart(); exact.Search(queries[q], 100); e100[q] = sw.Elapsed.TotalMilliseconds;
-            sw.Restart(); var hx10 = hnsw.Search(queries[q], 10); h10[q] = sw.Elapsed.TotalMilliseconds;
-            sw.Restart(); hnsw.Search(queries[q], 100); h100[q] = sw.Elapsed.TotalMilliseconds;
-            recall += ex10.Select(x => x.Key).Intersect(hx10.Select(x => x.Key)).Count() / (double)ex10.Count;
+            if (q < exactTimed) { sw.Restart(); exact.Search(queries[q], 100); e100[q] = sw.Elapsed.TotalMilliseconds; }
+            truth[q] = ex10.Select(x => x.Key).ToHashSet();
         }
 
-        double Cpu(Action<float[]> op)
+        double Cpu(Action<float[]> op, int n)
         {
             var t0 = Process.GetCurrentProcess().TotalProcessorTime;
-            foreach (var q in queries) op(q);
-            return (Process.GetCurrentProcess().TotalProcessorTime - t0).TotalMilliseconds / queries.Length;
+            for (int q = 0; q < n; q++) op(queries[q]);
+            return (Process.GetCurrentProcess().TotalProcessorTime - t0).TotalMilliseconds / n;
         }
-        double cE10 = Cpu(q => exact.Search(q, 10)), cE100 = Cpu(q => exact.Search(q, 100));
-        double cH10 = Cpu(q => hnsw.Search(q, 10)), cH100 = Cpu(q => hnsw.Search(q, 100));
-        double? cRerank = null;
+        double cE10 = Cpu(q => exact.Search(q, 10), exactTimed), cE100 = Cpu(q => exact.Search(q, 100), exactTimed);
 
+        var runs = new List<HnswSearchRun>();
+        foreach (int ef in efs)
+        {
+            log?.Invoke($"timing HNSW queries at ef {ef}");
+            hnsw.ExpansionSearch = ef;
+            var (h10, h100) = (new double[o.Queries], new double[o.Queries]);
+            double recall = 0;
+            for (int q = 0; q < o.Queries; q++)
+            {
+                sw.Restart(); var hx10 = hnsw.Search(queries[q], 10); h10[q] = sw.Elapsed.TotalMilliseconds;
+                sw.Restart(); hnsw.Search(queries[q], 100); h100[q] = sw.Elapsed.TotalMilliseconds;
+                recall += hx10.Count(x => truth[q].Contains(x.Key)) / (double)truth[q].Count;
+            }
+            runs.Add(new HnswSearchRun(ef, Stats(h10), Stats(h100), recall / o.Queries, Cpu(q => hnsw.Search(q, 10), o.Queries), Cpu(q => hnsw.Search(q, 100), o.Queries)));
+        }
+
+        double? cRerank = null;
         Latency? rerank = null;
         if (reranker is not null && o.RerankK > 0)
         {
@@ -132,9 +181,22 @@ public static class GalleryBenchmark
             for (int q = 0; q < t.Length; q++) foreach (var c in codes) reranker.Compare(probe, c);
             cRerank = (Process.GetCurrentProcess().TotalProcessorTime - c0).TotalMilliseconds / t.Length;
         }
-        return new GalleryBenchmarkResult(o.Faces, ids, o.Dim, o.Queries, exactBuild, exactMb, hnswBuild, hnswMb,
-            Stats(e10), Stats(e100), Stats(h10), Stats(h100), recall / o.Queries, sameCos, rerank, reranker?.Model.Name, o.Hnsw, Environment.ProcessorCount,
-            new CpuCost(cE10, cE100, cH10, cH100, cRerank));
+        double peakMb = PeakResidentBytes() / 1048576.0;
+        GC.KeepAlive(data);
+        return new GalleryBenchmarkResult(o.Faces, ids, o.Dim, o.Queries, exactBuild, exactMb, hnswBuild, hnswCpu, hnswMb, peakMb, threads,
+            Stats(e10), Stats(e100), exactTimed, runs, sameCos, o.RerankK, rerank, reranker?.Model.Name, o.Hnsw with { ExpansionSearch = efs[0] },
+            Environment.ProcessorCount, new CpuCost(cE10, cE100, cRerank));
+    }
+
+    // VmHWM of /proc/self/status where there is one (Linux); elsewhere the current peak working set .NET reports.
+    private static long PeakResidentBytes()
+    {
+        const string status = "/proc/self/status";
+        if (File.Exists(status))
+            foreach (var line in File.ReadLines(status))
+                if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+                    return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) * 1024;
+        return Process.GetCurrentProcess().PeakWorkingSet64;
     }
 
     private static void Face(Random rng, float[] centres, int id, GalleryBenchmarkOptions o, Span<float> dst)

@@ -1,0 +1,161 @@
+using Xcos.ML.Gallery;
+using Xunit;
+
+namespace Xcos.ML.Tests;
+
+/// <summary>
+/// The saved HNSW graph next to a gallery: loaded when it matches the gallery, topped up with faces enrolled since,
+/// and detected and rebuilt when stale (removal, another gallery's graph, other settings) or corrupt (cut, flipped byte).
+/// </summary>
+public class HnswGraphFileTests
+{
+    private static readonly GalleryModelStamp Model = new("test-model", "sha256:00", 16, 3);
+    private static readonly FaceGalleryOptions Hnsw = new() { Index = GalleryIndexKind.Hnsw };
+
+    private static string NewPath() => Path.Combine(Directory.CreateTempSubdirectory("xcos-graph").FullName, "faces.gallery");
+
+    private static float[] Emb(int identity, int photo)
+    {
+        var rng = new Random(identity * 1000 + photo);
+        var e = new float[16];
+        for (int i = 0; i < 16; i++) e[i] = (i == identity % 16 ? 4f : 0f) + (identity / 16 == i % 4 ? 2f : 0f) + (float)(rng.NextDouble() - 0.5);
+        return e;
+    }
+
+    private static void Fill(FaceGallery g, int fromIdentity, int identities, int photos = 3)
+    {
+        for (int id = fromIdentity; id < fromIdentity + identities; id++)
+            for (int p = 0; p < photos; p++) g.Enroll($"person{id}", Emb(id, p), [id, p, 0], $"person{id}/{p}.jpg");
+    }
+
+    // identity and cosine of the best match of each identity's probe (the gallery reports the exact scan's cosine for HNSW hits too)
+    private static List<(string, double)> Answers(FaceGallery g, int identities) =>
+        Enumerable.Range(0, identities).Select(id => g.Search(Emb(id, 99), 1)[0]).Select(c => (c.Identity, c.Cosine)).ToList();
+
+    private static List<(string, double)> ExactAnswers(string path, int identities)
+    {
+        using var exact = FaceGallery.Open(path, Model, new FaceGalleryOptions { Index = GalleryIndexKind.Exact, ReadOnly = true });
+        return Answers(exact, identities);
+    }
+
+    [Fact]
+    public void A_saved_graph_is_loaded_on_open_and_answers_as_the_built_one_did()
+    {
+        var path = NewPath();
+        List<(string, double)> before;
+        using (var g = FaceGallery.Create(path, Model, Hnsw))
+        {
+            Fill(g, 0, 40);
+            Assert.StartsWith("built", g.IndexOrigin);
+            before = Answers(g, 40);
+        }
+        Assert.True(File.Exists(HnswGraphFile.PathFor(path)));
+        Assert.Equal(ExactAnswers(path, 40), before);
+        using var r = FaceGallery.Open(path, Model, Hnsw);
+        Assert.Equal($"loaded 120 faces from {HnswGraphFile.PathFor(path)}", r.IndexOrigin);
+        Assert.Equal(before, Answers(r, 40));
+    }
+
+    [Fact]
+    public void Faces_enrolled_after_the_graph_was_saved_are_added_to_the_loaded_graph()
+    {
+        var path = NewPath();
+        var graph = HnswGraphFile.PathFor(path);
+        using (var g = FaceGallery.Create(path, Model, Hnsw)) Fill(g, 0, 30);
+        var old = File.ReadAllBytes(graph);
+        using (var g = FaceGallery.Open(path, Model, Hnsw)) Fill(g, 30, 10);
+        // as after a crash mid-enrolment: the graph on disk predates the last 30 faces
+        File.WriteAllBytes(graph, old);
+        var expected = ExactAnswers(path, 40);
+        using var r = FaceGallery.Open(path, Model, Hnsw);
+        Assert.Equal($"loaded 90 faces from {graph}, added 30 enrolled since", r.IndexOrigin);
+        Assert.Equal(expected, Answers(r, 40));
+    }
+
+    [Fact]
+    public void A_graph_saved_before_a_removal_is_stale_and_rebuilt_so_removed_faces_never_come_back()
+    {
+        var path = NewPath();
+        var graph = HnswGraphFile.PathFor(path);
+        using (var g = FaceGallery.Create(path, Model, Hnsw)) Fill(g, 0, 30);
+        var old = File.ReadAllBytes(graph);
+        using (var g = FaceGallery.Open(path, Model, Hnsw)) { g.RemoveIdentity("person3"); Fill(g, 30, 1); }
+        File.WriteAllBytes(graph, old);
+        using var r = FaceGallery.Open(path, Model, Hnsw);
+        Assert.StartsWith("built (", r.IndexOrigin);
+        Assert.Contains("saved for other faces", r.IndexOrigin);
+        Assert.DoesNotContain(r.Search(Emb(3, 99), 30), c => c.Identity == "person3");
+    }
+
+    [Fact]
+    public void Another_gallerys_graph_of_the_same_size_is_not_used()
+    {
+        var a = NewPath();
+        var b = NewPath();
+        using (var g = FaceGallery.Create(a, Model, Hnsw)) Fill(g, 0, 20);
+        using (var g = FaceGallery.Create(b, Model, Hnsw)) Fill(g, 20, 20);
+        File.Copy(HnswGraphFile.PathFor(b), HnswGraphFile.PathFor(a), overwrite: true);
+        var expected = ExactAnswers(a, 20);
+        using var r = FaceGallery.Open(a, Model, Hnsw);
+        Assert.Contains("saved for other faces", r.IndexOrigin);
+        Assert.Equal(expected, Answers(r, 20));
+    }
+
+    [Theory]
+    [InlineData("flip-payload")]
+    [InlineData("flip-header")]
+    [InlineData("cut")]
+    [InlineData("empty")]
+    public void A_corrupt_graph_file_is_detected_and_rebuilt(string damage)
+    {
+        var path = NewPath();
+        var graph = HnswGraphFile.PathFor(path);
+        using (var g = FaceGallery.Create(path, Model, Hnsw)) Fill(g, 0, 30);
+        var bytes = File.ReadAllBytes(graph);
+        switch (damage)
+        {
+            case "flip-payload": bytes[^100] ^= 0x10; break;
+            case "flip-header": bytes[30] ^= 0x01; break;
+            case "cut": bytes = bytes[..(bytes.Length / 2)]; break;
+            case "empty": bytes = []; break;
+        }
+        File.WriteAllBytes(graph, bytes);
+        var expected = ExactAnswers(path, 30);
+        using (var r = FaceGallery.Open(path, Model, Hnsw))
+        {
+            Assert.StartsWith("built (", r.IndexOrigin);
+            Assert.Equal(expected, Answers(r, 30));
+        }
+        // closing the writable gallery wrote a good graph again
+        using var again = FaceGallery.Open(path, Model, Hnsw);
+        Assert.StartsWith("loaded 90 faces", again.IndexOrigin);
+    }
+
+    [Fact]
+    public void A_graph_built_with_other_settings_is_rebuilt_and_a_read_only_open_writes_nothing()
+    {
+        var path = NewPath();
+        var graph = HnswGraphFile.PathFor(path);
+        using (var g = FaceGallery.Create(path, Model, Hnsw)) Fill(g, 0, 20);
+        var saved = File.ReadAllBytes(graph);
+        var other = new FaceGalleryOptions { Index = GalleryIndexKind.Hnsw, ReadOnly = true, Hnsw = new HnswSettings(Connectivity: 8) };
+        var expected = ExactAnswers(path, 20);
+        using (var r = FaceGallery.Open(path, Model, other))
+        {
+            Assert.Contains("M=16", r.IndexOrigin);
+            Assert.Equal(expected, Answers(r, 20));
+        }
+        Assert.Equal(saved, File.ReadAllBytes(graph));
+        Assert.Empty(Directory.GetFiles(Path.GetDirectoryName(path)!, "*.tmp"));
+    }
+
+    [Fact]
+    public void Saving_refuses_a_digest_that_does_not_cover_the_graph()
+    {
+        using var h = new HnswVectorIndex(4);
+        h.Add(1, [1, 0, 0, 0]);
+        var path = Path.Combine(Directory.CreateTempSubdirectory("xcos-graph").FullName, "g.hnsw");
+        Assert.Throws<ArgumentException>(() => HnswGraphFile.Save(path, h, new GalleryContentDigest(2, new byte[32])));
+        Assert.False(File.Exists(path));
+    }
+}
