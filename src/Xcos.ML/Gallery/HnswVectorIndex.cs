@@ -157,7 +157,7 @@ public sealed class HnswVectorIndex : IVectorIndex
     public void Reserve(int vectors)
     {
         if (vectors <= Capacity) return;
-        USearchNative.usearch_reserve(_index, (UIntPtr)(ulong)vectors, out var error);
+        USearchNative.usearch_reserve(_index, checked((UIntPtr)(ulong)vectors), out var error);
         USearchNative.Check(error, $"reserve of {vectors} vectors");
     }
 
@@ -168,7 +168,7 @@ public sealed class HnswVectorIndex : IVectorIndex
         if (needed > capacity)
         {
             long target = Math.Max(needed, capacity + capacity / 2 + 64);
-            USearchNative.usearch_reserve(_index, (UIntPtr)(ulong)target, out var error);
+            USearchNative.usearch_reserve(_index, checked((UIntPtr)(ulong)target), out var error);
             USearchNative.Check(error, $"reserve of {target} vectors");
         }
         if (threads > 1)
@@ -229,7 +229,7 @@ public sealed class HnswVectorIndex : IVectorIndex
     internal void SaveTo(IntPtr buffer, long length)
     {
         if (length != SerializedLength) throw new ArgumentException($"the graph needs {SerializedLength} bytes, the buffer has {length}", nameof(length));
-        USearchNative.usearch_save_buffer(_index, buffer, (UIntPtr)(ulong)length, out var error);
+        USearchNative.usearch_save_buffer(_index, buffer, checked((UIntPtr)(ulong)length), out var error);
         USearchNative.Check(error, "save");
     }
 
@@ -242,7 +242,7 @@ public sealed class HnswVectorIndex : IVectorIndex
         var index = Init(dimension, settings);
         try
         {
-            USearchNative.usearch_load_buffer(index, buffer, (UIntPtr)(ulong)length, out var error);
+            USearchNative.usearch_load_buffer(index, buffer, checked((UIntPtr)(ulong)length), out var error);
             USearchNative.Check(error, "load");
             long dims = (long)USearchNative.usearch_dimensions(index, out _);
             if (dims != dimension) throw new InvalidDataException($"the saved graph holds {dims}-d vectors, expected {dimension}");
