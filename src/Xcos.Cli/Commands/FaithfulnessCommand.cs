@@ -137,7 +137,7 @@ public static class FaithfulnessCommand
                 var options = new XcosFaithfulnessOptions
                 {
                     Curves = curves,
-                    Scorer = new XcosPairScorerOptions { BatchSize = parse.GetValue(batch), Cosine = cosineSource, Device = dev },
+                    Scorer = new XcosModelPairScorerOptions { BatchSize = parse.GetValue(batch), Cosine = cosineSource, Device = dev },
                 };
                 var started = DateTime.UtcNow;
                 var results = faces.Select(f => XcosFaithfulness.Evaluate(model, f.Item1, f.Item2, options)).ToArray();
@@ -146,7 +146,7 @@ public static class FaithfulnessCommand
                 OcclusionResult? occ = null;
                 if (runOcclusion)
                 {
-                    occ = OcclusionRobustness.Evaluate(new XcosPairScorer(model, options.Scorer),
+                    occ = OcclusionRobustness.Evaluate(new XcosModelPairScorer(model, options.Scorer),
                         faces.Select(f => f.Item1).ToArray(), faces.Select(f => f.Item2).ToArray(), labels, occlusionOptions(n));
                     if (plotFile is not null) occ.SavePlot(plotFile.FullName);
                 }
