@@ -71,12 +71,12 @@ public static class TrainCommand
             }
             if (Given(mode)) o = o with { Mode = parse.GetValue(mode) == "head" ? TrainingMode.Head : TrainingMode.Full };
             if (Given(depth)) o = o with { Depth = parse.GetValue(depth)!.Value, Stages = null };
-            if (Given(stages)) o = o with { Stages = ParseStages(parse.GetValue(stages)!, "--stages") };
+            if (Given(stages)) o = o with { Stages = ModelArgs.ParseStages(parse.GetValue(stages), "--stages")! };
             if (Given(arch)) o = o with { Arch = parse.GetValue(arch)! };
             if (Given(target)) o = o with { TargetCheckpoint = Path.GetFullPath(parse.GetValue(target)!) };
             if (Given(targetArch)) o = o with { TargetArch = parse.GetValue(targetArch)! };
             if (Given(targetDepth)) o = o with { TargetDepth = parse.GetValue(targetDepth)!.Value, TargetStages = null };
-            if (Given(targetStages)) o = o with { TargetStages = ParseStages(parse.GetValue(targetStages)!, "--target-stages") };
+            if (Given(targetStages)) o = o with { TargetStages = ModelArgs.ParseStages(parse.GetValue(targetStages), "--target-stages")! };
             if (Given(epochs)) o = o with { Epochs = parse.GetValue(epochs)!.Value };
             if (Given(batch)) o = o with { BatchSize = parse.GetValue(batch)!.Value };
             if (Given(threads)) o = o with { Threads = parse.GetValue(threads) };
@@ -201,17 +201,6 @@ public static class TrainCommand
             ?? throw new InvalidDataException("no face found in the photo (--detect); remove it from --data"),
         SizeMismatch = SizeMismatch.Resize,
     };
-
-    private static int[] ParseStages(string text, string flag)
-    {
-        var parts = text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
-        var values = new int[parts.Length];
-        for (int i = 0; i < parts.Length; i++)
-            if (!int.TryParse(parts[i], NumberStyles.None, CultureInfo.InvariantCulture, out values[i]) || values[i] < 1)
-                throw new CliException($"{flag} '{text}': expected four positive counts such as 1,1,1,1.", ExitCodes.Usage);
-        if (values.Length != 4) throw new CliException($"{flag} '{text}': expected four stage counts, got {values.Length}.", ExitCodes.Usage);
-        return values;
-    }
 
     /// <summary>Runs <paramref name="train"/> with a progress bar on stderr (plain lines when stderr is not a terminal).</summary>
     private static TrainingResult WithProgress(int epochs, Func<IProgress<TrainProgress>, TrainingResult> train)
