@@ -1,7 +1,3 @@
-using Xcos.ML.Data;
-using Xcos.ML.Images;
-using Xcos.ML.Metrics;
-
 namespace Xcos.ML.Verification;
 
 /// <summary>A pair that could not be scored, with the row of the pair file it came from.</summary>
