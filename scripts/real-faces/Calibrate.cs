@@ -13,6 +13,8 @@ using Xcos.ML.Explain;
 using Xcos.ML.FaceModels;
 using Xcos.ML.Images;
 using Xcos.ML.Metrics;
+using Xcos.ML.Verification;
+using Xcos.ML.Numerics;
 
 var devFaces = args[0]; var models = args[1]; var dataDir = args[2]; bool write = args.Contains("--write");
 string[] FitIdentities = ["Ariel_Sharon", "Arnold_Schwarzenegger", "Donald_Rumsfeld", "George_W_Bush", "Hugo_Chavez", "Tony_Blair"];
@@ -23,10 +25,8 @@ double oldThreshold = desc.Threshold;
 
 // Uncalibrated raw features: every variant below is built from the same cell features.
 using var verifier = new OnnxFacePairVerifier(new OnnxFacePairVerifierOptions
-using Xcos.ML.Verification;
-using Xcos.ML.Numerics;
 {
-    ModelsDir = models, DescriptorPath = descPath, IntraOpThreads = 2, Calibrate = false, Centre = false, Attention = "kernel",
+    ModelsDir = models, DescriptorPath = descPath, IntraOpThreads = 2, Calibrate = false, Centre = false, Attention = WeightDerivedAttention.Kernel,
 });
 var head = verifier.Xcos.Head;
 var means = CellMeansFile.Read(Path.Combine(dataDir, desc.CalibrationFile ?? throw new InvalidDataException($"{descPath}: no calibration_file")), head.Cells, head.Dim).Means;

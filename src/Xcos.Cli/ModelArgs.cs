@@ -1,3 +1,4 @@
+using System.Globalization;
 using TorchSharp;
 using System.CommandLine;
 using Xcos.ML.Torch;
@@ -51,15 +52,16 @@ internal sealed class ModelArgs
         catch (CheckpointException e) { throw new CliException(e.Message); }
     }
 
-    public static IReadOnlyList<int>? ParseStages(string? text)
+    /// <summary>A stage table such as <c>1,1,1,1</c> given to <paramref name="flag"/>: four positive counts; null when the option was not given (an empty value is an error).</summary>
+    public static int[]? ParseStages(string? text, string flag = "--stages")
     {
-        if (string.IsNullOrWhiteSpace(text)) return null;
+        if (text is null) return null;
         var parts = text.Split(',', StringSplitOptions.TrimEntries);
         var stages = new int[parts.Length];
         for (int i = 0; i < parts.Length; i++)
-            if (!int.TryParse(parts[i], out stages[i]) || stages[i] < 1)
-                throw new CliException($"--stages '{text}': expected positive integers separated by commas, e.g. 1,1,1,1.", ExitCodes.Usage);
-        if (stages.Length != 4) throw new CliException($"--stages '{text}': expected 4 stages (64/128/256/512 channels).", ExitCodes.Usage);
+            if (!int.TryParse(parts[i], NumberStyles.None, CultureInfo.InvariantCulture, out stages[i]) || stages[i] < 1)
+                throw new CliException($"{flag} '{text}': expected positive integers separated by commas, e.g. 1,1,1,1.", ExitCodes.Usage);
+        if (stages.Length != 4) throw new CliException($"{flag} '{text}': expected 4 stages (64/128/256/512 channels), got {stages.Length}.", ExitCodes.Usage);
         return stages;
     }
 }

@@ -40,17 +40,32 @@ internal sealed class RealFaceArgs
         if (variant is not ("weights" or "learned")) throw new CliException($"--xcos '{variant}': expected weights or learned.", ExitCodes.Usage);
         var head = p.GetValue(LearnedHead);
         if (head is not null && variant != "learned") throw new CliException("--learned-head is used only with --xcos learned.", ExitCodes.Usage);
+        return Create(p, new OnnxFacePairVerifierOptions
+        {
+            Threshold = threshold, IntraOpThreads = threads, Variant = XcosVariantText.ParseOnnx(variant), LearnedHeadPath = head?.FullName,
+            AlignedInput = aligned, Precision = ParsePrecision(p), Flip = flip,
+        });
+    }
+
+    /// <summary>
+    /// The fp32 verifier with the weight-derived xCos, for a command that adds only <see cref="Model"/> and
+    /// <see cref="ModelsDir"/> (faithfulness explains that xCos and no other).
+    /// </summary>
+    public OnnxFacePairVerifier CreateWeightsVerifier(ParseResult p, int threads) =>
+        Create(p, new OnnxFacePairVerifierOptions { IntraOpThreads = threads, Variant = XcosVariant.Weights });
+
+    // --model and --models-dir complete the options every caller sets
+    private OnnxFacePairVerifier Create(ParseResult p, OnnxFacePairVerifierOptions options)
+    {
         var model = p.GetValue(Model)!;
         string? descriptor = model == "fr_feature" ? null
             : File.Exists(model) ? model
             : throw new CliException($"--model '{model}': expected fr_feature or an existing descriptor .json file.", ExitCodes.Usage);
+        options.ModelsDir = p.GetValue(ModelsDir)?.FullName;
+        options.DescriptorPath = descriptor;
         try
         {
-            return new OnnxFacePairVerifier(new OnnxFacePairVerifierOptions
-            {
-                ModelsDir = p.GetValue(ModelsDir)?.FullName, DescriptorPath = descriptor, Threshold = threshold, IntraOpThreads = threads,
-                Variant = XcosVariantText.ParseOnnx(variant), LearnedHeadPath = head?.FullName, AlignedInput = aligned, Precision = ParsePrecision(p), Flip = flip,
-            });
+            return new OnnxFacePairVerifier(options);
         }
         catch (FileNotFoundException e) { throw new CliException(e.Message); }
         catch (InvalidDataException e) { throw new CliException(e.Message); }

@@ -4,45 +4,9 @@ using Xcos.ML.Images;
 
 namespace Xcos.Cli.Tests;
 
-/// <summary>`xcos faithfulness`, run in process through its command.</summary>
+/// <summary>`xcos faithfulness`: the shared model options, snake_case JSON, and its refusal of faces that are not aligned.</summary>
 public sealed class FaithfulnessCommandTests
 {
-    [Fact]
-    public void Command_PrintsOneJsonObjectWithPerMethodAucsAndThePairCount()
-    {
-        var dir = Path.Combine(Path.GetTempPath(), "xcos-faith-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(dir);
-        try
-        {
-            var tsv = Path.Combine(dir, "pairs.tsv");
-            File.WriteAllLines(tsv, Enumerable.Range(0, 4).Select(i => $"pair{i}_image1.png\tpair{i}_image2.png\t{(i < 2 ? 1 : 0)}"));
-            var outWriter = new StringWriter();
-            var previous = Console.Out;
-            int rc;
-            try
-            {
-                Console.SetOut(outWriter);
-                rc = FaithfulnessCommand.Create().Parse([
-                    "--pairs", tsv, "--root", Fixtures.Path("xcos_tiny"), "--checkpoint", Fixtures.Path("xcos_tiny", "checkpoint.pth"),
-                    "--arch", "ir_se", "--stages", "1,1,1,1", "--target-arch", "ir", "--max-pairs", "2",
-                    "--patches-per-step", "25", "--random-orders", "1", "--threads", "2", "--json"]).Invoke();
-            }
-            finally { Console.SetOut(previous); }
-            Assert.Equal(0, rc);
-            var lines = outWriter.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
-            var json = JsonDocument.Parse(Assert.Single(lines)).RootElement;
-            Assert.Equal(2, json.GetProperty("pairs").GetInt32());
-            var methods = json.GetProperty("methods");
-            foreach (var m in new[] { "xcos", "gradcam", "random" })
-            {
-                var e = methods.GetProperty(m);
-                foreach (var k in new[] { "deletion", "insertion", "deletionCosine", "insertionCosine" })
-                    Assert.True(double.IsFinite(e.GetProperty(k).GetDouble()), $"{m}.{k}");
-            }
-        }
-        finally { Directory.Delete(dir, recursive: true); }
-    }
-
     [Fact]
     public void Command_RejectsFacesThatAreNotAligned112()
     {
@@ -60,5 +24,62 @@ public sealed class FaithfulnessCommandTests
             Assert.Contains("112x112", e.Message);
         }
         finally { Directory.Delete(dir, recursive: true); }
+    }
+
+    [Fact]
+    public void CheckpointModeReadsTheArchitectureFromTheCheckpointAndWritesSnakeCaseJson()
+    {
+        var dir = Directory.CreateTempSubdirectory("xcos-faith").FullName;
+        var tiny = Fixtures.Path("xcos_tiny");
+        var tsv = Path.Combine(dir, "pairs.tsv");
+        // one same and one different pair of the fixture
+        File.WriteAllLines(tsv, ["file1\tfile2\tsame", "pair0_image1.png\tpair0_image2.png\t1", "pair2_image1.png\tpair2_image2.png\t0"]);
+        // no --arch: the fixture is not the old default ir_se50, so this passes only when the checkpoint decides
+        var (code, stdout, stderr) = CliProcess.Run("faithfulness", "--pairs", tsv, "--root", tiny, "--checkpoint", Path.Combine(tiny, "checkpoint.pth"),
+            "--patches-per-step", "25", "--random-orders", "1", "--fill", "blur", "--occlusion", "--threads", "1", "--json");
+        Assert.True(code == 0, stderr);
+        var root = JsonDocument.Parse(stdout).RootElement;
+        Assert.Equal(2, root.GetProperty("pairs").GetInt32());
+        Assert.Equal(25, root.GetProperty("patches_per_step").GetInt32());
+        Assert.Equal(1, root.GetProperty("random_orders").GetInt32());
+        Assert.Equal("blur", root.GetProperty("fill").GetString());
+        Assert.Equal("grid", root.GetProperty("cosine").GetString());
+        Assert.Equal("checkpoint", root.GetProperty("mode").GetString());
+        Assert.Equal(1, root.GetProperty("same_pairs").GetInt32());
+        Assert.Equal(1, root.GetProperty("different_pairs").GetInt32());
+        Assert.Equal(tsv, root.GetProperty("pair_file").GetString());
+        foreach (var m in new[] { "xcos", "gradcam", "random" })
+            foreach (var k in new[] { "deletion", "insertion", "deletion_cosine", "insertion_cosine" })
+                Assert.InRange(root.GetProperty("methods").GetProperty(m).GetProperty(k).GetDouble(), -1, 1);
+        Assert.True(root.GetProperty("by_label").TryGetProperty("same", out _));
+        var series = root.GetProperty("occlusion").GetProperty("series")[0];
+        Assert.Equal(5, series.GetProperty("accuracy_mean").GetArrayLength());
+        Assert.Equal("black", root.GetProperty("occlusion").GetProperty("fill").GetString());
+        Assert.DoesNotContain("patchesPerStep", stdout);
+    }
+
+    [Fact]
+    public void PhotoModeTakesTheModelsFolderLikeTheOtherCommands()
+    {
+        var dir = Directory.CreateTempSubdirectory("xcos-faith").FullName;
+        var tsv = Path.Combine(dir, "pairs.tsv");
+        File.WriteAllText(tsv, "a.jpg\tb.jpg\t1\n");
+        var missing = Path.Combine(dir, "no-models");
+        var (code, _, stderr) = CliProcess.Run("faithfulness", "--pairs", tsv, "--models-dir", missing);
+        Assert.True(code == 1, stderr);
+        Assert.Contains(missing, stderr);
+        // the old flag of this command alone is gone
+        Assert.Equal(2, CliProcess.Run("faithfulness", "--pairs", tsv, "--models", missing).ExitCode);
+    }
+
+    [Theory]
+    [InlineData("--fill", "stripes", "--fill 'stripes': expected mean or blur")]
+    [InlineData("--cosine", "flat", "--cosine 'flat': expected grid or target")]
+    public void AnUnknownModeIsAUsageErrorListingTheChoices(string option, string value, string message)
+    {
+        var tiny = Fixtures.Path("xcos_tiny");
+        var (code, _, stderr) = CliProcess.Run("faithfulness", "--pairs", Path.Combine(tiny, "missing.tsv"), "--checkpoint", Path.Combine(tiny, "checkpoint.pth"), option, value);
+        Assert.True(code == 2, stderr);
+        Assert.Contains(message, stderr);
     }
 }

@@ -29,7 +29,7 @@ public sealed class OriginalConfigCommandTests : IClassFixture<TinyFaceSet>
         var outDir = Path.Combine(dir, "xcos_train_config");
         Assert.True(File.Exists(Path.Combine(outDir, TrainingFiles.LastWeights)), stdout + stderr);
         var result = JsonDocument.Parse(stdout).RootElement;
-        Assert.Equal(1, result.GetProperty("completedEpochs").GetInt32());
+        Assert.Equal(1, result.GetProperty("completed_epochs").GetInt32());
         Assert.Equal("pairs_py2", result.GetProperty("validation")[0].GetProperty("name").GetString());
         var options = XcosTrainerOptions.LoadJson(Path.Combine(outDir, TrainingFiles.Options));
         Assert.Equal((OptimizerKind.Adam, 0.001, 2.0), (options.Backbone.Kind, options.Backbone.LearningRate, options.XcosWeight));

@@ -117,16 +117,16 @@ public class AlignmentTests
     }
 
     [Fact]
-    public void Reduce68To5UsesEyeCornerMidpoints()
+    public void FivePointsFromEyeCornersUsesCornerMidpoints()
     {
         var p = Enumerable.Range(0, 68).Select(i => ((double)i, (double)(100 + 2 * i))).ToArray();
-        var five = Landmarks.Reduce68To5(p);
+        var five = Landmarks.FivePointsFromEyeCorners(p);
         Assert.Equal((37.5, 175.0), five[0]);
         Assert.Equal((43.5, 187.0), five[1]);
         Assert.Equal((30.0, 160.0), five[2]);
         Assert.Equal((48.0, 196.0), five[3]);
         Assert.Equal((54.0, 208.0), five[4]);
-        Assert.Throws<ArgumentException>(() => Landmarks.Reduce68To5(p.Take(67).ToArray()));
+        Assert.Throws<ArgumentException>(() => Landmarks.FivePointsFromEyeCorners(p.Take(67).ToArray()));
     }
 
     [Fact]

@@ -45,17 +45,17 @@ public class FaceDetectorTests
     }
 
     [Fact]
-    public void Reduce68To5_follows_fr_feature_js()
+    public void FivePointsFromEyelidMeans_follows_fr_feature_js()
     {
         var xy = new float[136];
         for (int i = 0; i < 68; i++) { xy[2 * i] = i; xy[2 * i + 1] = 1000 + i; }
-        var five = FaceDetector.Reduce68To5(xy);
+        var five = FaceDetector.FivePointsFromEyelidMeans(xy);
         Assert.Equal(((37 + 38 + 40 + 41) / 4.0, 1000 + (37 + 38 + 40 + 41) / 4.0), five[0]);
         Assert.Equal(((43 + 44 + 46 + 47) / 4.0, 1000 + (43 + 44 + 46 + 47) / 4.0), five[1]);
         Assert.Equal((30.0, 1030.0), five[2]);
         Assert.Equal(((48 + 60) / 2.0, 1000 + (48 + 60) / 2.0), five[3]);
         Assert.Equal(((54 + 64) / 2.0, 1000 + (54 + 64) / 2.0), five[4]);
-        Assert.Throws<ArgumentException>(() => FaceDetector.Reduce68To5(new float[10]));
+        Assert.Throws<ArgumentException>(() => FaceDetector.FivePointsFromEyelidMeans(new float[10]));
     }
 
     [Fact]

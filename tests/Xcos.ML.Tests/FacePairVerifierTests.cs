@@ -13,7 +13,7 @@ public class FacePairVerifierTests
     /// A model over 8x8 aligned faces whose embedding is the mean colour; a face whose first byte is 13 makes it throw.
     /// It counts the faces it embeds.
     /// </summary>
-    private sealed class MeanColourVerifier(double? threshold) : FacePairVerifier<float[]>(null, false, 8, true, threshold)
+    internal sealed class MeanColourVerifier(double? threshold) : FacePairVerifier<float[]>(null, false, 8, true, threshold)
     {
         public int Embedded { get; private set; }
         public override XcosVariant Variant => XcosVariant.Weights;
@@ -37,7 +37,7 @@ public class FacePairVerifierTests
             }).ToArray();
     }
 
-    private static string Png(string dir, string name, byte r, byte g, byte b, int size = 8)
+    internal static string Png(string dir, string name, byte r, byte g, byte b, int size = 8)
     {
         var px = new byte[size * size * 3];
         for (int i = 0; i < px.Length; i += 3) (px[i], px[i + 1], px[i + 2]) = (r, g, b);

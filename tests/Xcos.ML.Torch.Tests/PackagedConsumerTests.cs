@@ -30,12 +30,22 @@ public class PackagedConsumerTests
                 Dotnet(repo, "pack", Path.Combine(repo, project), "-c", configuration, "--no-build", "-o", feed, $"-p:PackageVersion={version}");
             var packages = Directory.GetFiles(feed, "*.nupkg").Select(Path.GetFileName).Order().ToArray();
             Assert.Equal(new[] { $"Xcos.ML.{version}.nupkg", $"Xcos.ML.Torch.{version}.nupkg" }, packages);
+            // native assets are the application's choice: neither package depends on SkiaSharp's Linux natives or on libtorch
+            foreach (var package in packages)
+            {
+                var nuspec = Nuspec(Path.Combine(feed, package!));
+                // the dependency ids only: Xcos.ML.Torch's description names libtorch on purpose
+                Assert.DoesNotContain("id=\"SkiaSharp.NativeAssets", nuspec);
+                Assert.DoesNotContain("id=\"libtorch", nuspec);
+                Assert.Contains("<dependency id=\"", nuspec);
+            }
 
             CopyFolder(Path.Combine(repo, "tests", "consumer"), work);
             // Adds the feed to the machine's package sources (no <clear/>): everything else restores as usual.
             File.WriteAllText(Path.Combine(work, "nuget.config"),
                 $"<configuration><packageSources><add key=\"xcos-packed\" value=\"{feed}\" /></packageSources></configuration>");
-            var properties = new[] { $"-p:XcosVersion={version}", $"-p:LibTorchVersion={CentralVersion(repo, "libtorch-cpu-linux-x64")}" };
+            var properties = new[] { $"-p:XcosVersion={version}", $"-p:LibTorchVersion={CentralVersion(repo, "libtorch-cpu-linux-x64")}",
+                $"-p:SkiaSharpVersion={CentralVersion(repo, "SkiaSharp.NativeAssets.Linux.NoDependencies")}" };
             foreach (var name in new[] { "fit", "score" })
                 Dotnet(work, ["build", Path.Combine(work, name, name + ".csproj"), "-c", "Release", "-nodeReuse:false", "-p:UseSharedCompilation=false", .. properties]);
 
@@ -95,6 +105,13 @@ public class PackagedConsumerTests
         if (!p.WaitForExit(StepLimit)) { p.Kill(true); throw new TimeoutException($"dotnet {string.Join(' ', args)} ran past {StepLimit}"); }
         Assert.True(p.ExitCode == 0, $"dotnet {string.Join(' ', args)} exited with {p.ExitCode}:\n{Tail(stdout.Result)}\n{Tail(stderr.Result)}");
         return stdout.Result;
+    }
+
+    private static string Nuspec(string nupkg)
+    {
+        using var zip = System.IO.Compression.ZipFile.OpenRead(nupkg);
+        using var reader = new StreamReader(zip.Entries.Single(e => e.FullName.EndsWith(".nuspec", StringComparison.Ordinal)).Open());
+        return reader.ReadToEnd();
     }
 
     private static string Tail(string text) => text.Length <= 4000 ? text : text[^4000..];

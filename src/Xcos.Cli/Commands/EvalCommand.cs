@@ -99,39 +99,15 @@ internal static class EvalCommand
             foreach (var file in files)
             {
                 var set = PairSetReader.Load(file.FullName, p.GetValue(root)?.FullName);
-                int n = Math.Min(set.Count, p.GetValue(maxPairs) ?? int.MaxValue);
-                var ids = set.Pairs.Take(n).Select(x => (x.Id1, x.Id2)).ToArray();
-                Func<string, RgbImage> load = id => ImageIO.Load(set.ReadImage(id), name: id);
-                // each distinct image is read, aligned and embedded once (the verifier caches it within the call)
-                var verified = CliProgress.Run(photos ? "detect, align, embed, explain" : "scoring pairs", n,
-                    advance => verifier.VerifyMany(ids, load, progress: new Advance(advance)));
-                var skipped = verified.Select((r, i) => (r, i)).Where(x => !x.r.IsOk)
-                    .Select(x => new SkippedJson(set.RowOf(x.i), ids[x.i].Id1, ids[x.i].Id2, x.r.FailureText!)).ToList();
-                scoreRows.AddRange(Enumerable.Range(0, n).Select(i => new PairScoreRow(ids[i].Id1, ids[i].Id2, set.Pairs[i].Same,
-                    verified[i].IsOk ? verified[i].Xcos : null, verified[i].IsOk ? verified[i].Cosine : null,
-                    verified[i].IsOk ? "ok" : verified[i].FailureText!.ReplaceLineEndings(" ").Replace('\t', ' '))));
-                var rows = Enumerable.Range(0, n).Where(i => verified[i].IsOk).ToArray();
-                var same = rows.Select(i => set.Pairs[i].Same).ToArray();
-                if (rows.Length < 2 || same.All(s => s) || same.All(s => !s))
-                    throw new CliException($"{file.FullName}: {rows.Length} of {n} pairs could be scored; the metrics need both same and different pairs (skipped: {skipped.Count}){SkipReasons(skipped, set, !isAligned)}.");
-                // the protocol's 10 folds, fewer only for a set too small to split that way
-                var protocol = new VerificationOptions { Folds = Math.Min(10, rows.Length) };
-                var xr = VerificationMetrics.Evaluate(rows.Select(i => verified[i].Xcos).ToArray(), same, protocol);
-                var cr = VerificationMetrics.Evaluate(rows.Select(i => verified[i].Cosine).ToArray(), same, protocol);
-                var cosineSource = verifier.CosineSource;
+                var e = CliProgress.Run(photos ? "detect, align, embed, explain" : "scoring pairs", Math.Min(set.Count, p.GetValue(maxPairs) ?? int.MaxValue),
+                    advance => PairSetEvaluation.Evaluate(verifier, set, p.GetValue(maxPairs) ?? int.MaxValue, new Advance(advance)));
+                scoreRows.AddRange(e.ScoreRows());
                 string? reportPath = null;
                 if (p.GetValue(report) is { } dir)
-                {
-                    var input = FacePairReport.Input(verifier, rows.Select(i => ids[i]).ToArray(), rows.Select(i => verified[i]).ToArray(), same, load,
-                        rows.Select(i => $"row {set.RowOf(i)}: {Path.GetFileName(ids[i].Id1)} | {Path.GetFileName(ids[i].Id2)}").ToArray(),
-                        $"xCos evaluation: {file.Name}",
-                        $"{rows.Length} pairs. xCos 10-fold accuracy {xr.AccuracyMean:F4}, AUC {xr.Auc:F4}; " +
-                        $"plain cosine ({cosineSource}) 10-fold accuracy {cr.AccuracyMean:F4}, AUC {cr.Auc:F4}.");
-                    string reportDir = files.Count == 1 ? dir.FullName : Path.Combine(dir.FullName, Path.GetFileNameWithoutExtension(file.Name));
-                    reportPath = EvaluationReport.Write(reportDir, input, new EvaluationReportOptions { Verification = protocol }).IndexPath;
-                }
-                results.Add((file, new EvalJson(n, skipped.Count, MetricsJson.From(xr), MetricsJson.From(cr), cosineSource, skipped.ToArray(), reportPath),
-                    new BenchmarkRow(Path.GetFileNameWithoutExtension(file.Name), file.FullName, rows.Length, skipped.Count, xr, cr)));
+                    reportPath = WriteReport(verifier, e, files.Count == 1 ? dir.FullName : Path.Combine(dir.FullName, Path.GetFileNameWithoutExtension(file.Name)), file.Name);
+                var skipped = e.Unscored.Select(u => new SkippedJson(u.Row, u.Id1, u.Id2, u.Reason)).ToArray();
+                results.Add((file, new EvalJson(e.Count, skipped.Length, MetricsJson.From(e.Xcos), MetricsJson.From(e.Cosine), verifier.CosineSource, skipped, reportPath),
+                    new BenchmarkRow(Path.GetFileNameWithoutExtension(file.Name), file.FullName, e.Scored.Count, skipped.Length, e.Xcos, e.Cosine)));
             }
             if (p.GetValue(scoresFile) is { } sf)
             {
@@ -164,15 +140,18 @@ internal static class EvalCommand
         return cmd;
     }
 
-    private static string SkipReasons(List<SkippedJson> skipped, PairSet set, bool detected)
+    /// <summary>The HTML report of one evaluated set (ROC, histograms, worst errors); returns its index page.</summary>
+    private static string WriteReport(IFacePairVerifier verifier, PairSetEvaluation e, string folder, string setName)
     {
-        if (skipped.Count == 0) return "";
-        var common = skipped.GroupBy(s => s.Reason.Contains(": ", StringComparison.Ordinal) ? s.Reason[(s.Reason.LastIndexOf(": ", StringComparison.Ordinal) + 2)..] : s.Reason)
-            .OrderByDescending(g => g.Count()).Take(2).Select(g => $"{g.Count()} x '{g.Key}'");
-        var hint = set.Format == PairSetFormat.InsightFaceBin && detected
-            ? "; InsightFace .bin files hold faces already aligned to 112x112, so the detector finds none: add --aligned"
-            : "";
-        return $"; reasons: {string.Join(", ", common)}{hint}";
+        var set = e.Set;
+        var rows = e.Scored;
+        var input = FacePairReport.Input(verifier, rows.Select(i => e.Ids[i]).ToArray(), rows.Select(i => e.Verified[i]).ToArray(), e.ScoredSame,
+            id => ImageIO.Load(set.ReadImage(id), name: id),
+            rows.Select(i => $"row {set.RowOf(i)}: {Path.GetFileName(e.Ids[i].Id1)} | {Path.GetFileName(e.Ids[i].Id2)}").ToArray(),
+            $"xCos evaluation: {setName}",
+            $"{rows.Count} pairs. xCos 10-fold accuracy {e.Xcos.AccuracyMean:F4}, AUC {e.Xcos.Auc:F4}; " +
+            $"plain cosine ({verifier.CosineSource}) 10-fold accuracy {e.Cosine.AccuracyMean:F4}, AUC {e.Cosine.Auc:F4}.");
+        return EvaluationReport.Write(folder, input, new EvaluationReportOptions { Verification = e.Protocol }).IndexPath;
     }
 
     /// <summary>Passes the verifier's count of pairs done on to the progress bar as increments.</summary>

@@ -75,7 +75,7 @@ public static class OcclusionCommand
             {
                 using var model = Load(files[k].FullName);
                 model.to(device);
-                var r = OcclusionRobustness.Evaluate(new XcosPairScorer(model, new XcosPairScorerOptions { Device = device }), faces1, faces2, set.Labels, options);
+                var r = OcclusionRobustness.Evaluate(new XcosModelPairScorer(model, new XcosModelPairScorerOptions { Device = device }), faces1, faces2, set.Labels, options);
                 results.Add((labels[k], r));
             }
             if (p.GetValue(plot) is { } png)

@@ -15,168 +15,236 @@ namespace Xcos.Cli.Commands;
 /// <summary><c>xcos train</c>: full xCos training or head-only training of a frozen model, with resume.</summary>
 public static class TrainCommand
 {
+    /// <summary>The command's options.</summary>
+    private sealed class Args
+    {
+        public readonly Option<string> Data = new("--data") { Description = "Training image folder: DIR/<identity>/<image> (default: data_loader.args.data_dir of --config)." };
+        public readonly Option<string[]> Val = new("--val") { Description = "Validation pair file(s): InsightFace .bin, LFW pairs.txt or pair TSV (repeatable).", AllowMultipleArgumentsPerToken = true };
+        public readonly Option<string> Output = new("--out") { Description = "Output folder for checkpoints and log.csv (default: trainer.save_dir/name of --config)." };
+        public readonly Option<string> Mode = new("--mode") { Description = "full (backbone + head + attention) or head (frozen model; grid layer + attention only)." };
+        public readonly Option<int?> Depth = new("--depth") { Description = "IR/IR-SE preset depth: 18, 34, 50, 100, 152." };
+        public readonly Option<string?> Stages = new("--stages") { Description = "Explicit stage table, e.g. 1,1,1,1 (wins over --depth)." };
+        public readonly Option<string?> Arch = new("--arch") { Description = "Backbone: ir, ir_se or mobilefacenet (full mode)." };
+        public readonly Option<string?> Target = new("--target") { Description = "Frozen target/teacher checkpoint (xCos or plain backbone). Required in head mode." };
+        public readonly Option<string?> TargetArch = new("--target-arch") { Description = "Architecture of the target (default ir_se)." };
+        public readonly Option<int?> TargetDepth = new("--target-depth") { Description = "Preset depth of the target (default 50)." };
+        public readonly Option<string?> TargetStages = new("--target-stages") { Description = "Stage table of the target, e.g. 2,2,2,2." };
+        public readonly Option<int?> Epochs = new("--epochs") { Description = "Total epochs (default 20)." };
+        public readonly Option<int?> Batch = new("--batch") { Description = "Pairs per batch (default 32)." };
+        public readonly Option<string?> Config = new("--config") { Description = "Config in the original xCos schema (configs/*.json; xcos_train_config.json) or a JSON file of trainer options; flags override it." };
+        public readonly Option<string?> Resume = new("--resume") { Description = "Training checkpoint (last.ckpt / best.ckpt) to continue from, or (full mode) a checkpoint of the original xCos trainer (weights, head.kernel, epoch)." };
+        public readonly Option<int?> Threads = new("--threads") { Description = "Intra-op threads (default: all cores)." };
+        public readonly Option<int?> Seed = new("--seed") { Description = "Seed (default 0)." };
+        public readonly Option<string?> Device = new("--device") { Description = "cpu, cuda, cuda:N or auto (default cpu)." };
+        public readonly Option<string?> OnnxModel = new("--onnx-model") { Description = "Head mode on an ONNX face model instead of --target: fr_feature or a descriptor .json. --data holds aligned 112x112 faces (or photos with --detect); writes OUT/learned_head.onnx for `verify --xcos learned`." };
+        public readonly Option<DirectoryInfo?> ModelsDir = new("--models-dir") { Description = "Models folder for --onnx-model and --detect (default: $XCOS_MODELS or the user data folder)." };
+        public readonly Option<bool> Force = new("--force") { Description = "Start afresh in an --out that holds a run, deleting its checkpoints and log." };
+        public readonly Option<bool> Detect = new("--detect") { Description = "With --onnx-model: --data holds photos; each is aligned on its largest detected face (fr_detect + fr_landmark)." };
+
+        public Args() => Mode.AcceptOnlyFromAmong([.. TrainingModeText.Map.Texts]);
+
+        public IEnumerable<Option> All() =>
+        [
+            Data, Val, Output, Mode, Depth, Stages, Arch, Target, TargetArch, TargetDepth, TargetStages, Epochs, Batch, Config, Resume, Threads, Seed, Device,
+            OnnxModel, ModelsDir, Detect, Force,
+        ];
+    }
+
     public static Command Create()
     {
-        var data = new Option<string>("--data") { Description = "Training image folder: DIR/<identity>/<image> (default: data_loader.args.data_dir of --config)." };
-        var val = new Option<string[]>("--val") { Description = "Validation pair file(s): InsightFace .bin, LFW pairs.txt or pair TSV (repeatable).", AllowMultipleArgumentsPerToken = true };
-        var output = new Option<string>("--out") { Description = "Output folder for checkpoints and log.csv (default: trainer.save_dir/name of --config)." };
-        var mode = new Option<string>("--mode") { Description = "full (backbone + head + attention) or head (frozen model; grid layer + attention only)." };
-        mode.AcceptOnlyFromAmong("full", "head");
-        var depth = new Option<int?>("--depth") { Description = "IR/IR-SE preset depth: 18, 34, 50, 100, 152." };
-        var stages = new Option<string?>("--stages") { Description = "Explicit stage table, e.g. 1,1,1,1 (wins over --depth)." };
-        var arch = new Option<string?>("--arch") { Description = "Backbone: ir, ir_se or mobilefacenet (full mode)." };
-        var target = new Option<string?>("--target") { Description = "Frozen target/teacher checkpoint (xCos or plain backbone). Required in head mode." };
-        var targetArch = new Option<string?>("--target-arch") { Description = "Architecture of the target (default ir_se)." };
-        var targetDepth = new Option<int?>("--target-depth") { Description = "Preset depth of the target (default 50)." };
-        var targetStages = new Option<string?>("--target-stages") { Description = "Stage table of the target, e.g. 2,2,2,2." };
-        var epochs = new Option<int?>("--epochs") { Description = "Total epochs (default 20)." };
-        var batch = new Option<int?>("--batch") { Description = "Pairs per batch (default 32)." };
-        var config = new Option<string?>("--config") { Description = "Config in the original xCos schema (configs/*.json; xcos_train_config.json) or a JSON file of trainer options; flags override it." };
-        var resume = new Option<string?>("--resume") { Description = "Training checkpoint (last.ckpt / best.ckpt) to continue from, or (full mode) a checkpoint of the original xCos trainer (weights, head.kernel, epoch)." };
-        var threads = new Option<int?>("--threads") { Description = "Intra-op threads (default: all cores)." };
-        var seed = new Option<int?>("--seed") { Description = "Seed (default 0)." };
-        var device = new Option<string?>("--device") { Description = "cpu, cuda, cuda:N or auto (default cpu)." };
-        var onnxModel = new Option<string?>("--onnx-model") { Description = "Head mode on an ONNX face model instead of --target: fr_feature or a descriptor .json. --data holds aligned 112x112 faces (or photos with --detect); writes OUT/learned_head.onnx for `verify --xcos learned`." };
-        var modelsDir = new Option<DirectoryInfo?>("--models-dir") { Description = "Models folder for --onnx-model and --detect (default: $XCOS_MODELS or the user data folder)." };
-        var force = new Option<bool>("--force") { Description = "Start afresh in an --out that holds a run, deleting its checkpoints and log." };
-        var detect = new Option<bool>("--detect") { Description = "With --onnx-model: --data holds photos; each is aligned on its largest detected face (fr_detect + fr_landmark)." };
-        var cmd = new Command("train", "Train xCos (full) or explain a frozen face model (head).")
-        {
-            data, val, output, mode, depth, stages, arch, target, targetArch, targetDepth, targetStages, epochs, batch, config, resume, threads, seed, device,
-            onnxModel, modelsDir, detect, force,
-        };
+        var a = new Args();
+        var cmd = new Command("train", "Train xCos (full) or explain a frozen face model (head).");
+        foreach (var o in a.All()) cmd.Options.Add(o);
         cmd.SetAction(parse =>
         {
-            bool Given(Option o) => parse.GetResult(o) is { Implicit: false };
-            // defaults < resumed run's options < --config < flags
-            var o = new XcosTrainerOptions();
-            string? resumeFrom = parse.GetValue(resume);
-            // a torch.save file (the original trainer's checkpoint) brings weights and its epoch, not our options
-            if (resumeFrom is not null && TrainingCheckpoint.IsTrainingCheckpoint(resumeFrom))
-            {
-                try { o = TrainingCheckpoint.ReadOptions(resumeFrom); }
-                catch (CheckpointException e) { throw new CliException(e.Message); }
-            }
-            OriginalConfig? recipe = null;
-            if (parse.GetValue(config) is { } cfg)
-            {
-                if (!File.Exists(cfg)) throw new CliException($"{cfg}: config file not found.", ExitCodes.Usage);
-                try
-                {
-                    if (OriginalConfig.IsOriginalSchema(cfg)) o = (recipe = OriginalConfig.Load(cfg)).Trainer;
-                    else o = XcosTrainerOptions.LoadJson(cfg, o);
-                }
-                catch (InvalidDataException e) { throw new CliException(e.Message, ExitCodes.Usage); }
-                if (recipe?.Warning is { } warning) Console.Error.WriteLine("warning: " + warning);
-            }
-            if (Given(mode)) o = o with { Mode = parse.GetValue(mode) == "head" ? TrainingMode.Head : TrainingMode.Full };
-            if (Given(depth)) o = o with { Depth = parse.GetValue(depth)!.Value, Stages = null };
-            if (Given(stages)) o = o with { Stages = ParseStages(parse.GetValue(stages)!, "--stages") };
-            if (Given(arch)) o = o with { Arch = parse.GetValue(arch)! };
-            if (Given(target)) o = o with { TargetCheckpoint = Path.GetFullPath(parse.GetValue(target)!) };
-            if (Given(targetArch)) o = o with { TargetArch = parse.GetValue(targetArch)! };
-            if (Given(targetDepth)) o = o with { TargetDepth = parse.GetValue(targetDepth)!.Value, TargetStages = null };
-            if (Given(targetStages)) o = o with { TargetStages = ParseStages(parse.GetValue(targetStages)!, "--target-stages") };
-            if (Given(epochs)) o = o with { Epochs = parse.GetValue(epochs)!.Value };
-            if (Given(batch)) o = o with { BatchSize = parse.GetValue(batch)!.Value };
-            if (Given(threads)) o = o with { Threads = parse.GetValue(threads) };
-            if (Given(seed)) o = o with { Seed = parse.GetValue(seed)!.Value };
-            if (Given(device)) o = o with { Device = parse.GetValue(device)! };
-            string? onnx = parse.GetValue(onnxModel);
-            if (parse.GetValue(detect) && onnx is null) throw new CliException("--detect needs --onnx-model.", ExitCodes.Usage);
-            using var onnxSource = onnx is null ? null : OpenOnnx(onnx, parse.GetValue(modelsDir)?.FullName, o.Threads ?? 0);
-            using var detector = onnxSource is not null && parse.GetValue(detect) ? OpenDetector(parse.GetValue(modelsDir)?.FullName) : null;
-            if (onnxSource is not null)
-            {
-                if (Given(mode) && o.Mode != TrainingMode.Head) throw new CliException("--onnx-model trains the head only: use --mode head.", ExitCodes.Usage);
-                if (Given(target)) throw new CliException("--onnx-model and --target both name the frozen model; give one.", ExitCodes.Usage);
-                // the ONNX file stands where a TorchSharp target checkpoint would (recorded in options.json)
-                o = o with { Mode = TrainingMode.Head, TargetCheckpoint = onnxSource.OnnxPath, Preprocess = WithDetector(onnxSource.Preprocess, detector) };
-            }
-            try { o.Validate(); }
+            string? resumeFrom = parse.GetValue(a.Resume);
+            var (options, recipe) = ResumedOrConfigured(parse, a, resumeFrom);
+            options = WithFlags(parse, a, options);
+            if (parse.GetValue(a.Detect) && parse.GetValue(a.OnnxModel) is null) throw new CliException("--detect needs --onnx-model.", ExitCodes.Usage);
+            using var onnxSource = parse.GetValue(a.OnnxModel) is { } onnx ? OpenOnnx(onnx, parse.GetValue(a.ModelsDir)?.FullName, options.Threads ?? 0) : null;
+            using var detector = onnxSource is not null && parse.GetValue(a.Detect) ? OpenDetector(parse.GetValue(a.ModelsDir)?.FullName) : null;
+            if (onnxSource is not null) options = OnOnnxModel(parse, a, options, onnxSource, detector);
+            try { options.Validate(); }
             catch (ArgumentException e) { throw new CliException(e.Message, ExitCodes.Usage); }
-
-            string outDir = parse.GetValue(output) ?? (recipe?.SaveDir is { } saveDir ? Path.Combine(saveDir, recipe.Name ?? "xcos") : null)
-                ?? throw new CliException("--out is required (or trainer.save_dir in --config).", ExitCodes.Usage);
-            if (resumeFrom is not null && parse.GetValue(force)) throw new CliException("--resume continues a run and --force deletes it; give one.", ExitCodes.Usage);
-            if (resumeFrom is null && TrainingFiles.DescribeRun(outDir) is { } existing)
-            {
-                if (!parse.GetValue(force))
-                    throw new CliException($"{Path.GetFullPath(outDir)} already holds a training run ({existing}): continue it with --resume {Path.Combine(outDir, TrainingFiles.LastCheckpoint)}, or start afresh with --force (deletes it), or choose another --out.");
-                TrainingFiles.RemoveRun(outDir);
-            }
-            var train = ImageFolder.Load(parse.GetValue(data) ?? recipe?.TrainDataDir
-                ?? throw new CliException("--data is required (or data_loader.args.data_dir in --config).", ExitCodes.Usage));
-            if (recipe?.ClassNum is { } classNum && classNum != train.Identities.Count)
-                Console.Error.WriteLine($"warning: {recipe.Source}: arch.args.class_num is {classNum}; the margin head gets the {train.Identities.Count} identities of {train.Root}.");
-            var valFiles = Given(val) ? parse.GetValue(val)! : recipe?.ValidationSets.ToArray() ?? [];
-            var pairSets = valFiles.Select(p => PairSetReader.Load(p)).ToArray();
-
-            // first SIGINT (Ctrl+C) or SIGTERM (schedulers, timeout, container stops): finish the step, write a
-            // checkpoint, exit 1; a second signal ends the process at once
-            using var cts = new CancellationTokenSource();
-            Action<PosixSignalContext> onSignal = ctx =>
-            {
-                if (cts.IsCancellationRequested) return;
-                ctx.Cancel = true;
-                Console.Error.WriteLine($"xcos: {ctx.Signal}: stopping after this step; the checkpoint keeps it (send again to quit at once)");
-                cts.Cancel();
-            };
-            using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, onSignal);
-            using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, onSignal);
+            string outDir = OutputFolder(parse, a, recipe, resumeFrom);
+            var (train, pairSets) = LoadData(parse, a, recipe);
+            using var stop = new StopOnSignal();
             var clock = System.Diagnostics.Stopwatch.StartNew();
-            string? learnedHead = null;
             try
             {
-                TrainingResult result;
-                if (o.Mode == TrainingMode.Full)
-                {
-                    using var trainer = new XcosTrainer(o, train, pairSets, outDir);
-                    if (resumeFrom is not null) trainer.Resume(resumeFrom);
-                    result = WithProgress(o.Epochs, p => trainer.Train(p, cts.Token));
-                }
-                else if (onnxSource is not null)
-                {
-                    using var trainer = new XcosHeadTrainer(o, onnxSource, train, pairSets, outDir);
-                    if (resumeFrom is not null) trainer.Resume(resumeFrom);
-                    result = WithProgress(o.Epochs, p => trainer.Train(p, cts.Token));
-                    if (!result.Cancelled)
-                    {
-                        var weights = result.BestCheckpoint is not null ? Path.Combine(trainer.OutputDirectory, TrainingFiles.BestWeights) : Path.Combine(trainer.OutputDirectory, TrainingFiles.LastWeights);
-                        learnedHead = Path.Combine(trainer.OutputDirectory, LearnedHead.DefaultFileName);
-                        var lastLoss = result.Epochs.Count > 0 ? result.Epochs[^1].Loss : double.NaN;
-                        LearnedHeadExport.SaveFromWeightsFile(weights, onnxSource, learnedHead, o.Temperature,
-                            LearnedHeadExport.Describe(Path.GetFileName(Path.GetFullPath(train.Root)), train.Count, result.CompletedEpochs, lastLoss));
-                    }
-                }
-                else
-                {
-                    var source = TorchFeatureMapSource.FromCheckpoint(o.TargetCheckpoint!, o.TargetArch, o.TargetStages, o.TargetDepth,
-                        Xcos.ML.Torch.TorchRuntime.Configure(o.Threads, o.Device));
-                    using var trainer = new XcosHeadTrainer(o, source, train, pairSets, outDir);
-                    if (resumeFrom is not null) trainer.Resume(resumeFrom);
-                    result = WithProgress(o.Epochs, p => trainer.Train(p, cts.Token));
-                }
-                var lastEpoch = result.Epochs.Count > 0 ? result.Epochs[^1] : null;
-                Cli.WriteJson(new
-                {
-                    mode = o.Mode.ToString().ToLowerInvariant(), completedEpochs = result.CompletedEpochs, steps = result.GlobalStep,
-                    cancelled = result.Cancelled, lastCheckpoint = result.LastCheckpoint, bestCheckpoint = result.BestCheckpoint,
-                    bestMetric = double.IsFinite(result.BestMetric) ? result.BestMetric : (double?)null,
-                    seconds = Math.Round(clock.Elapsed.TotalSeconds, 1),
-                    learnedHead,
-                    loss = lastEpoch?.Loss,
-                    validation = lastEpoch?.Validation.Select(v => new
-                    {
-                        name = v.Name, pairs = v.Pairs, skipped = v.SkippedPairs,
-                        xcosAccuracy = v.Xcos.AccuracyMean, xcosAuc = v.Xcos.Auc, cosineAccuracy = v.Cosine.AccuracyMean, cosineAuc = v.Cosine.Auc,
-                    }),
-                });
+                var (result, learnedHead) = Run(options, onnxSource, train, pairSets, outDir, resumeFrom, stop.Token);
+                WriteSummary(options, result, learnedHead, clock.Elapsed);
                 return result.Cancelled ? ExitCodes.Failure : ExitCodes.Ok;
             }
             catch (CheckpointException e) { throw new CliException(e.Message); }
         });
         return cmd;
+    }
+
+    /// <summary>Defaults, replaced by the resumed run's options, then by --config (flags come after).</summary>
+    private static (XcosTrainerOptions Options, OriginalConfig? Recipe) ResumedOrConfigured(ParseResult parse, Args a, string? resumeFrom)
+    {
+        var o = new XcosTrainerOptions();
+        // a torch.save file (the original trainer's checkpoint) brings weights and its epoch, not our options
+        if (resumeFrom is not null && TrainingCheckpoint.IsTrainingCheckpoint(resumeFrom))
+        {
+            try { o = TrainingCheckpoint.ReadOptions(resumeFrom); }
+            catch (CheckpointException e) { throw new CliException(e.Message); }
+        }
+        if (parse.GetValue(a.Config) is not { } cfg) return (o, null);
+        if (!File.Exists(cfg)) throw new CliException($"{cfg}: config file not found.", ExitCodes.Usage);
+        OriginalConfig? recipe = null;
+        try
+        {
+            if (OriginalConfig.IsOriginalSchema(cfg)) o = (recipe = OriginalConfig.Load(cfg)).Trainer;
+            else o = XcosTrainerOptions.LoadJson(cfg, o);
+        }
+        catch (InvalidDataException e) { throw new CliException(e.Message, ExitCodes.Usage); }
+        if (recipe?.Warning is { } warning) Console.Error.WriteLine("warning: " + warning);
+        return (o, recipe);
+    }
+
+    /// <summary>The flags given on the command line win over everything else.</summary>
+    private static XcosTrainerOptions WithFlags(ParseResult parse, Args a, XcosTrainerOptions o)
+    {
+        bool Given(Option option) => parse.GetResult(option) is { Implicit: false };
+        if (Given(a.Mode)) o = o with { Mode = TrainingModeText.Map.Parse(parse.GetValue(a.Mode)) };
+        if (Given(a.Depth)) o = o with { Depth = parse.GetValue(a.Depth)!.Value, Stages = null };
+        if (Given(a.Stages)) o = o with { Stages = ModelArgs.ParseStages(parse.GetValue(a.Stages), "--stages")! };
+        if (Given(a.Arch)) o = o with { Arch = parse.GetValue(a.Arch)! };
+        if (Given(a.Target)) o = o with { TargetCheckpoint = Path.GetFullPath(parse.GetValue(a.Target)!) };
+        if (Given(a.TargetArch)) o = o with { TargetArch = parse.GetValue(a.TargetArch)! };
+        if (Given(a.TargetDepth)) o = o with { TargetDepth = parse.GetValue(a.TargetDepth)!.Value, TargetStages = null };
+        if (Given(a.TargetStages)) o = o with { TargetStages = ModelArgs.ParseStages(parse.GetValue(a.TargetStages), "--target-stages")! };
+        if (Given(a.Epochs)) o = o with { Epochs = parse.GetValue(a.Epochs)!.Value };
+        if (Given(a.Batch)) o = o with { BatchSize = parse.GetValue(a.Batch)!.Value };
+        if (Given(a.Threads)) o = o with { Threads = parse.GetValue(a.Threads) };
+        if (Given(a.Seed)) o = o with { Seed = parse.GetValue(a.Seed)!.Value };
+        if (Given(a.Device)) o = o with { Device = parse.GetValue(a.Device)! };
+        return o;
+    }
+
+    /// <summary>Head-only training on an ONNX face model: the ONNX file stands where a target checkpoint would (recorded in options.json).</summary>
+    private static XcosTrainerOptions OnOnnxModel(ParseResult parse, Args a, XcosTrainerOptions o, OnnxFeatureMapSource onnxSource, FaceDetector? detector)
+    {
+        if (parse.GetResult(a.Mode) is { Implicit: false } && o.Mode != TrainingMode.Head) throw new CliException("--onnx-model trains the head only: use --mode head.", ExitCodes.Usage);
+        if (parse.GetResult(a.Target) is { Implicit: false }) throw new CliException("--onnx-model and --target both name the frozen model; give one.", ExitCodes.Usage);
+        return o with { Mode = TrainingMode.Head, TargetCheckpoint = onnxSource.OnnxPath, Preprocess = WithDetector(onnxSource.Preprocess, detector) };
+    }
+
+    /// <summary>The run's folder; a run already there is continued only with --resume and deleted only with --force.</summary>
+    private static string OutputFolder(ParseResult parse, Args a, OriginalConfig? recipe, string? resumeFrom)
+    {
+        string outDir = parse.GetValue(a.Output) ?? (recipe?.SaveDir is { } saveDir ? Path.Combine(saveDir, recipe.Name ?? "xcos") : null)
+            ?? throw new CliException("--out is required (or trainer.save_dir in --config).", ExitCodes.Usage);
+        bool force = parse.GetValue(a.Force);
+        if (resumeFrom is not null && force) throw new CliException("--resume continues a run and --force deletes it; give one.", ExitCodes.Usage);
+        if (resumeFrom is null && TrainingFiles.DescribeRun(outDir) is { } existing)
+        {
+            if (!force)
+                throw new CliException($"{Path.GetFullPath(outDir)} already holds a training run ({existing}): continue it with --resume {Path.Combine(outDir, TrainingFiles.LastCheckpoint)}, or start afresh with --force (deletes it), or choose another --out.");
+            TrainingFiles.RemoveRun(outDir);
+        }
+        return outDir;
+    }
+
+    /// <summary>The training images and the validation pair sets (flags, else the config's).</summary>
+    private static (ImageFolder Train, PairSet[] Validation) LoadData(ParseResult parse, Args a, OriginalConfig? recipe)
+    {
+        var train = ImageFolder.Load(parse.GetValue(a.Data) ?? recipe?.TrainDataDir
+            ?? throw new CliException("--data is required (or data_loader.args.data_dir in --config).", ExitCodes.Usage));
+        if (recipe?.ClassNum is { } classNum && classNum != train.Identities.Count)
+            Console.Error.WriteLine($"warning: {recipe.Source}: arch.args.class_num is {classNum}; the margin head gets the {train.Identities.Count} identities of {train.Root}.");
+        var valFiles = parse.GetResult(a.Val) is { Implicit: false } ? parse.GetValue(a.Val)! : recipe?.ValidationSets.ToArray() ?? [];
+        return (train, valFiles.Select(p => PairSetReader.Load(p)).ToArray());
+    }
+
+    /// <summary>Trains in the mode the options say; head training on an ONNX model also writes the learned head (its path returned).</summary>
+    private static (TrainingResult Result, string? LearnedHead) Run(XcosTrainerOptions o, OnnxFeatureMapSource? onnxSource, ImageFolder train,
+        PairSet[] pairSets, string outDir, string? resumeFrom, CancellationToken cancel)
+    {
+        if (o.Mode == TrainingMode.Full)
+        {
+            using var trainer = new XcosTrainer(o, train, pairSets, outDir);
+            if (resumeFrom is not null) trainer.Resume(resumeFrom);
+            return (WithProgress(o.Epochs, p => trainer.Train(p, cancel)), null);
+        }
+        if (onnxSource is null)
+        {
+            var source = TorchFeatureMapSource.FromCheckpoint(o.TargetCheckpoint!, o.TargetArch, o.TargetStages, o.TargetDepth,
+                Xcos.ML.Torch.TorchRuntime.Configure(o.Threads, o.Device));
+            using var trainer = new XcosHeadTrainer(o, source, train, pairSets, outDir);
+            if (resumeFrom is not null) trainer.Resume(resumeFrom);
+            return (WithProgress(o.Epochs, p => trainer.Train(p, cancel)), null);
+        }
+        using var onnxTrainer = new XcosHeadTrainer(o, onnxSource, train, pairSets, outDir);
+        if (resumeFrom is not null) onnxTrainer.Resume(resumeFrom);
+        var result = WithProgress(o.Epochs, p => onnxTrainer.Train(p, cancel));
+        if (result.Cancelled) return (result, null);
+        var weights = Path.Combine(onnxTrainer.OutputDirectory, result.BestCheckpoint is not null ? TrainingFiles.BestWeights : TrainingFiles.LastWeights);
+        var learnedHead = Path.Combine(onnxTrainer.OutputDirectory, LearnedHead.DefaultFileName);
+        var lastLoss = result.Epochs.Count > 0 ? result.Epochs[^1].Loss : double.NaN;
+        LearnedHeadExport.SaveFromWeightsFile(weights, onnxSource, learnedHead, o.Temperature,
+            LearnedHeadExport.Describe(Path.GetFileName(Path.GetFullPath(train.Root)), train.Count, result.CompletedEpochs, lastLoss));
+        return (result, learnedHead);
+    }
+
+    /// <summary>One JSON line (snake_case like every command's) of what the run did.</summary>
+    private static void WriteSummary(XcosTrainerOptions o, TrainingResult result, string? learnedHead, TimeSpan elapsed)
+    {
+        var lastEpoch = result.Epochs.Count > 0 ? result.Epochs[^1] : null;
+        Cli.WriteJson(new Dictionary<string, object?>
+        {
+            ["mode"] = o.Mode.ToText(),
+            ["completed_epochs"] = result.CompletedEpochs,
+            ["steps"] = result.GlobalStep,
+            ["cancelled"] = result.Cancelled,
+            ["last_checkpoint"] = result.LastCheckpoint,
+            ["best_checkpoint"] = result.BestCheckpoint,
+            ["best_metric"] = double.IsFinite(result.BestMetric) ? result.BestMetric : null,
+            ["seconds"] = Math.Round(elapsed.TotalSeconds, 1),
+            ["learned_head"] = learnedHead,
+            ["loss"] = lastEpoch?.Loss,
+            ["validation"] = lastEpoch?.Validation.Select(v => new Dictionary<string, object>
+            {
+                ["name"] = v.Name, ["pairs"] = v.Pairs, ["skipped"] = v.SkippedPairs,
+                ["xcos_accuracy"] = v.Xcos.AccuracyMean, ["xcos_auc"] = v.Xcos.Auc, ["cosine_accuracy"] = v.Cosine.AccuracyMean, ["cosine_auc"] = v.Cosine.Auc,
+            }).ToArray(),
+        });
+    }
+
+    /// <summary>
+    /// First SIGINT (Ctrl+C) or SIGTERM (schedulers, timeout, container stops): finish the step, write a checkpoint, exit 1;
+    /// a second signal ends the process at once.
+    /// </summary>
+    private sealed class StopOnSignal : IDisposable
+    {
+        private readonly CancellationTokenSource _cts = new();
+        private readonly PosixSignalRegistration _sigint;
+        private readonly PosixSignalRegistration _sigterm;
+
+        public StopOnSignal()
+        {
+            _sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+            _sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+        }
+
+        public CancellationToken Token => _cts.Token;
+
+        private void OnSignal(PosixSignalContext ctx)
+        {
+            if (_cts.IsCancellationRequested) return;
+            ctx.Cancel = true;
+            Console.Error.WriteLine($"xcos: {ctx.Signal}: stopping after this step; the checkpoint keeps it (send again to quit at once)");
+            _cts.Cancel();
+        }
+
+        public void Dispose()
+        {
+            _sigint.Dispose();
+            _sigterm.Dispose();
+            _cts.Dispose();
+        }
     }
 
     private static OnnxFeatureMapSource OpenOnnx(string model, string? modelsDir, int threads)
@@ -201,17 +269,6 @@ public static class TrainCommand
             ?? throw new InvalidDataException("no face found in the photo (--detect); remove it from --data"),
         SizeMismatch = SizeMismatch.Resize,
     };
-
-    private static int[] ParseStages(string text, string flag)
-    {
-        var parts = text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
-        var values = new int[parts.Length];
-        for (int i = 0; i < parts.Length; i++)
-            if (!int.TryParse(parts[i], NumberStyles.None, CultureInfo.InvariantCulture, out values[i]) || values[i] < 1)
-                throw new CliException($"{flag} '{text}': expected four positive counts such as 1,1,1,1.", ExitCodes.Usage);
-        if (values.Length != 4) throw new CliException($"{flag} '{text}': expected four stage counts, got {values.Length}.", ExitCodes.Usage);
-        return values;
-    }
 
     /// <summary>Runs <paramref name="train"/> with a progress bar on stderr (plain lines when stderr is not a terminal).</summary>
     private static TrainingResult WithProgress(int epochs, Func<IProgress<TrainProgress>, TrainingResult> train)

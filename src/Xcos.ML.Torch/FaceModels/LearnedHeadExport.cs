@@ -4,6 +4,7 @@ using Xcos.ML.FaceModels;
 using Xcos.ML.Onnx;
 using Xcos.ML.Onnx.Proto;
 using Xcos.ML.Torch.Export;
+using Xcos.ML.Torch.Networks;
 using Xcos.ML.Torch.Training;
 
 namespace Xcos.ML.Torch.FaceModels;

@@ -13,7 +13,7 @@ public static class FaceAligner
     /// <summary>
     /// Aligns the face whose five landmarks (left eye, right eye, nose tip, left and right mouth corner, source pixels)
     /// are given: least-squares similarity onto <see cref="ArcFaceTemplate.Points112"/>, then a bilinear warp.
-    /// 68 points are accepted too and reduced with <see cref="Landmarks.Reduce68To5"/>.
+    /// 68 points are accepted too and reduced with <see cref="Landmarks.FivePointsFromEyeCorners"/>.
     /// </summary>
     /// <exception cref="ArgumentException">Not 5 or 68 points, a non-finite coordinate, or a degenerate point set.</exception>
     public static AlignedFace Align(RgbImage image, ReadOnlySpan<(double X, double Y)> landmarks)
@@ -32,7 +32,7 @@ public static class FaceAligner
         ReadOnlySpan<(double X, double Y)> five = landmarks.Length switch
         {
             5 => landmarks,
-            68 => Landmarks.Reduce68To5(landmarks),
+            68 => Landmarks.FivePointsFromEyeCorners(landmarks),
             _ => throw new ArgumentException($"face alignment needs 5 or 68 landmarks, got {landmarks.Length}"),
         };
         for (int i = 0; i < five.Length; i++)

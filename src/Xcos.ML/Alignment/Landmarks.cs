@@ -8,7 +8,7 @@ public static class Landmarks
     /// corners (36, 39) and (42, 45), nose tip 30, mouth corners 48 and 54 (0-based).
     /// </summary>
     /// <exception cref="ArgumentException">Not 68 points.</exception>
-    public static (double X, double Y)[] Reduce68To5(ReadOnlySpan<(double X, double Y)> points68)
+    public static (double X, double Y)[] FivePointsFromEyeCorners(ReadOnlySpan<(double X, double Y)> points68)
     {
         if (points68.Length != 68)
             throw new ArgumentException($"68-point landmarks expected, got {points68.Length} points", nameof(points68));
@@ -18,7 +18,7 @@ public static class Landmarks
 
     /// <summary>
     /// Reads a flat <c>x0, y0, x1, y1, ...</c> vector of 10 (five points) or 136 (68 points, reduced with
-    /// <see cref="Reduce68To5"/>) values as five points.
+    /// <see cref="FivePointsFromEyeCorners"/>) values as five points.
     /// </summary>
     /// <exception cref="ArgumentException">Any other length.</exception>
     public static (double X, double Y)[] FromFlat(ReadOnlySpan<float> xy)
@@ -27,6 +27,6 @@ public static class Landmarks
             throw new ArgumentException($"landmark vector must hold 10 (5 points) or 136 (68 points) values as x,y pairs, got {xy.Length}");
         var pts = new (double X, double Y)[xy.Length / 2];
         for (int i = 0; i < pts.Length; i++) pts[i] = (xy[2 * i], xy[2 * i + 1]);
-        return pts.Length == 5 ? pts : Reduce68To5(pts);
+        return pts.Length == 5 ? pts : FivePointsFromEyeCorners(pts);
     }
 }

@@ -66,9 +66,9 @@ public sealed class AffineHeadScorer : IMapScorer
         ArgumentNullException.ThrowIfNull(map2);
         var e1 = Embedding(map1);
         var e2 = Embedding(map2);
+        // VectorMath.Cosine refuses an embedding without a direction, which has no gradient either
+        double cos = VectorMath.Cosine(e1, e2);
         double n1 = Norm(e1), n2 = Norm(e2);
-        if (n1 == 0 || n2 == 0) throw new ArgumentException("an embedding is zero; its cosine has no gradient");
-        double cos = Dot(e1, e2) / (n1 * n2);
         var v1 = new float[e1.Length];
         var v2 = new float[e2.Length];
         for (int i = 0; i < v1.Length; i++)
@@ -94,12 +94,10 @@ public sealed class AffineHeadScorer : IMapScorer
         return g;
     }
 
-    private static double Dot(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
+    private static double Norm(ReadOnlySpan<float> a)
     {
         double s = 0;
-        for (int i = 0; i < a.Length; i++) s += (double)a[i] * b[i];
-        return s;
+        foreach (var x in a) s += (double)x * x;
+        return Math.Sqrt(s);
     }
-
-    private static double Norm(ReadOnlySpan<float> a) => Math.Sqrt(Dot(a, a));
 }

@@ -47,8 +47,8 @@ public sealed class OcclusionOptions
 /// <param name="AccuracyStd">Population std of the fold accuracies per level.</param>
 public sealed record OcclusionSeries(
     [property: JsonPropertyName("score")] string ScoreName,
-    [property: JsonPropertyName("accuracyMean")] double[] AccuracyMean,
-    [property: JsonPropertyName("accuracyStd")] double[] AccuracyStd);
+    [property: JsonPropertyName("accuracy_mean")] double[] AccuracyMean,
+    [property: JsonPropertyName("accuracy_std")] double[] AccuracyStd);
 
 /// <summary>Verification accuracy of each score at each occluded fraction (<see cref="OcclusionRobustness.Evaluate"/>).</summary>
 /// <param name="Levels">Occluded fractions.</param>

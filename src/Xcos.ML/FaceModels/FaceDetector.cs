@@ -113,7 +113,7 @@ public sealed class FaceDetector : ILandmarkSource, IDisposable
         for (int i = 0; i < faces.Count; i++)
         {
             var l68 = Landmarks68(image, faces[i].Box);
-            faces[i] = faces[i] with { Landmarks68 = l68, Landmarks5 = Reduce68To5(l68) };
+            faces[i] = faces[i] with { Landmarks68 = l68, Landmarks5 = FivePointsFromEyelidMeans(l68) };
         }
         var primary = PickPrimary(faces, image.Width, image.Height);
         return new FaceDetectionResult(faces.Count == 0 ? FaceDetectionStatus.NoFace : FaceDetectionStatus.Ok, faces, primary, image.Width, image.Height);
@@ -220,7 +220,7 @@ public sealed class FaceDetector : ILandmarkSource, IDisposable
     /// four lid points (37, 38, 40, 41 and 43, 44, 46, 47), nose tip 30, each mouth corner the mean of the outer and
     /// inner lip corner (48, 60 and 54, 64); 0-based iBUG indices.
     /// </summary>
-    public static (double X, double Y)[] Reduce68To5(ReadOnlySpan<float> xy68)
+    public static (double X, double Y)[] FivePointsFromEyelidMeans(ReadOnlySpan<float> xy68)
     {
         if (xy68.Length != 136) throw new ArgumentException($"68 points (136 values) expected, got {xy68.Length} values", nameof(xy68));
         (double, double) Mean(ReadOnlySpan<float> p, params int[] idx)

@@ -1,3 +1,4 @@
+using Xcos.ML.Explain;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Xcos.ML.Images;
@@ -96,7 +97,7 @@ public sealed class FaceModelDescriptor
         if (XcosVariant != "weights") throw new InvalidDataException($"{source}: xcos_variant \"{XcosVariant}\" is not supported (\"weights\")");
         if (!(XcosScale > 0) || !double.IsFinite(XcosScale)) throw new InvalidDataException($"{source}: xcos_scale must be a finite number > 0 (a monotone calibration keeps the ranking), got {XcosScale}");
         if (!double.IsFinite(XcosOffset)) throw new InvalidDataException($"{source}: xcos_offset must be finite, got {XcosOffset}");
-        if (Attention is not ("kernel" or "pair" or "contribution")) throw new InvalidDataException($"{source}: attention must be \"kernel\", \"pair\" or \"contribution\", got \"{Attention}\"");
+        if (!WeightDerivedAttentionText.Map.TryParse(Attention, out _)) throw new InvalidDataException($"{source}: attention must be \"kernel\", \"pair\" or \"contribution\", got \"{Attention}\"");
         try { ParseOrder(); } catch (InvalidDataException e) { throw new InvalidDataException($"{source}: {e.Message}"); }
     }
 

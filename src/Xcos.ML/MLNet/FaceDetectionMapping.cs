@@ -170,7 +170,7 @@ public static class FaceDetectionMapping
     {
         if (status != FaceStatus.Ok.ToText()) return [];
         var l68 = FaceDetector.LandmarksFromOutput(raw, (int)crop[0], (int)crop[1], (int)crop[2], (int)crop[3]);
-        var p = FaceDetector.Reduce68To5(l68);
+        var p = FaceDetector.FivePointsFromEyelidMeans(l68);
         var flat = new float[10];
         for (int i = 0; i < 5; i++) { flat[2 * i] = (float)p[i].X; flat[2 * i + 1] = (float)p[i].Y; }
         return flat;

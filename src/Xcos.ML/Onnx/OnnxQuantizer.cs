@@ -1,3 +1,4 @@
+using Xcos.ML.Numerics;
 using Xcos.ML.Onnx.Proto;
 using DataType = Xcos.ML.Onnx.Proto.TensorProto.Types.DataType;
 
@@ -119,7 +120,7 @@ public static class OnnxQuantizer
         double Score(ModelProto q)
         {
             var o = Outputs(q, feeds, output, options.IntraOpThreads);
-            return reference.Zip(o).Average(t => Cosine(t.First, t.Second));
+            return reference.Zip(o).Average(t => Agreement(t.First, t.Second));
         }
         var best = Build(lifted, selected, ranges, options);
         double score = Score(best.Model);
@@ -161,11 +162,14 @@ public static class OnnxQuantizer
         return rows;
     }
 
-    private static double Cosine(float[] a, float[] b)
+    /// <summary>
+    /// Agreement of a float and a quantized output row: their cosine, 1 when both are the same (even all zero: nothing was
+    /// lost), 0 when only one has no direction (quantizing destroyed or invented the signal).
+    /// </summary>
+    private static double Agreement(float[] a, float[] b)
     {
-        double d = 0, na = 0, nb = 0;
-        for (int i = 0; i < a.Length; i++) { d += a[i] * b[i]; na += (double)a[i] * a[i]; nb += (double)b[i] * b[i]; }
-        return na > 0 && nb > 0 ? d / Math.Sqrt(na * nb) : (na == nb ? 1 : 0);
+        if (a.AsSpan().SequenceEqual(b)) return 1;
+        return VectorMath.HasDirection(a) && VectorMath.HasDirection(b) ? VectorMath.Cosine(a, b) : 0;
     }
 
     /// <summary>The QDQ model with the chosen nodes quantized (the lifted float model is not changed).</summary>

@@ -59,18 +59,13 @@ public sealed class OnnxFacePairVerifier : FacePairVerifier<FaceEmbedding>
     /// matching to the cosine. The ML.NET photo pipeline builds its ONNX graph from the same explainer.
     /// </summary>
     public static WeightDerivedXcos CreateXcos(FaceModelDescriptor descriptor, WeightDerivedHead head, string descriptorFolder,
-        string? attentionOverride = null, bool? centreOverride = null, bool calibrate = true)
+        WeightDerivedAttention? attentionOverride = null, bool? centreOverride = null, bool calibrate = true)
     {
         ArgumentNullException.ThrowIfNull(descriptor);
         ArgumentNullException.ThrowIfNull(head);
         float[]? means = descriptor.CalibrationFile is { } cal ? CellMeansFile.Read(Path.Combine(descriptorFolder, cal), head.Cells, head.Dim).Means : null;
-        var attention = (attentionOverride ?? descriptor.Attention) switch
-        {
-            "kernel" => WeightDerivedAttention.Kernel,
-            "pair" => WeightDerivedAttention.Pair,
-            "contribution" => WeightDerivedAttention.Contribution,
-            var a => throw new ArgumentException($"attention must be \"kernel\", \"pair\" or \"contribution\", got \"{a}\""),
-        };
+        var attention = attentionOverride ?? (WeightDerivedAttentionText.Map.TryParse(descriptor.Attention, out var a) ? a
+            : throw new ArgumentException($"attention must be {WeightDerivedAttentionText.Map.Expected}, got \"{descriptor.Attention}\""));
         return new WeightDerivedXcos(head, means, new WeightDerivedXcosOptions
         {
             Attention = attention, Centre = (centreOverride ?? descriptor.Centre) && means is not null && attention != WeightDerivedAttention.Contribution,

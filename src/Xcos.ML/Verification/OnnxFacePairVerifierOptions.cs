@@ -1,3 +1,4 @@
+using Xcos.ML.Explain;
 using Xcos.ML.FaceModels;
 
 namespace Xcos.ML.Verification;
@@ -24,8 +25,8 @@ public sealed class OnnxFacePairVerifierOptions
     /// <summary>Cosine threshold; null takes the descriptor's.</summary>
     public double? Threshold { get; set; }
 
-    /// <summary>Attention override ("kernel", "pair" or "contribution"); null takes the descriptor's.</summary>
-    public string? Attention { get; set; }
+    /// <summary>Attention override; null takes the descriptor's.</summary>
+    public WeightDerivedAttention? Attention { get; set; }
 
     /// <summary>Centring override; null takes the descriptor's (false when it names no calibration file).</summary>
     public bool? Centre { get; set; }

@@ -7,68 +7,6 @@ using Xcos.ML.Metrics;
 
 namespace Xcos.ML.Explain;
 
-/// <summary>What <see cref="EvaluationReport.Write"/> reports on.</summary>
-public sealed class EvaluationReportInput
-{
-    /// <summary>xCos score of every pair.</summary>
-    public required double[] XcosScores { get; init; }
-
-    /// <summary>Plain cosine of every pair (same order).</summary>
-    public required double[] CosineScores { get; init; }
-
-    /// <summary>Label of every pair (true = same identity).</summary>
-    public required bool[] Same { get; init; }
-
-    /// <summary>A short name of every pair for captions (for example "a.jpg | b.jpg"); null: "pair N".</summary>
-    public IReadOnlyList<string>? PairNames { get; init; }
-
-    /// <summary>
-    /// Builds the explanation figure input of pair <c>index</c> at the report's xCos <c>threshold</c> (faces, cosine
-    /// and attention maps, optionally a Grad-CAM as the extra map); called only for the pairs shown. Null: no figures.
-    /// </summary>
-    public Func<int, double, ExplanationInput>? Explain { get; init; }
-
-    /// <summary>Page title. Default "xCos evaluation".</summary>
-    public string? Title { get; init; }
-
-    /// <summary>Free text under the title (model, data set, ...).</summary>
-    public string? Description { get; init; }
-
-    /// <summary>Accuracy under occlusion, shown as a plot and a table; null leaves the section out.</summary>
-    public OcclusionResult? Occlusion { get; init; }
-
-    /// <summary>Deletion/insertion AUCs of the explanation methods; null leaves the section out.</summary>
-    public FaithfulnessSummary? Faithfulness { get; init; }
-}
-
-/// <summary>What <see cref="EvaluationReport.Write"/> puts on the page: how many worst cases, the protocol, figure style and histogram bins.</summary>
-public sealed class EvaluationReportOptions
-{
-    /// <summary>Worst false accepts and worst false rejects shown (each). Default 4.</summary>
-    public int WorstCount { get; set; } = 4;
-
-    /// <summary>Verification protocol of the metrics table.</summary>
-    public VerificationOptions Verification { get; set; } = new();
-
-    /// <summary>Layout of the explanation figures.</summary>
-    public ExplanationFigureOptions Figure { get; set; } = new() { FaceScale = 2, FontSize = 14 };
-
-    /// <summary>Histogram bins. Default 40.</summary>
-    public int Bins { get; set; } = 40;
-}
-
-/// <summary>The page <see cref="EvaluationReport.Write"/> wrote, every file beside it, and the metrics it shows.</summary>
-/// <param name="IndexPath">The page.</param>
-/// <param name="Files">Every file written, index.html last.</param>
-/// <param name="Xcos">Metrics of the xCos scores.</param>
-/// <param name="Cosine">Metrics of the plain cosine.</param>
-/// <param name="Threshold">xCos threshold used for the error lists (best accuracy over all pairs; "same" when score &gt; it).</param>
-/// <param name="FalseAccepts">Pair indices shown as worst false accepts.</param>
-/// <param name="FalseRejects">Pair indices shown as worst false rejects.</param>
-public sealed record EvaluationReportResult(
-    string IndexPath, IReadOnlyList<string> Files, VerificationReport Xcos, VerificationReport Cosine,
-    double Threshold, IReadOnlyList<int> FalseAccepts, IReadOnlyList<int> FalseRejects);
-
 /// <summary>
 /// A self-contained HTML evaluation page: ROC curves and metrics of xCos and plain cosine, score histograms with the
 /// threshold, and explanation figures of the worst false accepts and false rejects. Plots are PNG files beside
@@ -146,7 +84,8 @@ public static class EvaluationReport
         }
 
         var json = Path.Combine(full, "metrics.json");
-        WriteTextAtomic(json, JsonSerializer.Serialize(new { xcos = xr, cosine = cr, threshold, occlusion = input.Occlusion }, MetricsJson));
+        WriteTextAtomic(json, JsonSerializer.Serialize(new { xcos = xr, cosine = cr, threshold, occlusion = input.Occlusion },
+            MetricsJson));
         files.Add(json);
 
         var html = Html(input, o, xr, cr, threshold, falseAccepts, falseRejects, figures);

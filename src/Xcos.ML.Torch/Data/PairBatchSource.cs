@@ -4,52 +4,6 @@ using static TorchSharp.torch;
 
 namespace Xcos.ML.Torch.Data;
 
-/// <summary>A decoded batch of training pairs, as flat CHW floats (CPU memory, not yet tensors).</summary>
-/// <param name="Index">Batch number within the epoch.</param>
-/// <param name="Count">Pairs in the batch.</param>
-/// <param name="Images1">First images, <c>Count * 3 * Size * Size</c> floats.</param>
-/// <param name="Images2">Second images.</param>
-/// <param name="Labels1">Identity label of each first image.</param>
-/// <param name="Labels2">Identity label of each second image.</param>
-/// <param name="Same">Whether each pair shares an identity.</param>
-/// <param name="Size">Image side.</param>
-public sealed record PairBatch(int Index, int Count, float[] Images1, float[] Images2, long[] Labels1, long[] Labels2, bool[] Same, int Size)
-{
-    /// <summary>First images as a [Count,3,Size,Size] tensor on <paramref name="device"/> (owned by the caller's dispose scope).</summary>
-    public Tensor Tensor1(Device device) => tensor(Images1, [Count, 3, Size, Size]).to(device);
-
-    /// <summary>Second images as a [Count,3,Size,Size] tensor.</summary>
-    public Tensor Tensor2(Device device) => tensor(Images2, [Count, 3, Size, Size]).to(device);
-
-    /// <summary>Labels of the first images, int64 [Count].</summary>
-    public Tensor LabelTensor1(Device device) => tensor(Labels1).to(device);
-
-    /// <summary>Labels of the second images, int64 [Count].</summary>
-    public Tensor LabelTensor2(Device device) => tensor(Labels2).to(device);
-}
-
-/// <summary>Batch size, flipping, shuffling, prefetching and decode threads of a <see cref="PairBatchSource"/>.</summary>
-public sealed record PairBatchOptions
-{
-    /// <summary>Pairs per batch. Default 32.</summary>
-    public int BatchSize { get; init; } = 32;
-
-    /// <summary>Probability of mirroring each image left-right (augmentation). Default 0.5; 0 turns it off.</summary>
-    public double FlipProbability { get; init; } = 0.5;
-
-    /// <summary>Shuffle the pair order each epoch (the original's DataLoader shuffles). Default true.</summary>
-    public bool Shuffle { get; init; } = true;
-
-    /// <summary>Drop a last batch smaller than this (BatchNorm needs at least 2 samples in train mode). Default 2.</summary>
-    public int MinBatchSize { get; init; } = 2;
-
-    /// <summary>Decoded batches waiting ahead of the training step. Default 2.</summary>
-    public int Prefetch { get; init; } = 2;
-
-    /// <summary>Threads decoding the images of one batch. Default 1 (one worker thread besides the training thread).</summary>
-    public int DecodeThreads { get; init; } = 1;
-}
-
 /// <summary>
 /// The training pairs of one epoch over an <see cref="ImageFolder"/>: pairs drawn as the original
 /// (<see cref="PairSampler"/>: one partner per image, same/different by a fair coin), shuffled, batched and decoded

@@ -6,38 +6,22 @@ using static TorchSharp.torch;
 
 namespace Xcos.ML.Torch.Explain;
 
-/// <summary>Batch size, input normalisation, cosine source and device of <see cref="XcosPairScorer"/>.</summary>
-public sealed class XcosPairScorerOptions
-{
-    /// <summary>Faces per forward pass. Default 64.</summary>
-    public int BatchSize { get; set; } = 64;
-
-    /// <summary>Pixel normalisation. Default the xCos <c>(x/255 - 0.5)/0.5</c>.</summary>
-    public FaceTensorOptions Normalization { get; set; } = FaceTensorOptions.Default;
-
-    /// <summary>Which embedding the "cosine" score uses. Default <see cref="CosineSource.Grid"/>.</summary>
-    public CosineSource Cosine { get; set; } = CosineSource.Grid;
-
-    /// <summary>Compute device. Default CPU.</summary>
-    public Device? Device { get; set; }
-}
-
 /// <summary>
 /// <see cref="IPairScorer"/> over a TorchSharp xCos model: scores "xcos" (the model's verification score) and "cosine"
 /// (the plain cosine). Each distinct face instance of a call runs through the backbone once, so a face scored against many
 /// perturbed copies of another costs one pass.
 /// </summary>
-public sealed class XcosPairScorer : IPairScorer
+public sealed class XcosModelPairScorer : IPairScorer
 {
     private readonly XcosModel model;
-    private readonly XcosPairScorerOptions options;
+    private readonly XcosModelPairScorerOptions options;
     private readonly Device device;
 
     /// <summary>Wraps <paramref name="model"/> (switched to eval mode on every call).</summary>
-    public XcosPairScorer(XcosModel model, XcosPairScorerOptions? options = null)
+    public XcosModelPairScorer(XcosModel model, XcosModelPairScorerOptions? options = null)
     {
         this.model = model ?? throw new ArgumentNullException(nameof(model));
-        this.options = options ?? new XcosPairScorerOptions();
+        this.options = options ?? new XcosModelPairScorerOptions();
         if (this.options.BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(options), this.options.BatchSize, "BatchSize must be positive");
         if (this.options.Cosine == CosineSource.Target && model.BackboneTarget is null)
             throw new InvalidOperationException("the target cosine was asked for, but this xCos model has no target backbone");

@@ -35,6 +35,7 @@ public abstract class MarginHead : nn.Module<Tensor, Tensor, Tensor>
 
     /// <summary>Length of the (L2-normalised) embeddings the head takes.</summary>
     public int EmbeddingSize { get; }
+
     /// <summary>Training identities: one logit each.</summary>
     public int Classes { get; }
 
@@ -66,36 +67,4 @@ public abstract class MarginHead : nn.Module<Tensor, Tensor, Tensor>
 
     /// <summary>The logit (before scaling) of the true class as a function of cos(theta), elementwise.</summary>
     protected abstract Tensor ApplyMargin(Tensor cos);
-}
-
-/// <summary>
-/// ArcFace (additive angular margin): cos(theta + m) at the true class; where theta + m > pi
-/// (cos(theta) &lt;= cos(pi - m)) it falls back to cos(theta) - sin(m)*m, as the original does.
-/// </summary>
-public sealed class ArcFaceHead : MarginHead
-{
-    /// <summary>ArcFace with the original defaults: s = 64, m = 0.5 rad.</summary>
-    public ArcFaceHead(int embeddingSize, int classes, double scale = 64.0, double margin = 0.5)
-        : base(nameof(ArcFaceHead), embeddingSize, classes, scale, margin) { }
-
-    /// <summary>cos(theta + m), or cos(theta) - m sin(m) past pi - m.</summary>
-    protected override Tensor ApplyMargin(Tensor cos)
-    {
-        double cosM = Math.Cos(Margin), sinM = Math.Sin(Margin);
-        double mm = sinM * Margin, th = Math.Cos(Math.PI - Margin);
-        var sin = (1 - cos * cos).sqrt();
-        var cosThetaM = cos * cosM - sin * sinM;
-        return where(cos - th <= 0, cos - mm, cosThetaM);
-    }
-}
-
-/// <summary>CosFace (additive cosine margin): cos(theta) - m at the true class.</summary>
-public sealed class CosFaceHead : MarginHead
-{
-    /// <summary>CosFace with the original defaults: s = 30, m = 0.35.</summary>
-    public CosFaceHead(int embeddingSize, int classes, double scale = 30.0, double margin = 0.35)
-        : base(nameof(CosFaceHead), embeddingSize, classes, scale, margin) { }
-
-    /// <summary>cos(theta) - m.</summary>
-    protected override Tensor ApplyMargin(Tensor cos) => cos - Margin;
 }
