@@ -75,7 +75,7 @@ public class GalleryIndexTests
         for (int i = 0; i < 200; i++) hnsw.Add(20_000 + i, v[i]);
         Assert.Equal(3200, hnsw.Count);
         Assert.True(hnsw.Capacity >= 3200 + 100, $"capacity {hnsw.Capacity} after 200 single adds");
-        Assert.Throws<ArgumentException>(() => hnsw.AddRange(keys[..2], rows[..33]));
+        Assert.Throws<ArgumentException>(() => hnsw.AddRange(keys.AsSpan(0, 2), rows[..33]));
     }
 
     [Fact]

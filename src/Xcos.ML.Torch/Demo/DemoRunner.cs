@@ -135,7 +135,7 @@ public sealed class DemoRunner
             throw new InvalidDataException($"{recordPath}: the held-out images generated here (SHA-256 {data.ValidationDigest}) differ from those the checkpoint was measured on ({record.ValidationSha256}); the synthetic-face generator has changed: retrain (scripts/demo/train-checkpoint.sh)");
     }
 
-    private DemoTraining.Outcome Train(Plan plan, DemoData data, Paths paths, DemoStages stages)
+    private static DemoTraining.Outcome Train(Plan plan, DemoData data, Paths paths, DemoStages stages)
     {
         Directory.CreateDirectory(paths.CheckpointDirectory);
         return DemoTraining.Run(plan.Trainer, data.TrainDirectory, paths.Training, plan.Checkpoint, stages.Report, stages.Token);
@@ -165,7 +165,7 @@ public sealed class DemoRunner
     }
 
     // The CLI line that repeats this training run.
-    private string Command(Plan plan)
+    private static string Command(Plan plan)
     {
         var s = "xcos demo --train";
         if (plan.Trainer.Seed != DefaultTrainer.Seed) s += string.Create(CultureInfo.InvariantCulture, $" --seed {plan.Trainer.Seed}");
