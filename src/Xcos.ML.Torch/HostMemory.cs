@@ -20,8 +20,9 @@ public static class HostMemory
     public static bool Retaining { get; private set; }
 
     /// <summary>
-    /// Keeps freed host memory in the process for the next allocation (glibc on Linux): no block is served by mmap, and
-    /// the heap is never trimmed. The resident size then stays at the run's peak instead of following each step, which is
+    /// Keeps freed host memory in the process for the next allocation (glibc on Linux): blocks come from the heaps instead
+    /// of their own mmap, and the heaps are never trimmed (on a thread other than the main one a block above 64 MiB, the
+    /// size of glibc's per-thread heaps, is still mmapped). The resident size then stays at the run's peak instead of following each step, which is
     /// what a training run wants; call it from training, not from short-lived inference tools. Process-wide and
     /// idempotent.
     /// </summary>
