@@ -51,6 +51,8 @@ public sealed record XcosBenchmarkResult
     [JsonPropertyName("head_pairs_per_s_cached_faces")] public double? HeadPairsPerSecondCachedFaces { get; init; }
     /// <summary>Full xCos training step (two grid passes + ArcFace over 1000 classes + attention + frozen target), batch 16 pairs.</summary>
     [JsonPropertyName("train_pairs_per_s")] public double? TrainPairsPerSecond { get; init; }
+    /// <summary>Whether the training step ran with freed host memory kept for reuse (<see cref="HostMemory.RetainFreedMemory"/>), as XcosTrainer runs.</summary>
+    [JsonPropertyName("train_host_memory_retained")] public bool? TrainHostMemoryRetained { get; init; }
 }
 
 /// <summary>The project's side of the speed comparison with the PyTorch peer; each rate is measured as the peer measures it.</summary>
@@ -133,6 +135,8 @@ public static class XcosBenchmark
         {
             int b = Math.Max(2, options.Batch / 2);
             log?.Invoke($"train: full xCos step, {b} pairs, ArcFace over 1000 classes, {options.Seconds} s");
+            // as XcosTrainer runs: freed activations stay in the process for the next step (HostMemory)
+            bool retained = HostMemory.RetainFreedMemory();
             model.train();
             using var arc = new ArcFaceHead(model.Backbone.GridEmbeddingSize, 1000);
             var backboneAndHead = model.Backbone.parameters().Concat(arc.parameters()).ToList();
@@ -161,6 +165,7 @@ public static class XcosBenchmark
                     loss.backward();
                     opt.step(); optAtt.step();
                 }, b, options.Seconds),
+                TrainHostMemoryRetained = retained,
             };
         }
         return result;

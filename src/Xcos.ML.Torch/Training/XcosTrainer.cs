@@ -45,6 +45,8 @@ public sealed class XcosTrainer : IDisposable
         OutputDirectory = Path.GetFullPath(outputDirectory);
         Directory.CreateDirectory(OutputDirectory);
         Device = TorchRuntime.Configure(options.Threads, options.Device);
+        // every step frees and re-allocates the same gigabytes of activations: keep them instead of page-faulting them again
+        HostMemory.RetainFreedMemory();
 
         torch.manual_seed(options.Seed);
         Model = new XcosModel(options.ModelOptions(withTarget: options.TargetCheckpoint is not null));
