@@ -36,7 +36,7 @@ public sealed class OcclusionCommandTests
         Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, File.ReadAllBytes(plot)[..4]);
     }
 
-    [PhotoPipelineExportTests.DevFacesFact]
+    [CliDevFacesFact]
     public void LearnedHeadsOnTheOnnxFaceModelShareItsCosine()
     {
         var dir = Directory.CreateTempSubdirectory("xcos-occ-head").FullName;

@@ -36,13 +36,13 @@ public sealed class DemoRealPhotosTests
         finally { Directory.Delete(dir, recursive: true); }
     }
 
-    [PhotoPipelineExportTests.DevFacesFact]
+    [DevFacesFact]
     public void TheRealModelVerifiesALabelledSameAndDifferentPairOfRealPhotos()
     {
         string dir = Directory.CreateTempSubdirectory("xcos-demo-real-").FullName;
         try
         {
-            string photos = PhotoPipelineExportTests.DevFaces()!;
+            string photos = DevFaces.Root;
             var o = new DemoOptions { OutputDirectory = dir, ModelsDirectory = Environment.GetEnvironmentVariable("XCOS_MODELS"), Threads = 1 };
             var r = DemoRealPhotos.Run(o, photos, dir, (_, _, _) => { }, default);
             Assert.True(r.Ran, r.Note);

@@ -79,7 +79,7 @@ public static class DemoCommand
         L($"real faces: {r.RealFaces.Note}");
         foreach (var p in r.RealFaces.Pairs)
             L($"  {Path.GetFileName(p.Photo1)} vs {Path.GetFileName(p.Photo2)} (labelled {(p.SameIdentity ? "same person" : "different people")}): {RealLine(p)}");
-        L($"figures: {Path.GetDirectoryName(r.Figures.FirstOrDefault() ?? r.OutputDirectory)} ({r.Figures.Count} files)");
+        L($"figures: {Path.GetDirectoryName(r.Figures.Count > 0 ? r.Figures[0] : r.OutputDirectory)} ({r.Figures.Count} files)");
         L($"report: {r.ReportPath}");
         if (r.Trained)
             L($"checkpoint, record and pairs: {Path.GetDirectoryName(r.CheckpointPath)} (the layout of data/demo; `xcos demo --checkpoint {r.CheckpointPath}` evaluates it again)");

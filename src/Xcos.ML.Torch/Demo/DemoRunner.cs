@@ -142,7 +142,7 @@ public sealed class DemoRunner
     }
 
     // The new checkpoint's record, and its pair list beside it: the layout of data/demo.
-    private DemoCheckpointRecord WriteRecord(Plan plan, DemoData data, DemoEvaluation evaluation, DemoTraining.Outcome training)
+    private static DemoCheckpointRecord WriteRecord(Plan plan, DemoData data, DemoEvaluation evaluation, DemoTraining.Outcome training)
     {
         var t = plan.Trainer;
         bool recipe = (DefaultTrainer with { Seed = t.Seed, Threads = t.Threads }).ToJson() == t.ToJson();
