@@ -1,6 +1,6 @@
+using System.CommandLine;
 using System.Globalization;
 using TorchSharp;
-using System.CommandLine;
 using Xcos.ML.Torch;
 using Xcos.ML.Torch.Checkpoints;
 using Xcos.ML.Torch.Networks;

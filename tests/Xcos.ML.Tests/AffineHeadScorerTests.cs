@@ -1,7 +1,7 @@
-using Xcos.ML.Numerics;
-using Xcos.ML.Verification;
 using Xcos.ML.Explain;
+using Xcos.ML.Numerics;
 using Xcos.ML.Onnx;
+using Xcos.ML.Verification;
 using Xunit;
 
 namespace Xcos.ML.Tests;

@@ -1,13 +1,13 @@
 using Google.Protobuf;
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using Xcos.ML.Numerics;
-using Xcos.ML.Verification;
 using Xcos.ML.Alignment;
 using Xcos.ML.FaceModels;
 using Xcos.ML.Images;
 using Xcos.ML.MLNet;
+using Xcos.ML.Numerics;
 using Xcos.ML.Onnx;
+using Xcos.ML.Verification;
 
 namespace Xcos.ML.Tests;
 

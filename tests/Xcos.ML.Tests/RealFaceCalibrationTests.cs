@@ -1,9 +1,9 @@
 using Xcos.ML.FaceModels;
 using Xcos.ML.Images;
 using Xcos.ML.Metrics;
-using Xunit;
-using Xcos.ML.Verification;
 using Xcos.ML.Numerics;
+using Xcos.ML.Verification;
+using Xunit;
 
 namespace Xcos.ML.Tests;
 

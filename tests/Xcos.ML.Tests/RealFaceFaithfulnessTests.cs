@@ -1,10 +1,10 @@
-using Xcos.ML.Numerics;
-using Xcos.ML.Verification;
 using Xcos.ML.Alignment;
 using Xcos.ML.Explain;
 using Xcos.ML.FaceModels;
 using Xcos.ML.Images;
+using Xcos.ML.Numerics;
 using Xcos.ML.Onnx;
+using Xcos.ML.Verification;
 using Xunit;
 
 namespace Xcos.ML.Tests;

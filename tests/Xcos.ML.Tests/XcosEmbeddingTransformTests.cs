@@ -157,8 +157,11 @@ public class XcosEmbeddingTransformTests
     {
         var ml = new MLContext(seed: 1);
         var data = Data(ml);
-        var est = ml.Transforms.XcosEmbedding(new XcosEmbeddingOptions { ModelBytes = TinyXcos.EmbeddingModel, FaceCodeColumnName = null,
-            Precision = FaceModels.OnnxPrecision.Int8, CalibrationFaces = FaceModels.FaceModelQuantizer.SyntheticFaces(8) });
+        var est = ml.Transforms.XcosEmbedding(new XcosEmbeddingOptions
+        {
+            ModelBytes = TinyXcos.EmbeddingModel, FaceCodeColumnName = null,
+            Precision = FaceModels.OnnxPrecision.Int8, CalibrationFaces = FaceModels.FaceModelQuantizer.SyntheticFaces(8)
+        });
         var adapted = OnnxModelFile.Load(est.GetAdaptedModel());
         Assert.True(OnnxQuantizer.IsQuantized(adapted.Model));
         Assert.Contains("8 faces given", adapted.Model.MetadataProps.Single(p => p.Key == OnnxQuantizer.CalibrationKey).Value);

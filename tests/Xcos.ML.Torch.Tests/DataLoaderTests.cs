@@ -1,7 +1,7 @@
-using Xunit;
 using Xcos.ML.Data;
 using Xcos.ML.Images;
 using Xcos.ML.Torch.Data;
+using Xunit;
 
 namespace Xcos.ML.Torch.Tests;
 

@@ -1,8 +1,8 @@
-using Xunit;
 using TorchSharp;
 using TorchSharp.Modules;
 using Xcos.ML.Torch.Checkpoints;
 using Xcos.ML.Torch.Training;
+using Xunit;
 using static TorchSharp.torch;
 
 namespace Xcos.ML.Torch.Tests;
@@ -19,7 +19,8 @@ public sealed class TrainerTests : IClassFixture<TinyFaceSet>
     // 6 training images, batch 3: two steps per epoch
     private static XcosTrainerOptions Tiny(int epochs = 2) => TinyTrainer.Options(epochs) with
     {
-        Backbone = new() { LearningRate = 0.02 }, Head = new() { LearningRate = 0.02, WeightDecay = 4e-4 },
+        Backbone = new() { LearningRate = 0.02 },
+        Head = new() { LearningRate = 0.02, WeightDecay = 4e-4 },
     };
 
     private static Dictionary<string, Tensor> Snapshot(nn.Module m) =>

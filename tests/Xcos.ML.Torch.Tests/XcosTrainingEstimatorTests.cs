@@ -31,7 +31,9 @@ public sealed class XcosTrainingEstimatorTests : IClassFixture<TinyFaceSet>
     // 6 training images, batch 3: two steps of one epoch
     private static XcosTrainerOptions Tiny() => TinyTrainer.Options(epochs: 1, seed: 5) with
     {
-        Backbone = new() { LearningRate = 0.05 }, Head = new() { LearningRate = 0.05 }, Attention = new() { Kind = OptimizerKind.Adam, LearningRate = 1e-2 },
+        Backbone = new() { LearningRate = 0.05 },
+        Head = new() { LearningRate = 0.05 },
+        Attention = new() { Kind = OptimizerKind.Adam, LearningRate = 1e-2 },
     };
 
     private IDataView Faces(MLContext ml) => ml.Data.LoadFromEnumerable(_set.Train().Samples.Take(4).Select(s =>

@@ -1,11 +1,11 @@
 using System.CommandLine;
 using System.Text.Json.Serialization;
 using Xcos.ML.Data;
-using Xcos.ML.Images;
 using Xcos.ML.Explain;
+using Xcos.ML.Images;
 using Xcos.ML.Metrics;
-using Xcos.ML.Verification;
 using Xcos.ML.Torch.Config;
+using Xcos.ML.Verification;
 
 namespace Xcos.Cli.Commands;
 

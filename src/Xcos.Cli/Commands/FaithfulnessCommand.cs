@@ -113,7 +113,8 @@ public static class FaithfulnessCommand
         var report = Report(summary, results, labels, RealFaceFaithfulness.CosineScore, curves, "model",
             Path.Combine(verifier.ModelsDir, verifier.Descriptor.OnnxFile), set.Source, seconds, occlusion) with
         {
-            Mode = "photos", Augmented = options.Augmentation is not null,
+            Mode = "photos",
+            Augmented = options.Augmentation is not null,
         };
         return new Measured(summary, report);
     }

@@ -4,13 +4,13 @@ using TorchSharp;
 using Xcos.ML.Data;
 using Xcos.ML.Explain;
 using Xcos.ML.FaceModels;
-using Xcos.ML.Verification;
 using Xcos.ML.Figures;
 using Xcos.ML.Images;
 using Xcos.ML.Metrics;
 using Xcos.ML.Torch;
 using Xcos.ML.Torch.Checkpoints;
 using Xcos.ML.Torch.Explain;
+using Xcos.ML.Verification;
 
 namespace Xcos.Cli.Commands;
 

@@ -4,10 +4,10 @@ using System.Runtime.InteropServices;
 using Spectre.Console;
 using Xcos.ML.Data;
 using Xcos.ML.FaceModels;
-using Xcos.ML.Torch.Data;
-using Xcos.ML.Torch.FaceModels;
 using Xcos.ML.Torch.Checkpoints;
 using Xcos.ML.Torch.Config;
+using Xcos.ML.Torch.Data;
+using Xcos.ML.Torch.FaceModels;
 using Xcos.ML.Torch.Training;
 
 namespace Xcos.Cli.Commands;

@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Text.Json.Serialization;
 using Google.Protobuf;
 using Microsoft.ML.OnnxRuntime;
-using DenseTensor = Microsoft.ML.OnnxRuntime.Tensors.DenseTensor<float>;
 using TorchSharp;
 using Xcos.ML.FaceModels;
 using Xcos.ML.Images;
@@ -10,6 +9,7 @@ using Xcos.ML.Onnx;
 using Xcos.ML.Torch.Export;
 using Xcos.ML.Torch.Networks;
 using static TorchSharp.torch;
+using DenseTensor = Microsoft.ML.OnnxRuntime.Tensors.DenseTensor<float>;
 
 namespace Xcos.ML.Torch.Benchmarks;
 

@@ -111,12 +111,15 @@ internal sealed class OriginalConfigReader(string source)
                             "target_arch" => o with { TargetArch = Str(a.Value, key) },
                             "target_depth" => o with { TargetDepth = Int(a.Value, key), TargetStages = null },
                             "target_stages" => o with { TargetStages = Ints(a.Value, key) },
-                            "margin_head" => o with { MarginHead = Str(a.Value, key).ToLowerInvariant() switch
+                            "margin_head" => o with
                             {
-                                "arcface" => MarginHeadKind.ArcFace,
-                                "cosface" => MarginHeadKind.CosFace,
-                                var h => throw Error(key, $"'{h}' is not arcface or cosface"),
-                            } },
+                                MarginHead = Str(a.Value, key).ToLowerInvariant() switch
+                                {
+                                    "arcface" => MarginHeadKind.ArcFace,
+                                    "cosface" => MarginHeadKind.CosFace,
+                                    var h => throw Error(key, $"'{h}' is not arcface or cosface"),
+                                }
+                            },
                             "margin_scale" => o with { MarginScale = Num(a.Value, key) },
                             "margin" => o with { Margin = Num(a.Value, key) },
                             "draw_qualitative_result" => Ignore(o, key),

@@ -203,8 +203,11 @@ public sealed class XcosHeadTrainer : IDisposable
             bool isBest = metric > _state.BestMetric || _state.BestEpoch == 0;
             _state = _state with
             {
-                CompletedEpochs = epoch + 1, StepInEpoch = 0, EpochSums = [],
-                BestMetric = isBest ? metric : _state.BestMetric, BestEpoch = isBest ? epoch + 1 : _state.BestEpoch,
+                CompletedEpochs = epoch + 1,
+                StepInEpoch = 0,
+                EpochSums = [],
+                BestMetric = isBest ? metric : _state.BestMetric,
+                BestEpoch = isBest ? epoch + 1 : _state.BestEpoch,
             };
             var result = new EpochResult(epoch + 1, global, mean, 0, sums.Mean(sums.Mse), rates, validation, clock.Elapsed.TotalSeconds, pps, isBest);
             history.Add(result);

@@ -146,7 +146,8 @@ public sealed class HnswVectorIndex : IVectorIndex
                     }
                 }
                 catch (Exception e) { Interlocked.CompareExchange(ref failure, e, null); }
-            }) { IsBackground = true, Name = "hnsw-add" };
+            })
+            { IsBackground = true, Name = "hnsw-add" };
             pool[w].Start();
         }
         foreach (var t in pool) t.Join();
