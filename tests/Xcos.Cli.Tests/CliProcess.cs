@@ -9,6 +9,12 @@ internal static class CliProcess
 
     /// <summary>Runs with extra environment variables.</summary>
     public static (int ExitCode, string Stdout, string Stderr) Run(IReadOnlyDictionary<string, string> environment, params string[] args)
+        => Run(environment, TimeSpan.FromMinutes(5), args);
+
+    /// <summary>Runs a command that does a whole workflow (the demo), with its own time limit.</summary>
+    public static (int ExitCode, string Stdout, string Stderr) Run(TimeSpan limit, params string[] args) => Run(new Dictionary<string, string>(), limit, args);
+
+    private static (int ExitCode, string Stdout, string Stderr) Run(IReadOnlyDictionary<string, string> environment, TimeSpan limit, string[] args)
     {
         var dll = Path.Combine(AppContext.BaseDirectory, "xcos.dll");
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
@@ -18,7 +24,7 @@ internal static class CliProcess
         using var p = Process.Start(psi)!;
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(TimeSpan.FromMinutes(5))) { p.Kill(true); throw new TimeoutException("xcos " + string.Join(' ', args)); }
+        if (!p.WaitForExit(limit)) { p.Kill(true); throw new TimeoutException("xcos " + string.Join(' ', args)); }
         return (p.ExitCode, stdout.Result, stderr.Result);
     }
 }

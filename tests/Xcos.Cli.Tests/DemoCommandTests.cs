@@ -9,7 +9,7 @@ public sealed class DemoCommandTests
         string dir = Directory.CreateTempSubdirectory("xcos-demo-cli-").FullName;
         try
         {
-            var (code, stdout, stderr) = CliProcess.Run("demo", "--out", dir, "--threads", "2");
+            var (code, stdout, stderr) = CliProcess.Run(TimeSpan.FromMinutes(15), "demo", "--out", dir, "--threads", "2"); // about a minute on 2 idle cores; CI runs the test projects side by side
             Assert.True(code == 0, stderr);
             Assert.Contains("recorded with the checkpoint:", stdout);
             Assert.Contains(": the same, largest per-pair xCos difference", stdout);

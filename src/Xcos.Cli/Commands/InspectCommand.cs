@@ -94,6 +94,8 @@ internal static class InspectCommand
             // ML.NET reports a cut or foreign .zip with many exception types (format, EndOfStream, missing loaders)
             throw new CliException($"{path}: not a loadable ML.NET model ({e.Message.ReplaceLineEndings(" ")}).");
         }
+        // ML.NET writes each ONNX stage's model to a temporary file that only Dispose deletes
+        using var owned = model as IDisposable;
         var output = model.GetOutputSchema(input);
         return new()
         {

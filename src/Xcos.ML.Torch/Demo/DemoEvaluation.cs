@@ -12,8 +12,11 @@ namespace Xcos.ML.Torch.Demo;
 /// pairs (threshold from the labels) and run once over them; then the k-fold figures of xCos, the plain cosine and the
 /// pixel cosine, and ML.NET's <c>EvaluateNonCalibrated</c>.
 /// </summary>
-internal sealed class DemoEvaluation
+internal sealed class DemoEvaluation : IDisposable
 {
+    /// <summary>Disposes the fitted pipeline: its ONNX stages hold temporary copies of their models, deleted only on dispose.</summary>
+    public void Dispose() => (Model as IDisposable)?.Dispose();
+
     /// <summary>The ML.NET context the pipeline was fitted in.</summary>
     public required MLContext Context { get; init; }
     /// <summary>The fitted pipeline.</summary>

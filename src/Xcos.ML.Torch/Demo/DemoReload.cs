@@ -18,6 +18,8 @@ internal static class DemoReload
         var fresh = new MLContext(seed: seed + 1);
         fresh.ComponentCatalog.RegisterAssembly(typeof(XcosPipeline).Assembly);
         var loaded = fresh.Model.Load(zipPath, out _);
+        // ML.NET writes each ONNX stage's model to a temporary file that only Dispose deletes
+        using var owned = loaded as IDisposable;
         var again = DemoEvaluation.Materialize(fresh, loaded.Transform(fresh.Data.LoadFromEnumerable(rows)), rows.Length, n => progress(n, rows.Length), ct);
         var before = evaluation.Predictions;
         double max = 0;

@@ -67,7 +67,7 @@ public sealed class DemoRunner
         if (plan.Recorded is { } shipped && !Options.Train) CheckHeldOut(shipped, plan.Checkpoint, data);
         var training = Options.Train ? stages.Run(DemoStage.Training, _ => Train(plan, data, paths, stages)) : null;
 
-        var evaluation = stages.Run(DemoStage.Scoring, report => DemoEvaluation.Run(
+        using var evaluation = stages.Run(DemoStage.Scoring, report => DemoEvaluation.Run(
             TorchOnnxExport.LoadCheckpointWeights(plan.Checkpoint), data.Rows, Options.Verification, plan.Data.Seed, report, cancellationToken));
         var record = training is null ? plan.Recorded! : WriteRecord(plan, data, evaluation, training);
 
