@@ -33,19 +33,7 @@ public sealed class LearnedHeadPairScorer : IPairScorer
     /// <inheritdoc/>
     public double[][] Score(IReadOnlyList<RgbImage> faces1, IReadOnlyList<RgbImage> faces2)
     {
-        ArgumentNullException.ThrowIfNull(faces1);
-        ArgumentNullException.ThrowIfNull(faces2);
-        if (faces1.Count != faces2.Count) throw new ArgumentException($"{faces1.Count} first faces but {faces2.Count} second faces");
-        var unique = new Dictionary<RgbImage, int>(ReferenceEqualityComparer.Instance);
-        var list = new List<RgbImage>();
-        foreach (var f in faces1.Concat(faces2))
-            if (unique.TryAdd(f ?? throw new ArgumentException("a face is null"), list.Count)) list.Add(f);
-        var emb = new FaceEmbedding[list.Count];
-        for (int s = 0; s < list.Count; s += _batch)
-        {
-            var part = _embedder.Embed(list.GetRange(s, Math.Min(_batch, list.Count - s)));
-            for (int i = 0; i < part.Count; i++) emb[s + i] = part[i];
-        }
+        var (emb, unique) = DistinctFaceEmbeddings.Embed(_embedder, faces1, faces2, _batch);
         int n = faces1.Count, per = emb.Length == 0 ? 0 : emb[0].FeatureMap.Length;
         var cos = new double[n];
         var xc = new double[n];

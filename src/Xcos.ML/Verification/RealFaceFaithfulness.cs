@@ -86,21 +86,9 @@ public sealed class RealFacePairScorer : IPairScorer
     /// <inheritdoc/>
     public double[][] Score(IReadOnlyList<RgbImage> faces1, IReadOnlyList<RgbImage> faces2)
     {
-        ArgumentNullException.ThrowIfNull(faces1);
-        ArgumentNullException.ThrowIfNull(faces2);
-        if (faces1.Count != faces2.Count) throw new ArgumentException($"{faces1.Count} first faces but {faces2.Count} second faces");
-        var unique = new Dictionary<RgbImage, int>(ReferenceEqualityComparer.Instance);
-        var list = new List<RgbImage>();
-        foreach (var f in faces1.Concat(faces2))
-            if (unique.TryAdd(f ?? throw new ArgumentException("a face is null"), list.Count)) list.Add(f);
-        var emb = new FaceEmbedding[list.Count];
-        for (int s = 0; s < list.Count; s += _batch)
-        {
-            var part = _embedder.Embed(list.GetRange(s, Math.Min(_batch, list.Count - s)));
-            for (int i = 0; i < part.Count; i++) emb[s + i] = part[i];
-        }
-        var cells = new float[list.Count][];
-        Parallel.For(0, list.Count, i => cells[i] = _xcos.Head.CellFeatures(emb[i].FeatureMap));
+        var (emb, unique) = DistinctFaceEmbeddings.Embed(_embedder, faces1, faces2, _batch);
+        var cells = new float[emb.Length][];
+        Parallel.For(0, emb.Length, i => cells[i] = _xcos.Head.CellFeatures(emb[i].FeatureMap));
         var cos = new double[faces1.Count];
         var xc = new double[faces1.Count];
         Parallel.For(0, faces1.Count, i =>
