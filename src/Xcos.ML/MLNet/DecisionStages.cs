@@ -7,12 +7,20 @@ namespace Xcos.ML.MLNet;
 /// <summary>
 /// The decision part of a verification pipeline in ML.NET's binary-classification convention, shared by the checkpoint
 /// scorer (xCos decides) and the photo pipeline (the face model's cosine decides): a margin <c>Score</c>, <c>PredictedLabel</c>
-/// (margin &gt; 0) and a Platt <c>Probability</c>, all NaN / false for a row whose faces are not both ok. Every stage is an
-/// <c>Expression</c>, so the threshold and the calibrator's coefficients are saved in the .zip as text.
+/// (margin &gt; 0) and a Platt <c>Probability</c>, all NaN / false for a row whose faces are not both ok. The score and map
+/// columns named in <see cref="Gate"/> are NaN for such a row too (maps NaN-filled, same length), so no failed row carries
+/// a believable number. Every stage is an <c>Expression</c>, so the threshold and the calibrator's coefficients are saved
+/// in the .zip as text.
 /// </summary>
 internal sealed record DecisionStages(string Decide, string Score, string? PredictedLabel, string? Probability, string Label,
     string? Status1, string? Status2, XcosThresholdSelection Selection, VerificationOptions Verification)
 {
+    /// <summary>Score and map columns set to NaN where a face is not ok (gated pipelines only).</summary>
+    public IReadOnlyList<string> Gate { get; init; } = [];
+
+    /// <summary>The gate of one score or map column: its value where both faces are ok, else NaN (each slot of a map).</summary>
+    public const string GateExpression = "(v, a, b) => a == \"ok\" and b == \"ok\" ? v : na(v)";
+
     /// <summary>Whether the face-status columns gate the decision (both present in the schema).</summary>
     public bool Gated(Func<string?, bool> has) => has(Status1) && has(Status2);
 
@@ -22,6 +30,8 @@ internal sealed record DecisionStages(string Decide, string Score, string? Predi
         IEstimator<ITransformer> chain = gated
             ? catalog.Expression(Score, XcosPairScorer.MarginExpression(threshold, true), Decide, Status1!, Status2!)
             : catalog.Expression(Score, XcosPairScorer.MarginExpression(threshold, false), Decide);
+        if (gated)
+            foreach (var column in Gate) chain = chain.Append(catalog.Expression(column, GateExpression, column, Status1!, Status2!));
         if (PredictedLabel != null)
             chain = chain.Append(catalog.Expression(PredictedLabel, XcosPairScorer.LabelExpression(), Score));
         // Without labels at Fit there is nothing to calibrate on: the column stays, holding NaN, so the schema is stable.

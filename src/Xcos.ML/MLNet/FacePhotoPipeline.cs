@@ -82,7 +82,10 @@ internal sealed class FacePhotoPipeline : IEstimator<ITransformer>
     }
 
     private DecisionStages Stages => new("Cosine", "Score", "PredictedLabel", "Probability", _options.LabelColumnName,
-        "FaceStatus1", "FaceStatus2", _options.ThresholdSelection, _options.Verification);
+        "FaceStatus1", "FaceStatus2", _options.ThresholdSelection, _options.Verification)
+    {
+        Gate = ["Xcos", "Cosine", "CosineMap", "Attention", "Contributions"],
+    };
 
     public ITransformer Fit(IDataView input)
     {

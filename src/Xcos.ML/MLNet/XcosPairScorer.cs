@@ -135,7 +135,11 @@ public sealed class XcosPairScorer : IEstimator<ITransformer>
 
     private DecisionStages Stages => new(_options.XcosColumnName, _options.ScoreColumnName, _options.PredictedLabelColumnName,
         _options.ProbabilityColumnName, _options.LabelColumnName, _options.Status1ColumnName, _options.Status2ColumnName,
-        _options.ThresholdSelection, _options.Verification);
+        _options.ThresholdSelection, _options.Verification)
+    {
+        Gate = new[] { _options.XcosColumnName, _options.CosineColumnName, _options.GridCosineColumnName, _options.CosineMapColumnName, _options.AttentionColumnName }
+            .OfType<string>().ToArray(),
+    };
 
     private void CheckLabel(DataViewSchema schema)
     {
