@@ -75,7 +75,7 @@ public sealed class FaceGallery : IFaceGallery
         ArgumentNullException.ThrowIfNull(model);
         path = System.IO.Path.GetFullPath(path);
         if (File.Exists(path)) throw new IOException($"{path}: a file exists already; open it, or choose another path");
-        var tmp = TempNextTo(path);
+        var tmp = Data.AtomicFile.TempNextTo(path);
         using (var f = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
         {
             f.Write(GalleryFileFormat.Magic);
@@ -147,27 +147,21 @@ public sealed class FaceGallery : IFaceGallery
                 foreach (var id in live.Where(kv => kv.Value.Entry.Identity == e.Identity).Select(kv => kv.Key).ToList()) live.Remove(id);
             }
         }
-        var copy = path + ".damaged";
-        for (int n = 1; File.Exists(copy); n++) copy = $"{path}.damaged.{n}";
+        var target = Data.AtomicFile.ResolveTarget(path);
+        var copy = target + ".damaged";
+        for (int n = 1; File.Exists(copy); n++) copy = $"{target}.damaged.{n}";
         using (var c = new FileStream(copy, FileMode.CreateNew, FileAccess.Write, FileShare.None))
         {
             c.Write(data);
             c.Flush(flushToDisk: true);
         }
-        var tmp = TempNextTo(path);
-        try
+        Data.AtomicFile.Write(target, f =>
         {
-            using (var f = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
-            {
-                f.Write(GalleryFileFormat.Magic);
-                f.Write(GalleryFileFormat.HeaderRecord(found.Model));
-                foreach (var (e, code) in live.Values.OrderBy(v => v.Entry.FaceId))
-                    f.Write(GalleryFileFormat.FaceRecord(e.FaceId, e.Identity, e.Source, e.Embedding, code).Bytes);
-                f.Flush(flushToDisk: true);
-            }
-            File.Move(tmp, path, overwrite: true);
-        }
-        finally { File.Delete(tmp); }
+            f.Write(GalleryFileFormat.Magic);
+            f.Write(GalleryFileFormat.HeaderRecord(found.Model));
+            foreach (var (e, code) in live.Values.OrderBy(v => v.Entry.FaceId))
+                f.Write(GalleryFileFormat.FaceRecord(e.FaceId, e.Identity, e.Source, e.Embedding, code).Bytes);
+        });
         // the graph was built for the damaged contents; its content digest would reject it, so drop it now
         File.Delete(HnswGraphFile.PathFor(path));
         return new GallerySalvageReport(live.Count, removals, found.Damaged.Count, found.Damaged.Sum(d => d.To - d.From), copy);
@@ -254,9 +248,9 @@ public sealed class FaceGallery : IFaceGallery
         lock (_lock)
         {
             EnsureWritable();
-            var tmp = TempNextTo(Path);
             var moved = new List<Face>(_faces.Count);
-            using (var f = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
+            // through the link to its target: renaming over a link would leave the real file stale, removed faces included
+            Data.AtomicFile.Write(Path, f =>
             {
                 f.Write(GalleryFileFormat.Magic);
                 f.Write(GalleryFileFormat.HeaderRecord(Model));
@@ -267,10 +261,8 @@ public sealed class FaceGallery : IFaceGallery
                     moved.Add(face with { CodeOffset = f.Position + codeAt });
                     f.Write(bytes);
                 }
-                f.Flush(flushToDisk: true);
-            }
+            });
             _file.Dispose();
-            File.Move(tmp, Path, overwrite: true);
             _file = OpenForWriting(Path);
             _file.Position = _file.Length;
             foreach (var face in moved) _faces[face.Id] = face;
@@ -439,9 +431,6 @@ public sealed class FaceGallery : IFaceGallery
         if (n > 0) TensorPrimitives.Divide(u, n, u);
         return u;
     }
-
-    private static string TempNextTo(string path) =>
-        System.IO.Path.Combine(System.IO.Path.GetDirectoryName(path)!, "." + System.IO.Path.GetFileName(path) + "." + Guid.NewGuid().ToString("N")[..8] + ".tmp");
 
     /// <inheritdoc/>
     public void Dispose()
