@@ -164,4 +164,22 @@ public class FacePhotoPipelineTests(FittedPhotoPipeline fitted) : IClassFixture<
             Assert.All(v[2], x => Assert.True(float.IsFinite(x), map));
         }
     }
+
+    [DevFacesFact]
+    public void Fit_on_a_few_labelled_pairs_keeps_the_calibrated_threshold_and_says_so()
+    {
+        var scored = fitted.Model!.Transform(fitted.Ml.Data.LoadFromEnumerable(fitted.Score));
+        float calibrated = (float)FaceModelDescriptor.FrFeature().Threshold;
+        var cosine = scored.GetColumn<float>("Cosine").ToArray();
+        var margin = scored.GetColumn<float>("Score").ToArray();
+        for (int i = 0; i < cosine.Length; i++) Assert.Equal(cosine[i] - calibrated, margin[i], 5);
+        var source = scored.GetColumn<string>("ThresholdSource").Distinct().Single();
+        Assert.Contains("calibrated threshold of face model fr_feature", source);
+        Assert.Contains("12 same and 12 different", source);
+        // the saved model says the same, and the evaluation report shows it
+        var loaded = new MLContext(seed: 3).Model.Load(fitted.ZipPath, out _);
+        var again = loaded.Transform(fitted.Ml.Data.LoadFromEnumerable(fitted.Score));
+        Assert.Equal(source, again.GetColumn<string>("ThresholdSource").First());
+        Assert.Equal(source, fitted.Ml.EvaluateVerification(again, options: new Metrics.VerificationOptions { Folds = 2 }).ThresholdSource);
+    }
 }
