@@ -37,6 +37,7 @@ internal sealed class FacePhotoPipeline : IEstimator<ITransformer>
         _catalog = catalog;
         _options = options;
         _descriptor = options.FaceModel!;
+        ArgumentOutOfRangeException.ThrowIfNegative(options.PhotoCacheCapacity, "XcosPipelineOptions.PhotoCacheCapacity");
         _descriptor.Validate($"face model '{_descriptor.Name}'");
         if (_descriptor.InputSize != ArcFaceTemplate.Size)
             throw new ArgumentException($"face model '{_descriptor.Name}' takes {_descriptor.InputSize}x{_descriptor.InputSize} faces; the pipeline aligns onto the {ArcFaceTemplate.Size}x{ArcFaceTemplate.Size} ArcFace template");
@@ -89,28 +90,38 @@ internal sealed class FacePhotoPipeline : IEstimator<ITransformer>
         ArgumentNullException.ThrowIfNull(input);
         XcosPipelineColumns.CheckScalar(input.Schema, "Image path 1", _options.ImagePath1ColumnName, TextDataViewType.Instance);
         XcosPipelineColumns.CheckScalar(input.Schema, "Image path 2", _options.ImagePath2ColumnName, TextDataViewType.Instance);
-        var upstream = Upstream().Fit(input);
+        // Fitting these stages reads only the schema; the photos are first read by the threshold pass below.
+        var faces = Faces().Fit(input);
+        var pair = Pair().Fit(faces.Transform(input));
+        CachedFacePhotos? cached = _options.KeepIntermediateColumns || _options.PhotoCacheCapacity == 0 ? null
+            : new CachedFacePhotos(_catalog, faces, input, new FacePhotoCache(_options.PhotoCacheCapacity), _options);
+        IDataView Scored(IDataView data) => pair.Transform(cached is null ? faces.Transform(data) : cached.Transform(data));
         var stages = Stages;
         float threshold;
         PlattCalibration? platt = null;
         bool labelled = XcosPipelineColumns.Has(input.Schema, _options.LabelColumnName);
+        var scored = Scored(input);
         if (labelled)
         {
             XcosPipelineColumns.CheckScalar(input.Schema, "Label", _options.LabelColumnName, BooleanDataViewType.Instance);
-            var (cos, same) = stages.Labelled(upstream.Transform(input), gated: true);
+            var (cos, same) = stages.Labelled(scored, gated: true);
             threshold = _options.Threshold ?? stages.Choose(cos, same);
             platt = DecisionStages.Calibrate(cos, same, threshold);
         }
         else threshold = _options.Threshold ?? (float)_descriptor.Threshold;
-        var scored = upstream.Transform(input);
-        var decision = stages.Build(_catalog, gated: true, threshold, platt).Append(_catalog.DropColumns(Internals())).Fit(scored);
-        return new TransformerChain<ITransformer>(upstream, decision);
+        var decision = stages.Build(_catalog, gated: true, threshold, platt).Fit(scored);
+        var full = pair.Transform(faces.Transform(input));
+        var saveable = new TransformerChain<ITransformer>(faces, pair, decision, _catalog.DropColumns(Internals()).Fit(decision.Transform(full)));
+        if (cached is null) return saveable;
+        // The cached stage adds only the per-face columns the rest needs; drop those of them the saved chain drops.
+        var drop = Internals().Where(n => scored.Schema.GetColumnOrNull(n) != null).ToArray();
+        return new FacePhotoTransformer(saveable, cached, new TransformerChain<ITransformer>(pair, decision, _catalog.DropColumns(drop).Fit(decision.Transform(scored))));
     }
 
     public SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
         ArgumentNullException.ThrowIfNull(inputSchema);
-        var shape = Upstream().GetOutputSchema(inputSchema);
+        var shape = Pair().GetOutputSchema(Faces().GetOutputSchema(inputSchema));
         return Stages.Build(_catalog, gated: true, 0f, null).Append(_catalog.DropColumns(Internals())).GetOutputSchema(shape);
     }
 
@@ -118,8 +129,8 @@ internal sealed class FacePhotoPipeline : IEstimator<ITransformer>
         ["Image1", "Image2", "LoadStatus1", "LoadStatus2", "DetectStatus1", "DetectStatus2", "AlignStatus1", "AlignStatus2",
          "FaceTensor1", "FaceTensor2", "Map1", "Map2", "Embedding1", "Embedding2", .. _options.Aligned ? Array.Empty<string>() : ["Landmarks1", "Landmarks2"]];
 
-    // Everything before the decision: statuses, faces, embeddings, the explanation and the cosine.
-    private IEstimator<ITransformer> Upstream()
+    // The work on each photo: read, detect, align, status, and the face model's map and embedding.
+    private IEstimator<ITransformer> Faces()
     {
         var c = _catalog;
         var o = _options;
@@ -143,8 +154,13 @@ internal sealed class FacePhotoPipeline : IEstimator<ITransformer>
             }));
             chain = chain.Append(c.Expression("FaceStatus" + n, "(l, d, a) => l == \"ok\" ? (d == \"ok\" ? a : d) : l", "LoadStatus" + n, "DetectStatus" + n, "AlignStatus" + n));
         }
-        return chain.Append(XcosPipeline.PairStatus(c, "Status", "FaceStatus1", "FaceStatus2")).Append(Explanation());
+        // Both faces through the face model (weights stored once): last map and embedding.
+        return chain.Append(Onnx(_embedder, "face model", new() { [_embeddingInput] = ("FaceTensor1", "FaceTensor2") },
+            [(_mapOutput, "Map1", "Map2"), (_embeddingOutput, "Embedding1", "Embedding2")]));
     }
+
+    // The work on each pair: its status, then the explanation of the face model's cosine.
+    private IEstimator<ITransformer> Pair() => XcosPipeline.PairStatus(_catalog, "Status", "FaceStatus1", "FaceStatus2").Append(Explanation());
 
     // Detection of both photos: detector input, fr_detect, primary face and landmark crop, fr_landmark, five points.
     private IEstimator<ITransformer> Detection()
@@ -169,15 +185,11 @@ internal sealed class FacePhotoPipeline : IEstimator<ITransformer>
         return chain.Append(c.DropColumns(typeof(FaceDetectionColumns).GetFields().Select(f => (string)f.GetRawConstantValue()!).ToArray()));
     }
 
-    // The face model on both faces, then the explanation of its cosine.
+    // The explanation of the face model's cosine from both faces' maps and embeddings.
     private IEstimator<ITransformer> Explanation()
     {
         var c = _catalog;
         IEstimator<ITransformer> chain = new EstimatorChain<ITransformer>();
-        // Both faces through the face model (weights stored once): last map and embedding.
-        chain = chain.Append(Onnx(_embedder, "face model", new() { [_embeddingInput] = ("FaceTensor1", "FaceTensor2") },
-            [(_mapOutput, "Map1", "Map2"), (_embeddingOutput, "Embedding1", "Embedding2")]));
-
         // The explanation of the model's cosine.
         var headOutputs = new List<OnnxOutputSpec>
         {
