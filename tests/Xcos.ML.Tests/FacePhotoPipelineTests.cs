@@ -155,7 +155,7 @@ public class FacePhotoPipelineTests(FittedPhotoPipeline fitted) : IClassFixture<
         _ = fitted.Ml.BinaryClassification.Evaluate(scored);
         Assert.Equal(photos, fresh.Cache.Computed);
 
-        // The saved model runs the same stages row by row: the same columns, numbers and decisions.
+        // The saved model runs the same stages row by row (the face model at batch 1): the same columns and decisions, the numbers to float rounding.
         var model = fitted.Model!.Transform(data);
         var loaded = new MLContext(seed: 2).Model.Load(fitted.ZipPath, out _).Transform(data);
         Assert.Equal(loaded.GetColumn<bool>("PredictedLabel"), model.GetColumn<bool>("PredictedLabel"));
@@ -163,7 +163,7 @@ public class FacePhotoPipelineTests(FittedPhotoPipeline fitted) : IClassFixture<
         {
             var want = loaded.GetColumn<float>(column).ToArray();
             var got = model.GetColumn<float>(column).ToArray();
-            for (int i = 0; i < want.Length; i++) Assert.True(Math.Abs(want[i] - got[i]) < 1e-6, $"pair {i}: {column} {got[i]} vs saved {want[i]}");
+            for (int i = 0; i < want.Length; i++) Assert.True(Math.Abs(want[i] - got[i]) < 1e-5, $"pair {i}: {column} {got[i]} vs saved {want[i]}");
         }
         Assert.Equal(model.GetColumn<float>("Cosine"), scored.GetColumn<float>("Cosine"));
         static IEnumerable<(string, string)> Columns(IDataView v) => v.Schema.Where(c => !c.IsHidden).Select(c => (c.Name, c.Type.ToString() ?? "")).Order();

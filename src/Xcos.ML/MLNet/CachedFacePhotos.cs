@@ -1,5 +1,8 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using Microsoft.ML.OnnxRuntime;
+using Xcos.ML.FaceModels;
+using Xcos.ML.Onnx;
 
 namespace Xcos.ML.MLNet;
 
@@ -59,14 +62,17 @@ public sealed class CachedFaceColumns
 /// The per-face part of a fitted photo pipeline (read, detect, align, embed), run once per distinct photo: a
 /// Transform first finds the photos of the input that <see cref="FacePhotoCache"/> does not hold and runs the
 /// pipeline's own per-face stages on them, two photos per row (the stages are twin graphs: face 1 and face 2 of a
-/// row are two photos), then a lookup stage gives every row its faces' columns from the cache. The numbers are
-/// those of the saved stages, since the same fitted stages compute them; the saved model is those stages row by row.
+/// row are two photos) up to the face tensors, embeds those in batches with the same face model made batch-dynamic
+/// (<see cref="BatchedFaceModel"/>; on a GPU the saved twin stage instead), then a lookup stage gives every row its
+/// faces' columns from the cache. The saved model is the same stages row by row; the two agree to float rounding
+/// (a convolution at batch 32 sums in another order than at batch 1).
 /// </summary>
 internal sealed class CachedFacePhotos
 {
     public const string Path1 = "Xcos.Cache.Path1", Path2 = "Xcos.Cache.Path2";
 
-    private readonly ITransformer _faces;
+    private readonly ITransformer _prepare, _faces;
+    private readonly BatchedFaceModel? _batched;
     private readonly FacePhotoCache _cache;
     private readonly XcosPipelineOptions _options;
     private readonly ITransformer _lookup;
@@ -74,13 +80,18 @@ internal sealed class CachedFacePhotos
     private readonly MLContext _ml = new();
 
     /// <param name="catalog">Catalog to build the lookup stage with.</param>
+    /// <param name="prepare">The fitted per-face stages before the face model (FaceStatus, FaceCount, FaceBox, FaceTensor).</param>
     /// <param name="faces">The fitted per-face stages: path columns in; FaceStatus, FaceCount, FaceBox, Map, Embedding (1 and 2) out.</param>
     /// <param name="input">Data with the input's schema (only its schema is used).</param>
     /// <param name="cache">The memo shared by every pass of the fitted pipeline.</param>
     /// <param name="options">The pipeline's options (path columns, image folder, aligned).</param>
-    public CachedFacePhotos(TransformsCatalog catalog, ITransformer faces, IDataView input, FacePhotoCache cache, XcosPipelineOptions options)
+    /// <param name="batched">The face model taking many faces per call (owned; then <paramref name="faces"/> runs only <paramref name="prepare"/>'s part), or null.</param>
+    public CachedFacePhotos(TransformsCatalog catalog, ITransformer prepare, ITransformer faces, IDataView input, FacePhotoCache cache, XcosPipelineOptions options,
+        BatchedFaceModel? batched)
     {
+        _prepare = prepare;
         _faces = faces;
+        _batched = batched;
         _cache = cache;
         _options = options;
         var facesSchema = faces.GetOutputSchema(input.Schema);
@@ -144,7 +155,8 @@ internal sealed class CachedFacePhotos
         (row.FaceStatus2, row.FaceCount2, row.FaceBox2, row.Map2, row.Embedding2) = (b.Status, b.FaceCount, b.FaceBox, b.Map, b.Embedding);
     }
 
-    // Runs the per-face stages on the photos, two per row (an odd last photo is paired with itself).
+    // Runs the per-face stages on the photos, two per row (an odd last photo is paired with itself); with a batched
+    // face model, the stages stop at the face tensors and the model embeds them up to BatchedFaceModel.MaxBatch per call.
     private FacePhotoEntry[] Compute(IReadOnlyList<KeyValuePair<FacePhotoKey, string>> photos)
     {
         var result = new FacePhotoEntry[photos.Count];
@@ -152,47 +164,112 @@ internal sealed class CachedFacePhotos
         var rows = new List<CachedFacePaths>();
         for (int i = 0; i < photos.Count; i += 2)
             rows.Add(new CachedFacePaths { Path1 = photos[i].Value, Path2 = photos[Math.Min(i + 1, photos.Count - 1)].Value });
-        var faces = _faces.Transform(_ml.Data.LoadFromEnumerable(rows, _pathsDefinition));
+        var faces = (_batched is null ? _faces : _prepare).Transform(_ml.Data.LoadFromEnumerable(rows, _pathsDefinition));
         bool detects = !_options.Aligned;
-        var names = new List<string> { "FaceStatus1", "FaceStatus2", "Map1", "Map2", "Embedding1", "Embedding2" };
+        var names = new List<string> { "FaceStatus1", "FaceStatus2" };
+        names.AddRange(_batched is null ? ["Map1", "Map2", "Embedding1", "Embedding2"] : ["FaceTensor1", "FaceTensor2"]);
         if (detects) names.AddRange(["FaceCount1", "FaceCount2", "FaceBox1", "FaceBox2"]);
         var columns = names.Select(n => faces.Schema[n]).ToArray();
-        using var cursor = faces.GetRowCursor(columns);
-        var face = new[] { Getters(cursor, faces.Schema, "1", detects), Getters(cursor, faces.Schema, "2", detects) };
-        int row = 0;
-        while (cursor.MoveNext())
+        var tensors = new float[photos.Count][];
+        using (var cursor = faces.GetRowCursor(columns))
         {
-            for (int f = 0; f < 2 && 2 * row + f < photos.Count; f++)
+            var face = new[] { Getters(cursor, faces.Schema, "1", detects, _batched is not null), Getters(cursor, faces.Schema, "2", detects, _batched is not null) };
+            int row = 0;
+            while (cursor.MoveNext())
             {
-                var entry = face[f]();
-                result[2 * row + f] = entry;
-                _cache.Add(photos[2 * row + f].Key, entry);
+                for (int f = 0; f < 2 && 2 * row + f < photos.Count; f++)
+                    (result[2 * row + f], tensors[2 * row + f]) = face[f]();
+                row++;
             }
-            row++;
         }
+        if (_batched is not null)
+        {
+            for (int start = 0; start < photos.Count; start += BatchedFaceModel.MaxBatch)
+            {
+                int n = Math.Min(BatchedFaceModel.MaxBatch, photos.Count - start);
+                var (maps, embeddings) = _batched.Run(tensors.AsSpan(start, n));
+                for (int i = 0; i < n; i++) result[start + i] = result[start + i] with { Map = maps[i], Embedding = embeddings[i] };
+            }
+        }
+        for (int i = 0; i < photos.Count; i++) _cache.Add(photos[i].Key, result[i]);
         return result;
     }
 
-    private static Func<FacePhotoEntry> Getters(DataViewRowCursor cursor, DataViewSchema schema, string n, bool detects)
+    private static Func<(FacePhotoEntry Entry, float[] Tensor)> Getters(DataViewRowCursor cursor, DataViewSchema schema, string n, bool detects, bool tensorOnly)
     {
         var status = cursor.GetGetter<ReadOnlyMemory<char>>(schema["FaceStatus" + n]);
-        var map = cursor.GetGetter<VBuffer<float>>(schema["Map" + n]);
-        var embedding = cursor.GetGetter<VBuffer<float>>(schema["Embedding" + n]);
+        var map = tensorOnly ? null : cursor.GetGetter<VBuffer<float>>(schema["Map" + n]);
+        var embedding = tensorOnly ? null : cursor.GetGetter<VBuffer<float>>(schema["Embedding" + n]);
+        var tensor = tensorOnly ? cursor.GetGetter<VBuffer<float>>(schema["FaceTensor" + n]) : null;
         var count = detects ? cursor.GetGetter<int>(schema["FaceCount" + n]) : null;
         var box = detects ? cursor.GetGetter<VBuffer<float>>(schema["FaceBox" + n]) : null;
         return () =>
         {
             ReadOnlyMemory<char> s = default;
-            VBuffer<float> m = default, e = default, b = default;
+            VBuffer<float> m = default, e = default, b = default, t = default;
             int c = 0;
             status(ref s);
-            map(ref m);
-            embedding(ref e);
+            map?.Invoke(ref m);
+            embedding?.Invoke(ref e);
+            tensor?.Invoke(ref t);
             count?.Invoke(ref c);
             box?.Invoke(ref b);
-            return new FacePhotoEntry(s.ToString(), c, box is null ? new float[4] : b.DenseValues().ToArray(), m.DenseValues().ToArray(), e.DenseValues().ToArray());
+            return (new FacePhotoEntry(s.ToString(), c, box is null ? new float[4] : b.DenseValues().ToArray(), m.DenseValues().ToArray(), e.DenseValues().ToArray()),
+                tensor is null ? [] : t.DenseValues().ToArray());
         };
     }
+
+    /// <summary>Disposes the batched face model.</summary>
+    public void Dispose() => _batched?.Dispose();
+}
+
+/// <summary>
+/// The photo pipeline's face model (the bytes its ApplyOnnxModel stage holds) in an ONNX Runtime session of its own,
+/// rewritten by <see cref="OnnxDynamicBatch"/> to take up to <see cref="MaxBatch"/> faces per call.
+/// </summary>
+internal sealed class BatchedFaceModel : IDisposable
+{
+    /// <summary>Most faces per call.</summary>
+    public const int MaxBatch = OnnxFaceEmbedder.MaxBatch;
+
+    private readonly InferenceSession _session;
+    private readonly string _input, _map, _embedding;
+
+    public BatchedFaceModel(byte[] model, string input, string map, string embedding)
+    {
+        var dynamic = OnnxModelFile.Load(model);
+        OnnxDynamicBatch.Rewrite(dynamic.Model);
+        _session = OnnxSessions.Open("face model", dynamic.ToBytes(), intraOpThreads: 0);
+        (_input, _map, _embedding) = (input, map, embedding);
+        var dims = _session.InputMetadata[input].Dimensions;
+        Shape = dims.Skip(1).Select(d => (long)d).ToArray();
+    }
+
+    /// <summary>One face's tensor shape (CHW).</summary>
+    public long[] Shape { get; }
+
+    /// <summary>Maps and embeddings of the faces' CHW tensors, one call.</summary>
+    public (float[][] Maps, float[][] Embeddings) Run(ReadOnlySpan<float[]> tensors)
+    {
+        int n = tensors.Length, per = (int)Shape.Aggregate(1L, (a, b) => a * b);
+        var input = new float[n * per];
+        for (int i = 0; i < n; i++) tensors[i].AsSpan().CopyTo(input.AsSpan(i * per, per));
+        using var x = OrtValue.CreateTensorValueFromMemory(input, [n, .. Shape]);
+        using var outs = OnnxSessions.Run(_session, _input, x, _map, _embedding);
+        var m = outs[0].GetTensorDataAsSpan<float>();
+        var e = outs[1].GetTensorDataAsSpan<float>();
+        int md = m.Length / n, ed = e.Length / n;
+        var maps = new float[n][];
+        var embeddings = new float[n][];
+        for (int i = 0; i < n; i++)
+        {
+            maps[i] = m.Slice(i * md, md).ToArray();
+            embeddings[i] = e.Slice(i * ed, ed).ToArray();
+        }
+        return (maps, embeddings);
+    }
+
+    public void Dispose() => _session.Dispose();
 }
 
 /// <summary>
@@ -216,5 +293,9 @@ internal sealed class FacePhotoTransformer(TransformerChain<ITransformer> saveab
 
     void ICanSaveModel.Save(ModelSaveContext ctx) => ((ICanSaveModel)saveable).Save(ctx);
 
-    public void Dispose() => saveable.Dispose();
+    public void Dispose()
+    {
+        faces.Dispose();
+        saveable.Dispose();
+    }
 }

@@ -91,10 +91,13 @@ internal sealed class FacePhotoPipeline : IEstimator<ITransformer>
         XcosPipelineColumns.CheckScalar(input.Schema, "Image path 1", _options.ImagePath1ColumnName, TextDataViewType.Instance);
         XcosPipelineColumns.CheckScalar(input.Schema, "Image path 2", _options.ImagePath2ColumnName, TextDataViewType.Instance);
         // Fitting these stages reads only the schema; the photos are first read by the threshold pass below.
-        var faces = Faces().Fit(input);
+        var prepare = Prepare().Fit(input);
+        var faces = new TransformerChain<ITransformer>(prepare, FaceModel().Fit(prepare.Transform(input)));
         var pair = Pair().Fit(faces.Transform(input));
+        // On the CPU the cached stage embeds the photos in batches through a dynamic-batch copy of the face model.
         CachedFacePhotos? cached = _options.KeepIntermediateColumns || _options.PhotoCacheCapacity == 0 ? null
-            : new CachedFacePhotos(_catalog, faces, input, new FacePhotoCache(_options.PhotoCacheCapacity), _options);
+            : new CachedFacePhotos(_catalog, prepare, faces, input, new FacePhotoCache(_options.PhotoCacheCapacity), _options,
+                _options.GpuDeviceId is null ? new BatchedFaceModel(_embedder, _embeddingInput, _mapOutput, _embeddingOutput) : null);
         IDataView Scored(IDataView data) => pair.Transform(cached is null ? faces.Transform(data) : cached.Transform(data));
         var stages = Stages;
         float threshold;
@@ -121,7 +124,7 @@ internal sealed class FacePhotoPipeline : IEstimator<ITransformer>
     public SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
         ArgumentNullException.ThrowIfNull(inputSchema);
-        var shape = Pair().GetOutputSchema(Faces().GetOutputSchema(inputSchema));
+        var shape = Pair().GetOutputSchema(FaceModel().GetOutputSchema(Prepare().GetOutputSchema(inputSchema)));
         return Stages.Build(_catalog, gated: true, 0f, null).Append(_catalog.DropColumns(Internals())).GetOutputSchema(shape);
     }
 
@@ -129,8 +132,8 @@ internal sealed class FacePhotoPipeline : IEstimator<ITransformer>
         ["Image1", "Image2", "LoadStatus1", "LoadStatus2", "DetectStatus1", "DetectStatus2", "AlignStatus1", "AlignStatus2",
          "FaceTensor1", "FaceTensor2", "Map1", "Map2", "Embedding1", "Embedding2", .. _options.Aligned ? Array.Empty<string>() : ["Landmarks1", "Landmarks2"]];
 
-    // The work on each photo: read, detect, align, status, and the face model's map and embedding.
-    private IEstimator<ITransformer> Faces()
+    // The work on each photo before its face model: read, detect, align, status and the face tensor.
+    private IEstimator<ITransformer> Prepare()
     {
         var c = _catalog;
         var o = _options;
@@ -154,10 +157,13 @@ internal sealed class FacePhotoPipeline : IEstimator<ITransformer>
             }));
             chain = chain.Append(c.Expression("FaceStatus" + n, "(l, d, a) => l == \"ok\" ? (d == \"ok\" ? a : d) : l", "LoadStatus" + n, "DetectStatus" + n, "AlignStatus" + n));
         }
-        // Both faces through the face model (weights stored once): last map and embedding.
-        return chain.Append(Onnx(_embedder, "face model", new() { [_embeddingInput] = ("FaceTensor1", "FaceTensor2") },
-            [(_mapOutput, "Map1", "Map2"), (_embeddingOutput, "Embedding1", "Embedding2")]));
+        return chain;
     }
+
+    // Both faces through the face model (weights stored once): last map and embedding.
+    private IEstimator<ITransformer> FaceModel() =>
+        Onnx(_embedder, "face model", new() { [_embeddingInput] = ("FaceTensor1", "FaceTensor2") },
+            [(_mapOutput, "Map1", "Map2"), (_embeddingOutput, "Embedding1", "Embedding2")]);
 
     // The work on each pair: its status, then the explanation of the face model's cosine.
     private IEstimator<ITransformer> Pair() => XcosPipeline.PairStatus(_catalog, "Status", "FaceStatus1", "FaceStatus2").Append(Explanation());
