@@ -3,6 +3,8 @@
 # console project outside the repository, against `xcos eval` on the same pairs, in one run: eval, snippet, eval.
 # Prints each side's seconds, the ratio, and whether the decisions agree (the snippet's PredictedLabel against
 # eval's cosine at the snippet's fitted threshold).
+# With XCOS_BASELINE=DIR (the bin/Release/net10.0 folder of another build, e.g. main's), that build's `xcos eval`
+# runs first and last too (baseline, eval, snippet, eval, baseline), for the speed-up of eval itself.
 # Usage: scripts/bench-mlnet/snippet-vs-eval.sh [PAIRS.tsv (default ../shared/dev-faces/pairs.tsv)] [WORK folder]
 # Needs XCOS_MODELS (fr_detect, fr_landmark, fr_feature). Run it niced on a shared machine: nice -n 5 ...
 set -euo pipefail
@@ -25,16 +27,21 @@ xcos="$work/xcos-bin/xcos"
 run_eval() {
     local s e
     s=$(date +%s.%N)
-    "$xcos" eval --pairs "$pairs" --scores "$work/eval$1.tsv" --json > "$work/eval$1.json"
+    "${2:-$xcos}" eval --pairs "$pairs" --scores "$work/eval$1.tsv" --json > "$work/eval$1.json"
     e=$(date +%s.%N)
     echo "$e - $s" | bc > "$work/eval$1.seconds"
 }
+if [ -n "${XCOS_BASELINE:-}" ]; then
+    rm -rf "$work/baseline-bin" && cp -r "$XCOS_BASELINE" "$work/baseline-bin"
+    run_eval _base1 "$work/baseline-bin/xcos"
+fi
 run_eval 1
 s=$(date +%s.%N)
 (cd "$work" && dotnet snippet/bin/Release/net10.0/snippet.dll "$pairs" "$work/snippet.tsv" > "$work/snippet.json")
 e=$(date +%s.%N)
 echo "$e - $s" | bc > "$work/snippet.seconds"
 run_eval 2
+if [ -n "${XCOS_BASELINE:-}" ]; then run_eval _base2 "$work/baseline-bin/xcos"; fi
 
 python3 - "$work" <<'PY'
 import csv, json, sys
@@ -47,7 +54,15 @@ assert len(ev) == len(sp), (len(ev), len(sp))
 t = float(sp[0]["cosine"]) - float(sp[0]["score"])
 differ = [i for i, (a, b) in enumerate(zip(ev, sp)) if (float(a["cosine"]) > t) != (b["predicted"] == "1")]
 dcos = max(abs(float(a["cosine"]) - float(b["cosine"])) for a, b in zip(ev, sp))
-print(json.dumps({"eval_s": [round(e1, 2), round(e2, 2)], "snippet_process_s": round(sn, 2),
+import os
+base = {}
+if os.path.exists(f"{w}/eval_base1.seconds"):
+    b1, b2 = sec("eval_base1"), sec("eval_base2")
+    bv = list(csv.DictReader(open(f"{w}/eval_base1.tsv"), delimiter="\t"))
+    base = {"baseline_eval_s": [round(b1, 2), round(b2, 2)], "speedup_eval_vs_baseline": round((b1 + b2) / (e1 + e2), 3),
+            "baseline_max_cosine_difference": max(abs(float(a["cosine"]) - float(b["cosine"])) for a, b in zip(ev, bv)),
+            "baseline_metrics": json.loads(open(f"{w}/eval_base1.json").read())}
+print(json.dumps({**base, "eval_s": [round(e1, 2), round(e2, 2)], "snippet_process_s": round(sn, 2),
                   "snippet": json.loads(open(f"{w}/snippet.json").read()),
                   "ratio_snippet_to_mean_eval": round(sn / ((e1 + e2) / 2), 3),
                   "threshold": t, "decisions_differing": len(differ), "max_cosine_difference": dcos,
