@@ -108,9 +108,7 @@ public static class OcclusionCommand
 
     private static OnnxFacePairVerifier OnnxVerifier(string model, DirectoryInfo? modelsDir, int? threads)
     {
-        string? descriptor = model == "fr_feature" ? null
-            : File.Exists(model) ? model
-            : throw new CliException($"--model '{model}': expected fr_feature or an existing descriptor .json file.", ExitCodes.Usage);
+        string descriptor = RealFaceArgs.ResolveModel(model, "--model");
         try
         {
             return new OnnxFacePairVerifier(new OnnxFacePairVerifierOptions

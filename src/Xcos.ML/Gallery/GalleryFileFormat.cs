@@ -4,12 +4,13 @@ using System.Text;
 namespace Xcos.ML.Gallery;
 
 /// <summary>
-/// The gallery file, version 1: an append-only log of checksummed records, little-endian throughout.
+/// The gallery file, version 2: an append-only log of checksummed records, little-endian throughout.
 /// <code>
 /// file    = magic "XCOSGAL1" (8 bytes), header record, then face and remove records in the order they happened
 /// record  = uint32 n, n bytes body (byte type, payload), uint32 CRC-32 (IEEE) of the body
-/// header  (type 1) = int32 version (1), string model name, string model hash, int32 embedding dim, int32 code length,
-///                    int64 created (Unix seconds, UTC)
+/// header  (type 1) = int32 version (2), string model name, string model hash, int32 embedding dim, int32 code length,
+///                    int64 created (Unix seconds, UTC), string codes (version 2 only: what the face codes are,
+///                    <see cref="GalleryModelStamp.Codes"/>: "model" or "map:&lt;feature map&gt;")
 /// face    (type 2) = int64 face id, string identity, string source file, int32 dim, float32[dim] embedding,
 ///                    int32 code length, float32[code length] code
 /// remove  (type 3) = string identity (removes every face enrolled under it before this record)
@@ -20,13 +21,18 @@ namespace Xcos.ML.Gallery;
 /// never acknowledged and is dropped (and truncated away when the gallery is opened for writing). A bad checksum
 /// anywhere else is corruption and an error. Compaction writes the live records to a temporary file next to the
 /// gallery, flushes it and renames it over the gallery, so a crash leaves either the old or the new file.
+/// Versions: 1 had no codes field (its codes are the model's own, "model"); 2 adds it, so a gallery of learned-xCos
+/// codes (feature maps) is told from one of weight-derived codes. Version-1 files are read; new headers (and the
+/// header a compaction rewrites) are version 2.
 /// </summary>
 public static class GalleryFileFormat
 {
-    /// <summary>The magic bytes (format and version 1).</summary>
+    /// <summary>The magic bytes (the format; the header record carries the version).</summary>
     public static ReadOnlySpan<byte> Magic => "XCOSGAL1"u8;
     /// <summary>The format version written in the header.</summary>
-    public const int Version = 1;
+    public const int Version = 2;
+    /// <summary>The oldest version this build reads.</summary>
+    public const int OldestReadable = 1;
     internal const byte HeaderType = 1, FaceType = 2, RemoveType = 3;
     private const int MaxRecord = 1 << 30;
 
@@ -42,6 +48,7 @@ public static class GalleryFileFormat
         using var w = new Writer();
         w.Byte(HeaderType); w.Int(Version); w.Str(m.Name); w.Str(m.Hash); w.Int(m.EmbeddingDim); w.Int(m.CodeLength);
         w.Long(DateTimeOffset.UtcNow.ToUnixTimeSeconds());
+        w.Str(m.Codes);
         return w.Frame();
     }
 
@@ -102,8 +109,10 @@ public static class GalleryFileFormat
             {
                 case HeaderType when model is null:
                     int version = r.Int();
-                    if (version != Version) throw new InvalidDataException($"{path}: gallery format version {version}; this build reads version {Version}");
-                    model = new GalleryModelStamp(r.Str(), r.Str(), r.Int(), r.Int());
+                    if (version is < OldestReadable or > Version) throw new InvalidDataException($"{path}: gallery format version {version}; this build reads versions {OldestReadable} to {Version}");
+                    var (name, hash, dim, codeLength) = (r.Str(), r.Str(), r.Int(), r.Int());
+                    r.Long();   // created
+                    model = new GalleryModelStamp(name, hash, dim, codeLength, version >= 2 ? r.Str() : GalleryModelStamp.ModelCodes);
                     break;
                 case FaceType when model is not null:
                     long id = r.Long();
