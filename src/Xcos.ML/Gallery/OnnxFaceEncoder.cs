@@ -79,6 +79,8 @@ public sealed class OnnxFaceEncoder : IFaceEncoder
     public WeightDerivedXcos? Xcos { get; }
     /// <summary>The learned xCos head that explains and re-ranks (<see cref="XcosVariant.Learned"/>), else null.</summary>
     public LearnedHead? Learned { get; }
+    /// <summary>The ONNX Runtime session of the face model (batched embeddings and maps).</summary>
+    public OnnxFaceEmbedder Embedder => _embedder;
     /// <summary>Which xCos the codes serve: <see cref="XcosVariant.Learned"/> or <see cref="XcosVariant.Weights"/>.</summary>
     public XcosVariant Variant => Learned is null ? XcosVariant.Weights : XcosVariant.Learned;
 
