@@ -59,6 +59,11 @@ internal sealed class OcclusionBenchmarkArgs
             using var detector = FaceDetector.FromDirectory(models, new FaceDetectorOptions { IntraOpThreads = t });
             Read(photos, per, only, excluded, faces, labels, names, distractors, detector);
         }
+        // every name given must be someone: a typo would silently change who is measured
+        var known = new[] { p.GetValue(Faces), p.GetValue(Photos) }.OfType<DirectoryInfo>().Where(d => d.Exists)
+            .SelectMany(d => d.GetDirectories().Select(x => x.Name)).ToHashSet(StringComparer.Ordinal);
+        foreach (var n in (only ?? []).Concat(excluded ?? []))
+            if (!known.Contains(n)) throw new CliException($"'{n}' is not a person of --faces/--photos (people: {string.Join(", ", known.Order(StringComparer.Ordinal))}).", ExitCodes.Usage);
         if (names.Count < 2) throw new CliException($"the benchmark needs at least two people with two usable photos each; found {names.Count} ({string.Join(", ", names)}).");
         var options = new OcclusionBenchmarkOptions { Pairs = p.GetValue(PairCount), ProbesPerPerson = p.GetValue(ProbesPerPerson), Seed = seed };
         var galleryFile = Path.Combine(Path.GetTempPath(), $"xcos-occlusion-{Guid.NewGuid():N}.gallery");
@@ -156,8 +161,6 @@ internal sealed class OcclusionBenchmarkArgs
     {
         if (!root.Exists) throw new CliException($"{root.FullName}: folder not found.");
         var folder = ImageFolder.Load(root.FullName);
-        foreach (var n in (only ?? []).Concat(excluded ?? []))
-            if (!folder.IdentityToLabel.ContainsKey(n)) throw new CliException($"'{n}' is not a person of {root.FullName} (people: {string.Join(", ", folder.Identities)}).", ExitCodes.Usage);
         for (int id = 0; id < folder.Identities.Count; id++)
         {
             string name = folder.Identities[id];

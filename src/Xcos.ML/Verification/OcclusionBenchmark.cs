@@ -76,7 +76,7 @@ public sealed record OcclusionExample(string Condition, RgbImage Face1, RgbImage
 /// <summary>
 /// The occlusion benchmark on aligned faces: for each condition (clean, surgical-mask shape, dark sunglasses, random
 /// blobs over 25 % of the face) face 2 of every pair is occluded (<see cref="FaceOccluders"/>,
-/// <see cref="OcclusionMasks.Blobs"/>, seeded), and the original model's cosine and the chosen model's learned xCos are
+/// <see cref="OcclusionMasks.Blobs"/>; each face once per condition, seeded), and the original model's cosine and the chosen model's learned xCos are
 /// measured on the same pairs (AUC, k-fold accuracy, TAR at FAR 1e-3); then 1:N with one gallery photo per person
 /// (distractor people included) and occluded probes, through <see cref="FaceIdentifier"/>: rank-1 of the cosine order
 /// and of the shortlist re-ranked by the learned xCos on the gallery's stored maps.
@@ -144,8 +144,10 @@ public static class OcclusionBenchmark
             for (int c = 0; c < ConditionNames.Count; c++)
             {
                 string name = ConditionNames[c];
-                var second = Occlude(name, set.Pairs.Select(p => faces[p.B]).ToList(), set, o, seedOffset: 0);
-                var emb2 = name == "clean" ? Pick(clean, set.Pairs.Select(p => p.B)) : Embed(original, model.Embedder, shared, second, o.BatchSize, progress, $"{name}: face 2 of {second.Count} pairs");
+                // each face is occluded once per condition (seeded), so one backbone pass serves the pairs' face 2 and the probes
+                var occluded = Occlude(name, faces, o.Seed, o.BlobFraction);
+                var all = name == "clean" ? clean : Embed(original, model.Embedder, shared, occluded, o.BatchSize, progress, $"{name}: {faces.Count} faces");
+                var emb2 = Pick(all, set.Pairs.Select(p => p.B));
                 var cos = new double[set.Pairs.Count];
                 for (int i = 0; i < cos.Length; i++) cos[i] = VectorMath.Cosine(clean.Embeddings[set.Pairs[i].A], emb2.Embeddings[i]);
                 progress?.Invoke($"{name}: learned xCos of {cos.Length} pairs");
@@ -171,14 +173,13 @@ public static class OcclusionBenchmark
                     }
                 }
                 if (name == "mask" && firstSame is not null)
-                    example = new OcclusionExample(name, faces[set.Pairs[firstSameIndex].A], second[firstSameIndex], firstSame, cos[firstSameIndex]);
+                    example = new OcclusionExample(name, faces[set.Pairs[firstSameIndex].A], occluded[set.Pairs[firstSameIndex].B], firstSame, cos[firstSameIndex]);
                 var vo = new VerificationOptions { Folds = Math.Min(o.Folds, cos.Length) };
                 var cosine = OcclusionScore.From(VerificationMetrics.Evaluate(cos, same, vo));
                 var xcos = OcclusionScore.From(VerificationMetrics.Evaluate(xc, same, vo));
 
                 // 1:N: the probes with this condition's occluder, through the gallery and the identifier
-                var probeFaces = Occlude(name, probes.Select(i => faces[i]).ToList(), set, o, seedOffset: 1);
-                var pe = name == "clean" ? Pick(clean, probes) : Embed(original, model.Embedder, shared, probeFaces, o.BatchSize, progress, $"{name}: {probes.Count} probes");
+                var pe = Pick(all, probes);
                 progress?.Invoke($"{name}: identifying {probes.Count} probes");
                 int r1c = 0, r1x = 0, r5c = 0, r5x = 0;
                 var search = new FaceIdentifierOptions { Top = o.Shortlist, Shortlist = o.Shortlist, Threshold = -1 };
@@ -219,21 +220,18 @@ public static class OcclusionBenchmark
         }
     }
 
-    /// <summary>The faces with a condition's occluder, each drawn from its own seeded generator (so pairs and probes differ).</summary>
-    public static List<RgbImage> Occlude(string condition, IReadOnlyList<RgbImage> faces, OccludedPairSet? pairs, OcclusionBenchmarkOptions options, int seedOffset)
+    /// <summary>The faces with a condition's occluder, drawn from a generator seeded by <paramref name="seed"/> and the condition.</summary>
+    /// <exception cref="ArgumentException">An unknown condition.</exception>
+    public static List<RgbImage> Occlude(string condition, IReadOnlyList<RgbImage> faces, int seed, double blobFraction = 0.25)
     {
         ArgumentNullException.ThrowIfNull(faces);
-        ArgumentNullException.ThrowIfNull(options);
-        // the pair set already drew face 2 of each pair with the training occluders: use those very images
-        if (seedOffset == 0 && pairs is not null && condition is "mask" or "sunglasses")
-            return [.. pairs.Second[condition == "mask" ? FaceOccluder.Mask : FaceOccluder.Sunglasses]];
-        int seed = options.Seed * 1009 + seedOffset * 101;
+        int s = seed * 1009;
         return condition switch
         {
             "clean" => [.. faces],
-            "mask" => Draw(faces, FaceOccluder.Mask, seed + 1),
-            "sunglasses" => Draw(faces, FaceOccluder.Sunglasses, seed + 2),
-            "blobs25" => [.. faces.Select((f, i) => OcclusionMasks.Apply(f, OcclusionMasks.Blobs(f.Width, f.Height, options.BlobFraction, seed + 3 + i)))],
+            "mask" => Draw(faces, FaceOccluder.Mask, s + 1),
+            "sunglasses" => Draw(faces, FaceOccluder.Sunglasses, s + 2),
+            "blobs25" => [.. faces.Select((f, i) => OcclusionMasks.Apply(f, OcclusionMasks.Blobs(f.Width, f.Height, blobFraction, s + 3 + i)))],
             _ => throw new ArgumentException($"unknown condition '{condition}': expected {string.Join(", ", ConditionNames)}", nameof(condition)),
         };
     }
