@@ -1,5 +1,6 @@
 using Google.Protobuf;
 using Microsoft.ML;
+using Microsoft.ML.Data;
 using Xcos.ML.FaceModels;
 using Xcos.ML.Gallery;
 using Xcos.ML.MLNet;

@@ -114,8 +114,12 @@ public static class OcclusionBenchmark
 
         progress?.Invoke($"drawing {o.Pairs} pairs and their occluders (seed {o.Seed})");
         var set = OccludedPairSet.Build("benchmark", faces, labels, o.Pairs, o.Seed);
+        // the set lists same pairs first; the k folds are contiguous, so each fold must hold both kinds
+        var order = set.Pairs.ToArray();
+        new Random(o.Seed + 1).Shuffle(order);
+        var pairs = order;
         var clean = Embed(original, model.Embedder, shared, faces, o.BatchSize, progress, "clean faces");
-        var same = set.Same;
+        var same = pairs.Select(p => p.Same).ToArray();
         var results = new List<OcclusionConditionResult>();
         OcclusionExample? example = null;
 
@@ -147,9 +151,9 @@ public static class OcclusionBenchmark
                 // each face is occluded once per condition (seeded), so one backbone pass serves the pairs' face 2 and the probes
                 var occluded = Occlude(name, faces, o.Seed, o.BlobFraction);
                 var all = name == "clean" ? clean : Embed(original, model.Embedder, shared, occluded, o.BatchSize, progress, $"{name}: {faces.Count} faces");
-                var emb2 = Pick(all, set.Pairs.Select(p => p.B));
-                var cos = new double[set.Pairs.Count];
-                for (int i = 0; i < cos.Length; i++) cos[i] = VectorMath.Cosine(clean.Embeddings[set.Pairs[i].A], emb2.Embeddings[i]);
+                var emb2 = Pick(all, pairs.Select(p => p.B));
+                var cos = new double[pairs.Length];
+                for (int i = 0; i < cos.Length; i++) cos[i] = VectorMath.Cosine(clean.Embeddings[pairs[i].A], emb2.Embeddings[i]);
                 progress?.Invoke($"{name}: learned xCos of {cos.Length} pairs");
                 var xc = new double[cos.Length];
                 LearnedHeadExplanation? firstSame = null;
@@ -162,7 +166,7 @@ public static class OcclusionBenchmark
                     var m2 = new float[n * len];
                     for (int i = 0; i < n; i++)
                     {
-                        clean.Maps[set.Pairs[s + i].A].CopyTo(m1, i * len);
+                        clean.Maps[pairs[s + i].A].CopyTo(m1, i * len);
                         emb2.Maps[s + i].CopyTo(m2, i * len);
                     }
                     var r = head.Explain(m1, m2, n);
@@ -173,7 +177,7 @@ public static class OcclusionBenchmark
                     }
                 }
                 if (name == "mask" && firstSame is not null)
-                    example = new OcclusionExample(name, faces[set.Pairs[firstSameIndex].A], occluded[set.Pairs[firstSameIndex].B], firstSame, cos[firstSameIndex]);
+                    example = new OcclusionExample(name, faces[pairs[firstSameIndex].A], occluded[pairs[firstSameIndex].B], firstSame, cos[firstSameIndex]);
                 var vo = new VerificationOptions { Folds = Math.Min(o.Folds, cos.Length) };
                 var cosine = OcclusionScore.From(VerificationMetrics.Evaluate(cos, same, vo));
                 var xcos = OcclusionScore.From(VerificationMetrics.Evaluate(xc, same, vo));
@@ -211,7 +215,7 @@ public static class OcclusionBenchmark
             var t = timings.Order().ToArray();
             double P(double q) => t[Math.Min(t.Length - 1, (int)Math.Ceiling(q * t.Length) - 1)];
             var timing = new RerankTiming(Math.Min(o.Shortlist, gallery.Identities.Count), t.Length, P(0.5), P(0.99), t.Average());
-            return new OcclusionBenchmarkResult(set.Pairs.Count, same.Count(v => v), labels.Distinct().Count(), gallery.Identities.Count, o.Seed, results, timing, example);
+            return new OcclusionBenchmarkResult(pairs.Length, same.Count(v => v), labels.Distinct().Count(), gallery.Identities.Count, o.Seed, results, timing, example);
         }
         finally
         {
