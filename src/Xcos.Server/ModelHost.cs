@@ -16,7 +16,7 @@ internal sealed record LoadedModels(IFacePairVerifier Verifier, FaceIdentifier? 
 /// </summary>
 internal sealed class ModelHost(IOptions<XcosServerOptions> options, XcosServerModels models, ILogger<ModelHost> log) : IDisposable
 {
-    private readonly Lazy<Task<LoadedModels>> _load = new(() => Task.Run(() => Load(options.Value, models, log)));
+    private readonly Lazy<Task<LoadedModels>> _load = new(() => Start(options.Value, models, log));
 
     /// <summary>Starts loading (idempotent).</summary>
     public Task<LoadedModels> Loading => _load.Value;
@@ -29,6 +29,21 @@ internal sealed class ModelHost(IOptions<XcosServerOptions> options, XcosServerM
 
     /// <summary>Why loading failed, or null.</summary>
     public string? Failure => _load.IsValueCreated && _load.Value.IsFaulted ? _load.Value.Exception!.GetBaseException().Message : null;
+
+    // the requests that arrived during loading go on in parallel: with inline continuations they would run one after
+    // another on the thread that finished loading, each through the whole model before the next reaches the queue
+    private static Task<LoadedModels> Start(XcosServerOptions o, XcosServerModels models, ILogger log)
+    {
+        var done = new TaskCompletionSource<LoadedModels>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _ = Task.Run(() =>
+        {
+            try { done.SetResult(Load(o, models, log)); }
+#pragma warning disable CA1031 // every failure goes to the task, where /readyz, the requests and ModelLoader see it
+            catch (Exception e) { done.SetException(e); }
+#pragma warning restore CA1031
+        });
+        return done.Task;
+    }
 
     private static LoadedModels Load(XcosServerOptions o, XcosServerModels models, ILogger log)
     {
