@@ -17,10 +17,12 @@ public sealed class BrowserTests
     {
         Assert.True(File.Exists(Chromium) && File.Exists(Driver),
             $"{Chromium} and {Driver} are needed: apt-get install -y chromium chromium-driver (.ci/run installs them)");
+        var folder = Directory.CreateTempSubdirectory("xcos-serve-browser-").FullName;
         var app = XcosServer.Build(["--urls", "http://127.0.0.1:0"], o =>
         {
             o.ModelsDir = RealFaces.ModelsDir();
             o.RateLimitPerSecond = 0;
+            o.Gallery = Path.Combine(folder, "people.gallery");
         });
         await using var _ = app;
         await app.StartAsync();
@@ -75,6 +77,27 @@ public sealed class BrowserTests
         var shot = Path.Combine(artifacts, "server-page.png");
         driver.GetScreenshot().SaveAsFile(shot);
         Assert.True(new FileInfo(shot).Length > 20_000);
+
+        // the second tab: enrol two people through the API, then identify a third photo of one of them on the page
+        using (var http = new HttpClient { BaseAddress = new Uri(url) })
+            foreach (var (who, file) in new[] { ("Tony Blair", "Tony_Blair/Tony_Blair_0001.jpg"), ("Donald Rumsfeld", "Donald_Rumsfeld/Donald_Rumsfeld_0003.jpg") })
+            {
+                var path = Path.Combine(DevFaces.Root, "photos", file);
+                var form = Forms.Files(("image", Path.GetFileName(path), File.ReadAllBytes(path)));
+                form.Add(new StringContent(who), "identity");
+                using var r = await http.PostAsync("/v1/enroll", form);
+                Assert.Equal(System.Net.HttpStatusCode.OK, r.StatusCode);
+            }
+        driver.Navigate().Refresh();
+        driver.FindElement(By.Id("tab-identify")).Click();
+        wait.Until(d => d.FindElement(By.Id("gallery-line")).Text.StartsWith("Gallery: 2 faces", StringComparison.Ordinal));
+        driver.FindElement(By.Id("probe")).SendKeys(Path.Combine(DevFaces.Root, "photos", "Tony_Blair", "Tony_Blair_0003.jpg"));
+        driver.FindElement(By.Id("identify-button")).Click();
+        wait.Until(d => d.FindElements(By.CssSelector("#probe-host canvas[data-drawn='true']")).Count == 1);
+        Assert.Equal("Tony Blair", driver.FindElement(By.Id("identify-verdict")).Text);
+        Assert.Equal(2, driver.FindElements(By.CssSelector("#matches tbody tr")).Count);
+        driver.GetScreenshot().SaveAsFile(Path.Combine(artifacts, "server-identify.png"));
         await app.StopAsync();
+        Directory.Delete(folder, true);
     }
 }
