@@ -66,7 +66,10 @@ public sealed class PgVectorFaceGallery : IFaceGallery
         options ??= new PgVectorGalleryOptions();
         options.Validate();
         if (mode == GalleryOpenMode.OpenOrCreate) ArgumentNullException.ThrowIfNull(model);
-        var source = NpgsqlDataSource.Create(location.ConnectionString());
+        var builder = new NpgsqlDataSourceBuilder(location.ConnectionString());
+        // vectors travel as real[] with pgvector's casts: no type-loading queries when a connection opens
+        builder.ConfigureTypeLoading(t => t.EnableTypeLoading(false));
+        var source = builder.Build();
         try
         {
             var stamp = PgVectorErrors.Run(location, "opening the gallery", () => Prepare(source, location, model, mode));

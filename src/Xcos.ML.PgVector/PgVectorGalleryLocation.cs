@@ -139,8 +139,6 @@ public sealed partial class PgVectorGalleryLocation
             CommandTimeout = 120,
             ApplicationName = "xcos",
             MaxPoolSize = 8,
-            // vectors travel as real[] with pgvector's casts: no type-loading queries when a connection opens
-            ServerCompatibilityMode = ServerCompatibilityMode.NoTypeLoading,
             // no DISCARD ALL between uses: the gallery keeps no session state (its settings are SET LOCAL)
             NoResetOnClose = true,
         };

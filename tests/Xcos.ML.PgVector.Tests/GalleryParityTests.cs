@@ -1,4 +1,6 @@
+using Microsoft.ML;
 using Xcos.ML.Gallery;
+using Xcos.ML.MLNet;
 using Xcos.ML.Verification;
 using Xunit.Abstractions;
 
@@ -69,5 +71,40 @@ public sealed class GalleryParityTests(PgliteServer server, ITestOutputHelper ou
         output.WriteLine($"dev-faces, 3 photos per person enrolled ({fileGallery.FaceCount} faces), {probes.Count} probes: rank-1 file {rank1File}, database {rank1Db}");
         Assert.Equal(rank1File, rank1Db);
         Assert.True(rank1File >= probes.Count * 0.8, $"rank-1 {rank1File} of {probes.Count}");
+    }
+
+    private sealed class Row { public string Path { get; set; } = ""; }
+
+    [PgliteDevFacesFact]
+    public void The_MLNet_identification_stage_takes_a_database_gallery_and_survives_save_and_load()
+    {
+        // the stage opens its face model from ModelStore's folder, as a loaded model would
+        if (string.IsNullOrEmpty(Environment.GetEnvironmentVariable("XCOS_MODELS"))) Environment.SetEnvironmentVariable("XCOS_MODELS", RealFaces.ModelsDir());
+        var root = Path.Combine(DevFaces.Root, "photos");
+        var people = Directory.GetDirectories(root).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToList();
+        string Photo(string who, int i) => Directory.GetFiles(Path.Combine(root, who)).Order(StringComparer.Ordinal).ElementAt(i);
+        var uri = server.NewGallery("mlnet");
+        using (var encoder = new OnnxFaceEncoder(RealFaces.ModelsDir(), intraOpThreads: 1))
+        using (var g = FaceGalleries.Open(uri, encoder.Model, GalleryOpenMode.OpenOrCreate))
+        {
+            var id = new FaceIdentifier(encoder, g);
+            foreach (var who in people.Take(3)) Assert.Equal("ok", id.EnrollFile(who!, Photo(who!, 0)).Status);
+        }
+        var rows = people.Take(3).Select(w => new Row { Path = Photo(w!, 1) }).Append(new Row { Path = Photo(people[^1]!, 0) }).ToList();
+        var ml = new MLContext(seed: 1);
+        var data = ml.Data.LoadFromEnumerable(rows);
+        var model = ml.Transforms.LoadImages("Image", null, "Path").Append(ml.Transforms.IdentifyFaces(uri)).Fit(data);
+        var before = model.Transform(data);
+        var names = before.GetColumn<string>("Identity").ToArray();
+        Assert.Equal(people.Take(3), names.Take(3));
+        Assert.Equal([false, false, false, true], before.GetColumn<bool>("Unknown").ToArray());
+        var zip = Path.Combine(Directory.CreateTempSubdirectory("xcos-pg-mlnet").FullName, "identify.zip");
+        ml.Model.Save(model, data.Schema, zip);
+        var ml2 = new MLContext(seed: 2);
+        ml2.ComponentCatalog.RegisterAssembly(typeof(IdentifyFacesFactory).Assembly);
+        IdentifyFacesFactory.UseGallery(uri);
+        var after = ml2.Model.Load(zip, out _).Transform(ml2.Data.LoadFromEnumerable(rows));
+        Assert.Equal(names, after.GetColumn<string>("Identity").ToArray());
+        Assert.Equal(before.GetColumn<float>("IdentityScore").ToArray(), after.GetColumn<float>("IdentityScore").ToArray());
     }
 }

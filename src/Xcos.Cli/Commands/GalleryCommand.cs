@@ -31,6 +31,34 @@ internal static class GalleryCommand
         copy.SetAction(p => Copy(p.GetValue(from)!, p.GetValue(to)!, p.GetValue(json)));
         var cmd = new Command("gallery", "Manage galleries (files and postgresql:// databases)");
         cmd.Subcommands.Add(copy);
+        cmd.Subcommands.Add(Bench());
+        return cmd;
+    }
+
+    // `xcos gallery bench --gallery G --faces N`: any gallery kind, measured through IFaceGallery alone
+    private static Command Bench()
+    {
+        var gallery = new Option<string>("--gallery") { Description = "A new gallery to fill: a file path or postgresql://USER@HOST:PORT/DB?table=NAME", Required = true };
+        var faces = new Option<int>("--faces") { Description = "Synthetic faces to enrol (clustered 512-d)", DefaultValueFactory = _ => 10_000 };
+        var perId = new Option<int>("--faces-per-identity") { Description = "Faces per identity", DefaultValueFactory = _ => 10 };
+        var queries = new Option<int>("--queries") { Description = "Timed top-10 searches", DefaultValueFactory = _ => 200 };
+        var json = new Option<bool>("--json") { Description = "Print one JSON object" };
+        var cmd = new Command("bench", "Enrol rate, top-10 identify latency (p50/p99) and recall@10 against an exact scan, on a new gallery of synthetic faces");
+        foreach (var o in new Option[] { gallery, faces, perId, queries, json }) cmd.Options.Add(o);
+        cmd.SetAction(p =>
+        {
+            var options = new GalleryBenchmarkOptions { Faces = p.GetValue(faces), FacesPerIdentity = p.GetValue(perId), Queries = p.GetValue(queries) };
+            if (options.Faces < 10 || options.FacesPerIdentity < 1 || options.Queries < 1) throw new CliException("--faces >= 10, --faces-per-identity >= 1, --queries >= 1.", ExitCodes.Usage);
+            var location = p.GetValue(gallery)!;
+            var name = FaceGalleries.Display(location);
+            using var g = FaceGalleries.Open(location, GalleryStoreBenchmark.Model(options.Dim), GalleryOpenMode.OpenOrCreate);
+            var r = CliProgress.Run("enrolling", options.Faces, step => GalleryStoreBenchmark.Run(g, name, options, _ => step(1)));
+            if (p.GetValue(json)) Cli.WriteJson(r);
+            else
+                Console.WriteLine($"{r.Gallery}: {r.Faces} faces of {r.Identities} identities; enrol {r.EnrolPerSecond:F1} faces/s; " +
+                    $"identify top-10 p50 {r.Identify.P50:F2} ms, p99 {r.Identify.P99:F2} ms; recall@10 {r.RecallAt10:F4} ({r.Queries} queries)");
+            return ExitCodes.Ok;
+        });
         return cmd;
     }
 
