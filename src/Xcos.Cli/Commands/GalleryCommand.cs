@@ -5,6 +5,7 @@ using Xcos.ML.Gallery;
 namespace Xcos.Cli.Commands;
 
 /// <summary>
+/// `xcos gallery salvage --gallery G`: rebuilds a damaged gallery file from every record whose checksums hold.
 /// `xcos gallery copy FROM TO`: copies every face (embedding, face code, source, identity) between galleries of any
 /// kind, file to database or back, creating TO for FROM's model. TO must be new or hold the same model; faces TO
 /// already has are skipped, so a copy cut short is finished by running it again. Checks counts at the end.
@@ -29,10 +30,28 @@ internal static class GalleryCommand
         var copy = new Command("copy", "Copy a gallery between a file and a database (either direction), checking counts and the model") { from, to };
         copy.Options.Add(json);
         copy.SetAction(p => Copy(p.GetValue(from)!, p.GetValue(to)!, p.GetValue(json)));
-        var cmd = new Command("gallery", "Manage galleries (files and postgresql:// databases)");
+        var cmd = new Command("gallery", "Manage galleries (files and postgresql:// databases): salvage, copy, bench");
+        cmd.Subcommands.Add(Salvage());
         cmd.Subcommands.Add(copy);
         cmd.Subcommands.Add(Bench());
         return cmd;
+    }
+
+    private static Command Salvage()
+    {
+        var gallery = new Option<FileInfo>("--gallery") { Description = "The damaged gallery file", Required = true };
+        var salvage = new Command("salvage", "Keep every record whose checksums hold; the damaged file is kept as <gallery>.damaged");
+        salvage.Options.Add(gallery);
+        salvage.SetAction(p =>
+        {
+            var file = p.GetValue(gallery)!;
+            if (!file.Exists) throw new CliException($"{file.FullName}: no gallery file.");
+            var r = FaceGallery.Salvage(file.FullName);
+            Console.WriteLine($"salvaged {file.FullName}: {r.Faces} faces kept, {r.Removals} removal(s) kept; skipped {r.DamagedRanges} damaged stretch(es) " +
+                $"({r.DamagedBytes} bytes); the damaged file is kept as {r.DamagedCopy}");
+            return ExitCodes.Ok;
+        });
+        return salvage;
     }
 
     // `xcos gallery bench --gallery G --faces N`: any gallery kind, measured through IFaceGallery alone

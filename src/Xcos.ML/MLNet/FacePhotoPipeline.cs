@@ -82,7 +82,10 @@ internal sealed class FacePhotoPipeline : IEstimator<ITransformer>
     }
 
     private DecisionStages Stages => new("Cosine", "Score", "PredictedLabel", "Probability", _options.LabelColumnName,
-        "FaceStatus1", "FaceStatus2", _options.ThresholdSelection, _options.Verification);
+        "FaceStatus1", "FaceStatus2", _options.ThresholdSelection, _options.Verification)
+    {
+        Gate = ["Xcos", "Cosine", "CosineMap", "Attention", "Contributions"],
+    };
 
     public ITransformer Fit(IDataView input)
     {
@@ -91,19 +94,19 @@ internal sealed class FacePhotoPipeline : IEstimator<ITransformer>
         XcosPipelineColumns.CheckScalar(input.Schema, "Image path 2", _options.ImagePath2ColumnName, TextDataViewType.Instance);
         var upstream = Upstream().Fit(input);
         var stages = Stages;
-        float threshold;
         PlattCalibration? platt = null;
-        bool labelled = XcosPipelineColumns.Has(input.Schema, _options.LabelColumnName);
-        if (labelled)
+        double[]? cos = null;
+        bool[]? same = null;
+        if (XcosPipelineColumns.Has(input.Schema, _options.LabelColumnName))
         {
             XcosPipelineColumns.CheckScalar(input.Schema, "Label", _options.LabelColumnName, BooleanDataViewType.Instance);
-            var (cos, same) = stages.Labelled(upstream.Transform(input), gated: true);
-            threshold = _options.Threshold ?? stages.Choose(cos, same);
-            platt = DecisionStages.Calibrate(cos, same, threshold);
+            (cos, same) = stages.Labelled(upstream.Transform(input), gated: true);
         }
-        else threshold = _options.Threshold ?? (float)_descriptor.Threshold;
+        // the descriptor's threshold was calibrated on many pairs: a few labels must not replace it
+        var (threshold, source) = stages.Resolve(_options.Threshold, cos, same, (float)_descriptor.Threshold, $"the calibrated threshold of face model {_descriptor.Name}");
+        if (cos is not null) platt = DecisionStages.Calibrate(cos, same!, threshold);
         var scored = upstream.Transform(input);
-        var decision = stages.Build(_catalog, gated: true, threshold, platt).Append(_catalog.DropColumns(Internals())).Fit(scored);
+        var decision = stages.Build(_catalog, gated: true, threshold, platt, source).Append(_catalog.DropColumns(Internals())).Fit(scored);
         return new TransformerChain<ITransformer>(upstream, decision);
     }
 
@@ -111,7 +114,7 @@ internal sealed class FacePhotoPipeline : IEstimator<ITransformer>
     {
         ArgumentNullException.ThrowIfNull(inputSchema);
         var shape = Upstream().GetOutputSchema(inputSchema);
-        return Stages.Build(_catalog, gated: true, 0f, null).Append(_catalog.DropColumns(Internals())).GetOutputSchema(shape);
+        return Stages.Build(_catalog, gated: true, 0f, null, "").Append(_catalog.DropColumns(Internals())).GetOutputSchema(shape);
     }
 
     private string[] Internals() => _options.KeepIntermediateColumns ? [] :
