@@ -1,4 +1,5 @@
 using Microsoft.ML;
+using Microsoft.ML.Data;
 using Xcos.ML.Gallery;
 using Xcos.ML.MLNet;
 using Xcos.ML.Verification;
