@@ -18,7 +18,7 @@ namespace Xcos.ML.PgVector;
 /// "T"      (id bigint identity primary key, identity text, embedding vector(D), code real[], source_file text,
 ///           content_hash bytea, enrolled_at timestamptz, unique (identity, content_hash))
 ///           + "T_hnsw": hnsw (embedding vector_cosine_ops); "T_identity": btree (identity)
-/// "T_meta" (one row: format, model_name, model_hash, embedding_dim, code_length, created_at)
+/// "T_meta" (one row: format, model_name, model_hash, embedding_dim, code_length, codes, created_at)
 /// </code>
 /// <para><c>code</c> is the face code the pair head reads (xCos explanations and re-ranking), exactly as the gallery file
 /// stores it. <c>content_hash</c> is the SHA-256 of the photo's bytes (of the embedding when the photo cannot be read), so
@@ -99,10 +99,10 @@ public sealed class PgVectorFaceGallery : IFaceGallery
                 CREATE TABLE IF NOT EXISTS {meta} (
                   one boolean PRIMARY KEY DEFAULT true CHECK (one),
                   format integer NOT NULL, model_name text NOT NULL, model_hash text NOT NULL,
-                  embedding_dim integer NOT NULL, code_length integer NOT NULL, created_at timestamptz NOT NULL DEFAULT now())
+                  embedding_dim integer NOT NULL, code_length integer NOT NULL, codes text NOT NULL, created_at timestamptz NOT NULL DEFAULT now())
                 """);
-            Exec(conn, tx, $"INSERT INTO {meta} (format, model_name, model_hash, embedding_dim, code_length) VALUES (@f, @n, @h, @d, @c) ON CONFLICT (one) DO NOTHING",
-                ("f", FormatVersion), ("n", model!.Name), ("h", model.Hash), ("d", model.EmbeddingDim), ("c", model.CodeLength));
+            Exec(conn, tx, $"INSERT INTO {meta} (format, model_name, model_hash, embedding_dim, code_length, codes) VALUES (@f, @n, @h, @d, @c, @k) ON CONFLICT (one) DO NOTHING",
+                ("f", FormatVersion), ("n", model!.Name), ("h", model.Hash), ("d", model.EmbeddingDim), ("c", model.CodeLength), ("k", model.Codes));
             // the dimension is an integer of the model stamp, not input text
             Exec(conn, tx, $"""
                 CREATE TABLE IF NOT EXISTS {faces} (
@@ -158,13 +158,13 @@ public sealed class PgVectorFaceGallery : IFaceGallery
                 throw new InvalidDataException($"{location}: table '{location.Table}' exists but is not an xcos gallery (no '{location.Table}_meta' row); name another table (?table=NAME)");
             if (!meta) return null;
         }
-        using var cmd = new NpgsqlCommand($"SELECT format, model_name, model_hash, embedding_dim, code_length FROM {Quote(location.Table + "_meta")}", conn);
+        using var cmd = new NpgsqlCommand($"SELECT format, model_name, model_hash, embedding_dim, code_length, codes FROM {Quote(location.Table + "_meta")}", conn);
         using var reader = cmd.ExecuteReader();
         if (!reader.Read()) throw new InvalidDataException($"{location}: the metadata table '{location.Table}_meta' has no row; the gallery was not created by xcos");
         int format = reader.GetInt32(0);
         if (format != FormatVersion)
             throw new InvalidDataException($"{location}: gallery table format {format}; this version of Xcos.ML.PgVector reads format {FormatVersion}");
-        return new GalleryModelStamp(reader.GetString(1), reader.GetString(2), reader.GetInt32(3), reader.GetInt32(4));
+        return new GalleryModelStamp(reader.GetString(1), reader.GetString(2), reader.GetInt32(3), reader.GetInt32(4), reader.GetString(5));
     }
 
     /// <inheritdoc/>
