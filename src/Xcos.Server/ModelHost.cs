@@ -61,7 +61,7 @@ internal sealed class ModelHost(IOptions<XcosServerOptions> options, XcosServerM
             if (o.Gallery is { } g)
             {
                 encoder = models.CreateEncoder?.Invoke(o) ?? new OnnxFaceEncoder(o.ModelsDir, o.Descriptor, o.IntraOpThreads);
-                gallery = FaceGalleries.Open(g, encoder.Model);
+                gallery = FaceGalleries.Open(g, encoder.Model, GalleryOpenMode.OpenOrCreate);
                 identifier = new FaceIdentifier(encoder, gallery, g);
                 ServerLog.GalleryOpened(log, g, gallery.FaceCount, gallery.Identities.Count);
             }

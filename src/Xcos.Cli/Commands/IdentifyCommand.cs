@@ -65,11 +65,12 @@ internal static class IdentifyCommand
             if ((probe is null) == (list is null)) throw new CliException("give either a probe photo IMG or --probes FILE.tsv.", ExitCodes.Usage);
             if (p.GetValue(top) < 1 || p.GetValue(shortlist) < 1) throw new CliException("--top and --shortlist must be at least 1.", ExitCodes.Usage);
             if (list is not null && p.GetValue(explain) is not null) throw new CliException("--explain draws one probe; use it with IMG, not --probes.", ExitCodes.Usage);
-            var file = p.GetValue(args.Gallery)!;
+            var location = args.Location(p);
             using var encoder = args.CreateEncoder(p, p.GetValue(threshold));
-            using var gallery = FaceGallery.Open(file.FullName, encoder.Model, args.GalleryOptions(p, readOnly: true));
-            if (gallery.FaceCount == 0) throw new CliException($"{file.FullName}: the gallery is empty; enrol photos with `xcos enroll`.");
-            var identifier = new FaceIdentifier(encoder, gallery, file.FullName);
+            using var gallery = args.OpenGallery(p, encoder.Model, GalleryOpenMode.ReadOnly);
+            var name = FaceGalleries.Display(location);
+            if (gallery.FaceCount == 0) throw new CliException($"{name}: the gallery is empty; enrol photos with `xcos enroll`.");
+            var identifier = new FaceIdentifier(encoder, gallery, name);
             return list is not null
                 ? Probes(p, args, identifier, list, p.GetValue(root), p.GetValue(shortlist), p.GetValue(json))
                 : One(p, args, identifier, probe!, new FaceIdentifierOptions
