@@ -117,4 +117,37 @@ public class GalleryCliTests
         Assert.Equal(before + 1, j.GetProperty("faces").GetInt32());
         Assert.True(sizeAtKill <= new FileInfo(gallery).Length);
     }
+
+    [Fact]
+    public void A_flipped_length_bit_is_refused_by_every_open_and_the_hinted_salvage_command_works()
+    {
+        var dir = Directory.CreateTempSubdirectory("xcos-gal-flip").FullName;
+        var gallery = Path.Combine(dir, "g.gallery");
+        var (code, _, stderr) = CliProcess.Run("enroll", "--gallery", gallery, "--images", Folder(dir, copies: 3), "--checkpoint", Checkpoint, "--aligned");
+        Assert.True(code == 0, stderr);
+        var bytes = File.ReadAllBytes(gallery);
+        // the frames: magic, then records of uint32 length, uint32 length CRC, body, uint32 CRC
+        long pos = 8;
+        for (int i = 0; i < 6; i++) pos += 12 + BitConverter.ToUInt32(bytes, (int)pos);
+        bytes[pos + 2] ^= 0x80;   // record 6 of 13: the repro
+        File.WriteAllBytes(gallery, bytes);
+
+        (code, _, stderr) = CliProcess.Run("enroll", "--gallery", gallery, "--remove", "Nobody", "--checkpoint", Checkpoint, "--aligned");
+        Assert.Equal(1, code);
+        Assert.Single(stderr.Trim().Split('\n'));
+        Assert.Equal(bytes, File.ReadAllBytes(gallery));   // refused: nothing truncated
+        (code, _, stderr) = CliProcess.Run("identify", "--gallery", gallery, Path.Combine(Tiny, "pair2_image1.png"), "--checkpoint", Checkpoint, "--aligned");
+        Assert.Equal(1, code);
+        var hint = System.Text.RegularExpressions.Regex.Match(stderr, "`xcos (gallery salvage [^`]*)`");
+        Assert.True(hint.Success, stderr);
+
+        (code, var stdout, stderr) = CliProcess.Run(hint.Groups[1].Value.Split(' '));
+        Assert.True(code == 0, stderr);
+        Assert.Contains("11 faces", stdout);   // 12 enrolled, one in the damaged stretch
+        Assert.Equal(bytes, File.ReadAllBytes(gallery + ".damaged"));
+        (code, stdout, stderr) = CliProcess.Run("identify", "--gallery", gallery, Path.Combine(Tiny, "pair2_image1.png"), "--checkpoint", Checkpoint, "--aligned",
+            "--threshold", "0.5", "--json");
+        Assert.True(code == 0, stderr);
+        Assert.Equal("p2", JsonDocument.Parse(stdout).RootElement.GetProperty("matches")[0].GetProperty("identity").GetString());
+    }
 }

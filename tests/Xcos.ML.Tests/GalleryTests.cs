@@ -155,6 +155,121 @@ public class GalleryTests
         Assert.Equal(bytes, File.ReadAllBytes(path));   // nothing was truncated
     }
 
+    // offsets of every record after the magic, read from the frames of either format version
+    internal static List<long> RecordOffsets(byte[] file)
+    {
+        int extra = file[7] == (byte)'1' ? 0 : 4;   // version 2 frames carry the length's own CRC-32
+        var offsets = new List<long>();
+        for (long pos = 8; pos < file.Length; pos += 4 + extra + BitConverter.ToUInt32(file, (int)pos) + 4) offsets.Add(pos);
+        return offsets;
+    }
+
+    [Fact]
+    public void A_flipped_bit_in_a_middle_records_length_is_refused_truncates_nothing_and_salvage_keeps_the_rest()
+    {
+        var path = NewPath();
+        using (var g = FaceGallery.Create(path, Model)) Fill(g, 6, 5);
+        var bytes = File.ReadAllBytes(path);
+        long at = RecordOffsets(bytes)[10];   // the header, then faces: record 10 is person1's 5th face
+        bytes[at + 2] ^= 0x80;                // the repro: the length now runs past the end of the file
+        File.WriteAllBytes(path, bytes);
+
+        var e = Assert.Throws<InvalidDataException>(() => FaceGallery.Open(path, Model));
+        Assert.Contains($"xcos gallery salvage --gallery {path}", e.Message);
+        Assert.Throws<InvalidDataException>(() => FaceGallery.Open(path, Model, new FaceGalleryOptions { ReadOnly = true }));
+        Assert.Equal(bytes, File.ReadAllBytes(path));   // refused, nothing truncated
+
+        var report = FaceGallery.Salvage(path);
+        Assert.Equal(29, report.Faces);
+        Assert.Equal(1, report.DamagedRanges);
+        Assert.Equal(bytes, File.ReadAllBytes(report.DamagedCopy));   // the damaged file is kept as it was
+        using var r = FaceGallery.Open(path, Model);
+        Assert.Equal(29, r.FaceCount);
+        Assert.Equal(4, r.FacesOf("person1").Count);
+        Assert.Equal(FaceOf(5, 4).Code, r.FacesOf("person5")[4].Code);
+    }
+
+    [Fact]
+    public void Salvage_skips_records_whose_checksum_fails_and_keeps_removals()
+    {
+        var path = NewPath();
+        using (var g = FaceGallery.Create(path, Model))
+        {
+            Fill(g, 4, 3);
+            g.RemoveIdentity("person3");
+        }
+        var bytes = File.ReadAllBytes(path);
+        var offsets = RecordOffsets(bytes);
+        bytes[offsets[2] + 20] ^= 0x01;   // a body bit of person0's 2nd face
+        bytes[offsets[7] + 1] ^= 0x10;    // the length of person2's 1st face
+        File.WriteAllBytes(path, bytes);
+        Assert.Throws<InvalidDataException>(() => FaceGallery.Open(path, Model, new FaceGalleryOptions { ReadOnly = true }));
+        var report = FaceGallery.Salvage(path);
+        Assert.Equal(2, report.DamagedRanges);
+        using var r = FaceGallery.Open(path, Model);
+        Assert.Equal(["person0", "person1", "person2"], r.Identities);   // person3's removal still holds
+        Assert.Equal(7, r.FaceCount);
+    }
+
+    [Fact]
+    public void A_damaged_last_record_header_is_corruption_but_a_cut_one_is_a_crash()
+    {
+        var path = NewPath();
+        using (var g = FaceGallery.Create(path, Model)) Fill(g, 2, 2);
+        var bytes = File.ReadAllBytes(path);
+        long last = RecordOffsets(bytes)[^1];
+        var flipped = (byte[])bytes.Clone();
+        flipped[last + 3] ^= 0x04;   // the last record's length: no longer provably a cut tail
+        File.WriteAllBytes(path, flipped);
+        Assert.Throws<InvalidDataException>(() => FaceGallery.Open(path, Model));
+        Assert.Equal(flipped, File.ReadAllBytes(path));
+        File.WriteAllBytes(path, bytes.AsSpan(0, (int)last + 30).ToArray());   // a crash inside the last record
+        using var g2 = FaceGallery.Open(path, Model);
+        Assert.Equal(3, g2.FaceCount);
+        Assert.NotNull(g2.RecoveredTail);
+    }
+
+    [Fact]
+    public void A_gallery_written_in_format_version_1_opens_takes_new_faces_and_compacts_to_the_current_version()
+    {
+        // TestData/gallery-v1.gal was written by the version 1 writer: 6 faces of 3 people, then person2 removed
+        var path = NewPath();
+        File.Copy(Path.Combine(AppContext.BaseDirectory, "TestData", "gallery-v1.gal"), path);
+        using (var g = FaceGallery.Open(path, Model))
+        {
+            Assert.Equal(["person0", "person1"], g.Identities);
+            Assert.Equal(new float[] { 1.1f, 2.1f, 3.1f, 4.1f, 5.1f, 6.1f }, g.FacesOf("person1")[1].Code);
+            var (e, c) = FaceOf(4, 0);
+            g.Enroll("late", e, c, "late.jpg");
+        }
+        using (var g = FaceGallery.Open(path, Model))
+        {
+            Assert.Equal(5, g.FaceCount);
+            g.Compact();
+        }
+        Assert.Equal((byte)'2', File.ReadAllBytes(path)[7]);
+        using var again = FaceGallery.Open(path, Model, new FaceGalleryOptions { ReadOnly = true });
+        Assert.Equal(FaceOf(4, 0).Code, again.FacesOf("late")[0].Code);
+        Assert.Equal(5, again.FaceCount);
+    }
+
+    [Fact]
+    public void A_cut_tail_of_a_version_1_gallery_is_dropped_but_a_flipped_length_before_valid_records_is_refused()
+    {
+        var path = NewPath();
+        var v1 = File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory, "TestData", "gallery-v1.gal"));
+        var offsets = RecordOffsets(v1);
+        var flipped = (byte[])v1.Clone();
+        flipped[offsets[3] + 2] ^= 0x80;
+        File.WriteAllBytes(path, flipped);
+        Assert.Throws<InvalidDataException>(() => FaceGallery.Open(path, Model));
+        Assert.Equal(flipped, File.ReadAllBytes(path));
+        File.WriteAllBytes(path, v1.AsSpan(0, v1.Length - 3).ToArray());
+        using var g = FaceGallery.Open(path, Model);
+        Assert.NotNull(g.RecoveredTail);
+        Assert.Equal(6, g.FaceCount);   // the cut record was person2's removal
+    }
+
     [Fact]
     public void Create_refuses_to_overwrite_and_open_refuses_a_non_gallery()
     {

@@ -83,7 +83,10 @@ internal sealed class FacePhotoPipeline : IEstimator<ITransformer>
     }
 
     private DecisionStages Stages => new("Cosine", "Score", "PredictedLabel", "Probability", _options.LabelColumnName,
-        "FaceStatus1", "FaceStatus2", _options.ThresholdSelection, _options.Verification);
+        "FaceStatus1", "FaceStatus2", _options.ThresholdSelection, _options.Verification)
+    {
+        Gate = ["Xcos", "Cosine", "CosineMap", "Attention", "Contributions"],
+    };
 
     public ITransformer Fit(IDataView input)
     {
@@ -100,19 +103,19 @@ internal sealed class FacePhotoPipeline : IEstimator<ITransformer>
                 _options.GpuDeviceId is null ? new BatchedFaceModel(_embedder, _embeddingInput, _mapOutput, _embeddingOutput) : null);
         IDataView Scored(IDataView data) => pair.Transform(cached is null ? faces.Transform(data) : cached.Transform(data));
         var stages = Stages;
-        float threshold;
         PlattCalibration? platt = null;
-        bool labelled = XcosPipelineColumns.Has(input.Schema, _options.LabelColumnName);
+        double[]? cos = null;
+        bool[]? same = null;
         var scored = Scored(input);
-        if (labelled)
+        if (XcosPipelineColumns.Has(input.Schema, _options.LabelColumnName))
         {
             XcosPipelineColumns.CheckScalar(input.Schema, "Label", _options.LabelColumnName, BooleanDataViewType.Instance);
-            var (cos, same) = stages.Labelled(scored, gated: true);
-            threshold = _options.Threshold ?? stages.Choose(cos, same);
-            platt = DecisionStages.Calibrate(cos, same, threshold);
+            (cos, same) = stages.Labelled(scored, gated: true);
         }
-        else threshold = _options.Threshold ?? (float)_descriptor.Threshold;
-        var decision = stages.Build(_catalog, gated: true, threshold, platt).Fit(scored);
+        // the descriptor's threshold was calibrated on many pairs: a few labels must not replace it
+        var (threshold, source) = stages.Resolve(_options.Threshold, cos, same, (float)_descriptor.Threshold, $"the calibrated threshold of face model {_descriptor.Name}");
+        if (cos is not null) platt = DecisionStages.Calibrate(cos, same!, threshold);
+        var decision = stages.Build(_catalog, gated: true, threshold, platt, source).Fit(scored);
         var full = pair.Transform(faces.Transform(input));
         var saveable = new TransformerChain<ITransformer>(faces, pair, decision, _catalog.DropColumns(Internals()).Fit(decision.Transform(full)));
         if (cached is null) return saveable;
@@ -125,7 +128,7 @@ internal sealed class FacePhotoPipeline : IEstimator<ITransformer>
     {
         ArgumentNullException.ThrowIfNull(inputSchema);
         var shape = Pair().GetOutputSchema(FaceModel().GetOutputSchema(Prepare().GetOutputSchema(inputSchema)));
-        return Stages.Build(_catalog, gated: true, 0f, null).Append(_catalog.DropColumns(Internals())).GetOutputSchema(shape);
+        return Stages.Build(_catalog, gated: true, 0f, null, "").Append(_catalog.DropColumns(Internals())).GetOutputSchema(shape);
     }
 
     private string[] Internals() => _options.KeepIntermediateColumns ? [] :

@@ -212,7 +212,8 @@ public static class XcosPipeline
     internal static IEstimator<ITransformer> FaceStatus(TransformsCatalog catalog, string output, string loadStatus, string alignStatus) =>
         catalog.Expression(output, $"(l, a) => l == {Ok} ? a : l", loadStatus, alignStatus);
 
-    /// <summary>"ok" when both faces are, else the first failure prefixed with its face ("face2 no_face").</summary>
+    /// <summary>"ok" when both faces are, else every failure prefixed with its face ("face2 no_face", "face1 missing_file; face2 no_face").</summary>
     internal static IEstimator<ITransformer> PairStatus(TransformsCatalog catalog, string output, string status1, string status2) =>
-        catalog.Expression(output, $"(a, b) => a == {Ok} ? (b == {Ok} ? a : concat(\"face2 \", b)) : concat(\"face1 \", a)", status1, status2);
+        catalog.Expression(output, $"(a, b) => a == {Ok} ? (b == {Ok} ? a : concat(\"face2 \", b)) : (b == {Ok} ? concat(\"face1 \", a) : concat(\"face1 \", a, \"; face2 \", b))",
+            status1, status2);
 }
