@@ -138,6 +138,52 @@ public class FacePhotoPipelineTests(FittedPhotoPipeline fitted) : IClassFixture<
     }
 
     [DevFacesFact]
+    public void A_failed_row_carries_no_number_and_its_status_names_every_failed_face()
+    {
+        var gone1 = Path.Combine(Path.GetTempPath(), $"xcos-gone-{Guid.NewGuid():N}.jpg");
+        var gone2 = Path.Combine(Path.GetTempPath(), $"xcos-gone-{Guid.NewGuid():N}.jpg");
+        var good = fitted.Score[0];
+        var rows = new[] { good with { ImagePath1 = gone1, ImagePath2 = gone2 }, good with { ImagePath2 = gone2 }, good };
+        var scored = fitted.Model!.Transform(fitted.Ml.Data.LoadFromEnumerable(rows));
+        var status = scored.GetColumn<string>("Status").ToArray();
+        Assert.StartsWith("face1 missing_file", status[0]);
+        Assert.Contains("; face2 missing_file", status[0]);
+        Assert.StartsWith("face2 missing_file", status[1]);
+        foreach (var column in new[] { "Xcos", "Cosine", "Score", "Probability" })
+        {
+            var v = scored.GetColumn<float>(column).ToArray();
+            Assert.True(float.IsNaN(v[0]) && float.IsNaN(v[1]), $"{column}: {v[0]}, {v[1]}");
+            if (column != "Probability") Assert.True(float.IsFinite(v[2]), column);
+        }
+        foreach (var map in new[] { "CosineMap", "Attention", "Contributions" })
+        {
+            var v = scored.GetColumn<VBuffer<float>>(map).Select(b => b.DenseValues().ToArray()).ToArray();
+            Assert.Equal(v[2].Length, v[0].Length);   // fixed length
+            Assert.Equal(v[2].Length, v[1].Length);
+            Assert.All(v[0].Concat(v[1]), x => Assert.True(float.IsNaN(x), map));
+            Assert.All(v[2], x => Assert.True(float.IsFinite(x), map));
+        }
+    }
+
+    [DevFacesFact]
+    public void Fit_on_a_few_labelled_pairs_keeps_the_calibrated_threshold_and_says_so()
+    {
+        var scored = fitted.Model!.Transform(fitted.Ml.Data.LoadFromEnumerable(fitted.Score));
+        float calibrated = (float)FaceModelDescriptor.FrFeature().Threshold;
+        var cosine = scored.GetColumn<float>("Cosine").ToArray();
+        var margin = scored.GetColumn<float>("Score").ToArray();
+        for (int i = 0; i < cosine.Length; i++) Assert.Equal(cosine[i] - calibrated, margin[i], 5);
+        var source = scored.GetColumn<string>("ThresholdSource").Distinct().Single();
+        Assert.Contains("calibrated threshold of face model fr_feature", source);
+        Assert.Contains("12 same and 12 different", source);
+        // the saved model says the same, and the evaluation report shows it
+        var loaded = new MLContext(seed: 3).Model.Load(fitted.ZipPath, out _);
+        var again = loaded.Transform(fitted.Ml.Data.LoadFromEnumerable(fitted.Score));
+        Assert.Equal(source, again.GetColumn<string>("ThresholdSource").First());
+        Assert.Equal(source, fitted.Ml.EvaluateVerification(again, options: new Metrics.VerificationOptions { Folds = 2 }).ThresholdSource);
+    }
+
+    [DevFacesFact]
     public void EachPhotoIsProcessedOnceAndScoresAsTheSavedModel()
     {
         var data = fitted.Ml.Data.LoadFromEnumerable(fitted.Score);
@@ -202,51 +248,5 @@ public class FacePhotoPipelineTests(FittedPhotoPipeline fitted) : IClassFixture<
         var cosine = bounded.Transform(rows).GetColumn<float>("Cosine").ToArray();
         Assert.True(bounded.Cache.Count <= 2, $"{bounded.Cache.Count} photos held");
         Assert.Equal(fitted.Model!.Transform(rows).GetColumn<float>("Cosine"), cosine);
-    }
-
-    [DevFacesFact]
-    public void A_failed_row_carries_no_number_and_its_status_names_every_failed_face()
-    {
-        var gone1 = Path.Combine(Path.GetTempPath(), $"xcos-gone-{Guid.NewGuid():N}.jpg");
-        var gone2 = Path.Combine(Path.GetTempPath(), $"xcos-gone-{Guid.NewGuid():N}.jpg");
-        var good = fitted.Score[0];
-        var rows = new[] { good with { ImagePath1 = gone1, ImagePath2 = gone2 }, good with { ImagePath2 = gone2 }, good };
-        var scored = fitted.Model!.Transform(fitted.Ml.Data.LoadFromEnumerable(rows));
-        var status = scored.GetColumn<string>("Status").ToArray();
-        Assert.StartsWith("face1 missing_file", status[0]);
-        Assert.Contains("; face2 missing_file", status[0]);
-        Assert.StartsWith("face2 missing_file", status[1]);
-        foreach (var column in new[] { "Xcos", "Cosine", "Score", "Probability" })
-        {
-            var v = scored.GetColumn<float>(column).ToArray();
-            Assert.True(float.IsNaN(v[0]) && float.IsNaN(v[1]), $"{column}: {v[0]}, {v[1]}");
-            if (column != "Probability") Assert.True(float.IsFinite(v[2]), column);
-        }
-        foreach (var map in new[] { "CosineMap", "Attention", "Contributions" })
-        {
-            var v = scored.GetColumn<VBuffer<float>>(map).Select(b => b.DenseValues().ToArray()).ToArray();
-            Assert.Equal(v[2].Length, v[0].Length);   // fixed length
-            Assert.Equal(v[2].Length, v[1].Length);
-            Assert.All(v[0].Concat(v[1]), x => Assert.True(float.IsNaN(x), map));
-            Assert.All(v[2], x => Assert.True(float.IsFinite(x), map));
-        }
-    }
-
-    [DevFacesFact]
-    public void Fit_on_a_few_labelled_pairs_keeps_the_calibrated_threshold_and_says_so()
-    {
-        var scored = fitted.Model!.Transform(fitted.Ml.Data.LoadFromEnumerable(fitted.Score));
-        float calibrated = (float)FaceModelDescriptor.FrFeature().Threshold;
-        var cosine = scored.GetColumn<float>("Cosine").ToArray();
-        var margin = scored.GetColumn<float>("Score").ToArray();
-        for (int i = 0; i < cosine.Length; i++) Assert.Equal(cosine[i] - calibrated, margin[i], 5);
-        var source = scored.GetColumn<string>("ThresholdSource").Distinct().Single();
-        Assert.Contains("calibrated threshold of face model fr_feature", source);
-        Assert.Contains("12 same and 12 different", source);
-        // the saved model says the same, and the evaluation report shows it
-        var loaded = new MLContext(seed: 3).Model.Load(fitted.ZipPath, out _);
-        var again = loaded.Transform(fitted.Ml.Data.LoadFromEnumerable(fitted.Score));
-        Assert.Equal(source, again.GetColumn<string>("ThresholdSource").First());
-        Assert.Equal(source, fitted.Ml.EvaluateVerification(again, options: new Metrics.VerificationOptions { Folds = 2 }).ThresholdSource);
     }
 }
