@@ -77,6 +77,12 @@ internal static class EnrollCommand
                     return 0;
                 });
             }
+            // the graph is a cache: failing to save it (a full disk) costs a rebuild next time, said in one line, not a crash
+            try { gallery.SaveIndex(); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                Console.Error.WriteLine($"warning: the search graph was not saved ({e.Message.ReplaceLineEndings(" ")}); the gallery is intact and the graph is rebuilt when it is next opened");
+            }
             if (p.GetValue(json))
                 Cli.WriteJson(new EnrollJson(file.FullName, encoder.Model.Name, encoder.Model.Hash, photos, enrolled, removed, gallery.FaceCount,
                     gallery.Identities.Count, gallery.IndexKind.ToString().ToLowerInvariant(), gallery.RecoveredTail, skipped.ToArray()));
