@@ -98,6 +98,8 @@ public static class HnswGraphFile
     {
         why = "";
         if (!File.Exists(path)) { why = "no saved graph"; return null; }
+        // a FIFO or a device would block the open or the read forever: only a regular file can be a saved graph
+        if (FileKinds.Of(path) != FileKind.Regular) { why = $"{path}: not a regular file"; return null; }
         var h = new byte[HeaderLength];
         long fileLength;
         using (var f = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read))
