@@ -45,6 +45,14 @@ internal static class EnrollCommand
             var who = p.GetValue(remove);
             if ((dir is null) == (who is null)) throw new CliException("give either --images DIR (to enrol) or --remove NAME (to remove an identity).", ExitCodes.Usage);
             var file = p.GetValue(args.Gallery)!;
+            // the photos are listed before the gallery is opened: a missing or empty folder must not leave an empty gallery behind
+            ImageFolder? folder = null;
+            if (dir is not null)
+            {
+                if (!dir.Exists) throw new CliException($"{dir.FullName}: images folder not found.");
+                try { folder = ImageFolder.Load(dir.FullName); }
+                catch (InvalidDataException e) { throw new CliException(e.Message); }
+            }
             using var encoder = args.CreateEncoder(p);
             var options = args.GalleryOptions(p, readOnly: false);
             using var gallery = who is not null
@@ -60,15 +68,22 @@ internal static class EnrollCommand
             }
             else
             {
-                if (!dir!.Exists) throw new CliException($"{dir.FullName}: images folder not found.");
-                var folder = ImageFolder.Load(dir.FullName);
                 var identifier = new FaceIdentifier(encoder, gallery, file.FullName);
                 bool aligned = p.GetValue(args.Aligned);
-                photos = folder.Count;
+                photos = folder!.Count;
+                // one file reached by several paths (links) is one photo: enrolled once per run
+                var enrolledFiles = new Dictionary<string, string>(StringComparer.Ordinal);
                 CliProgress.Run("enrolling", folder.Count, step =>
                 {
                     foreach (var s in folder.Samples)
                     {
+                        if (enrolledFiles.TryGetValue(FileKinds.RealPath(s.Path), out var first))
+                        {
+                            skipped.Add(new SkippedJson(s.Path, folder.Identities[s.Label], $"duplicate: the same file as {first}, enrolled once"));
+                            step(1);
+                            continue;
+                        }
+                        enrolledFiles[FileKinds.RealPath(s.Path)] = s.Path;
                         var r = identifier.EnrollFile(folder.Identities[s.Label], s.Path, aligned);
                         if (r.Face is null) skipped.Add(new SkippedJson(s.Path, r.Identity, r.Status));
                         else enrolled++;
