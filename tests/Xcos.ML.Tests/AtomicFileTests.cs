@@ -36,20 +36,20 @@ public class AtomicFileTests
     }
 
     [Fact]
-    public void Scores_written_to_a_fifo_reach_its_reader_and_the_fifo_stays()
+    public async Task Scores_written_to_a_fifo_reach_its_reader_and_the_fifo_stays()
     {
         var dir = Directory.CreateTempSubdirectory("xcos-atomic").FullName;
         var fifo = Path.Combine(dir, "out.fifo");
         using (var mk = Process.Start("mkfifo", [fifo])) mk.WaitForExit();
         var read = Task.Run(() => File.ReadAllText(fifo));
         PairScoresFile.Write(fifo, "weights", Rows);
-        if (!read.Wait(TimeSpan.FromSeconds(20)))
+        if (await Task.WhenAny(read, Task.Delay(TimeSpan.FromSeconds(20))) != read)
         {
             // unblock the reader before failing, so the test host does not hang
             using (var w = new FileStream(fifo, FileMode.Open, FileAccess.Write)) { }
             Assert.Fail("the reader of the FIFO got nothing");
         }
-        Assert.StartsWith("file1\t", read.Result);
+        Assert.StartsWith("file1\t", await read);
         Assert.Equal(FileKind.Special, FileKinds.Of(fifo));
     }
 

@@ -21,7 +21,7 @@ public static class FileKinds
     private const uint TypeMask = 0xF000, RegularBits = 0x8000, DirectoryBits = 0x4000;
 
     [DllImport("libc", EntryPoint = "stat", SetLastError = true)]
-    private static extern int Stat([MarshalAs(UnmanagedType.LPUTF8Str)] string path, byte[] buffer);
+    private static extern int Stat(byte[] utf8Path, byte[] buffer);
 
     [DllImport("libc", EntryPoint = "realpath", SetLastError = true)]
     private static extern IntPtr RealPathNative([MarshalAs(UnmanagedType.LPUTF8Str)] string path, IntPtr resolved);
@@ -72,7 +72,8 @@ public static class FileKinds
         int modeAt = RuntimeInformation.ProcessArchitecture switch { Architecture.X64 => 24, Architecture.Arm64 => 16, _ => -1 };
         if (!OperatingSystem.IsLinux() || modeAt < 0) return FileKind.Regular;
         var buffer = new byte[256];
-        if (Stat(path, buffer) != 0) return FileKind.Missing;
+        // the path goes as NUL-terminated UTF-8 bytes: no string marshalling to specify
+        if (Stat(System.Text.Encoding.UTF8.GetBytes(path + "\0"), buffer) != 0) return FileKind.Missing;
         uint mode = BitConverter.ToUInt32(buffer, modeAt) & TypeMask;
         return mode == RegularBits ? FileKind.Regular : mode == DirectoryBits ? FileKind.Directory : FileKind.Special;
     }

@@ -78,6 +78,27 @@ public sealed class OnnxFaceEncoder : IFaceEncoder
     }
 
     /// <inheritdoc/>
+    public IReadOnlyList<FaceEncoding> EncodeMany(IReadOnlyList<RgbImage> photos, bool aligned = false)
+    {
+        ArgumentNullException.ThrowIfNull(photos);
+        var result = new FaceEncoding[photos.Count];
+        var located = new List<(int Index, RgbImage Face, int Count)>();
+        for (int i = 0; i < photos.Count; i++)
+        {
+            var (face, count, failure) = FaceEncoding.Locate(photos[i], aligned, _detector, "this encoder was built for aligned faces only (needDetector: false)");
+            if (failure is not null) result[i] = failure;
+            else located.Add((i, face!.Width != FaceSize || face.Height != FaceSize ? ImageOps.Resize(face, FaceSize, FaceSize) : face, count));
+        }
+        var embedded = _embedder.Embed(located.Select(l => l.Face).ToList());
+        for (int k = 0; k < located.Count; k++)
+        {
+            var (i, face, count) = located[k];
+            result[i] = new FaceEncoding(FaceStatus.Ok, null, embedded[k].Embedding, Head.CellFeatures(embedded[k].FeatureMap), face, count);
+        }
+        return result;
+    }
+
+    /// <inheritdoc/>
     public PairExplanation Compare(float[] probeCode, float[] galleryCode)
     {
         if (probeCode.Length != Model.CodeLength || galleryCode.Length != Model.CodeLength)

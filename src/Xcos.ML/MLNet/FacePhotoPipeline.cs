@@ -37,6 +37,7 @@ internal sealed class FacePhotoPipeline : IEstimator<ITransformer>
         _catalog = catalog;
         _options = options;
         _descriptor = options.FaceModel!;
+        ArgumentOutOfRangeException.ThrowIfNegative(options.PhotoCacheCapacity, "XcosPipelineOptions.PhotoCacheCapacity");
         _descriptor.Validate($"face model '{_descriptor.Name}'");
         if (_descriptor.InputSize != ArcFaceTemplate.Size)
             throw new ArgumentException($"face model '{_descriptor.Name}' takes {_descriptor.InputSize}x{_descriptor.InputSize} faces; the pipeline aligns onto the {ArcFaceTemplate.Size}x{ArcFaceTemplate.Size} ArcFace template");
@@ -92,28 +93,41 @@ internal sealed class FacePhotoPipeline : IEstimator<ITransformer>
         ArgumentNullException.ThrowIfNull(input);
         XcosPipelineColumns.CheckScalar(input.Schema, "Image path 1", _options.ImagePath1ColumnName, TextDataViewType.Instance);
         XcosPipelineColumns.CheckScalar(input.Schema, "Image path 2", _options.ImagePath2ColumnName, TextDataViewType.Instance);
-        var upstream = Upstream().Fit(input);
+        // Fitting these stages reads only the schema; the photos are first read by the threshold pass below.
+        var prepare = Prepare().Fit(input);
+        var faces = new TransformerChain<ITransformer>(prepare, FaceModel().Fit(prepare.Transform(input)));
+        var pair = Pair().Fit(faces.Transform(input));
+        // On the CPU the cached stage embeds the photos in batches through a dynamic-batch copy of the face model.
+        CachedFacePhotos? cached = _options.KeepIntermediateColumns || _options.PhotoCacheCapacity == 0 ? null
+            : new CachedFacePhotos(_catalog, prepare, faces, input, new FacePhotoCache(_options.PhotoCacheCapacity), _options,
+                _options.GpuDeviceId is null ? new BatchedFaceModel(_embedder, _embeddingInput, _mapOutput, _embeddingOutput) : null);
+        IDataView Scored(IDataView data) => pair.Transform(cached is null ? faces.Transform(data) : cached.Transform(data));
         var stages = Stages;
         PlattCalibration? platt = null;
         double[]? cos = null;
         bool[]? same = null;
+        var scored = Scored(input);
         if (XcosPipelineColumns.Has(input.Schema, _options.LabelColumnName))
         {
             XcosPipelineColumns.CheckScalar(input.Schema, "Label", _options.LabelColumnName, BooleanDataViewType.Instance);
-            (cos, same) = stages.Labelled(upstream.Transform(input), gated: true);
+            (cos, same) = stages.Labelled(scored, gated: true);
         }
         // the descriptor's threshold was calibrated on many pairs: a few labels must not replace it
         var (threshold, source) = stages.Resolve(_options.Threshold, cos, same, (float)_descriptor.Threshold, $"the calibrated threshold of face model {_descriptor.Name}");
         if (cos is not null) platt = DecisionStages.Calibrate(cos, same!, threshold);
-        var scored = upstream.Transform(input);
-        var decision = stages.Build(_catalog, gated: true, threshold, platt, source).Append(_catalog.DropColumns(Internals())).Fit(scored);
-        return new TransformerChain<ITransformer>(upstream, decision);
+        var decision = stages.Build(_catalog, gated: true, threshold, platt, source).Fit(scored);
+        var full = pair.Transform(faces.Transform(input));
+        var saveable = new TransformerChain<ITransformer>(faces, pair, decision, _catalog.DropColumns(Internals()).Fit(decision.Transform(full)));
+        if (cached is null) return saveable;
+        // The cached stage adds only the per-face columns the rest needs; drop those of them the saved chain drops.
+        var drop = Internals().Where(n => scored.Schema.GetColumnOrNull(n) != null).ToArray();
+        return new FacePhotoTransformer(saveable, cached, new TransformerChain<ITransformer>(pair, decision, _catalog.DropColumns(drop).Fit(decision.Transform(scored))));
     }
 
     public SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
         ArgumentNullException.ThrowIfNull(inputSchema);
-        var shape = Upstream().GetOutputSchema(inputSchema);
+        var shape = Pair().GetOutputSchema(FaceModel().GetOutputSchema(Prepare().GetOutputSchema(inputSchema)));
         return Stages.Build(_catalog, gated: true, 0f, null, "").Append(_catalog.DropColumns(Internals())).GetOutputSchema(shape);
     }
 
@@ -121,8 +135,8 @@ internal sealed class FacePhotoPipeline : IEstimator<ITransformer>
         ["Image1", "Image2", "LoadStatus1", "LoadStatus2", "DetectStatus1", "DetectStatus2", "AlignStatus1", "AlignStatus2",
          "FaceTensor1", "FaceTensor2", "Map1", "Map2", "Embedding1", "Embedding2", .. _options.Aligned ? Array.Empty<string>() : ["Landmarks1", "Landmarks2"]];
 
-    // Everything before the decision: statuses, faces, embeddings, the explanation and the cosine.
-    private IEstimator<ITransformer> Upstream()
+    // The work on each photo before its face model: read, detect, align, status and the face tensor.
+    private IEstimator<ITransformer> Prepare()
     {
         var c = _catalog;
         var o = _options;
@@ -146,8 +160,16 @@ internal sealed class FacePhotoPipeline : IEstimator<ITransformer>
             }));
             chain = chain.Append(c.Expression("FaceStatus" + n, "(l, d, a) => l == \"ok\" ? (d == \"ok\" ? a : d) : l", "LoadStatus" + n, "DetectStatus" + n, "AlignStatus" + n));
         }
-        return chain.Append(XcosPipeline.PairStatus(c, "Status", "FaceStatus1", "FaceStatus2")).Append(Explanation());
+        return chain;
     }
+
+    // Both faces through the face model (weights stored once): last map and embedding.
+    private IEstimator<ITransformer> FaceModel() =>
+        Onnx(_embedder, "face model", new() { [_embeddingInput] = ("FaceTensor1", "FaceTensor2") },
+            [(_mapOutput, "Map1", "Map2"), (_embeddingOutput, "Embedding1", "Embedding2")]);
+
+    // The work on each pair: its status, then the explanation of the face model's cosine.
+    private IEstimator<ITransformer> Pair() => XcosPipeline.PairStatus(_catalog, "Status", "FaceStatus1", "FaceStatus2").Append(Explanation());
 
     // Detection of both photos: detector input, fr_detect, primary face and landmark crop, fr_landmark, five points.
     private IEstimator<ITransformer> Detection()
@@ -172,15 +194,11 @@ internal sealed class FacePhotoPipeline : IEstimator<ITransformer>
         return chain.Append(c.DropColumns(typeof(FaceDetectionColumns).GetFields().Select(f => (string)f.GetRawConstantValue()!).ToArray()));
     }
 
-    // The face model on both faces, then the explanation of its cosine.
+    // The explanation of the face model's cosine from both faces' maps and embeddings.
     private IEstimator<ITransformer> Explanation()
     {
         var c = _catalog;
         IEstimator<ITransformer> chain = new EstimatorChain<ITransformer>();
-        // Both faces through the face model (weights stored once): last map and embedding.
-        chain = chain.Append(Onnx(_embedder, "face model", new() { [_embeddingInput] = ("FaceTensor1", "FaceTensor2") },
-            [(_mapOutput, "Map1", "Map2"), (_embeddingOutput, "Embedding1", "Embedding2")]));
-
         // The explanation of the model's cosine.
         var headOutputs = new List<OnnxOutputSpec>
         {

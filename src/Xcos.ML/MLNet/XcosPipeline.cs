@@ -90,6 +90,16 @@ public sealed class XcosPipelineOptions
     /// only AlignStatus1/2, Score, CosineMap, Attention, Cosine and PredictedLabel.
     /// </summary>
     public bool KeepIntermediateColumns { get; set; }
+
+    /// <summary>
+    /// <see cref="FaceModel"/> pipelines: most photos whose per-photo work (read, detect, align, embed) a fitted pipeline
+    /// keeps in memory, shared by Fit's threshold pass, every later Transform and every pass over a lazy result, so a
+    /// photo in many rows is processed once. Keyed by full path, file size and last-write time (a rewritten file is
+    /// processed again), least recently used dropped first; about 100 KB per photo for fr_feature (its 512x7x7 map).
+    /// 0 turns it off (every row processes both photos), as does <see cref="KeepIntermediateColumns"/>. A saved and
+    /// loaded model processes rows one by one. Default 1024.
+    /// </summary>
+    public int PhotoCacheCapacity { get; set; } = 1024;
 }
 
 /// <summary>
