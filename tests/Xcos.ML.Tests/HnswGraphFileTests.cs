@@ -181,7 +181,7 @@ public class HnswGraphFileTests
     }
 
     [Fact]
-    public void A_graph_file_that_is_a_fifo_is_not_opened_and_the_graph_is_rebuilt()
+    public async Task A_graph_file_that_is_a_fifo_is_not_opened_and_the_graph_is_rebuilt()
     {
         var path = NewPath();
         using (var g = FaceGallery.Create(path, Model, new FaceGalleryOptions { Index = GalleryIndexKind.Hnsw, SaveIndex = false })) Fill(g, 0, 4);
@@ -191,12 +191,12 @@ public class HnswGraphFileTests
             using var g = FaceGallery.Open(path, Model, new FaceGalleryOptions { Index = GalleryIndexKind.Hnsw, ReadOnly = true });
             return g.IndexOrigin;
         });
-        if (!open.Wait(TimeSpan.FromSeconds(20)))
+        if (await Task.WhenAny(open, Task.Delay(TimeSpan.FromSeconds(20))) != open)
         {
             // release the blocked open before failing, so the test host does not hang
             using (new FileStream(HnswGraphFile.PathFor(path), FileMode.Open, FileAccess.Write)) { }
             Assert.Fail("opening the gallery blocked on the FIFO");
         }
-        Assert.Contains("not a regular file", open.Result);
+        Assert.Contains("not a regular file", await open);
     }
 }

@@ -30,7 +30,7 @@ public static class AtomicFile
     public static bool SameFile(string a, string b) => string.Equals(ResolveTarget(a), ResolveTarget(b), StringComparison.Ordinal);
 
     /// <summary>
-    /// Throws now what <see cref="Write"/> would throw later for want of a place to write: creates and deletes a
+    /// Throws now what <see cref="Write(string, Action{Stream})"/> would throw later for want of a place to write: creates and deletes a
     /// temporary file next to the target (a device or FIFO is left alone), so a long job can fail before it starts.
     /// </summary>
     /// <exception cref="IOException">The folder takes no new file.</exception>

@@ -24,7 +24,7 @@ public static class FileKinds
     private static extern int Stat(byte[] utf8Path, byte[] buffer);
 
     [DllImport("libc", EntryPoint = "realpath", SetLastError = true)]
-    private static extern IntPtr RealPathNative([MarshalAs(UnmanagedType.LPUTF8Str)] string path, IntPtr resolved);
+    private static extern IntPtr RealPathNative(byte[] utf8Path, IntPtr resolved);
 
     [DllImport("libc", EntryPoint = "free")]
     private static extern void Free(IntPtr p);
@@ -37,7 +37,7 @@ public static class FileKinds
     {
         ArgumentNullException.ThrowIfNull(path);
         if (!OperatingSystem.IsLinux()) return Path.GetFullPath(path);
-        var p = RealPathNative(path, IntPtr.Zero);
+        var p = RealPathNative([.. System.Text.Encoding.UTF8.GetBytes(path), 0], IntPtr.Zero);
         if (p == IntPtr.Zero) return Path.GetFullPath(path);
         try { return Marshal.PtrToStringUTF8(p)!; }
         finally { Free(p); }

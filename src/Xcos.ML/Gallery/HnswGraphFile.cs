@@ -1,8 +1,8 @@
 using System.Buffers.Binary;
 using System.IO.MemoryMappedFiles;
 using System.Runtime.InteropServices;
-using Xcos.ML.Data;
 using System.Security.Cryptography;
+using Xcos.ML.Data;
 
 namespace Xcos.ML.Gallery;
 

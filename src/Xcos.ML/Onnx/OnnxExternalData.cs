@@ -7,7 +7,7 @@ namespace Xcos.ML.Onnx;
 /// ONNX tensors may keep their bytes in another file ("external data", a path relative to the model), which ONNX
 /// Runtime opens when it loads the model: a crafted model could read any file (absolute paths are refused by ONNX
 /// Runtime, relative ones such as ../../etc/x are not). Every model this project parses goes through
-/// <see cref="Check"/>: external data is allowed only inside the model's own folder, and never for a model read from
+/// <see cref="Check(ModelProto, string?, string)"/>: external data is allowed only inside the model's own folder, and never for a model read from
 /// bytes (a .zip entry, an edited model), whose folder is wherever the loader happens to write it.
 /// </summary>
 public static class OnnxExternalData
