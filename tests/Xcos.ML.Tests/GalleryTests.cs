@@ -117,6 +117,67 @@ public class GalleryTests
     }
 
     [Fact]
+    public void Codes_of_another_xcos_variant_are_refused_in_one_line_naming_both()
+    {
+        var path = NewPath();
+        var learned = Model with { Codes = GalleryModelStamp.MapCodes + "507" };
+        using (var g = FaceGallery.Create(path, learned)) Fill(g, 1, 1);
+        using (var again = FaceGallery.Open(path, learned)) Assert.Equal("map:507", again.Model.Codes);
+        var e = Assert.Throws<InvalidDataException>(() => FaceGallery.Open(path, Model));
+        Assert.DoesNotContain('\n', e.Message);
+        Assert.Contains("enrolled with --xcos learned", e.Message);
+        Assert.Contains("this search uses --xcos weights", e.Message);
+    }
+
+    [Fact]
+    public void A_version_1_file_reads_as_the_models_own_codes_and_compaction_writes_version_3()
+    {
+        // a version-1 header (no codes field) and one face, as builds before version 2 wrote them
+        var path = NewPath();
+        var (emb, code) = FaceOf(0, 0);
+        using (var f = File.Create(path))
+        {
+            f.Write("XCOSGAL1"u8);
+            f.Write(Frame(w =>
+            {
+                w.Write((byte)1); w.Write(1); Str(w, Model.Name); Str(w, Model.Hash); w.Write(Model.EmbeddingDim); w.Write(Model.CodeLength); w.Write(1_700_000_000L);
+            }));
+            f.Write(Frame(w =>
+            {
+                w.Write((byte)2); w.Write(0L); Str(w, "person0"); Str(w, "a.jpg");
+                w.Write(emb.Length); foreach (var v in emb) w.Write(v);
+                w.Write(code.Length); foreach (var v in code) w.Write(v);
+            }));
+        }
+        using (var g = FaceGallery.Open(path, Model))
+        {
+            Assert.Equal(GalleryModelStamp.ModelCodes, g.Model.Codes);
+            Assert.Equal(code, g.FacesOf("person0")[0].Code);
+            g.Compact();
+        }
+        var bytes = File.ReadAllBytes(path);
+        Assert.Equal("XCOSGAL3", System.Text.Encoding.ASCII.GetString(bytes, 0, 8));
+        Assert.Equal(3, BitConverter.ToInt32(bytes, 8 + 8 + 1));   // magic, length and its checksum, record type
+        using (var reopened = FaceGallery.Open(path, Model)) Assert.Equal(code, reopened.FacesOf("person0")[0].Code);
+        Assert.Throws<InvalidDataException>(() => FaceGallery.Open(path, Model with { Codes = "map:507" }));
+    }
+
+    private static void Str(BinaryWriter w, string s)
+    {
+        var b = System.Text.Encoding.UTF8.GetBytes(s);
+        w.Write(b.Length);
+        w.Write(b);
+    }
+
+    private static byte[] Frame(Action<BinaryWriter> body)
+    {
+        using var m = new MemoryStream();
+        using (var w = new BinaryWriter(m, System.Text.Encoding.UTF8, leaveOpen: true)) body(w);
+        var bytes = m.ToArray();
+        return [.. BitConverter.GetBytes(bytes.Length), .. bytes, .. BitConverter.GetBytes(Crc32.Compute(bytes))];
+    }
+
+    [Fact]
     public void A_crash_inside_the_last_record_loses_only_that_record_at_every_cut_point()
     {
         var path = NewPath();
@@ -247,7 +308,7 @@ public class GalleryTests
             Assert.Equal(5, g.FaceCount);
             g.Compact();
         }
-        Assert.Equal((byte)'2', File.ReadAllBytes(path)[7]);
+        Assert.Equal((byte)('0' + GalleryFileFormat.Version), File.ReadAllBytes(path)[7]);
         using var again = FaceGallery.Open(path, Model, new FaceGalleryOptions { ReadOnly = true });
         Assert.Equal(FaceOf(4, 0).Code, again.FacesOf("late")[0].Code);
         Assert.Equal(5, again.FaceCount);

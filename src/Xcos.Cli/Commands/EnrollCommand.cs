@@ -19,6 +19,8 @@ internal static class EnrollCommand
         [property: JsonPropertyName("gallery")] string Gallery,
         [property: JsonPropertyName("model")] string Model,
         [property: JsonPropertyName("model_hash")] string ModelHash,
+        [property: JsonPropertyName("xcos")] string Xcos,
+        [property: JsonPropertyName("codes")] string Codes,
         [property: JsonPropertyName("photos")] int Photos,
         [property: JsonPropertyName("enrolled")] int Enrolled,
         [property: JsonPropertyName("removed")] int? Removed,
@@ -107,7 +109,7 @@ internal static class EnrollCommand
                 Console.Error.WriteLine($"warning: the search graph was not saved ({e.Message.ReplaceLineEndings(" ")}); the gallery is intact and the graph is rebuilt when it is next opened");
             }
             if (p.GetValue(json))
-                Cli.WriteJson(new EnrollJson(file.FullName, encoder.Model.Name, encoder.Model.Hash, photos, enrolled, removed, gallery.FaceCount,
+                Cli.WriteJson(new EnrollJson(file.FullName, encoder.Model.Name, encoder.Model.Hash, encoder.Model.CodesVariant, encoder.Model.Codes, photos, enrolled, removed, gallery.FaceCount,
                     gallery.Identities.Count, gallery.IndexKind.ToString().ToLowerInvariant(), gallery.RecoveredTail, skipped.ToArray()));
             else
             {
@@ -115,7 +117,7 @@ internal static class EnrollCommand
                 foreach (var s in skipped) Console.WriteLine($"skipped {s.File}: {s.Status}");
                 Console.WriteLine(removed is { } n
                     ? $"removed {n} face(s) of '{who}'; {file.FullName} holds {gallery.FaceCount} faces of {gallery.Identities.Count} identities"
-                    : $"enrolled {enrolled} of {photos} photos ({skipped.Count} skipped); {file.FullName} holds {gallery.FaceCount} faces of {gallery.Identities.Count} identities ({encoder.Model.Name})");
+                    : $"enrolled {enrolled} of {photos} photos ({skipped.Count} skipped); {file.FullName} holds {gallery.FaceCount} faces of {gallery.Identities.Count} identities ({encoder.Model.Name}, --xcos {encoder.Model.CodesVariant})");
             }
             return ExitCodes.Ok;
         });

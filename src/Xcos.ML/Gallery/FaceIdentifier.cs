@@ -62,11 +62,9 @@ public sealed class FaceIdentifier
         string order = options.Rerank ? "xcos" : "cosine";
         if (probe.Status != FaceStatus.Ok) return new Identification(probe, [], true, threshold, order);
         var shortlist = Gallery.Search(probe.Embedding!, Math.Max(options.Top, options.Shortlist));
-        var matches = shortlist.Select((c, i) =>
-        {
-            var ex = options.Explain ? Encoder.Compare(probe.Code!, c.BestFace.Code) : null;
-            return new IdentityMatch(c.Identity, c.Cosine, ex?.Score, i + 1, c.BestFace, ex);
-        });
+        // the whole shortlist in one head call, on the stored codes: no backbone pass for gallery faces
+        var explained = options.Explain && shortlist.Count > 0 ? Encoder.CompareMany(probe.Code!, shortlist.Select(c => c.BestFace.Code).ToArray()) : null;
+        var matches = shortlist.Select((c, i) => new IdentityMatch(c.Identity, c.Cosine, explained?[i].Score, i + 1, c.BestFace, explained?[i]));
         var ordered = (options.Rerank ? matches.OrderByDescending(m => m.Score!.Value).ThenByDescending(m => m.Cosine) : matches)
             .Take(options.Top).ToList();
         bool unknown = shortlist.Count == 0 || shortlist[0].Cosine < threshold;

@@ -4,12 +4,13 @@ using System.Text;
 namespace Xcos.ML.Gallery;
 
 /// <summary>
-/// The gallery file, version 2: an append-only log of checksummed records, little-endian throughout.
+/// The gallery file, version 3: an append-only log of checksummed records, little-endian throughout.
 /// <code>
-/// file    = magic "XCOSGAL2" (8 bytes), header record, then face and remove records in the order they happened
+/// file    = magic "XCOSGAL3" (8 bytes), header record, then face and remove records in the order they happened
 /// record  = uint32 n, uint32 CRC-32 (IEEE) of those 4 length bytes, n bytes body (byte type, payload), uint32 CRC-32 of the body
-/// header  (type 1) = int32 version (2), string model name, string model hash, int32 embedding dim, int32 code length,
-///                    int64 created (Unix seconds, UTC)
+/// header  (type 1) = int32 version (3), string model name, string model hash, int32 embedding dim, int32 code length,
+///                    int64 created (Unix seconds, UTC), string codes (what the face codes are,
+///                    <see cref="GalleryModelStamp.Codes"/>: "model", or "map:&lt;feature map&gt;" for a learned xCos head)
 /// face    (type 2) = int64 face id, string identity, string source file, int32 dim, float32[dim] embedding,
 ///                    int32 code length, float32[code length] code
 /// remove  (type 3) = string identity (removes every face enrolled under it before this record)
@@ -26,16 +27,20 @@ namespace Xcos.ML.Gallery;
 /// file.
 /// <para>
 /// Version 1 ("XCOSGAL1", header version 1) frames records without the length checksum (uint32 n, body, uint32 CRC-32).
-/// It is still read, and appended to in its own framing; compaction rewrites it as version 2. A version 1 length that
-/// runs past the end is a cut tail only when no valid record starts anywhere after it.
+/// It is still read, and appended to in its own framing; compaction rewrites it as the current version. A version 1
+/// length that runs past the end is a cut tail only when no valid record starts anywhere after it.
+/// </para>
+/// <para>
+/// Version 3 adds the header's codes field (versions 1 and 2 hold the model's own codes, "model"), so a gallery of a
+/// learned head's codes (feature maps) is told from one of weight-derived codes; framing as version 2.
 /// </para>
 /// </summary>
 public static class GalleryFileFormat
 {
-    /// <summary>The magic bytes of the version written now (format and version 2).</summary>
-    public static ReadOnlySpan<byte> Magic => "XCOSGAL2"u8;
+    /// <summary>The magic bytes of the version written now (format and version 3).</summary>
+    public static ReadOnlySpan<byte> Magic => "XCOSGAL3"u8;
     /// <summary>The format version written in the header of new files.</summary>
-    public const int Version = 2;
+    public const int Version = 3;
     private static ReadOnlySpan<byte> MagicPrefix => "XCOSGAL"u8;
     internal const byte HeaderType = 1, FaceType = 2, RemoveType = 3;
     private const int MaxRecord = 1 << 30;
@@ -57,6 +62,8 @@ public static class GalleryFileFormat
         using var w = new Writer(version);
         w.Byte(HeaderType); w.Int(version); w.Str(m.Name); w.Str(m.Hash); w.Int(m.EmbeddingDim); w.Int(m.CodeLength);
         w.Long(DateTimeOffset.UtcNow.ToUnixTimeSeconds());
+        if (version >= 3) w.Str(m.Codes);
+        else if (m.Codes != GalleryModelStamp.ModelCodes) throw new InvalidOperationException($"a version {version} gallery cannot record codes '{m.Codes}'");
         return w.Frame();
     }
 
@@ -105,8 +112,8 @@ public static class GalleryFileFormat
             {
                 case HeaderType when model is null:
                     int headerVersion = r.Int();
-                    if (headerVersion != version) throw new InvalidDataException($"{path}: gallery format version {headerVersion} in a version {version} file; this build reads versions 1 and {Version}");
-                    model = new GalleryModelStamp(r.Str(), r.Str(), r.Int(), r.Int());
+                    if (headerVersion != version) throw new InvalidDataException($"{path}: gallery format version {headerVersion} in a version {version} file; this build reads versions 1 to {Version}");
+                    model = HeaderStamp(r, version);
                     break;
                 case FaceType when model is not null:
                     entries.Add(FaceEntry(r, model, path, pos, end, prefix, frame.Body.Length));
@@ -123,12 +130,20 @@ public static class GalleryFileFormat
         return new Contents(model, entries, pos, length, torn, version);
     }
 
+    // The header's fields after its version: the model stamp, with the codes field from version 3 on.
+    private static GalleryModelStamp HeaderStamp(Reader r, int version)
+    {
+        var (name, hash, dim, codeLength) = (r.Str(), r.Str(), r.Int(), r.Int());
+        r.Long();   // created
+        return new GalleryModelStamp(name, hash, dim, codeLength, version >= 3 ? r.Str() : GalleryModelStamp.ModelCodes);
+    }
+
     private static int ReadMagic(Stream s, string path)
     {
         var magic = new byte[8];
         s.Position = 0;
-        if (s.Length < 8 || s.ReadAtLeast(magic, 8, throwOnEndOfStream: false) < 8 || !magic.AsSpan(0, 7).SequenceEqual(MagicPrefix) || magic[7] is not ((byte)'1' or (byte)'2'))
-            throw new InvalidDataException($"{path}: not an xcos gallery file (expected the magic XCOSGAL1 or XCOSGAL2)");
+        if (s.Length < 8 || s.ReadAtLeast(magic, 8, throwOnEndOfStream: false) < 8 || !magic.AsSpan(0, 7).SequenceEqual(MagicPrefix) || magic[7] is not ((byte)'1' or (byte)'2' or (byte)'3'))
+            throw new InvalidDataException($"{path}: not an xcos gallery file (expected the magic XCOSGAL1, XCOSGAL2 or XCOSGAL3)");
         return magic[7] - '0';
     }
 
@@ -223,7 +238,7 @@ public static class GalleryFileFormat
         var hr = new Reader(head.Body, path, 8);
         hr.Byte();
         hr.Int();
-        var model = new GalleryModelStamp(hr.Str(), hr.Str(), hr.Int(), hr.Int());
+        var model = HeaderStamp(hr, version);
         var entries = new List<Entry>();
         var codes = new List<float[]>();
         var damaged = new List<(long, long)>();

@@ -28,4 +28,8 @@ public interface IFaceEncoder : IDisposable
 
     /// <summary>The pair head on a probe's code and one gallery face's code; needs no backbone pass.</summary>
     PairExplanation Compare(float[] probeCode, float[] galleryCode);
+
+    /// <summary>The pair head on a probe's code and each of a shortlist's codes (in order); an encoder whose head runs batched overrides it.</summary>
+    IReadOnlyList<PairExplanation> CompareMany(float[] probeCode, IReadOnlyList<float[]> galleryCodes) =>
+        galleryCodes.Select(c => Compare(probeCode, c)).ToArray();
 }

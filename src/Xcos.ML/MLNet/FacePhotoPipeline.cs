@@ -22,15 +22,19 @@ namespace Xcos.ML.MLNet;
 /// (<see cref="FaceDetectionMapping"/>) and <c>Expression</c>s (threshold, calibrator, statuses). Output columns are
 /// those of <see cref="XcosPipeline"/>, with <c>Cosine</c> the face model's cosine (the decision: <c>Score = Cosine -
 /// threshold</c>), <c>Xcos</c> the explanation's score, and <c>Contributions</c> each cell's exact share of the cosine.
+/// A descriptor that says <c>"decides": "xcos"</c> with the learned head makes <c>Xcos</c> decide (<c>Score = Xcos -
+/// xcos_threshold</c>); a two-branch model (learned head on a fine-tuned map, the original embedding) has no
+/// <c>Contributions</c> column, as its map does not feed its embedding.
 /// </remarks>
 internal sealed class FacePhotoPipeline : IEstimator<ITransformer>
 {
     private readonly TransformsCatalog _catalog;
     private readonly XcosPipelineOptions _options;
     private readonly FaceModelDescriptor _descriptor;
-    private readonly byte[] _detect, _landmark, _embedder, _head;
-    private readonly byte[]? _learned;
+    private readonly byte[] _detect, _landmark, _embedder;
+    private readonly byte[]? _head, _learned;
     private readonly string _embeddingInput, _embeddingOutput, _mapOutput;
+    private readonly int _embeddingDim;
 
     public FacePhotoPipeline(TransformsCatalog catalog, XcosPipelineOptions options)
     {
@@ -54,17 +58,17 @@ internal sealed class FacePhotoPipeline : IEstimator<ITransformer>
         _embeddingInput = embedder.InputName;
         _embeddingOutput = embedder.EmbeddingName;
         _mapOutput = embedder.FeatureMapName;
-        int dims = embedder.Embed(new Images.RgbImage(_descriptor.InputSize, _descriptor.InputSize)).Embedding.Length;
+        int dims = _embeddingDim = embedder.Embed(new Images.RgbImage(_descriptor.InputSize, _descriptor.InputSize)).Embedding.Length;
         var model = embedder.Model.Model.Clone();
         SetShape(model, _mapOutput, [1, .. embedder.MapShape.Select(v => (long)v)]);
         SetShape(model, _embeddingOutput, [1, dims]);
         _embedder = model.ToByteArray();
 
-        var head = WeightDerivedHead.Extract(embedder.Model, embedder.FeatureMapName, embedder.EmbeddingName);
-        var xcos = OnnxFacePairVerifier.CreateXcos(_descriptor, head, descriptorDir);
-        _head = WeightDerivedXcosOnnx.Build(xcos).ToByteArray();
         if (options.Xcos is not (XcosVariant.Weights or XcosVariant.Learned))
             throw new ArgumentException($"xcos variant \"{options.Xcos.ToText()}\" is not available for ONNX face models; use weights or learned");
+        // null for a two-branch learned-xCos model (its map does not feed its embedding): the learned head explains alone
+        var xcos = OnnxFacePairVerifier.TryCreateXcos(_descriptor, embedder, Path.Combine(descriptorDir, "descriptor.json"), options.Xcos);
+        _head = xcos is null ? null : WeightDerivedXcosOnnx.Build(xcos).ToByteArray();
         if (options.Xcos == XcosVariant.Learned)
         {
             var path = options.LearnedHeadPath ?? LearnedHead.NextTo(Path.Combine(descriptorDir, "descriptor.json"))
@@ -82,10 +86,14 @@ internal sealed class FacePhotoPipeline : IEstimator<ITransformer>
         o.Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorProto.Types.DataType.Float, Shape = shape } };
     }
 
-    private DecisionStages Stages => new("Cosine", "Score", "PredictedLabel", "Probability", _options.LabelColumnName,
+    // The deciding column: the learned xCos for a model whose descriptor decides by it (with the learned head), else the cosine.
+    private string Deciding => _learned is not null && _descriptor.DecidesByXcos ? "Xcos" : "Cosine";
+
+    private DecisionStages Stages => new(Deciding, "Score", "PredictedLabel", "Probability", _options.LabelColumnName,
         "FaceStatus1", "FaceStatus2", _options.ThresholdSelection, _options.Verification)
     {
-        Gate = ["Xcos", "Cosine", "CosineMap", "Attention", "Contributions"],
+        // a two-branch model has no weight-derived head, so no Contributions column
+        Gate = _head is null ? ["Xcos", "Cosine", "CosineMap", "Attention"] : ["Xcos", "Cosine", "CosineMap", "Attention", "Contributions"],
     };
 
     public ITransformer Fit(IDataView input)
@@ -113,7 +121,8 @@ internal sealed class FacePhotoPipeline : IEstimator<ITransformer>
             (cos, same) = stages.Labelled(scored, gated: true);
         }
         // the descriptor's threshold was calibrated on many pairs: a few labels must not replace it
-        var (threshold, source) = stages.Resolve(_options.Threshold, cos, same, (float)_descriptor.Threshold, $"the calibrated threshold of face model {_descriptor.Name}");
+        var (decidedBy, calibrated) = _descriptor.Decision(_learned is not null);
+        var (threshold, source) = stages.Resolve(_options.Threshold, cos, same, (float)calibrated, decidedBy == "xcos" ? $"the calibrated xCos threshold of face model {_descriptor.Name}" : $"the calibrated threshold of face model {_descriptor.Name}");
         if (cos is not null) platt = DecisionStages.Calibrate(cos, same!, threshold);
         var decision = stages.Build(_catalog, gated: true, threshold, platt, source).Fit(scored);
         var full = pair.Transform(faces.Transform(input));
@@ -199,20 +208,19 @@ internal sealed class FacePhotoPipeline : IEstimator<ITransformer>
     {
         var c = _catalog;
         IEstimator<ITransformer> chain = new EstimatorChain<ITransformer>();
-        // The explanation of the model's cosine.
-        var headOutputs = new List<OnnxOutputSpec>
-        {
-            new(WeightDerivedXcosOnnx.Cosine, "Xcos.Photo.CosineVector"),
-            new(WeightDerivedXcosOnnx.Contributions, "Contributions"),
-        };
+        // The explanation of the model's cosine; a two-branch learned-xCos model has no weight-derived one, only the cosine.
+        var headOutputs = new List<OnnxOutputSpec> { new(WeightDerivedXcosOnnx.Cosine, "Xcos.Photo.CosineVector") };
+        if (_head is not null) headOutputs.Add(new(WeightDerivedXcosOnnx.Contributions, "Contributions"));
         if (_learned is null)
             headOutputs.AddRange([new(WeightDerivedXcosOnnx.Score, "Xcos.Photo.XcosVector"), new(WeightDerivedXcosOnnx.CosMap, "CosineMap"), new(WeightDerivedXcosOnnx.Attention, "Attention")]);
-        var headInputs = new Dictionary<string, string>
+        var headInputs = new Dictionary<string, string> { [WeightDerivedXcosOnnx.Embedding1] = "Embedding1", [WeightDerivedXcosOnnx.Embedding2] = "Embedding2" };
+        if (_head is not null)
         {
-            [WeightDerivedXcosOnnx.Map1] = "Map1", [WeightDerivedXcosOnnx.Map2] = "Map2",
-            [WeightDerivedXcosOnnx.Embedding1] = "Embedding1", [WeightDerivedXcosOnnx.Embedding2] = "Embedding2",
-        };
-        chain = chain.Append(Apply(XcosPipelineOnnx.Adapt(OnnxModelFile.Load(_head).Model, headInputs, headOutputs, "weight-derived xCos"), headInputs.Values, headOutputs));
+            headInputs[WeightDerivedXcosOnnx.Map1] = "Map1";
+            headInputs[WeightDerivedXcosOnnx.Map2] = "Map2";
+        }
+        var headModel = _head is not null ? OnnxModelFile.Load(_head).Model : WeightDerivedXcosOnnx.BuildCosine(_embeddingDim);
+        chain = chain.Append(Apply(XcosPipelineOnnx.Adapt(headModel, headInputs, headOutputs, _head is null ? "embedding cosine" : "weight-derived xCos"), headInputs.Values, headOutputs));
         if (_learned is not null)
         {
             var learnedInputs = new Dictionary<string, string> { [XcosOnnxExport.Map1Input] = "Map1", [XcosOnnxExport.Map2Input] = "Map2" };
