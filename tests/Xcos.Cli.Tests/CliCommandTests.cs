@@ -73,6 +73,37 @@ public class CliCommandTests
     }
 
     [Fact]
+    public void EvalRefusesScoresThatAreOneOfItsInputs()
+    {
+        var dir = Directory.CreateTempSubdirectory("xcos-eval-scores").FullName;
+        var pairs = PairTsv(dir);
+        var before = File.ReadAllBytes(pairs);
+        var link = Path.Combine(dir, "link.tsv");
+        File.CreateSymbolicLink(link, pairs);
+        foreach (var scores in new[] { pairs, link })
+        {
+            var (code, _, stderr) = CliProcess.Run("eval", "--pairs", pairs, "--root", Tiny, "--checkpoint", Checkpoint, "--aligned", "--scores", scores);
+            Assert.Equal(2, code);
+            Assert.Contains("is one of the inputs", stderr);
+            Assert.Single(stderr.Trim().Split('\n'));
+            Assert.Equal(before, File.ReadAllBytes(pairs));
+        }
+    }
+
+    [Fact]
+    public void EvalScoresIntoAnUnwritableFolderFailsBeforeScoring()
+    {
+        var dir = Directory.CreateTempSubdirectory("xcos-eval-scores").FullName;
+        // /proc takes no new files, even from root (file permissions would not stop root)
+        var (code, _, stderr) = CliProcess.Run("eval", "--pairs", PairTsv(dir), "--root", Tiny,
+            "--checkpoint", Checkpoint, "--aligned", "--scores", "/proc/xcos-scores.tsv");
+        Assert.Equal(1, code);
+        Assert.Contains("cannot write the pair scores", stderr);
+        Assert.DoesNotContain("scoring pairs", stderr);
+        Assert.Single(stderr.Trim().Split('\n'));
+    }
+
+    [Fact]
     public void ExportedMlNetModelInspectsWithTheScoringColumns()
     {
         var dir = Directory.CreateTempSubdirectory("xcos-export").FullName;

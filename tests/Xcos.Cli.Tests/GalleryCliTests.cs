@@ -10,14 +10,14 @@ public class GalleryCliTests
     private static readonly string Tiny = Fixtures.Path("xcos_tiny");
     private static readonly string Checkpoint = Path.Combine(Tiny, "checkpoint.pth");
 
-    // an ImageFolder of the fixture's aligned faces: identity "pN" holds pair N's first image (copies: `copies` of each)
+    // an ImageFolder of the fixture's aligned faces: identity "pN" holds pair N's first image (copies: `copies` of each, as separate files)
     private static string Folder(string dir, int copies = 1, int pairs = 4)
     {
         var root = Path.Combine(dir, "enrol");
         for (int p = 0; p < pairs; p++)
         {
             var d = Directory.CreateDirectory(Path.Combine(root, $"p{p}")).FullName;
-            for (int c = 0; c < copies; c++) File.CreateSymbolicLink(Path.Combine(d, $"{c:D4}.png"), Path.Combine(Tiny, $"pair{p}_image1.png"));
+            for (int c = 0; c < copies; c++) File.Copy(Path.Combine(Tiny, $"pair{p}_image1.png"), Path.Combine(d, $"{c:D4}.png"));
         }
         File.WriteAllText(Path.Combine(root, "p0", "broken.png"), "not a png");
         return root;
@@ -191,5 +191,41 @@ public class GalleryCliTests
             "--threshold", "0.5", "--json");
         Assert.True(code == 0, stderr);
         Assert.Equal("p2", JsonDocument.Parse(stdout).RootElement.GetProperty("matches")[0].GetProperty("identity").GetString());
+    }
+
+    [Fact]
+    public void Enroll_ends_on_folder_link_loops_and_enrols_a_file_reached_by_several_paths_once()
+    {
+        var dir = Directory.CreateTempSubdirectory("xcos-gal-loop").FullName;
+        var root = Path.Combine(dir, "enrol");
+        var p0 = Directory.CreateDirectory(Path.Combine(root, "p0")).FullName;
+        File.Copy(Path.Combine(Tiny, "pair0_image1.png"), Path.Combine(p0, "a.png"));
+        File.CreateSymbolicLink(Path.Combine(p0, "same.png"), Path.Combine(p0, "a.png"));   // one file, two names
+        Directory.CreateSymbolicLink(Path.Combine(p0, "self"), ".");                          // the issue's `self -> .`
+        var sub = Directory.CreateDirectory(Path.Combine(p0, "sub")).FullName;
+        File.Copy(Path.Combine(Tiny, "pair0_image2.png"), Path.Combine(sub, "b.png"));
+        Directory.CreateSymbolicLink(Path.Combine(sub, "up"), "..");                           // a loop through the parent
+        var (code, stdout, stderr) = CliProcess.Run("enroll", "--gallery", Path.Combine(dir, "g.gallery"), "--images", root, "--checkpoint", Checkpoint, "--aligned", "--json");
+        Assert.True(code == 0, stderr);
+        var e = JsonDocument.Parse(stdout).RootElement;
+        Assert.Equal(3, e.GetProperty("photos").GetInt32());   // a.png, same.png, sub/b.png: each folder walked once
+        Assert.Equal(2, e.GetProperty("enrolled").GetInt32());
+        var skipped = Assert.Single(e.GetProperty("skipped").EnumerateArray());
+        Assert.StartsWith("duplicate", skipped.GetProperty("status").GetString());
+    }
+
+    [Fact]
+    public void An_enroll_that_fails_on_its_folder_leaves_no_gallery_file()
+    {
+        var dir = Directory.CreateTempSubdirectory("xcos-gal-empty").FullName;
+        var gallery = Path.Combine(dir, "g.gallery");
+        var empty = Directory.CreateDirectory(Path.Combine(dir, "empty")).FullName;
+        foreach (var images in new[] { Path.Combine(dir, "missing"), empty })
+        {
+            var (code, _, stderr) = CliProcess.Run("enroll", "--gallery", gallery, "--images", images, "--checkpoint", Checkpoint, "--aligned");
+            Assert.Equal(1, code);
+            Assert.Single(stderr.Trim().Split('\n'));
+            Assert.False(File.Exists(gallery), stderr);
+        }
     }
 }

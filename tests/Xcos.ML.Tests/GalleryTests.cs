@@ -332,6 +332,15 @@ public class GalleryTests
     }
 
     [Fact]
+    public void A_huge_top_is_clamped_to_the_identities_held()
+    {
+        using var g = FaceGallery.Create(NewPath(), Model);
+        Fill(g, 3, 2);
+        // FaceIdentifier asks for max(top, shortlist): `identify --top 2147483647` arrives here as int.MaxValue
+        Assert.Equal(3, g.Search(FaceOf(1, 9).Emb, int.MaxValue).Count);
+    }
+
+    [Fact]
     public void Create_refuses_to_overwrite_and_open_refuses_a_non_gallery()
     {
         var path = NewPath();

@@ -158,4 +158,45 @@ public class HnswGraphFileTests
         Assert.Throws<ArgumentException>(() => HnswGraphFile.Save(path, h, new GalleryContentDigest(2, new byte[32])));
         Assert.False(File.Exists(path));
     }
+
+    [TmpfsFact]
+    public void Saving_the_graph_on_a_full_disk_is_an_IOException_leaves_no_temporary_file_and_the_gallery_stays_usable()
+    {
+        using var disk = SmallTmpfs.Mount("512k");
+        var path = Path.Combine(disk.Dir, "faces.gallery");
+        using (var g = FaceGallery.Create(path, Model, Hnsw))
+        {
+            Fill(g, 0, 100, photos: 5);
+            var before = Answers(g, 100);
+            disk.FillLeaving(8 << 10);   // the graph of 500 faces needs far more than 8 KiB
+            Assert.Throws<IOException>(g.SaveIndex);
+            Assert.Empty(Directory.GetFiles(disk.Dir, "*.tmp"));
+            Assert.False(File.Exists(HnswGraphFile.PathFor(path)));
+            Assert.Equal(before, Answers(g, 100));
+        }
+        File.Delete(Path.Combine(disk.Dir, "filler"));
+        using var again = FaceGallery.Open(path, Model, Hnsw);
+        Assert.Equal(500, again.FaceCount);
+        Assert.StartsWith("built", again.IndexOrigin);
+    }
+
+    [Fact]
+    public async Task A_graph_file_that_is_a_fifo_is_not_opened_and_the_graph_is_rebuilt()
+    {
+        var path = NewPath();
+        using (var g = FaceGallery.Create(path, Model, new FaceGalleryOptions { Index = GalleryIndexKind.Hnsw, SaveIndex = false })) Fill(g, 0, 4);
+        using (var mk = System.Diagnostics.Process.Start("mkfifo", [HnswGraphFile.PathFor(path)])) mk.WaitForExit();
+        var open = Task.Run(() =>
+        {
+            using var g = FaceGallery.Open(path, Model, new FaceGalleryOptions { Index = GalleryIndexKind.Hnsw, ReadOnly = true });
+            return g.IndexOrigin;
+        });
+        if (await Task.WhenAny(open, Task.Delay(TimeSpan.FromSeconds(20))) != open)
+        {
+            // release the blocked open before failing, so the test host does not hang
+            using (new FileStream(HnswGraphFile.PathFor(path), FileMode.Open, FileAccess.Write)) { }
+            Assert.Fail("opening the gallery blocked on the FIFO");
+        }
+        Assert.Contains("not a regular file", await open);
+    }
 }

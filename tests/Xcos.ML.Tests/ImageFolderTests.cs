@@ -147,4 +147,15 @@ public sealed class ImageFolderTests : IDisposable
         Assert.Equal(4, pairs.Length);
         Assert.All(pairs, p => Assert.Equal(p.Same, folder.Samples[p.First].Label == folder.Samples[p.Second].Label));
     }
+
+    [Fact]
+    public void Folder_link_loops_end_and_each_folder_is_walked_once()
+    {
+        Touch("p", "a.png");
+        Touch("p", "sub", "b.png");
+        Directory.CreateSymbolicLink(Path.Combine(_root, "p", "self"), ".");
+        Directory.CreateSymbolicLink(Path.Combine(_root, "p", "sub", "up"), "..");
+        var folder = ImageFolder.Load(_root);
+        Assert.Equal(["a.png", "b.png"], folder.Samples.Select(s => Path.GetFileName(s.Path)));
+    }
 }

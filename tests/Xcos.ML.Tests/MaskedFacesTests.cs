@@ -44,4 +44,19 @@ public sealed class MaskedFacesTests : IDisposable
         var e = Assert.Throws<ArgumentException>(() => MaskedFaces.WriteMaskedCopy(ImageFolder.Load(Source()), Path.Combine(_dir, "dst"), 1.5, 0));
         Assert.Contains("1.5", e.Message);
     }
+
+    [Fact]
+    public void An_output_equal_to_or_inside_the_source_folder_is_refused_and_nothing_is_written()
+    {
+        var src = Source();
+        var link = Path.Combine(_dir, "link");
+        Directory.CreateSymbolicLink(link, src);
+        foreach (var dst in new[] { src, Path.Combine(src, "sub"), Path.Combine(src, "person0"), Path.Combine(link, "new", "deeper") })
+        {
+            var e = Assert.Throws<ArgumentException>(() => MaskedFaces.WriteMaskedCopy(ImageFolder.Load(src), dst, 0.25, 0));
+            Assert.Contains("into the image folder it is made from", e.Message);
+        }
+        Assert.Equal(2, Directory.GetFiles(src, "*", SearchOption.AllDirectories).Length);   // still the two originals
+        Assert.Equal(2, ImageFolder.Load(src).Count);
+    }
 }

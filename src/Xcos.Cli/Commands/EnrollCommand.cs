@@ -47,6 +47,14 @@ internal static class EnrollCommand
             var who = p.GetValue(remove);
             if ((dir is null) == (who is null)) throw new CliException("give either --images DIR (to enrol) or --remove NAME (to remove an identity).", ExitCodes.Usage);
             var location = args.Location(p);
+            // the photos are listed before the gallery is opened: a missing or empty folder must not leave an empty gallery behind
+            ImageFolder? folder = null;
+            if (dir is not null)
+            {
+                if (!dir.Exists) throw new CliException($"{dir.FullName}: images folder not found.");
+                try { folder = ImageFolder.Load(dir.FullName); }
+                catch (InvalidDataException e) { throw new CliException(e.Message); }
+            }
             using var encoder = args.CreateEncoder(p);
             using var gallery = args.OpenGallery(p, encoder.Model, who is not null ? GalleryOpenMode.ReadWrite : GalleryOpenMode.OpenOrCreate);
             var name = FaceGalleries.Display(location);
@@ -61,15 +69,27 @@ internal static class EnrollCommand
             }
             else
             {
-                if (!dir!.Exists) throw new CliException($"{dir.FullName}: images folder not found.");
-                var folder = ImageFolder.Load(dir.FullName);
                 var identifier = new FaceIdentifier(encoder, gallery, name);
                 bool aligned = p.GetValue(args.Aligned);
-                photos = folder.Count;
-                CliProgress.Run("enrolling", folder.Count, step =>
+                photos = folder!.Count;
+                // one file reached by several paths (links) is one photo: enrolled once per run
+                var enrolledFiles = new Dictionary<string, string>(StringComparer.Ordinal);
+                var unique = new List<ImageFolderSample>();
+                foreach (var s in folder.Samples)
+                {
+                    var real = FileKinds.RealPath(s.Path);
+                    if (enrolledFiles.TryGetValue(real, out var first))
+                        skipped.Add(new SkippedJson(s.Path, folder.Identities[s.Label], $"duplicate: the same file as {first}, enrolled once"));
+                    else
+                    {
+                        enrolledFiles[real] = s.Path;
+                        unique.Add(s);
+                    }
+                }
+                CliProgress.Run("enrolling", unique.Count, step =>
                 {
                     // 32 photos per step: their faces go through the face model in one call where it takes batches.
-                    foreach (var chunk in folder.Samples.Chunk(32))
+                    foreach (var chunk in unique.Chunk(32))
                     {
                         List<Enrolment> done;
                         try { done = identifier.EnrollFiles(chunk.Select(s => (folder.Identities[s.Label], s.Path)).ToList(), aligned).ToList(); }
@@ -87,6 +107,12 @@ internal static class EnrollCommand
                     }
                     return 0;
                 });
+            }
+            // a file gallery's graph is a cache (a database keeps its own index): failing to save it (a full disk) costs a rebuild next time, said in one line, not a crash
+            try { file?.SaveIndex(); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                Console.Error.WriteLine($"warning: the search graph was not saved ({e.Message.ReplaceLineEndings(" ")}); the gallery is intact and the graph is rebuilt when it is next opened");
             }
             if (p.GetValue(json))
                 Cli.WriteJson(new EnrollJson(name, encoder.Model.Name, encoder.Model.Hash, encoder.Model.CodesVariant, encoder.Model.Codes, photos, enrolled, removed, gallery.FaceCount,

@@ -87,8 +87,16 @@ internal static class EvalCommand
             foreach (var f in files)
                 if (!f.Exists) throw new CliException($"{f.FullName}: pair file not found.");
             // fail before the scoring, not after it
-            if (p.GetValue(scoresFile)?.Directory is { Exists: false } scoresDir)
-                throw new CliException($"{p.GetValue(scoresFile)!.FullName}: cannot write the pair scores: folder {scoresDir.FullName} does not exist.");
+            if (p.GetValue(scoresFile) is { } scoresOut)
+            {
+                if (scoresOut.Directory is { Exists: false } scoresDir)
+                    throw new CliException($"{scoresOut.FullName}: cannot write the pair scores: folder {scoresDir.FullName} does not exist.");
+                var inputs = files.Select(f => f.FullName).Concat(p.GetValue(config) is { } c ? [c.FullName] : []);
+                if (inputs.FirstOrDefault(i => AtomicFile.SameFile(i, scoresOut.FullName)) is { } input)
+                    throw new CliException($"--scores {scoresOut.FullName} is one of the inputs ({input}); nothing was written: choose another file.", ExitCodes.Usage);
+                try { AtomicFile.CheckWritable(scoresOut.FullName); }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new CliException($"{scoresOut.FullName}: cannot write the pair scores: {e.Message}"); }
+            }
             bool photos = p.GetValue(model.Checkpoint) is null, isAligned = p.GetValue(aligned), doFlip = p.GetValue(flip);
             if (!photos) real.RejectInt8(p);
             using var session = VerifierSession.Open(p, model, real, isAligned, threshold: null, flip: doFlip);

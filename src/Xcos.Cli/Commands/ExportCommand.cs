@@ -91,7 +91,7 @@ internal static class ExportCommand
                 if (!outPath.EndsWith(".zip", StringComparison.OrdinalIgnoreCase)) throw new CliException($"--out '{outPath}': an ML.NET model is a .zip file.", ExitCodes.Usage);
                 Directory.CreateDirectory(Path.GetDirectoryName(outPath)!);
                 var tmp = outPath + ".tmp";
-                ml.Model.Save(fitted, data.Schema, tmp);
+                XcosModelArchive.Save(ml, fitted, data.Schema, tmp);
                 File.Move(tmp, outPath, overwrite: true);
                 written = [outPath];
             }
@@ -124,7 +124,7 @@ internal static class ExportCommand
         }).Fit(data);
         Directory.CreateDirectory(Path.GetDirectoryName(outPath)!);
         var tmp = outPath + ".tmp";
-        ml.Model.Save(fitted, data.Schema, tmp);
+        XcosModelArchive.Save(ml, fitted, data.Schema, tmp);
         File.Move(tmp, outPath, overwrite: true);
         return outPath;
     }

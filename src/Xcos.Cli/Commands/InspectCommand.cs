@@ -88,7 +88,8 @@ internal static class InspectCommand
         ml.ComponentCatalog.RegisterAssembly(typeof(XcosPipeline).Assembly);
         ITransformer model;
         DataViewSchema input;
-        try { model = ml.Model.Load(path, out input); }
+        try { model = XcosModelArchive.Load(ml, path, out input); }
+        catch (InvalidDataException e) when (e.Message.StartsWith(path, StringComparison.Ordinal)) { throw new CliException(e.Message); }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
             // ML.NET reports a cut or foreign .zip with many exception types (format, EndOfStream, missing loaders)

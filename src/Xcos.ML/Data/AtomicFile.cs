@@ -30,7 +30,7 @@ public static class AtomicFile
     public static bool SameFile(string a, string b) => string.Equals(ResolveTarget(a), ResolveTarget(b), StringComparison.Ordinal);
 
     /// <summary>
-    /// Throws now what <see cref="Write"/> would throw later for want of a place to write: creates and deletes a
+    /// Throws now what <see cref="Write(string, Action{Stream})"/> would throw later for want of a place to write: creates and deletes a
     /// temporary file next to the target (a device or FIFO is left alone), so a long job can fail before it starts.
     /// </summary>
     /// <exception cref="IOException">The folder takes no new file.</exception>
@@ -52,7 +52,13 @@ public static class AtomicFile
     /// Writes <paramref name="path"/> with <paramref name="write"/>: a regular (or missing) target is replaced atomically
     /// through a temporary file; a device or FIFO is written directly. Returns the path written.
     /// </summary>
-    public static string Write(string path, Action<Stream> write)
+    public static string Write(string path, Action<Stream> write) => Write(path, write, 0);
+
+    /// <summary>
+    /// As <see cref="Write(string, Action{Stream})"/>, reserving <paramref name="size"/> bytes on disk first, so a full
+    /// disk fails before anything is written.
+    /// </summary>
+    public static string Write(string path, Action<Stream> write, long size)
     {
         ArgumentNullException.ThrowIfNull(write);
         var target = ResolveTarget(path);
@@ -65,7 +71,8 @@ public static class AtomicFile
         var tmp = TempNextTo(target);
         try
         {
-            using (var f = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
+            var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None, BufferSize = 1 << 16, PreallocationSize = size };
+            using (var f = new FileStream(tmp, options))
             {
                 write(f);
                 f.Flush(flushToDisk: true);

@@ -23,6 +23,45 @@ public static class FileKinds
     [DllImport("libc", EntryPoint = "stat", SetLastError = true)]
     private static extern int Stat(byte[] utf8Path, byte[] buffer);
 
+    [DllImport("libc", EntryPoint = "realpath", SetLastError = true)]
+    private static extern IntPtr RealPathNative(byte[] utf8Path, IntPtr resolved);
+
+    [DllImport("libc", EntryPoint = "free")]
+    private static extern void Free(IntPtr p);
+
+    /// <summary>
+    /// The canonical path of an existing file or folder: every link along it resolved (libc realpath), so two paths
+    /// are the same file or folder exactly when their real paths are equal; elsewhere than Linux, the full path.
+    /// </summary>
+    public static string RealPath(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        if (!OperatingSystem.IsLinux()) return Path.GetFullPath(path);
+        var p = RealPathNative([.. System.Text.Encoding.UTF8.GetBytes(path), 0], IntPtr.Zero);
+        if (p == IntPtr.Zero) return Path.GetFullPath(path);
+        try { return Marshal.PtrToStringUTF8(p)!; }
+        finally { Free(p); }
+    }
+
+    /// <summary>
+    /// Whether <paramref name="path"/> (which need not exist yet) is <paramref name="folder"/> or lies inside it, once
+    /// links are resolved: its deepest existing ancestor is resolved and the rest appended.
+    /// </summary>
+    public static bool IsSameOrInside(string path, string folder)
+    {
+        var root = RealPath(folder).TrimEnd('/');
+        var full = Path.GetFullPath(path).TrimEnd('/');
+        var rest = new Stack<string>();
+        while (!Directory.Exists(full) && !File.Exists(full) && Path.GetDirectoryName(full) is { } parent)
+        {
+            rest.Push(Path.GetFileName(full));
+            full = parent;
+        }
+        var real = RealPath(full);
+        while (rest.Count > 0) real = Path.Combine(real, rest.Pop());
+        return real == root || real.StartsWith(root + "/", StringComparison.Ordinal);
+    }
+
     /// <summary>The kind of <paramref name="path"/>, links followed.</summary>
     public static FileKind Of(string path)
     {

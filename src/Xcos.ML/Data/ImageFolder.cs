@@ -69,9 +69,10 @@ public sealed class ImageFolder
         {
             int before = samples.Count;
             string dir = Path.Combine(full, identities[label]);
-            // torchvision: sorted(os.walk(dir, followlinks=True)), then sorted file names of each folder.
-            var folders = new List<string> { dir };
-            folders.AddRange(Directory.EnumerateDirectories(dir, "*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = 0 }));
+            // torchvision: sorted(os.walk(dir, followlinks=True)), then sorted file names of each folder; links are
+            // followed too, but a folder already walked (a link back up, `self -> .`) is not walked again, so a loop ends
+            var folders = new List<string>();
+            Walk(dir, folders, new HashSet<string>(StringComparer.Ordinal));
             folders.Sort(CodePointComparer.Instance);
             foreach (string folder in folders)
             {
@@ -87,6 +88,14 @@ public sealed class ImageFolder
             throw new InvalidDataException(
                 $"{full}: no image ({string.Join(", ", options.Extensions)}) for identit{(empty.Count == 1 ? "y" : "ies")} {string.Join(", ", empty.Take(10))}{(empty.Count > 10 ? $" and {empty.Count - 10} more" : "")}.");
         return new ImageFolder(full, identities, samples.ToArray());
+    }
+
+    private static void Walk(string folder, List<string> folders, HashSet<string> seen)
+    {
+        if (!seen.Add(FileKinds.RealPath(folder))) return;
+        folders.Add(folder);
+        foreach (var sub in Directory.EnumerateDirectories(folder, "*", new EnumerationOptions { AttributesToSkip = 0 }).Order(StringComparer.Ordinal))
+            Walk(sub, folders, seen);
     }
 
     /// <summary>Orders strings by Unicode code point, as Python's <c>sorted</c> does (UTF-16 ordinal order differs above U+FFFF).</summary>

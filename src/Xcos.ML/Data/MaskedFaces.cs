@@ -19,6 +19,9 @@ public static class MaskedFaces
     {
         ArgumentNullException.ThrowIfNull(source);
         if (fraction is < 0 or > 1 || double.IsNaN(fraction)) throw new ArgumentException($"mask fraction must be in [0, 1], got {fraction}", nameof(fraction));
+        // copies written into the source would join it: the next load counts them as photos (or a nested folder as an identity)
+        if (FileKinds.IsSameOrInside(destination, source.Root))
+            throw new ArgumentException($"{Path.GetFullPath(destination)}: the masked copy would go into the image folder it is made from ({source.Root}); choose an output outside it", nameof(destination));
         for (int i = 0; i < source.Count; i++)
         {
             var (path, identity) = (source.Samples[i].Path, source.Identities[source.Samples[i].Label]);

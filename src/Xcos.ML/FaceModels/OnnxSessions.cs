@@ -18,6 +18,9 @@ internal static class OnnxSessions
     public static InferenceSession Open(string path, byte[]? bytes, int intraOpThreads)
     {
         if (bytes is null && !File.Exists(path)) throw new FileNotFoundException($"ONNX model file not found: {path} (run `xcos models fetch`)", path);
+        // what ONNX Runtime would open besides the model: external data only inside the model's folder, none for bytes
+        if (bytes is null) Onnx.OnnxModelFile.Load(path);
+        else Onnx.OnnxExternalData.Check(Onnx.Proto.ModelProto.Parser.ParseFrom(bytes), null, path);
         using var opts = Options(intraOpThreads);
         try { return bytes is null ? new InferenceSession(path, opts) : new InferenceSession(bytes, opts); }
         catch (OnnxRuntimeException e) { throw new InvalidDataException($"{path}: ONNX Runtime cannot load the model: {e.Message}", e); }

@@ -285,6 +285,8 @@ public sealed class FaceGallery : IFaceGallery
         lock (_lock)
         {
             if (_faces.Count == 0) return [];
+            // no more identities than the gallery holds: a huge `top` (int.MaxValue) must not size a buffer
+            top = Math.Min(top, _byIdentity.Count);
             // each identity has at most `most` faces, so the best `top * most` faces hold the best face of each of the top identities
             int most = _byIdentity.Values.Max(l => l.Count);
             var hits = _index.Search(unit, (int)Math.Min(_faces.Count, (long)top * most));

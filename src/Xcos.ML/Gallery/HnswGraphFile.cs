@@ -1,6 +1,8 @@
 using System.Buffers.Binary;
 using System.IO.MemoryMappedFiles;
+using System.Runtime.InteropServices;
 using System.Security.Cryptography;
+using Xcos.ML.Data;
 
 namespace Xcos.ML.Gallery;
 
@@ -18,7 +20,8 @@ namespace Xcos.ML.Gallery;
 /// begins with the same N faces (faces enrolled after it was saved are then added to the loaded graph); anything else
 /// (another gallery's graph, a removal since, other graph settings, a cut or corrupt file) reads as stale and the
 /// caller rebuilds. USearch trusts the bytes it loads, so the payload's SHA-256 is checked before it sees them.
-/// Written to a temporary file next to it, flushed, then renamed over the old one.
+/// Written with ordinary writes (space reserved first) to a temporary file next to it, flushed, then renamed over the
+/// old one; a full disk is an <see cref="IOException"/> and leaves no temporary file.
 /// </summary>
 public static class HnswGraphFile
 {
@@ -35,41 +38,38 @@ public static class HnswGraphFile
         ArgumentNullException.ThrowIfNull(index);
         ArgumentNullException.ThrowIfNull(digest);
         if (index.Count != digest.Faces) throw new ArgumentException($"the graph holds {index.Count} faces, the digest covers {digest.Faces}");
-        path = Path.GetFullPath(path);
         long length = index.SerializedLength;
-        var tmp = Path.Combine(Path.GetDirectoryName(path)!, "." + Path.GetFileName(path) + "." + Guid.NewGuid().ToString("N")[..8] + ".tmp");
+        // ordinary writes from a native buffer, not a memory map: a full disk is then an IOException, where writing
+        // through a map of a sparse file dies with SIGBUS; the space is reserved first so a full disk fails early
+        var buffer = Marshal.AllocHGlobal(checked((nint)length));
         try
         {
-            using (var f = new FileStream(tmp, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None))
+            index.SaveTo(buffer, length);
+            var chunk = new byte[(int)Math.Min(length, 1 << 20)];
+            byte[] payloadHash;
+            using (var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256))
             {
-                f.SetLength(HeaderLength + length);
-                byte[] payloadHash;
-                using (var map = MemoryMappedFile.CreateFromFile(f, null, 0, MemoryMappedFileAccess.ReadWrite, HandleInheritability.None, leaveOpen: true))
+                for (long at = 0; at < length; at += chunk.Length)
                 {
-                    using (var view = map.CreateViewAccessor(0, HeaderLength + length, MemoryMappedFileAccess.ReadWrite))
-                    {
-                        var handle = view.SafeMemoryMappedViewHandle;
-                        bool added = false;
-                        handle.DangerousAddRef(ref added);
-                        try { index.SaveTo(handle.DangerousGetHandle() + (nint)view.PointerOffset + HeaderLength, length); }
-                        finally { if (added) handle.DangerousRelease(); }
-                        view.Flush();
-                    }
-                    using var payload = map.CreateViewStream(HeaderLength, length, MemoryMappedFileAccess.Read);
-                    payloadHash = SHA256.HashData(payload);
+                    int n = (int)Math.Min(chunk.Length, length - at);
+                    Marshal.Copy(buffer + (nint)at, chunk, 0, n);
+                    sha.AppendData(chunk, 0, n);
                 }
-                var header = HeaderBytes(index, digest, length, payloadHash);
-                f.Position = 0;
-                f.Write(header);
-                f.Flush(flushToDisk: true);
+                payloadHash = sha.GetHashAndReset();
             }
-            File.Move(tmp, path, overwrite: true);
+            var header = HeaderBytes(index, digest, length, payloadHash);
+            AtomicFile.Write(path, f =>
+            {
+                f.Write(header);
+                for (long at = 0; at < length; at += chunk.Length)
+                {
+                    int n = (int)Math.Min(chunk.Length, length - at);
+                    Marshal.Copy(buffer + (nint)at, chunk, 0, n);
+                    f.Write(chunk, 0, n);
+                }
+            }, HeaderLength + length);
         }
-        catch
-        {
-            try { File.Delete(tmp); } catch (IOException) { }
-            throw;
-        }
+        finally { Marshal.FreeHGlobal(buffer); }
     }
 
     private static byte[] HeaderBytes(HnswVectorIndex index, GalleryContentDigest digest, long length, byte[] payloadHash)
@@ -98,6 +98,8 @@ public static class HnswGraphFile
     {
         why = "";
         if (!File.Exists(path)) { why = "no saved graph"; return null; }
+        // a FIFO or a device would block the open or the read forever: only a regular file can be a saved graph
+        if (FileKinds.Of(path) != FileKind.Regular) { why = $"{path}: not a regular file"; return null; }
         var h = new byte[HeaderLength];
         long fileLength;
         using (var f = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read))

@@ -36,14 +36,15 @@ public sealed class XcosPredictionPool<TSrc, TDst> : IDisposable where TSrc : cl
         _ownsModel = ownsModel;
     }
 
-    /// <summary>Loads a saved model (.zip) and serves it; the pool owns the loaded model.</summary>
+    /// <summary>Loads a saved model (.zip), its networks checked by <see cref="XcosModelArchive.Verify"/>, and serves it; the pool owns the loaded model.</summary>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    /// <exception cref="InvalidDataException">A network keeps external data or was changed after saving (the message names the stage).</exception>
     [SuppressMessage("Design", "CA1000", Justification = "TSrc and TDst cannot be inferred from the arguments, so a generic method elsewhere would be called the same way.")]
     public static XcosPredictionPool<TSrc, TDst> Load(MLContext ml, string zipPath)
     {
         ArgumentNullException.ThrowIfNull(ml);
         if (!File.Exists(zipPath)) throw new FileNotFoundException($"model not found: {zipPath}", zipPath);
-        return new XcosPredictionPool<TSrc, TDst>(ml, ml.Model.Load(zipPath, out _), ownsModel: true);
+        return new XcosPredictionPool<TSrc, TDst>(ml, XcosModelArchive.Load(ml, zipPath, out _), ownsModel: true);
     }
 
     /// <summary>The model every engine scores with.</summary>

@@ -55,17 +55,17 @@ public sealed class OnnxModelFile
     public static OnnxModelFile Load(string path)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"ONNX model file not found: {path}", path);
-        return Parse(File.ReadAllBytes(path), path);
+        return Parse(File.ReadAllBytes(path), path, Path.GetDirectoryName(Path.GetFullPath(path)));
     }
 
     /// <summary>Reads a model from serialized bytes.</summary>
-    /// <exception cref="InvalidDataException">The bytes are not a readable ONNX model.</exception>
-    public static OnnxModelFile Load(byte[] bytes) => Parse(bytes, "(bytes)");
+    /// <exception cref="InvalidDataException">The bytes are not a readable ONNX model, or keep weights in an external file.</exception>
+    public static OnnxModelFile Load(byte[] bytes) => Parse(bytes, "(bytes)", null);
 
     /// <summary>Wraps an existing model (e.g. from <see cref="OnnxGraphBuilder.Build"/>); edits change it.</summary>
     public static OnnxModelFile FromModel(ModelProto model) => new(model, "(model)");
 
-    private static OnnxModelFile Parse(byte[] bytes, string source)
+    private static OnnxModelFile Parse(byte[] bytes, string source, string? folder)
     {
         ModelProto model;
         try { model = ModelProto.Parser.ParseFrom(bytes); }
@@ -79,6 +79,7 @@ public sealed class OnnxModelFile
                 $"ir_version={(model.HasIrVersion ? model.IrVersion.ToString(CultureInfo.InvariantCulture) : "none")}, graph={(model.Graph is null ? "none" : "present")}");
         if (model.Graph.Node.Count == 0 && model.Graph.Output.Count == 0)
             throw new InvalidDataException($"{source}: not a valid ONNX model: the graph has no nodes and no outputs");
+        OnnxExternalData.Check(model, folder, source);
         return new OnnxModelFile(model, source);
     }
 
