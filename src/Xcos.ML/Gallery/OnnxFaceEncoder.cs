@@ -99,8 +99,11 @@ public sealed class OnnxFaceEncoder : IFaceEncoder
         var face = located!;
         if (face.Width != FaceSize || face.Height != FaceSize) face = ImageOps.Resize(face, FaceSize, FaceSize);
         var e = _embedder.Embed(face);
-        return new FaceEncoding(FaceStatus.Ok, null, e.Embedding, Learned is null ? Head!.CellFeatures(e.FeatureMap) : e.FeatureMap, face, count);
+        return new FaceEncoding(FaceStatus.Ok, null, e.Embedding, Code(e.FeatureMap), face, count);
     }
+
+    // the weight-derived head keeps its cell features; the learned head reads the whole map
+    private float[] Code(float[] featureMap) => Learned is null ? Head!.CellFeatures(featureMap) : featureMap;
 
     /// <inheritdoc/>
     public IReadOnlyList<FaceEncoding> EncodeMany(IReadOnlyList<RgbImage> photos, bool aligned = false)
@@ -118,7 +121,7 @@ public sealed class OnnxFaceEncoder : IFaceEncoder
         for (int k = 0; k < located.Count; k++)
         {
             var (i, face, count) = located[k];
-            result[i] = new FaceEncoding(FaceStatus.Ok, null, embedded[k].Embedding, Learned is null ? Head!.CellFeatures(embedded[k].FeatureMap) : embedded[k].FeatureMap, face, count);
+            result[i] = new FaceEncoding(FaceStatus.Ok, null, embedded[k].Embedding, Code(embedded[k].FeatureMap), face, count);
         }
         return result;
     }
