@@ -14,26 +14,6 @@ namespace Xcos.Cli.Commands;
 /// </summary>
 internal static class IdentifyCommand
 {
-    public sealed record MatchJson(
-        [property: JsonPropertyName("identity")] string Identity,
-        [property: JsonPropertyName("score")] double? Score,
-        [property: JsonPropertyName("cosine")] double Cosine,
-        [property: JsonPropertyName("file")] string File,
-        [property: JsonPropertyName("face_id")] long FaceId,
-        [property: JsonPropertyName("cosine_rank")] int CosineRank,
-        [property: JsonPropertyName("cos_map")] float[]? CosMap,
-        [property: JsonPropertyName("attention")] float[]? Attention,
-        [property: JsonPropertyName("contributions")] float[]? Contributions);
-
-    public sealed record IdentifyJson(
-        [property: JsonPropertyName("probe")] string Probe,
-        [property: JsonPropertyName("status")] string Status,
-        [property: JsonPropertyName("matches")] MatchJson[] Matches,
-        [property: JsonPropertyName("unknown")] bool Unknown,
-        [property: JsonPropertyName("threshold")] double Threshold,
-        [property: JsonPropertyName("order")] string Order,
-        [property: JsonPropertyName("gallery_faces")] int GalleryFaces);
-
     public sealed record MetricsJson(
         [property: JsonPropertyName("rank1")] double Rank1,
         [property: JsonPropertyName("rank5")] double Rank5,
@@ -119,8 +99,7 @@ internal static class IdentifyCommand
                 $"{verdict}; threshold {r.Threshold:F3}; order: {r.Order}; the cosine decides, xCos explains");
         }
         if (json)
-            Cli.WriteJson(new IdentifyJson(probe.FullName, enc.StatusText, r.Matches.Select(m => new MatchJson(m.Identity, m.Score, m.Cosine, m.Face.SourceFile, m.Face.Id,
-                m.CosineRank, m.Explanation?.CosMap, m.Explanation?.Attention, m.Explanation?.Contributions)).ToArray(), r.Unknown, r.Threshold, r.Order, identifier.Gallery.FaceCount));
+            Cli.WriteJson(IdentificationJson.From(probe.FullName, r, identifier.Gallery.FaceCount));
         else if (enc.Status != FaceStatus.Ok) Console.WriteLine($"no face found in {probe.FullName}");
         else
         {
