@@ -61,7 +61,7 @@ internal sealed class ModelHost(IOptions<XcosServerOptions> options, XcosServerM
             if (o.Gallery is { } g)
             {
                 encoder = models.CreateEncoder?.Invoke(o) ?? new OnnxFaceEncoder(o.ModelsDir, o.Descriptor, o.IntraOpThreads);
-                gallery = FaceGalleries.Open(g, encoder.Model);
+                gallery = FaceGalleries.Open(g, encoder.Model, GalleryOpenMode.OpenOrCreate);
                 // a postgresql:// gallery is logged and named in errors without any password its URI carried
                 var shown = FaceGalleries.Display(g);
                 identifier = new FaceIdentifier(encoder, gallery, shown);

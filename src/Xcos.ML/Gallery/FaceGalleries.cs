@@ -6,8 +6,7 @@ namespace Xcos.ML.Gallery;
 /// The one place that turns the gallery a user names into an <see cref="IFaceGallery"/>: a file path opens a
 /// <see cref="FaceGallery"/>; a URI (<c>postgresql://USER@HOST:PORT/DB?table=NAME</c>) opens the gallery of the
 /// provider registered for its scheme. The CLI, the ML.NET identification stage and the service all open galleries
-/// here (the server through <see cref="Open(string, GalleryModelStamp, FaceGalleryOptions?)"/>), so a name that works
-/// in one works in all.
+/// here, so a name that works in one works in all.
 /// </summary>
 /// <remarks>
 /// The core keeps no database dependency: <c>postgresql://</c> is served by the Xcos.ML.PgVector package, which
@@ -68,17 +67,6 @@ public static class FaceGalleries
         var options = fileOptions ?? new FaceGalleryOptions();
         options.ReadOnly = mode == GalleryOpenMode.ReadOnly;
         return mode == GalleryOpenMode.OpenOrCreate ? FaceGallery.OpenOrCreate(location, model!, options) : FaceGallery.Open(location, model, options);
-    }
-
-    /// <summary>
-    /// Opens the gallery <paramref name="gallery"/> names for <paramref name="model"/>: read-only when
-    /// <paramref name="options"/> says so (it must exist), else writable and created when missing.
-    /// </summary>
-    public static IFaceGallery Open(string gallery, GalleryModelStamp model, FaceGalleryOptions? options = null)
-    {
-        ArgumentNullException.ThrowIfNull(model);
-        if (string.IsNullOrWhiteSpace(gallery)) throw new ArgumentException("no gallery given (a gallery file path or a postgresql:// URI)", nameof(gallery));
-        return Open(gallery, model, options?.ReadOnly == true ? GalleryOpenMode.ReadOnly : GalleryOpenMode.OpenOrCreate, options);
     }
 
     private static IFaceGalleryProvider ProviderFor(string location)

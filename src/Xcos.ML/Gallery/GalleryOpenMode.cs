@@ -1,6 +1,6 @@
 namespace Xcos.ML.Gallery;
 
-/// <summary>How <see cref="FaceGalleries.Open(string, GalleryModelStamp?, GalleryOpenMode, FaceGalleryOptions?)"/> opens a gallery.</summary>
+/// <summary>How <see cref="FaceGalleries.Open"/> opens a gallery.</summary>
 public enum GalleryOpenMode
 {
     /// <summary>Searches only; the gallery must exist.</summary>
