@@ -62,11 +62,13 @@ internal sealed class ModelHost(IOptions<XcosServerOptions> options, XcosServerM
             {
                 encoder = models.CreateEncoder?.Invoke(o) ?? new OnnxFaceEncoder(o.ModelsDir, o.Descriptor, o.IntraOpThreads);
                 gallery = FaceGalleries.Open(g, encoder.Model, GalleryOpenMode.OpenOrCreate);
-                identifier = new FaceIdentifier(encoder, gallery, g);
-                ServerLog.GalleryOpened(log, g, gallery.FaceCount, gallery.Identities.Count);
+                // a postgresql:// gallery is logged and named in errors without any password its URI carried
+                var shown = FaceGalleries.Display(g);
+                identifier = new FaceIdentifier(encoder, gallery, shown);
+                ServerLog.GalleryOpened(log, shown, gallery.FaceCount, gallery.Identities.Count);
             }
             ServerLog.ModelsLoaded(log, started.Elapsed.TotalSeconds);
-            return new LoadedModels(verifier, identifier, o.Gallery);
+            return new LoadedModels(verifier, identifier, o.Gallery is { } named ? FaceGalleries.Display(named) : null);
         }
         catch
         {

@@ -20,7 +20,7 @@ internal static class ServeCommand
         var model = new ModelArgs();
         var real = new RealFaceArgs();
         var urls = new Option<string>("--urls") { Description = "Where to listen; anything but loopback needs --api-key-file", DefaultValueFactory = _ => XcosServerOptions.DefaultUrls };
-        var gallery = new Option<string?>("--gallery") { Description = "Gallery for /v1/identify, /v1/enroll and /v1/identities (a gallery file, created on the first enrolment)" };
+        var gallery = new Option<string?>("--gallery") { Description = "Gallery for /v1/identify, /v1/enroll and /v1/identities: a file, or postgresql://USER@HOST:PORT/DB?table=NAME shared by replicas (password from PGPASSWORD or ~/.pgpass); default $XCOS_GALLERY" };
         var apiKey = new Option<FileInfo?>("--api-key-file") { Description = "File whose first line is the API key clients send in X-Api-Key (required to listen beyond loopback)" };
         var threshold = new Option<double?>("--threshold") { Description = "Cosine threshold (default: the face model's)" };
         var workers = new Option<int?>("--workers") { Description = "Requests that run the models at once (default: the processor count)" };
@@ -47,7 +47,7 @@ internal static class ServeCommand
                 o.Descriptor = p.GetValue(real.Model) == "fr_feature" ? null : Path.GetFullPath(p.GetValue(real.Model)!);
                 o.Precision = real.ParsePrecision(p);
                 o.Threshold = p.GetValue(threshold);
-                o.Gallery = p.GetValue(gallery);
+                o.Gallery = p.GetValue(gallery) ?? FaceGalleries.FromEnvironment();
                 o.ApiKeyFile = p.GetValue(apiKey)?.FullName;
                 o.Workers = p.GetValue(workers) ?? Environment.ProcessorCount;
                 o.QueueLimit = p.GetValue(queue);
