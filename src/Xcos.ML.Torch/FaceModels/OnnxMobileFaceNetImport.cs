@@ -29,6 +29,58 @@ public static class OnnxMobileFaceNetImport
     /// <summary>As <see cref="Load(MobileFaceNet, string)"/> for a parsed model.</summary>
     public static void Load(MobileFaceNet network, OnnxModelFile model)
     {
+        var m = Match(network, model);
+        var sd = network.state_dict();
+        using var noGrad = torch.no_grad();
+        for (int i = 0; i < m.Blocks.Count; i++)
+        {
+            var (node, w, b) = m.Convs[i];
+            Copy(model, node, w, sd[m.Blocks[i] + ".conv.weight"], m.Blocks[i] + ".conv.weight");
+            IdentityBatchNorm(model, node, b, sd, m.Blocks[i] + ".bn");
+        }
+        var (lnode, lw, lb) = m.Convs[^1];
+        Copy(model, lnode, lw, sd["linear.weight"], "linear.weight");
+        IdentityBatchNorm(model, lnode, lb, sd, "bn");
+        for (int i = 0; i < m.Prelus.Count; i++) Copy(model, m.Prelus[i].Node, m.Prelus[i].Slope, sd[m.WithPrelu[i] + ".prelu.weight"], m.WithPrelu[i] + ".prelu.weight");
+    }
+
+    /// <summary>
+    /// The inverse of <see cref="Load(MobileFaceNet, OnnxModelFile)"/> for the conv blocks: the network's weights in the graph's
+    /// initializers, batch norms folded into conv weights and biases (eval-mode statistics), by initializer name.
+    /// The plain head (linear, BN1d) is left out. Also returns the graph index of the first node of <paramref name="from"/>'s tail.
+    /// </summary>
+    public static (Dictionary<string, (float[] Values, long[] Shape)> Initializers, int FirstTailNode) Fold(MobileFaceNet network, OnnxModelFile model, MobileFaceNetStage from)
+    {
+        var m = Match(network, model);
+        var sd = network.state_dict();
+        var result = new Dictionary<string, (float[], long[])>(StringComparer.Ordinal);
+        using var noGrad = torch.no_grad();
+        using var scope = NewDisposeScope();
+        var eps = BatchNormEpsilon;
+        for (int i = 0; i < m.Blocks.Count; i++)
+        {
+            var (node, w, b) = m.Convs[i];
+            string p = m.Blocks[i];
+            var scale = sd[p + ".bn.weight"] / (sd[p + ".bn.running_var"] + eps).sqrt();
+            var weight = sd[p + ".conv.weight"] * scale.reshape(-1, 1, 1, 1);
+            var bias = sd[p + ".bn.bias"] - sd[p + ".bn.running_mean"] * scale;
+            result[w] = (weight.contiguous().data<float>().ToArray(), weight.shape);
+            if (b is null) throw new InvalidDataException($"{model.Source}: node {node} has no bias to fold the batch norm into");
+            result[b] = (bias.contiguous().data<float>().ToArray(), model.ReadInitializer(b).Shape);
+        }
+        for (int i = 0; i < m.Prelus.Count; i++)
+            result[m.Prelus[i].Slope] = (sd[m.WithPrelu[i] + ".prelu.weight"].contiguous().data<float>().ToArray(), model.ReadInitializer(m.Prelus[i].Slope).Shape);
+        var prefixes = MobileFaceNet.TailModules(from);
+        int firstConv = m.Blocks.FindIndex(b => prefixes.Any(x => (b + ".").StartsWith(x, StringComparison.Ordinal)));
+        string firstWeight = m.Convs[firstConv].Weight;
+        int firstNode = model.Graph.Node.Select((n, i) => (n, i)).First(x => x.n.OpType == "Conv" && x.n.Input[1] == firstWeight).i;
+        return (result, firstNode);
+    }
+
+    private sealed record Matched(List<(string Node, string Weight, string? Bias)> Convs, List<(string Node, string Slope)> Prelus, List<string> Blocks, List<string> WithPrelu);
+
+    private static Matched Match(MobileFaceNet network, OnnxModelFile model)
+    {
         ArgumentNullException.ThrowIfNull(network);
         ArgumentNullException.ThrowIfNull(model);
         var convs = new List<(string Node, string Weight, string? Bias)>();
@@ -43,26 +95,16 @@ public static class OnnxMobileFaceNetImport
                 default: throw new InvalidDataException($"{model.Source}: node {Label(n)} is a {n.OpType}; a folded MobileFaceNet has only Conv, PRelu, Add and Reshape");
             }
         }
-        var sd = network.state_dict();
-        // every ConvBlock has a child conv (its key ends in ".conv.weight" one level below the block)
-        var blocks = sd.Keys.Where(k => k.EndsWith(".conv.weight", StringComparison.Ordinal) && sd.ContainsKey(k[..^".conv.weight".Length] + ".bn.bias"))
+        var keys = network.state_dict().Keys.ToHashSet(StringComparer.Ordinal);
+        // every ConvBlock has a child conv (its key ends in ".conv.weight" one level below the block); state_dict keeps execution order
+        var blocks = network.state_dict().Keys.Where(k => k.EndsWith(".conv.weight", StringComparison.Ordinal) && keys.Contains(k[..^".conv.weight".Length] + ".bn.bias"))
             .Select(k => k[..^".conv.weight".Length]).ToList();
-        var withPrelu = blocks.Where(b => sd.ContainsKey(b + ".prelu.weight")).ToList();
+        var withPrelu = blocks.Where(b => keys.Contains(b + ".prelu.weight")).ToList();
         if (convs.Count != blocks.Count + 1)
             throw new InvalidDataException($"{model.Source}: {convs.Count} Conv nodes; this MobileFaceNet has {blocks.Count} conv blocks and the linear layer ({blocks.Count + 1})");
         if (prelus.Count != withPrelu.Count)
             throw new InvalidDataException($"{model.Source}: {prelus.Count} PRelu nodes; this MobileFaceNet has {withPrelu.Count} PReLU layers");
-        using var noGrad = torch.no_grad();
-        for (int i = 0; i < blocks.Count; i++)
-        {
-            var (node, w, b) = convs[i];
-            Copy(model, node, w, sd[blocks[i] + ".conv.weight"], blocks[i] + ".conv.weight");
-            IdentityBatchNorm(model, node, b, sd, blocks[i] + ".bn");
-        }
-        var (lnode, lw, lb) = convs[^1];
-        Copy(model, lnode, lw, sd["linear.weight"], "linear.weight");
-        IdentityBatchNorm(model, lnode, lb, sd, "bn");
-        for (int i = 0; i < prelus.Count; i++) Copy(model, prelus[i].Node, prelus[i].Slope, sd[withPrelu[i] + ".prelu.weight"], withPrelu[i] + ".prelu.weight");
+        return new Matched(convs, prelus, blocks, withPrelu);
     }
 
     private static string Label(Onnx.Proto.NodeProto n) => string.IsNullOrEmpty(n.Name) ? $"'{n.Output[0]}' ({n.OpType})" : $"'{n.Name}'";

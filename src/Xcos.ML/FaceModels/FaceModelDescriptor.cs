@@ -45,7 +45,7 @@ public sealed class FaceModelDescriptor
     /// <summary>How the threshold was chosen (free text, for reports).</summary>
     public string? ThresholdSource { get; set; }
 
-    /// <summary>xCos variant: "weights" (weight-derived, needs an affine head after the map).</summary>
+    /// <summary>xCos variant: "weights" (weight-derived, needs an affine head after the map) or "learned" (the learned head next to the descriptor, <see cref="LearnedHead"/>).</summary>
     public string XcosVariant { get; set; } = "weights";
 
     /// <summary>Attention of the weight-derived xCos: "kernel" (each cell's share of head energy), "pair" (|u1_c| |u2_c|) or "contribution" (contribution energy; the map is each cell's cosine with the other face's embedding).</summary>
@@ -72,6 +72,24 @@ public sealed class FaceModelDescriptor
     /// <summary>Calibration file (per-cell means) relative to the descriptor's folder; null for none.</summary>
     public string? CalibrationFile { get; set; }
 
+    /// <summary>Which score decides same / different: "cosine" (default: the embedding cosine against <see cref="Threshold"/>) or "xcos" (the learned xCos against <see cref="XcosThreshold"/>).</summary>
+    public string Decides { get; set; } = "cosine";
+
+    /// <summary>Threshold of the learned xCos when <see cref="Decides"/> is "xcos" (same when xCos &gt;= it).</summary>
+    public double? XcosThreshold { get; set; }
+
+    /// <summary>How <see cref="XcosThreshold"/> was chosen (free text, for reports).</summary>
+    public string? XcosThresholdSource { get; set; }
+
+    /// <summary>For a model assembled at fetch time: the base model file in the models folder (e.g. fr_feature.onnx).</summary>
+    public string? BaseOnnxFile { get; set; }
+
+    /// <summary>For a model assembled at fetch time: the trained tail next to the descriptor (<see cref="FineTunedTail"/>).</summary>
+    public string? TailFile { get; set; }
+
+    /// <summary>SHA-256 of the assembled <see cref="OnnxFile"/> (checked after assembly).</summary>
+    public string? OnnxSha256 { get; set; }
+
     /// <summary>Where the model comes from (package, licence).</summary>
     public string? Source { get; set; }
 
@@ -94,11 +112,28 @@ public sealed class FaceModelDescriptor
         if (!(Scale > 0) || !float.IsFinite(Scale)) throw new InvalidDataException($"{source}: scale must be a positive number, got {Scale}");
         if (!float.IsFinite(Mean)) throw new InvalidDataException($"{source}: mean must be finite, got {Mean}");
         if (!double.IsFinite(Threshold) || Threshold < -1 || Threshold > 1) throw new InvalidDataException($"{source}: threshold must be a cosine in -1..1, got {Threshold}");
-        if (XcosVariant != "weights") throw new InvalidDataException($"{source}: xcos_variant \"{XcosVariant}\" is not supported (\"weights\")");
+        if (XcosVariant is not ("weights" or "learned")) throw new InvalidDataException($"{source}: xcos_variant \"{XcosVariant}\" is not supported (\"weights\" or \"learned\")");
+        if (Decides is not ("cosine" or "xcos")) throw new InvalidDataException($"{source}: decides must be \"cosine\" or \"xcos\", got \"{Decides}\"");
+        if (Decides == "xcos" && (XcosThreshold is not { } xt || !double.IsFinite(xt) || xt < -1 || xt > 1))
+            throw new InvalidDataException($"{source}: decides \"xcos\" needs xcos_threshold in -1..1, got {XcosThreshold?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none"}");
+        if ((BaseOnnxFile is null) != (TailFile is null)) throw new InvalidDataException($"{source}: base_onnx_file and tail_file go together (an assembled model needs both)");
         if (!(XcosScale > 0) || !double.IsFinite(XcosScale)) throw new InvalidDataException($"{source}: xcos_scale must be a finite number > 0 (a monotone calibration keeps the ranking), got {XcosScale}");
         if (!double.IsFinite(XcosOffset)) throw new InvalidDataException($"{source}: xcos_offset must be finite, got {XcosOffset}");
         if (!WeightDerivedAttentionText.Map.TryParse(Attention, out _)) throw new InvalidDataException($"{source}: attention must be \"kernel\", \"pair\" or \"contribution\", got \"{Attention}\"");
         try { ParseOrder(); } catch (InvalidDataException e) { throw new InvalidDataException($"{source}: {e.Message}"); }
+    }
+
+    /// <summary>
+    /// The model file in <paramref name="modelsDir"/>; a model assembled from a base model and a trained tail
+    /// (<see cref="BaseOnnxFile"/>, <see cref="TailFile"/>) is assembled there on first use (<see cref="FineTunedTail.EnsureAssembled"/>).
+    /// </summary>
+    /// <exception cref="FileNotFoundException">The file (or the base model) is not there; the message says to run <c>xcos models fetch</c>.</exception>
+    /// <exception cref="InvalidDataException">The base model is not the one the tail was trained on.</exception>
+    public string OnnxPath(string modelsDir, string descriptorPath)
+    {
+        var onnx = FineTunedTail.EnsureAssembled(this, descriptorPath, modelsDir);
+        if (!File.Exists(onnx)) throw new FileNotFoundException($"face model {onnx} not found; run `xcos models fetch` (or set {ModelStore.EnvironmentVariable})", onnx);
+        return onnx;
     }
 
     /// <summary>The descriptor as the JSON that <see cref="Load"/> reads back.</summary>
