@@ -4,6 +4,7 @@ using Xcos.ML.Gallery;
 using Xcos.ML.Torch;
 using Xcos.ML.Torch.Checkpoints;
 using Xcos.ML.Torch.Gallery;
+using Xcos.ML.Verification;
 
 namespace Xcos.Cli;
 
@@ -11,16 +12,18 @@ namespace Xcos.Cli;
 internal sealed class GalleryArgs
 {
     public readonly Option<FileInfo> Gallery = new("--gallery") { Description = "Gallery file (created by `xcos enroll` when missing)", Required = true };
-    public readonly Option<string> Model = new("--model") { Description = "Face model: fr_feature (default) or a descriptor .json of another ONNX face model", DefaultValueFactory = _ => "fr_feature" };
+    public readonly Option<string> Model = new("--model") { Description = "Face model: fr_feature (default), another shipped model (fr_feature_xcos) or a descriptor .json of an ONNX face model", DefaultValueFactory = _ => "fr_feature" };
     public readonly Option<FileInfo?> Checkpoint = new("--checkpoint") { Description = "Use a TorchSharp xCos checkpoint as the face model instead of an ONNX model" };
     public readonly Option<DirectoryInfo?> ModelsDir = new("--models-dir") { Description = "Where `xcos models fetch` put the models (default: $XCOS_MODELS or the user data folder)" };
     public readonly Option<bool> Aligned = new("--aligned") { Description = "Photos are aligned 112x112 faces (no detection)" };
     public readonly Option<string> Index = new("--index") { Description = "Vector index: auto (exact below 20,000 faces, HNSW above), exact or hnsw", DefaultValueFactory = _ => "auto" };
     public readonly Option<int?> Threads = new("--threads") { Description = "Inference threads (default: the runtime's choice)" };
+    public readonly Option<string?> Xcos = new("--xcos") { Description = "xCos that explains and re-ranks matches (ONNX models): weights (derived from the model's affine head) or learned (the learned head; the gallery then stores each face's feature map). A gallery is searched with the variant it was enrolled with. Default: learned for a model whose descriptor decides by xCos, else weights" };
+    public readonly Option<FileInfo?> LearnedHead = new("--learned-head") { Description = "Learned xCos head for --xcos learned (default: learned_head.onnx next to the model's descriptor)" };
 
     public void AddTo(Command command)
     {
-        foreach (var o in new Option[] { Gallery, Model, Checkpoint, ModelsDir, Aligned, Index, Threads }) command.Options.Add(o);
+        foreach (var o in new Option[] { Gallery, Model, Checkpoint, ModelsDir, Aligned, Index, Threads, Xcos, LearnedHead }) command.Options.Add(o);
     }
 
     public FaceGalleryOptions GalleryOptions(ParseResult p, bool readOnly) => new()
@@ -45,6 +48,8 @@ internal sealed class GalleryArgs
         {
             if (p.GetValue(Checkpoint) is { } ckpt)
             {
+                if (p.GetValue(Xcos) is not null || p.GetValue(LearnedHead) is not null)
+                    throw new CliException("--xcos and --learned-head choose the xCos of an ONNX face model; a --checkpoint has its own.", ExitCodes.Usage);
                 if (!ckpt.Exists) throw new CliException($"{ckpt.FullName}: checkpoint not found.");
                 TorchRuntime.Configure(p.GetValue(Threads), "cpu");
                 FaceDetector? detector = null;
@@ -58,12 +63,13 @@ internal sealed class GalleryArgs
                 try { return new TorchFaceEncoder(XcosModelLoader.Load(ckpt.FullName), ckpt.FullName, detector, threshold); }
                 catch (CheckpointException e) { detector?.Dispose(); throw new CliException(e.Message); }
             }
-            var model = p.GetValue(Model)!;
-            string? descriptor = model == "fr_feature" ? null
-                : File.Exists(model) ? model
-                : throw new CliException($"--model '{model}': expected fr_feature or an existing descriptor .json file.", ExitCodes.Usage);
-            return new OnnxFaceEncoder(modelsDir, descriptor, threads, needDetector: !aligned);
+            string descriptor = RealFaceArgs.ResolveModel(p.GetValue(Model)!, "--model");
+            var variant = RealFaceArgs.VariantOf(p.GetValue(Xcos), () => FaceModelDescriptor.Load(descriptor));
+            var head = p.GetValue(LearnedHead);
+            if (head is not null && variant != "learned") throw new CliException("--learned-head is used only with --xcos learned.", ExitCodes.Usage);
+            return new OnnxFaceEncoder(modelsDir, descriptor, threads, needDetector: !aligned, XcosVariantText.ParseOnnx(variant), head?.FullName);
         }
         catch (FileNotFoundException e) { throw new CliException(e.Message); }
+        catch (InvalidDataException e) { throw new CliException(e.Message); }
     }
 }

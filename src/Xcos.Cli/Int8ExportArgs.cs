@@ -66,9 +66,7 @@ internal sealed class Int8ExportArgs
         if (!IsInt8(p)) throw new CliException("--face-model exports only the int8 form: add --precision int8.", ExitCodes.Usage);
         var dir = p.GetValue(Calibration) ?? throw new CliException("--face-model needs --calibration: a folder of photos with faces (e.g. ../shared/dev-faces/photos).", ExitCodes.Usage);
         var model = p.GetValue(FaceModel)!;
-        string descriptorPath = model == "fr_feature" ? FaceModelDescriptor.ShippedPath()
-            : File.Exists(model) ? model
-            : throw new CliException($"--face-model '{model}': expected fr_feature or an existing descriptor .json file.", ExitCodes.Usage);
+        string descriptorPath = RealFaceArgs.ResolveModel(model, "--face-model");
         var modelsDir = ModelStore.ResolveDirectory(p.GetValue(ModelsDir)?.FullName);
         if (!ModelStore.IsComplete(modelsDir)) throw new CliException($"calibration photos need face detection, but the models are not in {modelsDir}: run `xcos models fetch`.");
         try

@@ -7,8 +7,8 @@ namespace Xcos.Cli;
 /// <summary>Options of the real-photo path: the ONNX face model, the xCos variant and where the models are.</summary>
 internal sealed class RealFaceArgs
 {
-    public readonly Option<string> Model = new("--model") { Description = "Face model: fr_feature (default) or a descriptor .json of another ONNX face model", DefaultValueFactory = _ => "fr_feature" };
-    public readonly Option<string> Xcos = new("--xcos") { Description = "xCos variant for ONNX models: weights (derived from the model's own affine head; default) or learned (the paper's grid layer + attention trained on the model's cosine: learned_head.onnx next to the descriptor, or --learned-head)", DefaultValueFactory = _ => "weights" };
+    public readonly Option<string> Model = new("--model") { Description = "Face model: fr_feature (default), another shipped model (fr_feature_xcos) or a descriptor .json of an ONNX face model", DefaultValueFactory = _ => "fr_feature" };
+    public readonly Option<string?> Xcos = new("--xcos") { Description = "xCos variant for ONNX models: weights (derived from the model's own affine head) or learned (the paper's grid layer + attention: learned_head.onnx next to the descriptor, or --learned-head). Default: learned for a model whose descriptor decides by xCos, else weights" };
     public readonly Option<FileInfo?> LearnedHead = new("--learned-head") { Description = "Learned xCos head (.onnx from `xcos train --mode head --onnx-model`) for --xcos learned (default: learned_head.onnx next to the model's descriptor)" };
     public readonly Option<DirectoryInfo?> ModelsDir = new("--models-dir") { Description = "Where `xcos models fetch` put the models (default: $XCOS_MODELS or the user data folder)" };
     public readonly Option<string> Precision = new("--precision") { Description = "ONNX face model: fp32 (default) or int8 (NAME.int8.onnx next to the model, from `xcos export --face-model NAME --precision int8`)", DefaultValueFactory = _ => "fp32" };
@@ -36,8 +36,7 @@ internal sealed class RealFaceArgs
 
     public OnnxFacePairVerifier CreateVerifier(ParseResult p, double? threshold, int threads, bool aligned, bool flip = false)
     {
-        var variant = p.GetValue(Xcos);
-        if (variant is not ("weights" or "learned")) throw new CliException($"--xcos '{variant}': expected weights or learned.", ExitCodes.Usage);
+        var variant = Variant(p);
         var head = p.GetValue(LearnedHead);
         if (head is not null && variant != "learned") throw new CliException("--learned-head is used only with --xcos learned.", ExitCodes.Usage);
         return Create(p, new OnnxFacePairVerifierOptions
@@ -46,6 +45,17 @@ internal sealed class RealFaceArgs
             AlignedInput = aligned, Precision = ParsePrecision(p), Flip = flip,
         });
     }
+
+    /// <summary>--xcos, or when absent the model's own choice: learned for a descriptor that decides by xCos, else weights.</summary>
+    public string Variant(ParseResult p) => VariantOf(p.GetValue(Xcos), () => Descriptor(p).Descriptor);
+
+    /// <summary>The --xcos text checked, or the default of the descriptor <paramref name="descriptor"/> loads.</summary>
+    public static string VariantOf(string? given, Func<FaceModelDescriptor> descriptor) => given switch
+    {
+        null => descriptor().DecidesByXcos ? "learned" : "weights",
+        "weights" or "learned" => given,
+        _ => throw new CliException($"--xcos '{given}': expected weights or learned.", ExitCodes.Usage),
+    };
 
     /// <summary>
     /// The fp32 verifier with the weight-derived xCos, for a command that adds only <see cref="Model"/> and
@@ -57,10 +67,7 @@ internal sealed class RealFaceArgs
     // --model and --models-dir complete the options every caller sets
     private OnnxFacePairVerifier Create(ParseResult p, OnnxFacePairVerifierOptions options)
     {
-        var model = p.GetValue(Model)!;
-        string? descriptor = model == "fr_feature" ? null
-            : File.Exists(model) ? model
-            : throw new CliException($"--model '{model}': expected fr_feature or an existing descriptor .json file.", ExitCodes.Usage);
+        string descriptor = DescriptorPath(p);
         options.ModelsDir = p.GetValue(ModelsDir)?.FullName;
         options.DescriptorPath = descriptor;
         try
@@ -74,12 +81,19 @@ internal sealed class RealFaceArgs
     /// <summary>The face model's descriptor (--model) and the folder of its data files.</summary>
     public (FaceModelDescriptor Descriptor, string Folder) Descriptor(ParseResult p)
     {
-        var model = p.GetValue(Model)!;
-        string path = model == "fr_feature" ? FaceModelDescriptor.ShippedPath()
-            : File.Exists(model) ? Path.GetFullPath(model)
-            : throw new CliException($"--model '{model}': expected fr_feature or an existing descriptor .json file.", ExitCodes.Usage);
+        string path = DescriptorPath(p);
         try { return (FaceModelDescriptor.Load(path), Path.GetDirectoryName(path)!); }
         catch (FileNotFoundException e) { throw new CliException(e.Message); }
+    }
+
+    /// <summary>The descriptor file --model names (a shipped model's name or a .json path).</summary>
+    public string DescriptorPath(ParseResult p) => ResolveModel(p.GetValue(Model)!, "--model");
+
+    /// <summary>A shipped model's descriptor or a descriptor file, as <see cref="FaceModelDescriptor.ResolvePath"/> finds it; a usage error otherwise.</summary>
+    public static string ResolveModel(string model, string option)
+    {
+        try { return FaceModelDescriptor.ResolvePath(model); }
+        catch (FileNotFoundException e) { throw new CliException($"{option}: {e.Message}.", ExitCodes.Usage); }
     }
 
     /// <summary>A detector for aligning raw photos before a TorchSharp checkpoint scores them.</summary>

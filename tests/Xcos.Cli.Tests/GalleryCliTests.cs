@@ -67,6 +67,48 @@ public class GalleryCliTests
         Assert.StartsWith("missing_file", row.GetProperty("reason").GetString());
     }
 
+    [CliDevFacesFact]
+    public void Learned_xcos_enrols_maps_and_reports_both_orders_and_a_weights_search_is_refused()
+    {
+        var dir = Directory.CreateTempSubdirectory("xcos-gal-learned").FullName;
+        var photos = Path.Combine(DevFaces.Dir()!, "photos");
+        var people = Directory.GetDirectories(photos).Select(Path.GetFileName).Order(StringComparer.Ordinal).Take(3).ToList();
+        var enrol = Path.Combine(dir, "enrol");
+        var probes = Path.Combine(dir, "probes.tsv");
+        var rows = new List<string>();
+        foreach (var who in people)
+        {
+            var files = Directory.GetFiles(Path.Combine(photos, who!)).Order(StringComparer.Ordinal).ToList();
+            File.CreateSymbolicLink(Path.Combine(Directory.CreateDirectory(Path.Combine(enrol, who!)).FullName, Path.GetFileName(files[0])), files[0]);
+            rows.AddRange(files.Skip(1).Take(2).Select(f => $"{f}\t{who}"));
+        }
+        File.WriteAllLines(probes, rows);
+        var gallery = Path.Combine(dir, "g.gallery");
+        var (code, stdout, stderr) = CliProcess.Run("enroll", "--gallery", gallery, "--images", enrol, "--xcos", "learned", "--threads", "1", "--json");
+        Assert.True(code == 0, stderr);
+        var e = JsonDocument.Parse(stdout).RootElement;
+        Assert.Equal(("learned", "map:507", 3), (e.GetProperty("xcos").GetString(), e.GetProperty("codes").GetString(), e.GetProperty("enrolled").GetInt32()));
+
+        (code, stdout, stderr) = CliProcess.Run("identify", "--gallery", gallery, "--probes", probes, "--xcos", "learned", "--rerank", "--threads", "1", "--json");
+        Assert.True(code == 0, stderr);
+        var m = JsonDocument.Parse(stdout).RootElement;
+        Assert.Equal("learned", m.GetProperty("xcos").GetString());
+        Assert.Equal(6, m.GetProperty("searched").GetInt32());
+        foreach (var order in new[] { "cosine", "xcos_rerank" })
+        {
+            var block = m.GetProperty(order);
+            Assert.InRange(block.GetProperty("rank1").GetDouble(), 0, 1);
+            Assert.Equal(1.0, block.GetProperty("rank5").GetDouble());   // three enrolled people: every answer is in the top 5
+        }
+        Assert.Equal(1.0, m.GetProperty("cosine").GetProperty("rank1").GetDouble());   // fr_feature tells these three apart
+
+        // the gallery holds maps, not the weight-derived codes: searching it with --xcos weights is refused in one line
+        (code, _, stderr) = CliProcess.Run("identify", "--gallery", gallery, "--probes", probes, "--rerank", "--threads", "1");
+        Assert.Equal(1, code);
+        Assert.Contains("enrolled with --xcos learned", stderr);
+        Assert.Single(stderr.Trim().Split('\n'));
+    }
+
     [Fact]
     public void A_gallery_of_another_model_is_refused_with_one_line()
     {
@@ -116,5 +158,38 @@ public class GalleryCliTests
         var j = JsonDocument.Parse(stdout).RootElement;
         Assert.Equal(before + 1, j.GetProperty("faces").GetInt32());
         Assert.True(sizeAtKill <= new FileInfo(gallery).Length);
+    }
+
+    [Fact]
+    public void A_flipped_length_bit_is_refused_by_every_open_and_the_hinted_salvage_command_works()
+    {
+        var dir = Directory.CreateTempSubdirectory("xcos-gal-flip").FullName;
+        var gallery = Path.Combine(dir, "g.gallery");
+        var (code, _, stderr) = CliProcess.Run("enroll", "--gallery", gallery, "--images", Folder(dir, copies: 3), "--checkpoint", Checkpoint, "--aligned");
+        Assert.True(code == 0, stderr);
+        var bytes = File.ReadAllBytes(gallery);
+        // the frames: magic, then records of uint32 length, uint32 length CRC, body, uint32 CRC
+        long pos = 8;
+        for (int i = 0; i < 6; i++) pos += 12 + BitConverter.ToUInt32(bytes, (int)pos);
+        bytes[pos + 2] ^= 0x80;   // record 6 of 13: the repro
+        File.WriteAllBytes(gallery, bytes);
+
+        (code, _, stderr) = CliProcess.Run("enroll", "--gallery", gallery, "--remove", "Nobody", "--checkpoint", Checkpoint, "--aligned");
+        Assert.Equal(1, code);
+        Assert.Single(stderr.Trim().Split('\n'));
+        Assert.Equal(bytes, File.ReadAllBytes(gallery));   // refused: nothing truncated
+        (code, _, stderr) = CliProcess.Run("identify", "--gallery", gallery, Path.Combine(Tiny, "pair2_image1.png"), "--checkpoint", Checkpoint, "--aligned");
+        Assert.Equal(1, code);
+        var hint = System.Text.RegularExpressions.Regex.Match(stderr, "`xcos (gallery salvage [^`]*)`");
+        Assert.True(hint.Success, stderr);
+
+        (code, var stdout, stderr) = CliProcess.Run(hint.Groups[1].Value.Split(' '));
+        Assert.True(code == 0, stderr);
+        Assert.Contains("11 faces", stdout);   // 12 enrolled, one in the damaged stretch
+        Assert.Equal(bytes, File.ReadAllBytes(gallery + ".damaged"));
+        (code, stdout, stderr) = CliProcess.Run("identify", "--gallery", gallery, Path.Combine(Tiny, "pair2_image1.png"), "--checkpoint", Checkpoint, "--aligned",
+            "--threshold", "0.5", "--json");
+        Assert.True(code == 0, stderr);
+        Assert.Equal("p2", JsonDocument.Parse(stdout).RootElement.GetProperty("matches")[0].GetProperty("identity").GetString());
     }
 }

@@ -78,4 +78,41 @@ public sealed class OcclusionCommandTests
         File.WriteAllBytes(path, XcosOnnxExport.BuildMapHeadModel(TorchOnnxExport.ToWeights(model)).ToByteArray());
         return path;
     }
+
+    [CliDevFacesFact]
+    public void BenchmarkOfTheLearnedHeadOnAFewRealPairsWritesTableJsonPlotAndFigure()
+    {
+        var dir = Directory.CreateTempSubdirectory("xcos-occ-bench").FullName;
+        try
+        {
+            var photos = Path.Combine(DevFaces.Dir()!, "photos");
+            var people = Directory.GetDirectories(photos).Select(Path.GetFileName).Order(StringComparer.Ordinal).Take(4).ToList();
+            var (code, stdout, stderr) = CliProcess.Run("occlusion", "--photos", photos, "--people", string.Join(",", people.Take(3)), "--exclude", people[3]!,
+                "--max-per-person", "3", "--pair-count", "12", "--probes-per-person", "2", "--out", dir, "--json", "--threads", "1");
+            Assert.True(code == 0, stderr);
+            var r = JsonDocument.Parse(stdout).RootElement;
+            Assert.Equal(people.Take(3), r.GetProperty("people").EnumerateArray().Select(x => x.GetString()));
+            Assert.Equal(people[3], Assert.Single(r.GetProperty("distractors").EnumerateArray()).GetString());
+            Assert.Equal(4, r.GetProperty("gallery_identities").GetInt32());
+            var conditions = r.GetProperty("conditions").EnumerateArray().ToList();
+            Assert.Equal(["clean", "mask", "sunglasses", "blobs25"], conditions.Select(c => c.GetProperty("condition").GetString()));
+            foreach (var c in conditions)
+                foreach (var score in new[] { "cosine", "xcos" })
+                    Assert.InRange(c.GetProperty(score).GetProperty("auc").GetDouble(), 0, 1);
+            // three people fr_feature tells apart: the clean cosine ranks every probe first
+            Assert.Equal(1.0, conditions[0].GetProperty("identification").GetProperty("rank1_cosine").GetDouble());
+            Assert.Equal(6, conditions[0].GetProperty("identification").GetProperty("probes").GetInt32());
+            Assert.Equal(4, r.GetProperty("rerank_ms").GetProperty("candidates").GetInt32());
+            var written = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "occlusion.json"))).RootElement;
+            Assert.Equal(r.GetProperty("pairs").GetInt32(), written.GetProperty("pairs").GetInt32());
+            Assert.Equal(conditions[1].GetProperty("xcos").GetProperty("auc").GetDouble(), written.GetProperty("conditions")[1].GetProperty("xcos").GetProperty("auc").GetDouble());
+            foreach (var png in new[] { "occlusion.png", "occluded_pair.png" })
+                Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, File.ReadAllBytes(Path.Combine(dir, png))[..4]);
+
+            var typo = CliProcess.Run("occlusion", "--photos", photos, "--exclude", "Nobody_Here");
+            Assert.Equal(2, typo.ExitCode);
+            Assert.Contains("'Nobody_Here' is not a person", typo.Stderr);
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
 }

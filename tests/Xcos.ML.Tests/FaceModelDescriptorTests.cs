@@ -72,6 +72,43 @@ public class FaceModelDescriptorTests
     }
 
     [Fact]
+    public void Decides_defaults_to_the_cosine_and_xcos_takes_its_own_threshold()
+    {
+        var old = FaceModelDescriptor.FromJson("{\"onnx_file\": \"a.onnx\", \"threshold\": 0.3}");
+        Assert.Equal("cosine", old.Decides);
+        Assert.False(old.DecidesByXcos);
+        Assert.Equal(("cosine", 0.3), old.Decision(learnedHead: true));
+        var d = FaceModelDescriptor.FromJson("{\"onnx_file\": \"a.onnx\", \"threshold\": 0.3, \"decides\": \"xcos\", \"xcos_threshold\": 0.41, \"xcos_threshold_source\": \"chosen on 4 people\"}");
+        Assert.True(d.DecidesByXcos);
+        Assert.Equal(("xcos", 0.41), d.Decision(learnedHead: true));
+        // without the learned head (the weight-derived xCos) the cosine and its threshold decide
+        Assert.Equal(("cosine", 0.3), d.Decision(learnedHead: false));
+        var back = FaceModelDescriptor.FromJson(d.ToJson());
+        Assert.Equal(("xcos", 0.41, "chosen on 4 people"), (back.Decides, back.XcosThreshold!.Value, back.XcosThresholdSource));
+        Assert.DoesNotContain("decides_by_xcos", d.ToJson());
+    }
+
+    [Theory]
+    [InlineData("{\"onnx_file\": \"a.onnx\", \"decides\": \"xcos\"}", "xcos_threshold")]
+    [InlineData("{\"onnx_file\": \"a.onnx\", \"decides\": \"both\"}", "decides")]
+    [InlineData("{\"onnx_file\": \"a.onnx\", \"decides\": \"xcos\", \"xcos_threshold\": 1.5}", "xcos_threshold")]
+    public void Bad_decisions_name_the_field(string json, string expected)
+    {
+        var ex = Assert.Throws<InvalidDataException>(() => FaceModelDescriptor.FromJson(json, "my.json"));
+        Assert.Contains("my.json", ex.Message);
+        Assert.Contains(expected, ex.Message);
+    }
+
+    [Fact]
+    public void Shipped_models_resolve_by_name_and_others_are_listed()
+    {
+        Assert.Equal(FaceModelDescriptor.ShippedPath(), FaceModelDescriptor.ResolvePath("fr_feature"));
+        var ex = Assert.Throws<FileNotFoundException>(() => FaceModelDescriptor.ResolvePath("no_such_model"));
+        Assert.Contains("no_such_model", ex.Message);
+        Assert.Contains("fr_feature", ex.Message);
+    }
+
+    [Fact]
     public void Missing_file_is_named()
     {
         var ex = Assert.Throws<FileNotFoundException>(() => FaceModelDescriptor.Load("/nonexistent/descriptor.json"));

@@ -47,6 +47,32 @@ public class FacePairVerificationTests
     }
 
     [Fact]
+    public void A_failed_pair_carries_no_number_even_when_built_with_one_and_names_every_failed_face()
+    {
+        var gone1 = new FaceReport("/p/gone1.jpg", FaceStatus.MissingFile, null, 0, null, null, null, null);
+        var gone2 = new FaceReport("/p/gone2.jpg", FaceStatus.MissingFile, null, 0, null, null, null, null);
+        // what a scorer that ran on empty faces would hand over: a perfect match
+        var r = new FacePairVerification(gone1, gone2, 1.0, 1.0000001, "model", "cosine", 0.3, VerificationDecision.Same, XcosVariant.Weights,
+            new float[49], new float[49], new float[49], 0.1, 1);
+        Assert.True(double.IsNaN(r.Xcos) && double.IsNaN(r.Cosine) && double.IsNaN(r.DecidingScore));
+        Assert.Null(r.CosMap);
+        Assert.Null(r.Attention);
+        Assert.Null(r.Contributions);
+        Assert.Null(r.BiasContribution);
+        Assert.False(r.Same);
+        Assert.Equal("face1 missing_file; face2 missing_file", r.PairStatus);
+        using var doc = JsonDocument.Parse(r.ToJson());
+        var root = doc.RootElement;
+        Assert.Equal(JsonValueKind.Null, root.GetProperty("score").ValueKind);
+        Assert.Equal(JsonValueKind.Null, root.GetProperty("cosine").ValueKind);
+        Assert.Equal("different", root.GetProperty("decision").GetString());
+        Assert.False(root.TryGetProperty("cos_map", out _));
+        Assert.Equal("face1 missing_file; face2 missing_file", root.GetProperty("pair_status").GetString());
+        Assert.Equal("face2 missing_file", (Result(VerificationDecision.Same, 0.5) with { Face2 = gone2 }).PairStatus);
+        Assert.Equal("ok", Result(VerificationDecision.Same, 0.5).PairStatus);
+    }
+
+    [Fact]
     public void The_figure_shows_the_verdict_and_a_report_threshold_replaces_it()
     {
         var r = Result(VerificationDecision.Same, 0.5);

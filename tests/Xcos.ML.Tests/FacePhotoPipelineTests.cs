@@ -136,4 +136,117 @@ public class FacePhotoPipelineTests(FittedPhotoPipeline fitted) : IClassFixture<
         }
         finally { Directory.Delete(dir, recursive: true); }
     }
+
+    [DevFacesFact]
+    public void A_failed_row_carries_no_number_and_its_status_names_every_failed_face()
+    {
+        var gone1 = Path.Combine(Path.GetTempPath(), $"xcos-gone-{Guid.NewGuid():N}.jpg");
+        var gone2 = Path.Combine(Path.GetTempPath(), $"xcos-gone-{Guid.NewGuid():N}.jpg");
+        var good = fitted.Score[0];
+        var rows = new[] { good with { ImagePath1 = gone1, ImagePath2 = gone2 }, good with { ImagePath2 = gone2 }, good };
+        var scored = fitted.Model!.Transform(fitted.Ml.Data.LoadFromEnumerable(rows));
+        var status = scored.GetColumn<string>("Status").ToArray();
+        Assert.StartsWith("face1 missing_file", status[0]);
+        Assert.Contains("; face2 missing_file", status[0]);
+        Assert.StartsWith("face2 missing_file", status[1]);
+        foreach (var column in new[] { "Xcos", "Cosine", "Score", "Probability" })
+        {
+            var v = scored.GetColumn<float>(column).ToArray();
+            Assert.True(float.IsNaN(v[0]) && float.IsNaN(v[1]), $"{column}: {v[0]}, {v[1]}");
+            if (column != "Probability") Assert.True(float.IsFinite(v[2]), column);
+        }
+        foreach (var map in new[] { "CosineMap", "Attention", "Contributions" })
+        {
+            var v = scored.GetColumn<VBuffer<float>>(map).Select(b => b.DenseValues().ToArray()).ToArray();
+            Assert.Equal(v[2].Length, v[0].Length);   // fixed length
+            Assert.Equal(v[2].Length, v[1].Length);
+            Assert.All(v[0].Concat(v[1]), x => Assert.True(float.IsNaN(x), map));
+            Assert.All(v[2], x => Assert.True(float.IsFinite(x), map));
+        }
+    }
+
+    [DevFacesFact]
+    public void Fit_on_a_few_labelled_pairs_keeps_the_calibrated_threshold_and_says_so()
+    {
+        var scored = fitted.Model!.Transform(fitted.Ml.Data.LoadFromEnumerable(fitted.Score));
+        float calibrated = (float)FaceModelDescriptor.FrFeature().Threshold;
+        var cosine = scored.GetColumn<float>("Cosine").ToArray();
+        var margin = scored.GetColumn<float>("Score").ToArray();
+        for (int i = 0; i < cosine.Length; i++) Assert.Equal(cosine[i] - calibrated, margin[i], 5);
+        var source = scored.GetColumn<string>("ThresholdSource").Distinct().Single();
+        Assert.Contains("calibrated threshold of face model fr_feature", source);
+        Assert.Contains("12 same and 12 different", source);
+        // the saved model says the same, and the evaluation report shows it
+        var loaded = new MLContext(seed: 3).Model.Load(fitted.ZipPath, out _);
+        var again = loaded.Transform(fitted.Ml.Data.LoadFromEnumerable(fitted.Score));
+        Assert.Equal(source, again.GetColumn<string>("ThresholdSource").First());
+        Assert.Equal(source, fitted.Ml.EvaluateVerification(again, options: new Metrics.VerificationOptions { Folds = 2 }).ThresholdSource);
+    }
+
+    [DevFacesFact]
+    public void EachPhotoIsProcessedOnceAndScoresAsTheSavedModel()
+    {
+        var data = fitted.Ml.Data.LoadFromEnumerable(fitted.Score);
+        // A fresh fit: its threshold pass reads each photo once, however many rows hold it; later passes read none.
+        var fresh = Assert.IsType<FacePhotoTransformer>(fitted.Ml.Transforms.VerifyFacePairs(new XcosPipelineOptions
+        {
+            FaceModel = FaceModelDescriptor.FrFeature(), ModelsDirectory = RealFaces.ModelsDir(),
+        }).Fit(data));
+        int photos = fitted.Score.SelectMany(p => new[] { p.ImagePath1, p.ImagePath2 }).Distinct().Count();
+        Assert.True(photos < 2 * fitted.Score.Length, "the rows share photos");
+        Assert.Equal(photos, fresh.Cache.Computed);
+        var scored = fresh.Transform(data);
+        var first = scored.GetColumn<float>("Score").ToArray();
+        Assert.Equal(first, scored.GetColumn<float>("Score"));
+        _ = fitted.Ml.BinaryClassification.Evaluate(scored);
+        Assert.Equal(photos, fresh.Cache.Computed);
+
+        // The saved model runs the same stages row by row (the face model at batch 1): the same columns and decisions, the numbers to float rounding.
+        var model = fitted.Model!.Transform(data);
+        var loaded = new MLContext(seed: 2).Model.Load(fitted.ZipPath, out _).Transform(data);
+        Assert.Equal(loaded.GetColumn<bool>("PredictedLabel"), model.GetColumn<bool>("PredictedLabel"));
+        foreach (var column in new[] { "Score", "Cosine", "Xcos", "Probability" })
+        {
+            var want = loaded.GetColumn<float>(column).ToArray();
+            var got = model.GetColumn<float>(column).ToArray();
+            for (int i = 0; i < want.Length; i++) Assert.True(Math.Abs(want[i] - got[i]) < 1e-5, $"pair {i}: {column} {got[i]} vs saved {want[i]}");
+        }
+        Assert.Equal(model.GetColumn<float>("Cosine"), scored.GetColumn<float>("Cosine"));
+        static IEnumerable<(string, string)> Columns(IDataView v) => v.Schema.Where(c => !c.IsHidden).Select(c => (c.Name, c.Type.ToString() ?? "")).Order();
+        Assert.Equal(Columns(loaded), Columns(model));
+    }
+
+    [DevFacesFact]
+    public void APhotoRewrittenAtTheSamePathIsProcessedAgain()
+    {
+        var dir = Directory.CreateTempSubdirectory("xcos_photo_cache_").FullName;
+        try
+        {
+            var same = fitted.Score.First(p => p.Label);
+            var other = fitted.Score.First(p => !p.Label).ImagePath2;
+            var b = Path.Combine(dir, "b.jpg");
+            File.Copy(same.ImagePath2, b);
+            var row = new[] { same with { ImagePath2 = b } };
+            float Cosine(PhotoPair[] rows) => fitted.Model!.Transform(fitted.Ml.Data.LoadFromEnumerable(rows)).GetColumn<float>("Cosine").Single();
+            float before = Cosine(row);
+            File.Copy(other, b, overwrite: true);
+            float after = Cosine(row);
+            Assert.Equal(Cosine([same with { ImagePath2 = other }]), after);
+            Assert.NotEqual(before, after);
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
+    [DevFacesFact]
+    public void ThePhotoCacheIsBounded()
+    {
+        var bounded = Assert.IsType<FacePhotoTransformer>(fitted.Ml.Transforms.VerifyFacePairs(new XcosPipelineOptions
+        {
+            FaceModel = FaceModelDescriptor.FrFeature(), ModelsDirectory = RealFaces.ModelsDir(), Threshold = 0.3f, PhotoCacheCapacity = 2,
+        }).Fit(fitted.Ml.Data.LoadFromEnumerable(fitted.Score.Take(1))));
+        var rows = fitted.Ml.Data.LoadFromEnumerable(fitted.Score.Take(3));
+        var cosine = bounded.Transform(rows).GetColumn<float>("Cosine").ToArray();
+        Assert.True(bounded.Cache.Count <= 2, $"{bounded.Cache.Count} photos held");
+        Assert.Equal(fitted.Model!.Transform(rows).GetColumn<float>("Cosine"), cosine);
+    }
 }

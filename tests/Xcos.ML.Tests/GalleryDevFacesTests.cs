@@ -83,6 +83,50 @@ public class GalleryDevFacesTests(ITestOutputHelper output)
         Assert.Equal(FaceStatus.MissingFile, none.Probe.Status);
     }
 
+    [RealModelsFact]
+    public void Learned_xcos_galleries_store_maps_and_rerank_the_shortlist_in_the_heads_order()
+    {
+        var root = Path.Combine(DevFaces.Root, "photos");
+        var models = RealFaces.ModelsDir();
+        using var encoder = new OnnxFaceEncoder(models, intraOpThreads: 1, variant: XcosVariant.Learned);
+        Assert.Equal("map:" + encoder.Embedder.FeatureMapName, encoder.Model.Codes);
+        Assert.Equal(512 * 49, encoder.Model.CodeLength);
+        var path = Path.Combine(Directory.CreateTempSubdirectory("xcos-devfaces-learned").FullName, "g");
+        using (var gallery = FaceGallery.Create(path, encoder.Model))
+        {
+            var identifier = new FaceIdentifier(encoder, gallery, path);
+            var people = Directory.GetDirectories(root).Select(Path.GetFileName).Order(StringComparer.Ordinal).Take(6).ToList();
+            foreach (var who in people) Assert.Equal("ok", identifier.EnrollFile(who!, Directory.GetFiles(Path.Combine(root, who!)).Order(StringComparer.Ordinal).First()).Status);
+            foreach (var who in people.Take(2))
+            {
+                var probe = encoder.EncodeFile(Directory.GetFiles(Path.Combine(root, who!)).Order(StringComparer.Ordinal).ElementAt(3));
+                // the stored code is the face's map: the head on it equals the head on a fresh backbone pass of that photo
+                Assert.Equal(probe.Code, encoder.Embedder.Embed(probe.Face!).FeatureMap);
+                var r = identifier.Identify(probe, new FaceIdentifierOptions { Top = 6, Shortlist = 6, Rerank = true });
+                Assert.Equal("xcos", r.Order);
+                Assert.Equal(6, r.Matches.Count);
+                var direct = r.Matches.Select(m => encoder.Learned!.Explain(probe.Code!, m.Face.Code).Xcos).ToArray();
+                for (int i = 0; i < direct.Length; i++) Assert.Equal(direct[i], r.Matches[i].Score!.Value, 5);
+                Assert.Equal(direct.OrderByDescending(v => v).ToArray(), direct);
+                Assert.All(r.Matches, m => Assert.Null(m.Explanation!.Contributions));
+                // one batched call gives what one call per candidate gives
+                var one = r.Matches.Select(m => encoder.Compare(probe.Code!, m.Face.Code).Score).ToArray();
+                Assert.Equal(one, encoder.CompareMany(probe.Code!, [.. r.Matches.Select(m => m.Face.Code)]).Select(x => x.Score), new ToleranceComparer(1e-5));
+            }
+        }
+        // the same photos' gallery cannot be searched with the weight-derived codes
+        using var weights = new OnnxFaceEncoder(models, intraOpThreads: 1);
+        Assert.Equal(weights.Model.Hash, encoder.Model.Hash);
+        var e = Assert.Throws<InvalidDataException>(() => FaceGallery.Open(path, weights.Model, new FaceGalleryOptions { ReadOnly = true }));
+        Assert.Contains("--xcos learned", e.Message);
+    }
+
+    private sealed class ToleranceComparer(double tolerance) : IEqualityComparer<double>
+    {
+        public bool Equals(double x, double y) => Math.Abs(x - y) <= tolerance;
+        public int GetHashCode(double obj) => 0;
+    }
+
     private static double Cos(float[] a, float[] b)
     {
         double ab = 0, aa = 0, bb = 0;

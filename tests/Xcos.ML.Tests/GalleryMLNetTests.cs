@@ -36,6 +36,8 @@ public class GalleryMLNetTests
         var unknown = before.GetColumn<bool>("Unknown").ToArray();
         Assert.Equal(people.Take(3), names.Take(3));
         Assert.Equal([false, false, false, true], unknown);
+        Assert.Equal("", names[3]);   // a stranger is named no one, not the nearest person
+        Assert.True(float.IsFinite(before.GetColumn<float>("IdentityScore").ToArray()[3]));   // the nearest cosine still says how near
         Assert.All(before.GetColumn<VBuffer<ReadOnlyMemory<char>>>("TopIdentities"), t => Assert.Equal(3, t.Length));
 
         var zip = Path.Combine(dir, "identify.zip");

@@ -117,6 +117,67 @@ public class GalleryTests
     }
 
     [Fact]
+    public void Codes_of_another_xcos_variant_are_refused_in_one_line_naming_both()
+    {
+        var path = NewPath();
+        var learned = Model with { Codes = GalleryModelStamp.MapCodes + "507" };
+        using (var g = FaceGallery.Create(path, learned)) Fill(g, 1, 1);
+        using (var again = FaceGallery.Open(path, learned)) Assert.Equal("map:507", again.Model.Codes);
+        var e = Assert.Throws<InvalidDataException>(() => FaceGallery.Open(path, Model));
+        Assert.DoesNotContain('\n', e.Message);
+        Assert.Contains("enrolled with --xcos learned", e.Message);
+        Assert.Contains("this search uses --xcos weights", e.Message);
+    }
+
+    [Fact]
+    public void A_version_1_file_reads_as_the_models_own_codes_and_compaction_writes_version_3()
+    {
+        // a version-1 header (no codes field) and one face, as builds before version 2 wrote them
+        var path = NewPath();
+        var (emb, code) = FaceOf(0, 0);
+        using (var f = File.Create(path))
+        {
+            f.Write("XCOSGAL1"u8);
+            f.Write(Frame(w =>
+            {
+                w.Write((byte)1); w.Write(1); Str(w, Model.Name); Str(w, Model.Hash); w.Write(Model.EmbeddingDim); w.Write(Model.CodeLength); w.Write(1_700_000_000L);
+            }));
+            f.Write(Frame(w =>
+            {
+                w.Write((byte)2); w.Write(0L); Str(w, "person0"); Str(w, "a.jpg");
+                w.Write(emb.Length); foreach (var v in emb) w.Write(v);
+                w.Write(code.Length); foreach (var v in code) w.Write(v);
+            }));
+        }
+        using (var g = FaceGallery.Open(path, Model))
+        {
+            Assert.Equal(GalleryModelStamp.ModelCodes, g.Model.Codes);
+            Assert.Equal(code, g.FacesOf("person0")[0].Code);
+            g.Compact();
+        }
+        var bytes = File.ReadAllBytes(path);
+        Assert.Equal("XCOSGAL3", System.Text.Encoding.ASCII.GetString(bytes, 0, 8));
+        Assert.Equal(3, BitConverter.ToInt32(bytes, 8 + 8 + 1));   // magic, length and its checksum, record type
+        using (var reopened = FaceGallery.Open(path, Model)) Assert.Equal(code, reopened.FacesOf("person0")[0].Code);
+        Assert.Throws<InvalidDataException>(() => FaceGallery.Open(path, Model with { Codes = "map:507" }));
+    }
+
+    private static void Str(BinaryWriter w, string s)
+    {
+        var b = System.Text.Encoding.UTF8.GetBytes(s);
+        w.Write(b.Length);
+        w.Write(b);
+    }
+
+    private static byte[] Frame(Action<BinaryWriter> body)
+    {
+        using var m = new MemoryStream();
+        using (var w = new BinaryWriter(m, System.Text.Encoding.UTF8, leaveOpen: true)) body(w);
+        var bytes = m.ToArray();
+        return [.. BitConverter.GetBytes(bytes.Length), .. bytes, .. BitConverter.GetBytes(Crc32.Compute(bytes))];
+    }
+
+    [Fact]
     public void A_crash_inside_the_last_record_loses_only_that_record_at_every_cut_point()
     {
         var path = NewPath();
@@ -153,6 +214,121 @@ public class GalleryTests
         var e = Assert.Throws<InvalidDataException>(() => FaceGallery.Open(path, Model));
         Assert.Contains("checksum", e.Message);
         Assert.Equal(bytes, File.ReadAllBytes(path));   // nothing was truncated
+    }
+
+    // offsets of every record after the magic, read from the frames of either format version
+    internal static List<long> RecordOffsets(byte[] file)
+    {
+        int extra = file[7] == (byte)'1' ? 0 : 4;   // version 2 frames carry the length's own CRC-32
+        var offsets = new List<long>();
+        for (long pos = 8; pos < file.Length; pos += 4 + extra + BitConverter.ToUInt32(file, (int)pos) + 4) offsets.Add(pos);
+        return offsets;
+    }
+
+    [Fact]
+    public void A_flipped_bit_in_a_middle_records_length_is_refused_truncates_nothing_and_salvage_keeps_the_rest()
+    {
+        var path = NewPath();
+        using (var g = FaceGallery.Create(path, Model)) Fill(g, 6, 5);
+        var bytes = File.ReadAllBytes(path);
+        long at = RecordOffsets(bytes)[10];   // the header, then faces: record 10 is person1's 5th face
+        bytes[at + 2] ^= 0x80;                // the repro: the length now runs past the end of the file
+        File.WriteAllBytes(path, bytes);
+
+        var e = Assert.Throws<InvalidDataException>(() => FaceGallery.Open(path, Model));
+        Assert.Contains($"xcos gallery salvage --gallery {path}", e.Message);
+        Assert.Throws<InvalidDataException>(() => FaceGallery.Open(path, Model, new FaceGalleryOptions { ReadOnly = true }));
+        Assert.Equal(bytes, File.ReadAllBytes(path));   // refused, nothing truncated
+
+        var report = FaceGallery.Salvage(path);
+        Assert.Equal(29, report.Faces);
+        Assert.Equal(1, report.DamagedRanges);
+        Assert.Equal(bytes, File.ReadAllBytes(report.DamagedCopy));   // the damaged file is kept as it was
+        using var r = FaceGallery.Open(path, Model);
+        Assert.Equal(29, r.FaceCount);
+        Assert.Equal(4, r.FacesOf("person1").Count);
+        Assert.Equal(FaceOf(5, 4).Code, r.FacesOf("person5")[4].Code);
+    }
+
+    [Fact]
+    public void Salvage_skips_records_whose_checksum_fails_and_keeps_removals()
+    {
+        var path = NewPath();
+        using (var g = FaceGallery.Create(path, Model))
+        {
+            Fill(g, 4, 3);
+            g.RemoveIdentity("person3");
+        }
+        var bytes = File.ReadAllBytes(path);
+        var offsets = RecordOffsets(bytes);
+        bytes[offsets[2] + 20] ^= 0x01;   // a body bit of person0's 2nd face
+        bytes[offsets[7] + 1] ^= 0x10;    // the length of person2's 1st face
+        File.WriteAllBytes(path, bytes);
+        Assert.Throws<InvalidDataException>(() => FaceGallery.Open(path, Model, new FaceGalleryOptions { ReadOnly = true }));
+        var report = FaceGallery.Salvage(path);
+        Assert.Equal(2, report.DamagedRanges);
+        using var r = FaceGallery.Open(path, Model);
+        Assert.Equal(["person0", "person1", "person2"], r.Identities);   // person3's removal still holds
+        Assert.Equal(7, r.FaceCount);
+    }
+
+    [Fact]
+    public void A_damaged_last_record_header_is_corruption_but_a_cut_one_is_a_crash()
+    {
+        var path = NewPath();
+        using (var g = FaceGallery.Create(path, Model)) Fill(g, 2, 2);
+        var bytes = File.ReadAllBytes(path);
+        long last = RecordOffsets(bytes)[^1];
+        var flipped = (byte[])bytes.Clone();
+        flipped[last + 3] ^= 0x04;   // the last record's length: no longer provably a cut tail
+        File.WriteAllBytes(path, flipped);
+        Assert.Throws<InvalidDataException>(() => FaceGallery.Open(path, Model));
+        Assert.Equal(flipped, File.ReadAllBytes(path));
+        File.WriteAllBytes(path, bytes.AsSpan(0, (int)last + 30).ToArray());   // a crash inside the last record
+        using var g2 = FaceGallery.Open(path, Model);
+        Assert.Equal(3, g2.FaceCount);
+        Assert.NotNull(g2.RecoveredTail);
+    }
+
+    [Fact]
+    public void A_gallery_written_in_format_version_1_opens_takes_new_faces_and_compacts_to_the_current_version()
+    {
+        // TestData/gallery-v1.gal was written by the version 1 writer: 6 faces of 3 people, then person2 removed
+        var path = NewPath();
+        File.Copy(Path.Combine(AppContext.BaseDirectory, "TestData", "gallery-v1.gal"), path);
+        using (var g = FaceGallery.Open(path, Model))
+        {
+            Assert.Equal(["person0", "person1"], g.Identities);
+            Assert.Equal(new float[] { 1.1f, 2.1f, 3.1f, 4.1f, 5.1f, 6.1f }, g.FacesOf("person1")[1].Code);
+            var (e, c) = FaceOf(4, 0);
+            g.Enroll("late", e, c, "late.jpg");
+        }
+        using (var g = FaceGallery.Open(path, Model))
+        {
+            Assert.Equal(5, g.FaceCount);
+            g.Compact();
+        }
+        Assert.Equal((byte)'2', File.ReadAllBytes(path)[7]);
+        using var again = FaceGallery.Open(path, Model, new FaceGalleryOptions { ReadOnly = true });
+        Assert.Equal(FaceOf(4, 0).Code, again.FacesOf("late")[0].Code);
+        Assert.Equal(5, again.FaceCount);
+    }
+
+    [Fact]
+    public void A_cut_tail_of_a_version_1_gallery_is_dropped_but_a_flipped_length_before_valid_records_is_refused()
+    {
+        var path = NewPath();
+        var v1 = File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory, "TestData", "gallery-v1.gal"));
+        var offsets = RecordOffsets(v1);
+        var flipped = (byte[])v1.Clone();
+        flipped[offsets[3] + 2] ^= 0x80;
+        File.WriteAllBytes(path, flipped);
+        Assert.Throws<InvalidDataException>(() => FaceGallery.Open(path, Model));
+        Assert.Equal(flipped, File.ReadAllBytes(path));
+        File.WriteAllBytes(path, v1.AsSpan(0, v1.Length - 3).ToArray());
+        using var g = FaceGallery.Open(path, Model);
+        Assert.NotNull(g.RecoveredTail);
+        Assert.Equal(6, g.FaceCount);   // the cut record was person2's removal
     }
 
     [Fact]

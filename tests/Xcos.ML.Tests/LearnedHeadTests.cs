@@ -191,6 +191,37 @@ public class LearnedHeadTests
         Assert.Throws<FileNotFoundException>(() => new OnnxFacePairVerifier(new OnnxFacePairVerifierOptions { ModelsDir = models, Variant = XcosVariant.Learned, LearnedHeadPath = noHead }));
     }
 
+    [DevFacesFact]
+    public void A_descriptor_that_decides_by_xcos_makes_the_learned_head_decide_with_its_threshold()
+    {
+        var models = RealFaces.ModelsDir()!;
+        var dir = Directory.CreateTempSubdirectory("xcos_decides_").FullName;
+        try
+        {
+            var shipped = Path.GetDirectoryName(FaceModelDescriptor.ShippedPath())!;
+            foreach (var f in Directory.GetFiles(shipped)) File.Copy(f, Path.Combine(dir, Path.GetFileName(f)));
+            var d = FaceModelDescriptor.FrFeature();
+            d.Decides = "xcos";
+            d.XcosThreshold = 0.55;
+            var path = Path.Combine(dir, "descriptor.json");
+            d.Save(path);
+            using var learned = new OnnxFacePairVerifier(new OnnxFacePairVerifierOptions { ModelsDir = models, DescriptorPath = path, IntraOpThreads = 1, Variant = XcosVariant.Learned });
+            using var weights = new OnnxFacePairVerifier(new OnnxFacePairVerifierOptions { ModelsDir = models, DescriptorPath = path, IntraOpThreads = 1, AlignedInput = true });
+            Assert.Equal(("xcos", 0.55), (learned.DecidedBy, learned.Threshold!.Value));
+            Assert.Equal(("cosine", d.Threshold), (weights.DecidedBy, weights.Threshold!.Value));
+            foreach (var (a, b, _) in OnnxVerifierFixture.DevPairs(400).Where((_, i) => i % 100 == 0))
+            {
+                var r = learned.Verify(a, b);
+                Assert.True(r.IsOk, r.FailureText);
+                Assert.Equal("xcos", r.DecidedBy);
+                Assert.Equal(r.Xcos, r.DecidingScore);
+                Assert.Equal(r.Xcos > 0.55, r.Same);
+                Assert.Contains("\"decided_by\":\"xcos\"", r.ToJson());
+            }
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
     private static RgbImage SyntheticFace(int id)
     {
         var f = new Data.Synthetic.SyntheticFaces(new Data.Synthetic.SyntheticFacesOptions { Identities = 4, ImagesPerIdentity = 1 }).Generate(id, 0);

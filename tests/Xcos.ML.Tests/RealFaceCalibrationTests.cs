@@ -30,7 +30,7 @@ public class RealFaceCalibrationTests
         for (int i = 0; i < emb.Count; i++)
             for (int j = i + 1; j < emb.Count; j++)
             {
-                var ex = v.Xcos.Explain(emb[i].FeatureMap, emb[j].FeatureMap);
+                var ex = v.Xcos!.Explain(emb[i].FeatureMap, emb[j].FeatureMap);
                 Assert.Equal(ex.Xcos, ex.CosMap.Zip(ex.Attention).Sum(t => (double)t.First * t.Second), 5);
                 xcos.Add(ex.Xcos);
                 cos.Add(VectorMath.Cosine(emb[i].Embedding, emb[j].Embedding));

@@ -207,6 +207,38 @@ public class PipelineTests(FittedPipeline fitted) : IClassFixture<FittedPipeline
         finally { Directory.Delete(dir, recursive: true); }
     }
 
+    [Fact]
+    public void A_failed_row_has_every_score_and_map_NaN_and_names_every_failed_face()
+    {
+        var dir = Directory.CreateTempSubdirectory("xcos_failed_rows_").FullName;
+        try
+        {
+            var good = fitted.Rows[0];
+            var rows = new[] { good with { ImagePath1 = Path.Combine(dir, "a.png"), ImagePath2 = Path.Combine(dir, "b.png") }, good with { ImagePath2 = Path.Combine(dir, "b.png") }, good };
+            foreach (var model in new[] { fitted.Model, LoadedModel() })
+            {
+                var scored = model.Transform(fitted.Ml.Data.LoadFromEnumerable(rows));
+                var status = scored.GetColumn<string>("Status").ToArray();
+                Assert.StartsWith("face1 missing_file", status[0]);
+                Assert.Contains("; face2 missing_file", status[0]);
+                foreach (var column in new[] { "Xcos", "Cosine", "GridCosine", "Score" })
+                {
+                    var v = scored.GetColumn<float>(column).ToArray();
+                    Assert.True(float.IsNaN(v[0]) && float.IsNaN(v[1]), $"{column}: {v[0]}, {v[1]}");
+                    Assert.True(float.IsFinite(v[2]), column);
+                }
+                foreach (var map in new[] { "CosineMap", "Attention" })
+                {
+                    var v = scored.GetColumn<VBuffer<float>>(map).Select(b => b.DenseValues().ToArray()).ToArray();
+                    Assert.Equal(v[2].Length, v[0].Length);
+                    Assert.All(v[0].Concat(v[1]), x => Assert.True(float.IsNaN(x), map));
+                    Assert.All(v[2], x => Assert.True(float.IsFinite(x), map));
+                }
+            }
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
     private ITransformer LoadedModel() => new MLContext(seed: 5).Model.Load(fitted.ZipPath, out _);
 
     [Fact]

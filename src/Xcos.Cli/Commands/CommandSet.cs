@@ -16,6 +16,7 @@ internal static class CommandSet
         yield return VerifyCommand.Create();
         yield return EnrollCommand.Create();
         yield return IdentifyCommand.Create();
+        yield return GalleryCommand.Create();
         yield return FaithfulnessCommand.Create();
         yield return MaskCommand.Create();
         yield return OcclusionCommand.Create();

@@ -107,12 +107,7 @@ internal static class ExportCommand
     {
         if (!outPath.EndsWith(".zip", StringComparison.OrdinalIgnoreCase)) throw new CliException($"--out '{outPath}': an ML.NET model is a .zip file.", ExitCodes.Usage);
         var (descriptor, descriptorDir) = real.Descriptor(p);
-        var variant = p.GetValue(real.Xcos) switch
-        {
-            "weights" => XcosVariant.Weights,
-            "learned" => XcosVariant.Learned,
-            var v => throw new CliException($"--xcos '{v}': expected weights or learned.", ExitCodes.Usage),
-        };
+        var variant = XcosVariantText.ParseOnnx(RealFaceArgs.VariantOf(p.GetValue(real.Xcos), () => descriptor));
         var ml = new MLContext(seed: 0);
         var rows = new List<PhotoPairRow>();
         if (pairs is not null)

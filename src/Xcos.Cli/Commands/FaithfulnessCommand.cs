@@ -108,7 +108,7 @@ public static class FaithfulnessCommand
         var started = DateTime.UtcNow;
         var results = RealFaceFaithfulness.EvaluatePairs(verifier, faces, options);
         var seconds = (DateTime.UtcNow - started).TotalSeconds;
-        var occlusion = MeasureOcclusion(parse, a, new RealFacePairScorer(verifier.Embedder, verifier.Xcos, options.BatchSize), faces, labels);
+        var occlusion = MeasureOcclusion(parse, a, new RealFacePairScorer(verifier.Embedder, verifier.Xcos!, options.BatchSize), faces, labels);
         var summary = FaithfulnessSummary.From(results);
         var report = Report(summary, results, labels, RealFaceFaithfulness.CosineScore, curves, "model",
             Path.Combine(verifier.ModelsDir, verifier.Descriptor.OnnxFile), set.Source, seconds, occlusion) with

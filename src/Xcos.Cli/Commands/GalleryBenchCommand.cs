@@ -21,15 +21,22 @@ internal static class GalleryBenchCommand
         var quant = new Option<HnswQuantization>("--quantization") { Description = "How the graph stores vectors: Float32, BFloat16 or Float16", DefaultValueFactory = _ => HnswQuantization.Float32 };
         var rerankK = new Option<int>("--rerank-k") { Description = "Candidates re-ranked by the fr_feature pair head (0: skip; needs the models)", DefaultValueFactory = _ => 100 };
         var modelsDir = new Option<DirectoryInfo?>("--models-dir") { Description = "Models folder for the re-ranking head (default: $XCOS_MODELS or the user data folder)" };
+        var model = new Option<string>("--model") { Description = "Face model whose pair head re-ranks: fr_feature (default), fr_feature_xcos or a descriptor .json", DefaultValueFactory = _ => "fr_feature" };
+        var xcos = new Option<string>("--xcos") { Description = "Re-ranking head: weights (weight-derived, default) or learned (the learned head, one batched call per shortlist)", DefaultValueFactory = _ => "weights" };
         var json = new Option<bool>("--json") { Description = "One JSON object per size" };
         var cmd = new Command("gallery-bench", "Benchmark 1:N search (exact SIMD vs HNSW) and xCos re-ranking on synthetic clustered embeddings");
-        foreach (var o in new Option[] { faces, perId, queries, m, efAdd, efSearch, threads, quant, rerankK, modelsDir, json }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { faces, perId, queries, m, efAdd, efSearch, threads, quant, rerankK, modelsDir, model, xcos, json }) cmd.Options.Add(o);
         cmd.SetAction(p =>
         {
             IFaceEncoder? reranker = null;
+            var variant = RealFaceArgs.VariantOf(p.GetValue(xcos), () => throw new InvalidOperationException("--xcos has a default"));
             if (p.GetValue(rerankK) > 0)
             {
-                try { reranker = new OnnxFaceEncoder(p.GetValue(modelsDir)?.FullName, intraOpThreads: 1, needDetector: false); }
+                try
+                {
+                    reranker = new OnnxFaceEncoder(p.GetValue(modelsDir)?.FullName, RealFaceArgs.ResolveModel(p.GetValue(model)!, "--model"), intraOpThreads: 1, needDetector: false,
+                        ML.Verification.XcosVariantText.ParseOnnx(variant));
+                }
                 catch (FileNotFoundException e) { throw new CliException(e.Message + " (or pass --rerank-k 0)"); }
             }
             using var _r = reranker;
@@ -49,7 +56,7 @@ internal static class GalleryBenchCommand
                     Console.WriteLine($"  hnsw (M={r.Hnsw.Connectivity}, ef_add={r.Hnsw.ExpansionAdd}, {r.Hnsw.Quantization}): build {r.HnswBuildSeconds:F1} s on {r.BuildThreads} threads ({r.HnswBuildCpuSeconds:F1} s of processor time), graph {r.HnswMegabytes:F0} MB; peak resident {r.PeakMegabytes:F0} MB");
                     foreach (var h in r.Search)
                         Console.WriteLine($"    ef {h.ExpansionSearch}: top-10 p50 {h.Top10.P50:F3} ms p99 {h.Top10.P99:F3} ms; top-100 p50 {h.Top100.P50:F3} ms p99 {h.Top100.P99:F3} ms; recall@10 {h.RecallAt10:F4}; CPU ms per query {h.CpuTop10:F3} / {h.CpuTop100:F3}");
-                    if (r.Rerank is { } rr) Console.WriteLine($"  re-rank {r.RerankK} candidates with explanations ({r.RerankModel}): p50 {rr.P50:F2} ms p99 {rr.P99:F2} ms; CPU {r.Cpu.Rerank:F2} ms");
+                    if (r.Rerank is { } rr) Console.WriteLine($"  re-rank {r.RerankK} candidates with explanations ({r.RerankModel}, --xcos {variant}): p50 {rr.P50:F2} ms p99 {rr.P99:F2} ms; CPU {r.Cpu.Rerank:F2} ms");
                 }
             }
             return ExitCodes.Ok;

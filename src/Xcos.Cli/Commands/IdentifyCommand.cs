@@ -53,6 +53,8 @@ internal static class IdentifyCommand
         [property: JsonPropertyName("non_mated")] int NonMated,
         [property: JsonPropertyName("gallery_faces")] int GalleryFaces,
         [property: JsonPropertyName("gallery_identities")] int GalleryIdentities,
+        [property: JsonPropertyName("xcos")] string Variant,
+        [property: JsonPropertyName("shortlist")] int Shortlist,
         [property: JsonPropertyName("rank1")] double Rank1,
         [property: JsonPropertyName("rank5")] double Rank5,
         [property: JsonPropertyName("tpir_at_fpir_1e-2")] double? Tpir,
@@ -69,7 +71,7 @@ internal static class IdentifyCommand
         var root = new Option<DirectoryInfo?>("--root") { Description = "Folder the probe list's relative paths start from (default: the list's folder)" };
         var top = new Option<int>("--top") { Description = "Identities to return", DefaultValueFactory = _ => 5 };
         var shortlist = new Option<int>("--shortlist") { Description = "Identities from the cosine search that the pair head scores", DefaultValueFactory = _ => 20 };
-        var rerank = new Option<bool>("--rerank") { Description = "Order the matches by xCos instead of the model's cosine (the cosine still decides unknown)" };
+        var rerank = new Option<bool>("--rerank") { Description = "Order the matches by xCos (of --xcos, on the gallery's stored codes, one batched head call per probe) instead of the model's cosine (the cosine still shortlists and decides unknown)" };
         var threshold = new Option<double?>("--threshold") { Description = "Open-set cosine threshold (default: the face model's)" };
         var explain = new Option<FileInfo?>("--explain") { Description = "Write a figure of the probe next to its top matches with their maps (PNG)" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object" };
@@ -147,12 +149,12 @@ internal static class IdentifyCommand
         var c = result.Cosine;
         if (json)
             Cli.WriteJson(new ProbesJson(result.Probes, result.Outcomes.Count, c.Mated, c.NonMated, identifier.Gallery.FaceCount, identifier.Gallery.Identities.Count,
-                c.Rank1, c.Rank5, c.Tpir, M(c), M(result.Xcos), result.Skipped.Count,
+                identifier.Encoder.Model.CodesVariant, shortlist, c.Rank1, c.Rank5, c.Tpir, M(c), M(result.Xcos), result.Skipped.Count,
                 result.Skipped.Select(s => new SkippedRowJson(s.Line, s.File, s.Reason)).ToArray()));
         else
         {
             Console.WriteLine($"{result.Outcomes.Count} of {result.Probes} probes searched ({c.Mated} mated, {c.NonMated} non-mated) against {identifier.Gallery.FaceCount} faces of {identifier.Gallery.Identities.Count} identities");
-            foreach (var (name, r) in new[] { ("cosine (the model)", c), ("xCos re-rank", result.Xcos) })
+            foreach (var (name, r) in new[] { ("cosine (the model)", c), ($"{identifier.Encoder.Model.CodesVariant} xCos re-rank", result.Xcos) })
                 Console.WriteLine($"{name,-20} rank-1 {r.Rank1:F4}  rank-5 {r.Rank5:F4}  TPIR@FPIR={r.Fpir:G2} " + (r.Tpir is { } t ? $"{t:F4} (achieved FPIR {r.AchievedFpir:F4})" : "n/a") + (r.Note is null ? "" : $"  [{r.Note}]"));
             foreach (var s in result.Skipped) Console.WriteLine($"skipped line {s.Line} {s.File}: {s.Reason}");
         }

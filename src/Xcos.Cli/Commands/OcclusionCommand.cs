@@ -14,30 +14,43 @@ using Xcos.ML.Verification;
 
 namespace Xcos.Cli.Commands;
 
-/// <summary><c>xcos occlusion</c>: the paper's masked-face measurement: 10-fold accuracy of xCos and of the cosine
-/// when face 2 of every pair is covered by random blobs over each given fraction, for one or more checkpoints, with
-/// one plot of all their curves.</summary>
+/// <summary><c>xcos occlusion</c>: two measurements. With <c>--faces</c>/<c>--photos</c> (people in folders), the
+/// occlusion benchmark of a real face model (<see cref="OcclusionBenchmark"/>): clean, surgical-mask shape, dark
+/// sunglasses and random blobs over 25 % of face 2, the original fr_feature cosine against the learned xCos of
+/// <c>--model</c> on the same pairs (AUC, 10-fold accuracy, TAR at FAR 1e-3), 1:N rank-1 of both orders, a plot and the
+/// explanation figure of a masked pair. With <c>--pairs</c>, the paper's masked-face measurement: 10-fold accuracy of
+/// xCos and of the cosine as random blobs cover more of face 2, for one or more checkpoints or learned heads.</summary>
 public static class OcclusionCommand
 {
     public static Command Create()
     {
-        var pairs = new Option<FileInfo>("--pairs") { Description = "Pair set of aligned 112x112 faces (.bin, pairs.txt or TSV).", Required = true };
+        var pairs = new Option<FileInfo?>("--pairs") { Description = "Pair set of aligned 112x112 faces (.bin, pairs.txt or TSV): the blob-level measurement of --checkpoint or --learned-head." };
         var root = new Option<DirectoryInfo?>("--root") { Description = "Image root of the pair file (default: its folder)." };
         var checkpoints = new Option<FileInfo[]>("--checkpoint") { Description = "Checkpoint(s); architecture read from the keys.", AllowMultipleArgumentsPerToken = true };
         var heads = new Option<FileInfo[]>("--learned-head") { Description = "Instead of --checkpoint: learned xCos head(s) (.onnx from `xcos train --mode head --onnx-model`) on the ONNX face model --model; the cosine is the model's own.", AllowMultipleArgumentsPerToken = true };
-        var faceModel = new Option<string>("--model") { Description = "Face model of --learned-head: fr_feature (default) or a descriptor .json.", DefaultValueFactory = _ => "fr_feature" };
+        var faceModel = new Option<string>("--model") { Description = "Face model: of --learned-head, or the model whose learned xCos the benchmark measures (fr_feature with its learned head, fr_feature_xcos, or a descriptor .json).", DefaultValueFactory = _ => "fr_feature" };
         var modelsDir = new Option<DirectoryInfo?>("--models-dir") { Description = "Models folder for --model (default: $XCOS_MODELS or the user data folder)." };
         var names = new Option<string[]>("--name") { Description = "Name of each checkpoint in the plot (default: file names).", AllowMultipleArgumentsPerToken = true };
         var levels = new Option<string>("--levels") { Description = "Occluded fractions.", DefaultValueFactory = _ => "0,0.1,0.25,0.4,0.5" };
         var seed = new Option<int>("--seed") { Description = "Seed of the masks.", DefaultValueFactory = _ => 0 };
         var plot = new Option<FileInfo?>("--plot") { Description = "Write the accuracy-versus-occlusion plot to this PNG." };
         var threads = new Option<int?>("--threads") { Description = "Intra-op threads (default: all cores)." };
-        var cmd = new Command("occlusion", "Accuracy of xCos and the cosine as more of face 2 is masked (10 folds, mean and std).")
+        var bench = new OcclusionBenchmarkArgs();
+        var cmd = new Command("occlusion", "Occlusion benchmark of a real face model (--faces/--photos: the original cosine against learned xCos, 1:1 and 1:N, " +
+            "clean, mask, sunglasses, 25 % blobs), or accuracy of xCos and the cosine as more of face 2 is masked (--pairs)")
         {
             pairs, root, checkpoints, heads, faceModel, modelsDir, names, levels, seed, plot, threads,
         };
+        bench.AddTo(cmd);
         cmd.SetAction(p =>
         {
+            if (bench.Given(p))
+            {
+                if (p.GetValue(pairs) is not null || p.GetValue(checkpoints) is { Length: > 0 })
+                    throw new CliException("--faces/--photos run the benchmark of --model; --pairs with --checkpoint or --learned-head run the blob-level measurement: not both.", ExitCodes.Usage);
+                return bench.Run(p, p.GetValue(faceModel)!, p.GetValue(modelsDir), p.GetValue(heads) is { Length: 1 } h ? h[0] : null, p.GetValue(seed), p.GetValue(threads), p.GetValue(plot));
+            }
+            if (p.GetValue(pairs) is null) throw new CliException("give --faces/--photos (the benchmark of a face model) or --pairs (the blob-level measurement).", ExitCodes.Usage);
             var lv = p.GetValue(levels)!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
                 .Select(s => double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) && v is >= 0 and < 1 ? v
                     : throw new CliException($"--levels '{s}': expected fractions in [0, 1).", ExitCodes.Usage)).ToArray();
@@ -108,9 +121,7 @@ public static class OcclusionCommand
 
     private static OnnxFacePairVerifier OnnxVerifier(string model, DirectoryInfo? modelsDir, int? threads)
     {
-        string? descriptor = model == "fr_feature" ? null
-            : File.Exists(model) ? model
-            : throw new CliException($"--model '{model}': expected fr_feature or an existing descriptor .json file.", ExitCodes.Usage);
+        string descriptor = RealFaceArgs.ResolveModel(model, "--model");
         try
         {
             return new OnnxFacePairVerifier(new OnnxFacePairVerifierOptions

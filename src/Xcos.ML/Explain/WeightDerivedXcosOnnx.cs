@@ -20,6 +20,29 @@ public static class WeightDerivedXcosOnnx
     public const string Map1 = "map1", Map2 = "map2", Embedding1 = "embedding1", Embedding2 = "embedding2",
         CosMap = "cos_map", Attention = "attention", Contributions = "contributions", Score = "score", Cosine = "cosine";
 
+    /// <summary>
+    /// The embedding cosine alone (inputs <see cref="Embedding1"/>, <see cref="Embedding2"/> [1, dim]; output
+    /// <see cref="Cosine"/>), for a model whose map does not feed its embedding and so has no weight-derived xCos.
+    /// </summary>
+    public static ModelProto BuildCosine(int dim)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(dim, 1);
+        var b = new OnnxGraphBuilder("embedding_cosine");
+        string e1 = b.AddInput(Embedding1, [1, dim]);
+        string e2 = b.AddInput(Embedding2, [1, dim]);
+        AddEmbeddingCosine(b, e1, e2, b.Scalar(1e-30f, "tiny"));
+        return b.Build(docString: "cosine of two face embeddings (Xcos.ML)");
+    }
+
+    // The decision's cosine: of the model's own embeddings, as the face model's users compute it.
+    private static void AddEmbeddingCosine(OnnxGraphBuilder b, string e1, string e2, string tiny)
+    {
+        string dot = b.ReduceSum(b.Mul(e1, e2), [1], keepDims: false, "embedding_dot");
+        string n1 = b.Sqrt(b.ReduceSum(b.Mul(e1, e1), [1], keepDims: false));
+        string n2 = b.Sqrt(b.ReduceSum(b.Mul(e2, e2), [1], keepDims: false));
+        b.AddOutput(b.Div(dot, b.Max(b.Mul(n1, n2), tiny), "embedding_cos"), Cosine, [1]);
+    }
+
     /// <summary>Builds the graph of <paramref name="xcos"/> for one pair (batch 1).</summary>
     public static ModelProto Build(WeightDerivedXcos xcos)
     {
@@ -104,11 +127,7 @@ public static class WeightDerivedXcosOnnx
         b.AddOutput(b.Reshape(att, [1, cells], "attention_batched"), Attention, [1, cells]);
         b.AddOutput(Weighted(cos), Score, [1]);
 
-        // The decision's cosine: of the model's own embeddings, as the face model's users compute it.
-        string dot = b.ReduceSum(b.Mul(e1, e2), [1], keepDims: false, "embedding_dot");
-        string n1 = b.Sqrt(b.ReduceSum(b.Mul(e1, e1), [1], keepDims: false));
-        string n2 = b.Sqrt(b.ReduceSum(b.Mul(e2, e2), [1], keepDims: false));
-        b.AddOutput(b.Div(dot, b.Max(b.Mul(n1, n2), tiny), "embedding_cos"), Cosine, [1]);
+        AddEmbeddingCosine(b, e1, e2, tiny);
         return b.Build(docString: "weight-derived xCos of an affine face-embedding head (Xcos.ML)");
     }
 }

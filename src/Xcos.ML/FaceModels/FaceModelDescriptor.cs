@@ -45,6 +45,31 @@ public sealed class FaceModelDescriptor
     /// <summary>How the threshold was chosen (free text, for reports).</summary>
     public string? ThresholdSource { get; set; }
 
+    /// <summary>
+    /// Which score decides 1:1: "cosine" (default: the embedding cosine against <see cref="Threshold"/>) or "xcos" (the
+    /// learned xCos head over <see cref="FeatureMapName"/>'s map against <see cref="XcosThreshold"/>, whenever the learned
+    /// head runs). Either way the embedding cosine shortlists 1:N searches and decides their open-set "unknown".
+    /// </summary>
+    public string Decides { get; set; } = "cosine";
+
+    /// <summary>Threshold of the learned xCos when <see cref="Decides"/> is "xcos" (same when xCos is above it); required then.</summary>
+    public double? XcosThreshold { get; set; }
+
+    /// <summary>How <see cref="XcosThreshold"/> was chosen (free text, for reports).</summary>
+    public string? XcosThresholdSource { get; set; }
+
+    /// <summary>Whether the learned xCos decides 1:1 (<see cref="Decides"/> is "xcos").</summary>
+    [JsonIgnore]
+    public bool DecidesByXcos => Decides == "xcos";
+
+    /// <summary>
+    /// The score that decides 1:1 with the given xCos variant and its threshold: the learned xCos and
+    /// <see cref="XcosThreshold"/> when this model decides by xCos and the learned head runs, else the cosine and
+    /// <see cref="Threshold"/>.
+    /// </summary>
+    public (string Score, double Threshold) Decision(bool learnedHead) =>
+        learnedHead && DecidesByXcos ? ("xcos", XcosThreshold!.Value) : ("cosine", Threshold);
+
     /// <summary>xCos variant: "weights" (weight-derived, needs an affine head after the map) or "learned" (the learned head next to the descriptor, <see cref="LearnedHead"/>).</summary>
     public string XcosVariant { get; set; } = "weights";
 
@@ -71,15 +96,6 @@ public sealed class FaceModelDescriptor
 
     /// <summary>Calibration file (per-cell means) relative to the descriptor's folder; null for none.</summary>
     public string? CalibrationFile { get; set; }
-
-    /// <summary>Which score decides same / different: "cosine" (default: the embedding cosine against <see cref="Threshold"/>) or "xcos" (the learned xCos against <see cref="XcosThreshold"/>).</summary>
-    public string Decides { get; set; } = "cosine";
-
-    /// <summary>Threshold of the learned xCos when <see cref="Decides"/> is "xcos" (same when xCos &gt;= it).</summary>
-    public double? XcosThreshold { get; set; }
-
-    /// <summary>How <see cref="XcosThreshold"/> was chosen (free text, for reports).</summary>
-    public string? XcosThresholdSource { get; set; }
 
     /// <summary>For a model assembled at fetch time: the base model file in the models folder (e.g. fr_feature.onnx).</summary>
     public string? BaseOnnxFile { get; set; }
@@ -112,10 +128,10 @@ public sealed class FaceModelDescriptor
         if (!(Scale > 0) || !float.IsFinite(Scale)) throw new InvalidDataException($"{source}: scale must be a positive number, got {Scale}");
         if (!float.IsFinite(Mean)) throw new InvalidDataException($"{source}: mean must be finite, got {Mean}");
         if (!double.IsFinite(Threshold) || Threshold < -1 || Threshold > 1) throw new InvalidDataException($"{source}: threshold must be a cosine in -1..1, got {Threshold}");
-        if (XcosVariant is not ("weights" or "learned")) throw new InvalidDataException($"{source}: xcos_variant \"{XcosVariant}\" is not supported (\"weights\" or \"learned\")");
         if (Decides is not ("cosine" or "xcos")) throw new InvalidDataException($"{source}: decides must be \"cosine\" or \"xcos\", got \"{Decides}\"");
-        if (Decides == "xcos" && (XcosThreshold is not { } xt || !double.IsFinite(xt) || xt < -1 || xt > 1))
-            throw new InvalidDataException($"{source}: decides \"xcos\" needs xcos_threshold in -1..1, got {XcosThreshold?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none"}");
+        if (DecidesByXcos && XcosThreshold is null) throw new InvalidDataException($"{source}: decides \"xcos\" needs xcos_threshold (the learned xCos's threshold)");
+        if (XcosThreshold is { } t && (!double.IsFinite(t) || t < -1 || t > 1)) throw new InvalidDataException($"{source}: xcos_threshold must be in -1..1, got {t}");
+        if (XcosVariant is not ("weights" or "learned")) throw new InvalidDataException($"{source}: xcos_variant \"{XcosVariant}\" is not supported (\"weights\" or \"learned\")");
         if ((BaseOnnxFile is null) != (TailFile is null)) throw new InvalidDataException($"{source}: base_onnx_file and tail_file go together (an assembled model needs both)");
         if (!(XcosScale > 0) || !double.IsFinite(XcosScale)) throw new InvalidDataException($"{source}: xcos_scale must be a finite number > 0 (a monotone calibration keeps the ranking), got {XcosScale}");
         if (!double.IsFinite(XcosOffset)) throw new InvalidDataException($"{source}: xcos_offset must be finite, got {XcosOffset}");
@@ -168,6 +184,21 @@ public sealed class FaceModelDescriptor
     /// <c>data/fr_feature/descriptor.json</c> next to the application (copied to the output folder).
     /// </summary>
     public static string ShippedPath(string name = "fr_feature") => Path.Combine(AppContext.BaseDirectory, "data", name, "descriptor.json");
+
+    /// <summary>
+    /// The descriptor file a model argument names: a shipped model's name (<c>data/NAME/descriptor.json</c> next to the
+    /// application: fr_feature, fr_feature_xcos) or the path of a descriptor .json.
+    /// </summary>
+    /// <exception cref="FileNotFoundException">Neither a shipped model nor an existing file (the message lists the shipped ones).</exception>
+    public static string ResolvePath(string model)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(model);
+        if (!model.EndsWith(".json", StringComparison.OrdinalIgnoreCase) && model.IndexOfAny(['/', '\\']) < 0 && File.Exists(ShippedPath(model))) return ShippedPath(model);
+        if (File.Exists(model)) return Path.GetFullPath(model);
+        var data = Path.Combine(AppContext.BaseDirectory, "data");
+        string[] shipped = Directory.Exists(data) ? [.. Directory.GetDirectories(data).Where(d => File.Exists(Path.Combine(d, "descriptor.json"))).Select(d => Path.GetFileName(d)).Order(StringComparer.Ordinal)] : [];
+        throw new FileNotFoundException($"face model '{model}': expected a shipped model ({string.Join(", ", shipped)}) or an existing descriptor .json file", model);
+    }
 }
 
 /// <summary>Source-generated JSON for descriptors (works with trimming, AOT and reflection-disabled hosts).</summary>

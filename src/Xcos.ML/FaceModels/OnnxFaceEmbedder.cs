@@ -20,6 +20,12 @@ public sealed class OnnxFaceEmbedder : IDisposable
     private readonly FaceTensorOptions _tensor;
     private readonly bool _fixedBatch;
 
+    /// <summary>Most faces per ONNX Runtime call in <see cref="Embed(IReadOnlyList{RgbImage})"/>; longer lists go in chunks.</summary>
+    public const int MaxBatch = 32;
+
+    /// <summary>Whether the model takes several faces per call (its batch was symbolic, or <see cref="OnnxDynamicBatch"/> made it so).</summary>
+    public bool Batched => !_fixedBatch;
+
     /// <summary>Loads <paramref name="onnxPath"/> as described by <paramref name="descriptor"/>.</summary>
     /// <param name="descriptor">Input geometry, normalisation and value names.</param>
     /// <param name="onnxPath">The ONNX file.</param>
@@ -68,10 +74,8 @@ public sealed class OnnxFaceEmbedder : IDisposable
         if (MapShape[1] != 7 || MapShape[2] != 7)
             throw new InvalidDataException($"{onnxPath}: feature map '{FeatureMapName}' is {MapShape[1]}x{MapShape[2]} for a {side}x{side} input; xCos here supports a 7x7 grid only (112x112 input).");
         Model.AddOutput(FeatureMapName);
-        var inDims = Model.ListValues().First(v => v.Name == InputName).Shape;
-        _fixedBatch = inDims is { Length: > 0 } && inDims[0] > 0;
         Precision = precision;
-        byte[] run = Model.ToBytes();
+        var runModel = Model;
         if (precision == OnnxPrecision.Int8)
         {
             string int8 = Int8Path(onnxPath);
@@ -82,11 +86,41 @@ public sealed class OnnxFaceEmbedder : IDisposable
             // The quantizer keeps value names, so the float model's map is the same value here.
             try { q.AddOutput(FeatureMapName); }
             catch (ArgumentException e) { throw new InvalidDataException($"{int8}: {e.Message}; it does not belong to {onnxPath}", e); }
-            run = q.ToBytes();
+            runModel = q;
             onnxPath = int8;
         }
-        _session = OnnxSessions.Open(onnxPath, run, intraOpThreads);
         _tensor = descriptor.TensorOptions();
+        // A model exported at batch 1 is rewritten to take any batch (OnnxDynamicBatch); the rewrite is used only when
+        // two faces in one call give two rows that equal their single runs' shapes, else faces go one by one.
+        _fixedBatch = OnnxDynamicBatch.FixedBatch(runModel.Model) is not null;
+        if (_fixedBatch)
+        {
+            var dynamic = runModel.Model.Clone();
+            OnnxDynamicBatch.Rewrite(dynamic);
+            var session = OnnxSessions.Open(onnxPath, OnnxModelFile.FromModel(dynamic).ToBytes(), intraOpThreads);
+            if (TakesBatches(session))
+            {
+                _session = session;
+                _fixedBatch = false;
+                return;
+            }
+            session.Dispose();
+        }
+        _session = OnnxSessions.Open(onnxPath, runModel.ToBytes(), intraOpThreads);
+    }
+
+    private bool TakesBatches(InferenceSession session)
+    {
+        int side = Descriptor.InputSize;
+        try
+        {
+            using var x = OrtValue.CreateTensorValueFromMemory(new float[2 * 3 * side * side], [2, 3, side, side]);
+            using var outs = OnnxSessions.Run(session, InputName, x, EmbeddingName, FeatureMapName);
+            var e = outs[0].GetTensorTypeAndShape().Shape;
+            var m = outs[1].GetTensorTypeAndShape().Shape;
+            return e.Length > 0 && e[0] == 2 && m.Length == 4 && m[0] == 2 && m[1] == MapShape[0] && m[2] == MapShape[1] && m[3] == MapShape[2];
+        }
+        catch (OnnxRuntimeException) { return false; }
     }
 
     /// <summary>Where the int8 form of <paramref name="onnxPath"/> lives: <c>NAME.int8.onnx</c> in the same folder.</summary>
@@ -108,7 +142,7 @@ public sealed class OnnxFaceEmbedder : IDisposable
     /// <summary>Map shape: channels, height, width.</summary>
     public int[] MapShape { get; }
 
-    /// <summary>Embeds aligned faces (each InputSize x InputSize). Runs one batch, or face by face when the model's batch is fixed at 1.</summary>
+    /// <summary>Embeds aligned faces (each InputSize x InputSize). Runs batches of up to <see cref="MaxBatch"/>, or face by face when the model's batch could not be made dynamic.</summary>
     public IReadOnlyList<FaceEmbedding> Embed(IReadOnlyList<RgbImage> faces)
     {
         ArgumentNullException.ThrowIfNull(faces);
@@ -116,7 +150,7 @@ public sealed class OnnxFaceEmbedder : IDisposable
         foreach (var (f, i) in faces.Select((f, i) => (f, i)))
             if (f.Width != side || f.Height != side) throw new ArgumentException($"face {i} is {f.Width}x{f.Height}; the model takes aligned {side}x{side} faces");
         var result = new List<FaceEmbedding>(faces.Count);
-        int step = _fixedBatch ? 1 : Math.Max(1, faces.Count);
+        int step = _fixedBatch ? 1 : Math.Clamp(faces.Count, 1, MaxBatch);
         for (int start = 0; start < faces.Count; start += step)
         {
             int n = Math.Min(step, faces.Count - start);

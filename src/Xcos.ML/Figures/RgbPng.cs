@@ -53,22 +53,12 @@ internal static class RgbPng
         return (rgb, bmp.Width, bmp.Height);
     }
 
-    /// <summary>Writes to a temporary file in the same folder, then renames, so readers never see half a file.</summary>
+    /// <summary>Writes through <see cref="Data.AtomicFile"/> (temporary file next to the link-resolved target, then a rename), so readers never see half a file.</summary>
     public static void WriteAtomic(string path, byte[] bytes)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        var full = Path.GetFullPath(path);
-        var dir = Path.GetDirectoryName(full);
+        var dir = Path.GetDirectoryName(Path.GetFullPath(path));
         if (!string.IsNullOrEmpty(dir)) Directory.CreateDirectory(dir);
-        var tmp = full + "." + Environment.ProcessId + "." + Guid.NewGuid().ToString("N")[..8] + ".tmp";
-        try
-        {
-            File.WriteAllBytes(tmp, bytes);
-            File.Move(tmp, full, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(tmp)) File.Delete(tmp);
-        }
+        Data.AtomicFile.Write(path, s => s.Write(bytes));
     }
 }

@@ -24,6 +24,7 @@ public sealed class FaceGallery : IFaceGallery
     private int _deadFaces;
     private bool _indexDirty;
     private bool _disposed;
+    private int _version;   // the file's format version: appends keep its framing until compaction rewrites it
 
     private FaceGallery(string path, FileStream file, GalleryFileFormat.Contents contents, FaceGalleryOptions options)
     {
@@ -31,6 +32,7 @@ public sealed class FaceGallery : IFaceGallery
         _file = file;
         _options = options;
         Model = contents.Model;
+        _version = contents.Version;
         foreach (var e in contents.Entries)
         {
             if (e.Type == GalleryFileFormat.FaceType)
@@ -73,7 +75,7 @@ public sealed class FaceGallery : IFaceGallery
         ArgumentNullException.ThrowIfNull(model);
         path = System.IO.Path.GetFullPath(path);
         if (File.Exists(path)) throw new IOException($"{path}: a file exists already; open it, or choose another path");
-        var tmp = TempNextTo(path);
+        var tmp = Data.AtomicFile.TempNextTo(path);
         using (var f = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
         {
             f.Write(GalleryFileFormat.Magic);
@@ -117,6 +119,54 @@ public sealed class FaceGallery : IFaceGallery
         }
     }
 
+    /// <summary>
+    /// Rebuilds a damaged gallery from every record whose checksums hold (skipping damaged stretches), in the current
+    /// format: the salvaged file is written next to it and renamed into place, and the damaged one is kept, unchanged,
+    /// as "&lt;gallery&gt;.damaged" (or ".damaged.N"). Faces in the damaged stretches are lost; a damaged removal record
+    /// brings its identity's earlier faces back. The header record must be intact.
+    /// </summary>
+    /// <exception cref="InvalidDataException">Not a gallery, or its header record is damaged.</exception>
+    /// <exception cref="IOException">The gallery is open for writing elsewhere.</exception>
+    public static GallerySalvageReport Salvage(string path)
+    {
+        path = System.IO.Path.GetFullPath(path);
+        if (!File.Exists(path)) throw new FileNotFoundException($"{path}: no gallery file", path);
+        using var guard = OpenForWriting(path);   // no writer may append while the file is rebuilt
+        var data = new byte[guard.Length];
+        guard.ReadExactly(data);
+        var found = GalleryFileFormat.ReadSalvageable(data, path);
+        var live = new Dictionary<long, (GalleryFileFormat.Entry Entry, float[] Code)>();
+        int removals = 0;
+        for (int i = 0; i < found.Entries.Count; i++)
+        {
+            var e = found.Entries[i];
+            if (e.Type == GalleryFileFormat.FaceType) live[e.FaceId] = (e, found.Codes[i]);
+            else
+            {
+                removals++;
+                foreach (var id in live.Where(kv => kv.Value.Entry.Identity == e.Identity).Select(kv => kv.Key).ToList()) live.Remove(id);
+            }
+        }
+        var target = Data.AtomicFile.ResolveTarget(path);
+        var copy = target + ".damaged";
+        for (int n = 1; File.Exists(copy); n++) copy = $"{target}.damaged.{n}";
+        using (var c = new FileStream(copy, FileMode.CreateNew, FileAccess.Write, FileShare.None))
+        {
+            c.Write(data);
+            c.Flush(flushToDisk: true);
+        }
+        Data.AtomicFile.Write(target, f =>
+        {
+            f.Write(GalleryFileFormat.Magic);
+            f.Write(GalleryFileFormat.HeaderRecord(found.Model));
+            foreach (var (e, code) in live.Values.OrderBy(v => v.Entry.FaceId))
+                f.Write(GalleryFileFormat.FaceRecord(e.FaceId, e.Identity, e.Source, e.Embedding, code).Bytes);
+        });
+        // the graph was built for the damaged contents; its content digest would reject it, so drop it now
+        File.Delete(HnswGraphFile.PathFor(path));
+        return new GallerySalvageReport(live.Count, removals, found.Damaged.Count, found.Damaged.Sum(d => d.To - d.From), copy);
+    }
+
     /// <summary>Opens <paramref name="path"/> when it exists, else creates it.</summary>
     public static FaceGallery OpenOrCreate(string path, GalleryModelStamp model, FaceGalleryOptions? options = null) =>
         File.Exists(path) ? Open(path, model, options) : Create(path, model, options);
@@ -153,7 +203,7 @@ public sealed class FaceGallery : IFaceGallery
         {
             EnsureWritable();
             long id = _nextId;
-            var (bytes, codeAt) = GalleryFileFormat.FaceRecord(id, identity, sourceFile, embedding, code);
+            var (bytes, codeAt) = GalleryFileFormat.FaceRecord(id, identity, sourceFile, embedding, code, _version);
             long start = _file.Length;
             Append(bytes);
             var face = new Face(id, identity, sourceFile, (float[])embedding.Clone(), start + codeAt);
@@ -179,7 +229,7 @@ public sealed class FaceGallery : IFaceGallery
         {
             EnsureWritable();
             if (!_byIdentity.TryGetValue(identity, out var ids)) return 0;
-            Append(GalleryFileFormat.RemoveRecord(identity));
+            Append(GalleryFileFormat.RemoveRecord(identity, _version));
             _byIdentity.Remove(identity);
             foreach (var id in ids) { _faces.Remove(id); _index.Remove(id); }
             _indexDirty = true;
@@ -198,9 +248,9 @@ public sealed class FaceGallery : IFaceGallery
         lock (_lock)
         {
             EnsureWritable();
-            var tmp = TempNextTo(Path);
             var moved = new List<Face>(_faces.Count);
-            using (var f = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
+            // through the link to its target: renaming over a link would leave the real file stale, removed faces included
+            Data.AtomicFile.Write(Path, f =>
             {
                 f.Write(GalleryFileFormat.Magic);
                 f.Write(GalleryFileFormat.HeaderRecord(Model));
@@ -211,14 +261,13 @@ public sealed class FaceGallery : IFaceGallery
                     moved.Add(face with { CodeOffset = f.Position + codeAt });
                     f.Write(bytes);
                 }
-                f.Flush(flushToDisk: true);
-            }
+            });
             _file.Dispose();
-            File.Move(tmp, Path, overwrite: true);
             _file = OpenForWriting(Path);
             _file.Position = _file.Length;
             foreach (var face in moved) _faces[face.Id] = face;
             _deadFaces = 0;
+            _version = GalleryFileFormat.Version;
         }
     }
 
@@ -382,9 +431,6 @@ public sealed class FaceGallery : IFaceGallery
         if (n > 0) TensorPrimitives.Divide(u, n, u);
         return u;
     }
-
-    private static string TempNextTo(string path) =>
-        System.IO.Path.Combine(System.IO.Path.GetDirectoryName(path)!, "." + System.IO.Path.GetFileName(path) + "." + Guid.NewGuid().ToString("N")[..8] + ".tmp");
 
     /// <inheritdoc/>
     public void Dispose()

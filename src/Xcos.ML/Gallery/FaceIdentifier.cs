@@ -32,11 +32,16 @@ public sealed class FaceIdentifier
     public IFaceGallery Gallery { get; }
 
     /// <summary>Encodes a photo file and enrols its face under <paramref name="identity"/>; a photo without a face is reported, not enrolled.</summary>
-    public Enrolment EnrollFile(string identity, string path, bool aligned = false)
+    public Enrolment EnrollFile(string identity, string path, bool aligned = false) => EnrollFiles([(identity, path)], aligned)[0];
+
+    /// <summary>Encodes photo files in one batch (<see cref="FaceEncoderFiles.EncodeFiles"/>) and enrols each face in order; photos without a face are reported, not enrolled.</summary>
+    public IReadOnlyList<Enrolment> EnrollFiles(IReadOnlyList<(string Identity, string Path)> photos, bool aligned = false)
     {
-        var e = Encoder.EncodeFile(path, aligned);
-        if (e.Status != FaceStatus.Ok) return new Enrolment(identity, path, e.StatusText, null);
-        return new Enrolment(identity, path, e.StatusText, Gallery.Enroll(identity, e.Embedding!, e.Code!, path));
+        ArgumentNullException.ThrowIfNull(photos);
+        var encoded = Encoder.EncodeFiles(photos.Select(p => (string?)p.Path).ToList(), aligned);
+        return photos.Select((p, i) => encoded[i] is { Status: FaceStatus.Ok } e
+            ? new Enrolment(p.Identity, p.Path, e.StatusText, Gallery.Enroll(p.Identity, e.Embedding!, e.Code!, p.Path))
+            : new Enrolment(p.Identity, p.Path, encoded[i].StatusText, null)).ToList();
     }
 
     /// <summary>Identifies the face in a photo.</summary>
@@ -57,11 +62,9 @@ public sealed class FaceIdentifier
         string order = options.Rerank ? "xcos" : "cosine";
         if (probe.Status != FaceStatus.Ok) return new Identification(probe, [], true, threshold, order);
         var shortlist = Gallery.Search(probe.Embedding!, Math.Max(options.Top, options.Shortlist));
-        var matches = shortlist.Select((c, i) =>
-        {
-            var ex = options.Explain ? Encoder.Compare(probe.Code!, c.BestFace.Code) : null;
-            return new IdentityMatch(c.Identity, c.Cosine, ex?.Score, i + 1, c.BestFace, ex);
-        });
+        // the whole shortlist in one head call, on the stored codes: no backbone pass for gallery faces
+        var explained = options.Explain && shortlist.Count > 0 ? Encoder.CompareMany(probe.Code!, shortlist.Select(c => c.BestFace.Code).ToArray()) : null;
+        var matches = shortlist.Select((c, i) => new IdentityMatch(c.Identity, c.Cosine, explained?[i].Score, i + 1, c.BestFace, explained?[i]));
         var ordered = (options.Rerank ? matches.OrderByDescending(m => m.Score!.Value).ThenByDescending(m => m.Cosine) : matches)
             .Take(options.Top).ToList();
         bool unknown = shortlist.Count == 0 || shortlist[0].Cosine < threshold;

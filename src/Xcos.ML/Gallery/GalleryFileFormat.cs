@@ -4,29 +4,44 @@ using System.Text;
 namespace Xcos.ML.Gallery;
 
 /// <summary>
-/// The gallery file, version 1: an append-only log of checksummed records, little-endian throughout.
+/// The gallery file, version 3: an append-only log of checksummed records, little-endian throughout.
 /// <code>
-/// file    = magic "XCOSGAL1" (8 bytes), header record, then face and remove records in the order they happened
-/// record  = uint32 n, n bytes body (byte type, payload), uint32 CRC-32 (IEEE) of the body
-/// header  (type 1) = int32 version (1), string model name, string model hash, int32 embedding dim, int32 code length,
-///                    int64 created (Unix seconds, UTC)
+/// file    = magic "XCOSGAL3" (8 bytes), header record, then face and remove records in the order they happened
+/// record  = uint32 n, uint32 CRC-32 (IEEE) of those 4 length bytes, n bytes body (byte type, payload), uint32 CRC-32 of the body
+/// header  (type 1) = int32 version (3), string model name, string model hash, int32 embedding dim, int32 code length,
+///                    int64 created (Unix seconds, UTC), string codes (what the face codes are,
+///                    <see cref="GalleryModelStamp.Codes"/>: "model", or "map:&lt;feature map&gt;" for a learned xCos head)
 /// face    (type 2) = int64 face id, string identity, string source file, int32 dim, float32[dim] embedding,
 ///                    int32 code length, float32[code length] code
 /// remove  (type 3) = string identity (removes every face enrolled under it before this record)
 /// string  = int32 byte count, UTF-8 bytes
 /// </code>
-/// A record is complete once its checksum is on disk (each enrolment is flushed to disk before it returns). A file
-/// that ends inside a record, or whose last record fails its checksum, was cut by a crash mid-write: that record was
-/// never acknowledged and is dropped (and truncated away when the gallery is opened for writing). A bad checksum
-/// anywhere else is corruption and an error. Compaction writes the live records to a temporary file next to the
-/// gallery, flushes it and renames it over the gallery, so a crash leaves either the old or the new file.
+/// A record is complete once its body checksum is on disk (each enrolment is flushed to disk before it returns). Only a
+/// crash mid-append can leave an incomplete record, and only at the end, so the reader drops a tail only when it is
+/// provably one: fewer than 8 bytes, a length whose own checksum holds but that runs past the end of the file, a last
+/// record whose length checks and ends exactly at the end but whose body does not, or bytes that are all zero (a file
+/// extended but never written). Anything else (a length that fails its checksum, a bad body before the last record) is
+/// corruption: the file is refused and nothing is truncated; <see cref="FaceGallery.Salvage"/> (`xcos gallery salvage`)
+/// keeps every record whose checksums hold. Compaction writes the live records to a temporary file next to the
+/// gallery, flushes it and renames it over the gallery's resolved target, so a crash leaves either the old or the new
+/// file.
+/// <para>
+/// Version 1 ("XCOSGAL1", header version 1) frames records without the length checksum (uint32 n, body, uint32 CRC-32).
+/// It is still read, and appended to in its own framing; compaction rewrites it as the current version. A version 1
+/// length that runs past the end is a cut tail only when no valid record starts anywhere after it.
+/// </para>
+/// <para>
+/// Version 3 adds the header's codes field (versions 1 and 2 hold the model's own codes, "model"), so a gallery of a
+/// learned head's codes (feature maps) is told from one of weight-derived codes; framing as version 2.
+/// </para>
 /// </summary>
 public static class GalleryFileFormat
 {
-    /// <summary>The magic bytes (format and version 1).</summary>
-    public static ReadOnlySpan<byte> Magic => "XCOSGAL1"u8;
-    /// <summary>The format version written in the header.</summary>
-    public const int Version = 1;
+    /// <summary>The magic bytes of the version written now (format and version 3).</summary>
+    public static ReadOnlySpan<byte> Magic => "XCOSGAL3"u8;
+    /// <summary>The format version written in the header of new files.</summary>
+    public const int Version = 3;
+    private static ReadOnlySpan<byte> MagicPrefix => "XCOSGAL"u8;
     internal const byte HeaderType = 1, FaceType = 2, RemoveType = 3;
     private const int MaxRecord = 1 << 30;
 
@@ -35,85 +50,73 @@ public static class GalleryFileFormat
         long CodeOffset = 0, int CodeLength = 0);
 
     /// <summary>What <see cref="Read"/> found.</summary>
-    internal sealed record Contents(GalleryModelStamp Model, List<Entry> Entries, long GoodLength, long FileLength, string? TornTail);
+    internal sealed record Contents(GalleryModelStamp Model, List<Entry> Entries, long GoodLength, long FileLength, string? TornTail, int Version);
 
-    internal static byte[] HeaderRecord(GalleryModelStamp m)
+    /// <summary>Bytes before a record's body: the length, and from version 2 on its checksum.</summary>
+    internal static int Prefix(int version) => version >= 2 ? 8 : 4;
+
+    internal static byte[] MagicOf(int version) => Encoding.ASCII.GetBytes($"XCOSGAL{version}");
+
+    internal static byte[] HeaderRecord(GalleryModelStamp m, int version = Version)
     {
-        using var w = new Writer();
-        w.Byte(HeaderType); w.Int(Version); w.Str(m.Name); w.Str(m.Hash); w.Int(m.EmbeddingDim); w.Int(m.CodeLength);
+        using var w = new Writer(version);
+        w.Byte(HeaderType); w.Int(version); w.Str(m.Name); w.Str(m.Hash); w.Int(m.EmbeddingDim); w.Int(m.CodeLength);
         w.Long(DateTimeOffset.UtcNow.ToUnixTimeSeconds());
+        if (version >= 3) w.Str(m.Codes);
+        else if (m.Codes != GalleryModelStamp.ModelCodes) throw new InvalidOperationException($"a version {version} gallery cannot record codes '{m.Codes}'");
         return w.Frame();
     }
 
     /// <summary>A face record and the offset of its code within the returned bytes.</summary>
-    internal static (byte[] Bytes, int CodeOffset) FaceRecord(long id, string identity, string source, ReadOnlySpan<float> embedding, ReadOnlySpan<float> code)
+    internal static (byte[] Bytes, int CodeOffset) FaceRecord(long id, string identity, string source, ReadOnlySpan<float> embedding, ReadOnlySpan<float> code,
+        int version = Version)
     {
-        using var w = new Writer();
+        using var w = new Writer(version);
         w.Byte(FaceType); w.Long(id); w.Str(identity); w.Str(source); w.Floats(embedding);
-        int codeAt = w.Length + 4 + 4;   // frame length prefix, then the code's count
+        int codeAt = w.Length + Prefix(version) + 4;   // frame prefix, then the code's count
         w.Floats(code);
         return (w.Frame(), codeAt);
     }
 
-    internal static byte[] RemoveRecord(string identity)
+    internal static byte[] RemoveRecord(string identity, int version = Version)
     {
-        using var w = new Writer();
+        using var w = new Writer(version);
         w.Byte(RemoveType); w.Str(identity);
         return w.Frame();
     }
 
     /// <summary>Reads every complete record of a gallery file (codes are skipped; read them by offset).</summary>
-    /// <exception cref="InvalidDataException">Not a gallery file, another version, or a corrupt record (the message names the file and offset).</exception>
+    /// <exception cref="InvalidDataException">Not a gallery file, an unknown version, or a corrupt record (the message names the file and offset, and the salvage command).</exception>
     internal static Contents Read(Stream s, string path)
     {
         long length = s.Length;
-        var magic = new byte[8];
-        if (length < 8 || s.ReadAtLeast(magic, 8, throwOnEndOfStream: false) < 8 || !magic.AsSpan().SequenceEqual(Magic))
-            throw new InvalidDataException($"{path}: not an xcos gallery file (expected the magic XCOSGAL1)");
+        int version = ReadMagic(s, path);
+        int prefix = Prefix(version);
         GalleryModelStamp? model = null;
         var entries = new List<Entry>();
         long pos = 8;
-        var lenBytes = new byte[4];
         string? torn = null;
         while (pos < length)
         {
-            if (length - pos < 4) { torn = $"{length - pos} stray bytes at offset {pos}"; break; }
-            s.Position = pos;
-            s.ReadExactly(lenBytes);
-            uint n = BinaryPrimitives.ReadUInt32LittleEndian(lenBytes);
-            if (n == 0 || n > MaxRecord)
+            var frame = ReadFrame(s, pos, length, version);
+            if (frame.Body is null)
             {
-                if (pos + 8 >= length) { torn = $"an incomplete record at offset {pos}"; break; }
-                throw new InvalidDataException($"{path}: corrupt record length {n} at offset {pos}");
+                torn = frame.Torn ?? (IsTornTail(s, pos, length, version) ? $"an incomplete record at offset {pos}" : null);
+                if (torn is null) throw Corrupt(path, $"{frame.Problem} at offset {pos}");
+                break;
             }
-            if (pos + 4 + n + 4 > length) { torn = $"a record cut short at offset {pos} ({length - pos} of {n + 8} bytes)"; break; }
-            var body = new byte[n];
-            s.ReadExactly(body);
-            s.ReadExactly(lenBytes);
-            long end = pos + 4 + n + 4;
-            if (Crc32.Compute(body) != BinaryPrimitives.ReadUInt32LittleEndian(lenBytes))
-            {
-                if (end == length) { torn = $"a last record with a bad checksum at offset {pos}"; break; }
-                throw new InvalidDataException($"{path}: record at offset {pos} fails its checksum (the file is corrupt; records after it are intact)");
-            }
-            var r = new Reader(body, path, pos);
+            long end = pos + prefix + frame.Body.Length + 4;
+            var r = new Reader(frame.Body, path, pos);
             byte type = r.Byte();
             switch (type)
             {
                 case HeaderType when model is null:
-                    int version = r.Int();
-                    if (version != Version) throw new InvalidDataException($"{path}: gallery format version {version}; this build reads version {Version}");
-                    model = new GalleryModelStamp(r.Str(), r.Str(), r.Int(), r.Int());
+                    int headerVersion = r.Int();
+                    if (headerVersion != version) throw new InvalidDataException($"{path}: gallery format version {headerVersion} in a version {version} file; this build reads versions 1 to {Version}");
+                    model = HeaderStamp(r, version);
                     break;
                 case FaceType when model is not null:
-                    long id = r.Long();
-                    string identity = r.Str(), source = r.Str();
-                    var emb = r.Floats();
-                    int codeLen = r.Int();
-                    long codeAt = pos + 4 + r.Position;
-                    if (emb.Length != model.EmbeddingDim || codeLen != model.CodeLength || r.Position + 4L * codeLen != body.Length)
-                        throw new InvalidDataException($"{path}: face record at offset {pos} holds a {emb.Length}-d embedding and {codeLen}-float code; the header says {model.EmbeddingDim} and {model.CodeLength}");
-                    entries.Add(new Entry(type, pos, end, id, identity, source, emb, codeAt, codeLen));
+                    entries.Add(FaceEntry(r, model, path, pos, end, prefix, frame.Body.Length));
                     break;
                 case RemoveType when model is not null:
                     entries.Add(new Entry(type, pos, end, Identity: r.Str()));
@@ -124,10 +127,164 @@ public static class GalleryFileFormat
             pos = end;
         }
         if (model is null) throw new InvalidDataException($"{path}: the gallery header record is missing or incomplete");
-        return new Contents(model, entries, pos, length, torn);
+        return new Contents(model, entries, pos, length, torn, version);
     }
 
-    private sealed class Writer : IDisposable
+    // The header's fields after its version: the model stamp, with the codes field from version 3 on.
+    private static GalleryModelStamp HeaderStamp(Reader r, int version)
+    {
+        var (name, hash, dim, codeLength) = (r.Str(), r.Str(), r.Int(), r.Int());
+        r.Long();   // created
+        return new GalleryModelStamp(name, hash, dim, codeLength, version >= 3 ? r.Str() : GalleryModelStamp.ModelCodes);
+    }
+
+    private static int ReadMagic(Stream s, string path)
+    {
+        var magic = new byte[8];
+        s.Position = 0;
+        if (s.Length < 8 || s.ReadAtLeast(magic, 8, throwOnEndOfStream: false) < 8 || !magic.AsSpan(0, 7).SequenceEqual(MagicPrefix) || magic[7] is not ((byte)'1' or (byte)'2' or (byte)'3'))
+            throw new InvalidDataException($"{path}: not an xcos gallery file (expected the magic XCOSGAL1, XCOSGAL2 or XCOSGAL3)");
+        return magic[7] - '0';
+    }
+
+    private static Entry FaceEntry(Reader r, GalleryModelStamp model, string path, long pos, long end, int prefix, int bodyLength)
+    {
+        long id = r.Long();
+        string identity = r.Str(), source = r.Str();
+        var emb = r.Floats();
+        int codeLen = r.Int();
+        long codeAt = pos + prefix + r.Position;
+        if (emb.Length != model.EmbeddingDim || codeLen != model.CodeLength || r.Position + 4L * codeLen != bodyLength)
+            throw new InvalidDataException($"{path}: face record at offset {pos} holds a {emb.Length}-d embedding and {codeLen}-float code; the header says {model.EmbeddingDim} and {model.CodeLength}");
+        return new Entry(FaceType, pos, end, id, identity, source, emb, codeAt, codeLen);
+    }
+
+    private static InvalidDataException Corrupt(string path, string what) =>
+        new($"{path}: corrupt gallery: {what}; nothing was changed. `xcos gallery salvage --gallery {path}` keeps every record whose checksum holds " +
+            "(the damaged file is kept next to it)");
+
+    /// <summary>A frame at <c>pos</c>: its body when both checksums hold, else why not (<c>Torn</c>: provably a cut tail).</summary>
+    private readonly record struct Frame(byte[]? Body, string? Torn, string? Problem);
+
+    private static Frame ReadFrame(Stream s, long pos, long length, int version)
+    {
+        int prefix = Prefix(version);
+        if (length - pos < prefix + 4) return new(null, $"{length - pos} stray bytes at offset {pos}", null);
+        var head = new byte[prefix];
+        s.Position = pos;
+        s.ReadExactly(head);
+        uint n = BinaryPrimitives.ReadUInt32LittleEndian(head);
+        bool lengthChecked = version >= 2;
+        if (lengthChecked && Crc32.Compute(head.AsSpan(0, 4)) != BinaryPrimitives.ReadUInt32LittleEndian(head.AsSpan(4)))
+            return new(null, null, "a record length that fails its checksum");
+        if (n == 0 || n > MaxRecord) return new(null, null, $"a record length of {n} bytes");
+        long end = pos + prefix + n + 4;
+        if (end > length)
+            return lengthChecked ? new(null, $"a record cut short at offset {pos} ({length - pos} of {end - pos} bytes)", null)
+                : new(null, null, $"a record of {n} bytes that runs past the end of the file");
+        var body = new byte[n];
+        var crc = new byte[4];
+        s.ReadExactly(body);
+        s.ReadExactly(crc);
+        if (Crc32.Compute(body) != BinaryPrimitives.ReadUInt32LittleEndian(crc))
+            return lengthChecked && end == length ? new(null, $"a last record with a bad checksum at offset {pos}", null)
+                : new(null, null, "a record that fails its checksum");
+        return new(body, null, null);
+    }
+
+    // The bytes from pos on hold no record: all zeros (extended, never written), or (version 1, whose lengths carry no
+    // checksum) no offset after pos starts a record whose checksum holds, so nothing acknowledged follows.
+    private static bool IsTornTail(Stream s, long pos, long length, int version)
+    {
+        if (length - pos > MaxRecord + 16L) return false;
+        var rest = new byte[length - pos];
+        s.Position = pos;
+        s.ReadExactly(rest);
+        if (!rest.AsSpan().ContainsAnyExcept((byte)0)) return true;
+        return version == 1 && NextRecord(rest, 1, version) < 0;
+    }
+
+    // The first offset at or after `from` in `data` where a whole record with good checksums starts, or -1.
+    private static long NextRecord(ReadOnlySpan<byte> data, long from, int version)
+    {
+        int prefix = Prefix(version);
+        for (long q = from; q + prefix + 5 <= data.Length; q++)
+        {
+            uint n = BinaryPrimitives.ReadUInt32LittleEndian(data[(int)q..]);
+            if (n == 0 || q + prefix + n + 4 > data.Length) continue;
+            if (version >= 2 && Crc32.Compute(data.Slice((int)q, 4)) != BinaryPrimitives.ReadUInt32LittleEndian(data[(int)(q + 4)..])) continue;
+            var body = data.Slice((int)(q + prefix), (int)n);
+            if (body[0] is not (FaceType or RemoveType)) continue;
+            if (Crc32.Compute(body) == BinaryPrimitives.ReadUInt32LittleEndian(data[(int)(q + prefix + n)..])) return q;
+        }
+        return -1;
+    }
+
+    /// <summary>What <see cref="ReadSalvageable"/> found: the records whose checksums hold, and the damaged stretches skipped.</summary>
+    internal sealed record Salvaged(GalleryModelStamp Model, List<Entry> Entries, List<float[]> Codes, List<(long From, long To)> Damaged, int Version);
+
+    /// <summary>
+    /// Every record whose checksums hold, in file order, skipping damaged stretches (each resumes at the next offset where a
+    /// whole record checks out). The header must be intact: without it the model is unknown.
+    /// </summary>
+    internal static Salvaged ReadSalvageable(byte[] data, string path)
+    {
+        using var s = new MemoryStream(data, writable: false);
+        int version = ReadMagic(s, path);
+        int prefix = Prefix(version);
+        var head = ReadFrame(s, 8, data.Length, version);
+        if (head.Body is null || head.Body[0] != HeaderType)
+            throw new InvalidDataException($"{path}: the gallery header record is damaged; without it the face model is unknown and nothing can be salvaged");
+        var hr = new Reader(head.Body, path, 8);
+        hr.Byte();
+        hr.Int();
+        var model = HeaderStamp(hr, version);
+        var entries = new List<Entry>();
+        var codes = new List<float[]>();
+        var damaged = new List<(long, long)>();
+        long pos = 8 + prefix + head.Body.Length + 4;
+        while (pos < data.Length)
+        {
+            var frame = ReadFrame(s, pos, data.Length, version);
+            Entry? entry = null;
+            if (frame.Body is not null)
+            {
+                try
+                {
+                    var r = new Reader(frame.Body, path, pos);
+                    long end = pos + prefix + frame.Body.Length + 4;
+                    entry = r.Byte() switch
+                    {
+                        FaceType => FaceEntry(r, model, path, pos, end, prefix, frame.Body.Length),
+                        RemoveType => new Entry(RemoveType, pos, end, Identity: r.Str()),
+                        _ => null,
+                    };
+                }
+                catch (InvalidDataException) { entry = null; }
+            }
+            if (entry is null)
+            {
+                long next = NextRecord(data, pos + 1, version);
+                long to = next < 0 ? data.Length : next;
+                damaged.Add((pos, to));
+                pos = to;
+                continue;
+            }
+            entries.Add(entry);
+            codes.Add(entry.Type == FaceType ? Floats(data.AsSpan((int)entry.CodeOffset, 4 * entry.CodeLength)) : []);
+            pos = entry.End;
+        }
+        return new Salvaged(model, entries, codes, damaged, version);
+    }
+
+    private static float[] Floats(ReadOnlySpan<byte> bytes)
+    {
+        var v = new float[bytes.Length / 4];
+        for (int i = 0; i < v.Length; i++) v[i] = BinaryPrimitives.ReadSingleLittleEndian(bytes[(4 * i)..]);
+        return v;
+    }
+
+    private sealed class Writer(int version) : IDisposable
     {
         private readonly MemoryStream _m = new();
         private readonly byte[] _b = new byte[8];
@@ -147,10 +304,12 @@ public static class GalleryFileFormat
         public byte[] Frame()
         {
             var body = _m.ToArray();
-            var f = new byte[body.Length + 8];
+            int prefix = Prefix(version);
+            var f = new byte[body.Length + prefix + 4];
             BinaryPrimitives.WriteUInt32LittleEndian(f, (uint)body.Length);
-            body.CopyTo(f, 4);
-            BinaryPrimitives.WriteUInt32LittleEndian(f.AsSpan(4 + body.Length), Crc32.Compute(body));
+            if (prefix == 8) BinaryPrimitives.WriteUInt32LittleEndian(f.AsSpan(4), Crc32.Compute(f.AsSpan(0, 4)));
+            body.CopyTo(f, prefix);
+            BinaryPrimitives.WriteUInt32LittleEndian(f.AsSpan(prefix + body.Length), Crc32.Compute(body));
             return f;
         }
     }
@@ -190,8 +349,6 @@ public static class GalleryFileFormat
             if (n == 0) throw new InvalidDataException($"gallery file ends inside a face code at offset {offset}");
             got += n;
         }
-        var v = new float[length];
-        for (int i = 0; i < length; i++) v[i] = BinaryPrimitives.ReadSingleLittleEndian(bytes.AsSpan(4 * i));
-        return v;
+        return Floats(bytes);
     }
 }

@@ -10,8 +10,22 @@ namespace Xcos.ML.Gallery;
 /// <param name="Hash">"sha256:&lt;hex&gt;" of the model's bytes and the settings that change its outputs.</param>
 /// <param name="EmbeddingDim">Embedding length.</param>
 /// <param name="CodeLength">Face-code length (floats) the model's pair head reads.</param>
-public sealed record GalleryModelStamp(string Name, string Hash, int EmbeddingDim, int CodeLength)
+/// <param name="Codes">
+/// What the face codes are: <see cref="ModelCodes"/> (the model's own pair head: weight-derived cell features of an ONNX
+/// model, the grid of a checkpoint; every version-1 gallery) or <see cref="MapCodes"/> + the map's name (the raw last
+/// feature map, which a learned xCos head reads). Codes of one kind mean nothing to the other's head.
+/// </param>
+public sealed record GalleryModelStamp(string Name, string Hash, int EmbeddingDim, int CodeLength, string Codes = GalleryModelStamp.ModelCodes)
 {
+    /// <summary>Codes for the model's own pair head (<c>--xcos weights</c> for an ONNX model).</summary>
+    public const string ModelCodes = "model";
+
+    /// <summary>Prefix of codes that are the raw feature map, for a learned xCos head (<c>--xcos learned</c>): "map:&lt;value name&gt;".</summary>
+    public const string MapCodes = "map:";
+
+    /// <summary>The --xcos variant whose codes these are ("learned" for map codes, else "weights").</summary>
+    public string CodesVariant => Codes.StartsWith(MapCodes, StringComparison.Ordinal) ? "learned" : "weights";
+
     /// <summary>"sha256:&lt;hex&gt;" of a model file followed by a settings text (input size, colour order, normalisation).</summary>
     public static string HashOf(string modelPath, string settings)
     {
@@ -33,6 +47,9 @@ public sealed record GalleryModelStamp(string Name, string Hash, int EmbeddingDi
     {
         ArgumentNullException.ThrowIfNull(other);
         if (other == this) return;
+        if (other with { Codes = Codes } == this)
+            throw new InvalidDataException($"{source}: the gallery was enrolled with --xcos {CodesVariant} (face codes '{Codes}'); this search uses --xcos {other.CodesVariant} " +
+                $"(codes '{other.Codes}'): search it with --xcos {CodesVariant}, or enrol the photos into a new gallery with --xcos {other.CodesVariant}.");
         throw new InvalidDataException($"{source}: the gallery was built with face model '{Name}' ({Hash}, {EmbeddingDim}-d embeddings, " +
             $"{CodeLength}-float codes); it cannot be searched with '{other.Name}' ({other.Hash}, {other.EmbeddingDim}-d, {other.CodeLength}-float codes). " +
             "Enrol the photos again into a new gallery with this model.");

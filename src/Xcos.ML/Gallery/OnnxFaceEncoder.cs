@@ -7,8 +7,10 @@ namespace Xcos.ML.Gallery;
 
 /// <summary>
 /// An ONNX face model (fr_feature or any descriptor) as a gallery encoder: fr_detect + fr_landmark find and align the
-/// face, the model gives its embedding and last map, and the face code is the weight-derived cell features u_c
-/// (Cells x Dim), from which <see cref="WeightDerivedXcos.ExplainCells"/> explains a pair without the backbone.
+/// face, the model gives its embedding and last map. With the weight-derived xCos the face code is the cell features
+/// u_c (Cells x Dim), from which <see cref="WeightDerivedXcos.ExplainCells"/> explains a pair; with a learned xCos head
+/// (<see cref="XcosVariant.Learned"/>) it is the raw map (C x 7 x 7) the head reads. Either way a pair is explained
+/// and re-ranked without a backbone pass, and a shortlist in one head call (<see cref="CompareMany"/>).
 /// </summary>
 /// <remarks>Thread-safe after construction (ONNX Runtime sessions run concurrently).</remarks>
 public sealed class OnnxFaceEncoder : IFaceEncoder
@@ -21,42 +23,65 @@ public sealed class OnnxFaceEncoder : IFaceEncoder
     /// <param name="descriptorPath">Descriptor .json; null uses the shipped fr_feature descriptor.</param>
     /// <param name="intraOpThreads">ONNX Runtime threads per session; 0 lets ONNX Runtime choose.</param>
     /// <param name="needDetector">False for aligned faces only (fr_detect/fr_landmark are then not needed).</param>
-    /// <exception cref="FileNotFoundException">A model or the descriptor is missing.</exception>
-    public OnnxFaceEncoder(string? modelsDir = null, string? descriptorPath = null, int intraOpThreads = 0, bool needDetector = true)
+    /// <param name="variant">Which xCos explains and re-ranks: weight-derived (default) or the learned head.</param>
+    /// <param name="learnedHeadPath">The learned head for <see cref="XcosVariant.Learned"/>; null takes the one next to the descriptor.</param>
+    /// <exception cref="FileNotFoundException">A model, the descriptor or the learned head is missing.</exception>
+    /// <exception cref="InvalidDataException">The learned head does not fit the model, or the model has no weight-derived xCos.</exception>
+    public OnnxFaceEncoder(string? modelsDir = null, string? descriptorPath = null, int intraOpThreads = 0, bool needDetector = true,
+        XcosVariant variant = XcosVariant.Weights, string? learnedHeadPath = null)
     {
+        if (variant is not (XcosVariant.Weights or XcosVariant.Learned))
+            throw new ArgumentException($"xcos variant \"{variant.ToText()}\" is not available for ONNX face models; use weights or learned", nameof(variant));
         var dir = ModelStore.ResolveDirectory(modelsDir);
         descriptorPath ??= FaceModelDescriptor.ShippedPath();
         Descriptor = FaceModelDescriptor.Load(descriptorPath);
         var onnx = Descriptor.OnnxPath(dir, descriptorPath);
         if (needDetector)
             _detector = new FaceDetector(Path.Combine(dir, "fr_detect.onnx"), Path.Combine(dir, "fr_landmark.onnx"), new FaceDetectorOptions { IntraOpThreads = intraOpThreads });
+        int embeddingDim;
         try
         {
             _embedder = new OnnxFaceEmbedder(Descriptor, onnx, intraOpThreads);
-            Head = WeightDerivedHead.Extract(_embedder.Model, _embedder.FeatureMapName, _embedder.EmbeddingName);
-            float[]? means = null;
-            if (Descriptor.CalibrationFile is { } cal)
-                means = CellMeansFile.Read(Path.Combine(Path.GetDirectoryName(Path.GetFullPath(descriptorPath))!, cal), Head.Cells, Head.Dim).Means;
+            // the gallery's weight-derived explanation is uncalibrated (the raw cell cosines and kernel or pair attention)
             var attention = Descriptor.Attention == "pair" ? WeightDerivedAttention.Pair : WeightDerivedAttention.Kernel;
-            Xcos = new WeightDerivedXcos(Head, means, new WeightDerivedXcosOptions { Attention = attention, Centre = Descriptor.Centre && means is not null });
+            Xcos = OnnxFacePairVerifier.TryCreateXcos(Descriptor, _embedder, descriptorPath, variant, attention, calibrate: false);
+            Head = Xcos?.Head;
+            if (variant == XcosVariant.Learned)
+            {
+                var headPath = learnedHeadPath ?? LearnedHead.NextTo(descriptorPath)
+                    ?? throw new FileNotFoundException($"no learned xCos head for '{Descriptor.Name}': expected {LearnedHead.DefaultFileName} next to {descriptorPath}");
+                Learned = new LearnedHead(headPath, intraOpThreads);
+                Learned.CheckFits(Descriptor, _embedder.MapShape[0]);
+            }
+            embeddingDim = _embedder.Embed(new RgbImage(Descriptor.InputSize, Descriptor.InputSize)).Embedding.Length;
         }
         catch
         {
             _detector?.Dispose();
             _embedder?.Dispose();
+            Learned?.Dispose();
             throw;
         }
         // the tensor settings change every embedding, so they are part of the model's identity
         var settings = $"input={Descriptor.InputSize};order={Descriptor.ColorOrder};mean={Descriptor.Mean:R};scale={Descriptor.Scale:R};map={_embedder.FeatureMapName};emb={_embedder.EmbeddingName}";
-        Model = new GalleryModelStamp(Descriptor.Name, GalleryModelStamp.HashOf(onnx, settings), Head.Dim, Head.Cells * Head.Dim);
+        int mapLength = _embedder.MapShape.Aggregate(1, (a, b) => a * b);
+        Model = Learned is null
+            ? new GalleryModelStamp(Descriptor.Name, GalleryModelStamp.HashOf(onnx, settings), embeddingDim, Head!.Cells * Head.Dim)
+            : new GalleryModelStamp(Descriptor.Name, GalleryModelStamp.HashOf(onnx, settings), embeddingDim, mapLength, GalleryModelStamp.MapCodes + _embedder.FeatureMapName);
     }
 
     /// <summary>The face model's descriptor: files, input size and normalisation, threshold.</summary>
     public FaceModelDescriptor Descriptor { get; }
-    /// <summary>The folded affine head (face codes are its cell features).</summary>
-    public WeightDerivedHead Head { get; }
-    /// <summary>The weight-derived explainer used by <see cref="Compare"/>.</summary>
-    public WeightDerivedXcos Xcos { get; }
+    /// <summary>The folded affine head (weight-derived face codes are its cell features); null for a two-branch learned-xCos model.</summary>
+    public WeightDerivedHead? Head { get; }
+    /// <summary>The weight-derived explainer used by <see cref="Compare"/> without a learned head; null where the model has none.</summary>
+    public WeightDerivedXcos? Xcos { get; }
+    /// <summary>The learned xCos head that explains and re-ranks (<see cref="XcosVariant.Learned"/>), else null.</summary>
+    public LearnedHead? Learned { get; }
+    /// <summary>The ONNX Runtime session of the face model (batched embeddings and maps).</summary>
+    public OnnxFaceEmbedder Embedder => _embedder;
+    /// <summary>Which xCos the codes serve: <see cref="XcosVariant.Learned"/> or <see cref="XcosVariant.Weights"/>.</summary>
+    public XcosVariant Variant => Learned is null ? XcosVariant.Weights : XcosVariant.Learned;
 
     /// <inheritdoc/>
     public GalleryModelStamp Model { get; }
@@ -73,16 +98,61 @@ public sealed class OnnxFaceEncoder : IFaceEncoder
         var face = located!;
         if (face.Width != FaceSize || face.Height != FaceSize) face = ImageOps.Resize(face, FaceSize, FaceSize);
         var e = _embedder.Embed(face);
-        return new FaceEncoding(FaceStatus.Ok, null, e.Embedding, Head.CellFeatures(e.FeatureMap), face, count);
+        return new FaceEncoding(FaceStatus.Ok, null, e.Embedding, Code(e.FeatureMap), face, count);
+    }
+
+    // the weight-derived head keeps its cell features; the learned head reads the whole map
+    private float[] Code(float[] featureMap) => Learned is null ? Head!.CellFeatures(featureMap) : featureMap;
+
+    /// <inheritdoc/>
+    public IReadOnlyList<FaceEncoding> EncodeMany(IReadOnlyList<RgbImage> photos, bool aligned = false)
+    {
+        ArgumentNullException.ThrowIfNull(photos);
+        var result = new FaceEncoding[photos.Count];
+        var located = new List<(int Index, RgbImage Face, int Count)>();
+        for (int i = 0; i < photos.Count; i++)
+        {
+            var (face, count, failure) = FaceEncoding.Locate(photos[i], aligned, _detector, "this encoder was built for aligned faces only (needDetector: false)");
+            if (failure is not null) result[i] = failure;
+            else located.Add((i, face!.Width != FaceSize || face.Height != FaceSize ? ImageOps.Resize(face, FaceSize, FaceSize) : face, count));
+        }
+        var embedded = _embedder.Embed(located.Select(l => l.Face).ToList());
+        for (int k = 0; k < located.Count; k++)
+        {
+            var (i, face, count) = located[k];
+            result[i] = new FaceEncoding(FaceStatus.Ok, null, embedded[k].Embedding, Code(embedded[k].FeatureMap), face, count);
+        }
+        return result;
     }
 
     /// <inheritdoc/>
-    public PairExplanation Compare(float[] probeCode, float[] galleryCode)
+    public PairExplanation Compare(float[] probeCode, float[] galleryCode) => CompareMany(probeCode, [galleryCode])[0];
+
+    /// <summary>The pair head on a probe and each gallery code; the learned head scores them all in one batched call.</summary>
+    /// <exception cref="ArgumentException">A code of the wrong length.</exception>
+    public IReadOnlyList<PairExplanation> CompareMany(float[] probeCode, IReadOnlyList<float[]> galleryCodes)
     {
-        if (probeCode.Length != Model.CodeLength || galleryCode.Length != Model.CodeLength)
-            throw new ArgumentException($"face codes must hold {Model.CodeLength} floats, got {probeCode.Length} and {galleryCode.Length}");
-        var ex = Xcos.ExplainCells(probeCode, galleryCode);
-        return new PairExplanation(ex.Xcos, ex.CosMap, ex.Attention, ex.Contributions, Head.Height);
+        ArgumentNullException.ThrowIfNull(probeCode);
+        ArgumentNullException.ThrowIfNull(galleryCodes);
+        int len = Model.CodeLength;
+        if (probeCode.Length != len || galleryCodes.Any(c => c.Length != len))
+            throw new ArgumentException($"face codes must hold {len} floats, got {probeCode.Length} and {string.Join(", ", galleryCodes.Select(c => c.Length).Distinct())}");
+        if (galleryCodes.Count == 0) return [];
+        if (Learned is null)
+            return galleryCodes.Select(c =>
+            {
+                var ex = Xcos!.ExplainCells(probeCode, c);
+                return new PairExplanation(ex.Xcos, ex.CosMap, ex.Attention, ex.Contributions, Head!.Height);
+            }).ToArray();
+        int n = galleryCodes.Count;
+        var probes = new float[n * len];
+        var gallery = new float[n * len];
+        for (int i = 0; i < n; i++)
+        {
+            probeCode.CopyTo(probes, i * len);
+            galleryCodes[i].CopyTo(gallery, i * len);
+        }
+        return Learned.Explain(probes, gallery, n).Select(r => new PairExplanation(r.Xcos, r.CosMap, r.Attention, null, 7)).ToArray();
     }
 
     /// <inheritdoc/>
@@ -90,5 +160,6 @@ public sealed class OnnxFaceEncoder : IFaceEncoder
     {
         _detector?.Dispose();
         _embedder.Dispose();
+        Learned?.Dispose();
     }
 }

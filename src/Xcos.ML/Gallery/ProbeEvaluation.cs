@@ -43,11 +43,15 @@ public static class ProbeEvaluation
         var outcomes = new List<ProbeOutcome>();
         var skipped = new List<SkippedProbe>();
         var options = new FaceIdentifierOptions { Top = Math.Max(5, shortlist), Shortlist = Math.Max(5, shortlist), Aligned = aligned, Threshold = identifier.Encoder.Threshold ?? 0 };
+        string PathOf(ProbeRow row) => root is null || Path.IsPathRooted(row.File) ? row.File : Path.Combine(root, row.File);
+        IReadOnlyList<FaceEncoding> encoded = [];
         for (int i = 0; i < rows.Count; i++)
         {
+            // Probes are encoded in batches of 32 (one face model call each where the model takes batches).
+            if (i % 32 == 0) encoded = identifier.Encoder.EncodeFiles(rows.Skip(i).Take(32).Select(r => (string?)PathOf(r)).ToList(), aligned);
             var row = rows[i];
-            var path = root is null || Path.IsPathRooted(row.File) ? row.File : Path.Combine(root, row.File);
-            var probe = identifier.Encoder.EncodeFile(path, aligned);
+            var path = PathOf(row);
+            var probe = encoded[i % 32];
             if (probe.Status != FaceStatus.Ok) skipped.Add(new SkippedProbe(row.Line, path, probe.StatusText));
             else
             {

@@ -22,21 +22,26 @@ namespace Xcos.ML.MLNet;
 /// (<see cref="FaceDetectionMapping"/>) and <c>Expression</c>s (threshold, calibrator, statuses). Output columns are
 /// those of <see cref="XcosPipeline"/>, with <c>Cosine</c> the face model's cosine (the decision: <c>Score = Cosine -
 /// threshold</c>), <c>Xcos</c> the explanation's score, and <c>Contributions</c> each cell's exact share of the cosine.
+/// A descriptor that says <c>"decides": "xcos"</c> with the learned head makes <c>Xcos</c> decide (<c>Score = Xcos -
+/// xcos_threshold</c>); a two-branch model (learned head on a fine-tuned map, the original embedding) has no
+/// <c>Contributions</c> column, as its map does not feed its embedding.
 /// </remarks>
 internal sealed class FacePhotoPipeline : IEstimator<ITransformer>
 {
     private readonly TransformsCatalog _catalog;
     private readonly XcosPipelineOptions _options;
     private readonly FaceModelDescriptor _descriptor;
-    private readonly byte[] _detect, _landmark, _embedder, _head;
-    private readonly byte[]? _learned;
+    private readonly byte[] _detect, _landmark, _embedder;
+    private readonly byte[]? _head, _learned;
     private readonly string _embeddingInput, _embeddingOutput, _mapOutput;
+    private readonly int _embeddingDim;
 
     public FacePhotoPipeline(TransformsCatalog catalog, XcosPipelineOptions options)
     {
         _catalog = catalog;
         _options = options;
         _descriptor = options.FaceModel!;
+        ArgumentOutOfRangeException.ThrowIfNegative(options.PhotoCacheCapacity, "XcosPipelineOptions.PhotoCacheCapacity");
         _descriptor.Validate($"face model '{_descriptor.Name}'");
         if (_descriptor.InputSize != ArcFaceTemplate.Size)
             throw new ArgumentException($"face model '{_descriptor.Name}' takes {_descriptor.InputSize}x{_descriptor.InputSize} faces; the pipeline aligns onto the {ArcFaceTemplate.Size}x{ArcFaceTemplate.Size} ArcFace template");
@@ -53,17 +58,17 @@ internal sealed class FacePhotoPipeline : IEstimator<ITransformer>
         _embeddingInput = embedder.InputName;
         _embeddingOutput = embedder.EmbeddingName;
         _mapOutput = embedder.FeatureMapName;
-        int dims = embedder.Embed(new Images.RgbImage(_descriptor.InputSize, _descriptor.InputSize)).Embedding.Length;
+        int dims = _embeddingDim = embedder.Embed(new Images.RgbImage(_descriptor.InputSize, _descriptor.InputSize)).Embedding.Length;
         var model = embedder.Model.Model.Clone();
         SetShape(model, _mapOutput, [1, .. embedder.MapShape.Select(v => (long)v)]);
         SetShape(model, _embeddingOutput, [1, dims]);
         _embedder = model.ToByteArray();
 
-        var head = WeightDerivedHead.Extract(embedder.Model, embedder.FeatureMapName, embedder.EmbeddingName);
-        var xcos = OnnxFacePairVerifier.CreateXcos(_descriptor, head, descriptorDir);
-        _head = WeightDerivedXcosOnnx.Build(xcos).ToByteArray();
         if (options.Xcos is not (XcosVariant.Weights or XcosVariant.Learned))
             throw new ArgumentException($"xcos variant \"{options.Xcos.ToText()}\" is not available for ONNX face models; use weights or learned");
+        // null for a two-branch learned-xCos model (its map does not feed its embedding): the learned head explains alone
+        var xcos = OnnxFacePairVerifier.TryCreateXcos(_descriptor, embedder, Path.Combine(descriptorDir, "descriptor.json"), options.Xcos);
+        _head = xcos is null ? null : WeightDerivedXcosOnnx.Build(xcos).ToByteArray();
         if (options.Xcos == XcosVariant.Learned)
         {
             var path = options.LearnedHeadPath ?? LearnedHead.NextTo(Path.Combine(descriptorDir, "descriptor.json"))
@@ -81,45 +86,66 @@ internal sealed class FacePhotoPipeline : IEstimator<ITransformer>
         o.Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorProto.Types.DataType.Float, Shape = shape } };
     }
 
-    private DecisionStages Stages => new("Cosine", "Score", "PredictedLabel", "Probability", _options.LabelColumnName,
-        "FaceStatus1", "FaceStatus2", _options.ThresholdSelection, _options.Verification);
+    // The deciding column: the learned xCos for a model whose descriptor decides by it (with the learned head), else the cosine.
+    private string Deciding => _learned is not null && _descriptor.DecidesByXcos ? "Xcos" : "Cosine";
+
+    private DecisionStages Stages => new(Deciding, "Score", "PredictedLabel", "Probability", _options.LabelColumnName,
+        "FaceStatus1", "FaceStatus2", _options.ThresholdSelection, _options.Verification)
+    {
+        // a two-branch model has no weight-derived head, so no Contributions column
+        Gate = _head is null ? ["Xcos", "Cosine", "CosineMap", "Attention"] : ["Xcos", "Cosine", "CosineMap", "Attention", "Contributions"],
+    };
 
     public ITransformer Fit(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
         XcosPipelineColumns.CheckScalar(input.Schema, "Image path 1", _options.ImagePath1ColumnName, TextDataViewType.Instance);
         XcosPipelineColumns.CheckScalar(input.Schema, "Image path 2", _options.ImagePath2ColumnName, TextDataViewType.Instance);
-        var upstream = Upstream().Fit(input);
+        // Fitting these stages reads only the schema; the photos are first read by the threshold pass below.
+        var prepare = Prepare().Fit(input);
+        var faces = new TransformerChain<ITransformer>(prepare, FaceModel().Fit(prepare.Transform(input)));
+        var pair = Pair().Fit(faces.Transform(input));
+        // On the CPU the cached stage embeds the photos in batches through a dynamic-batch copy of the face model.
+        CachedFacePhotos? cached = _options.KeepIntermediateColumns || _options.PhotoCacheCapacity == 0 ? null
+            : new CachedFacePhotos(_catalog, prepare, faces, input, new FacePhotoCache(_options.PhotoCacheCapacity), _options,
+                _options.GpuDeviceId is null ? new BatchedFaceModel(_embedder, _embeddingInput, _mapOutput, _embeddingOutput) : null);
+        IDataView Scored(IDataView data) => pair.Transform(cached is null ? faces.Transform(data) : cached.Transform(data));
         var stages = Stages;
-        float threshold;
         PlattCalibration? platt = null;
-        bool labelled = XcosPipelineColumns.Has(input.Schema, _options.LabelColumnName);
-        if (labelled)
+        double[]? cos = null;
+        bool[]? same = null;
+        var scored = Scored(input);
+        if (XcosPipelineColumns.Has(input.Schema, _options.LabelColumnName))
         {
             XcosPipelineColumns.CheckScalar(input.Schema, "Label", _options.LabelColumnName, BooleanDataViewType.Instance);
-            var (cos, same) = stages.Labelled(upstream.Transform(input), gated: true);
-            threshold = _options.Threshold ?? stages.Choose(cos, same);
-            platt = DecisionStages.Calibrate(cos, same, threshold);
+            (cos, same) = stages.Labelled(scored, gated: true);
         }
-        else threshold = _options.Threshold ?? (float)_descriptor.Threshold;
-        var scored = upstream.Transform(input);
-        var decision = stages.Build(_catalog, gated: true, threshold, platt).Append(_catalog.DropColumns(Internals())).Fit(scored);
-        return new TransformerChain<ITransformer>(upstream, decision);
+        // the descriptor's threshold was calibrated on many pairs: a few labels must not replace it
+        var (decidedBy, calibrated) = _descriptor.Decision(_learned is not null);
+        var (threshold, source) = stages.Resolve(_options.Threshold, cos, same, (float)calibrated, $"the calibrated {decidedBy} threshold of face model {_descriptor.Name}");
+        if (cos is not null) platt = DecisionStages.Calibrate(cos, same!, threshold);
+        var decision = stages.Build(_catalog, gated: true, threshold, platt, source).Fit(scored);
+        var full = pair.Transform(faces.Transform(input));
+        var saveable = new TransformerChain<ITransformer>(faces, pair, decision, _catalog.DropColumns(Internals()).Fit(decision.Transform(full)));
+        if (cached is null) return saveable;
+        // The cached stage adds only the per-face columns the rest needs; drop those of them the saved chain drops.
+        var drop = Internals().Where(n => scored.Schema.GetColumnOrNull(n) != null).ToArray();
+        return new FacePhotoTransformer(saveable, cached, new TransformerChain<ITransformer>(pair, decision, _catalog.DropColumns(drop).Fit(decision.Transform(scored))));
     }
 
     public SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
         ArgumentNullException.ThrowIfNull(inputSchema);
-        var shape = Upstream().GetOutputSchema(inputSchema);
-        return Stages.Build(_catalog, gated: true, 0f, null).Append(_catalog.DropColumns(Internals())).GetOutputSchema(shape);
+        var shape = Pair().GetOutputSchema(FaceModel().GetOutputSchema(Prepare().GetOutputSchema(inputSchema)));
+        return Stages.Build(_catalog, gated: true, 0f, null, "").Append(_catalog.DropColumns(Internals())).GetOutputSchema(shape);
     }
 
     private string[] Internals() => _options.KeepIntermediateColumns ? [] :
         ["Image1", "Image2", "LoadStatus1", "LoadStatus2", "DetectStatus1", "DetectStatus2", "AlignStatus1", "AlignStatus2",
          "FaceTensor1", "FaceTensor2", "Map1", "Map2", "Embedding1", "Embedding2", .. _options.Aligned ? Array.Empty<string>() : ["Landmarks1", "Landmarks2"]];
 
-    // Everything before the decision: statuses, faces, embeddings, the explanation and the cosine.
-    private IEstimator<ITransformer> Upstream()
+    // The work on each photo before its face model: read, detect, align, status and the face tensor.
+    private IEstimator<ITransformer> Prepare()
     {
         var c = _catalog;
         var o = _options;
@@ -143,8 +169,16 @@ internal sealed class FacePhotoPipeline : IEstimator<ITransformer>
             }));
             chain = chain.Append(c.Expression("FaceStatus" + n, "(l, d, a) => l == \"ok\" ? (d == \"ok\" ? a : d) : l", "LoadStatus" + n, "DetectStatus" + n, "AlignStatus" + n));
         }
-        return chain.Append(XcosPipeline.PairStatus(c, "Status", "FaceStatus1", "FaceStatus2")).Append(Explanation());
+        return chain;
     }
+
+    // Both faces through the face model (weights stored once): last map and embedding.
+    private IEstimator<ITransformer> FaceModel() =>
+        Onnx(_embedder, "face model", new() { [_embeddingInput] = ("FaceTensor1", "FaceTensor2") },
+            [(_mapOutput, "Map1", "Map2"), (_embeddingOutput, "Embedding1", "Embedding2")]);
+
+    // The work on each pair: its status, then the explanation of the face model's cosine.
+    private IEstimator<ITransformer> Pair() => XcosPipeline.PairStatus(_catalog, "Status", "FaceStatus1", "FaceStatus2").Append(Explanation());
 
     // Detection of both photos: detector input, fr_detect, primary face and landmark crop, fr_landmark, five points.
     private IEstimator<ITransformer> Detection()
@@ -169,29 +203,24 @@ internal sealed class FacePhotoPipeline : IEstimator<ITransformer>
         return chain.Append(c.DropColumns(typeof(FaceDetectionColumns).GetFields().Select(f => (string)f.GetRawConstantValue()!).ToArray()));
     }
 
-    // The face model on both faces, then the explanation of its cosine.
+    // The explanation of the face model's cosine from both faces' maps and embeddings.
     private IEstimator<ITransformer> Explanation()
     {
         var c = _catalog;
         IEstimator<ITransformer> chain = new EstimatorChain<ITransformer>();
-        // Both faces through the face model (weights stored once): last map and embedding.
-        chain = chain.Append(Onnx(_embedder, "face model", new() { [_embeddingInput] = ("FaceTensor1", "FaceTensor2") },
-            [(_mapOutput, "Map1", "Map2"), (_embeddingOutput, "Embedding1", "Embedding2")]));
-
-        // The explanation of the model's cosine.
-        var headOutputs = new List<OnnxOutputSpec>
-        {
-            new(WeightDerivedXcosOnnx.Cosine, "Xcos.Photo.CosineVector"),
-            new(WeightDerivedXcosOnnx.Contributions, "Contributions"),
-        };
+        // The explanation of the model's cosine; a two-branch learned-xCos model has no weight-derived one, only the cosine.
+        var headOutputs = new List<OnnxOutputSpec> { new(WeightDerivedXcosOnnx.Cosine, "Xcos.Photo.CosineVector") };
+        if (_head is not null) headOutputs.Add(new(WeightDerivedXcosOnnx.Contributions, "Contributions"));
         if (_learned is null)
             headOutputs.AddRange([new(WeightDerivedXcosOnnx.Score, "Xcos.Photo.XcosVector"), new(WeightDerivedXcosOnnx.CosMap, "CosineMap"), new(WeightDerivedXcosOnnx.Attention, "Attention")]);
-        var headInputs = new Dictionary<string, string>
+        var headInputs = new Dictionary<string, string> { [WeightDerivedXcosOnnx.Embedding1] = "Embedding1", [WeightDerivedXcosOnnx.Embedding2] = "Embedding2" };
+        if (_head is not null)
         {
-            [WeightDerivedXcosOnnx.Map1] = "Map1", [WeightDerivedXcosOnnx.Map2] = "Map2",
-            [WeightDerivedXcosOnnx.Embedding1] = "Embedding1", [WeightDerivedXcosOnnx.Embedding2] = "Embedding2",
-        };
-        chain = chain.Append(Apply(XcosPipelineOnnx.Adapt(OnnxModelFile.Load(_head).Model, headInputs, headOutputs, "weight-derived xCos"), headInputs.Values, headOutputs));
+            headInputs[WeightDerivedXcosOnnx.Map1] = "Map1";
+            headInputs[WeightDerivedXcosOnnx.Map2] = "Map2";
+        }
+        var headModel = _head is not null ? OnnxModelFile.Load(_head).Model : WeightDerivedXcosOnnx.BuildCosine(_embeddingDim);
+        chain = chain.Append(Apply(XcosPipelineOnnx.Adapt(headModel, headInputs, headOutputs, _head is null ? "embedding cosine" : "weight-derived xCos"), headInputs.Values, headOutputs));
         if (_learned is not null)
         {
             var learnedInputs = new Dictionary<string, string> { [XcosOnnxExport.Map1Input] = "Map1", [XcosOnnxExport.Map2Input] = "Map2" };

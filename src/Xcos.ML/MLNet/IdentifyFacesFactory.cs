@@ -70,7 +70,8 @@ public sealed class IdentifyFacesFactory : CustomMappingFactory<IdentifyFacesInp
         var probe = input.Image is null ? FaceEncoding.Failed(FaceStatus.EmptyPath, "no image") : identifier.Encoder.Encode(ImageIO.FromMLImage(input.Image));
         var r = identifier.Identify(probe, new FaceIdentifierOptions { Top = Top, Shortlist = Top, Explain = false });
         output.IdentifyStatus = probe.StatusText;
-        output.Identity = r.Matches.Count > 0 ? r.Matches[0].Identity : "";
+        // an unknown face is no one: naming the nearest person would read as an identification
+        output.Identity = r.Matches.Count > 0 && !r.Unknown ? r.Matches[0].Identity : "";
         output.IdentityScore = r.Matches.Count > 0 ? (float)r.Matches[0].Cosine : float.NaN;
         output.Unknown = r.Unknown;
         output.TopIdentities = r.Matches.Select(m => m.Identity).ToArray();

@@ -5,10 +5,10 @@ namespace Xcos.ML.MLNet;
 /// <summary>Row written by the identification stage.</summary>
 public sealed class IdentifyFacesOutput
 {
-    /// <summary>The best identity, or "" when the photo has no face.</summary>
+    /// <summary>The best identity, or "" when the face is <see cref="Unknown"/> or the photo has no face (<see cref="TopIdentities"/> still lists the nearest).</summary>
     public string Identity { get; set; } = "";
 
-    /// <summary>The model's cosine of the probe and the best identity's nearest face (NaN without a face).</summary>
+    /// <summary>The model's cosine of the probe and the nearest identity's nearest face, also when <see cref="Unknown"/> (NaN without a face).</summary>
     public float IdentityScore { get; set; }
 
     /// <summary>Open-set decision: the best cosine is under the face model's threshold (true without a face).</summary>

@@ -49,6 +49,8 @@ public static class VerificationEvaluation
         var report = scoreCol.Type == NumberDataViewType.Single
             ? VerificationMetrics.Evaluate(keep.Select(i => (float)scores[i]).ToArray(), kept, options)
             : VerificationMetrics.Evaluate(keep.Select(i => scores[i]).ToArray(), kept, options);
-        return report with { Skipped = skipped };
+        var source = data.Schema.GetColumnOrNull(DecisionStages.ThresholdSourceColumn) is { Type: TextDataViewType }
+            ? data.GetColumn<string>(DecisionStages.ThresholdSourceColumn).FirstOrDefault() : null;
+        return report with { Skipped = skipped, ThresholdSource = source };
     }
 }

@@ -95,9 +95,10 @@ public sealed class XcosPairScorer : IEstimator<ITransformer>
             (xcos, same) = stages.Labelled(scored, gated);
         }
         else if (_options.Threshold is null) CheckLabel(input.Schema);
-        float threshold = _options.Threshold ?? stages.Choose(xcos!, same!);
+        // a checkpoint has no calibrated threshold of its own: without a given one it is chosen on the labels, however few
+        var (threshold, source) = stages.Resolve(_options.Threshold, xcos, same, calibrated: null, calibratedFrom: "");
         var platt = labelled && _options.ProbabilityColumnName != null ? DecisionStages.Calibrate(xcos!, same!, threshold) : null;
-        var decision = stages.Build(_catalog, gated, threshold, platt).Fit(scored);
+        var decision = stages.Build(_catalog, gated, threshold, platt, source).Fit(scored);
         return new TransformerChain<ITransformer>(scores, decision);
     }
 
@@ -115,7 +116,7 @@ public sealed class XcosPairScorer : IEstimator<ITransformer>
         // The schema does not depend on the threshold's or the calibrator's values.
         var platt = labelled ? new PlattCalibration(-1, 0) : null;
         var stages = Stages;
-        return stages.Build(_catalog, stages.Gated(n => XcosPipelineColumns.Has(inputSchema, n)), 0f, platt).GetOutputSchema(shape);
+        return stages.Build(_catalog, stages.Gated(n => XcosPipelineColumns.Has(inputSchema, n)), 0f, platt, "").GetOutputSchema(shape);
     }
 
     /// <summary>The expression text of the predicted-label stage (a margin above 0; NaN is never above).</summary>
@@ -135,7 +136,11 @@ public sealed class XcosPairScorer : IEstimator<ITransformer>
 
     private DecisionStages Stages => new(_options.XcosColumnName, _options.ScoreColumnName, _options.PredictedLabelColumnName,
         _options.ProbabilityColumnName, _options.LabelColumnName, _options.Status1ColumnName, _options.Status2ColumnName,
-        _options.ThresholdSelection, _options.Verification);
+        _options.ThresholdSelection, _options.Verification)
+    {
+        Gate = new[] { _options.XcosColumnName, _options.CosineColumnName, _options.GridCosineColumnName, _options.CosineMapColumnName, _options.AttentionColumnName }
+            .OfType<string>().ToArray(),
+    };
 
     private void CheckLabel(DataViewSchema schema)
     {

@@ -90,6 +90,16 @@ public sealed class XcosPipelineOptions
     /// only AlignStatus1/2, Score, CosineMap, Attention, Cosine and PredictedLabel.
     /// </summary>
     public bool KeepIntermediateColumns { get; set; }
+
+    /// <summary>
+    /// <see cref="FaceModel"/> pipelines: most photos whose per-photo work (read, detect, align, embed) a fitted pipeline
+    /// keeps in memory, shared by Fit's threshold pass, every later Transform and every pass over a lazy result, so a
+    /// photo in many rows is processed once. Keyed by full path, file size and last-write time (a rewritten file is
+    /// processed again), least recently used dropped first; about 100 KB per photo for fr_feature (its 512x7x7 map).
+    /// 0 turns it off (every row processes both photos), as does <see cref="KeepIntermediateColumns"/>. A saved and
+    /// loaded model processes rows one by one. Default 1024.
+    /// </summary>
+    public int PhotoCacheCapacity { get; set; } = 1024;
 }
 
 /// <summary>
@@ -202,7 +212,8 @@ public static class XcosPipeline
     internal static IEstimator<ITransformer> FaceStatus(TransformsCatalog catalog, string output, string loadStatus, string alignStatus) =>
         catalog.Expression(output, $"(l, a) => l == {Ok} ? a : l", loadStatus, alignStatus);
 
-    /// <summary>"ok" when both faces are, else the first failure prefixed with its face ("face2 no_face").</summary>
+    /// <summary>"ok" when both faces are, else every failure prefixed with its face ("face2 no_face", "face1 missing_file; face2 no_face").</summary>
     internal static IEstimator<ITransformer> PairStatus(TransformsCatalog catalog, string output, string status1, string status2) =>
-        catalog.Expression(output, $"(a, b) => a == {Ok} ? (b == {Ok} ? a : concat(\"face2 \", b)) : concat(\"face1 \", a)", status1, status2);
+        catalog.Expression(output, $"(a, b) => a == {Ok} ? (b == {Ok} ? a : concat(\"face2 \", b)) : (b == {Ok} ? concat(\"face1 \", a) : concat(\"face1 \", a, \"; face2 \", b))",
+            status1, status2);
 }

@@ -22,8 +22,8 @@ public static class PairScoresFile
     public static readonly string[] Columns = ["file1", "file2", "same", "xcos", "cosine", "status", "variant"];
 
     /// <summary>
-    /// Writes the rows. The file is written next to <paramref name="path"/> first and moved into place only when
-    /// complete, so a failure leaves an existing file as it was.
+    /// Writes the rows through <see cref="Data.AtomicFile"/>: next to the link-resolved target first, moved into place only
+    /// when complete, so a failure leaves an existing file as it was; a device or FIFO (/dev/stdout) is written directly.
     /// </summary>
     /// <exception cref="ArgumentException">A field holds a tab or line break (it would break the TSV), or the variant is empty.</exception>
     public static void Write(string path, string variant, IEnumerable<PairScoreRow> rows)
@@ -32,27 +32,19 @@ public static class PairScoresFile
         ArgumentNullException.ThrowIfNull(rows);
         if (string.IsNullOrWhiteSpace(variant)) throw new ArgumentException("the xCos variant must be named", nameof(variant));
         Check(variant, "variant", 0);
-        var full = Path.GetFullPath(path);
-        var tmp = full + ".tmp-" + Environment.ProcessId;
-        try
+        // rows are checked while they are written: a bad one aborts the write before the rename, the old file stays
+        Data.AtomicFile.Write(path, stream =>
         {
-            using (var w = new StreamWriter(tmp))
+            using var w = new StreamWriter(stream, leaveOpen: true);
+            w.WriteLine(string.Join('\t', Columns));
+            int n = 0;
+            foreach (var r in rows)
             {
-                w.WriteLine(string.Join('\t', Columns));
-                int n = 0;
-                foreach (var r in rows)
-                {
-                    n++;
-                    Check(r.File1, "file1", n); Check(r.File2, "file2", n); Check(r.Status, "status", n);
-                    w.WriteLine(string.Join('\t', r.File1, r.File2, r.Same ? "1" : "0", Num(r.Xcos), Num(r.Cosine), r.Status, variant));
-                }
+                n++;
+                Check(r.File1, "file1", n); Check(r.File2, "file2", n); Check(r.Status, "status", n);
+                w.WriteLine(string.Join('\t', r.File1, r.File2, r.Same ? "1" : "0", Num(r.Xcos), Num(r.Cosine), r.Status, variant));
             }
-            File.Move(tmp, full, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(tmp)) File.Delete(tmp);
-        }
+        });
     }
 
     /// <summary>Reads a file written by <see cref="Write"/>.</summary>

@@ -39,6 +39,8 @@ public sealed record VerificationReport
     [JsonPropertyName("tarAtFar1e-4")] public required double TarAtFar1e4 { get; init; }
     /// <summary>True accept rate at each of <see cref="VerificationOptions.FalseAcceptRates"/>.</summary>
     [JsonPropertyName("tarAtFar")] public required TarAtFar[] TarAtFar { get; init; }
+    /// <summary>Where the scoring model's decision threshold came from (its ThresholdSource column: given, chosen on labels, or the calibrated one kept); null when the data has no such column.</summary>
+    [JsonPropertyName("thresholdSource")] public string? ThresholdSource { get; init; }
     /// <summary>Pairs left out because they could not be scored (NaN score: a face missing, undecodable, not found...).</summary>
     [JsonPropertyName("skipped")] public IReadOnlyList<SkippedPair> Skipped { get; init; } = [];
 }

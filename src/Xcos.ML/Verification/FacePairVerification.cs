@@ -7,7 +7,9 @@ namespace Xcos.ML.Verification;
 /// <summary>
 /// The one result of verifying a pair of faces, whatever the model (ONNX face model or TorchSharp checkpoint). It writes
 /// its own JSON (<see cref="WriteJson"/>, one schema for both) and builds its explanation figure (<see cref="ToExplanationInput"/>).
-/// A failed pair (a face not ok) has <see cref="Same"/> false, <see cref="Decision"/> Different and NaN scores / null maps.
+/// A failed pair (a face not ok) has <see cref="Same"/> false, <see cref="Decision"/> Different, NaN scores and null maps
+/// whatever it was built with (the getters enforce it, also after <c>with</c>), and <see cref="PairStatus"/> names every
+/// failed face.
 /// </summary>
 /// <param name="Face1">First face.</param>
 /// <param name="Face2">Second face.</param>
@@ -28,11 +30,31 @@ public sealed record FacePairVerification(
     VerificationDecision Decision, XcosVariant Variant, float[]? CosMap, float[]? Attention, float[]? Contributions, double? BiasContribution,
     double Milliseconds)
 {
+    // A face that failed has no embedding: any number scored for it (an empty face against another) would be believable and wrong.
+    /// <summary>xCos score; NaN when the pair failed.</summary>
+    public double Xcos { get => IsOk ? field : double.NaN; init; } = Xcos;
+    /// <summary>The plain cosine; NaN when the pair failed.</summary>
+    public double Cosine { get => IsOk ? field : double.NaN; init; } = Cosine;
+    /// <summary>Same, Different or Undecided; Different when the pair failed.</summary>
+    public VerificationDecision Decision { get => IsOk ? field : VerificationDecision.Different; init; } = Decision;
+    /// <summary>Per-cell cosines; null when the pair failed.</summary>
+    public float[]? CosMap { get => IsOk ? field : null; init; } = CosMap;
+    /// <summary>Per-cell attention; null when the pair failed.</summary>
+    public float[]? Attention { get => IsOk ? field : null; init; } = Attention;
+    /// <summary>Per-cell contributions to the cosine; null when the pair failed or the model gives none.</summary>
+    public float[]? Contributions { get => IsOk ? field : null; init; } = Contributions;
+    /// <summary>The head's constant term's share of the cosine; null when the pair failed or the model gives none.</summary>
+    public double? BiasContribution { get => IsOk ? field : null; init; } = BiasContribution;
+
     /// <summary>Both faces were used and the pair was scored.</summary>
     public bool IsOk => Face1.IsOk && Face2.IsOk;
 
     /// <summary>Ok, or the first failing face's status.</summary>
     public FaceStatus Status => !Face1.IsOk ? Face1.Status : Face2.Status;
+
+    /// <summary>"ok", or every failed face with its status ("face2 no_face", "face1 missing_file; face2 missing_file"), as the ML.NET Status column.</summary>
+    public string PairStatus => IsOk ? "ok"
+        : string.Join("; ", new[] { ("face1", Face1), ("face2", Face2) }.Where(f => !f.Item2.IsOk).Select(f => $"{f.Item1} {f.Item2.Status.ToText()}"));
 
     /// <summary>True only when decided Same (never for a failed or undecided pair).</summary>
     public bool Same => Decision == VerificationDecision.Same;
@@ -83,7 +105,7 @@ public sealed record FacePairVerification(
     }
 
     /// <summary>
-    /// Writes the pair as JSON: status, score (xCos), cosine, cosine_source, decided_by, decision (same / different /
+    /// Writes the pair as JSON: status (the first failure), pair_status (every failed face), score (xCos), cosine, cosine_source, decided_by, decision (same / different /
     /// undecided), threshold, same (null when undecided), xcos_variant, cos_map / attention / contributions as 7x7 rows,
     /// bias_contribution, faces (path, status, detail, face_count, box, detection_score, landmarks, note) and milliseconds.
     /// Scores of a failed pair are null; keys without a value are left out.
@@ -93,6 +115,7 @@ public sealed record FacePairVerification(
         ArgumentNullException.ThrowIfNull(w);
         w.WriteStartObject();
         w.WriteString("status", Status.ToText());
+        w.WriteString("pair_status", PairStatus);
         Number(w, "score", Xcos);
         Number(w, "cosine", Cosine);
         w.WriteString("cosine_source", CosineSource);

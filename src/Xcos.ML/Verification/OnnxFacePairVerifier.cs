@@ -9,7 +9,8 @@ namespace Xcos.ML.Verification;
 /// Verification with a real ONNX face model: detect (fr_detect + fr_landmark), align (five points onto the 112x112
 /// ArcFace template), embed (default fr_feature, or any model a descriptor names) and explain. The model's own cosine
 /// decides against the threshold; the weight-derived or learned xCos explains it, and the weight-derived contributions
-/// decompose the cosine exactly.
+/// decompose the cosine exactly. A descriptor that says <c>"decides": "xcos"</c> makes the learned xCos decide
+/// (against its <c>xcos_threshold</c>) whenever the learned head runs.
 /// </summary>
 /// <remarks>Thread-safe after construction (ONNX Runtime sessions run concurrently; calls share no state).</remarks>
 public sealed class OnnxFacePairVerifier : FacePairVerifier<FaceEmbedding>
@@ -25,6 +26,7 @@ public sealed class OnnxFacePairVerifier : FacePairVerifier<FaceEmbedding>
 
     private OnnxFacePairVerifier(Parts parts) : base(parts.Detector, true, parts.Descriptor.InputSize, parts.Options.AlignedInput, parts.Threshold)
     {
+        DecidedBy = parts.DecidedBy;
         Options = parts.Options;
         ModelsDir = parts.ModelsDir;
         Descriptor = parts.Descriptor;
@@ -40,8 +42,12 @@ public sealed class OnnxFacePairVerifier : FacePairVerifier<FaceEmbedding>
     public string ModelsDir { get; }
     /// <summary>The face model's descriptor: files, input size and normalisation, threshold.</summary>
     public FaceModelDescriptor Descriptor { get; }
-    /// <summary>The weight-derived explainer (always present: its contributions decompose the cosine).</summary>
-    public WeightDerivedXcos Xcos { get; }
+    /// <summary>
+    /// The weight-derived explainer (its contributions decompose the cosine); null only for a learned-xCos model whose
+    /// feature map does not feed its embedding (a two-branch graph: the learned head reads a fine-tuned map, the
+    /// embedding stays the original model's), where no weight-derived xCos exists.
+    /// </summary>
+    public WeightDerivedXcos? Xcos { get; }
     /// <summary>The learned head for <see cref="XcosVariant.Learned"/>, else null.</summary>
     public LearnedHead? Learned { get; }
     /// <summary>The ONNX Runtime session that computes embeddings and feature maps.</summary>
@@ -51,7 +57,7 @@ public sealed class OnnxFacePairVerifier : FacePairVerifier<FaceEmbedding>
     public override XcosVariant Variant => Learned is null ? XcosVariant.Weights : XcosVariant.Learned;
 
     /// <summary>The variant in words for reports: "learned", or the weight-derived one with its calibration (<see cref="WeightDerivedXcosOptions.Describe"/>).</summary>
-    public string VariantDescription => Learned is null ? Xcos.Options.Describe() : "learned";
+    public string VariantDescription => Learned is null ? Xcos!.Options.Describe() : "learned";
 
     /// <summary>
     /// The weight-derived xCos of a descriptor's model: its attention and centring (the calibration means in
@@ -74,11 +80,31 @@ public sealed class OnnxFacePairVerifier : FacePairVerifier<FaceEmbedding>
         });
     }
 
+    /// <summary>
+    /// The weight-derived xCos of the embedder's model, or null when the variant is learned and the model's feature map
+    /// does not feed its embedding (a two-branch learned-xCos model); the weights variant needs it and says why it failed.
+    /// </summary>
+    /// <exception cref="InvalidDataException">The weights variant on a model whose map does not fold into its embedding.</exception>
+    public static WeightDerivedXcos? TryCreateXcos(FaceModelDescriptor descriptor, OnnxFaceEmbedder embedder, string descriptorPath, XcosVariant variant,
+        WeightDerivedAttention? attentionOverride = null, bool? centreOverride = null, bool calibrate = true)
+    {
+        ArgumentNullException.ThrowIfNull(descriptor);
+        ArgumentNullException.ThrowIfNull(embedder);
+        WeightDerivedHead head;
+        try { head = WeightDerivedHead.Extract(embedder.Model, embedder.FeatureMapName, embedder.EmbeddingName); }
+        catch (Exception e) when (e is InvalidDataException or ArgumentException or NotSupportedException)
+        {
+            if (variant == XcosVariant.Learned) return null;
+            throw new InvalidDataException($"face model '{descriptor.Name}': no weight-derived xCos (its map '{embedder.FeatureMapName}' does not fold into its embedding '{embedder.EmbeddingName}': {e.Message}); use the learned xCos (--xcos learned)", e);
+        }
+        return CreateXcos(descriptor, head, Path.GetDirectoryName(Path.GetFullPath(descriptorPath))!, attentionOverride, centreOverride, calibrate);
+    }
+
     /// <inheritdoc/>
     public override string CosineSource => "model";
 
     /// <inheritdoc/>
-    public override string DecidedBy => "cosine";
+    public override string DecidedBy { get; }
 
     /// <inheritdoc/>
     protected override IReadOnlyList<FaceEmbedding> EmbedFaces(IReadOnlyList<RgbImage> faces)
@@ -107,8 +133,10 @@ public sealed class OnnxFacePairVerifier : FacePairVerifier<FaceEmbedding>
         Parallel.For(0, pairs.Count, i =>
         {
             var (a, b) = pairs[i];
+            double cos = VectorMath.Cosine(a.Embedding, b.Embedding);
+            if (Xcos is null) { result[i] = new FacePairScores(double.NaN, cos, [], []); return; }
             var ex = Xcos.Explain(a.FeatureMap, b.FeatureMap);
-            result[i] = new FacePairScores(ex.Xcos, VectorMath.Cosine(a.Embedding, b.Embedding), ex.CosMap, ex.Attention, ex.Contributions, ex.BiasContribution);
+            result[i] = new FacePairScores(ex.Xcos, cos, ex.CosMap, ex.Attention, ex.Contributions, ex.BiasContribution);
         });
         if (Learned is null || pairs.Count == 0) return result;
         // the learned head replaces xCos and its maps; the contributions stay the exact decomposition of the cosine
@@ -135,7 +163,7 @@ public sealed class OnnxFacePairVerifier : FacePairVerifier<FaceEmbedding>
 
     /// <summary>Everything the constructor loads, built before the base class needs the detector and face size.</summary>
     private sealed record Parts(OnnxFacePairVerifierOptions Options, string ModelsDir, FaceModelDescriptor Descriptor, FaceDetector? Detector,
-        OnnxFaceEmbedder Embedder, WeightDerivedXcos Xcos, LearnedHead? Learned, double Threshold)
+        OnnxFaceEmbedder Embedder, WeightDerivedXcos? Xcos, LearnedHead? Learned, double Threshold, string DecidedBy)
     {
         public static Parts Load(OnnxFacePairVerifierOptions o)
         {
@@ -158,8 +186,7 @@ public sealed class OnnxFacePairVerifier : FacePairVerifier<FaceEmbedding>
                         DetectorChannelOrder = o.Detector.DetectorChannelOrder, IntraOpThreads = o.IntraOpThreads,
                     });
                 embedder = new OnnxFaceEmbedder(descriptor, onnx, o.IntraOpThreads, o.Precision);
-                var head = WeightDerivedHead.Extract(embedder.Model, embedder.FeatureMapName, embedder.EmbeddingName);
-                var xcos = CreateXcos(descriptor, head, Path.GetDirectoryName(Path.GetFullPath(descriptorPath))!, o.Attention, o.Centre, o.Calibrate);
+                var xcos = TryCreateXcos(descriptor, embedder, descriptorPath, o.Variant, o.Attention, o.Centre, o.Calibrate);
                 if (o.Variant == XcosVariant.Learned)
                 {
                     var headPath = o.LearnedHeadPath ?? LearnedHead.NextTo(descriptorPath)
@@ -167,7 +194,8 @@ public sealed class OnnxFacePairVerifier : FacePairVerifier<FaceEmbedding>
                     learned = new LearnedHead(headPath, o.IntraOpThreads);
                     learned.CheckFits(descriptor, embedder.MapShape[0]);
                 }
-                return new Parts(o, modelsDir, descriptor, detector, embedder, xcos, learned, o.Threshold ?? descriptor.Threshold);
+                var (decidedBy, threshold) = descriptor.Decision(learned is not null);
+                return new Parts(o, modelsDir, descriptor, detector, embedder, xcos, learned, o.Threshold ?? threshold, decidedBy);
             }
             catch
             {

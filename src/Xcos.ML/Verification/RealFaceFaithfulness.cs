@@ -173,7 +173,7 @@ public static class RealFaceFaithfulness
         RealFaceFaithfulnessOptions? options = null, IProgress<int>? progress = null)
     {
         ArgumentNullException.ThrowIfNull(verifier);
-        return EvaluatePairs(verifier.Embedder, verifier.Xcos, pairs, options, progress);
+        return EvaluatePairs(verifier.Embedder, verifier.Xcos ?? throw new ArgumentException($"face model '{verifier.Descriptor.Name}' has no weight-derived xCos to measure"), pairs, options, progress);
     }
 
     /// <summary>Curves of every pair (one result per pair, in order).</summary>

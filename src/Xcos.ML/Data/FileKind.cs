@@ -1,0 +1,41 @@
+using System.Runtime.InteropServices;
+
+namespace Xcos.ML.Data;
+
+/// <summary>What a path is once links are followed: nothing, a regular file, a directory, or anything else (a device, FIFO or socket).</summary>
+public enum FileKind
+{
+    /// <summary>Nothing at the path (or a dangling link).</summary>
+    Missing,
+    /// <summary>A regular file.</summary>
+    Regular,
+    /// <summary>A directory.</summary>
+    Directory,
+    /// <summary>A character or block device, FIFO or socket: read or written as a stream, never renamed over or truncated.</summary>
+    Special,
+}
+
+/// <summary>The kind of a path, from libc's stat (the BCL does not tell a FIFO or a device from a regular file).</summary>
+public static class FileKinds
+{
+    private const uint TypeMask = 0xF000, RegularBits = 0x8000, DirectoryBits = 0x4000;
+
+    [DllImport("libc", EntryPoint = "stat", SetLastError = true)]
+    private static extern int Stat(byte[] utf8Path, byte[] buffer);
+
+    /// <summary>The kind of <paramref name="path"/>, links followed.</summary>
+    public static FileKind Of(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        if (Directory.Exists(path)) return FileKind.Directory;
+        if (!File.Exists(path)) return FileKind.Missing;
+        // st_mode's offset in glibc's struct stat: 24 on x86-64, 16 on arm64; elsewhere assume a regular file
+        int modeAt = RuntimeInformation.ProcessArchitecture switch { Architecture.X64 => 24, Architecture.Arm64 => 16, _ => -1 };
+        if (!OperatingSystem.IsLinux() || modeAt < 0) return FileKind.Regular;
+        var buffer = new byte[256];
+        // the path goes as NUL-terminated UTF-8 bytes: no string marshalling to specify
+        if (Stat(System.Text.Encoding.UTF8.GetBytes(path + "\0"), buffer) != 0) return FileKind.Missing;
+        uint mode = BitConverter.ToUInt32(buffer, modeAt) & TypeMask;
+        return mode == RegularBits ? FileKind.Regular : mode == DirectoryBits ? FileKind.Directory : FileKind.Special;
+    }
+}
