@@ -12,9 +12,9 @@ using Xcos.ML.FaceModels;
 using Xcos.ML.Images;
 
 string model = args[0];
-int threads = args.Length > 1 ? int.Parse(args[1]) : 2;
+int threads = args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 2;
 double seconds = args.Length > 2 ? double.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 5;
-int rounds = args.Length > 3 ? int.Parse(args[3]) : 3;
+int rounds = args.Length > 3 ? int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture) : 3;
 int[] batches = [1, 8, 32];
 var descriptor = FaceModelDescriptor.FrFeature();
 var embedders = new Dictionary<string, OnnxFaceEmbedder> { ["fp32"] = new(descriptor, model, threads, OnnxPrecision.Float32) };

@@ -8,10 +8,13 @@ using Xcos.ML.Verification;
 
 namespace Xcos.Cli;
 
-/// <summary>Options shared by `enroll` and `identify`: the gallery file and the face model that encodes photos for it.</summary>
+/// <summary>Options shared by `enroll` and `identify`: the gallery (a file or a database) and the face model that encodes photos for it.</summary>
 internal sealed class GalleryArgs
 {
-    public readonly Option<FileInfo> Gallery = new("--gallery") { Description = "Gallery file (created by `xcos enroll` when missing)", Required = true };
+    public readonly Option<string?> Gallery = new("--gallery")
+    {
+        Description = "Gallery: a file, or postgresql://USER@HOST:PORT/DB?table=NAME (password from PGPASSWORD or ~/.pgpass); created by `xcos enroll` when missing. Default: $XCOS_GALLERY",
+    };
     public readonly Option<string> Model = new("--model") { Description = "Face model: fr_feature (default), another shipped model (fr_feature_xcos) or a descriptor .json of an ONNX face model", DefaultValueFactory = _ => "fr_feature" };
     public readonly Option<FileInfo?> Checkpoint = new("--checkpoint") { Description = "Use a TorchSharp xCos checkpoint as the face model instead of an ONNX model" };
     public readonly Option<DirectoryInfo?> ModelsDir = new("--models-dir") { Description = "Where `xcos models fetch` put the models (default: $XCOS_MODELS or the user data folder)" };
@@ -25,6 +28,14 @@ internal sealed class GalleryArgs
     {
         foreach (var o in new Option[] { Gallery, Model, Checkpoint, ModelsDir, Aligned, Index, Threads, Xcos, LearnedHead }) command.Options.Add(o);
     }
+
+    /// <summary>The gallery the user named: --gallery, else $XCOS_GALLERY.</summary>
+    public string Location(ParseResult p) => p.GetValue(Gallery) is { Length: > 0 } g ? g
+        : FaceGalleries.FromEnvironment() ?? throw new CliException($"name a gallery: --gallery FILE or --gallery postgresql://USER@HOST:PORT/DB?table=NAME (or set {FaceGalleries.EnvironmentVariable}).", ExitCodes.Usage);
+
+    /// <summary>Opens the named gallery (file or database) for <paramref name="model"/>; FaceGalleries is the one factory every entry point shares.</summary>
+    public IFaceGallery OpenGallery(ParseResult p, GalleryModelStamp model, GalleryOpenMode mode) =>
+        FaceGalleries.Open(Location(p), model, mode, GalleryOptions(p, readOnly: mode == GalleryOpenMode.ReadOnly));
 
     public FaceGalleryOptions GalleryOptions(ParseResult p, bool readOnly) => new()
     {

@@ -133,4 +133,23 @@ public class GalleryDevFacesTests(ITestOutputHelper output)
         for (int i = 0; i < a.Length; i++) { ab += (double)a[i] * b[i]; aa += (double)a[i] * a[i]; bb += (double)b[i] * b[i]; }
         return ab / Math.Sqrt(aa * bb);
     }
+
+    [RealModelsFact]
+    public void Photos_encoded_in_one_batch_match_each_encoded_alone_and_failures_keep_their_place()
+    {
+        using var encoder = new OnnxFaceEncoder(RealFaces.ModelsDir(), intraOpThreads: 1);
+        var photos = Directory.GetFiles(Path.Combine(DevFaces.Root, "photos"), "*.jpg", SearchOption.AllDirectories).Order(StringComparer.Ordinal).Take(3).ToList();
+        string?[] paths = [photos[0], Path.Combine(Path.GetTempPath(), $"xcos-gone-{Guid.NewGuid():N}.jpg"), photos[1], "", photos[2]];
+        var batch = encoder.EncodeFiles(paths);
+        Assert.Equal(paths.Length, batch.Count);
+        Assert.Equal(FaceStatus.MissingFile, batch[1].Status);
+        Assert.Equal(FaceStatus.EmptyPath, batch[3].Status);
+        foreach (int i in new[] { 0, 2, 4 })
+        {
+            var alone = encoder.EncodeFile(paths[i]);
+            Assert.Equal(FaceStatus.Ok, batch[i].Status);
+            for (int k = 0; k < alone.Embedding!.Length; k++) Assert.True(Math.Abs(alone.Embedding[k] - batch[i].Embedding![k]) < 1e-4, $"photo {i} value {k}");
+            for (int k = 0; k < alone.Code!.Length; k += 13) Assert.True(Math.Abs(alone.Code[k] - batch[i].Code![k]) < 1e-3, $"photo {i} code {k}");
+        }
+    }
 }

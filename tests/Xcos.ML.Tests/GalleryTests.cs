@@ -308,7 +308,7 @@ public class GalleryTests
             Assert.Equal(5, g.FaceCount);
             g.Compact();
         }
-        Assert.Equal((byte)'2', File.ReadAllBytes(path)[7]);
+        Assert.Equal((byte)('0' + GalleryFileFormat.Version), File.ReadAllBytes(path)[7]);
         using var again = FaceGallery.Open(path, Model, new FaceGalleryOptions { ReadOnly = true });
         Assert.Equal(FaceOf(4, 0).Code, again.FacesOf("late")[0].Code);
         Assert.Equal(5, again.FaceCount);

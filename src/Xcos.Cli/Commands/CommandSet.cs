@@ -17,6 +17,7 @@ internal static class CommandSet
         yield return EnrollCommand.Create();
         yield return IdentifyCommand.Create();
         yield return GalleryCommand.Create();
+        yield return ServeCommand.Create();
         yield return FaithfulnessCommand.Create();
         yield return MaskCommand.Create();
         yield return OcclusionCommand.Create();

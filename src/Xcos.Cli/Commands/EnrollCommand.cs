@@ -7,7 +7,7 @@ namespace Xcos.Cli.Commands;
 
 /// <summary>
 /// `xcos enroll --gallery G --images DIR`: enrols every photo of an ImageFolder (DIR/&lt;identity&gt;/&lt;photos&gt;) into a
-/// gallery file, creating it when missing; photos without a usable face are reported per file. `--remove NAME`
+/// gallery (a file or a postgresql:// database table), creating it when missing; photos without a usable face are reported per file. `--remove NAME`
 /// removes an identity instead.
 /// </summary>
 internal static class EnrollCommand
@@ -36,7 +36,7 @@ internal static class EnrollCommand
         var images = new Option<DirectoryInfo?>("--images") { Description = "ImageFolder of photos to enrol: DIR/<identity>/<photos>" };
         var remove = new Option<string?>("--remove") { Description = "Remove this identity (every face enrolled under it) instead of enrolling" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object" };
-        var cmd = new Command("enroll", "Enrol photos of known people into a gallery file for 1:N identification");
+        var cmd = new Command("enroll", "Enrol photos of known people into a gallery (file or postgresql:// database) for 1:N identification");
         args.AddTo(cmd);
         cmd.Options.Add(images);
         cmd.Options.Add(remove);
@@ -46,25 +46,24 @@ internal static class EnrollCommand
             var dir = p.GetValue(images);
             var who = p.GetValue(remove);
             if ((dir is null) == (who is null)) throw new CliException("give either --images DIR (to enrol) or --remove NAME (to remove an identity).", ExitCodes.Usage);
-            var file = p.GetValue(args.Gallery)!;
+            var location = args.Location(p);
             using var encoder = args.CreateEncoder(p);
-            var options = args.GalleryOptions(p, readOnly: false);
-            using var gallery = who is not null
-                ? FaceGallery.Open(file.FullName, encoder.Model, options)
-                : FaceGallery.OpenOrCreate(file.FullName, encoder.Model, options);
+            using var gallery = args.OpenGallery(p, encoder.Model, who is not null ? GalleryOpenMode.ReadWrite : GalleryOpenMode.OpenOrCreate);
+            var name = FaceGalleries.Display(location);
+            var file = gallery as FaceGallery;
             int photos = 0, enrolled = 0;
             int? removed = null;
             var skipped = new List<SkippedJson>();
             if (who is not null)
             {
                 removed = gallery.RemoveIdentity(who);
-                if (removed == 0) throw new CliException($"'{who}' is not enrolled in {file.FullName} (identities: {gallery.Identities.Count}).");
+                if (removed == 0) throw new CliException($"'{who}' is not enrolled in {name} (identities: {gallery.Identities.Count}).");
             }
             else
             {
                 if (!dir!.Exists) throw new CliException($"{dir.FullName}: images folder not found.");
                 var folder = ImageFolder.Load(dir.FullName);
-                var identifier = new FaceIdentifier(encoder, gallery, file.FullName);
+                var identifier = new FaceIdentifier(encoder, gallery, name);
                 bool aligned = p.GetValue(args.Aligned);
                 photos = folder.Count;
                 CliProgress.Run("enrolling", folder.Count, step =>
@@ -72,7 +71,14 @@ internal static class EnrollCommand
                     // 32 photos per step: their faces go through the face model in one call where it takes batches.
                     foreach (var chunk in folder.Samples.Chunk(32))
                     {
-                        foreach (var r in identifier.EnrollFiles(chunk.Select(s => (folder.Identities[s.Label], s.Path)).ToList(), aligned))
+                        List<Enrolment> done;
+                        try { done = identifier.EnrollFiles(chunk.Select(s => (folder.Identities[s.Label], s.Path)).ToList(), aligned).ToList(); }
+                        catch (GalleryUnavailableException e) when (e.ConnectionLost)
+                        {
+                            // say what this run stored, so a rerun (which skips stored photos) is the obvious fix
+                            throw new CliException($"{e.Message} (at least {enrolled} of {photos} photos of this run were stored before it)");
+                        }
+                        foreach (var r in done)
                         {
                             if (r.Face is null) skipped.Add(new SkippedJson(r.File, r.Identity, r.Status));
                             else enrolled++;
@@ -83,15 +89,15 @@ internal static class EnrollCommand
                 });
             }
             if (p.GetValue(json))
-                Cli.WriteJson(new EnrollJson(file.FullName, encoder.Model.Name, encoder.Model.Hash, encoder.Model.CodesVariant, encoder.Model.Codes, photos, enrolled, removed, gallery.FaceCount,
-                    gallery.Identities.Count, gallery.IndexKind.ToString().ToLowerInvariant(), gallery.RecoveredTail, skipped.ToArray()));
+                Cli.WriteJson(new EnrollJson(name, encoder.Model.Name, encoder.Model.Hash, encoder.Model.CodesVariant, encoder.Model.Codes, photos, enrolled, removed, gallery.FaceCount,
+                    gallery.Identities.Count, file?.IndexKind.ToString().ToLowerInvariant() ?? "database", file?.RecoveredTail, skipped.ToArray()));
             else
             {
-                if (gallery.RecoveredTail is not null) Console.WriteLine($"recovered: dropped {gallery.RecoveredTail} (an enrolment cut by a crash)");
+                if (file?.RecoveredTail is not null) Console.WriteLine($"recovered: dropped {file.RecoveredTail} (an enrolment cut by a crash)");
                 foreach (var s in skipped) Console.WriteLine($"skipped {s.File}: {s.Status}");
                 Console.WriteLine(removed is { } n
-                    ? $"removed {n} face(s) of '{who}'; {file.FullName} holds {gallery.FaceCount} faces of {gallery.Identities.Count} identities"
-                    : $"enrolled {enrolled} of {photos} photos ({skipped.Count} skipped); {file.FullName} holds {gallery.FaceCount} faces of {gallery.Identities.Count} identities ({encoder.Model.Name}, --xcos {encoder.Model.CodesVariant})");
+                    ? $"removed {n} face(s) of '{who}'; {name} holds {gallery.FaceCount} faces of {gallery.Identities.Count} identities"
+                    : $"enrolled {enrolled} of {photos} photos ({skipped.Count} skipped); {name} holds {gallery.FaceCount} faces of {gallery.Identities.Count} identities ({encoder.Model.Name}, --xcos {encoder.Model.CodesVariant})");
             }
             return ExitCodes.Ok;
         });

@@ -14,26 +14,6 @@ namespace Xcos.Cli.Commands;
 /// </summary>
 internal static class IdentifyCommand
 {
-    public sealed record MatchJson(
-        [property: JsonPropertyName("identity")] string Identity,
-        [property: JsonPropertyName("score")] double? Score,
-        [property: JsonPropertyName("cosine")] double Cosine,
-        [property: JsonPropertyName("file")] string File,
-        [property: JsonPropertyName("face_id")] long FaceId,
-        [property: JsonPropertyName("cosine_rank")] int CosineRank,
-        [property: JsonPropertyName("cos_map")] float[]? CosMap,
-        [property: JsonPropertyName("attention")] float[]? Attention,
-        [property: JsonPropertyName("contributions")] float[]? Contributions);
-
-    public sealed record IdentifyJson(
-        [property: JsonPropertyName("probe")] string Probe,
-        [property: JsonPropertyName("status")] string Status,
-        [property: JsonPropertyName("matches")] MatchJson[] Matches,
-        [property: JsonPropertyName("unknown")] bool Unknown,
-        [property: JsonPropertyName("threshold")] double Threshold,
-        [property: JsonPropertyName("order")] string Order,
-        [property: JsonPropertyName("gallery_faces")] int GalleryFaces);
-
     public sealed record MetricsJson(
         [property: JsonPropertyName("rank1")] double Rank1,
         [property: JsonPropertyName("rank5")] double Rank5,
@@ -85,11 +65,12 @@ internal static class IdentifyCommand
             if ((probe is null) == (list is null)) throw new CliException("give either a probe photo IMG or --probes FILE.tsv.", ExitCodes.Usage);
             if (p.GetValue(top) < 1 || p.GetValue(shortlist) < 1) throw new CliException("--top and --shortlist must be at least 1.", ExitCodes.Usage);
             if (list is not null && p.GetValue(explain) is not null) throw new CliException("--explain draws one probe; use it with IMG, not --probes.", ExitCodes.Usage);
-            var file = p.GetValue(args.Gallery)!;
+            var location = args.Location(p);
             using var encoder = args.CreateEncoder(p, p.GetValue(threshold));
-            using var gallery = FaceGallery.Open(file.FullName, encoder.Model, args.GalleryOptions(p, readOnly: true));
-            if (gallery.FaceCount == 0) throw new CliException($"{file.FullName}: the gallery is empty; enrol photos with `xcos enroll`.");
-            var identifier = new FaceIdentifier(encoder, gallery, file.FullName);
+            using var gallery = args.OpenGallery(p, encoder.Model, GalleryOpenMode.ReadOnly);
+            var name = FaceGalleries.Display(location);
+            if (gallery.FaceCount == 0) throw new CliException($"{name}: the gallery is empty; enrol photos with `xcos enroll`.");
+            var identifier = new FaceIdentifier(encoder, gallery, name);
             return list is not null
                 ? Probes(p, args, identifier, list, p.GetValue(root), p.GetValue(shortlist), p.GetValue(json))
                 : One(p, args, identifier, probe!, new FaceIdentifierOptions
@@ -118,8 +99,7 @@ internal static class IdentifyCommand
                 $"{verdict}; threshold {r.Threshold:F3}; order: {r.Order}; the cosine decides, xCos explains");
         }
         if (json)
-            Cli.WriteJson(new IdentifyJson(probe.FullName, enc.StatusText, r.Matches.Select(m => new MatchJson(m.Identity, m.Score, m.Cosine, m.Face.SourceFile, m.Face.Id,
-                m.CosineRank, m.Explanation?.CosMap, m.Explanation?.Attention, m.Explanation?.Contributions)).ToArray(), r.Unknown, r.Threshold, r.Order, identifier.Gallery.FaceCount));
+            Cli.WriteJson(IdentificationJson.From(probe.FullName, r, identifier.Gallery.FaceCount));
         else if (enc.Status != FaceStatus.Ok) Console.WriteLine($"no face found in {probe.FullName}");
         else
         {

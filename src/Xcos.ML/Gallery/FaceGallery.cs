@@ -188,6 +188,7 @@ public sealed class FaceGallery : IFaceGallery
     }
 
     /// <inheritdoc/>
+    /// <remarks>A face of the same identity, source file and embedding (the same photo enrolled again) is not stored twice: the stored one is returned.</remarks>
     public GalleryFace Enroll(string identity, float[] embedding, float[] code, string sourceFile)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(identity);
@@ -202,6 +203,10 @@ public sealed class FaceGallery : IFaceGallery
         lock (_lock)
         {
             EnsureWritable();
+            // the same photo of the same identity again (a rerun of an enrolment) adds nothing, as in a database gallery
+            if (_byIdentity.TryGetValue(identity, out var same)
+                && same.Select(i => _faces[i]).FirstOrDefault(f => f.Source == sourceFile && f.Embedding.AsSpan().SequenceEqual(embedding)) is { } stored)
+                return Load(stored);
             long id = _nextId;
             var (bytes, codeAt) = GalleryFileFormat.FaceRecord(id, identity, sourceFile, embedding, code, _version);
             long start = _file.Length;

@@ -200,27 +200,27 @@ public static class GalleryBenchmark
         return Process.GetCurrentProcess().PeakWorkingSet64;
     }
 
-    private static void Face(Random rng, float[] centres, int id, GalleryBenchmarkOptions o, Span<float> dst)
+    internal static void Face(Random rng, float[] centres, int id, GalleryBenchmarkOptions o, Span<float> dst)
     {
         Gaussian(rng, dst, o.Noise / Math.Sqrt(o.Dim));
         TensorPrimitives.Add(dst, centres.AsSpan(id * o.Dim, o.Dim), dst);
         Normalise(dst);
     }
 
-    private static Span<float> Gaussian(Random rng, Span<float> dst, double std)
+    internal static Span<float> Gaussian(Random rng, Span<float> dst, double std)
     {
         for (int i = 0; i < dst.Length; i++)
             dst[i] = (float)(std * Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble()));
         return dst;
     }
 
-    private static void Normalise(Span<float> v)
+    internal static void Normalise(Span<float> v)
     {
         float n = TensorPrimitives.Norm(v);
         if (n > 0) TensorPrimitives.Divide(v, n, v);
     }
 
-    private static Latency Stats(double[] ms)
+    internal static Latency Stats(double[] ms)
     {
         var s = ms.Order().ToArray();
         double P(double q) => s[Math.Min(s.Length - 1, (int)Math.Ceiling(q * s.Length) - 1)];

@@ -19,7 +19,10 @@ public interface IFaceGallery : IDisposable
     /// <summary>The faces of one identity (empty when it is not enrolled).</summary>
     IReadOnlyList<GalleryFace> FacesOf(string identity);
 
-    /// <summary>Stores one face under <paramref name="identity"/>; durable when this returns.</summary>
+    /// <summary>
+    /// Stores one face under <paramref name="identity"/>; durable when this returns. The same photo of the same identity
+    /// enrolled again stores nothing new and returns the stored face.
+    /// </summary>
     GalleryFace Enroll(string identity, float[] embedding, float[] code, string sourceFile);
 
     /// <summary>Removes every face of <paramref name="identity"/>; returns how many there were. Durable when this returns.</summary>

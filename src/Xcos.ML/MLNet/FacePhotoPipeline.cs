@@ -122,7 +122,7 @@ internal sealed class FacePhotoPipeline : IEstimator<ITransformer>
         }
         // the descriptor's threshold was calibrated on many pairs: a few labels must not replace it
         var (decidedBy, calibrated) = _descriptor.Decision(_learned is not null);
-        var (threshold, source) = stages.Resolve(_options.Threshold, cos, same, (float)calibrated, $"the calibrated {decidedBy} threshold of face model {_descriptor.Name}");
+        var (threshold, source) = stages.Resolve(_options.Threshold, cos, same, (float)calibrated, decidedBy == "xcos" ? $"the calibrated xCos threshold of face model {_descriptor.Name}" : $"the calibrated threshold of face model {_descriptor.Name}");
         if (cos is not null) platt = DecisionStages.Calibrate(cos, same!, threshold);
         var decision = stages.Build(_catalog, gated: true, threshold, platt, source).Fit(scored);
         var full = pair.Transform(faces.Transform(input));

@@ -9,7 +9,7 @@ namespace Xcos.ML.MLNet;
 
 /// <summary>
 /// The identification stage of an ML.NET pipeline (<see cref="XcosCatalog.IdentifyFaces"/>): probe image in;
-/// identity, cosine, open-set "unknown" and the top identities out, against a gallery file built with fr_feature.
+/// identity, cosine, open-set "unknown" and the top identities out, against a gallery (a file, or a postgresql:// database through Xcos.ML.PgVector) built with fr_feature.
 /// </summary>
 /// <remarks>
 /// The gallery is a file the pipeline refers to, not part of the .zip. ML.NET's CustomMapping saves only this
@@ -26,8 +26,8 @@ public sealed class IdentifyFacesFactory : CustomMappingFactory<IdentifyFacesInp
     /// <summary>Contract name saved in the model.</summary>
     public const string ContractName = "Xcos.ML.IdentifyFaces.v1";
 
-    /// <summary>Environment variable naming the gallery file of loaded models.</summary>
-    public const string GalleryVariable = "XCOS_GALLERY";
+    /// <summary>Environment variable naming the gallery (file or URI) of loaded models.</summary>
+    public const string GalleryVariable = FaceGalleries.EnvironmentVariable;
 
     /// <summary>Identities in <see cref="IdentifyFacesOutput.TopIdentities"/>.</summary>
     public const int Top = 5;
@@ -35,25 +35,28 @@ public sealed class IdentifyFacesFactory : CustomMappingFactory<IdentifyFacesInp
     private static readonly ConcurrentDictionary<string, Lazy<FaceIdentifier>> Identifiers = new(StringComparer.Ordinal);
     private static string? _gallery;
 
-    /// <summary>Makes <paramref name="galleryPath"/> the gallery of identification stages built or loaded from now on in this process.</summary>
+    /// <summary>
+    /// Makes <paramref name="galleryPath"/> (a gallery file, or a <c>postgresql://</c> URI: <see cref="FaceGalleries"/>)
+    /// the gallery of identification stages built or loaded from now on in this process.
+    /// </summary>
     public static void UseGallery(string galleryPath)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(galleryPath);
-        _gallery = Path.GetFullPath(galleryPath);
+        _gallery = FaceGalleries.Normalize(galleryPath);
     }
 
     /// <summary>The gallery in use: <see cref="UseGallery"/>'s, else <c>$XCOS_GALLERY</c>.</summary>
     /// <exception cref="InvalidOperationException">Neither names one.</exception>
     public static string GalleryPath() => _gallery
-        ?? (Environment.GetEnvironmentVariable(GalleryVariable) is { Length: > 0 } env ? Path.GetFullPath(env) : null)
-        ?? throw new InvalidOperationException($"the identification stage ({ContractName}) needs a gallery file: call IdentifyFacesFactory.UseGallery(path) or set {GalleryVariable}");
+        ?? (FaceGalleries.FromEnvironment() is { } env ? FaceGalleries.Normalize(env) : null)
+        ?? throw new InvalidOperationException($"the identification stage ({ContractName}) needs a gallery (file or postgresql:// URI): call IdentifyFacesFactory.UseGallery(location) or set {GalleryVariable}");
 
     internal static FaceIdentifier Shared(string gallery)
     {
         var lazy = Identifiers.GetOrAdd(gallery, g => new Lazy<FaceIdentifier>(() =>
         {
             var encoder = new OnnxFaceEncoder();
-            try { return new FaceIdentifier(encoder, FaceGallery.Open(g, encoder.Model, new FaceGalleryOptions { ReadOnly = true }), g); }
+            try { return new FaceIdentifier(encoder, FaceGalleries.Open(g, encoder.Model, GalleryOpenMode.ReadOnly), FaceGalleries.Display(g)); }
             catch { encoder.Dispose(); throw; }
         }));
         try { return lazy.Value; }

@@ -38,7 +38,7 @@ public static class XcosCatalog
         => new(catalog, options);
 
     /// <summary>
-    /// Appends 1:N identification against a gallery file built with fr_feature (<c>xcos enroll</c>): "Image" (MLImage) in;
+    /// Appends 1:N identification against a gallery (file or postgresql:// URI) built with fr_feature (<c>xcos enroll</c>): "Image" (MLImage) in;
     /// Identity, IdentityScore (cosine), Unknown, TopIdentities, TopScores and IdentifyStatus out. The model saves; the
     /// gallery stays a file the loading process names (<see cref="IdentifyFacesFactory.UseGallery"/> or $XCOS_GALLERY),
     /// so a model loaded later sees the enrolments made since it was saved. This call makes <paramref name="galleryPath"/>
