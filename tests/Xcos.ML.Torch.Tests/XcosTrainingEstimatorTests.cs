@@ -138,7 +138,7 @@ public sealed class XcosTrainingEstimatorTests : IClassFixture<TinyFaceSet>
     public void BadTrainingOptionsAreReportedBeforeTraining()
     {
         var ml = new MLContext(seed: 1);
-        Assert.Contains("TrainingImageFolder is required", Assert.Throws<ArgumentException>(() => ml.Transforms.XcosEmbedding(
+        Assert.Contains("give TrainingImageFolder or ImagePathColumnName", Assert.Throws<ArgumentException>(() => ml.Transforms.XcosEmbedding(
             new XcosTrainingEmbeddingOptions { Training = XcosEmbeddingTraining.Full, Trainer = Tiny() })).Message);
         Assert.Contains("CheckpointPath must be null", Assert.Throws<ArgumentException>(() => ml.Transforms.XcosEmbedding(
             new XcosTrainingEmbeddingOptions { Training = XcosEmbeddingTraining.Full, Trainer = Tiny(), TrainingImageFolder = _set.TrainDir, CheckpointPath = "x.pth" })).Message);
@@ -169,5 +169,51 @@ public sealed class XcosTrainingEstimatorTests : IClassFixture<TinyFaceSet>
     private sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
     {
         public void Report(T value) => report(value);
+    }
+
+    private sealed class ImageRow
+    {
+        [LoadColumn(0)] public string ImagePath { get; set; } = "";
+        [LoadColumn(1)] public string Identity { get; set; } = "";
+    }
+
+    [Fact]
+    public void TrainingReadsTheImagePathAndIdentityColumnsOfItsRowsAndVerifyFacePairsScoresWithTheResult()
+    {
+        // one ML.NET program: rows from a text file -> face tensors -> train inside Fit -> VerifyFacePairs
+        var tsv = Path.Combine(_set.NewOutputDir() + "-rows.tsv");
+        var folder = _set.Train();
+        File.WriteAllLines(tsv, ["ImagePath\tIdentity", .. folder.Samples.Select(s => $"{s.Path}\t{folder.Identities[s.Label]}")]);
+        var ml = new MLContext(seed: 1);
+        var rows = ml.Data.LoadFromTextFile<ImageRow>(tsv, separatorChar: '\t', hasHeader: true);
+        var est = ml.Transforms.XcosEmbedding(new XcosTrainingEmbeddingOptions
+        {
+            Training = XcosEmbeddingTraining.Full, Trainer = Tiny(), ImagePathColumnName = "ImagePath", IdentityColumnName = "Identity",
+        });
+        var pipeline = ml.Transforms.LoadImages("Image", null, "ImagePath")
+            .Append(ml.Transforms.ResizeImages("Image", 112, 112))
+            .Append(ml.Transforms.ExtractPixels("FaceTensor", "Image", offsetImage: -127.5f, scaleImage: 1 / 127.5f))
+            .Append(est);
+        pipeline.Fit(rows);
+        Assert.Equal(1, est.LastTraining!.CompletedEpochs);
+        Assert.Equal(2, est.LastTraining.GlobalStep); // 6 rows of 2 people, batch 3: the rows were the training set
+
+        var aligned = FacePairInput.AlignedLandmarks();
+        var s = folder.Samples;
+        var pairRows = ml.Data.LoadFromEnumerable(new[] { (0, 1), (3, 4), (0, 3), (2, 5) }.Select(p => new FacePairInput
+        {
+            ImagePath1 = s[p.Item1].Path, ImagePath2 = s[p.Item2].Path, Landmarks1 = aligned, Landmarks2 = aligned, Label = s[p.Item1].Label == s[p.Item2].Label,
+        }).ToArray());
+        var verify = ml.Transforms.VerifyFacePairs(new XcosPipelineOptions { Weights = est.Weights, Threshold = 0.5f }).Fit(pairRows);
+        var scored = ml.Data.CreateEnumerable<FacePairPrediction>(verify.Transform(pairRows), reuseRowObject: false).ToArray();
+        Assert.Equal(4, scored.Length);
+        Assert.All(scored, p => Assert.Equal("ok", p.Status));
+        Assert.All(scored, p => Assert.InRange(p.Xcos, -1.0001f, 1.0001f));
+
+        // a row without a person is refused before training, naming the row
+        File.AppendAllLines(tsv, [$"{folder.Samples[0].Path}\t "]);
+        var bad = ml.Data.LoadFromTextFile<ImageRow>(tsv, separatorChar: '\t', hasHeader: true);
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => pipeline.Fit(bad));
+        Assert.Contains("row 6 has an empty identity", e.Message);
     }
 }

@@ -21,7 +21,11 @@ public static class TrainCommand
         public readonly Option<string> Data = new("--data") { Description = "Training image folder: DIR/<identity>/<image> (default: data_loader.args.data_dir of --config)." };
         public readonly Option<string[]> Val = new("--val") { Description = "Validation pair file(s): InsightFace .bin, LFW pairs.txt or pair TSV (repeatable).", AllowMultipleArgumentsPerToken = true };
         public readonly Option<string> Output = new("--out") { Description = "Output folder for checkpoints and log.csv (default: trainer.save_dir/name of --config)." };
-        public readonly Option<string> Mode = new("--mode") { Description = "full (backbone + head + attention) or head (frozen model; grid layer + attention only)." };
+        public readonly Option<string> Mode = new("--mode") { Description = "full (backbone + head + attention), head (frozen model; grid layer + attention only) or occlusion (fr_feature's tail fine-tuned with the learned xCos head and occluders drawn each step; writes OUT/fr_feature_xcos)." };
+        public readonly Option<string?> From = new("--from") { Description = "Occlusion mode: first fine-tuned block, conv_4 (default), conv_45 or conv_5." };
+        public readonly Option<string?> SettingsPeople = new("--settings-people") { Description = "Occlusion mode: comma-separated people of --data that choose the settings (best epoch, xCos threshold) and are not fitted; default the last 4 by name." };
+        public readonly Option<string?> Report = new("--report") { Description = "Occlusion mode: photos of other people (DIR/<person>/*.jpg, e.g. shared/dev-faces), aligned by the detector; the model's record reports on them." };
+        public readonly Option<string?> Losses = new("--losses") { Description = "Occlusion mode: the loss terms, comma-separated among distill, xcos, verify (default all three)." };
         public readonly Option<int?> Depth = new("--depth") { Description = "IR/IR-SE preset depth: 18, 34, 50, 100, 152." };
         public readonly Option<string?> Stages = new("--stages") { Description = "Explicit stage table, e.g. 1,1,1,1 (wins over --depth)." };
         public readonly Option<string?> Arch = new("--arch") { Description = "Backbone: ir, ir_se or mobilefacenet (full mode)." };
@@ -46,7 +50,7 @@ public static class TrainCommand
         public IEnumerable<Option> All() =>
         [
             Data, Val, Output, Mode, Depth, Stages, Arch, Target, TargetArch, TargetDepth, TargetStages, Epochs, Batch, Config, Resume, Threads, Seed, Device,
-            OnnxModel, ModelsDir, Detect, Force,
+            OnnxModel, ModelsDir, Detect, Force, From, SettingsPeople, Report, Losses,
         ];
     }
 
@@ -60,6 +64,7 @@ public static class TrainCommand
             string? resumeFrom = parse.GetValue(a.Resume);
             var (options, recipe) = ResumedOrConfigured(parse, a, resumeFrom);
             options = WithFlags(parse, a, options);
+            if (options.Mode == TrainingMode.Occlusion) return Occlusion(parse, a, options, recipe, resumeFrom);
             if (parse.GetValue(a.Detect) && parse.GetValue(a.OnnxModel) is null) throw new CliException("--detect needs --onnx-model.", ExitCodes.Usage);
             using var onnxSource = parse.GetValue(a.OnnxModel) is { } onnx ? OpenOnnx(onnx, parse.GetValue(a.ModelsDir)?.FullName, options.Threads ?? 0) : null;
             using var detector = onnxSource is not null && parse.GetValue(a.Detect) ? OpenDetector(parse.GetValue(a.ModelsDir)?.FullName) : null;
@@ -79,6 +84,42 @@ public static class TrainCommand
             catch (CheckpointException e) { throw new CliException(e.Message); }
         });
         return cmd;
+    }
+
+    private static int Occlusion(ParseResult parse, Args a, XcosTrainerOptions o, OriginalConfig? recipe, string? resumeFrom)
+    {
+        if (parse.GetValue(a.OnnxModel) is { } m && m != "fr_feature") throw new CliException("--mode occlusion fine-tunes fr_feature (the only MobileFaceNet face model).", ExitCodes.Usage);
+        if (parse.GetValue(a.From) is { } from) o = o with { FineTuneFrom = TrainOcclusion.ParseStage(from) };
+        if (parse.GetValue(a.Losses) is { } losses)
+        {
+            var terms = losses.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet();
+            var unknown = terms.Except(["distill", "xcos", "verify"]).ToList();
+            if (unknown.Count > 0 || terms.Count == 0) throw new CliException($"--losses '{losses}': expected some of distill, xcos, verify.", ExitCodes.Usage);
+            o = o with
+            {
+                DistillationWeight = terms.Contains("distill") ? Math.Max(o.DistillationWeight, 1e-9) : 0,
+                XcosWeight = terms.Contains("xcos") ? o.XcosWeight : 0,
+                VerificationWeight = terms.Contains("verify") ? Math.Max(o.VerificationWeight, 1e-9) : 0,
+            };
+        }
+        if (parse.GetResult(a.Epochs) is not { Implicit: false } && resumeFrom is null && parse.GetValue(a.Config) is null) o = o with { Epochs = 6 };
+        string outDir = OutputFolder(parse, a, recipe, resumeFrom);
+        string data = parse.GetValue(a.Data) ?? recipe?.TrainDataDir ?? throw new CliException("--data is required (aligned crops, one folder per person).", ExitCodes.Usage);
+        using var stop = new StopOnSignal();
+        try
+        {
+            return TrainOcclusion.Run(o, data, parse.GetValue(a.SettingsPeople), parse.GetValue(a.Report), parse.GetValue(a.ModelsDir)?.FullName, outDir, resumeFrom,
+                ConfigNamesOptimisers(parse.GetValue(a.Config)), stop.Token);
+        }
+        catch (CheckpointException e) { throw new CliException(e.Message); }
+    }
+
+    // Whether a JSON options file sets an optimiser (else the occlusion recipe's optimisers apply).
+    private static bool ConfigNamesOptimisers(string? config)
+    {
+        if (config is null || OriginalConfig.IsOriginalSchema(config)) return config is not null;
+        using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(config), new System.Text.Json.JsonDocumentOptions { CommentHandling = System.Text.Json.JsonCommentHandling.Skip, AllowTrailingCommas = true });
+        return doc.RootElement.EnumerateObject().Any(p => p.Name.ToLowerInvariant() is "backbone" or "gridlayer" or "attention");
     }
 
     /// <summary>Defaults, replaced by the resumed run's options, then by --config (flags come after).</summary>
@@ -271,7 +312,7 @@ public static class TrainCommand
     };
 
     /// <summary>Runs <paramref name="train"/> with a progress bar on stderr (plain lines when stderr is not a terminal).</summary>
-    private static TrainingResult WithProgress(int epochs, Func<IProgress<TrainProgress>, TrainingResult> train)
+    internal static TrainingResult WithProgress(int epochs, Func<IProgress<TrainProgress>, TrainingResult> train)
     {
         var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
         if (Console.IsErrorRedirected)

@@ -55,6 +55,7 @@ public sealed class OnnxFeatureMapSource : IFeatureMapSource, IDisposable
         string descriptorPath = model == "fr_feature" ? FaceModelDescriptor.ShippedPath() : model;
         var d = FaceModelDescriptor.Load(descriptorPath);
         var dir = ModelStore.ResolveDirectory(modelsDir);
+        if (d.BaseOnnxFile is not null) FineTunedTail.EnsureAssembled(d, descriptorPath, dir);
         var candidates = new[] { Path.Combine(dir, d.OnnxFile), Path.Combine(Path.GetDirectoryName(Path.GetFullPath(descriptorPath))!, d.OnnxFile) };
         var onnx = candidates.FirstOrDefault(File.Exists)
             ?? throw new FileNotFoundException($"face model {d.OnnxFile} not found in {string.Join(" or ", candidates.Select(Path.GetDirectoryName).Distinct())}; run `xcos models fetch` (or set {ModelStore.EnvironmentVariable})", candidates[0]);

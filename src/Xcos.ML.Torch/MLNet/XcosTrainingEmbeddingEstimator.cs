@@ -13,14 +13,15 @@ namespace Xcos.ML.Torch.MLNet;
 /// The TorchSharp side of <c>XcosEmbedding</c>. Fit either reads the xCos weights of a PyTorch checkpoint
 /// (<see cref="XcosEmbeddingTraining.None"/>) or trains them with TorchSharp (<see cref="XcosEmbeddingTraining.Full"/>:
 /// <see cref="XcosTrainer"/>; <see cref="XcosEmbeddingTraining.HeadOnly"/>: <see cref="XcosHeadTrainer"/>) from the image
-/// folder <see cref="XcosTrainingEmbeddingOptions.TrainingImageFolder"/>, then exports the weights to ONNX and returns
+/// folder <see cref="XcosTrainingEmbeddingOptions.TrainingImageFolder"/> or Fit's rows, then exports the weights to ONNX and returns
 /// the same saveable ML.NET transformer as <see cref="XcosEmbeddingEstimator"/>, so the fitted model runs (and loads)
 /// without TorchSharp.
 /// </summary>
 /// <remarks>
-/// Training reads the image folder, not the rows of Fit's IDataView: the trainer needs identity labels, its own pair
-/// sampling and augmentation, and decodes images on its own threads. Fit's input is checked for the face-tensor column
-/// the fitted transformer reads. Every Fit call trains anew; <see cref="Weights"/> and <see cref="LastTraining"/> describe the latest one.
+/// Training reads the image folder, or, with <see cref="XcosTrainingEmbeddingOptions.ImagePathColumnName"/>, the image
+/// paths and identities of Fit's rows (so <c>LoadFromTextFile</c>, this estimator and <c>VerifyFacePairs</c> form one
+/// ML.NET program); the trainer decodes the images on its own threads with its own pair sampling and augmentation.
+/// Fit's input is checked for the face-tensor column the fitted transformer reads. Every Fit call trains anew; <see cref="Weights"/> and <see cref="LastTraining"/> describe the latest one.
 /// </remarks>
 public sealed class XcosTrainingEmbeddingEstimator : IEstimator<ITransformer>
 {
@@ -54,8 +55,8 @@ public sealed class XcosTrainingEmbeddingEstimator : IEstimator<ITransformer>
         {
             if (options.CheckpointPath != null)
                 throw new ArgumentException($"XcosTrainingEmbeddingOptions.CheckpointPath must be null when Training is {options.Training}: the model is trained (a frozen model for HeadOnly goes in Trainer.TargetCheckpoint)");
-            if (string.IsNullOrEmpty(options.TrainingImageFolder))
-                throw new ArgumentException($"XcosTrainingEmbeddingOptions.TrainingImageFolder is required when Training is {options.Training}");
+            if (string.IsNullOrEmpty(options.TrainingImageFolder) == string.IsNullOrEmpty(options.ImagePathColumnName))
+                throw new ArgumentException($"XcosTrainingEmbeddingOptions: give TrainingImageFolder or ImagePathColumnName (train on Fit's rows), one of them, when Training is {options.Training}");
             options.ResolvedTrainerOptions().Validate();
             // The output schema depends only on the architecture: an untrained network of the same shape describes it.
             _schemaEstimator = new Lazy<XcosEmbeddingEstimator>(() => CreateInner(ArchitectureWeights(options.ResolvedTrainerOptions())));
@@ -86,7 +87,10 @@ public sealed class XcosTrainingEmbeddingEstimator : IEstimator<ITransformer>
         if (_options.Training == XcosEmbeddingTraining.None) return _schemaEstimator.Value.Fit(input);
         // Checked before training, so a wrong column fails in a second rather than after the epochs.
         CheckFaceTensorColumn(input.Schema);
-        var weights = Train();
+        var folder = _options.ImagePathColumnName is { } pathColumn
+            ? RowsFolder(input, pathColumn, _options.IdentityColumnName)
+            : ImageFolder.Load(_options.TrainingImageFolder!);
+        var weights = Train(folder);
         _trainedWeights = weights;
         return CreateInner(weights).Fit(input);
     }
@@ -103,10 +107,25 @@ public sealed class XcosTrainingEmbeddingEstimator : IEstimator<ITransformer>
             throw new ArgumentOutOfRangeException(nameof(schema), $"Face tensor column '{name}' has type {col.Type}; expected a vector of {FaceTensorFloats} Single (3 x 112 x 112)");
     }
 
-    private Dictionary<string, WeightTensor> Train()
+    // The image-path and identity columns of Fit's rows as the trainer's image list.
+    private static ImageFolder RowsFolder(IDataView input, string pathColumn, string identityColumn)
+    {
+        foreach (var name in new[] { pathColumn, identityColumn })
+        {
+            var col = input.Schema.GetColumnOrNull(name)
+                ?? throw new ArgumentOutOfRangeException(nameof(input), $"Training column '{name}' not found; expected a text column ({(name == pathColumn ? "image file" : "person")} of each row)");
+            if (col.Type is not TextDataViewType)
+                throw new ArgumentOutOfRangeException(nameof(input), $"Training column '{name}' has type {col.Type}; expected text");
+        }
+        var paths = input.GetColumn<ReadOnlyMemory<char>>(pathColumn).Select(m => m.ToString()).ToList();
+        var ids = input.GetColumn<ReadOnlyMemory<char>>(identityColumn).Select(m => m.ToString()).ToList();
+        try { return ImageFolder.FromList($"the rows of Fit's input ({pathColumn}, {identityColumn})", paths.Zip(ids).ToList()); }
+        catch (ArgumentException e) { throw new ArgumentOutOfRangeException(nameof(input), e.Message); }
+    }
+
+    private Dictionary<string, WeightTensor> Train(ImageFolder folder)
     {
         var o = _options.ResolvedTrainerOptions();
-        var folder = ImageFolder.Load(_options.TrainingImageFolder!);
         var validation = _options.ValidationPairs ?? [];
         bool temporary = _options.TrainingOutputDirectory == null;
         string outDir = _options.TrainingOutputDirectory ?? Path.Combine(Path.GetTempPath(), "xcos-fit-" + Guid.NewGuid().ToString("N"));

@@ -25,9 +25,10 @@ public enum XcosEmbeddingTraining
 /// </summary>
 /// <remarks>
 /// The inherited <c>ModelBytes</c>, <c>ModelPath</c> and <c>Weights</c> must stay null: the checkpoint, or the training, is the model.
-/// When training, the training data is the identity-labelled image folder <see cref="TrainingImageFolder"/> (read by the
-/// TorchSharp trainer with its own batching, augmentation and pair sampling), not the rows of the IDataView given to Fit:
-/// Fit's input only has to carry the face-tensor column the fitted transformer will read.
+/// When training, the training data is either the identity-labelled image folder <see cref="TrainingImageFolder"/> or the
+/// rows of the IDataView given to Fit (<see cref="ImagePathColumnName"/> and <see cref="IdentityColumnName"/>); the
+/// TorchSharp trainer reads the images with its own batching, augmentation and pair sampling. Fit's input also has to
+/// carry the face-tensor column the fitted transformer will read.
 /// </remarks>
 public sealed class XcosTrainingEmbeddingOptions : XcosEmbeddingOptions
 {
@@ -48,8 +49,20 @@ public sealed class XcosTrainingEmbeddingOptions : XcosEmbeddingOptions
     /// </summary>
     public XcosTrainerOptions? Trainer { get; set; }
 
-    /// <summary>Training images: <c>DIR/&lt;identity&gt;/&lt;image&gt;</c> (aligned 112x112 faces). Required when training.</summary>
+    /// <summary>
+    /// Training images: <c>DIR/&lt;identity&gt;/&lt;image&gt;</c> (aligned 112x112 faces). When training, give this or
+    /// <see cref="ImagePathColumnName"/> (the rows of Fit's input).
+    /// </summary>
     public string? TrainingImageFolder { get; set; }
+
+    /// <summary>
+    /// Train on the rows of the IDataView given to Fit: the text column holding each row's image file (aligned
+    /// 112x112 face), read with <see cref="IdentityColumnName"/>. Default null (use <see cref="TrainingImageFolder"/>).
+    /// </summary>
+    public string? ImagePathColumnName { get; set; }
+
+    /// <summary>The text column naming each row's person, with <see cref="ImagePathColumnName"/>. Default "Identity".</summary>
+    public string IdentityColumnName { get; set; } = "Identity";
 
     /// <summary>
     /// Pair sets scored after every epoch. When given, the weights of the best epoch (validation xCos accuracy) are

@@ -121,15 +121,41 @@ public sealed class MobileFaceNet : FaceBackbone
     }
 
     /// <inheritdoc />
-    public override Tensor Features(Tensor x)
+    public override Tensor Features(Tensor x) => Tail(Prefix(x, MobileFaceNetStage.Conv4), MobileFaceNetStage.Conv4);
+
+    /// <summary>The trunk up to (not including) <paramref name="stage"/>: the activation a split network hands to its tail.</summary>
+    public Tensor Prefix(Tensor x, MobileFaceNetStage stage)
     {
         using var scope = NewDisposeScope();
         var y = conv2_dw.call(conv1.call(x));
-        y = conv_3.call(conv_23.call(y));
-        y = conv_4.call(conv_34.call(y));
-        y = conv_5.call(conv_45.call(y));
+        y = conv_34.call(conv_3.call(conv_23.call(y)));
+        if (stage >= MobileFaceNetStage.Conv45) y = conv_4.call(y);
+        if (stage >= MobileFaceNetStage.Conv5) y = conv_45.call(y);
+        return y.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The trunk from <paramref name="stage"/> on, ending in conv_6_sep's 512x7x7 map; <c>Tail(Prefix(x, s), s)</c> is <see cref="Features"/>.</summary>
+    public Tensor Tail(Tensor h, MobileFaceNetStage stage)
+    {
+        using var scope = NewDisposeScope();
+        var y = h;
+        if (stage <= MobileFaceNetStage.Conv4) y = conv_4.call(y);
+        if (stage <= MobileFaceNetStage.Conv45) y = conv_45.call(y);
+        y = conv_5.call(y);
         return conv_6_sep.call(y).MoveToOuterDisposeScope();
     }
+
+    /// <summary>The plain head (global depthwise conv, linear, BN1d) on a 512x7x7 map, before normalisation.</summary>
+    public Tensor EmbeddingHead(Tensor features) => PlainHead(features);
+
+    /// <summary>Parameter-name prefixes of the trunk from <paramref name="stage"/> on (what a tail fine-tune trains), plain head included.</summary>
+    public static IReadOnlyList<string> TailModules(MobileFaceNetStage stage) => stage switch
+    {
+        MobileFaceNetStage.Conv4 => ["conv_4.", "conv_45.", "conv_5.", "conv_6_sep.", "conv_6_dw.", "linear.", "bn."],
+        MobileFaceNetStage.Conv45 => ["conv_45.", "conv_5.", "conv_6_sep.", "conv_6_dw.", "linear.", "bn."],
+        MobileFaceNetStage.Conv5 => ["conv_5.", "conv_6_sep.", "conv_6_dw.", "linear.", "bn."],
+        _ => throw new ArgumentOutOfRangeException(nameof(stage), stage, "conv_4, conv_45 or conv_5"),
+    };
 
     /// <inheritdoc />
     protected override Tensor PlainHead(Tensor features)
@@ -137,4 +163,15 @@ public sealed class MobileFaceNet : FaceBackbone
         using var scope = NewDisposeScope();
         return bn.call(linear.call(conv_6_dw.call(features).flatten(1))).MoveToOuterDisposeScope();
     }
+}
+
+/// <summary>Where a MobileFaceNet is split into a frozen prefix and a tail (the first block of the tail).</summary>
+public enum MobileFaceNetStage
+{
+    /// <summary>The six residual 128-channel blocks <c>conv_4</c> on (14x14 input).</summary>
+    Conv4,
+    /// <summary>The down-sampling block <c>conv_45</c> on.</summary>
+    Conv45,
+    /// <summary>The two residual blocks <c>conv_5</c> on (7x7).</summary>
+    Conv5,
 }

@@ -6,7 +6,7 @@ namespace Xcos.ML.Torch.Training;
 public static class TrainingModeText
 {
     /// <summary>The mapping.</summary>
-    public static readonly EnumText<TrainingMode> Map = new("training mode", ("full", TrainingMode.Full), ("head", TrainingMode.Head));
+    public static readonly EnumText<TrainingMode> Map = new("training mode", ("full", TrainingMode.Full), ("head", TrainingMode.Head), ("occlusion", TrainingMode.Occlusion));
 
     /// <summary>The text written for <paramref name="mode"/>.</summary>
     public static string ToText(this TrainingMode mode) => Map.ToText(mode);

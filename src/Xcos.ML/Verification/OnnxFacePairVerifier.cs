@@ -173,8 +173,7 @@ public sealed class OnnxFacePairVerifier : FacePairVerifier<FaceEmbedding>
             var modelsDir = ModelStore.ResolveDirectory(o.ModelsDir);
             var descriptorPath = o.DescriptorPath ?? FaceModelDescriptor.ShippedPath();
             var descriptor = FaceModelDescriptor.Load(descriptorPath);
-            var onnx = Path.Combine(modelsDir, descriptor.OnnxFile);
-            if (!File.Exists(onnx)) throw new FileNotFoundException($"face model {onnx} not found; run `xcos models fetch` (or set {ModelStore.EnvironmentVariable})", onnx);
+            var onnx = descriptor.OnnxPath(modelsDir, descriptorPath);
             FaceDetector? detector = null;
             OnnxFaceEmbedder? embedder = null;
             LearnedHead? learned = null;

@@ -1,0 +1,178 @@
+using Google.Protobuf;
+using Xcos.ML.Data;
+using Xcos.ML.Explain;
+using Xcos.ML.FaceModels;
+using Xcos.ML.Images;
+using Xcos.ML.Onnx;
+using Xcos.ML.Torch.FaceModels;
+using Xcos.ML.Torch.Networks;
+using Xcos.ML.Torch.Training;
+using Xcos.TestUtilities;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace Xcos.ML.Torch.Tests;
+
+/// <summary>Occlusion-mode training on fr_feature: a few steps of a tiny recipe, Ctrl-C and resume, and the shipped package's parity.</summary>
+public sealed class OcclusionXcosTrainerTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("xcos_occl_").FullName;
+
+    public void Dispose()
+    {
+        try { Directory.Delete(_dir, true); } catch (IOException) { }
+    }
+
+    private static string CelebFaces() => Path.Combine(Path.GetDirectoryName(DevFaces.Root)!, "celeb-faces");
+
+    // a handful of celeb-faces crops: 2 people to fit, 2 to choose settings
+    private static (LabelledFaces Fit, LabelledFaces Settings) Faces()
+    {
+        var folder = ImageFolder.Load(CelebFaces());
+        LabelledFaces Take(string[] people, int per)
+        {
+            var all = LabelledFaces.FromFolder(folder, people);
+            var keep = Enumerable.Range(0, all.Faces.Count).GroupBy(i => all.Labels[i]).SelectMany(g => g.Take(per)).ToList();
+            return new LabelledFaces(keep.Select(i => all.Faces[i]).ToList(), keep.Select(i => all.Labels[i]).ToList(), all.People);
+        }
+        return (Take([folder.Identities[0], folder.Identities[1]], 4), Take([folder.Identities[^1], folder.Identities[^2]], 4));
+    }
+
+    private static XcosTrainerOptions Tiny(string onnx) => new()
+    {
+        Mode = TrainingMode.Occlusion, TargetCheckpoint = onnx, FineTuneFrom = MobileFaceNetStage.Conv5, Epochs = 2, BatchSize = 4, PairsPerEpoch = 8,
+        SettingsPairs = 20, Threads = 2, EvaluationBatchSize = 16, TensorBoard = false,
+        Backbone = new OptimizerSettings { Kind = OptimizerKind.Adam, LearningRate = 1e-3, WeightDecay = 0 },
+        GridLayer = new OptimizerSettings { Kind = OptimizerKind.Adam, LearningRate = 1e-3, WeightDecay = 0 },
+        Attention = new OptimizerSettings { Kind = OptimizerKind.Adam, LearningRate = 1e-3, WeightDecay = 0 },
+    };
+
+    [DevFacesFact]
+    public void A_few_steps_train_the_tail_only_and_a_stopped_run_resumes()
+    {
+        string onnx = Path.Combine(RealFaces.ModelsDir()!, "fr_feature.onnx");
+        var descriptor = FaceModelDescriptor.FrFeature();
+        var (fit, settings) = Faces();
+        var set = OccludedPairSet.Build("settings", settings.Faces, settings.Labels, 20, 1);
+        var o = Tiny(onnx);
+        string run = Path.Combine(_dir, "run");
+        using var cts = new CancellationTokenSource();
+        TrainingResult stopped;
+        Dictionary<string, float[]> before;
+        using (var trainer = new OcclusionXcosTrainer(o, descriptor.TensorOptions(), fit, set, run))
+        {
+            before = trainer.Net.Backbone.state_dict().Where(kv => kv.Value.dtype == ScalarType.Float32).ToDictionary(kv => kv.Key, kv => kv.Value.clone().contiguous().data<float>().ToArray());
+            // the first Training report comes after step 1: stop there, as Ctrl-C would
+            stopped = trainer.Train(new Progress(p => { if (p.Phase == TrainPhase.Training) cts.Cancel(); }), cts.Token);
+            Assert.True(stopped.Cancelled);
+            Assert.Equal(1, stopped.GlobalStep);
+            var after = trainer.Net.Backbone.state_dict();
+            // the prefix is never trained; the tail is
+            Assert.Equal(before["conv_4.model.0.conv.conv.weight"], after["conv_4.model.0.conv.conv.weight"].contiguous().data<float>().ToArray());
+            Assert.NotEqual(before["conv_5.model.0.conv.conv.weight"], after["conv_5.model.0.conv.conv.weight"].contiguous().data<float>().ToArray());
+        }
+        Assert.True(File.Exists(Path.Combine(run, TrainingFiles.LastCheckpoint)));
+        using (var trainer = new OcclusionXcosTrainer(o, descriptor.TensorOptions(), fit, set, run))
+        {
+            trainer.Resume(Path.Combine(run, TrainingFiles.LastCheckpoint));
+            var done = trainer.Train();
+            Assert.False(done.Cancelled);
+            Assert.Equal(2 * trainer.StepsPerEpoch, done.GlobalStep);
+            Assert.Equal(2, done.Epochs.Count);
+            Assert.All(done.Epochs, e => Assert.True(double.IsFinite(e.Loss) && e.Loss > 0));
+            // every occluder of the settings people is scored, the original cosine beside the learned xCos
+            Assert.Equal(FaceOccluders.All.Select(k => "settings-" + FaceOccluders.Name(k)), done.Epochs[^1].Validation.Select(v => v.Name));
+            Assert.All(done.Epochs[^1].Validation, v => Assert.InRange(v.Cosine.Auc, 0.5, 1.0));
+        }
+        Assert.True(File.Exists(Path.Combine(run, TrainingFiles.BestWeights)));
+        Assert.Equal(3, File.ReadAllLines(Path.Combine(run, TrainingFiles.Log)).Length);
+    }
+
+    [DevFacesFact]
+    public void The_package_assembles_from_the_base_model_with_parity_and_refuses_another_base()
+    {
+        string onnx = Path.Combine(RealFaces.ModelsDir()!, "fr_feature.onnx");
+        var descriptor = FaceModelDescriptor.FrFeature();
+        var (fit, settings) = Faces();
+        var o = Tiny(onnx) with { FineTuneFrom = MobileFaceNetStage.Conv45 };
+        using var trainer = new OcclusionXcosTrainer(o, descriptor.TensorOptions(), fit, null, Path.Combine(_dir, "run"));
+        // move the tail and its batch norms away from the base weights, as training would
+        using (no_grad())
+        {
+            manual_seed(3);
+            foreach (var (name, t) in trainer.Net.Backbone.state_dict())
+                if (name.StartsWith("conv_45.", StringComparison.Ordinal) || name.StartsWith("conv_5.", StringComparison.Ordinal) || name.StartsWith("conv_6_sep.", StringComparison.Ordinal))
+                    if (name.EndsWith("weight", StringComparison.Ordinal) || name.EndsWith("bias", StringComparison.Ordinal) || name.EndsWith("running_mean", StringComparison.Ordinal))
+                        t.add_(randn_like(t) * 0.01);
+        }
+        var pkg = Path.Combine(_dir, "pkg");
+        var record = new XcosFaceModelRecord { Data = CelebFaces(), FitPeople = [.. fit.People], SettingsPeople = [.. settings.People], SettingsPairs = 20 };
+        var d = XcosFaceModelPackage.Write(trainer.Net, descriptor, onnx, pkg, (0.31, 0.9), record);
+        Assert.Equal("xcos", d.Decides);
+        Assert.Equal("learned", d.XcosVariant);
+        var reread = FaceModelDescriptor.Load(Path.Combine(pkg, "descriptor.json"));
+        Assert.Equal(0.31, reread.XcosThreshold);
+        Assert.Equal("fine_tuned_tail.bin", reread.TailFile);
+
+        // assembled into a models folder as at fetch time: the original output is fr_feature's, the new map the trained branch's
+        var models = Path.Combine(_dir, "models");
+        Directory.CreateDirectory(models);
+        File.Copy(onnx, Path.Combine(models, "fr_feature.onnx"));
+        var assembled = reread.OnnxPath(models, Path.Combine(pkg, "descriptor.json"));
+        Assert.Equal(reread.OnnxSha256, FineTunedTail.Sha256(assembled));
+        var faces = fit.Faces.Take(3).Select(f => FaceOccluders.Apply(f, FaceOccluder.Mask, new Random(2))).ToList();
+        var opts = descriptor.TensorOptions();
+        var input = faces.SelectMany(f => FaceTensor.ToChw(f, opts)).ToArray();
+        // fr_feature takes one face per run
+        var assembledModel = OnnxModelFile.Load(assembled);
+        int px = 3 * 112 * 112;
+        var runs = Enumerable.Range(0, 3).Select(i => assembledModel.Run(new Dictionary<string, (float[], long[])> { ["input"] = (input[(i * px)..((i + 1) * px)], [1, 3, 112, 112]) }, "output", d.FeatureMapName!)).ToList();
+        using var ort = new OnnxFaceEmbedder(descriptor, onnx, 2);
+        var original = ort.Embed(faces);
+        var embedding = runs.SelectMany(r => r["output"].Data).ToArray();
+        for (int i = 0; i < faces.Count; i++)
+            for (int k = 0; k < 512; k++) Assert.Equal(original[i].Embedding[k], embedding[i * 512 + k], 5);
+        using var scope = NewDisposeScope();
+        using var teacher = new MobileFaceNet();
+        OnnxMobileFaceNetImport.Load(teacher, onnx);
+        teacher.eval();
+        trainer.Net.eval();
+        Tensor map;
+        using (no_grad()) map = trainer.Net.Map(teacher.Prefix(tensor(input, [3, 3, 112, 112]), MobileFaceNetStage.Conv45));
+        var torchMap = map.contiguous().data<float>().ToArray();
+        var onnxMap = runs.SelectMany(r => r[d.FeatureMapName!].Data).ToArray();
+        Assert.Equal(torchMap.Length, onnxMap.Length);
+        Assert.True(torchMap.Zip(onnxMap).Max(p => Math.Abs(p.First - p.Second)) <= 1e-4, "the assembled map differs from TorchSharp's");
+        Assert.True(torchMap.Zip(original.SelectMany(e => e.FeatureMap)).Max(p => Math.Abs(p.First - p.Second)) > 1e-3, "the perturbed tail should change the map");
+
+        // the learned head reads the new map and scores as TorchSharp does
+        using var head = new LearnedHead(Path.Combine(pkg, LearnedHead.DefaultFileName));
+        Assert.Equal("fr_feature_xcos", head.FaceModel);
+        int per = 512 * 49;
+        var e01 = head.Explain(onnxMap.AsSpan(0, per), onnxMap.AsSpan(per, per));
+        float torchXcos;
+        using (no_grad())
+        {
+            var g = trainer.Net.Head.Grid(map);
+            torchXcos = trainer.Net.Head.ScoreGrids(g.narrow(0, 0, 1), g.narrow(0, 1, 1)).Xcos.item<float>();
+        }
+        Assert.Equal(torchXcos, e01.Xcos, 4);
+
+        // another base model, or a damaged tail file, is refused naming the file
+        var other = Path.Combine(_dir, "other.onnx");
+        var bytes = File.ReadAllBytes(onnx);
+        bytes[^1] ^= 1;
+        File.WriteAllBytes(other, bytes);
+        var e = Assert.Throws<InvalidDataException>(() => FineTunedTail.Assemble(other, Path.Combine(pkg, "fine_tuned_tail.bin")));
+        Assert.Contains("SHA-256", e.Message);
+        var cut = Path.Combine(_dir, "cut.bin");
+        var tail = File.ReadAllBytes(Path.Combine(pkg, "fine_tuned_tail.bin"));
+        File.WriteAllBytes(cut, tail[..(tail.Length / 2)]);
+        Assert.Contains("truncated", Assert.Throws<InvalidDataException>(() => FineTunedTail.Read(cut)).Message);
+    }
+
+    private sealed class Progress(Action<TrainProgress> report) : IProgress<TrainProgress>
+    {
+        public void Report(TrainProgress value) => report(value);
+    }
+}
