@@ -174,7 +174,7 @@ public class FacePhotoPipelineTests(FittedPhotoPipeline fitted) : IClassFixture<
         var margin = scored.GetColumn<float>("Score").ToArray();
         for (int i = 0; i < cosine.Length; i++) Assert.Equal(cosine[i] - calibrated, margin[i], 5);
         var source = scored.GetColumn<string>("ThresholdSource").Distinct().Single();
-        Assert.Contains("calibrated cosine threshold of face model fr_feature", source);
+        Assert.Contains("the calibrated threshold of face model fr_feature", source);
         Assert.Contains("12 same and 12 different", source);
         // the saved model says the same, and the evaluation report shows it
         var loaded = new MLContext(seed: 3).Model.Load(fitted.ZipPath, out _);

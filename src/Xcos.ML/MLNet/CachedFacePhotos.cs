@@ -21,25 +21,26 @@ public sealed class CachedFacePaths
 /// <summary>Output row of the photo cache's lookup stage: per face, what the photo pipeline's per-face stages give.</summary>
 public sealed class CachedFaceColumns
 {
-    /// <summary>Face 1's status ("ok" or the failure).</summary>
-    public string FaceStatus1 { get; set; } = "";
-
-    /// <summary>Face 2's status.</summary>
-    public string FaceStatus2 { get; set; } = "";
-
+    // the order of the row-by-row stages' columns, so the cached and the saved model have one schema
     /// <summary>Faces the detector found in photo 1.</summary>
     public int FaceCount1 { get; set; }
-
-    /// <summary>Faces the detector found in photo 2.</summary>
-    public int FaceCount2 { get; set; }
 
     /// <summary>Box of photo 1's primary face (x1, y1, x2, y2 in pixels).</summary>
     [VectorType(4)]
     public float[] FaceBox1 { get; set; } = [];
 
+    /// <summary>Faces the detector found in photo 2.</summary>
+    public int FaceCount2 { get; set; }
+
     /// <summary>Box of photo 2's primary face.</summary>
     [VectorType(4)]
     public float[] FaceBox2 { get; set; } = [];
+
+    /// <summary>Face 1's status ("ok" or the failure).</summary>
+    public string FaceStatus1 { get; set; } = "";
+
+    /// <summary>Face 2's status.</summary>
+    public string FaceStatus2 { get; set; } = "";
 
     /// <summary>Face 1's last feature map (the face model's shape).</summary>
     [VectorType]
