@@ -72,8 +72,9 @@ internal sealed class Int8ExportArgs
         try
         {
             var descriptor = FaceModelDescriptor.Load(descriptorPath);
-            var onnx = Path.Combine(modelsDir, descriptor.OnnxFile);
-            if (!File.Exists(onnx)) throw new CliException($"face model {onnx} not found; run `xcos models fetch`.");
+            string onnx;
+            try { onnx = descriptor.OnnxPath(modelsDir, descriptorPath); }
+            catch (FileNotFoundException e) { throw new CliException(e.Message); }
             int want = p.GetValue(CalibrationCount);
             var faces = new List<RgbImage>();
             var used = new List<string>();

@@ -146,8 +146,9 @@ internal sealed class OcclusionBenchmarkArgs
     private static OnnxFaceEmbedder OpenEmbedder(string? modelsDir, string descriptorPath, int threads)
     {
         var d = FaceModelDescriptor.Load(descriptorPath);
-        var onnx = Path.Combine(ModelStore.ResolveDirectory(modelsDir), d.OnnxFile);
-        if (!File.Exists(onnx)) throw new CliException($"face model {onnx} not found; run `xcos models fetch`.");
+        string onnx;
+        try { onnx = d.OnnxPath(ModelStore.ResolveDirectory(modelsDir), descriptorPath); }
+        catch (Exception e) when (e is FileNotFoundException or InvalidDataException) { throw new CliException(e.Message); }
         return new OnnxFaceEmbedder(d, onnx, threads);
     }
 

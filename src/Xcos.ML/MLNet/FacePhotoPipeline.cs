@@ -54,7 +54,8 @@ internal sealed class FacePhotoPipeline : IEstimator<ITransformer>
         _detect = File.ReadAllBytes(Need("fr_detect.onnx"));
         _landmark = File.ReadAllBytes(Need("fr_landmark.onnx"));
         string descriptorDir = options.FaceModelDirectory ?? Path.GetDirectoryName(FaceModelDescriptor.ShippedPath(_descriptor.Name))!;
-        using var embedder = new OnnxFaceEmbedder(_descriptor, Need(_descriptor.OnnxFile), intraOpThreads: 1);
+        // a fine-tuned model is assembled from the fetched base model and the tail beside its descriptor
+        using var embedder = new OnnxFaceEmbedder(_descriptor, _descriptor.OnnxPath(dir, Path.Combine(descriptorDir, "descriptor.json")), intraOpThreads: 1);
         _embeddingInput = embedder.InputName;
         _embeddingOutput = embedder.EmbeddingName;
         _mapOutput = embedder.FeatureMapName;
