@@ -202,14 +202,7 @@ public sealed class PgVectorFaceGallery : IFaceGallery
     public GalleryFace Enroll(string identity, float[] embedding, float[] code, string sourceFile)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(identity);
-        ArgumentNullException.ThrowIfNull(embedding);
-        ArgumentNullException.ThrowIfNull(code);
-        ArgumentNullException.ThrowIfNull(sourceFile);
-        if (embedding.Length != Model.EmbeddingDim || code.Length != Model.CodeLength)
-            throw new ArgumentException($"{Location}: the gallery holds {Model.EmbeddingDim}-d embeddings and {Model.CodeLength}-float codes, got {embedding.Length} and {code.Length}");
-        float norm = TensorPrimitives.Norm(embedding);
-        if (!float.IsFinite(norm) || norm == 0)
-            throw new ArgumentException($"{sourceFile}: the embedding is zero or not finite", nameof(embedding));
+        Model.CheckFace(Location.ToString(), embedding, code, sourceFile);
         if (!float.IsFinite(TensorPrimitives.Sum(code))) throw new ArgumentException($"{sourceFile}: the face code is not finite", nameof(code));
         EnsureWritable();
         var hash = ContentHash(sourceFile, embedding);

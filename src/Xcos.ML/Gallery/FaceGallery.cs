@@ -192,14 +192,7 @@ public sealed class FaceGallery : IFaceGallery
     public GalleryFace Enroll(string identity, float[] embedding, float[] code, string sourceFile)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(identity);
-        ArgumentNullException.ThrowIfNull(embedding);
-        ArgumentNullException.ThrowIfNull(code);
-        ArgumentNullException.ThrowIfNull(sourceFile);
-        if (embedding.Length != Model.EmbeddingDim || code.Length != Model.CodeLength)
-            throw new ArgumentException($"{Path}: the gallery holds {Model.EmbeddingDim}-d embeddings and {Model.CodeLength}-float codes, got {embedding.Length} and {code.Length}");
-        float norm = TensorPrimitives.Norm(embedding);
-        if (!float.IsFinite(norm) || norm == 0)
-            throw new ArgumentException($"{sourceFile}: the embedding is zero or not finite", nameof(embedding));
+        Model.CheckFace(Path, embedding, code, sourceFile);
         lock (_lock)
         {
             EnsureWritable();

@@ -54,4 +54,18 @@ public sealed record GalleryModelStamp(string Name, string Hash, int EmbeddingDi
             $"{CodeLength}-float codes); it cannot be searched with '{other.Name}' ({other.Hash}, {other.EmbeddingDim}-d, {other.CodeLength}-float codes). " +
             "Enrol the photos again into a new gallery with this model.");
     }
+
+    /// <summary>Throws when a face to enrol does not fit this model: its lengths, or an embedding that is zero or not finite.</summary>
+    /// <exception cref="ArgumentException">The message names the gallery (<paramref name="location"/>) or the photo.</exception>
+    public void CheckFace(string location, float[] embedding, float[] code, string sourceFile)
+    {
+        ArgumentNullException.ThrowIfNull(embedding);
+        ArgumentNullException.ThrowIfNull(code);
+        ArgumentNullException.ThrowIfNull(sourceFile);
+        if (embedding.Length != EmbeddingDim || code.Length != CodeLength)
+            throw new ArgumentException($"{location}: the gallery holds {EmbeddingDim}-d embeddings and {CodeLength}-float codes, got {embedding.Length} and {code.Length}");
+        float norm = System.Numerics.Tensors.TensorPrimitives.Norm(embedding);
+        if (!float.IsFinite(norm) || norm == 0)
+            throw new ArgumentException($"{sourceFile}: the embedding is zero or not finite", nameof(embedding));
+    }
 }
