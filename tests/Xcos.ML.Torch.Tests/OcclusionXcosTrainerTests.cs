@@ -101,9 +101,12 @@ public sealed class OcclusionXcosTrainerTests : IDisposable
         {
             manual_seed(3);
             foreach (var (name, t) in trainer.Net.Backbone.state_dict())
-                if (name.StartsWith("conv_45.", StringComparison.Ordinal) || name.StartsWith("conv_5.", StringComparison.Ordinal) || name.StartsWith("conv_6_sep.", StringComparison.Ordinal))
+                if (MobileFaceNet.TailModules(MobileFaceNetStage.Conv45).Any(p => name.StartsWith(p, StringComparison.Ordinal)))
                     if (name.EndsWith("weight", StringComparison.Ordinal) || name.EndsWith("bias", StringComparison.Ordinal) || name.EndsWith("running_mean", StringComparison.Ordinal))
                         t.add_(randn_like(t) * 0.01);
+            // and the attention away from its uniform start
+            foreach (var (name, t) in trainer.Net.Head.state_dict())
+                if (t.dtype == ScalarType.Float32 && !name.EndsWith("running_var", StringComparison.Ordinal)) t.add_(randn_like(t) * 0.1 + (name == "attention.attention.4.weight" ? 1 : 0));
         }
         var pkg = Path.Combine(_dir, "pkg");
         var record = new XcosFaceModelRecord { Data = CelebFaces(), FitPeople = [.. fit.People], SettingsPeople = [.. settings.People], SettingsPairs = 20 };
@@ -150,13 +153,17 @@ public sealed class OcclusionXcosTrainerTests : IDisposable
         Assert.Equal("fr_feature_xcos", head.FaceModel);
         int per = 512 * 49;
         var e01 = head.Explain(onnxMap.AsSpan(0, per), onnxMap.AsSpan(per, per));
-        float torchXcos;
-        using (no_grad())
-        {
-            var g = trainer.Net.Head.Grid(map);
-            torchXcos = trainer.Net.Head.ScoreGrids(g.narrow(0, 0, 1), g.narrow(0, 1, 1)).Xcos.item<float>();
-        }
-        Assert.Equal(torchXcos, e01.Xcos, 4);
+        Assert.Equal("anchored", head.Metadata[LearnedHead.FormKey]);
+        XcosScores torchScores;
+        using (no_grad()) torchScores = trainer.Net.Score(map.narrow(0, 0, 1), map.narrow(0, 1, 1));
+        Assert.Equal(torchScores.Xcos.item<float>(), e01.Xcos, 4);
+        var torchAtt = torchScores.Attention.contiguous().data<float>().ToArray();
+        var torchCells = torchScores.CosMap.contiguous().data<float>().ToArray();
+        Assert.True(torchAtt.Zip(e01.Attention).Max(p => Math.Abs(p.First - p.Second)) <= 1e-5, "attention differs from TorchSharp's");
+        Assert.True(torchAtt.Max() - torchAtt.Min() > 1e-3, "the perturbed attention should not be uniform");
+        Assert.True(torchCells.Zip(e01.CosMap).Max(p => Math.Abs(p.First - p.Second)) <= 1e-3, "the cell shares differ from TorchSharp's");
+        // xCos = sum(cos_map * attention), exactly
+        Assert.Equal(e01.Xcos, e01.CosMap.Zip(e01.Attention).Sum(p => (double)p.First * p.Second), 4);
 
         // another base model, or a damaged tail file, is refused naming the file
         var other = Path.Combine(_dir, "other.onnx");
@@ -169,6 +176,34 @@ public sealed class OcclusionXcosTrainerTests : IDisposable
         var tail = File.ReadAllBytes(Path.Combine(pkg, "fine_tuned_tail.bin"));
         File.WriteAllBytes(cut, tail[..(tail.Length / 2)]);
         Assert.Contains("truncated", Assert.Throws<InvalidDataException>(() => FineTunedTail.Read(cut)).Message);
+    }
+
+    [DevFacesFact]
+    public void The_anchored_head_starts_at_the_branch_cosine_and_trains_through_the_embedding_head()
+    {
+        string onnx = Path.Combine(RealFaces.ModelsDir()!, "fr_feature.onnx");
+        var (fit, _) = Faces();
+        using var net = new XcosTailNet(MobileFaceNetStage.Conv5);
+        OnnxMobileFaceNetImport.Load(net.Backbone, onnx);
+        net.Backbone.eval();
+        using var scope = NewDisposeScope();
+        var opts = FaceModelDescriptor.FrFeature().TensorOptions();
+        var faces = new[] { fit.Faces[0], FaceOccluders.Apply(fit.Faces[1], FaceOccluder.Mask, new Random(1)), fit.Faces[2], fit.Faces[^1] };
+        var x = tensor(faces.SelectMany(f => FaceTensor.ToChw(f, opts)).ToArray(), [4, 3, 112, 112]);
+        var map = net.Map(net.Backbone.Prefix(x, MobileFaceNetStage.Conv5));
+        net.Head.eval();
+        var s = net.Score(map.narrow(0, 0, 2), map.narrow(0, 2, 2));
+        var e = FaceBackbone.L2Normalize(net.Backbone.EmbeddingHead(map));
+        var cos = (e.narrow(0, 0, 2) * e.narrow(0, 2, 2)).sum(1);
+        // uniform attention: xCos is the branch's own embedding cosine, and the map's weighted sum is xCos
+        Assert.True((s.Attention - 1.0 / 49).abs().max().item<float>() < 1e-6);
+        Assert.True((s.Xcos - cos).abs().max().item<float>() < 1e-5, $"xCos {s.Xcos[0].item<float>()} vs cosine {cos[0].item<float>()}");
+        Assert.True(((s.CosMap * s.Attention).sum([1, 2]) - s.Xcos).abs().max().item<float>() < 1e-5);
+        // the loss reaches the embedding head and the attention's last layer
+        s.Xcos.sum().backward();
+        var grads = net.named_parameters().ToDictionary(p => p.name, p => p.parameter.grad);
+        Assert.True(grads["backbone.linear.weight"] is { } g && g.abs().sum().item<float>() > 0);
+        Assert.True(grads["head.attention.attention.4.weight"] is { } a && a.abs().sum().item<float>() > 0);
     }
 
     private sealed class Progress(Action<TrainProgress> report) : IProgress<TrainProgress>

@@ -89,6 +89,7 @@ internal static class TrainOcclusion
             Cancelled = result.Cancelled,
             WeightsFrom = Path.GetFileName(weights),
             FineTuneFrom = o.FineTuneFrom.ToString(),
+            HeadForm = o.HeadForm.ToString(),
             DistillationWeight = o.DistillationWeight,
             XcosWeight = o.XcosWeight,
             VerificationWeight = o.VerificationWeight,

@@ -16,7 +16,10 @@ namespace Xcos.ML.Torch.FaceModels;
 /// </summary>
 public static class LearnedHeadExport
 {
-    /// <summary>Builds the map-head model from head weights (<c>backbone.conv1x1.*</c>, <c>attention.*</c>).</summary>
+    /// <summary>
+    /// Builds the map-head model from head weights (<c>backbone.conv1x1.*</c>, <c>attention.*</c>); with the face
+    /// model's embedding head among them (<c>anchor.*</c>) the anchored head (<see cref="XcosOnnxExport.BuildAnchoredMapHeadModel"/>).
+    /// </summary>
     /// <param name="weights">Head weights under xCos checkpoint names.</param>
     /// <param name="faceModel">Descriptor name of the face model (stored as <see cref="LearnedHead.FaceModelKey"/>).</param>
     /// <param name="featureMap">Name of the map the head reads (stored as <see cref="LearnedHead.FeatureMapKey"/>).</param>
@@ -25,10 +28,15 @@ public static class LearnedHeadExport
     /// <exception cref="KeyNotFoundException">A head weight is missing (the message names it).</exception>
     public static ModelProto Build(IReadOnlyDictionary<string, WeightTensor> weights, string faceModel, string featureMap, double temperature = 1.0, string? training = null)
     {
-        var model = XcosOnnxExport.BuildMapHeadModel(weights, new XcosOnnxExportOptions { Temperature = (float)temperature });
+        ArgumentNullException.ThrowIfNull(weights);
+        // weights of the model's own embedding head (anchor.*) make it the anchored head of the two-branch model
+        bool anchored = weights.ContainsKey("anchor.linear.weight");
+        var options = new XcosOnnxExportOptions { Temperature = (float)temperature };
+        var model = anchored ? XcosOnnxExport.BuildAnchoredMapHeadModel(weights, options) : XcosOnnxExport.BuildMapHeadModel(weights, options);
         void Meta(string k, string v) => model.MetadataProps.Add(new StringStringEntryProto { Key = k, Value = v });
         Meta(LearnedHead.FaceModelKey, faceModel);
         Meta(LearnedHead.FeatureMapKey, featureMap);
+        Meta(LearnedHead.FormKey, anchored ? "anchored" : "patch_cosine");
         if (training is not null) Meta(LearnedHead.TrainingKey, training);
         return model;
     }

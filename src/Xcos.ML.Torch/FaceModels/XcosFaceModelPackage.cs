@@ -56,6 +56,7 @@ public sealed class XcosFaceModelRecord
     public string WeightsFrom { get; set; } = "";
     /// <summary>First fine-tuned block.</summary>
     public string FineTuneFrom { get; set; } = "";
+    public string HeadForm { get; set; } = "";
     /// <summary>Distillation weight.</summary>
     public double DistillationWeight { get; set; }
     /// <summary>xCos MSE weight.</summary>
@@ -166,7 +167,9 @@ public static class XcosFaceModelPackage
         var headPath = Path.Combine(dir, LearnedHead.DefaultFileName);
         var training = string.Create(CultureInfo.InvariantCulture,
             $"two-branch occlusion fine-tune of {baseDescriptor.Name} from {net.From}: {record.FitPeople.Length} people of {Path.GetFileName(record.Data.TrimEnd('/'))} ({record.FitFaces} faces), {record.Epochs} epochs, {record.Steps} steps, seed {record.Seed}");
-        var head = LearnedHeadExport.Build(TorchOnnxExport.ToWeights(net.Head.XcosStateDict()), Name, header.FeatureMap, net.Head.Attention.Temperature, training);
+        var headWeights = net.Head.XcosStateDict();
+        if (net.Form == XcosHeadForm.Anchored) foreach (var (k, v) in net.AnchorStateDict()) headWeights[k] = v;
+        var head = LearnedHeadExport.Build(TorchOnnxExport.ToWeights(headWeights), Name, header.FeatureMap, net.Head.Attention.Temperature, training);
         File.WriteAllBytes(headPath, head.ToByteArray());
 
         var d = FaceModelDescriptor.FromJson(baseDescriptor.ToJson());

@@ -68,6 +68,17 @@ public sealed class XcosAttention : Module<Tensor, Tensor, Tensor>
         return w.reshape(shape).MoveToOuterDisposeScope();
     }
 
+    /// <summary>
+    /// Zeroes the last batch norm's scale and shift, so every cell gets the same logit and the softmax starts uniform
+    /// (the anchored head then starts at the embedding cosine); both stay trainable.
+    /// </summary>
+    public void StartUniform()
+    {
+        using var noGrad = no_grad();
+        foreach (var (name, p) in attention.named_parameters())
+            if (name is "4.weight" or "4.bias") p.zero_();
+    }
+
     private static Tensor MinShiftSum(Tensor flat)
     {
         var shifted = flat - flat.min(1, keepdim: true).values;

@@ -93,7 +93,7 @@ public sealed class OcclusionXcosTrainer : IDisposable
         OnnxMobileFaceNetImport.Load(_teacher, onnx);
         _teacher.eval();
         foreach (var p in _teacher.parameters()) p.requires_grad = false;
-        Net = new XcosTailNet(options.FineTuneFrom, options.GridChannels, options.Temperature);
+        Net = new XcosTailNet(options.FineTuneFrom, options.GridChannels, options.Temperature, options.HeadForm);
         OnnxMobileFaceNetImport.Load(Net.Backbone, onnx);
         var tail = Net.TailParameters().ToHashSet();
         foreach (var p in Net.Backbone.parameters()) p.requires_grad = tail.Contains(p);
@@ -159,8 +159,8 @@ public sealed class OcclusionXcosTrainer : IDisposable
         return all;
     }
 
-    /// <summary>Grids of the trained branch (eval mode) and, when asked, the frozen embeddings of <paramref name="faces"/>.</summary>
-    private (Tensor Grid, Tensor? Embedding) Encode(IReadOnlyList<RgbImage> faces, bool teacher)
+    /// <summary>Maps of the trained branch (eval mode) and, when asked, the frozen embeddings of <paramref name="faces"/>.</summary>
+    private (Tensor Map, Tensor? Embedding) Encode(IReadOnlyList<RgbImage> faces, bool teacher)
     {
         var grids = new List<Tensor>();
         var embs = new List<Tensor>();
@@ -171,7 +171,7 @@ public sealed class OcclusionXcosTrainer : IDisposable
             var x = Batch(faces.Skip(s).Take(Options.EvaluationBatchSize).ToList());
             var h = _teacher.Prefix(x, Net.From);
             if (teacher) embs.Add(FaceBackbone.L2Normalize(_teacher.EmbeddingHead(_teacher.Tail(h, Net.From))).MoveToOuterDisposeScope());
-            grids.Add(Net.Head.Grid(Net.Map(h)).MoveToOuterDisposeScope());
+            grids.Add(Net.Map(h).MoveToOuterDisposeScope());
         }
         var g = cat(grids, 0);
         var e = teacher ? cat(embs, 0) : null;
@@ -217,7 +217,7 @@ public sealed class OcclusionXcosTrainer : IDisposable
                         for (long s = 0; s < g1.shape[0]; s += 256)
                         {
                             long n = Math.Min(256, g1.shape[0] - s);
-                            x.AddRange(Net.Head.ScoreGrids(g1.narrow(0, s, n), g2.narrow(0, s, n)).Xcos.cpu().data<float>().ToArray());
+                            x.AddRange(Net.Score(g1.narrow(0, s, n), g2.narrow(0, s, n)).Xcos.cpu().data<float>().ToArray());
                         }
                         if (!cached) _cosines[(set.Name, kind)] = (e1All!.index_select(0, ia) * e2!).sum(1).cpu().data<float>().ToArray();
                         var c = _cosines[(set.Name, kind)];
@@ -305,8 +305,7 @@ public sealed class OcclusionXcosTrainer : IDisposable
         Tensor h;
         using (no_grad()) h = _teacher.Prefix(x, Net.From);
         var map = Net.Map(h);
-        var g = Net.Head.Grid(map);
-        var scores = Net.Head.ScoreGrids(g.narrow(0, 0, b), g.narrow(0, b, b));
+        var scores = Net.Score(map.narrow(0, 0, b), map.narrow(0, b, b));
         var t = _clean!.index_select(0, tensor(index).to(Device));
         var target = (t.narrow(0, 0, b) * t.narrow(0, b, b)).sum(1);
         var mse = nn.functional.mse_loss(scores.Xcos, target);

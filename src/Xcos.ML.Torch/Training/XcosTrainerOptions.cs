@@ -203,6 +203,9 @@ public sealed record XcosTrainerOptions
     /// <summary>Occlusion mode: share of training images left clean; the rest get a mask, sunglasses or a block in equal shares.</summary>
     public double CleanShare { get; init; } = 0.25;
 
+    /// <summary>Occlusion mode: how learned xCos is formed (default <see cref="Networks.XcosHeadForm.Anchored"/>; <see cref="Networks.XcosHeadForm.PatchCosine"/> is the paper's).</summary>
+    public Networks.XcosHeadForm HeadForm { get; init; } = Networks.XcosHeadForm.Anchored;
+
     /// <summary>Occlusion mode: pairs per occluder of the settings people scored after every epoch (half same, half different).</summary>
     public int SettingsPairs { get; init; } = 800;
 

@@ -31,6 +31,9 @@ public sealed class LearnedHead : IDisposable
     /// <summary>Metadata key describing the training data (free text).</summary>
     public const string TrainingKey = "xcos.training";
 
+    /// <summary>Metadata key: how the head forms xCos ("patch_cosine", the paper's; "anchored", the two-branch model's).</summary>
+    public const string FormKey = "xcos.head_form";
+
     private const int Cells = 49;
     private readonly InferenceSession _session;
 

@@ -189,6 +189,53 @@ public static class XcosOnnxExport
         return e.Finish("map_head", null);
     }
 
+    /// <summary>
+    /// Builds the anchored map-head model (the two-branch occlusion model's head, <c>XcosHeadForm.Anchored</c> in
+    /// Xcos.ML.Torch): the grid layer and attention as in <see cref="BuildMapHeadModel"/>, and the face model's own
+    /// embedding head (<c>anchor.conv_6_dw.*</c>: global depthwise 7x7 conv + BN; <c>anchor.linear.weight</c>;
+    /// <c>anchor.bn.*</c>: BN1d). The attention re-weights the 49 cells of each map (x 49, so uniform attention is the
+    /// plain embedding), <c>score</c> is the cosine of the two re-weighted embeddings, and <c>cos_map</c> is each
+    /// cell's exact share: <c>cells/2 (p1_c.W'e2 + p2_c.W'e1) + (b.(e1 + e2))/2</c> over <c>|e1||e2|</c>, with
+    /// <c>p_c</c> the cell's input to the depthwise conv and <c>b</c> the embedding's constant part, so
+    /// <c>score = sum(cos_map * attention)</c>. Same inputs and outputs as the map head.
+    /// </summary>
+    /// <exception cref="KeyNotFoundException">A required weight is missing.</exception>
+    public static ModelProto BuildAnchoredMapHeadModel(IReadOnlyDictionary<string, WeightTensor> weights, XcosOnnxExportOptions? options = null)
+    {
+        options ??= new XcosOnnxExportOptions();
+        var e = new Exporter(new Weights(weights), options);
+        var b = e.B;
+        long c = e.W.Get("backbone.conv1x1.0.weight").Shape[1];
+        string m1 = b.AddInput(Map1Input, [-1, c, 7, 7]);
+        string m2 = b.AddInput(Map2Input, [-1, c, 7, 7]);
+        var (g1, gc) = e.GridLayer(m1, c);
+        var (g2, _) = e.GridLayer(m2, c);
+        if (e.GridSide() != 7) throw new InvalidDataException("the anchored head needs a 1x1 grid layer (a 7x7 grid over the 7x7 map)");
+        string att = b.AddOutput(e.Attention(e.FaceCode(g1, gc).Value, e.FaceCode(g2, gc).Value), AttentionOutput, [-1, 49]);
+        var (kernel, beta, weight, bias, total) = e.AnchorAffine(c);
+        string k = b.Initializer("anchor.kernel.folded", kernel, [1, c, 7, 7]);
+        string w = b.Initializer("anchor.linear.weight.folded", weight, [weight.Length / c, c]);
+        string cellWeight = b.Reshape(b.Mul(att, b.Scalar(49f, "cells")), [-1, 1, 7, 7], "cell_weight");
+        string betaName = b.Initializer("anchor.beta.folded", beta, [c]);
+        string biasName = b.Initializer("anchor.bias.folded", bias, [bias.Length]);
+        (string P, string E) Embed(string map, string tag)
+        {
+            string p = b.Mul(map, k, $"cells{tag}");
+            string z = b.Add(b.ReduceSum(b.Mul(p, cellWeight), [2, 3], keepDims: false), betaName, $"pooled{tag}");
+            return (p, b.Gemm(z, w, biasName, true, $"embedding{tag}"));
+        }
+        var (p1, e1) = Embed(m1, "1");
+        var (p2, e2) = Embed(m2, "2");
+        string norms = b.Max(b.Mul(b.ReduceL2(e1, [1], true), b.ReduceL2(e2, [1], true)), b.Scalar(NormalizeEpsilon, "norm_eps"), "norm_product");
+        string Share(string p, string other, string tag) =>
+            b.Flatten(b.ReduceSum(b.Mul(p, b.Reshape(b.MatMul(other, w), [-1, c, 1, 1])), [1], keepDims: false), 1, $"share{tag}");
+        string shares = b.Mul(b.Add(Share(p1, e2, "1"), Share(p2, e1, "2")), b.Scalar(24.5f, "half_cells"));
+        string constant = b.Mul(b.ReduceSum(b.Mul(b.Add(e1, e2), b.Initializer("anchor.total.folded", total, [total.Length])), [1], keepDims: true), b.Scalar(0.5f, "half"));
+        string map = b.AddOutput(b.Div(b.Add(shares, constant), norms, "anchored_map"), CosMapOutput, [-1, 49]);
+        b.AddOutput(b.ReduceSum(b.Mul(map, att), [1], keepDims: false, "xcos"), ScoreOutput, [-1]);
+        return e.Finish("anchored_map_head", null);
+    }
+
     // Patch cosine (each cell normalised, then cosine with eps, as F.normalize + F.cosine_similarity), attention and
     // their weighted sum: the cos_map, attention and score outputs.
     private static void AddXcosOutputs(Exporter e, string g1, string g2, string code1, string code2, long side)
@@ -522,6 +569,36 @@ public static class XcosOnnxExport
             string wn = B.Initializer($"{conv}.weight.folded", wf, w.Shape);
             string bn2 = B.Initializer($"{conv}.bias.folded", bf, [cout]);
             return B.Conv(x, wn, bn2, stride, pad ?? (int)(w.Shape[2] / 2), group, name: "conv_bn");
+        }
+
+        /// <summary>
+        /// The embedding head <c>anchor.*</c> as e = W' (sum_c K'_c m_c + beta) + bias, BNs folded (float64), and its
+        /// constant part total = W' beta + bias.
+        /// </summary>
+        public (float[] Kernel, float[] Beta, float[] Weight, float[] Bias, float[] Total) AnchorAffine(long c)
+        {
+            var dw = W.Get("anchor.conv_6_dw.conv.weight", c, 1, 7, 7);
+            var (s1, t1) = BnAffine("anchor.conv_6_dw.bn", c);
+            var lin = W.Get("anchor.linear.weight", -1, c);
+            long outDims = lin.Shape[0];
+            var (s2, t2) = BnAffine("anchor.bn", outDims);
+            var kernel = new float[c * 49];
+            for (long ch = 0; ch < c; ch++)
+                for (int j = 0; j < 49; j++) kernel[ch * 49 + j] = (float)(dw.Data[ch * 49 + j] * s1[ch]);
+            var weight = new float[outDims * c];
+            var total = new float[outDims];
+            for (long o = 0; o < outDims; o++)
+            {
+                double acc = t2[o];
+                for (long j = 0; j < c; j++)
+                {
+                    double wv = lin.Data[o * c + j] * s2[o];
+                    weight[o * c + j] = (float)wv;
+                    acc += wv * t1[j];
+                }
+                total[o] = (float)acc;
+            }
+            return (kernel, t1.Select(v => (float)v).ToArray(), weight, t2.Select(v => (float)v).ToArray(), total);
         }
 
         /// <summary>Eval-mode BN as y = x·s + t per channel, in float64.</summary>
