@@ -100,7 +100,7 @@ internal sealed class OcclusionBenchmarkArgs
             var (_, threshold) = encoder.Descriptor.Decision(learnedHead: true);
             ExplanationFigure.Save(Path.Combine(outDir.FullName, "occluded_pair.png"), new ExplanationInput
             {
-                Face1Rgb = ex.Face1.Pixels, Face2Rgb = ex.Face2.Pixels, CosMap = ex.Explanation.CosMap, Attention = ex.Explanation.Attention,
+                Face1Rgb = ex.Face1.Pixels, Face2Rgb = ex.Face2.Pixels, CosMap = ex.Explanation.CosMap, Attention = ex.Explanation.Attention, CosMapTitle = encoder.Learned!.MapTitle,
                 Score = ex.Explanation.Xcos, Cosine = ex.Cosine, Threshold = encoder.Descriptor.DecidesByXcos ? threshold : double.NaN,
                 Title = $"{encoder.Descriptor.Name}, learned xCos: one person, face 2 in a surgical-mask shape", Face1Label = "clean", Face2Label = "masked",
             });

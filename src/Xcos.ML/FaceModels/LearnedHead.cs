@@ -34,6 +34,9 @@ public sealed class LearnedHead : IDisposable
     /// <summary>Metadata key: how the head forms xCos ("patch_cosine", the paper's; "anchored", the two-branch model's).</summary>
     public const string FormKey = "xcos.head_form";
 
+    /// <summary>What the head's cos_map holds, as a figure title: "Cell share of xCos" for an anchored head, else "Patch cosine".</summary>
+    public string MapTitle => Metadata.TryGetValue(FormKey, out var f) && f == "anchored" ? "Cell share of xCos" : "Patch cosine";
+
     private const int Cells = 49;
     private readonly InferenceSession _session;
 

@@ -51,6 +51,9 @@ public sealed class ExplanationInput
     /// <summary>Caption over face 2. Default "Face 2".</summary>
     public string? Face2Label { get; init; }
 
+    /// <summary>Title of the map panel (default "Patch cosine"; "Cell share" for an anchored head, whose map is each cell's share of xCos).</summary>
+    public string? CosMapTitle { get; init; }
+
     /// <summary>Optional third map (for example additive contributions), same length as <see cref="CosMap"/>.</summary>
     public float[]? ExtraMap { get; init; }
 
@@ -143,8 +146,11 @@ public static class ExplanationFigure
             x += w1 + Gap;
             DrawFace(c, text, f2, new SKRect(x, top, x + w2, top + h2), g, input.Face2Label ?? "Face 2", fs, o.DrawGrid);
             x += w2 + Gap;
-            x = DrawMap(c, text, new SKRect(x, top, x + panel, top + panel), input.CosMap, g, ColorMap.Diverging, -1, 1,
-                "Patch cosine", fs, o.PrintValues);
+            // a patch cosine lies in [-1, 1]; an anchored head's cell shares may not, and then get their own symmetric scale
+            bool cosines = input.CosMap.All(v => v is >= -1 and <= 1);
+            var (mmin, mmax) = cosines ? (-1f, 1f) : Panels.Range(input.CosMap, symmetric: true);
+            x = DrawMap(c, text, new SKRect(x, top, x + panel, top + panel), input.CosMap, g, ColorMap.Diverging, mmin, mmax,
+                input.CosMapTitle ?? "Patch cosine", fs, o.PrintValues);
             var (amin, amax) = Panels.Range(input.Attention, symmetric: false);
             x = DrawMap(c, text, new SKRect(x, top, x + panel, top + panel), input.Attention, g, ColorMap.Sequential,
                 Math.Min(0, amin), amax, "Attention", fs, o.PrintValues);
