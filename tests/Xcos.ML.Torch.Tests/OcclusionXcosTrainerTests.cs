@@ -204,6 +204,21 @@ public sealed class OcclusionXcosTrainerTests : IDisposable
         var grads = net.named_parameters().ToDictionary(p => p.name, p => p.parameter.grad);
         Assert.True(grads["backbone.linear.weight"] is { } g && g.abs().sum().item<float>() > 0);
         Assert.True(grads["head.attention.attention.4.weight"] is { } a && a.abs().sum().item<float>() > 0);
+
+        // with a non-uniform attention, the all-pairs matrix of training is Score on every pair
+        using var noGrad = no_grad();
+        foreach (var (name, p) in net.Head.named_parameters())
+            if (name == "attention.attention.4.weight") p.add_(1);
+        var m = map.detach();
+        var matrix = net.ScoreMatrix(m.narrow(0, 0, 2), m.narrow(0, 1, 3));
+        Assert.Equal([2L, 3L], matrix.shape);
+        for (int i = 0; i < 2; i++)
+            for (int j = 0; j < 3; j++)
+            {
+                var one = net.Score(m.narrow(0, i, 1), m.narrow(0, 1 + j, 1));
+                Assert.True(one.Attention.max().item<float>() - one.Attention.min().item<float>() > 1e-4);
+                Assert.Equal(one.Xcos.item<float>(), matrix[i, j].item<float>(), 5);
+            }
     }
 
     private sealed class Progress(Action<TrainProgress> report) : IProgress<TrainProgress>

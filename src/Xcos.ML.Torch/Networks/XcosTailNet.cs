@@ -109,6 +109,32 @@ public sealed class XcosTailNet : Module<Tensor, XcosScores>
         return new XcosScores(xcos.MoveToOuterDisposeScope(), map.MoveToOuterDisposeScope(), att[.., 0].MoveToOuterDisposeScope());
     }
 
+    /// <summary>
+    /// Anchored xCos of every face of <paramref name="mapsA"/> [A,512,7,7] against every face of <paramref name="mapsB"/>
+    /// [B,512,7,7]: [A,B], equal to <see cref="Score"/> on each pair (without the maps). Training uses it to fit the
+    /// whole batch's geometry, impostor pairs included, for the cost of one grid per face.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The head is not <see cref="XcosHeadForm.Anchored"/>.</exception>
+    public Tensor ScoreMatrix(Tensor mapsA, Tensor mapsB)
+    {
+        if (Form != XcosHeadForm.Anchored) throw new InvalidOperationException("ScoreMatrix needs the anchored head");
+        using var scope = NewDisposeScope();
+        long a = mapsA.shape[0], b = mapsB.shape[0], ch = mapsA.shape[1], cells = mapsA.shape[2] * mapsA.shape[3];
+        var codeA = head.Attention.Embed(head.Grid(mapsA));
+        var codeB = head.Attention.Embed(head.Grid(mapsB));
+        var ia = arange(a, device: mapsA.device).repeat_interleave(b);
+        var ib = arange(b, device: mapsA.device).repeat(a);
+        var att = head.Attention.Weights(codeA.index_select(0, ia), codeB.index_select(0, ib)).reshape(a, b, cells) * cells;
+        var (k, beta, w, bias) = EmbeddingAffine();
+        var pA = (mapsA * k).reshape(a, ch, cells);
+        var pB = (mapsB * k).reshape(b, ch, cells);
+        var zA = att.bmm(pA.transpose(1, 2));                                 // [a,b,ch]: face i pooled with the weights of (i, j)
+        var zB = att.transpose(0, 1).bmm(pB.transpose(1, 2)).transpose(0, 1); // [a,b,ch]: face j pooled with the weights of (i, j)
+        var eA = functional.linear(zA + beta, w) + bias;
+        var eB = functional.linear(zB + beta, w) + bias;
+        return ((eA * eB).sum(2) / (eA.norm(2) * eB.norm(2)).clamp_min(1e-12)).MoveToOuterDisposeScope();
+    }
+
     // The eval-mode embedding head as e = W' (sum_c K'_c * m_c + beta') + b'': conv_6_dw's BN folded into its kernel,
     // BN1d into the linear layer. Differentiable in the trained weights (the branch runs its batch norms in eval mode).
     private (Tensor Kernel, Tensor Beta, Tensor Weight, Tensor Bias) EmbeddingAffine()

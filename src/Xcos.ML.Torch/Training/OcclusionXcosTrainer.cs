@@ -288,7 +288,7 @@ public sealed class OcclusionXcosTrainer : IDisposable
         var r = new Random(PairBatchSource.SeedFor(o.Seed, epoch, 10_000 + step));
         var faces = new RgbImage[2 * b];
         var index = new long[2 * b];
-        var same = new float[b];
+        var sameFlags = new float[b];
         for (int k = 0; k < b; k++)
         {
             var (a, c, s) = pairs[start + k];
@@ -296,7 +296,7 @@ public sealed class OcclusionXcosTrainer : IDisposable
             faces[b + k] = FaceOccluders.Apply(_train.Faces[c], Draw(r), r);
             index[k] = a;
             index[b + k] = c;
-            same[k] = s ? 1 : 0;
+            sameFlags[k] = s ? 1 : 0;
         }
         Net.train();
         Net.Backbone.eval();
@@ -305,10 +305,24 @@ public sealed class OcclusionXcosTrainer : IDisposable
         Tensor h;
         using (no_grad()) h = _teacher.Prefix(x, Net.From);
         var map = Net.Map(h);
-        var scores = Net.Score(map.narrow(0, 0, b), map.narrow(0, b, b));
         var t = _clean!.index_select(0, tensor(index).to(Device));
-        var target = (t.narrow(0, 0, b) * t.narrow(0, b, b)).sum(1);
-        var mse = nn.functional.mse_loss(scores.Xcos, target);
+        Tensor xcos, target, same;
+        if (o.AllPairs && Net.Form == XcosHeadForm.Anchored)
+        {
+            // every first-half face against every second-half face: b*b pairs, impostors of all the batch's people
+            xcos = Net.ScoreMatrix(map.narrow(0, 0, b), map.narrow(0, b, b)).flatten();
+            target = t.narrow(0, 0, b).matmul(t.narrow(0, b, b).t()).flatten();
+            var people = index.Select(i => (long)_train.Labels[(int)i]).ToArray();
+            var who = tensor(people).to(Device);
+            same = who.narrow(0, 0, b).unsqueeze(1).eq(who.narrow(0, b, b).unsqueeze(0)).flatten().to_type(ScalarType.Float32);
+        }
+        else
+        {
+            xcos = Net.Score(map.narrow(0, 0, b), map.narrow(0, b, b)).Xcos;
+            target = (t.narrow(0, 0, b) * t.narrow(0, b, b)).sum(1);
+            same = tensor(sameFlags).to(Device);
+        }
+        var mse = nn.functional.mse_loss(xcos, target);
         var loss = mse * o.XcosWeight;
         Tensor? distill = null, verify = null;
         if (o.DistillationWeight > 0)
@@ -319,8 +333,11 @@ public sealed class OcclusionXcosTrainer : IDisposable
         }
         if (o.VerificationWeight > 0)
         {
-            var logits = (scores.Xcos - o.VerificationThreshold) * o.VerificationScale;
-            verify = nn.functional.binary_cross_entropy_with_logits(logits, tensor(same).to(Device));
+            var logits = (xcos - o.VerificationThreshold) * o.VerificationScale;
+            // same and different pairs weigh half each: in the all-pairs matrix most pairs are impostors
+            var bce = nn.functional.binary_cross_entropy_with_logits(logits, same, reduction: nn.Reduction.None);
+            var different = 1 - same;
+            verify = (bce * same).sum() / same.sum().clamp_min(1) * 0.5 + (bce * different).sum() / different.sum().clamp_min(1) * 0.5;
             loss = loss + verify * o.VerificationWeight;
         }
         if (o.LossHook is not null) loss = o.LossHook(global, loss);

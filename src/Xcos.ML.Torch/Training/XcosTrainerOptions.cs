@@ -206,6 +206,13 @@ public sealed record XcosTrainerOptions
     /// <summary>Occlusion mode: how learned xCos is formed (default <see cref="Networks.XcosHeadForm.Anchored"/>; <see cref="Networks.XcosHeadForm.PatchCosine"/> is the paper's).</summary>
     public Networks.XcosHeadForm HeadForm { get; init; } = Networks.XcosHeadForm.Anchored;
 
+    /// <summary>
+    /// Occlusion mode, anchored head: the xCos MSE and the verification term score every face of a batch's first half
+    /// against every face of its second half (BatchSize^2 pairs, mostly impostors, same and different weighed half
+    /// each), not only the sampled pairs, so the head learns the whole geometry that 1:N ranking needs. Default true.
+    /// </summary>
+    public bool AllPairs { get; init; } = true;
+
     /// <summary>Occlusion mode: pairs per occluder of the settings people scored after every epoch (half same, half different).</summary>
     public int SettingsPairs { get; init; } = 800;
 
