@@ -121,6 +121,18 @@ public class PipelineTests(FittedPipeline fitted) : IClassFixture<FittedPipeline
     }
 
     [Fact]
+    public void GpuSettingsReachTheOnnxStagesOfTheTrainedNetworkPath()
+    {
+        var data = fitted.Ml.Data.LoadFromEnumerable(fitted.Rows);
+        // this machine's ONNX Runtime has no CUDA: a GPU asked for without fallback must fail, not be dropped silently
+        Assert.False(OnnxGpu.CudaAvailable);
+        var e = Assert.ThrowsAny<Exception>(() => XcosPipeline.Create(fitted.Ml.Transforms, new XcosPipelineOptions { Weights = fitted.Weights, GpuDeviceId = 0 }).Fit(data).Transform(data).GetColumn<float>("Xcos").ToArray());
+        Assert.Contains("FallbackToCpu", e.Message);
+        var scored = XcosPipeline.Create(fitted.Ml.Transforms, new XcosPipelineOptions { Weights = fitted.Weights, GpuDeviceId = 0, FallbackToCpu = true }).Fit(data).Transform(data);
+        Assert.Equal(fitted.Scored.GetColumn<float>("Xcos").ToArray(), scored.GetColumn<float>("Xcos").ToArray());
+    }
+
+    [Fact]
     public void AlignedOptionNeedsNoLandmarks()
     {
         var rows = fitted.Rows.Select(r => new AlignedPair { ImagePath1 = r.ImagePath1, ImagePath2 = r.ImagePath2, Label = r.Label }).ToArray();

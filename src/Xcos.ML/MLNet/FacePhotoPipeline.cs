@@ -257,5 +257,5 @@ internal sealed class FacePhotoPipeline : IEstimator<ITransformer>
 
     private IEstimator<ITransformer> Apply(AdaptedOnnxModel model, IEnumerable<string> inputs, IEnumerable<OnnxOutputSpec> outputs) =>
         _catalog.ApplyOnnxModel(outputs.Select(o => o.ColumnName).ToArray(), inputs.ToArray(), new MemoryStream(model.Bytes, writable: false),
-            _options.GpuDeviceId, _options.FallbackToCpu);
+            OnnxGpu.Resolve(_options.GpuDeviceId, _options.FallbackToCpu, "VerifyFacePairs"), _options.FallbackToCpu);
 }

@@ -107,7 +107,7 @@ public sealed class XcosEmbeddingEstimator : IEstimator<ITransformer>
     }
 
     private OnnxScoringEstimator Onnx() => _catalog.ApplyOnnxModel(_outputs, _inputColumns,
-        new MemoryStream(_model.Bytes, writable: false), _options.GpuDeviceId, _options.FallbackToCpu);
+        new MemoryStream(_model.Bytes, writable: false), OnnxGpu.Resolve(_options.GpuDeviceId, _options.FallbackToCpu, nameof(XcosEmbeddingEstimator)), _options.FallbackToCpu);
 
     private static ModelProto LoadModel(XcosEmbeddingOptions o)
     {

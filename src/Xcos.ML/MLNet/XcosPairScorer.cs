@@ -194,7 +194,7 @@ public sealed class XcosPairScorer : IEstimator<ITransformer>
     {
         var o = _options;
         IEstimator<ITransformer> chain = _catalog.ApplyOnnxModel(head.Outputs, head.Inputs,
-            new MemoryStream(head.Model.Bytes, writable: false), o.GpuDeviceId, o.FallbackToCpu);
+            new MemoryStream(head.Model.Bytes, writable: false), OnnxGpu.Resolve(o.GpuDeviceId, o.FallbackToCpu, nameof(XcosPairScorer)), o.FallbackToCpu);
         chain = chain.Append(_catalog.CustomMapping<XcosPairVectors, XcosPairScalars>(XcosPairScalarsFactory.Map, XcosPairScalarsFactory.ContractName));
         var drop = new List<string> { XcosPairScoringColumns.ScoreVector, XcosPairScoringColumns.CosineVector, XcosPairScoringColumns.Score, XcosPairScoringColumns.Cosine };
         chain = chain.Append(_catalog.CopyColumns(o.XcosColumnName, XcosPairScoringColumns.Score));

@@ -142,7 +142,7 @@ public static class XcosPipeline
         {
             Weights = o.Weights, ModelBytes = o.EmbeddingModelBytes, ExportOptions = o.ExportOptions,
             InputColumnName = "FaceTensor", GridColumnName = "Grid", EmbeddingColumnName = null, FaceCodeColumnName = "FaceCode",
-            TargetEmbeddingColumnName = "TargetEmbedding",
+            TargetEmbeddingColumnName = "TargetEmbedding", GpuDeviceId = o.GpuDeviceId, FallbackToCpu = o.FallbackToCpu,
         };
         IEstimator<ITransformer> chain = new EstimatorChain<ITransformer>();
         var internals = new List<string>();
@@ -167,7 +167,7 @@ public static class XcosPipeline
         {
             Weights = o.Weights, ModelBytes = o.PairHeadModelBytes, ExportOptions = o.ExportOptions,
             Threshold = o.Threshold, LabelColumnName = o.LabelColumnName, ThresholdSelection = o.ThresholdSelection,
-            Verification = o.Verification,
+            Verification = o.Verification, GpuDeviceId = o.GpuDeviceId, FallbackToCpu = o.FallbackToCpu,
         }));
         if (!o.KeepIntermediateColumns) chain = chain.Append(catalog.DropColumns(internals.ToArray()));
         return chain;

@@ -92,9 +92,12 @@ public sealed record FacePairVerification(
             Same = threshold is { } t ? Xcos > t : Decision == VerificationDecision.Undecided ? null : Same,
             Title = title ?? (byCosine ? "The model's cosine decides; xCos explains it" : null),
             Face1Label = label1 ?? System.IO.Path.GetFileName(Face1.Path), Face2Label = label2 ?? System.IO.Path.GetFileName(Face2.Path),
-            ExtraMap = Contributions, ExtraMapTitle = Contributions is null ? null : "Contribution to the cosine",
+            ExtraMap = Contributions, ExtraMapTitle = Contributions is null ? null : "Contribution to the cosine", CosMapTitle = MapTitle,
         };
     }
+
+    /// <summary>What <see cref="CosMap"/> holds, as a figure title ("Cell share of xCos" for an anchored learned head; null: patch cosines).</summary>
+    public string? MapTitle { get; init; }
 
     /// <summary>One JSON object on one line (snake_case keys; see <see cref="WriteJson"/>).</summary>
     public string ToJson()

@@ -56,6 +56,9 @@ public abstract class FacePairVerifier<TEmbedding> : IFacePairVerifier where TEm
     /// <inheritdoc/>
     public abstract string DecidedBy { get; }
 
+    /// <summary>What the cos map holds, as a figure title (null: patch cosines).</summary>
+    public virtual string? MapTitle => null;
+
     /// <summary>The detector, or null for aligned input only.</summary>
     public FaceDetector? Detector => _detector;
 
@@ -191,7 +194,7 @@ public abstract class FacePairVerifier<TEmbedding> : IFacePairVerifier where TEm
                 Variant, null, null, null, null, ms);
         double deciding = DecidedBy == "cosine" ? s.Cosine : s.Xcos;
         return new FacePairVerification(f1, f2, s.Xcos, s.Cosine, CosineSource, DecidedBy, Threshold, FacePairVerification.Decide(deciding, Threshold),
-            Variant, s.CosMap, s.Attention, s.Contributions, s.BiasContribution, ms);
+            Variant, s.CosMap, s.Attention, s.Contributions, s.BiasContribution, ms) { MapTitle = MapTitle };
     }
 
     /// <summary>Reads, aligns and embeds faces; every failure becomes the face's status.</summary>
