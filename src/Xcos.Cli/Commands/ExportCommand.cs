@@ -60,15 +60,16 @@ internal static class ExportCommand
             string[] written;
             if (fmt == "onnx")
             {
-                Directory.CreateDirectory(outPath);
                 var embedding = Path.Combine(outPath, "xcos_embedding.onnx");
                 var head = Path.Combine(outPath, "xcos_pair_head.onnx");
                 var embeddingModel = XcosOnnxExport.BuildEmbeddingModel(weights);
                 var headModel = XcosOnnxExport.BuildPairHeadModel(weights);
-                WriteAtomic(embedding, embeddingModel.ToByteArray());
-                WriteAtomic(head, headModel.ToByteArray());
-                written = [embedding, head];
-                if (quantize) written = [.. written, .. int8.ExportCheckpoint(p, embeddingModel, headModel, embedding, head)];
+                (string Path, byte[] Bytes)[] files = [(embedding, embeddingModel.ToByteArray()), (head, headModel.ToByteArray())];
+                // calibration (which can fail on its faces) runs before anything is written: all files or none
+                if (quantize) files = [.. files, .. int8.QuantizeCheckpoint(p, embeddingModel, headModel, embedding, head)];
+                Directory.CreateDirectory(outPath);
+                WriteAll(files);
+                written = [.. files.Select(f => f.Path)];
             }
             else
             {
@@ -144,10 +145,26 @@ internal static class ExportCommand
     }
 
     // temp file then rename: a failed export never leaves a half-written model where a good one was
-    internal static void WriteAtomic(string path, byte[] bytes)
+    internal static void WriteAtomic(string path, byte[] bytes) => WriteAll([(path, bytes)]);
+
+    /// <summary>Writes every file to a temporary name first and renames them only once all are written; a failure leaves none of them.</summary>
+    internal static void WriteAll(IReadOnlyList<(string Path, byte[] Bytes)> files)
     {
-        var tmp = path + ".tmp";
-        File.WriteAllBytes(tmp, bytes);
-        File.Move(tmp, path, overwrite: true);
+        var temps = new List<string>();
+        try
+        {
+            foreach (var (path, bytes) in files)
+            {
+                var tmp = path + ".tmp";
+                temps.Add(tmp);
+                File.WriteAllBytes(tmp, bytes);
+            }
+        }
+        catch
+        {
+            foreach (var t in temps) File.Delete(t);
+            throw;
+        }
+        foreach (var (path, _) in files) File.Move(path + ".tmp", path, overwrite: true);
     }
 }
