@@ -32,6 +32,12 @@ internal static class ExportCommand
         real.AddTo(cmd, withPrecision: false);
         foreach (var o in new Option[] { format, output, threshold, pairs, root, json }) cmd.Options.Add(o);
         int8.AddTo(cmd);
+        // checked while parsing, so a hint that gets this wrong fails the hint test, not the user
+        cmd.Validators.Add(r =>
+        {
+            if (r.GetValue(int8.Precision) == "int8" && r.GetValue(model.Checkpoint) is null && r.GetValue(int8.FaceModel) is null)
+                r.AddError("--precision int8 quantizes a --checkpoint, or the ONNX face model named by --face-model (not --model).");
+        });
         cmd.SetAction(p =>
         {
             var fmt = p.GetValue(format);
