@@ -102,6 +102,29 @@ public static class Cli
         }
     }
 
+    /// <summary>
+    /// <paramref name="text"/> (an identity, a file name: anything a user or a folder name chose) with control characters
+    /// escaped (\n, \r, \t, \uXXXX, line and paragraph separators too), so a name cannot break a line of output or fake one.
+    /// </summary>
+    public static string Printable(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        if (!text.Any(NeedsEscape)) return text;
+        var b = new System.Text.StringBuilder(text.Length + 8);
+        foreach (var c in text)
+            b.Append(c switch
+            {
+                '\n' => "\\n",
+                '\r' => "\\r",
+                '\t' => "\\t",
+                _ when NeedsEscape(c) => $"\\u{(int)c:X4}",
+                _ => c.ToString(),
+            });
+        return b.ToString();
+    }
+
+    private static bool NeedsEscape(char c) => char.IsControl(c) || c is '\u2028' or '\u2029';
+
     /// <summary>Writes one JSON object on one line to stdout.</summary>
     public static void WriteJson(object value) => Console.Out.WriteLine(JsonSerializer.Serialize(value, value.GetType(), Json));
 }

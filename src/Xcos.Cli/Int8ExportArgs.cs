@@ -32,8 +32,12 @@ internal sealed class Int8ExportArgs
         return precision == "int8";
     }
 
-    /// <summary>Quantizes the checkpoint's embedding model (on faces) and pair head (on the grids of those faces).</summary>
-    public string[] ExportCheckpoint(ParseResult p, ModelProto embedding, ModelProto head, string embeddingPath, string headPath)
+    /// <summary>
+    /// Quantizes the checkpoint's embedding model (on faces) and pair head (on the grids of those faces): the int8 files
+    /// to write next to <paramref name="embeddingPath"/> and <paramref name="headPath"/>, in memory, so the caller writes
+    /// all or nothing.
+    /// </summary>
+    public (string Path, byte[] Bytes)[] QuantizeCheckpoint(ParseResult p, ModelProto embedding, ModelProto head, string embeddingPath, string headPath)
     {
         var (faces, description) = CheckpointFaces(p);
         var feeds = FaceModelQuantizer.Feeds(faces, XcosOnnxExport.ImageInput, new FaceTensorOptions());
@@ -50,14 +54,7 @@ internal sealed class Int8ExportArgs
             headFeeds.Add(new Dictionary<string, (float[], long[])> { [XcosOnnxExport.Grid1Input] = grid, [XcosOnnxExport.Grid2Input] = (next, grid.Shape) });
         }
         var qh = Quantize(head, headFeeds, "grids of " + description, headPath);
-        var written = new List<string>();
-        foreach (var (model, path) in new[] { (q, embeddingPath), (qh, headPath) })
-        {
-            var target = OnnxFaceEmbedder.Int8Path(path);
-            ExportCommand.WriteAtomic(target, model.ToByteArray());
-            written.Add(target);
-        }
-        return [.. written];
+        return [(OnnxFaceEmbedder.Int8Path(embeddingPath), q.ToByteArray()), (OnnxFaceEmbedder.Int8Path(headPath), qh.ToByteArray())];
     }
 
     /// <summary>Quantizes an ONNX face model on raw photos aligned by the detector; writes NAME.int8.onnx into <paramref name="outDir"/>.</summary>

@@ -9,9 +9,9 @@ internal sealed class RealFaceArgs
 {
     public readonly Option<string> Model = new("--model") { Description = "Face model: fr_feature (default), another shipped model (fr_feature_xcos) or a descriptor .json of an ONNX face model", DefaultValueFactory = _ => "fr_feature" };
     public readonly Option<string?> Xcos = new("--xcos") { Description = "xCos variant for ONNX models: weights (derived from the model's own affine head) or learned (the paper's grid layer + attention: learned_head.onnx next to the descriptor, or --learned-head). Default: learned for a model whose descriptor decides by xCos, else weights" };
-    public readonly Option<FileInfo?> LearnedHead = new("--learned-head") { Description = "Learned xCos head (.onnx from `xcos train --mode head --onnx-model`) for --xcos learned (default: learned_head.onnx next to the model's descriptor)" };
+    public readonly Option<FileInfo?> LearnedHead = new("--learned-head") { Description = "Learned xCos head (.onnx from `xcos train --mode head --onnx-model MODEL`) for --xcos learned (default: learned_head.onnx next to the model's descriptor)" };
     public readonly Option<DirectoryInfo?> ModelsDir = new("--models-dir") { Description = "Where `xcos models fetch` put the models (default: $XCOS_MODELS or the user data folder)" };
-    public readonly Option<string> Precision = new("--precision") { Description = "ONNX face model: fp32 (default) or int8 (NAME.int8.onnx next to the model, from `xcos export --face-model NAME --precision int8`)", DefaultValueFactory = _ => "fp32" };
+    public readonly Option<string> Precision = new("--precision") { Description = "ONNX face model: fp32 (default) or int8 (NAME.int8.onnx next to the model, from `xcos export --face-model NAME --format onnx --precision int8 --calibration PHOTOS --out DIR`)", DefaultValueFactory = _ => "fp32" };
 
     /// <summary>Adds the options; <paramref name="withPrecision"/> false where the command has its own --precision (export).</summary>
     public void AddTo(Command command, bool withPrecision = true)
@@ -31,7 +31,7 @@ internal sealed class RealFaceArgs
     public void RejectInt8(ParseResult p)
     {
         if (ParsePrecision(p) == OnnxPrecision.Int8)
-            throw new CliException("--precision int8 runs an ONNX face model (--model); a --checkpoint runs in fp32 (export it with `xcos export --format onnx --precision int8`).", ExitCodes.Usage);
+            throw new CliException("--precision int8 runs an ONNX face model (--model); a --checkpoint runs in fp32 (export it with `xcos export --checkpoint CHECKPOINT --format onnx --precision int8 --out DIR`).", ExitCodes.Usage);
     }
 
     public OnnxFacePairVerifier CreateVerifier(ParseResult p, double? threshold, int threads, bool aligned, bool flip = false)

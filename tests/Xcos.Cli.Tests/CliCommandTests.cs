@@ -147,6 +147,29 @@ public class CliCommandTests
         }
     }
 
+    // All or nothing: calibration that fails (here on a face that is not 112x112) used to leave the fp32 files written
+    // (#23 smaller: int8 export)
+    [Fact]
+    public void ExportOnnxInt8ThatFailsAtCalibrationWritesNothing()
+    {
+        var work = Directory.CreateTempSubdirectory("xcos-int8-fail").FullName;
+        var faces = Directory.CreateDirectory(Path.Combine(work, "faces")).FullName;
+        Xcos.ML.Images.ImageIO.SavePng(new Xcos.ML.Images.RgbImage(64, 64), Path.Combine(faces, "small.png"));
+        var dir = Path.Combine(work, "out");
+        var (code, _, stderr) = CliProcess.Run("export", "--checkpoint", Checkpoint, "--format", "onnx", "--out", dir, "--precision", "int8", "--calibration", faces);
+        Assert.True(code == 1, $"exit {code}: {stderr}");
+        Assert.Contains("small.png: 64x64", stderr);
+        Assert.False(Directory.Exists(dir), string.Join(", ", Directory.Exists(dir) ? Directory.GetFiles(dir) : []));
+
+        // into a folder that holds an earlier export: its files stay as they were
+        Directory.CreateDirectory(dir);
+        File.WriteAllText(Path.Combine(dir, "xcos_embedding.onnx"), "earlier");
+        (code, _, stderr) = CliProcess.Run("export", "--checkpoint", Checkpoint, "--format", "onnx", "--out", dir, "--precision", "int8", "--calibration", faces);
+        Assert.Equal(1, code);
+        Assert.Equal(["xcos_embedding.onnx"], Directory.GetFiles(dir).Select(Path.GetFileName));
+        Assert.Equal("earlier", File.ReadAllText(Path.Combine(dir, "xcos_embedding.onnx")));
+    }
+
     [Fact]
     public void Int8OnACheckpointOrAnMlNetExportIsUsageError()
     {

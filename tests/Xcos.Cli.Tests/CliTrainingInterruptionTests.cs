@@ -107,6 +107,56 @@ public sealed class CliTrainingInterruptionTests : IClassFixture<TinyFaceSet>
         Assert.Equal([1], LoggedEpochs(outDir));
     }
 
+    // A bad value or a key given twice in a training config: one line naming the file and the key, exit 2, and no run
+    // folder left behind (the values are checked before the trainer creates it) (#23 smaller: training config)
+    [Theory]
+    [InlineData("""{ "Epochs": 1, "Temperature": 0 }""", "option Temperature = 0: must be positive")]
+    [InlineData("""{ "Epochs": 1, "Backbone": { "WeightDecay": -1 } }""", "option Backbone.WeightDecay = -1: must be >= 0")]
+    [InlineData("""{ "Epochs": 1, "Threads": -4 }""", "option Threads = -4")]
+    [InlineData("""{ "Epochs": 1, "BatchSize": 3, "batchSize": 64 }""", "key 'batchSize' is given twice")]
+    [InlineData("""{ "arch": { "type": "xCosModel", "args": { "temperature": -1 } } }""", "arch.args.temperature: -1: must be positive")]
+    [InlineData("""{ "optimizers": { "default": { "type": "SGD", "args": { "lr": 0.1, "weight_decay": -1 } } } }""", "optimizers.default.args.weight_decay: -1: must be >= 0")]
+    public void ABadTrainingConfigIsOneLineNamingFileAndKeyAndLeavesNoRunFolder(string json, string expected)
+    {
+        string work = _set.NewOutputDir(), outDir = Path.Combine(work, "run");
+        Directory.CreateDirectory(work);
+        var cfg = Path.Combine(work, "bad.json");
+        File.WriteAllText(cfg, json);
+        var (code, _, err) = CliProcess.Run(Train(outDir, cfg));
+        Assert.True(code == 2, $"exit {code}: {err}");
+        var lines = err.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.True(lines.Length == 1, err);
+        Assert.StartsWith($"xcos: {cfg}: ", lines[0]);
+        Assert.Contains(expected, lines[0]);
+        Assert.False(Directory.Exists(outDir), $"{outDir} was created");
+    }
+
+    // --resume keeps the run's network: a flag that would change it is refused in one line (it failed with a page of
+    // mis-shaped tensors), one that changes nothing says so, and a run with no epoch left says so (#23 smaller: --resume)
+    [Fact]
+    public void ResumeSaysWhatNetworkFlagsDoAndWhenNothingIsLeftToTrain()
+    {
+        string work = _set.NewOutputDir(), outDir = Path.Combine(work, "run");
+        var (code, _, err) = CliProcess.Run(Train(outDir, Config(work, 1)));
+        Assert.True(code == 0, err);
+        var last = Path.Combine(outDir, TrainingFiles.LastCheckpoint);
+        var before = File.ReadAllBytes(last);
+
+        var (refused, _, refusal) = CliProcess.Run("train", "--data", _set.TrainDir, "--out", outDir, "--resume", last, "--depth", "50");
+        Assert.True(refused == 2, $"exit {refused}: {refusal}");
+        var line = Assert.Single(refusal.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("xcos: --depth 50: ", line);
+        Assert.Contains("stages 1,1,1,1", line);
+        Assert.Contains("stages 3,4,14,3", line);
+        Assert.Contains("keeps its network", line);
+        Assert.Equal(before, File.ReadAllBytes(last));
+
+        var (same, _, notes) = CliProcess.Run("train", "--data", _set.TrainDir, "--out", outDir, "--resume", last, "--stages", "1,1,1,1");
+        Assert.True(same == 0, notes);
+        Assert.Contains("note: --stages 1,1,1,1 change(s) nothing", notes);
+        Assert.Contains("has completed 1 of 1 epoch(s): nothing left to train", notes);
+    }
+
     [Fact]
     public void SynthIntoAUsedFolderIsRefusedUntilForce()
     {

@@ -214,6 +214,42 @@ public class GalleryCliTests
         Assert.StartsWith("duplicate", skipped.GetProperty("status").GetString());
     }
 
+    // An identity named with a newline cannot break or fake a line of output; the same photo enrolled under two
+    // identities (they then tie at cosine 1.0) is said at enrolment (#23 smaller: names and identical photos)
+    [Fact]
+    public void Names_with_control_characters_are_printed_escaped_and_one_photo_under_two_identities_is_warned_about()
+    {
+        var dir = Directory.CreateTempSubdirectory("xcos-gal-names").FullName;
+        var root = Path.Combine(dir, "enrol");
+        var evil = Directory.CreateDirectory(Path.Combine(root, "eve\n  1. mallory")).FullName;
+        var bob = Directory.CreateDirectory(Path.Combine(root, "bob")).FullName;
+        var carol = Directory.CreateDirectory(Path.Combine(root, "carol")).FullName;
+        File.Copy(Path.Combine(Tiny, "pair0_image1.png"), Path.Combine(evil, "a.png"));
+        File.Copy(Path.Combine(Tiny, "pair0_image1.png"), Path.Combine(bob, "copy.png"));   // the same bytes under another name
+        File.Copy(Path.Combine(Tiny, "pair1_image1.png"), Path.Combine(carol, "c.png"));
+        File.WriteAllText(Path.Combine(evil, "broken.png"), "not a png");
+        var gallery = Path.Combine(dir, "g.gallery");
+        var (code, stdout, stderr) = CliProcess.Run("enroll", "--gallery", gallery, "--images", root, "--checkpoint", Checkpoint, "--aligned");
+        Assert.True(code == 0, stderr);
+        Assert.Contains("eve\\n  1. mallory/broken.png: undecodable", stdout);
+        Assert.DoesNotContain(stdout.Split('\n'), l => l.StartsWith("  1. mallory", StringComparison.Ordinal));
+        var warning = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries), l => l.StartsWith("warning: ", StringComparison.Ordinal));
+        Assert.Contains("is the same photo as", warning);
+        Assert.Contains("'bob'", warning);
+        Assert.Contains("'eve\\n  1. mallory'", warning);
+
+        (code, stdout, stderr) = CliProcess.Run("identify", "--gallery", gallery, Path.Combine(Tiny, "pair0_image1.png"), "--checkpoint", Checkpoint, "--aligned", "--top", "3", "--threshold", "0.5");
+        Assert.True(code == 0, stderr);
+        Assert.Contains("eve\\n  1. mallory", stdout);
+        Assert.DoesNotContain(stdout.Split('\n'), l => l.StartsWith("  1. mallory", StringComparison.Ordinal));
+        Assert.Equal(4, stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);   // the verdict and three matches
+
+        // different photos under different identities, or one photo twice under one identity, say nothing
+        Assert.Empty(EnrollCommandProbe([("a", Path.Combine(evil, "a.png")), ("a", Path.Combine(bob, "copy.png")), ("c", Path.Combine(carol, "c.png"))]));
+    }
+
+    private static List<string> EnrollCommandProbe(IEnumerable<(string, string)> stored) => Xcos.Cli.Commands.EnrollCommand.SamePhotoUnderTwoIdentities(stored).ToList();
+
     [Fact]
     public void An_enroll_that_fails_on_its_folder_leaves_no_gallery_file()
     {

@@ -50,4 +50,29 @@ public class GalleryMLNetTests
         Assert.Equal(before.GetColumn<float>("IdentityScore").ToArray(), after.GetColumn<float>("IdentityScore").ToArray());
         Assert.Equal(unknown, after.GetColumn<bool>("Unknown").ToArray());
     }
+
+    // A saved identification stage whose gallery is gone: loading throws the stage's own failure, not the two
+    // TargetInvocationExceptions ML.NET's reflection wraps it in (#23 smaller: reload failures)
+    [Fact]
+    public void Loading_an_identification_model_whose_gallery_is_missing_throws_the_cause_not_reflections_wrapper()
+    {
+        MLImageTypeRegistration.Ensure();
+        var dir = Directory.CreateTempSubdirectory("xcos-gal-reload").FullName;
+        var ml = new MLContext(seed: 1);
+        var data = ml.Data.LoadFromEnumerable([new IdentifyFacesInput()]);
+        // the saved form of the stage (its contract name), fitted without a gallery or a face model
+        var model = ml.Transforms.CustomMapping<IdentifyFacesInput, IdentifyFacesOutput>((_, _) => { }, IdentifyFacesFactory.ContractName).Fit(data);
+        var zip = Path.Combine(dir, "identify.zip");
+        ml.Model.Save(model, null, zip);   // an MLImage column has no saved form; the stage needs no input schema to load
+
+        var gallery = Path.Combine(dir, "gone.gallery");
+        IdentifyFacesFactory.UseGallery(gallery);
+        var direct = Record.Exception(() => IdentifyFacesFactory.Shared(IdentifyFacesFactory.GalleryPath()));
+        Assert.NotNull(direct);
+        var ml2 = new MLContext(seed: 2);
+        ml2.ComponentCatalog.RegisterAssembly(typeof(IdentifyFacesFactory).Assembly);
+        var loading = Record.Exception(() => XcosModelArchive.Load(ml2, zip, out _));
+        Assert.IsType(direct.GetType(), loading);
+        Assert.Equal(direct.Message, loading.Message);
+    }
 }

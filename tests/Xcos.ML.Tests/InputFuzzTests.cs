@@ -1,6 +1,8 @@
 using System.Buffers.Binary;
+using System.Security.Cryptography;
 using SixLabors.ImageSharp.Formats.Png;
 using Xcos.ML.Data;
+using Xcos.ML.Gallery;
 using Xcos.ML.Images;
 using Xunit;
 using Xunit.Abstractions;
@@ -8,8 +10,9 @@ using Xunit.Abstractions;
 namespace Xcos.ML.Tests;
 
 /// <summary>
-/// Bounded fuzzing of the image and .bin readers: seeded mutations of a PNG, a JPEG photo and an InsightFace .bin must
-/// each end in a valid result or an <see cref="InvalidDataException"/> naming the input: no other exception, no hang.
+/// Bounded fuzzing of the image, .bin and gallery readers: seeded mutations of a PNG, a JPEG photo, an InsightFace .bin,
+/// a gallery file and its HNSW graph must each end in a valid result or an <see cref="InvalidDataException"/> naming the
+/// input: no other exception, no hang, no crash.
 /// Each run stops at its case count or its time cap, whichever comes first (the count it reached is printed).
 /// </summary>
 public sealed class InputFuzzTests(ITestOutputHelper output)
@@ -65,6 +68,127 @@ public sealed class InputFuzzTests(ITestOutputHelper output)
             // a .bin that parses hands its images to the decoder: they too end in an image or a named refusal
             foreach (var image in images.Take(2)) LoadImage(image);
         }, typeof(InvalidDataException)));
+    }
+
+    private static readonly GalleryModelStamp GalleryModel = new("fuzz-model", "sha256:00", 16, 3);
+
+    private static float[] GalleryEmbedding(int identity, int photo)
+    {
+        var rng = new Random(identity * 100 + photo);
+        return Enumerable.Range(0, 16).Select(i => (i == identity % 16 ? 3f : 0f) + (float)(rng.NextDouble() - 0.5)).ToArray();
+    }
+
+    // A small gallery of every record kind: faces, a removal, faces enrolled after it.
+    private static string SmallGallery(string dir, GalleryIndexKind index)
+    {
+        var path = Path.Combine(dir, "seed.gallery");
+        using var g = FaceGallery.Create(path, GalleryModel, new FaceGalleryOptions { Index = index });
+        for (int id = 0; id < 8; id++)
+            for (int p = 0; p < 2; p++) g.Enroll($"person{id}", GalleryEmbedding(id, p), [id, p, 1], $"person{id}/{p}.jpg");
+        g.RemoveIdentity("person2");
+        g.Enroll("person2", GalleryEmbedding(2, 5), [2, 5, 1], "person2/5.jpg");
+        return path;
+    }
+
+    // The live faces the records whose checksums hold describe (as salvage would keep them), or null when the header is gone.
+    private static SortedSet<string>? LiveByChecksum(byte[] bytes, string path)
+    {
+        GalleryFileFormat.Salvaged found;
+        try { found = GalleryFileFormat.ReadSalvageable(bytes, path); }
+        catch (InvalidDataException) { return null; }
+        var live = new Dictionary<long, string>();
+        foreach (var e in found.Entries)
+        {
+            if (e.Type == GalleryFileFormat.FaceType) live[e.FaceId] = $"{e.FaceId} {e.Identity} {e.Source}";
+            else foreach (var id in live.Where(kv => kv.Value.Split(' ')[1] == e.Identity).Select(kv => kv.Key).ToList()) live.Remove(id);
+        }
+        return new SortedSet<string>(live.Values, StringComparer.Ordinal);
+    }
+
+    private static SortedSet<string> LiveOf(FaceGallery g) =>
+        new(g.Identities.SelectMany(g.FacesOf).Select(f => $"{f.Id} {f.Identity} {f.SourceFile}"), StringComparer.Ordinal);
+
+    /// <summary>
+    /// Bit flips, overwrites, cuts, inserts and repeats of a gallery file: opening it for identification either answers
+    /// from exactly the faces whose records' checksums hold, or refuses naming the file; a writable open never loses a
+    /// record whose checksum held (it may only drop a torn tail) and a refused one changes nothing.
+    /// </summary>
+    [Fact]
+    public void MutatedGalleries()
+    {
+        var dir = Directory.CreateTempSubdirectory("xcos-gallery-fuzz").FullName;
+        var seed = File.ReadAllBytes(SmallGallery(dir, GalleryIndexKind.Exact));
+        var read = Path.Combine(dir, "read.gallery");
+        var write = Path.Combine(dir, "write.gallery");
+        var probe = GalleryEmbedding(1, 9);
+        Report("gallery", Fuzz.Run(seed, 4000, 5000, TimeSpan.FromSeconds(14), bytes =>
+        {
+            var expected = LiveByChecksum(bytes, read);
+            File.WriteAllBytes(write, bytes);
+            try
+            {
+                using (FaceGallery.Open(write, GalleryModel, new FaceGalleryOptions { Index = GalleryIndexKind.Exact })) { }
+                if (expected is not null && LiveByChecksum(File.ReadAllBytes(write), write) is { } after && !after.IsSupersetOf(expected))
+                    throw new InvalidOperationException($"a writable open lost records whose checksums held: {string.Join(", ", expected.Except(after))}");
+            }
+            catch (InvalidDataException)
+            {
+                if (!File.ReadAllBytes(write).AsSpan().SequenceEqual(bytes)) throw new InvalidOperationException("a refused writable open changed the file");
+            }
+
+            File.WriteAllBytes(read, bytes);
+            try
+            {
+                using var g = FaceGallery.Open(read, GalleryModel, new FaceGalleryOptions { Index = GalleryIndexKind.Exact, ReadOnly = true });
+                var answered = LiveOf(g);
+                if (expected is null || !answered.SetEquals(expected))
+                    throw new InvalidOperationException($"answers from {answered.Count} faces; the records whose checksums hold give {expected?.Count.ToString() ?? "none (header damaged)"}");
+                if (g.FaceCount > 0 && g.Search(probe, 3).Count == 0) throw new InvalidOperationException("no answer from a gallery with faces");
+            }
+            catch (InvalidDataException e) when (!e.Message.Contains(read, StringComparison.Ordinal))
+            {
+                throw new InvalidOperationException("refusal without the file's name: " + e.Message);
+            }
+        }, typeof(InvalidDataException)));
+    }
+
+    /// <summary>
+    /// Mutations of the gallery's saved HNSW graph, half of them with both checksums recomputed (as an attacker would):
+    /// the graph is either loaded or rebuilt, never crashes the process, and a rebuilt one answers as the exact scan.
+    /// </summary>
+    [Fact]
+    public void MutatedGalleryGraphs()
+    {
+        var dir = Directory.CreateTempSubdirectory("xcos-graph-fuzz").FullName;
+        var path = SmallGallery(dir, GalleryIndexKind.Hnsw);
+        var graph = HnswGraphFile.PathFor(path);
+        var seed = File.ReadAllBytes(graph);
+        var probes = Enumerable.Range(0, 8).Select(id => GalleryEmbedding(id, 9)).ToList();
+        List<string> exact;
+        using (var g = FaceGallery.Open(path, GalleryModel, new FaceGalleryOptions { Index = GalleryIndexKind.Exact, ReadOnly = true }))
+            exact = probes.Select(q => g.Search(q, 1)[0].Identity).ToList();
+        int resealed = 0;
+        Report("graph", Fuzz.Run(seed, 5000, 5000, TimeSpan.FromSeconds(6), bytes =>
+        {
+            if (bytes.Length > 112 && (bytes[^1] & 1) == 0)
+            {
+                // as an attacker would: the payload length, its SHA-256 and the header's CRC made to fit the change
+                BinaryPrimitives.WriteInt64LittleEndian(bytes.AsSpan(68), bytes.Length - 112);
+                SHA256.HashData(bytes.AsSpan(112)).CopyTo(bytes, 76);
+                BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(108), Xcos.ML.Gallery.Crc32.Compute(bytes.AsSpan(0, 108)));
+                resealed++;
+            }
+            File.WriteAllBytes(graph, bytes);
+            using var g = FaceGallery.Open(path, GalleryModel, new FaceGalleryOptions { Index = GalleryIndexKind.Hnsw, ReadOnly = true });
+            var answers = probes.Select(q => g.Search(q, 1)).ToList();
+            if (answers.Any(a => a.Count == 0)) throw new InvalidOperationException($"no answer ({g.IndexOrigin})");
+            if (g.IndexOrigin.StartsWith("built", StringComparison.Ordinal))
+            {
+                if (!answers.Select(a => a[0].Identity).SequenceEqual(exact)) throw new InvalidOperationException($"a rebuilt graph answers unlike the exact scan ({g.IndexOrigin})");
+                throw new InvalidDataException(g.IndexOrigin);   // counted as refused: the damaged graph was not used
+            }
+        }, typeof(InvalidDataException)));
+        Assert.True(resealed > 0);
     }
 
     // Recomputes each chunk's CRC where the chunk structure still allows it.

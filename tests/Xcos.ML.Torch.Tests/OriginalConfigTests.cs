@@ -36,11 +36,48 @@ public sealed class OriginalConfigTests
     [InlineData("\"type\": \"StepLR\"", "\"type\": \"CosineAnnealingLR\"", "lr_schedulers.default.type: 'CosineAnnealingLR' is not supported")]
     [InlineData("\"type\": \"FaceBinDataLoader\"", "\"type\": \"FaceDataLoader\"", "valid_data_loaders.1.type")]
     [InlineData("\"batch_size\": 48", "\"batch_size\": \"48\"", "data_loader.args.batch_size: expected an integer")]
+    // values out of range are named by the original's key, not the option they become (#23 smaller: training config)
+    [InlineData("\"class_num\": 10572", "\"class_num\": 10572, \"temperature\": 0", "arch.args.temperature: 0: must be positive")]
+    [InlineData("\"class_num\": 10572", "\"class_num\": 10572, \"temperature\": -2.5", "arch.args.temperature: -2.5: must be positive")]
+    [InlineData("\"weight_decay\": 0,", "\"weight_decay\": -1,", "optimizers.default.args.weight_decay: -1: must be >= 0")]
+    [InlineData("\"epochs\": 100,", "\"epochs\": 100, \"threads\": -4,", "trainer.threads: -4: must be 0 (all cores) or a positive count")]
+    [InlineData("\"lr\": 0.001,", "\"lr\": 0.001, \"lr\": 0.1,", "key 'optimizers.default.args.lr' is given twice")]
+    [InlineData("\"n_gpu\": 1,", "\"n_gpu\": 1, \"n_gpu\": 0,", "key 'n_gpu' is given twice")]
     public void UnknownKeysAndUnsupportedValuesAreErrorsNamingTheKey(string find, string replace, string expected)
     {
         var e = Assert.Throws<InvalidDataException>(() => OriginalConfig.Parse(OriginalConfigText.Train.Replace(find, replace), "bad.json"));
         Assert.StartsWith("bad.json: ", e.Message);
         Assert.Contains(expected, e.Message);
+    }
+
+    // A JSON file of trainer options: a value out of range or a key given twice names the file and the key, read alone or
+    // over a resumed run's options (#23 smaller: training config)
+    [Theory]
+    [InlineData("""{ "epochs": 2, "temperature": 0 }""", "option Temperature = 0: must be positive")]
+    [InlineData("""{ "temperature": -1 }""", "option Temperature = -1: must be positive")]
+    [InlineData("""{ "backbone": { "weightDecay": -1 } }""", "option Backbone.WeightDecay = -1: must be >= 0")]
+    [InlineData("""{ "threads": -4 }""", "option Threads = -4: must be 0 (all cores) or a positive count")]
+    [InlineData("""{ "epochs": 2, "Epochs": 5 }""", "key 'Epochs' is given twice")]
+    [InlineData("""{ "head": { "learningRate": 0.1, "LearningRate": 0.5 } }""", "key 'head.LearningRate' is given twice")]
+    public void TrainerOptionsFilesNameTheFileAndTheKeyOfABadValue(string json, string expected)
+    {
+        var path = Path.Combine(Directory.CreateTempSubdirectory("xcos-options").FullName, "options.json");
+        File.WriteAllText(path, json);
+        foreach (var load in new Func<XcosTrainerOptions>[] { () => XcosTrainerOptions.LoadJson(path), () => XcosTrainerOptions.LoadJson(path, new XcosTrainerOptions()) })
+        {
+            var e = Assert.Throws<InvalidDataException>(load);
+            Assert.StartsWith(path + ": ", e.Message);
+            Assert.Contains(expected, e.Message);
+        }
+    }
+
+    [Fact]
+    public void KeysGivenTwiceInDifferentObjectsAreNotDuplicates()
+    {
+        var path = Path.Combine(Directory.CreateTempSubdirectory("xcos-options").FullName, "options.json");
+        File.WriteAllText(path, """{ "backbone": { "learningRate": 0.1 }, "head": { "learningRate": 0.2 }, "stages": [1, 1, 1, 1] }""");
+        var o = XcosTrainerOptions.LoadJson(path);
+        Assert.Equal((0.1, 0.2), (o.Backbone.LearningRate, o.Head.LearningRate));
     }
 
     [Fact]

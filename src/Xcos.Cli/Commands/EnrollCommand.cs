@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Security.Cryptography;
 using System.Text.Json.Serialization;
 using Xcos.ML.Data;
 using Xcos.ML.Gallery;
@@ -62,10 +63,11 @@ internal static class EnrollCommand
             int photos = 0, enrolled = 0;
             int? removed = null;
             var skipped = new List<SkippedJson>();
+            var stored = new List<(string Identity, string File)>();
             if (who is not null)
             {
                 removed = gallery.RemoveIdentity(who);
-                if (removed == 0) throw new CliException($"'{who}' is not enrolled in {name} (identities: {gallery.Identities.Count}).");
+                if (removed == 0) throw new CliException($"'{Cli.Printable(who)}' is not enrolled in {name} (identities: {gallery.Identities.Count}).");
             }
             else
             {
@@ -101,13 +103,14 @@ internal static class EnrollCommand
                         foreach (var r in done)
                         {
                             if (r.Face is null) skipped.Add(new SkippedJson(r.File, r.Identity, r.Status));
-                            else enrolled++;
+                            else { enrolled++; stored.Add((r.Identity, r.File)); }
                         }
                         step(chunk.Length);
                     }
                     return 0;
                 });
             }
+            foreach (var w in SamePhotoUnderTwoIdentities(stored)) Console.Error.WriteLine("warning: " + w);
             // a file gallery's graph is a cache (a database keeps its own index): failing to save it (a full disk) costs a rebuild next time, said in one line, not a crash
             try { file?.SaveIndex(); }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -120,13 +123,36 @@ internal static class EnrollCommand
             else
             {
                 if (file?.RecoveredTail is not null) Console.WriteLine($"recovered: dropped {file.RecoveredTail} (an enrolment cut by a crash)");
-                foreach (var s in skipped) Console.WriteLine($"skipped {s.File}: {s.Status}");
+                foreach (var s in skipped) Console.WriteLine($"skipped {Cli.Printable(s.File)}: {Cli.Printable(s.Status)}");
                 Console.WriteLine(removed is { } n
-                    ? $"removed {n} face(s) of '{who}'; {name} holds {gallery.FaceCount} faces of {gallery.Identities.Count} identities"
+                    ? $"removed {n} face(s) of '{Cli.Printable(who!)}'; {name} holds {gallery.FaceCount} faces of {gallery.Identities.Count} identities"
                     : $"enrolled {enrolled} of {photos} photos ({skipped.Count} skipped); {name} holds {gallery.FaceCount} faces of {gallery.Identities.Count} identities ({encoder.Model.Name}, --xcos {encoder.Model.CodesVariant})");
             }
             return ExitCodes.Ok;
         });
         return cmd;
+    }
+
+    /// <summary>
+    /// Photos of this run stored under two identities with the same content (SHA-256 of the file): each identity then
+    /// holds the same face and a probe of it ties at cosine 1.0, so a mislabelled copy is said, one line per pair.
+    /// </summary>
+    internal static IEnumerable<string> SamePhotoUnderTwoIdentities(IEnumerable<(string Identity, string File)> stored)
+    {
+        var first = new Dictionary<string, (string Identity, string File)>(StringComparer.Ordinal);
+        foreach (var (identity, file) in stored)
+        {
+            string hash;
+            try
+            {
+                using var f = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+                hash = Convert.ToHexStringLower(SHA256.HashData(f));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { continue; }   // gone since it was read: nothing to compare
+            if (!first.TryGetValue(hash, out var earlier)) first[hash] = (identity, file);
+            else if (!string.Equals(earlier.Identity, identity, StringComparison.Ordinal))
+                yield return $"{Cli.Printable(file)} ('{Cli.Printable(identity)}') is the same photo as {Cli.Printable(earlier.File)} ('{Cli.Printable(earlier.Identity)}') " +
+                    $"(SHA-256 {hash[..12]}...): both identities hold it, and a probe of it ties at cosine 1.0 between them";
+        }
     }
 }

@@ -32,6 +32,12 @@ internal static class ExportCommand
         real.AddTo(cmd, withPrecision: false);
         foreach (var o in new Option[] { format, output, threshold, pairs, root, json }) cmd.Options.Add(o);
         int8.AddTo(cmd);
+        // checked while parsing, so a hint that gets this wrong fails the hint test, not the user
+        cmd.Validators.Add(r =>
+        {
+            if (r.GetValue(int8.Precision) == "int8" && r.GetValue(model.Checkpoint) is null && r.GetValue(int8.FaceModel) is null)
+                r.AddError("--precision int8 quantizes a --checkpoint, or the ONNX face model named by --face-model (not --model).");
+        });
         cmd.SetAction(p =>
         {
             var fmt = p.GetValue(format);
@@ -60,15 +66,16 @@ internal static class ExportCommand
             string[] written;
             if (fmt == "onnx")
             {
-                Directory.CreateDirectory(outPath);
                 var embedding = Path.Combine(outPath, "xcos_embedding.onnx");
                 var head = Path.Combine(outPath, "xcos_pair_head.onnx");
                 var embeddingModel = XcosOnnxExport.BuildEmbeddingModel(weights);
                 var headModel = XcosOnnxExport.BuildPairHeadModel(weights);
-                WriteAtomic(embedding, embeddingModel.ToByteArray());
-                WriteAtomic(head, headModel.ToByteArray());
-                written = [embedding, head];
-                if (quantize) written = [.. written, .. int8.ExportCheckpoint(p, embeddingModel, headModel, embedding, head)];
+                (string Path, byte[] Bytes)[] files = [(embedding, embeddingModel.ToByteArray()), (head, headModel.ToByteArray())];
+                // calibration (which can fail on its faces) runs before anything is written: all files or none
+                if (quantize) files = [.. files, .. int8.QuantizeCheckpoint(p, embeddingModel, headModel, embedding, head)];
+                Directory.CreateDirectory(outPath);
+                WriteAll(files);
+                written = [.. files.Select(f => f.Path)];
             }
             else
             {
@@ -144,10 +151,26 @@ internal static class ExportCommand
     }
 
     // temp file then rename: a failed export never leaves a half-written model where a good one was
-    internal static void WriteAtomic(string path, byte[] bytes)
+    internal static void WriteAtomic(string path, byte[] bytes) => WriteAll([(path, bytes)]);
+
+    /// <summary>Writes every file to a temporary name first and renames them only once all are written; a failure leaves none of them.</summary>
+    internal static void WriteAll(IReadOnlyList<(string Path, byte[] Bytes)> files)
     {
-        var tmp = path + ".tmp";
-        File.WriteAllBytes(tmp, bytes);
-        File.Move(tmp, path, overwrite: true);
+        var temps = new List<string>();
+        try
+        {
+            foreach (var (path, bytes) in files)
+            {
+                var tmp = path + ".tmp";
+                temps.Add(tmp);
+                File.WriteAllBytes(tmp, bytes);
+            }
+        }
+        catch
+        {
+            foreach (var t in temps) File.Delete(t);
+            throw;
+        }
+        foreach (var (path, _) in files) File.Move(path + ".tmp", path, overwrite: true);
     }
 }

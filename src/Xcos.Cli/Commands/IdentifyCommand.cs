@@ -100,13 +100,13 @@ internal static class IdentifyCommand
         }
         if (json)
             Cli.WriteJson(IdentificationJson.From(probe.FullName, r, identifier.Gallery.FaceCount));
-        else if (enc.Status != FaceStatus.Ok) Console.WriteLine($"no face found in {probe.FullName}");
+        else if (enc.Status != FaceStatus.Ok) Console.WriteLine($"no face found in {Cli.Printable(probe.FullName)}");
         else
         {
             Console.WriteLine(r.Unknown ? $"unknown: best cosine {(r.Matches.Count > 0 ? r.Matches[0].Cosine : (double?)null):F4} is under the threshold {r.Threshold:F3}"
-                : $"{r.Matches[0].Identity}: cosine {r.Matches[0].Cosine:F4} >= threshold {r.Threshold:F3}");
+                : $"{Cli.Printable(r.Matches[0].Identity)}: cosine {r.Matches[0].Cosine:F4} >= threshold {r.Threshold:F3}");
             foreach (var (m, i) in r.Matches.Select((m, i) => (m, i)))
-                Console.WriteLine($"{i + 1,3}. {m.Identity,-28} cosine {m.Cosine:F4}   xCos {m.Score:F4}   {m.Face.SourceFile}");
+                Console.WriteLine($"{i + 1,3}. {Cli.Printable(m.Identity),-28} cosine {m.Cosine:F4}   xCos {m.Score:F4}   {Cli.Printable(m.Face.SourceFile)}");
             if (explain is not null) Console.WriteLine($"figure: {explain.FullName}");
         }
         return enc.Status == FaceStatus.Ok ? ExitCodes.Ok : ExitCodes.Failure;
@@ -136,7 +136,7 @@ internal static class IdentifyCommand
             Console.WriteLine($"{result.Outcomes.Count} of {result.Probes} probes searched ({c.Mated} mated, {c.NonMated} non-mated) against {identifier.Gallery.FaceCount} faces of {identifier.Gallery.Identities.Count} identities");
             foreach (var (name, r) in new[] { ("cosine (the model)", c), ($"{identifier.Encoder.Model.CodesVariant} xCos re-rank", result.Xcos) })
                 Console.WriteLine($"{name,-20} rank-1 {r.Rank1:F4}  rank-5 {r.Rank5:F4}  TPIR@FPIR={r.Fpir:G2} " + (r.Tpir is { } t ? $"{t:F4} (achieved FPIR {r.AchievedFpir:F4})" : "n/a") + (r.Note is null ? "" : $"  [{r.Note}]"));
-            foreach (var s in result.Skipped) Console.WriteLine($"skipped line {s.Line} {s.File}: {s.Reason}");
+            foreach (var s in result.Skipped) Console.WriteLine($"skipped line {s.Line} {Cli.Printable(s.File)}: {Cli.Printable(s.Reason)}");
         }
         return ExitCodes.Ok;
     }

@@ -27,7 +27,7 @@ public static class OcclusionCommand
         var pairs = new Option<FileInfo?>("--pairs") { Description = "Pair set of aligned 112x112 faces (.bin, pairs.txt or TSV): the blob-level measurement of --checkpoint or --learned-head." };
         var root = new Option<DirectoryInfo?>("--root") { Description = "Image root of the pair file (default: its folder)." };
         var checkpoints = new Option<FileInfo[]>("--checkpoint") { Description = "Checkpoint(s); architecture read from the keys.", AllowMultipleArgumentsPerToken = true };
-        var heads = new Option<FileInfo[]>("--learned-head") { Description = "Instead of --checkpoint: learned xCos head(s) (.onnx from `xcos train --mode head --onnx-model`) on the ONNX face model --model; the cosine is the model's own.", AllowMultipleArgumentsPerToken = true };
+        var heads = new Option<FileInfo[]>("--learned-head") { Description = "Instead of --checkpoint: learned xCos head(s) (.onnx from `xcos train --mode head --onnx-model MODEL`) on the ONNX face model --model; the cosine is the model's own.", AllowMultipleArgumentsPerToken = true };
         var faceModel = new Option<string>("--model") { Description = "Face model: of --learned-head, or the model whose learned xCos the benchmark measures (fr_feature with its learned head, fr_feature_xcos, or a descriptor .json).", DefaultValueFactory = _ => "fr_feature" };
         var modelsDir = new Option<DirectoryInfo?>("--models-dir") { Description = "Models folder for --model (default: $XCOS_MODELS or the user data folder)." };
         var names = new Option<string[]>("--name") { Description = "Name of each checkpoint in the plot (default: file names).", AllowMultipleArgumentsPerToken = true };

@@ -8,6 +8,7 @@ using Xcos.ML.Torch.Checkpoints;
 using Xcos.ML.Torch.Config;
 using Xcos.ML.Torch.Data;
 using Xcos.ML.Torch.FaceModels;
+using Xcos.ML.Torch.Networks;
 using Xcos.ML.Torch.Training;
 
 namespace Xcos.Cli.Commands;
@@ -62,7 +63,7 @@ public static class TrainCommand
         cmd.SetAction(parse =>
         {
             string? resumeFrom = parse.GetValue(a.Resume);
-            var (options, recipe) = ResumedOrConfigured(parse, a, resumeFrom);
+            var (options, recipe, resumed) = ResumedOrConfigured(parse, a, resumeFrom);
             options = WithFlags(parse, a, options);
             if (options.Mode == TrainingMode.Occlusion) return Occlusion(parse, a, options, recipe, resumeFrom);
             if (parse.GetValue(a.Detect) && parse.GetValue(a.OnnxModel) is null) throw new CliException("--detect needs --onnx-model.", ExitCodes.Usage);
@@ -71,6 +72,7 @@ public static class TrainCommand
             if (onnxSource is not null) options = OnOnnxModel(parse, a, options, onnxSource, detector);
             try { options.Validate(); }
             catch (ArgumentException e) { throw new CliException(e.Message, ExitCodes.Usage); }
+            if (resumed is not null) CheckResume(parse, a, resumed, options, resumeFrom!);
             string outDir = OutputFolder(parse, a, recipe, resumeFrom);
             var (train, pairSets) = LoadData(parse, a, recipe);
             using var stop = new StopOnSignal();
@@ -122,17 +124,21 @@ public static class TrainCommand
         return doc.RootElement.EnumerateObject().Any(p => p.Name.ToLowerInvariant() is "backbone" or "gridlayer" or "attention");
     }
 
-    /// <summary>Defaults, replaced by the resumed run's options, then by --config (flags come after).</summary>
-    private static (XcosTrainerOptions Options, OriginalConfig? Recipe) ResumedOrConfigured(ParseResult parse, Args a, string? resumeFrom)
+    /// <summary>
+    /// Defaults, replaced by the resumed run's options, then by --config (flags come after); also the resumed run's own
+    /// options (null unless --resume names a training checkpoint of this trainer).
+    /// </summary>
+    private static (XcosTrainerOptions Options, OriginalConfig? Recipe, XcosTrainerOptions? Resumed) ResumedOrConfigured(ParseResult parse, Args a, string? resumeFrom)
     {
         var o = new XcosTrainerOptions();
+        XcosTrainerOptions? resumed = null;
         // a torch.save file (the original trainer's checkpoint) brings weights and its epoch, not our options
         if (resumeFrom is not null && TrainingCheckpoint.IsTrainingCheckpoint(resumeFrom))
         {
-            try { o = TrainingCheckpoint.ReadOptions(resumeFrom); }
+            try { o = resumed = TrainingCheckpoint.ReadOptions(resumeFrom); }
             catch (CheckpointException e) { throw new CliException(e.Message); }
         }
-        if (parse.GetValue(a.Config) is not { } cfg) return (o, null);
+        if (parse.GetValue(a.Config) is not { } cfg) return (o, null, resumed);
         if (!File.Exists(cfg)) throw new CliException($"{cfg}: config file not found.", ExitCodes.Usage);
         OriginalConfig? recipe = null;
         try
@@ -142,7 +148,56 @@ public static class TrainCommand
         }
         catch (InvalidDataException e) { throw new CliException(e.Message, ExitCodes.Usage); }
         if (recipe?.Warning is { } warning) Console.Error.WriteLine("warning: " + warning);
-        return (o, recipe);
+        return (o, recipe, resumed);
+    }
+
+    /// <summary>
+    /// A resumed run keeps its network: flags (or a --config) that would change it are refused in one line, where the
+    /// checkpoint's weights then failed to fit with a page of mis-shaped tensors; network flags that change nothing
+    /// (the run's own values, or a --depth in head mode) are said to change nothing; a run that has done all its epochs says so.
+    /// </summary>
+    private static void CheckResume(ParseResult parse, Args a, XcosTrainerOptions resumed, XcosTrainerOptions options, string resumeFrom)
+    {
+        var given = new (Option Option, string Text)[]
+        {
+            (a.Mode, $"--mode {parse.GetValue(a.Mode)}"), (a.Arch, $"--arch {parse.GetValue(a.Arch)}"), (a.Depth, $"--depth {parse.GetValue(a.Depth)}"),
+            (a.Stages, $"--stages {parse.GetValue(a.Stages)}"), (a.TargetArch, $"--target-arch {parse.GetValue(a.TargetArch)}"),
+            (a.TargetDepth, $"--target-depth {parse.GetValue(a.TargetDepth)}"), (a.TargetStages, $"--target-stages {parse.GetValue(a.TargetStages)}"),
+        }.Where(f => parse.GetResult(f.Option) is { Implicit: false }).Select(f => f.Text).ToList();
+        string was = Network(resumed), now = Network(options);
+        if (was != now)
+        {
+            string by = given.Count > 0 ? string.Join(" ", given) : $"--config {parse.GetValue(a.Config)}";
+            throw new CliException($"{by}: {resumeFrom} was trained as {was}, this asks for {now}; a resumed run keeps its network: " +
+                "drop the change, or start a new run (another --out, or --force).", ExitCodes.Usage);
+        }
+        if (given.Count > 0) Console.Error.WriteLine($"note: {string.Join(" ", given)} change(s) nothing: {resumeFrom} continues as {was}.");
+        var state = TrainingCheckpoint.ReadState(resumeFrom);
+        if (state.CompletedEpochs >= options.Epochs)
+            Console.Error.WriteLine($"note: {resumeFrom} has completed {state.CompletedEpochs} of {options.Epochs} epoch(s): nothing left to train; raise --epochs to continue.");
+    }
+
+    // What a checkpoint's weights must fit: the modules each mode builds, and their shapes.
+    private static string Network(XcosTrainerOptions o)
+    {
+        static string Layout(string arch, int[]? stages, int depth)
+        {
+            try
+            {
+                var (kind, nameDepth) = BackboneFactory.Parse(arch);
+                return kind == "mobilefacenet" ? kind : $"{kind} stages {string.Join(',', stages ?? BackboneFactory.StagesFor(nameDepth ?? depth))}";
+            }
+            catch (ArgumentException) { return $"{arch} depth {depth}"; }
+        }
+        string grid = $"{o.GridChannels} grid channels, grid {o.GridSize}";
+        bool onnxTarget = o.TargetCheckpoint?.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase) == true || o.TargetCheckpoint?.EndsWith(".json", StringComparison.OrdinalIgnoreCase) == true;
+        string target = o.TargetCheckpoint is null ? "" : onnxTarget ? "an ONNX face model" : Layout(o.TargetArch, o.TargetStages, o.TargetDepth);
+        return o.Mode switch
+        {
+            TrainingMode.Full => $"full mode, {Layout(o.Arch, o.Stages, o.Depth)}, {grid}" + (target.Length > 0 ? $", target {target}" : ""),
+            TrainingMode.Head => $"head mode on {target}, {grid}",
+            _ => $"{o.Mode.ToText()} mode from {o.FineTuneFrom}",
+        };
     }
 
     /// <summary>The flags given on the command line win over everything else.</summary>

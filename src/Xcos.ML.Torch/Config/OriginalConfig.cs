@@ -74,8 +74,15 @@ public sealed record OriginalConfig
 
     private static JsonDocument ParseDocument(string json, string source)
     {
-        try { return JsonDocument.Parse(json, new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true }); }
+        JsonDocument doc;
+        try { doc = JsonDocument.Parse(json, new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true }); }
         catch (JsonException e) { throw new InvalidDataException($"{source}: not valid JSON ({e.Message})", e); }
+        if (JsonDuplicateKeys.Find(json, StringComparer.Ordinal) is { } twice)
+        {
+            doc.Dispose();
+            throw new InvalidDataException($"{source}: key '{twice}' is given twice; keep one (JSON would silently take the last).");
+        }
+        return doc;
     }
 
     internal static string Format(double v) => v.ToString("R", CultureInfo.InvariantCulture);

@@ -73,7 +73,7 @@ internal sealed class OriginalConfigReader(string source)
                 case "epochs": o = o with { Epochs = Int(p.Value, key) }; break;
                 case "save_dir": saveDir = Str(p.Value, key); break;
                 case "seed": o = o with { Seed = Int(p.Value, key) }; break;
-                case "threads": o = o with { Threads = Int(p.Value, key) }; break;
+                case "threads": o = o with { Threads = Int(p.Value, key) >= 0 ? Int(p.Value, key) : throw Error(key, $"{p.Value.GetRawText()}: must be 0 (all cores) or a positive count") }; break;
                 // checkpoints are written every epoch, the best chosen by the first validation set's xCos accuracy
                 case "save_freq" or "monitor" or "monitored_metric" or "monitor_mode" or "monitored_loader" or "verbosity": _ignored.Add(key); break;
                 default: throw Unknown(key, ["epochs", "save_dir", "seed", "threads", "save_freq", "monitor", "monitored_metric", "monitor_mode", "monitored_loader", "verbosity"]);
@@ -106,7 +106,7 @@ internal sealed class OriginalConfigReader(string source)
                             "stages" => o with { Stages = Ints(a.Value, key) },
                             "grid_channels" => o with { GridChannels = Int(a.Value, key) },
                             "grid_size" => o with { GridSize = Int(a.Value, key) },
-                            "temperature" => o with { Temperature = Num(a.Value, key) },
+                            "temperature" => o with { Temperature = Positive(a.Value, key) },
                             "target_checkpoint" => o with { TargetCheckpoint = Path.GetFullPath(Str(a.Value, key)) },
                             "target_arch" => o with { TargetArch = Str(a.Value, key) },
                             "target_depth" => o with { TargetDepth = Int(a.Value, key), TargetStages = null },
@@ -298,11 +298,11 @@ internal sealed class OriginalConfigReader(string source)
                     string key = $"{at}.args.{a.Name}";
                     s = a.Name switch
                     {
-                        "lr" => s with { LearningRate = Num(a.Value, key) },
-                        "weight_decay" => s with { WeightDecay = Num(a.Value, key) },
-                        "momentum" when kind == OptimizerKind.Sgd => s with { Momentum = Num(a.Value, key) },
+                        "lr" => s with { LearningRate = Positive(a.Value, key) },
+                        "weight_decay" => s with { WeightDecay = NonNegative(a.Value, key) },
+                        "momentum" when kind == OptimizerKind.Sgd => s with { Momentum = NonNegative(a.Value, key) },
                         "amsgrad" when kind == OptimizerKind.Adam => s with { Amsgrad = Bool(a.Value, key) },
-                        "eps" when kind == OptimizerKind.Adam => s with { Epsilon = Num(a.Value, key) },
+                        "eps" when kind == OptimizerKind.Adam => s with { Epsilon = Positive(a.Value, key) },
                         "betas" when kind == OptimizerKind.Adam => Ints2(a.Value, key) is var (b1, b2) ? s with { Beta1 = b1, Beta2 = b2 } : s,
                         _ => throw Unknown(key, kind == OptimizerKind.Sgd ? ["lr", "weight_decay", "momentum"] : ["lr", "weight_decay", "amsgrad", "eps", "betas"]),
                     };
@@ -390,6 +390,9 @@ internal sealed class OriginalConfigReader(string source)
 
     private string Str(JsonElement e, string key) => e.ValueKind == JsonValueKind.String ? e.GetString()! : throw Error(key, $"expected a string, found {e.GetRawText()}");
     private double Num(JsonElement e, string key) => e.ValueKind == JsonValueKind.Number ? e.GetDouble() : throw Error(key, $"expected a number, found {e.GetRawText()}");
+    // ranges checked where the key is known, so the message names the original's key (arch.args.temperature), not the option
+    private double Positive(JsonElement e, string key) => Num(e, key) is var v && v > 0 && double.IsFinite(v) ? v : throw Error(key, $"{e.GetRawText()}: must be positive and finite");
+    private double NonNegative(JsonElement e, string key) => Num(e, key) is var v && v >= 0 && double.IsFinite(v) ? v : throw Error(key, $"{e.GetRawText()}: must be >= 0 and finite");
     private bool Bool(JsonElement e, string key) => e.ValueKind is JsonValueKind.True or JsonValueKind.False ? e.GetBoolean() : throw Error(key, $"expected true or false, found {e.GetRawText()}");
     private int Int(JsonElement e, string key) => e.ValueKind == JsonValueKind.Number && e.TryGetInt32(out int v) ? v : throw Error(key, $"expected an integer, found {e.GetRawText()}");
     private int[] Ints(JsonElement e, string key) => e.ValueKind == JsonValueKind.Array ? e.EnumerateArray().Select(x => Int(x, key)).ToArray() : throw Error(key, $"expected an array of integers, found {e.GetRawText()}");

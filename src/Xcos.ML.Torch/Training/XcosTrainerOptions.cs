@@ -228,10 +228,22 @@ public sealed record XcosTrainerOptions
         TargetStages = withTarget ? (TargetStages ?? (BackboneFactory.Parse(TargetArch).Kind == "mobilefacenet" ? null : BackboneFactory.StagesFor(TargetDepth))) : null,
     };
 
-    /// <summary>Checks ranges; throws <see cref="ArgumentException"/> naming the option.</summary>
+    /// <summary>Checks ranges and what the mode needs; throws <see cref="ArgumentException"/> naming the option.</summary>
     public void Validate()
     {
-        void Need(bool ok, string name, object? value, string what) { if (!ok) throw new ArgumentException($"option {name} = {value}: {what}."); }
+        ValidateValues();
+        void Need(bool ok, string name, string what) { if (!ok) throw new ArgumentException($"option {name} = null: {what}."); }
+        Need(Mode != TrainingMode.Occlusion || TargetCheckpoint is not null, nameof(TargetCheckpoint), "occlusion mode needs the frozen face model (ONNX)");
+        Need(Mode != TrainingMode.Head || TargetCheckpoint is not null, nameof(TargetCheckpoint), "head mode needs the frozen model's checkpoint");
+    }
+
+    /// <summary>
+    /// Checks each value's range on its own (what a config file alone can get wrong, whatever flags or a resumed run add);
+    /// throws <see cref="ArgumentException"/> naming the option as the JSON options name it.
+    /// </summary>
+    public void ValidateValues()
+    {
+        static void Need(bool ok, string name, object? value, string what) { if (!ok) throw new ArgumentException(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"option {name} = {value}: {what}.")); }
         Need(Epochs >= 1, nameof(Epochs), Epochs, "must be at least 1");
         Need(BatchSize >= 2, nameof(BatchSize), BatchSize, "must be at least 2 (BatchNorm in train mode)");
         Need(GridChannels >= 1, nameof(GridChannels), GridChannels, "must be positive");
@@ -248,10 +260,18 @@ public sealed record XcosTrainerOptions
         Need(CleanShare is >= 0 and <= 1, nameof(CleanShare), CleanShare, "must be in [0, 1]");
         Need(DistillationWeight >= 0 && VerificationWeight >= 0, nameof(DistillationWeight), $"{DistillationWeight}/{VerificationWeight}", "loss weights must be >= 0");
         Need(SettingsPairs >= 20, nameof(SettingsPairs), SettingsPairs, "must be at least 20");
-        Need(Mode != TrainingMode.Occlusion || TargetCheckpoint is not null, nameof(TargetCheckpoint), "null", "occlusion mode needs the frozen face model (ONNX)");
-        Need(Mode != TrainingMode.Head || TargetCheckpoint is not null, nameof(TargetCheckpoint), "null", "head mode needs the frozen model's checkpoint");
+        // a temperature of 0 divides the attention logits by zero; a negative one inverts the attention
+        Need(Temperature > 0 && double.IsFinite(Temperature), nameof(Temperature), Temperature, "must be positive and finite");
+        Need(Threads is null or >= 0, nameof(Threads), Threads, "must be 0 (all cores) or a positive count");
         foreach (var (n, o) in new[] { (nameof(Backbone), Backbone), (nameof(Head), Head), (nameof(Attention), Attention), (nameof(GridLayer), GridLayer) })
+        {
             Need(o.LearningRate > 0 && double.IsFinite(o.LearningRate), n + ".LearningRate", o.LearningRate, "must be positive and finite");
+            Need(o.WeightDecay >= 0 && double.IsFinite(o.WeightDecay), n + ".WeightDecay", o.WeightDecay, "must be >= 0 and finite (a negative decay grows the weights)");
+            Need(o.Momentum >= 0 && double.IsFinite(o.Momentum), n + ".Momentum", o.Momentum, "must be >= 0 and finite");
+            Need(o.Beta1 is >= 0 and < 1, n + ".Beta1", o.Beta1, "must be in [0, 1)");
+            Need(o.Beta2 is >= 0 and < 1, n + ".Beta2", o.Beta2, "must be in [0, 1)");
+            Need(o.Epsilon > 0 && double.IsFinite(o.Epsilon), n + ".Epsilon", o.Epsilon, "must be positive and finite");
+        }
     }
 
     /// <summary>JSON settings used by <see cref="LoadJson(string)"/> and <see cref="ToJson"/>.</summary>
@@ -266,18 +286,34 @@ public sealed record XcosTrainerOptions
     };
 
     /// <summary>Reads options from a JSON file; missing properties keep their defaults.</summary>
-    /// <exception cref="InvalidDataException">The file is not valid JSON for these options (message names the file).</exception>
+    /// <exception cref="InvalidDataException">The file is not valid JSON for these options, gives a key twice or a value out of
+    /// range (<see cref="ValidateValues"/>); the message names the file and the key.</exception>
     public static XcosTrainerOptions LoadJson(string path)
     {
         try
         {
-            return JsonSerializer.Deserialize<XcosTrainerOptions>(File.ReadAllText(path), JsonOptions)
-                ?? throw new InvalidDataException($"{path}: the JSON is null.");
+            var text = File.ReadAllText(path);
+            RefuseDuplicateKeys(path, text);
+            return Checked(path, JsonSerializer.Deserialize<XcosTrainerOptions>(text, JsonOptions) ?? throw new InvalidDataException($"{path}: the JSON is null."));
         }
         catch (JsonException e)
         {
             throw new InvalidDataException($"{path}: not valid trainer options ({e.Message})", e);
         }
+    }
+
+    // property names match case-insensitively, so "lr" and "LR" are the same key given twice
+    private static void RefuseDuplicateKeys(string path, string text)
+    {
+        if (Config.JsonDuplicateKeys.Find(text, StringComparer.OrdinalIgnoreCase) is { } twice)
+            throw new InvalidDataException($"{path}: key '{twice}' is given twice; keep one (JSON would silently take the last).");
+    }
+
+    private static XcosTrainerOptions Checked(string path, XcosTrainerOptions o)
+    {
+        try { o.ValidateValues(); }
+        catch (ArgumentException e) { throw new InvalidDataException($"{path}: {e.Message}", e); }
+        return o;
     }
 
     /// <summary>
@@ -290,13 +326,15 @@ public sealed record XcosTrainerOptions
         ArgumentNullException.ThrowIfNull(baseOptions);
         try
         {
-            var overlay = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path), documentOptions: new JsonDocumentOptions
+            var text = File.ReadAllText(path);
+            RefuseDuplicateKeys(path, text);
+            var overlay = System.Text.Json.Nodes.JsonNode.Parse(text, documentOptions: new JsonDocumentOptions
             {
                 CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true,
             }) as System.Text.Json.Nodes.JsonObject ?? throw new InvalidDataException($"{path}: expected a JSON object of trainer options.");
             var merged = (System.Text.Json.Nodes.JsonObject)JsonSerializer.SerializeToNode(baseOptions, JsonOptions)!;
             Overlay(merged, overlay);
-            return merged.Deserialize<XcosTrainerOptions>(JsonOptions) ?? throw new InvalidDataException($"{path}: the JSON is null.");
+            return Checked(path, merged.Deserialize<XcosTrainerOptions>(JsonOptions) ?? throw new InvalidDataException($"{path}: the JSON is null."));
         }
         catch (JsonException e)
         {

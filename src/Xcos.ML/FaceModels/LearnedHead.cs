@@ -50,7 +50,7 @@ public sealed class LearnedHead : IDisposable
 
     private LearnedHead(string path, byte[]? bytes, int intraOpThreads)
     {
-        if (bytes is null && !File.Exists(path)) throw new FileNotFoundException($"learned xCos head not found: {path} (train one with `xcos train --mode head --onnx-model`)", path);
+        if (bytes is null && !File.Exists(path)) throw new FileNotFoundException($"learned xCos head not found: {path} (train one with `xcos train --mode head --onnx-model fr_feature --data FACES --out DIR`)", path);
         _session = OnnxSessions.Open(path, bytes, intraOpThreads);
         try
         {

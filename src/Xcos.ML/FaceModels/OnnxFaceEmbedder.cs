@@ -80,7 +80,7 @@ public sealed class OnnxFaceEmbedder : IDisposable
         {
             string int8 = Int8Path(onnxPath);
             if (!File.Exists(int8))
-                throw new FileNotFoundException($"int8 model {int8} not found; make it with `xcos export --format onnx --model {descriptor.Name} --precision int8 --calibration PHOTOS --out {Path.GetDirectoryName(Path.GetFullPath(onnxPath))}`", int8);
+                throw new FileNotFoundException($"int8 model {int8} not found; make it with `xcos export --format onnx --face-model {descriptor.Name} --precision int8 --calibration PHOTOS --out {Path.GetDirectoryName(Path.GetFullPath(onnxPath))}`", int8);
             var q = OnnxModelFile.Load(int8);
             if (!OnnxQuantizer.IsQuantized(q.Model)) throw new InvalidDataException($"{int8}: not an int8 model written by the quantizer (no {OnnxQuantizer.QuantizationKey} metadata)");
             // The quantizer keeps value names, so the float model's map is the same value here.

@@ -335,7 +335,7 @@ public sealed class FaceGallery : IFaceGallery
                     for (int i = 0; i < header.Faces; i++) digest.Append(faces[i].Id, faces[i].Embedding);
                     if (!digest.Current().Hash.AsSpan().SequenceEqual(header.ContentHash))
                         why = $"{graphPath}: saved for other faces (removed since, or another gallery's graph)";
-                    else if (HnswGraphFile.TryLoad(graphPath, header, Model.EmbeddingDim, _options.Hnsw, out why) is { } loaded)
+                    else if (HnswGraphFile.TryLoad(graphPath, header, Model.EmbeddingDim, _options.Hnsw, faces.Take((int)header.Faces).Select(f => f.Id).ToList(), out why) is { } loaded)
                     {
                         var since = faces.Skip((int)header.Faces).ToList();
                         AddInChunks(loaded, since);

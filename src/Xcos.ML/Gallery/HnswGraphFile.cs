@@ -19,7 +19,9 @@ namespace Xcos.ML.Gallery;
 /// The file is only a cache: it is used when its header, both digests and its size all check out and the gallery still
 /// begins with the same N faces (faces enrolled after it was saved are then added to the loaded graph); anything else
 /// (another gallery's graph, a removal since, other graph settings, a cut or corrupt file) reads as stale and the
-/// caller rebuilds. USearch trusts the bytes it loads, so the payload's SHA-256 is checked before it sees them.
+/// caller rebuilds. USearch trusts the bytes it loads, so the payload's SHA-256 and then its structure (node count,
+/// levels, neighbour slots in range; <see cref="HnswGraphStructure"/>) are checked before it sees them: a digest proves
+/// integrity, not origin.
 /// Written with ordinary writes (space reserved first) to a temporary file next to it, flushed, then renamed over the
 /// old one; a full disk is an <see cref="IOException"/> and leaves no temporary file.
 /// </summary>
@@ -125,10 +127,12 @@ public static class HnswGraphFile
 
     /// <summary>
     /// Loads the graph when its header (already read, its content digest already compared by the caller) matches
-    /// <paramref name="dimension"/> and <paramref name="settings"/> and its payload checks out; otherwise null with the
-    /// reason in <paramref name="why"/>.
+    /// <paramref name="dimension"/> and <paramref name="settings"/> and its payload checks out, both its checksum and its
+    /// structure (<see cref="HnswGraphStructure"/>: the digest proves integrity, not origin, and a crafted graph with
+    /// recomputed checksums must never reach native code), holding exactly the faces <paramref name="keys"/>; otherwise
+    /// null with the reason in <paramref name="why"/>.
     /// </summary>
-    internal static HnswVectorIndex? TryLoad(string path, Header header, int dimension, HnswSettings settings, out string why)
+    internal static HnswVectorIndex? TryLoad(string path, Header header, int dimension, HnswSettings settings, IReadOnlyCollection<long> keys, out string why)
     {
         why = "";
         if (header.Dimension != dimension || header.Connectivity != settings.Connectivity || header.ExpansionAdd != settings.ExpansionAdd || header.Quantization != settings.Quantization)
@@ -144,6 +148,15 @@ public static class HnswGraphFile
         }
         using var view = map.CreateViewAccessor(0, HeaderLength + header.PayloadLength, MemoryMappedFileAccess.Read);
         var handle = view.SafeMemoryMappedViewHandle;
+        // the structure is read from the very view USearch then loads
+        using (var payload = new UnmanagedMemoryStream(handle, view.PointerOffset + HeaderLength, header.PayloadLength))
+        {
+            if (HnswGraphStructure.Check(payload, header.PayloadLength, dimension, settings, keys) is { } problem)
+            {
+                why = $"{path}: not a sound graph ({problem})";
+                return null;
+            }
+        }
         bool added = false;
         handle.DangerousAddRef(ref added);
         try

@@ -19,6 +19,8 @@ namespace Xcos.ML.MLNet;
 /// given to <see cref="UseGallery"/> in this process, else <c>$XCOS_GALLERY</c>; the face model comes from the models
 /// folder of <see cref="ModelStore.ResolveDirectory"/>, and the gallery's model stamp must match it. Register the
 /// assembly (<c>mlContext.ComponentCatalog.RegisterAssembly(typeof(IdentifyFacesFactory).Assembly)</c>) before loading.
+/// Load with <see cref="XcosModelArchive.Load"/> to get a missing gallery's own exception; <c>mlContext.Model.Load</c>
+/// wraps it in <see cref="System.Reflection.TargetInvocationException"/>s.
 /// </remarks>
 [CustomMappingFactoryAttribute(ContractName)]
 public sealed class IdentifyFacesFactory : CustomMappingFactory<IdentifyFacesInput, IdentifyFacesOutput>

@@ -1,4 +1,6 @@
 using System.IO.Compression;
+using System.Reflection;
+using System.Runtime.ExceptionServices;
 using System.Security.Cryptography;
 using System.Text.Json;
 using Microsoft.ML;
@@ -81,12 +83,28 @@ public static class XcosModelArchive
         }
     }
 
-    /// <summary>Verifies the .zip (<see cref="Verify"/>), then loads it with ML.NET.</summary>
+    /// <summary>
+    /// Verifies the .zip (<see cref="Verify"/>), then loads it with ML.NET. A stage that fails to load (for example an
+    /// identification stage whose gallery is missing) throws its own exception: ML.NET calls each stage's loader by
+    /// reflection and wraps the failure in <see cref="TargetInvocationException"/>s, which are unwrapped here.
+    /// </summary>
     public static ITransformer Load(MLContext ml, string path, out DataViewSchema inputSchema)
     {
         ArgumentNullException.ThrowIfNull(ml);
         Verify(path);
-        return ml.Model.Load(path, out inputSchema);
+        try { return ml.Model.Load(path, out inputSchema); }
+        catch (TargetInvocationException e) when (Cause(e) is { } cause)
+        {
+            ExceptionDispatchInfo.Capture(cause).Throw();
+            throw;   // not reached
+        }
+    }
+
+    // The exception inside reflection's wrappers, or null when there is none to surface.
+    private static Exception? Cause(Exception e)
+    {
+        while (e is TargetInvocationException { InnerException: { } inner }) e = inner;
+        return e is TargetInvocationException ? null : e;
     }
 
     private static string Stage(string entry) => entry.EndsWith("/" + OnnxEntry, StringComparison.Ordinal) ? entry[..^(OnnxEntry.Length + 1)] : entry;

@@ -193,7 +193,7 @@ public sealed class OnnxFacePairVerifier : FacePairVerifier<FaceEmbedding>
                 if (o.Variant == XcosVariant.Learned)
                 {
                     var headPath = o.LearnedHeadPath ?? LearnedHead.NextTo(descriptorPath)
-                        ?? throw new FileNotFoundException($"no learned xCos head for '{descriptor.Name}': expected {LearnedHead.DefaultFileName} next to {descriptorPath}; train one with `xcos train --mode head --onnx-model`");
+                        ?? throw new FileNotFoundException($"no learned xCos head for '{descriptor.Name}': expected {LearnedHead.DefaultFileName} next to {descriptorPath}; train one with `xcos train --mode head --onnx-model {descriptorPath} --data FACES --out DIR` and put DIR/{LearnedHead.DefaultFileName} there");
                     learned = new LearnedHead(headPath, o.IntraOpThreads);
                     learned.CheckFits(descriptor, embedder.MapShape[0]);
                 }
