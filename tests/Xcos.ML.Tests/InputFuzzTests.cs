@@ -142,7 +142,7 @@ public sealed class InputFuzzTests(ITestOutputHelper output)
                 using var g = FaceGallery.Open(read, GalleryModel, new FaceGalleryOptions { Index = GalleryIndexKind.Exact, ReadOnly = true });
                 var answered = LiveOf(g);
                 if (expected is null || !answered.SetEquals(expected))
-                    throw new InvalidOperationException($"answers from {answered.Count} faces; the records whose checksums hold give {expected?.Count.ToString() ?? "none (header damaged)"}");
+                    throw new InvalidOperationException($"answers from {answered.Count} faces; the records whose checksums hold give {expected?.Count.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none (header damaged)"}");
                 if (g.FaceCount > 0 && g.Search(probe, 3).Count == 0) throw new InvalidOperationException("no answer from a gallery with faces");
             }
             catch (InvalidDataException e) when (!e.Message.Contains(read, StringComparison.Ordinal))
