@@ -195,15 +195,15 @@ public sealed class OcclusionXcosTrainerTests : IDisposable
         var s = net.Score(map.narrow(0, 0, 2), map.narrow(0, 2, 2));
         var e = FaceBackbone.L2Normalize(net.Backbone.EmbeddingHead(map));
         var cos = (e.narrow(0, 0, 2) * e.narrow(0, 2, 2)).sum(1);
-        // uniform attention: xCos is the branch's own embedding cosine, and the map's weighted sum is xCos
-        Assert.True((s.Attention - 1.0 / 49).abs().max().item<float>() < 1e-6);
-        Assert.True((s.Xcos - cos).abs().max().item<float>() < 1e-5, $"xCos {s.Xcos[0].item<float>()} vs cosine {cos[0].item<float>()}");
+        // near-uniform attention: xCos is about the branch's own embedding cosine, and the map's weighted sum is xCos
+        Assert.True((s.Attention - 1.0 / 49).abs().max().item<float>() < 0.001);
+        Assert.True((s.Xcos - cos).abs().max().item<float>() < 0.01, $"xCos {s.Xcos[0].item<float>()} vs cosine {cos[0].item<float>()}");
         Assert.True(((s.CosMap * s.Attention).sum([1, 2]) - s.Xcos).abs().max().item<float>() < 1e-5);
-        // the loss reaches the embedding head and the attention's last layer
+        // the loss reaches the embedding head and every layer of the attention, the first included
         s.Xcos.sum().backward();
         var grads = net.named_parameters().ToDictionary(p => p.name, p => p.parameter.grad);
-        Assert.True(grads["backbone.linear.weight"] is { } g && g.abs().sum().item<float>() > 0);
-        Assert.True(grads["head.attention.attention.4.weight"] is { } a && a.abs().sum().item<float>() > 0);
+        foreach (var name in new[] { "backbone.linear.weight", "head.attention.attention.4.weight", "head.attention.attention.0.weight", "head.attention.embedding_net.0.weight", "head.conv1x1.0.weight" })
+            Assert.True(grads[name] is { } g && g.abs().sum().item<float>() > 0, $"no gradient reaches {name}");
 
         // with a non-uniform attention, the all-pairs matrix of training is Score on every pair
         using var noGrad = no_grad();

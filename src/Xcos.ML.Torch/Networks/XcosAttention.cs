@@ -69,14 +69,19 @@ public sealed class XcosAttention : Module<Tensor, Tensor, Tensor>
     }
 
     /// <summary>
-    /// Zeroes the last batch norm's scale and shift, so every cell gets the same logit and the softmax starts uniform
-    /// (the anchored head then starts at the embedding cosine); both stay trainable.
+    /// Scales the last batch norm to <paramref name="scale"/> and zeroes its shift, so the logits start within about
+    /// <paramref name="scale"/> of each other and the softmax near uniform (the anchored head then starts at the
+    /// embedding cosine). Not zero: a zero scale stops every gradient to the layers before it, and the attention of a
+    /// run started that way stayed uniform (0.020 to 0.021 per cell after 480 steps).
     /// </summary>
-    public void StartUniform()
+    public void StartNearUniform(double scale = 0.01)
     {
         using var noGrad = no_grad();
         foreach (var (name, p) in attention.named_parameters())
-            if (name is "4.weight" or "4.bias") p.zero_();
+        {
+            if (name == "4.weight") p.fill_(scale);
+            if (name == "4.bias") p.zero_();
+        }
     }
 
     private static Tensor MinShiftSum(Tensor flat)

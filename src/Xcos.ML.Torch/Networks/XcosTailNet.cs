@@ -17,7 +17,7 @@ public enum XcosHeadForm
     /// Anchored on the fine-tuned embedding: the attention re-weights the 49 cells of each map before the model's own
     /// embedding head (global depthwise conv, linear, BN), xCos is the cosine of the two re-weighted embeddings, and
     /// the map is each cell's exact share of it, so xCos = sum(cos_map * attention) still holds. The attention starts
-    /// uniform, where xCos equals the fine-tuned branch's cosine; training only has to learn where to look.
+    /// near uniform, where xCos is the fine-tuned branch's cosine; training only has to learn where to look.
     /// </summary>
     Anchored,
 }
@@ -44,7 +44,7 @@ public sealed class XcosTailNet : Module<Tensor, XcosScores>
         backbone = new MobileFaceNet();
         head = new XcosGridHead(FaceBackbone.FeatureChannels, gridChannels, temperature);
         RegisterComponents();
-        if (form == XcosHeadForm.Anchored) head.Attention.StartUniform();
+        if (form == XcosHeadForm.Anchored) head.Attention.StartNearUniform();
     }
 
     /// <summary>First block of the fine-tuned tail.</summary>
