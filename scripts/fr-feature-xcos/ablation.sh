@@ -15,7 +15,7 @@ recipe() { # $1: extra JSON members
 { "PairsPerEpoch": 1280, "SettingsPairs": 200, "Epochs": $epochs, "BatchSize": 16, "Seed": 0, "XcosWeight": 5,
   "Backbone": { "Kind": "Adam", "LearningRate": 1e-4, "WeightDecay": 0 },
   "GridLayer": { "Kind": "Adam", "LearningRate": 1e-3, "WeightDecay": 4e-5 },
-  "Attention": { "Kind": "Adam", "LearningRate": 1e-3, "WeightDecay": 4e-5 }$1 }
+  "Attention": { "Kind": "Adam", "LearningRate": 1e-3, "WeightDecay": 4e-5 }, "Temperature": 0.1$1 }
 JSON
 }
 variant() { # name, --from, --losses, extra recipe members

@@ -41,7 +41,7 @@ public sealed class OcclusionXcosTrainerTests : IDisposable
     private static XcosTrainerOptions Tiny(string onnx) => new()
     {
         Mode = TrainingMode.Occlusion, TargetCheckpoint = onnx, FineTuneFrom = MobileFaceNetStage.Conv5, Epochs = 2, BatchSize = 4, PairsPerEpoch = 8,
-        SettingsPairs = 20, Threads = 2, EvaluationBatchSize = 16, TensorBoard = false,
+        SettingsPairs = 20, Threads = 2, EvaluationBatchSize = 16, TensorBoard = false, RankWeight = 1,
         Backbone = new OptimizerSettings { Kind = OptimizerKind.Adam, LearningRate = 1e-3, WeightDecay = 0 },
         GridLayer = new OptimizerSettings { Kind = OptimizerKind.Adam, LearningRate = 1e-3, WeightDecay = 0 },
         Attention = new OptimizerSettings { Kind = OptimizerKind.Adam, LearningRate = 1e-3, WeightDecay = 0 },

@@ -340,13 +340,24 @@ public sealed class OcclusionXcosTrainer : IDisposable
             verify = (bce * same).sum() / same.sum().clamp_min(1) * 0.5 + (bce * different).sum() / different.sum().clamp_min(1) * 0.5;
             loss = loss + verify * o.VerificationWeight;
         }
+        Tensor? rank = null;
+        if (o.RankWeight > 0 && o.AllPairs && Net.Form == XcosHeadForm.Anchored)
+        {
+            // 1:N in miniature: each first-half face against the whole second half, the mass of the softmax on its own person
+            var logits = (xcos * o.VerificationScale).reshape(b, b);
+            var positive = same.reshape(b, b);
+            var rows = positive.sum(1).gt(0);
+            var own = (logits.log_softmax(1) + (positive + 1e-12).log()).logsumexp(1);
+            rank = -(own * rows).sum() / rows.sum().clamp_min(1);
+            loss = loss + rank * o.RankWeight;
+        }
         if (o.LossHook is not null) loss = o.LossHook(global, loss);
         double lv = loss.item<float>();
         if (!double.IsFinite(lv)) throw new TrainingDivergedException(epoch + 1, global + 1, lv, lastGood);
         foreach (var opt in _optimizers.Values) opt.zero_grad();
         loss.backward();
         foreach (var opt in _optimizers.Values) opt.step();
-        double other = (distill?.item<float>() ?? 0) * o.DistillationWeight + (verify?.item<float>() ?? 0) * o.VerificationWeight;
+        double other = (distill?.item<float>() ?? 0) * o.DistillationWeight + (verify?.item<float>() ?? 0) * o.VerificationWeight + (rank?.item<float>() ?? 0) * o.RankWeight;
         return new StepLosses(lv, other, mse.item<float>(), b);
     }
 

@@ -213,6 +213,13 @@ public sealed record XcosTrainerOptions
     /// </summary>
     public bool AllPairs { get; init; } = true;
 
+    /// <summary>
+    /// Occlusion mode with <see cref="AllPairs"/>: weight of the ranking term, for each first-half face the cross-entropy
+    /// of a softmax over the whole second half (logits <see cref="VerificationScale"/> x xCos) with its own person's faces
+    /// as the targets (1:N in miniature); 0 (default) leaves it out.
+    /// </summary>
+    public double RankWeight { get; init; }
+
     /// <summary>Occlusion mode: pairs per occluder of the settings people scored after every epoch (half same, half different).</summary>
     public int SettingsPairs { get; init; } = 800;
 
@@ -259,6 +266,7 @@ public sealed record XcosTrainerOptions
         Need(Preprocess.Size == 112, "Preprocess.Size", Preprocess.Size, "must be 112 (the backbones give a 7x7 map only for 112x112 input)");
         Need(CleanShare is >= 0 and <= 1, nameof(CleanShare), CleanShare, "must be in [0, 1]");
         Need(DistillationWeight >= 0 && VerificationWeight >= 0, nameof(DistillationWeight), $"{DistillationWeight}/{VerificationWeight}", "loss weights must be >= 0");
+        Need(RankWeight >= 0, nameof(RankWeight), RankWeight, "must be >= 0");
         Need(SettingsPairs >= 20, nameof(SettingsPairs), SettingsPairs, "must be at least 20");
         // a temperature of 0 divides the attention logits by zero; a negative one inverts the attention
         Need(Temperature > 0 && double.IsFinite(Temperature), nameof(Temperature), Temperature, "must be positive and finite");
