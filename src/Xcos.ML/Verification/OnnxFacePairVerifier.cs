@@ -56,10 +56,10 @@ public sealed class OnnxFacePairVerifier : FacePairVerifier<FaceEmbedding>
     /// <inheritdoc/>
     public override XcosVariant Variant => Learned is null ? XcosVariant.Weights : XcosVariant.Learned;
 
-    /// <summary>The variant in words for reports: "learned", or the weight-derived one with its calibration (<see cref="WeightDerivedXcosOptions.Describe"/>).</summary>
     /// <inheritdoc />
     public override string? MapTitle => Learned?.MapTitle;
 
+    /// <summary>The variant in words for reports: "learned", or the weight-derived one with its calibration (<see cref="WeightDerivedXcosOptions.Describe"/>).</summary>
     public string VariantDescription => Learned is null ? Xcos!.Options.Describe() : "learned";
 
     /// <summary>
