@@ -9,13 +9,13 @@ epochs="${2:-3}"
 repo="$(cd "$(dirname "$0")/../.." && pwd)"
 shared="${XCOS_SHARED:-$repo/../shared}"
 mkdir -p "$run"
-dotnet build "$repo/src/Xcos.Cli" -c Release -o "$run/bin" >/dev/null
+[ -f "$run/bin/xcos.dll" ] || dotnet build "$repo/src/Xcos.Cli" -c Release -o "$run/bin" >/dev/null
 recipe() { # $1: extra JSON members
   cat <<JSON
 { "PairsPerEpoch": 1280, "SettingsPairs": 200, "Epochs": $epochs, "BatchSize": 16, "Seed": 0, "XcosWeight": 5,
   "Backbone": { "Kind": "Adam", "LearningRate": 1e-4, "WeightDecay": 0 },
   "GridLayer": { "Kind": "Adam", "LearningRate": 1e-3, "WeightDecay": 4e-5 },
-  "Attention": { "Kind": "Adam", "LearningRate": 1e-3, "WeightDecay": 4e-5 }, "Temperature": 0.1$1 }
+  "Attention": { "Kind": "Adam", "LearningRate": 1e-3, "WeightDecay": 4e-5 }, "AttentionStartScale": 0$1 }
 JSON
 }
 variant() { # name, --from, --losses, extra recipe members
@@ -36,6 +36,9 @@ variant no-distill conv_4 xcos,verify
 variant no-xcos-mse conv_4 distill,verify
 variant no-verify conv_4 distill,xcos
 variant paper-patch-cosine conv_4 distill,xcos,verify ', "HeadForm": "PatchCosine"'
+variant sampled-pairs-only conv_4 distill,xcos,verify ', "AllPairs": false'
+variant attention-start-0.01-temp-0.1 conv_4 distill,xcos,verify ', "AttentionStartScale": 0.01, "Temperature": 0.1'
+variant rank-term conv_4 distill,xcos,verify ', "RankWeight": 1'
 {
   echo "| run | settings clean | mask | sunglasses | block | dev-faces clean | mask | sunglasses | block |"
   echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"

@@ -36,15 +36,15 @@ public sealed class XcosTailNet : Module<Tensor, XcosScores>
     private readonly MobileFaceNet backbone;
     private readonly XcosGridHead head;
 
-    /// <summary>A fresh branch (load weights into <see cref="Backbone"/>).</summary>
-    public XcosTailNet(MobileFaceNetStage from, int gridChannels = 32, double temperature = 1.0, XcosHeadForm form = XcosHeadForm.Anchored) : base(nameof(XcosTailNet))
+    /// <summary>A fresh branch (load weights into <see cref="Backbone"/>); an anchored head's attention starts at <paramref name="attentionStartScale"/> (<see cref="XcosAttention.StartNearUniform"/>).</summary>
+    public XcosTailNet(MobileFaceNetStage from, int gridChannels = 32, double temperature = 1.0, XcosHeadForm form = XcosHeadForm.Anchored, double attentionStartScale = 0.01) : base(nameof(XcosTailNet))
     {
         From = from;
         Form = form;
         backbone = new MobileFaceNet();
         head = new XcosGridHead(FaceBackbone.FeatureChannels, gridChannels, temperature);
         RegisterComponents();
-        if (form == XcosHeadForm.Anchored) head.Attention.StartNearUniform();
+        if (form == XcosHeadForm.Anchored) head.Attention.StartNearUniform(attentionStartScale);
     }
 
     /// <summary>First block of the fine-tuned tail.</summary>

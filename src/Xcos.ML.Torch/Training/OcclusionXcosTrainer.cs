@@ -93,7 +93,7 @@ public sealed class OcclusionXcosTrainer : IDisposable
         OnnxMobileFaceNetImport.Load(_teacher, onnx);
         _teacher.eval();
         foreach (var p in _teacher.parameters()) p.requires_grad = false;
-        Net = new XcosTailNet(options.FineTuneFrom, options.GridChannels, options.Temperature, options.HeadForm);
+        Net = new XcosTailNet(options.FineTuneFrom, options.GridChannels, options.Temperature, options.HeadForm, options.AttentionStartScale);
         OnnxMobileFaceNetImport.Load(Net.Backbone, onnx);
         var tail = Net.TailParameters().ToHashSet();
         foreach (var p in Net.Backbone.parameters()) p.requires_grad = tail.Contains(p);

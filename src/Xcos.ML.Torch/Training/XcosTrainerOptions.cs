@@ -214,6 +214,13 @@ public sealed record XcosTrainerOptions
     public bool AllPairs { get; init; } = true;
 
     /// <summary>
+    /// Occlusion mode, anchored head: the scale the attention's last batch norm starts at (default 0.01: near-uniform
+    /// attention that still passes gradients to the attention's earlier layers; 0 starts exactly at the fine-tuned
+    /// cosine but leaves those layers untrained).
+    /// </summary>
+    public double AttentionStartScale { get; init; } = 0.01;
+
+    /// <summary>
     /// Occlusion mode with <see cref="AllPairs"/>: weight of the ranking term, for each first-half face the cross-entropy
     /// of a softmax over the whole second half (logits <see cref="VerificationScale"/> x xCos) with its own person's faces
     /// as the targets (1:N in miniature); 0 (default) leaves it out.
@@ -267,6 +274,7 @@ public sealed record XcosTrainerOptions
         Need(CleanShare is >= 0 and <= 1, nameof(CleanShare), CleanShare, "must be in [0, 1]");
         Need(DistillationWeight >= 0 && VerificationWeight >= 0, nameof(DistillationWeight), $"{DistillationWeight}/{VerificationWeight}", "loss weights must be >= 0");
         Need(RankWeight >= 0, nameof(RankWeight), RankWeight, "must be >= 0");
+        Need(AttentionStartScale >= 0 && double.IsFinite(AttentionStartScale), nameof(AttentionStartScale), AttentionStartScale, "must be >= 0");
         Need(SettingsPairs >= 20, nameof(SettingsPairs), SettingsPairs, "must be at least 20");
         // a temperature of 0 divides the attention logits by zero; a negative one inverts the attention
         Need(Temperature > 0 && double.IsFinite(Temperature), nameof(Temperature), Temperature, "must be positive and finite");
