@@ -359,6 +359,44 @@ public class GalleryTests
     }
 
     [Fact]
+    public void A_reader_opens_while_a_writer_holds_the_file_and_reads_what_was_committed_when_it_opened()
+    {
+        var path = NewPath();
+        using var writer = FaceGallery.Create(path, Model);
+        Fill(writer, 3, 2);
+        // `identify` while `enroll` runs: was the raw .NET sharing violation
+        using (var reader = FaceGallery.Open(path, Model, new FaceGalleryOptions { ReadOnly = true }))
+        {
+            Assert.Equal(6, reader.FaceCount);
+            var (e, c) = FaceOf(5, 0);
+            writer.Enroll("person5", e, c, "person5/0.jpg");
+            Assert.Equal(6, reader.FaceCount);
+            Assert.Equal("person1", reader.Search(FaceOf(1, 9).Emb, 1)[0].Identity);
+            // compaction renames a new file over the path; the reader keeps reading codes from the one it opened
+            writer.RemoveIdentity("person0");
+            writer.Compact();
+            Assert.Equal(FaceOf(0, 1).Code, reader.FacesOf("person0")[1].Code);
+            Assert.Equal(FaceOf(2, 1).Code, reader.FacesOf("person2")[1].Code);
+        }
+        using var later = FaceGallery.Open(path, Model, new FaceGalleryOptions { ReadOnly = true });
+        Assert.Equal(["person1", "person2", "person5"], later.Identities);
+        Assert.Null(later.RecoveredTail);
+    }
+
+    [Fact]
+    public void A_reader_does_not_lock_out_a_writer_and_a_second_writer_is_still_refused()
+    {
+        var path = NewPath();
+        using (var g = FaceGallery.Create(path, Model)) Fill(g, 2, 1);
+        using var reader = FaceGallery.Open(path, Model, new FaceGalleryOptions { ReadOnly = true });
+        using var writer = FaceGallery.Open(path, Model);
+        var (e, c) = FaceOf(3, 0);
+        writer.Enroll("person3", e, c, "person3/0.jpg");
+        Assert.Contains("open for writing elsewhere", Assert.Throws<IOException>(() => FaceGallery.Open(path, Model)).Message);
+        Assert.Equal(2, reader.FaceCount);
+    }
+
+    [Fact]
     public void Hnsw_and_exact_galleries_answer_alike_on_well_separated_identities()
     {
         var exact = FaceGallery.Create(NewPath(), Model, new FaceGalleryOptions { Index = GalleryIndexKind.Exact });

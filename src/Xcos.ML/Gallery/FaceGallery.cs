@@ -9,7 +9,10 @@ namespace Xcos.ML.Gallery;
 /// in the file and are read by offset for the few faces a search returns. Each enrolment is on disk before
 /// <see cref="Enroll"/> returns, so a process killed mid-enrolment loses only the face it was writing.
 /// </summary>
-/// <remarks>One writer per file (the file is locked while open for writing); thread-safe within the process.</remarks>
+/// <remarks>
+/// One writer per file (the file is locked while open for writing); thread-safe within the process. A read-only open
+/// takes no lock: it reads the records committed when it opened, while a writer (`xcos enroll`) appends.
+/// </remarks>
 public sealed class FaceGallery : IFaceGallery
 {
     private sealed record Face(long Id, string Identity, string Source, float[] Embedding, long CodeOffset);
@@ -96,9 +99,7 @@ public sealed class FaceGallery : IFaceGallery
         options ??= new FaceGalleryOptions();
         path = System.IO.Path.GetFullPath(path);
         if (!File.Exists(path)) throw new FileNotFoundException($"{path}: no gallery file (create one with `xcos enroll`)", path);
-        var file = options.ReadOnly
-            ? new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16)
-            : OpenForWriting(path);
+        var file = options.ReadOnly ? OpenForReading(path) : OpenForWriting(path);
         try
         {
             var contents = GalleryFileFormat.Read(file, path);
@@ -173,10 +174,42 @@ public sealed class FaceGallery : IFaceGallery
 
     private static FileStream OpenForWriting(string path)
     {
-        try { return new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.None, 1 << 16); }
+        // Windows: readers may share a writer's file (they read committed records only); Unix: .NET's FileShare.None is an exclusive flock
+        var share = OperatingSystem.IsWindows() ? FileShare.Read : FileShare.None;
+        try { return new FileStream(path, FileMode.Open, FileAccess.ReadWrite, share, 1 << 16); }
         catch (IOException e) when (e is not FileNotFoundException)
         {
             throw new IOException($"{path}: the gallery is open for writing elsewhere ({e.Message})", e);
+        }
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "open", SetLastError = true)]
+    private static extern int UnixOpen(byte[] utf8Path, int flags);
+
+    /// <summary>
+    /// Opens the gallery for reading without locking it: a writer appending meanwhile is fine, since committed records
+    /// never change in place (a record being appended reads as an incomplete tail and is left alone; compaction renames
+    /// a new file over the path, and this handle keeps the old one).
+    /// </summary>
+    private static FileStream OpenForReading(string path)
+    {
+        if (OperatingSystem.IsWindows())
+            return Shared(() => new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1 << 16));
+        // .NET takes a shared flock for every read on Unix, which the writer's exclusive one refuses (a raw sharing
+        // violation); open(2) takes none. O_RDONLY | O_CLOEXEC (its value differs between Linux, macOS and FreeBSD).
+        int cloexec = OperatingSystem.IsMacOS() || OperatingSystem.IsIOS() ? 0x1000000 : OperatingSystem.IsFreeBSD() ? 0x100000 : 0x80000;
+        int fd = UnixOpen(System.Text.Encoding.UTF8.GetBytes(path + "\0"), cloexec);
+        if (fd >= 0) return new FileStream(new SafeFileHandle(fd, ownsHandle: true), FileAccess.Read, 1 << 16);
+        // not opened (missing, no permission): the managed open says why in its usual exception
+        return Shared(() => new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1 << 16));
+
+        FileStream Shared(Func<FileStream> open)
+        {
+            try { return open(); }
+            catch (IOException e) when (e is not FileNotFoundException and not DirectoryNotFoundException)
+            {
+                throw new IOException($"{path}: cannot read the gallery while another process holds it (an `xcos enroll` running?): {e.Message}", e);
+            }
         }
     }
 
