@@ -7,7 +7,7 @@ namespace Xcos.ML.Gallery;
 /// The embedded, file-backed <see cref="IFaceGallery"/>: one append-only file (<see cref="GalleryFileFormat"/>) that
 /// records the model, every enrolment and every removal. Embeddings stay in memory in a vector index; face codes stay
 /// in the file and are read by offset for the few faces a search returns. Each enrolment is on disk before
-/// <see cref="Enroll"/> returns, so a process killed mid-enrolment loses only the face it was writing.
+/// <see cref="Enroll(string, float[], float[], string)"/> returns, so a process killed mid-enrolment loses only the face it was writing.
 /// </summary>
 /// <remarks>
 /// One writer per file (the file is locked while open for writing); thread-safe within the process. A read-only open
@@ -15,7 +15,7 @@ namespace Xcos.ML.Gallery;
 /// </remarks>
 public sealed class FaceGallery : IFaceGallery
 {
-    private sealed record Face(long Id, string Identity, string Source, float[] Embedding, long CodeOffset);
+    private sealed record Face(long Id, string Identity, string Source, float[] Embedding, long CodeOffset, string ContentHash = "");
 
     private readonly object _lock = new();
     private readonly FaceGalleryOptions _options;
@@ -41,7 +41,7 @@ public sealed class FaceGallery : IFaceGallery
             if (e.Type == GalleryFileFormat.FaceType)
             {
                 if (_faces.ContainsKey(e.FaceId)) throw new InvalidDataException($"{path}: face id {e.FaceId} appears twice (record at offset {e.Offset})");
-                _faces[e.FaceId] = new Face(e.FaceId, e.Identity, e.Source, e.Embedding!, e.CodeOffset);
+                _faces[e.FaceId] = new Face(e.FaceId, e.Identity, e.Source, e.Embedding!, e.CodeOffset, e.ContentHash);
                 Ids(e.Identity).Add(e.FaceId);
                 _nextId = Math.Max(_nextId, e.FaceId + 1);
             }
@@ -161,7 +161,7 @@ public sealed class FaceGallery : IFaceGallery
             f.Write(GalleryFileFormat.Magic);
             f.Write(GalleryFileFormat.HeaderRecord(found.Model));
             foreach (var (e, code) in live.Values.OrderBy(v => v.Entry.FaceId))
-                f.Write(GalleryFileFormat.FaceRecord(e.FaceId, e.Identity, e.Source, e.Embedding, code).Bytes);
+                f.Write(GalleryFileFormat.FaceRecord(e.FaceId, e.Identity, e.Source, e.Embedding, code, contentHash: e.ContentHash).Bytes);
         });
         // the graph was built for the damaged contents; its content digest would reject it, so drop it now
         File.Delete(HnswGraphFile.PathFor(path));
@@ -222,22 +222,31 @@ public sealed class FaceGallery : IFaceGallery
 
     /// <inheritdoc/>
     /// <remarks>A face of the same identity, source file and embedding (the same photo enrolled again) is not stored twice: the stored one is returned.</remarks>
-    public GalleryFace Enroll(string identity, float[] embedding, float[] code, string sourceFile)
+    public GalleryFace Enroll(string identity, float[] embedding, float[] code, string sourceFile) => Enroll(identity, embedding, code, sourceFile, null);
+
+    /// <inheritdoc/>
+    /// <remarks>
+    /// The hash is kept in the face record (format version 4); a gallery file of an older version is compacted to the
+    /// current one first, so that the hash has a place.
+    /// </remarks>
+    public GalleryFace Enroll(string identity, float[] embedding, float[] code, string sourceFile, string? contentHash)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(identity);
         Model.CheckFace(Path, embedding, code, sourceFile);
+        contentHash ??= "";
         lock (_lock)
         {
             EnsureWritable();
+            if (contentHash.Length > 0 && _version < 4) Compact();
             // the same photo of the same identity again (a rerun of an enrolment) adds nothing, as in a database gallery
             if (_byIdentity.TryGetValue(identity, out var same)
                 && same.Select(i => _faces[i]).FirstOrDefault(f => f.Source == sourceFile && f.Embedding.AsSpan().SequenceEqual(embedding)) is { } stored)
                 return Load(stored);
             long id = _nextId;
-            var (bytes, codeAt) = GalleryFileFormat.FaceRecord(id, identity, sourceFile, embedding, code, _version);
+            var (bytes, codeAt) = GalleryFileFormat.FaceRecord(id, identity, sourceFile, embedding, code, _version, contentHash);
             long start = _file.Length;
             Append(bytes);
-            var face = new Face(id, identity, sourceFile, (float[])embedding.Clone(), start + codeAt);
+            var face = new Face(id, identity, sourceFile, (float[])embedding.Clone(), start + codeAt, contentHash);
             _nextId++;
             _faces[id] = face;
             Ids(identity).Add(id);
@@ -251,6 +260,15 @@ public sealed class FaceGallery : IFaceGallery
             _indexDirty = true;
             return new GalleryFace(id, identity, sourceFile, face.Embedding, (float[])code.Clone());
         }
+    }
+
+    /// <inheritdoc/>
+    public GalleryFace? FindByContent(string identity, string contentHash)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(contentHash);
+        lock (_lock)
+            return _byIdentity.TryGetValue(identity, out var ids) && ids.Select(i => _faces[i]).FirstOrDefault(f => f.ContentHash == contentHash) is { } face
+                ? Load(face) : null;
     }
 
     /// <inheritdoc/>
@@ -288,7 +306,7 @@ public sealed class FaceGallery : IFaceGallery
                 foreach (var face in _faces.Values.OrderBy(x => x.Id))
                 {
                     var code = GalleryFileFormat.ReadCode(_file.SafeFileHandle, face.CodeOffset, Model.CodeLength);
-                    var (bytes, codeAt) = GalleryFileFormat.FaceRecord(face.Id, face.Identity, face.Source, face.Embedding, code);
+                    var (bytes, codeAt) = GalleryFileFormat.FaceRecord(face.Id, face.Identity, face.Source, face.Embedding, code, contentHash: face.ContentHash);
                     moved.Add(face with { CodeOffset = f.Position + codeAt });
                     f.Write(bytes);
                 }
@@ -440,14 +458,17 @@ public sealed class FaceGallery : IFaceGallery
         long at = _file.Length;
         try
         {
-            _file.Position = at;
-            _file.Write(record);
+            // straight to the file, past the stream's buffer: a failed write left in the buffer would be written again
+            // (half a record after the truncation below) when the stream is flushed or closed
+            RandomAccess.Write(_file.SafeFileHandle, record, at);
             _file.Flush(flushToDisk: true);
         }
-        catch
+        catch (Exception e)
         {
             // a failed write must not leave half a record for the next append to follow
             try { _file.SetLength(at); } catch (IOException) { }
+            // .NET reports EFBIG (past the file-size limit or the file system's largest file) as an argument error: it is a failed write
+            if (e is ArgumentOutOfRangeException) throw new IOException($"{Path}: the record was not written: {e.Message}", e);
             throw;
         }
     }
