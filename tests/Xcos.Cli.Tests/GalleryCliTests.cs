@@ -305,4 +305,28 @@ public class GalleryCliTests
         Assert.Equal(0, j.GetProperty("enrolled").GetInt32());
         Assert.Equal(4, j.GetProperty("faces").GetInt32());
     }
+    [Fact]
+    public void Remove_with_purge_erases_the_persons_records_from_the_file_and_without_it_they_stay()
+    {
+        var dir = Directory.CreateTempSubdirectory("xcos-gal-purge").FullName;
+        var gallery = Path.Combine(dir, "g.gallery");
+        var (code, _, stderr) = CliProcess.Run("enroll", "--gallery", gallery, "--images", Folder(dir), "--checkpoint", Checkpoint, "--aligned");
+        Assert.True(code == 0, stderr);
+        static bool Holds(string file, string text) => System.Text.Encoding.UTF8.GetString(File.ReadAllBytes(file)).Contains(text, StringComparison.Ordinal);
+        Assert.True(Holds(gallery, "p1/0000.png"));
+        (code, _, stderr) = CliProcess.Run("enroll", "--gallery", gallery, "--remove", "p1", "--checkpoint", Checkpoint, "--aligned");
+        Assert.True(code == 0, stderr);
+        Assert.True(Holds(gallery, "p1/0000.png"));   // a removal record only: the face stays in the file
+        // through a link, as compaction does: the target is rewritten, the link stays a link
+        var link = Path.Combine(dir, "link.gallery");
+        File.CreateSymbolicLink(link, gallery);
+        (code, _, stderr) = CliProcess.Run("enroll", "--gallery", link, "--remove", "p2", "--purge", "--checkpoint", Checkpoint, "--aligned");
+        Assert.True(code == 0, stderr);
+        Assert.NotNull(new FileInfo(link).LinkTarget);
+        Assert.False(Holds(gallery, "p1/0000.png"));
+        Assert.False(Holds(gallery, "p2/0000.png"));
+        Assert.True(Holds(gallery, "p3/0000.png"));
+        using var g = FaceGallery.Open(gallery, null, new FaceGalleryOptions { ReadOnly = true });
+        Assert.Equal(["p0", "p3"], g.Identities);
+    }
 }

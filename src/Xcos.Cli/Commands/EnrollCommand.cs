@@ -36,17 +36,24 @@ internal static class EnrollCommand
         var args = new GalleryArgs();
         var images = new Option<DirectoryInfo?>("--images") { Description = "ImageFolder of photos to enrol: DIR/<identity>/<photos>" };
         var remove = new Option<string?>("--remove") { Description = "Remove this identity (every face enrolled under it) instead of enrolling" };
+        var purge = new Option<bool>("--purge")
+        {
+            Description = "With --remove: erase the person's faces (embeddings, face codes, names, source paths) from the gallery file now, by rewriting it. " +
+                "Without it a file gallery only appends a removal: the old records stay in the file until it is compacted (on its own once removed faces outnumber live ones)",
+        };
         var json = new Option<bool>("--json") { Description = "Print one JSON object" };
         var cmd = new Command("enroll", "Enrol photos of known people into a gallery (file or postgresql:// database) for 1:N identification");
         args.AddTo(cmd);
         cmd.Options.Add(images);
         cmd.Options.Add(remove);
+        cmd.Options.Add(purge);
         cmd.Options.Add(json);
         cmd.SetAction(p =>
         {
             var dir = p.GetValue(images);
             var who = p.GetValue(remove);
             if ((dir is null) == (who is null)) throw new CliException("give either --images DIR (to enrol) or --remove NAME (to remove an identity).", ExitCodes.Usage);
+            if (p.GetValue(purge) && who is null) throw new CliException("--purge goes with --remove NAME.", ExitCodes.Usage);
             var location = args.Location(p);
             // the photos are listed before the gallery is opened: a missing or empty folder must not leave an empty gallery behind
             ImageFolder? folder = null;
@@ -68,6 +75,8 @@ internal static class EnrollCommand
             {
                 removed = gallery.RemoveIdentity(who);
                 if (removed == 0) throw new CliException($"'{Cli.Printable(who)}' is not enrolled in {name} (identities: {gallery.Identities.Count}).");
+                // the rewrite (temporary file, renamed over the link's target) leaves no record of the removed faces in the file
+                if (p.GetValue(purge)) file?.Compact();
             }
             else
             {
