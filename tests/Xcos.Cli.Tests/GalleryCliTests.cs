@@ -264,4 +264,69 @@ public class GalleryCliTests
             Assert.False(File.Exists(gallery), stderr);
         }
     }
+    [Fact]
+    public async Task A_full_disk_mid_enroll_names_the_last_enrolled_photo_and_a_rerun_enrols_only_the_rest()
+    {
+        var dir = Directory.CreateTempSubdirectory("xcos-gal-full").FullName;
+        var gallery = Path.Combine(dir, "g.gallery");
+        var images = Folder(dir);
+        // a full disk, as the file-size limit makes it: writes past 40 KiB fail (EFBIG) instead of killing the process
+        var args = string.Join(' ', new[] { Path.Combine(AppContext.BaseDirectory, "xcos.dll"), "enroll", "--gallery", gallery, "--images", images, "--checkpoint", Checkpoint, "--aligned" }
+            .Select(a => "'" + a + "'"));
+        var psi = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        psi.ArgumentList.Add("-c");
+        psi.ArgumentList.Add($"trap '' XFSZ; ulimit -f 40; exec dotnet {args}");
+        psi.Environment["DOTNET_EnableWriteXorExecute"] = "0";   // the runtime's double-mapped code memory is a file that the limit would refuse
+        using (var p = Process.Start(psi)!)
+        {
+            var stdout = p.StandardOutput.ReadToEndAsync();
+            var stderr = p.StandardError.ReadToEndAsync();
+            Assert.True(p.WaitForExit(TimeSpan.FromMinutes(3)));
+            string output = await stdout, errors = await stderr;
+            Assert.True(p.ExitCode == 1, output + errors);
+            var line = Assert.Single(errors.Trim().Split('\n'), l => !l.StartsWith("enrolling", StringComparison.Ordinal));
+            Assert.Contains("the last photo enrolled was ", line);
+            Assert.Contains("a rerun of the same command skips the photos already enrolled", line);
+        }
+        int before;
+        using (var g = FaceGallery.Open(gallery, null, new FaceGalleryOptions { ReadOnly = true })) before = g.FaceCount;
+        Assert.InRange(before, 1, 3);
+        // the rerun, with room: every stored photo is skipped by its content, the rest enrolled, none twice
+        var (code, stdout2, stderr2) = CliProcess.Run("enroll", "--gallery", gallery, "--images", images, "--checkpoint", Checkpoint, "--aligned", "--json");
+        Assert.True(code == 0, stderr2);
+        var j = JsonDocument.Parse(stdout2).RootElement;
+        Assert.Equal(4, j.GetProperty("faces").GetInt32());
+        Assert.Equal(4 - before, j.GetProperty("enrolled").GetInt32());
+        Assert.Equal(before, j.GetProperty("skipped").EnumerateArray().Count(s => s.GetProperty("status").GetString()!.StartsWith("already enrolled", StringComparison.Ordinal)));
+        // a third run enrols nothing
+        (code, stdout2, stderr2) = CliProcess.Run("enroll", "--gallery", gallery, "--images", images, "--checkpoint", Checkpoint, "--aligned", "--json");
+        Assert.True(code == 0, stderr2);
+        j = JsonDocument.Parse(stdout2).RootElement;
+        Assert.Equal(0, j.GetProperty("enrolled").GetInt32());
+        Assert.Equal(4, j.GetProperty("faces").GetInt32());
+    }
+    [Fact]
+    public void Remove_with_purge_erases_the_persons_records_from_the_file_and_without_it_they_stay()
+    {
+        var dir = Directory.CreateTempSubdirectory("xcos-gal-purge").FullName;
+        var gallery = Path.Combine(dir, "g.gallery");
+        var (code, _, stderr) = CliProcess.Run("enroll", "--gallery", gallery, "--images", Folder(dir), "--checkpoint", Checkpoint, "--aligned");
+        Assert.True(code == 0, stderr);
+        static bool Holds(string file, string text) => System.Text.Encoding.UTF8.GetString(File.ReadAllBytes(file)).Contains(text, StringComparison.Ordinal);
+        Assert.True(Holds(gallery, "p1/0000.png"));
+        (code, _, stderr) = CliProcess.Run("enroll", "--gallery", gallery, "--remove", "p1", "--checkpoint", Checkpoint, "--aligned");
+        Assert.True(code == 0, stderr);
+        Assert.True(Holds(gallery, "p1/0000.png"));   // a removal record only: the face stays in the file
+        // through a link, as compaction does: the target is rewritten, the link stays a link
+        var link = Path.Combine(dir, "link.gallery");
+        File.CreateSymbolicLink(link, gallery);
+        (code, _, stderr) = CliProcess.Run("enroll", "--gallery", link, "--remove", "p2", "--purge", "--checkpoint", Checkpoint, "--aligned");
+        Assert.True(code == 0, stderr);
+        Assert.NotNull(new FileInfo(link).LinkTarget);
+        Assert.False(Holds(gallery, "p1/0000.png"));
+        Assert.False(Holds(gallery, "p2/0000.png"));
+        Assert.True(Holds(gallery, "p3/0000.png"));
+        using var g = FaceGallery.Open(gallery, null, new FaceGalleryOptions { ReadOnly = true });
+        Assert.Equal(["p0", "p3"], g.Identities);
+    }
 }

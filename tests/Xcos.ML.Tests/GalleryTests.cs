@@ -130,7 +130,7 @@ public class GalleryTests
     }
 
     [Fact]
-    public void A_version_1_file_reads_as_the_models_own_codes_and_compaction_writes_version_3()
+    public void A_version_1_file_reads_as_the_models_own_codes_and_compaction_writes_the_current_version()
     {
         // a version-1 header (no codes field) and one face, as builds before version 2 wrote them
         var path = NewPath();
@@ -156,8 +156,8 @@ public class GalleryTests
             g.Compact();
         }
         var bytes = File.ReadAllBytes(path);
-        Assert.Equal("XCOSGAL3", System.Text.Encoding.ASCII.GetString(bytes, 0, 8));
-        Assert.Equal(3, BitConverter.ToInt32(bytes, 8 + 8 + 1));   // magic, length and its checksum, record type
+        Assert.Equal($"XCOSGAL{GalleryFileFormat.Version}", System.Text.Encoding.ASCII.GetString(bytes, 0, 8));
+        Assert.Equal(GalleryFileFormat.Version, BitConverter.ToInt32(bytes, 8 + 8 + 1));   // magic, length and its checksum, record type
         using (var reopened = FaceGallery.Open(path, Model)) Assert.Equal(code, reopened.FacesOf("person0")[0].Code);
         Assert.Throws<InvalidDataException>(() => FaceGallery.Open(path, Model with { Codes = "map:507" }));
     }
@@ -356,6 +356,78 @@ public class GalleryTests
         var path = NewPath();
         using var g = FaceGallery.Create(path, Model);
         Assert.Throws<IOException>(() => FaceGallery.Open(path, Model));
+    }
+
+    [Fact]
+    public void A_reader_opens_while_a_writer_holds_the_file_and_reads_what_was_committed_when_it_opened()
+    {
+        var path = NewPath();
+        using var writer = FaceGallery.Create(path, Model);
+        Fill(writer, 3, 2);
+        // `identify` while `enroll` runs: was the raw .NET sharing violation
+        using (var reader = FaceGallery.Open(path, Model, new FaceGalleryOptions { ReadOnly = true }))
+        {
+            Assert.Equal(6, reader.FaceCount);
+            var (e, c) = FaceOf(5, 0);
+            writer.Enroll("person5", e, c, "person5/0.jpg");
+            Assert.Equal(6, reader.FaceCount);
+            Assert.Equal("person1", reader.Search(FaceOf(1, 9).Emb, 1)[0].Identity);
+            // compaction renames a new file over the path; the reader keeps reading codes from the one it opened
+            writer.RemoveIdentity("person0");
+            writer.Compact();
+            Assert.Equal(FaceOf(0, 1).Code, reader.FacesOf("person0")[1].Code);
+            Assert.Equal(FaceOf(2, 1).Code, reader.FacesOf("person2")[1].Code);
+        }
+        using var later = FaceGallery.Open(path, Model, new FaceGalleryOptions { ReadOnly = true });
+        Assert.Equal(["person1", "person2", "person5"], later.Identities);
+        Assert.Null(later.RecoveredTail);
+    }
+
+    [Fact]
+    public void A_reader_does_not_lock_out_a_writer_and_a_second_writer_is_still_refused()
+    {
+        var path = NewPath();
+        using (var g = FaceGallery.Create(path, Model)) Fill(g, 2, 1);
+        using var reader = FaceGallery.Open(path, Model, new FaceGalleryOptions { ReadOnly = true });
+        using var writer = FaceGallery.Open(path, Model);
+        var (e, c) = FaceOf(3, 0);
+        writer.Enroll("person3", e, c, "person3/0.jpg");
+        Assert.Contains("open for writing elsewhere", Assert.Throws<IOException>(() => FaceGallery.Open(path, Model)).Message);
+        Assert.Equal(2, reader.FaceCount);
+    }
+
+    [Fact]
+    public void A_content_hash_is_kept_through_reopen_and_compaction_and_a_version_3_file_is_upgraded_to_keep_one()
+    {
+        const string hash = "sha256:00112233";
+        var path = NewPath();
+        // a version 3 file (no content field): read as faces of unknown content
+        using (var f = File.Create(path))
+        {
+            f.Write(GalleryFileFormat.MagicOf(3));
+            f.Write(GalleryFileFormat.HeaderRecord(Model, 3));
+            var (e0, c0) = FaceOf(0, 0);
+            f.Write(GalleryFileFormat.FaceRecord(0, "person0", "person0/0.jpg", e0, c0, 3).Bytes);
+        }
+        using (var g = FaceGallery.Open(path, Model))
+        {
+            Assert.Null(g.FindByContent("person0", hash));
+            var (e, c) = FaceOf(1, 0);
+            g.Enroll("person1", e, c, "person1/0.jpg", hash);
+            Assert.Equal("person1/0.jpg", g.FindByContent("person1", hash)!.SourceFile);
+        }
+        Assert.Equal((byte)'4', File.ReadAllBytes(path)[7]);   // compacted to the version that has a place for the hash
+        using (var g = FaceGallery.Open(path, Model))
+        {
+            Assert.Equal("person1/0.jpg", g.FindByContent("person1", hash)!.SourceFile);
+            Assert.Null(g.FindByContent("person0", hash));   // per identity: the same photo under another name is not this one's
+            Assert.Equal(FaceOf(0, 0).Code, g.FacesOf("person0")[0].Code);
+            g.RemoveIdentity("person0");
+            g.Compact();
+        }
+        using var again = FaceGallery.Open(path, Model, new FaceGalleryOptions { ReadOnly = true });
+        Assert.Equal(FaceOf(1, 0).Code, again.FindByContent("person1", hash)!.Code);
+        Assert.Equal(1, again.FaceCount);
     }
 
     [Fact]

@@ -36,17 +36,24 @@ internal static class EnrollCommand
         var args = new GalleryArgs();
         var images = new Option<DirectoryInfo?>("--images") { Description = "ImageFolder of photos to enrol: DIR/<identity>/<photos>" };
         var remove = new Option<string?>("--remove") { Description = "Remove this identity (every face enrolled under it) instead of enrolling" };
+        var purge = new Option<bool>("--purge")
+        {
+            Description = "With --remove: erase the person's faces (embeddings, face codes, names, source paths) from the gallery file now, by rewriting it. " +
+                "Without it a file gallery only appends a removal: the old records stay in the file until it is compacted (on its own once removed faces outnumber live ones)",
+        };
         var json = new Option<bool>("--json") { Description = "Print one JSON object" };
         var cmd = new Command("enroll", "Enrol photos of known people into a gallery (file or postgresql:// database) for 1:N identification");
         args.AddTo(cmd);
         cmd.Options.Add(images);
         cmd.Options.Add(remove);
+        cmd.Options.Add(purge);
         cmd.Options.Add(json);
         cmd.SetAction(p =>
         {
             var dir = p.GetValue(images);
             var who = p.GetValue(remove);
             if ((dir is null) == (who is null)) throw new CliException("give either --images DIR (to enrol) or --remove NAME (to remove an identity).", ExitCodes.Usage);
+            if (p.GetValue(purge) && who is null) throw new CliException("--purge goes with --remove NAME.", ExitCodes.Usage);
             var location = args.Location(p);
             // the photos are listed before the gallery is opened: a missing or empty folder must not leave an empty gallery behind
             ImageFolder? folder = null;
@@ -68,6 +75,8 @@ internal static class EnrollCommand
             {
                 removed = gallery.RemoveIdentity(who);
                 if (removed == 0) throw new CliException($"'{Cli.Printable(who)}' is not enrolled in {name} (identities: {gallery.Identities.Count}).");
+                // the rewrite (temporary file, renamed over the link's target) leaves no record of the removed faces in the file
+                if (p.GetValue(purge)) file?.Compact();
             }
             else
             {
@@ -76,34 +85,52 @@ internal static class EnrollCommand
                 photos = folder!.Count;
                 // one file reached by several paths (links) is one photo: enrolled once per run
                 var enrolledFiles = new Dictionary<string, string>(StringComparer.Ordinal);
-                var unique = new List<ImageFolderSample>();
+                var unique = new List<(string Identity, string Path, string? ContentHash)>();
                 foreach (var s in folder.Samples)
                 {
                     var real = FileKinds.RealPath(s.Path);
+                    var identity = folder.Identities[s.Label];
                     if (enrolledFiles.TryGetValue(real, out var first))
-                        skipped.Add(new SkippedJson(s.Path, folder.Identities[s.Label], $"duplicate: the same file as {first}, enrolled once"));
+                        skipped.Add(new SkippedJson(s.Path, identity, $"duplicate: the same file as {first}, enrolled once"));
                     else
                     {
                         enrolledFiles[real] = s.Path;
-                        unique.Add(s);
+                        // a rerun (after a full disk, a kill) skips what an earlier run stored, recognised by the file's content
+                        var hash = ContentHash(s.Path);
+                        if (hash is not null && gallery.FindByContent(identity, hash) is { } had)
+                            skipped.Add(new SkippedJson(s.Path, identity, $"already enrolled: the same photo (SHA-256) as {had.SourceFile}"));
+                        else unique.Add((identity, s.Path, hash));
                     }
                 }
+                (string Identity, string File)? last = null;
                 CliProgress.Run("enrolling", unique.Count, step =>
                 {
                     // 32 photos per step: their faces go through the face model in one call where it takes batches.
                     foreach (var chunk in unique.Chunk(32))
                     {
                         List<Enrolment> done;
-                        try { done = identifier.EnrollFiles(chunk.Select(s => (folder.Identities[s.Label], s.Path)).ToList(), aligned).ToList(); }
+                        try { done = identifier.EnrollFiles(chunk, aligned).ToList(); }
                         catch (GalleryUnavailableException e) when (e.ConnectionLost)
                         {
                             // say what this run stored, so a rerun (which skips stored photos) is the obvious fix
                             throw new CliException($"{e.Message} (at least {enrolled} of {photos} photos of this run were stored before it)");
                         }
+                        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                        {
+                            // a full disk mid-chunk: the chunk's photos stored before the failure are those the gallery now holds
+                            foreach (var c in chunk.Where(c => c.ContentHash is not null && gallery.FindByContent(c.Identity, c.ContentHash) is not null))
+                            {
+                                enrolled++;
+                                last = (c.Identity, c.Path);
+                            }
+                            var lastText = last is { } l ? $"the last photo enrolled was {Cli.Printable(l.File)} ('{Cli.Printable(l.Identity)}')" : "no photo of this run was enrolled";
+                            throw new CliException($"{e.Message.ReplaceLineEndings(" ")}: {lastText}, {enrolled} of {photos} photos of this run; " +
+                                "a rerun of the same command skips the photos already enrolled (same SHA-256)");
+                        }
                         foreach (var r in done)
                         {
                             if (r.Face is null) skipped.Add(new SkippedJson(r.File, r.Identity, r.Status));
-                            else { enrolled++; stored.Add((r.Identity, r.File)); }
+                            else { enrolled++; stored.Add((r.Identity, r.File)); last = (r.Identity, r.File); }
                         }
                         step(chunk.Length);
                     }
@@ -131,6 +158,17 @@ internal static class EnrollCommand
             return ExitCodes.Ok;
         });
         return cmd;
+    }
+
+    /// <summary>"sha256:&lt;hex&gt;" of a photo file's bytes, or null when it cannot be read (the encoder then says why).</summary>
+    internal static string? ContentHash(string file)
+    {
+        try
+        {
+            using var f = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+            return "sha256:" + Convert.ToHexStringLower(SHA256.HashData(f));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return null; }
     }
 
     /// <summary>

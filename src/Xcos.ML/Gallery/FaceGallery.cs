@@ -7,12 +7,15 @@ namespace Xcos.ML.Gallery;
 /// The embedded, file-backed <see cref="IFaceGallery"/>: one append-only file (<see cref="GalleryFileFormat"/>) that
 /// records the model, every enrolment and every removal. Embeddings stay in memory in a vector index; face codes stay
 /// in the file and are read by offset for the few faces a search returns. Each enrolment is on disk before
-/// <see cref="Enroll"/> returns, so a process killed mid-enrolment loses only the face it was writing.
+/// <see cref="Enroll(string, float[], float[], string)"/> returns, so a process killed mid-enrolment loses only the face it was writing.
 /// </summary>
-/// <remarks>One writer per file (the file is locked while open for writing); thread-safe within the process.</remarks>
+/// <remarks>
+/// One writer per file (the file is locked while open for writing); thread-safe within the process. A read-only open
+/// takes no lock: it reads the records committed when it opened, while a writer (`xcos enroll`) appends.
+/// </remarks>
 public sealed class FaceGallery : IFaceGallery
 {
-    private sealed record Face(long Id, string Identity, string Source, float[] Embedding, long CodeOffset);
+    private sealed record Face(long Id, string Identity, string Source, float[] Embedding, long CodeOffset, string ContentHash = "");
 
     private readonly object _lock = new();
     private readonly FaceGalleryOptions _options;
@@ -38,7 +41,7 @@ public sealed class FaceGallery : IFaceGallery
             if (e.Type == GalleryFileFormat.FaceType)
             {
                 if (_faces.ContainsKey(e.FaceId)) throw new InvalidDataException($"{path}: face id {e.FaceId} appears twice (record at offset {e.Offset})");
-                _faces[e.FaceId] = new Face(e.FaceId, e.Identity, e.Source, e.Embedding!, e.CodeOffset);
+                _faces[e.FaceId] = new Face(e.FaceId, e.Identity, e.Source, e.Embedding!, e.CodeOffset, e.ContentHash);
                 Ids(e.Identity).Add(e.FaceId);
                 _nextId = Math.Max(_nextId, e.FaceId + 1);
             }
@@ -96,9 +99,7 @@ public sealed class FaceGallery : IFaceGallery
         options ??= new FaceGalleryOptions();
         path = System.IO.Path.GetFullPath(path);
         if (!File.Exists(path)) throw new FileNotFoundException($"{path}: no gallery file (create one with `xcos enroll`)", path);
-        var file = options.ReadOnly
-            ? new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16)
-            : OpenForWriting(path);
+        var file = options.ReadOnly ? OpenForReading(path) : OpenForWriting(path);
         try
         {
             var contents = GalleryFileFormat.Read(file, path);
@@ -160,7 +161,7 @@ public sealed class FaceGallery : IFaceGallery
             f.Write(GalleryFileFormat.Magic);
             f.Write(GalleryFileFormat.HeaderRecord(found.Model));
             foreach (var (e, code) in live.Values.OrderBy(v => v.Entry.FaceId))
-                f.Write(GalleryFileFormat.FaceRecord(e.FaceId, e.Identity, e.Source, e.Embedding, code).Bytes);
+                f.Write(GalleryFileFormat.FaceRecord(e.FaceId, e.Identity, e.Source, e.Embedding, code, contentHash: e.ContentHash).Bytes);
         });
         // the graph was built for the damaged contents; its content digest would reject it, so drop it now
         File.Delete(HnswGraphFile.PathFor(path));
@@ -173,10 +174,42 @@ public sealed class FaceGallery : IFaceGallery
 
     private static FileStream OpenForWriting(string path)
     {
-        try { return new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.None, 1 << 16); }
+        // Windows: readers may share a writer's file (they read committed records only); Unix: .NET's FileShare.None is an exclusive flock
+        var share = OperatingSystem.IsWindows() ? FileShare.Read : FileShare.None;
+        try { return new FileStream(path, FileMode.Open, FileAccess.ReadWrite, share, 1 << 16); }
         catch (IOException e) when (e is not FileNotFoundException)
         {
             throw new IOException($"{path}: the gallery is open for writing elsewhere ({e.Message})", e);
+        }
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "open", SetLastError = true)]
+    private static extern int UnixOpen(byte[] utf8Path, int flags);
+
+    /// <summary>
+    /// Opens the gallery for reading without locking it: a writer appending meanwhile is fine, since committed records
+    /// never change in place (a record being appended reads as an incomplete tail and is left alone; compaction renames
+    /// a new file over the path, and this handle keeps the old one).
+    /// </summary>
+    private static FileStream OpenForReading(string path)
+    {
+        if (OperatingSystem.IsWindows())
+            return Shared(() => new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1 << 16));
+        // .NET takes a shared flock for every read on Unix, which the writer's exclusive one refuses (a raw sharing
+        // violation); open(2) takes none. O_RDONLY | O_CLOEXEC (its value differs between Linux, macOS and FreeBSD).
+        int cloexec = OperatingSystem.IsMacOS() || OperatingSystem.IsIOS() ? 0x1000000 : OperatingSystem.IsFreeBSD() ? 0x100000 : 0x80000;
+        int fd = UnixOpen(System.Text.Encoding.UTF8.GetBytes(path + "\0"), cloexec);
+        if (fd >= 0) return new FileStream(new SafeFileHandle(fd, ownsHandle: true), FileAccess.Read, 1 << 16);
+        // not opened (missing, no permission): the managed open says why in its usual exception
+        return Shared(() => new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1 << 16));
+
+        FileStream Shared(Func<FileStream> open)
+        {
+            try { return open(); }
+            catch (IOException e) when (e is not FileNotFoundException and not DirectoryNotFoundException)
+            {
+                throw new IOException($"{path}: cannot read the gallery while another process holds it (an `xcos enroll` running?): {e.Message}", e);
+            }
         }
     }
 
@@ -189,22 +222,31 @@ public sealed class FaceGallery : IFaceGallery
 
     /// <inheritdoc/>
     /// <remarks>A face of the same identity, source file and embedding (the same photo enrolled again) is not stored twice: the stored one is returned.</remarks>
-    public GalleryFace Enroll(string identity, float[] embedding, float[] code, string sourceFile)
+    public GalleryFace Enroll(string identity, float[] embedding, float[] code, string sourceFile) => Enroll(identity, embedding, code, sourceFile, null);
+
+    /// <inheritdoc/>
+    /// <remarks>
+    /// The hash is kept in the face record (format version 4); a gallery file of an older version is compacted to the
+    /// current one first, so that the hash has a place.
+    /// </remarks>
+    public GalleryFace Enroll(string identity, float[] embedding, float[] code, string sourceFile, string? contentHash)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(identity);
         Model.CheckFace(Path, embedding, code, sourceFile);
+        contentHash ??= "";
         lock (_lock)
         {
             EnsureWritable();
+            if (contentHash.Length > 0 && _version < 4) Compact();
             // the same photo of the same identity again (a rerun of an enrolment) adds nothing, as in a database gallery
             if (_byIdentity.TryGetValue(identity, out var same)
                 && same.Select(i => _faces[i]).FirstOrDefault(f => f.Source == sourceFile && f.Embedding.AsSpan().SequenceEqual(embedding)) is { } stored)
                 return Load(stored);
             long id = _nextId;
-            var (bytes, codeAt) = GalleryFileFormat.FaceRecord(id, identity, sourceFile, embedding, code, _version);
+            var (bytes, codeAt) = GalleryFileFormat.FaceRecord(id, identity, sourceFile, embedding, code, _version, contentHash);
             long start = _file.Length;
             Append(bytes);
-            var face = new Face(id, identity, sourceFile, (float[])embedding.Clone(), start + codeAt);
+            var face = new Face(id, identity, sourceFile, (float[])embedding.Clone(), start + codeAt, contentHash);
             _nextId++;
             _faces[id] = face;
             Ids(identity).Add(id);
@@ -218,6 +260,15 @@ public sealed class FaceGallery : IFaceGallery
             _indexDirty = true;
             return new GalleryFace(id, identity, sourceFile, face.Embedding, (float[])code.Clone());
         }
+    }
+
+    /// <inheritdoc/>
+    public GalleryFace? FindByContent(string identity, string contentHash)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(contentHash);
+        lock (_lock)
+            return _byIdentity.TryGetValue(identity, out var ids) && ids.Select(i => _faces[i]).FirstOrDefault(f => f.ContentHash == contentHash) is { } face
+                ? Load(face) : null;
     }
 
     /// <inheritdoc/>
@@ -255,7 +306,7 @@ public sealed class FaceGallery : IFaceGallery
                 foreach (var face in _faces.Values.OrderBy(x => x.Id))
                 {
                     var code = GalleryFileFormat.ReadCode(_file.SafeFileHandle, face.CodeOffset, Model.CodeLength);
-                    var (bytes, codeAt) = GalleryFileFormat.FaceRecord(face.Id, face.Identity, face.Source, face.Embedding, code);
+                    var (bytes, codeAt) = GalleryFileFormat.FaceRecord(face.Id, face.Identity, face.Source, face.Embedding, code, contentHash: face.ContentHash);
                     moved.Add(face with { CodeOffset = f.Position + codeAt });
                     f.Write(bytes);
                 }
@@ -407,14 +458,17 @@ public sealed class FaceGallery : IFaceGallery
         long at = _file.Length;
         try
         {
-            _file.Position = at;
-            _file.Write(record);
+            // straight to the file, past the stream's buffer: a failed write left in the buffer would be written again
+            // (half a record after the truncation below) when the stream is flushed or closed
+            RandomAccess.Write(_file.SafeFileHandle, record, at);
             _file.Flush(flushToDisk: true);
         }
-        catch
+        catch (Exception e)
         {
             // a failed write must not leave half a record for the next append to follow
             try { _file.SetLength(at); } catch (IOException) { }
+            // .NET reports EFBIG (past the file-size limit or the file system's largest file) as an argument error: it is a failed write
+            if (e is ArgumentOutOfRangeException) throw new IOException($"{Path}: the record was not written: {e.Message}", e);
             throw;
         }
     }

@@ -38,9 +38,16 @@ public sealed class FaceIdentifier
     public IReadOnlyList<Enrolment> EnrollFiles(IReadOnlyList<(string Identity, string Path)> photos, bool aligned = false)
     {
         ArgumentNullException.ThrowIfNull(photos);
+        return EnrollFiles(photos.Select(p => (p.Identity, p.Path, (string?)null)).ToList(), aligned);
+    }
+
+    /// <summary>As <see cref="EnrollFiles(IReadOnlyList{ValueTuple{string, string}}, bool)"/>, each face stored with its photo's content hash (<see cref="IFaceGallery.Enroll(string, float[], float[], string, string?)"/>).</summary>
+    public IReadOnlyList<Enrolment> EnrollFiles(IReadOnlyList<(string Identity, string Path, string? ContentHash)> photos, bool aligned = false)
+    {
+        ArgumentNullException.ThrowIfNull(photos);
         var encoded = Encoder.EncodeFiles(photos.Select(p => (string?)p.Path).ToList(), aligned);
         return photos.Select((p, i) => encoded[i] is { Status: FaceStatus.Ok } e
-            ? new Enrolment(p.Identity, p.Path, e.StatusText, Gallery.Enroll(p.Identity, e.Embedding!, e.Code!, p.Path))
+            ? new Enrolment(p.Identity, p.Path, e.StatusText, Gallery.Enroll(p.Identity, e.Embedding!, e.Code!, p.Path, p.ContentHash))
             : new Enrolment(p.Identity, p.Path, encoded[i].StatusText, null)).ToList();
     }
 

@@ -4,15 +4,16 @@ using System.Text;
 namespace Xcos.ML.Gallery;
 
 /// <summary>
-/// The gallery file, version 3: an append-only log of checksummed records, little-endian throughout.
+/// The gallery file, version 4: an append-only log of checksummed records, little-endian throughout.
 /// <code>
-/// file    = magic "XCOSGAL3" (8 bytes), header record, then face and remove records in the order they happened
+/// file    = magic "XCOSGAL4" (8 bytes), header record, then face and remove records in the order they happened
 /// record  = uint32 n, uint32 CRC-32 (IEEE) of those 4 length bytes, n bytes body (byte type, payload), uint32 CRC-32 of the body
-/// header  (type 1) = int32 version (3), string model name, string model hash, int32 embedding dim, int32 code length,
+/// header  (type 1) = int32 version (4), string model name, string model hash, int32 embedding dim, int32 code length,
 ///                    int64 created (Unix seconds, UTC), string codes (what the face codes are,
 ///                    <see cref="GalleryModelStamp.Codes"/>: "model", or "map:&lt;feature map&gt;" for a learned xCos head)
 /// face    (type 2) = int64 face id, string identity, string source file, int32 dim, float32[dim] embedding,
-///                    int32 code length, float32[code length] code
+///                    int32 code length, float32[code length] code, string content (the SHA-256 of the photo file's bytes as
+///                    "sha256:&lt;hex&gt;", so a rerun of `xcos enroll` skips photos already enrolled; "" when not known)
 /// remove  (type 3) = string identity (removes every face enrolled under it before this record)
 /// string  = int32 byte count, UTF-8 bytes
 /// </code>
@@ -34,20 +35,35 @@ namespace Xcos.ML.Gallery;
 /// Version 3 adds the header's codes field (versions 1 and 2 hold the model's own codes, "model"), so a gallery of a
 /// learned head's codes (feature maps) is told from one of weight-derived codes; framing as version 2.
 /// </para>
+/// <para>
+/// Version 4 adds the face record's content field (versions 1 to 3 hold none: their faces read as content ""). An
+/// older file is appended to in its own version; an enrolment that brings a content hash first compacts it to the
+/// current version (atomically, as any compaction), so the hash is kept.
+/// </para>
+/// <para>
+/// What stays on disk: a removal appends a remove record; the removed faces' records (names, source paths,
+/// embeddings, codes, content hashes) stay in the file until it is compacted, which happens on its own once a removal
+/// leaves more dead faces than <see cref="FaceGalleryOptions.CompactAfterDeadFaces"/> and than live ones, or at once
+/// with `xcos enroll --remove NAME --purge` (<see cref="FaceGallery.Compact"/>). Compaction writes a new file and
+/// renames it over the old one, so the old bytes are unlinked, not overwritten: until the file system reuses those
+/// blocks they remain on the device, and in any copy or backup made before (the ".damaged" copy a salvage keeps too).
+/// The HNSW graph ("&lt;gallery&gt;.hnsw") holds unit embeddings, no names; it is rewritten without removed faces
+/// when the gallery is next closed after a change.
+/// </para>
 /// </summary>
 public static class GalleryFileFormat
 {
-    /// <summary>The magic bytes of the version written now (format and version 3).</summary>
-    public static ReadOnlySpan<byte> Magic => "XCOSGAL3"u8;
+    /// <summary>The magic bytes of the version written now (format and version 4).</summary>
+    public static ReadOnlySpan<byte> Magic => "XCOSGAL4"u8;
     /// <summary>The format version written in the header of new files.</summary>
-    public const int Version = 3;
+    public const int Version = 4;
     private static ReadOnlySpan<byte> MagicPrefix => "XCOSGAL"u8;
     internal const byte HeaderType = 1, FaceType = 2, RemoveType = 3;
     private const int MaxRecord = 1 << 30;
 
     /// <summary>One decoded record; <see cref="CodeOffset"/> is where a face's code starts in the file.</summary>
     internal sealed record Entry(byte Type, long Offset, long End, long FaceId = 0, string Identity = "", string Source = "", float[]? Embedding = null,
-        long CodeOffset = 0, int CodeLength = 0);
+        long CodeOffset = 0, int CodeLength = 0, string ContentHash = "");
 
     /// <summary>What <see cref="Read"/> found.</summary>
     internal sealed record Contents(GalleryModelStamp Model, List<Entry> Entries, long GoodLength, long FileLength, string? TornTail, int Version);
@@ -69,12 +85,14 @@ public static class GalleryFileFormat
 
     /// <summary>A face record and the offset of its code within the returned bytes.</summary>
     internal static (byte[] Bytes, int CodeOffset) FaceRecord(long id, string identity, string source, ReadOnlySpan<float> embedding, ReadOnlySpan<float> code,
-        int version = Version)
+        int version = Version, string contentHash = "")
     {
         using var w = new Writer(version);
         w.Byte(FaceType); w.Long(id); w.Str(identity); w.Str(source); w.Floats(embedding);
         int codeAt = w.Length + Prefix(version) + 4;   // frame prefix, then the code's count
         w.Floats(code);
+        if (version >= 4) w.Str(contentHash);
+        else if (contentHash.Length > 0) throw new InvalidOperationException($"a version {version} gallery cannot record a content hash");
         return (w.Frame(), codeAt);
     }
 
@@ -116,7 +134,7 @@ public static class GalleryFileFormat
                     model = HeaderStamp(r, version);
                     break;
                 case FaceType when model is not null:
-                    entries.Add(FaceEntry(r, model, path, pos, end, prefix, frame.Body.Length));
+                    entries.Add(FaceEntry(r, model, path, pos, end, prefix, frame.Body.Length, version));
                     break;
                 case RemoveType when model is not null:
                     entries.Add(new Entry(type, pos, end, Identity: r.Str()));
@@ -142,21 +160,28 @@ public static class GalleryFileFormat
     {
         var magic = new byte[8];
         s.Position = 0;
-        if (s.Length < 8 || s.ReadAtLeast(magic, 8, throwOnEndOfStream: false) < 8 || !magic.AsSpan(0, 7).SequenceEqual(MagicPrefix) || magic[7] is not ((byte)'1' or (byte)'2' or (byte)'3'))
-            throw new InvalidDataException($"{path}: not an xcos gallery file (expected the magic XCOSGAL1, XCOSGAL2 or XCOSGAL3)");
+        if (s.Length < 8 || s.ReadAtLeast(magic, 8, throwOnEndOfStream: false) < 8 || !magic.AsSpan(0, 7).SequenceEqual(MagicPrefix) || magic[7] is < (byte)'1' or > (byte)('0' + Version))
+            throw new InvalidDataException($"{path}: not an xcos gallery file (expected the magic XCOSGAL1 to XCOSGAL{Version})");
         return magic[7] - '0';
     }
 
-    private static Entry FaceEntry(Reader r, GalleryModelStamp model, string path, long pos, long end, int prefix, int bodyLength)
+    private static Entry FaceEntry(Reader r, GalleryModelStamp model, string path, long pos, long end, int prefix, int bodyLength, int version)
     {
         long id = r.Long();
         string identity = r.Str(), source = r.Str();
         var emb = r.Floats();
         int codeLen = r.Int();
         long codeAt = pos + prefix + r.Position;
-        if (emb.Length != model.EmbeddingDim || codeLen != model.CodeLength || r.Position + 4L * codeLen != bodyLength)
+        if (emb.Length != model.EmbeddingDim || codeLen != model.CodeLength || (version < 4 && r.Position + 4L * codeLen != bodyLength))
             throw new InvalidDataException($"{path}: face record at offset {pos} holds a {emb.Length}-d embedding and {codeLen}-float code; the header says {model.EmbeddingDim} and {model.CodeLength}");
-        return new Entry(FaceType, pos, end, id, identity, source, emb, codeAt, codeLen);
+        string content = "";
+        if (version >= 4)
+        {
+            r.Skip(checked(4 * codeLen));
+            content = r.Str();
+            if (r.Position != bodyLength) throw new InvalidDataException($"{path}: face record at offset {pos} has {bodyLength - r.Position} bytes after its fields");
+        }
+        return new Entry(FaceType, pos, end, id, identity, source, emb, codeAt, codeLen, content);
     }
 
     private static InvalidDataException Corrupt(string path, string what) =>
@@ -255,7 +280,7 @@ public static class GalleryFileFormat
                     long end = pos + prefix + frame.Body.Length + 4;
                     entry = r.Byte() switch
                     {
-                        FaceType => FaceEntry(r, model, path, pos, end, prefix, frame.Body.Length),
+                        FaceType => FaceEntry(r, model, path, pos, end, prefix, frame.Body.Length, version),
                         RemoveType => new Entry(RemoveType, pos, end, Identity: r.Str()),
                         _ => null,
                     };
@@ -325,6 +350,7 @@ public static class GalleryFileFormat
             return s;
         }
         public byte Byte() => Take(1)[0];
+        public void Skip(int n) => Take(n);
         public int Int() => BinaryPrimitives.ReadInt32LittleEndian(Take(4));
         public long Long() => BinaryPrimitives.ReadInt64LittleEndian(Take(8));
         public string Str() => Encoding.UTF8.GetString(Take(Int()));

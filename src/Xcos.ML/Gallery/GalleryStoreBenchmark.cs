@@ -7,7 +7,7 @@ namespace Xcos.ML.Gallery;
 /// <param name="Gallery">The gallery, as it may be printed.</param>
 /// <param name="Faces">Faces enrolled.</param>
 /// <param name="Identities">Identities they belong to.</param>
-/// <param name="EnrolPerSecond">Faces enrolled per second, one <see cref="IFaceGallery.Enroll"/> call (one durable commit) each.</param>
+/// <param name="EnrolPerSecond">Faces enrolled per second, one <see cref="IFaceGallery.Enroll(string, float[], float[], string)"/> call (one durable commit) each.</param>
 /// <param name="Identify">Wall-clock latency of <see cref="IFaceGallery.Search"/> for the top 10 identities.</param>
 /// <param name="RecallAt10">Mean share of the exact top-10 identities (by each identity's best face, exhaustive scan) the search found.</param>
 /// <param name="Queries">Timed queries.</param>

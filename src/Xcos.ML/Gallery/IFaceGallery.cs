@@ -25,6 +25,16 @@ public interface IFaceGallery : IDisposable
     /// </summary>
     GalleryFace Enroll(string identity, float[] embedding, float[] code, string sourceFile);
 
+    /// <summary>
+    /// <see cref="Enroll(string, float[], float[], string)"/> with the SHA-256 of the photo file's bytes
+    /// (<c>"sha256:&lt;hex&gt;"</c>), kept so that a rerun can skip the photo (<see cref="FindByContent"/>). A gallery
+    /// that keeps no content hashes stores the face without it.
+    /// </summary>
+    GalleryFace Enroll(string identity, float[] embedding, float[] code, string sourceFile, string? contentHash) => Enroll(identity, embedding, code, sourceFile);
+
+    /// <summary>A face of <paramref name="identity"/> enrolled from a photo with this content hash, or null (always null for a gallery that keeps no hashes).</summary>
+    GalleryFace? FindByContent(string identity, string contentHash) => null;
+
     /// <summary>Removes every face of <paramref name="identity"/>; returns how many there were. Durable when this returns.</summary>
     int RemoveIdentity(string identity);
 
