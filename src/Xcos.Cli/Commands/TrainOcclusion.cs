@@ -90,6 +90,8 @@ internal static class TrainOcclusion
             WeightsFrom = Path.GetFileName(weights),
             FineTuneFrom = o.FineTuneFrom.ToString(),
             HeadForm = o.HeadForm.ToString(),
+            AllPairs = o.AllPairs, AttentionStartScale = o.AttentionStartScale, Temperature = o.Temperature, RankWeight = o.RankWeight,
+            Optimizers = string.Create(CultureInfo.InvariantCulture, $"{o.Backbone.Kind}: tail lr {o.Backbone.LearningRate:G3} wd {o.Backbone.WeightDecay:G3}; grid layer {o.GridLayer.Kind} lr {o.GridLayer.LearningRate:G3} wd {o.GridLayer.WeightDecay:G3}; attention {o.Attention.Kind} lr {o.Attention.LearningRate:G3} wd {o.Attention.WeightDecay:G3}"),
             DistillationWeight = o.DistillationWeight,
             XcosWeight = o.XcosWeight,
             VerificationWeight = o.VerificationWeight,

@@ -56,7 +56,18 @@ public sealed class XcosFaceModelRecord
     public string WeightsFrom { get; set; } = "";
     /// <summary>First fine-tuned block.</summary>
     public string FineTuneFrom { get; set; } = "";
+    /// <summary>How learned xCos is formed (Anchored or PatchCosine).</summary>
     public string HeadForm { get; set; } = "";
+    /// <summary>Whether the xCos terms scored every first-half x second-half pair of a batch.</summary>
+    public bool AllPairs { get; set; }
+    /// <summary>The scale the attention's last batch norm started at.</summary>
+    public double AttentionStartScale { get; set; }
+    /// <summary>Attention softmax temperature.</summary>
+    public double Temperature { get; set; }
+    /// <summary>Weight of the ranking term.</summary>
+    public double RankWeight { get; set; }
+    /// <summary>The optimisers, in words.</summary>
+    public string Optimizers { get; set; } = "";
     /// <summary>Distillation weight.</summary>
     public double DistillationWeight { get; set; }
     /// <summary>xCos MSE weight.</summary>
