@@ -194,7 +194,8 @@ public abstract class FacePairVerifier<TEmbedding> : IFacePairVerifier where TEm
                 Variant, null, null, null, null, ms);
         double deciding = DecidedBy == "cosine" ? s.Cosine : s.Xcos;
         return new FacePairVerification(f1, f2, s.Xcos, s.Cosine, CosineSource, DecidedBy, Threshold, FacePairVerification.Decide(deciding, Threshold),
-            Variant, s.CosMap, s.Attention, s.Contributions, s.BiasContribution, ms) { MapTitle = MapTitle };
+            Variant, s.CosMap, s.Attention, s.Contributions, s.BiasContribution, ms)
+        { MapTitle = MapTitle };
     }
 
     /// <summary>Reads, aligns and embeds faces; every failure becomes the face's status.</summary>
