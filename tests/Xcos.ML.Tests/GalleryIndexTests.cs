@@ -97,8 +97,10 @@ public class GalleryIndexTests
             var e = exact.Search(q, 10);
             var h = bf16.Search(q, 10);
             recall += e.Select(x => x.Key).Intersect(h.Select(x => x.Key)).Count() / 10.0;
-            // bf16 keeps 8 significant bits: cosines agree to a few 1e-3
-            Assert.Equal(e[0].Cosine, h.First(x => x.Key == h[0].Key).Cosine, 5e-3);
+            // bf16 keeps 8 significant bits: the same neighbour's cosines agree to a few 1e-3 (an approximate search may
+            // rank another neighbour first, which recall counts, so compare the exact top-1 where HNSW found it)
+            var found = h.Where(x => x.Key == e[0].Key).Select(x => (double?)x.Cosine).FirstOrDefault();
+            if (found is { } c) Assert.Equal(e[0].Cosine, c, 5e-3);
         }
         Assert.True(recall / queries.Length >= 0.95, $"recall@10 {recall / queries.Length}");
         Assert.Throws<ArgumentOutOfRangeException>(() => bf16.ExpansionSearch = 0);
