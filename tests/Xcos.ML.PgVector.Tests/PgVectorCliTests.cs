@@ -167,7 +167,8 @@ public sealed class PgVectorCliTests(PgliteServer server, ITestOutputHelper outp
     [PgliteDevFacesFact]
     public void Kill_9_mid_enrol_leaves_only_whole_faces_and_a_rerun_finishes()
     {
-        var (images, _) = Split(perPerson: 10, people: 6);
+        // all 100 photos: 60 were enrolled (two batches of 32) before the progress line passed 5 % on an idle machine
+        var (images, _) = Split(perPerson: 10, people: 10);
         var uri = server.NewGallery("kill");
         var env = Env();
         using (var p = Start(env, "enroll", "--gallery", uri, "--images", images))
@@ -180,7 +181,7 @@ public sealed class PgVectorCliTests(PgliteServer server, ITestOutputHelper outp
         using (var g = new PgVectorGalleryProvider().Open(uri, null, GalleryOpenMode.ReadOnly))
         {
             int n = g.FaceCount;
-            Assert.InRange(n, 3, 59);
+            Assert.InRange(n, 3, 99);
             var faces = g.Identities.SelectMany(g.FacesOf).ToList();
             Assert.Equal(n, faces.Count);
             Assert.All(faces, f => Assert.Equal((g.Model.EmbeddingDim, g.Model.CodeLength), (f.Embedding.Length, f.Code.Length)));
