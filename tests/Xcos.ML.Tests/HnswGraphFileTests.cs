@@ -12,7 +12,8 @@ namespace Xcos.ML.Tests;
 public class HnswGraphFileTests
 {
     private static readonly GalleryModelStamp Model = new("test-model", "sha256:00", 16, 3);
-    private static readonly FaceGalleryOptions Hnsw = new() { Index = GalleryIndexKind.Hnsw };
+    // search expansion above the 90 faces: the approximate search then finds what the exact scan finds, on any build of the graph
+    private static readonly FaceGalleryOptions Hnsw = new() { Index = GalleryIndexKind.Hnsw, Hnsw = new HnswSettings(ExpansionSearch: 256) };
 
     private static string NewPath() => Path.Combine(Directory.CreateTempSubdirectory("xcos-graph").FullName, "faces.gallery");
 
@@ -211,7 +212,8 @@ public class HnswGraphFileTests
 public class HnswGraphStructureTests
 {
     private static readonly GalleryModelStamp Model = new("test-model", "sha256:00", 16, 3);
-    private static readonly FaceGalleryOptions Hnsw = new() { Index = GalleryIndexKind.Hnsw };
+    // search expansion above the 90 faces: the approximate search then finds what the exact scan finds, on any build of the graph
+    private static readonly FaceGalleryOptions Hnsw = new() { Index = GalleryIndexKind.Hnsw, Hnsw = new HnswSettings(ExpansionSearch: 256) };
     private const int Header = 112;
 
     private static (string Path, string Graph) NewGallery(int identities = 30, string? remove = null)
