@@ -177,16 +177,22 @@ public static class XcosOnnxExport
     /// <exception cref="KeyNotFoundException">A required <c>backbone.conv1x1.*</c> or <c>attention.*</c> weight is missing.</exception>
     public static ModelProto BuildMapHeadModel(IReadOnlyDictionary<string, WeightTensor> weights, XcosOnnxExportOptions? options = null)
     {
-        options ??= new XcosOnnxExportOptions();
-        var e = new Exporter(new Weights(weights), options);
-        var b = e.B;
+        var (e, _, _, g1, g2, codes) = MapHeadStart(weights, options);
+        AddXcosOutputs(e, g1, g2, codes.Code1, codes.Code2, e.GridSide());
+        return e.Finish("map_head", null);
+    }
+
+    // Both map heads: the two map inputs [N,C,7,7], their grids and face codes.
+    private static (Exporter E, string Map1, string Map2, string Grid1, string Grid2, (string Code1, string Code2) Codes) MapHeadStart(
+        IReadOnlyDictionary<string, WeightTensor> weights, XcosOnnxExportOptions? options)
+    {
+        var e = new Exporter(new Weights(weights), options ?? new XcosOnnxExportOptions());
         long c = e.W.Get("backbone.conv1x1.0.weight").Shape[1];
-        string m1 = b.AddInput(Map1Input, [-1, c, 7, 7]);
-        string m2 = b.AddInput(Map2Input, [-1, c, 7, 7]);
+        string m1 = e.B.AddInput(Map1Input, [-1, c, 7, 7]);
+        string m2 = e.B.AddInput(Map2Input, [-1, c, 7, 7]);
         var (g1, gc) = e.GridLayer(m1, c);
         var (g2, _) = e.GridLayer(m2, c);
-        AddXcosOutputs(e, g1, g2, e.FaceCode(g1, gc).Value, e.FaceCode(g2, gc).Value, e.GridSide());
-        return e.Finish("map_head", null);
+        return (e, m1, m2, g1, g2, (e.FaceCode(g1, gc).Value, e.FaceCode(g2, gc).Value));
     }
 
     /// <summary>
@@ -202,16 +208,11 @@ public static class XcosOnnxExport
     /// <exception cref="KeyNotFoundException">A required weight is missing.</exception>
     public static ModelProto BuildAnchoredMapHeadModel(IReadOnlyDictionary<string, WeightTensor> weights, XcosOnnxExportOptions? options = null)
     {
-        options ??= new XcosOnnxExportOptions();
-        var e = new Exporter(new Weights(weights), options);
+        var (e, m1, m2, _, _, codes) = MapHeadStart(weights, options);
         var b = e.B;
         long c = e.W.Get("backbone.conv1x1.0.weight").Shape[1];
-        string m1 = b.AddInput(Map1Input, [-1, c, 7, 7]);
-        string m2 = b.AddInput(Map2Input, [-1, c, 7, 7]);
-        var (g1, gc) = e.GridLayer(m1, c);
-        var (g2, _) = e.GridLayer(m2, c);
         if (e.GridSide() != 7) throw new InvalidDataException("the anchored head needs a 1x1 grid layer (a 7x7 grid over the 7x7 map)");
-        string att = b.AddOutput(e.Attention(e.FaceCode(g1, gc).Value, e.FaceCode(g2, gc).Value), AttentionOutput, [-1, 49]);
+        string att = b.AddOutput(e.Attention(codes.Code1, codes.Code2), AttentionOutput, [-1, 49]);
         var (kernel, beta, weight, bias, total) = e.AnchorAffine(c);
         string k = b.Initializer("anchor.kernel.folded", kernel, [1, c, 7, 7]);
         string w = b.Initializer("anchor.linear.weight.folded", weight, [weight.Length / c, c]);
