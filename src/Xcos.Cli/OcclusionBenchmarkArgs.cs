@@ -51,13 +51,14 @@ internal sealed class OcclusionBenchmarkArgs
         var labels = new List<int>();
         var names = new List<string>();
         var distractors = new List<(string, RgbImage)>();
+        var files = new List<string>();
         int per = p.GetValue(MaxPerPerson);
-        if (p.GetValue(Faces) is { } crops) Read(crops, per, only, excluded, faces, labels, names, distractors, null);
+        if (p.GetValue(Faces) is { } crops) Read(crops, per, only, excluded, faces, labels, names, distractors, null, files);
         if (p.GetValue(Photos) is { } photos)
         {
             var models = ModelStore.ResolveDirectory(dir);
             using var detector = FaceDetector.FromDirectory(models, new FaceDetectorOptions { IntraOpThreads = t });
-            Read(photos, per, only, excluded, faces, labels, names, distractors, detector);
+            Read(photos, per, only, excluded, faces, labels, names, distractors, detector, files);
         }
         // every name given must be someone: a typo would silently change who is measured
         var known = new[] { p.GetValue(Faces), p.GetValue(Photos) }.OfType<DirectoryInfo>().Where(d => d.Exists)
@@ -92,6 +93,7 @@ internal sealed class OcclusionBenchmarkArgs
         {
             Directory.CreateDirectory(outDir.FullName);
             File.WriteAllText(Path.Combine(outDir.FullName, "occlusion.json"), System.Text.Json.JsonSerializer.Serialize(report, Indented) + "\n");
+            WriteScores(outDir.FullName, r, files);
         }
         var png = plot?.FullName ?? (outDir is null ? null : Path.Combine(outDir.FullName, "occlusion.png"));
         if (png is not null) SavePlot(png, r, encoder.Descriptor.Name);
@@ -122,6 +124,28 @@ internal sealed class OcclusionBenchmarkArgs
             sb.AppendLine(ci, $"| {c.Name} | {c.Cosine.Auc:F4} | {c.Xcos.Auc:F4} | {c.Cosine.Accuracy:P2} | {c.Xcos.Accuracy:P2} | {c.Cosine.TarAtFar1e3:F4} | {c.Xcos.TarAtFar1e3:F4} | {c.Identification.Rank1Cosine:F4} | {c.Identification.Rank1Reranked:F4} |");
         sb.Append(ci, $"re-ranking {r.Rerank.Candidates} candidates in one head call: p50 {r.Rerank.P50:F2} ms, p99 {r.Rerank.P99:F2} ms per probe ({r.Rerank.Probes} probes)");
         return sb.ToString();
+    }
+
+    // Every pair's and every probe's scores, so other orders (say, a blend of the two scores) can be measured without a rerun.
+    private static void WriteScores(string dir, OcclusionBenchmarkResult r, IReadOnlyList<string> files)
+    {
+        var ci = CultureInfo.InvariantCulture;
+        var pairs = new StringBuilder("condition\tfile1\tfile2\tsame\tcosine\txcos\n");
+        var probes = new StringBuilder("condition\tprobe\ttruth\tcosine_rank\tidentity\tcosine\txcos\n");
+        foreach (var c in r.Conditions)
+        {
+            for (int i = 0; i < c.PairScores.Count; i++)
+            {
+                var (a, b) = r.PairFaces[i];
+                var s = c.PairScores[i];
+                pairs.Append(ci, $"{c.Name}\t{files[a]}\t{files[b]}\t{(s.Same ? 1 : 0)}\t{s.Cosine:R}\t{s.Xcos:R}\n");
+            }
+            foreach (var p in c.ProbeShortlists)
+                for (int k = 0; k < p.Shortlist.Count; k++)
+                    probes.Append(ci, $"{c.Name}\t{files[p.Face]}\t{p.Truth}\t{k + 1}\t{p.Shortlist[k].Identity}\t{p.Shortlist[k].Cosine:R}\t{p.Shortlist[k].Xcos:R}\n");
+        }
+        File.WriteAllText(Path.Combine(dir, "pairs.tsv"), pairs.ToString());
+        File.WriteAllText(Path.Combine(dir, "probes.tsv"), probes.ToString());
     }
 
     private static void SavePlot(string path, OcclusionBenchmarkResult r, string model)
@@ -158,7 +182,7 @@ internal sealed class OcclusionBenchmarkArgs
     // Reads up to `per` photos of each person (first by name); excluded people give one distractor photo; a photo that
     // cannot be used is reported and skipped, a person left with fewer than two photos is dropped with a note.
     private static void Read(DirectoryInfo root, int per, HashSet<string>? only, HashSet<string>? excluded, List<RgbImage> faces, List<int> labels,
-        List<string> names, List<(string, RgbImage)> distractors, FaceDetector? detector)
+        List<string> names, List<(string, RgbImage)> distractors, FaceDetector? detector, List<string> files)
     {
         if (!root.Exists) throw new CliException($"{root.FullName}: folder not found.");
         var folder = ImageFolder.Load(root.FullName);
@@ -167,7 +191,7 @@ internal sealed class OcclusionBenchmarkArgs
             string name = folder.Identities[id];
             bool isDistractor = excluded?.Contains(name) == true;
             if (!isDistractor && only is not null && !only.Contains(name)) continue;
-            var got = new List<RgbImage>();
+            var got = new List<(RgbImage Face, string Path)>();
             foreach (var s in folder.Samples.Where(x => x.Label == id).OrderBy(x => x.Path, StringComparer.Ordinal))
             {
                 if (got.Count == (isDistractor ? 1 : per)) break;
@@ -181,13 +205,14 @@ internal sealed class OcclusionBenchmarkArgs
                     img = face;
                 }
                 else if (img.Width != 112 || img.Height != 112) { Console.Error.WriteLine($"skipped {s.Path}: {img.Width}x{img.Height}, expected an aligned 112x112 face"); continue; }
-                got.Add(img);
+                got.Add((img, s.Path));
             }
-            if (isDistractor) { if (got.Count == 1) distractors.Add((name, got[0])); continue; }
+            if (isDistractor) { if (got.Count == 1) distractors.Add((name, got[0].Face)); continue; }
             if (got.Count < 2) { Console.Error.WriteLine($"left out {name}: {got.Count} usable photo(s), pairs and probes need two"); continue; }
-            foreach (var f in got)
+            foreach (var (f, path) in got)
             {
                 faces.Add(f);
+                files.Add(path);
                 labels.Add(names.Count);
             }
             names.Add(name);

@@ -129,6 +129,35 @@ public class LearnedHeadTests
     }
 
     [Fact]
+    public void A_head_with_a_cosine_weight_blends_the_given_cosine_into_score_and_map_and_keeps_score_equal_to_map_times_attention()
+    {
+        var w = Weights(6);
+        using var plain = new LearnedHead(HeadBytes(w));
+        var blendModel = XcosOnnxExport.BuildMapHeadModel(w, new XcosOnnxExportOptions { CosineWeight = 0.3 });
+        using var blended = new LearnedHead(blendModel.ToByteArray(), "blended");
+        Assert.False(plain.TakesCosine);
+        Assert.True(blended.TakesCosine);
+        var m1 = RandomMaps(3, 20);
+        var m2 = RandomMaps(3, 21);
+        float[] cosines = [0.9f, -0.2f, 0.35f];
+        var p = plain.Explain(m1, m2, 3);
+        var b = blended.Explain(m1, m2, 3, cosines);
+        for (int n = 0; n < 3; n++)
+        {
+            Assert.Equal(0.7 * p[n].Xcos + 0.3 * cosines[n], b[n].Xcos, 1e-5);
+            Assert.Equal(p[n].Attention, b[n].Attention);
+            for (int c = 0; c < 49; c++) Assert.Equal(0.7 * p[n].CosMap[c] + 0.3 * cosines[n], b[n].CosMap[c], 1e-5);
+            Assert.Equal(b[n].Xcos, b[n].CosMap.Zip(b[n].Attention).Sum(t => (double)t.First * t.Second), 1e-5);
+        }
+        // a blending head without the cosines, or with too few or a NaN, is refused; a plain head ignores them
+        Assert.Contains("cosine", Assert.Throws<ArgumentException>(() => blended.Explain(m1, m2, 3)).Message);
+        Assert.Contains("expected 3 cosines", Assert.Throws<ArgumentException>(() => blended.Explain(m1, m2, 3, cosines.AsSpan(0, 2))).Message);
+        Assert.Contains("finite", Assert.Throws<ArgumentException>(() => blended.Explain(m1, m2, 3, [0.1f, float.NaN, 0.2f])).Message);
+        Assert.Equal(p[0].Xcos, plain.Explain(m1, m2, 3, cosines)[0].Xcos);
+        Assert.Throws<ArgumentOutOfRangeException>(() => XcosOnnxExport.BuildMapHeadModel(w, new XcosOnnxExportOptions { CosineWeight = 1 }));
+    }
+
+    [Fact]
     public void Wrong_sizes_and_wrong_files_are_refused_with_the_reason()
     {
         using var head = new LearnedHead(HeadBytes(Weights(4)), "toy-head");

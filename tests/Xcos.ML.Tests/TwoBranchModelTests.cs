@@ -132,4 +132,45 @@ public class TwoBranchModelTests(TwoBranchModel fixture) : IClassFixture<TwoBran
             Assert.Equal(verifier.Verify(pairs[i].ImagePath1, pairs[i].ImagePath2).Xcos, xcos[i], 3);
         }
     }
+
+    [DevFacesFact]
+    public void A_head_that_blends_in_the_cosine_gives_the_same_score_in_the_verifier_the_gallery_and_the_pipeline()
+    {
+        // the shipped head rewritten to keep a quarter of the model's cosine
+        var plainHead = LearnedHead.NextTo(fixture.DescriptorPath)!;
+        var blendPath = Path.Combine(fixture.Dir, "blended_head.onnx");
+        File.WriteAllBytes(blendPath, XcosOnnxExport.WithCosineWeight(OnnxModelFile.Load(plainHead).Model, 0.25).ToByteArray());
+        var options = new OnnxFacePairVerifierOptions { ModelsDir = fixture.Dir, DescriptorPath = fixture.DescriptorPath, IntraOpThreads = 1, Variant = XcosVariant.Learned };
+        using var plain = new OnnxFacePairVerifier(options);
+        using var blended = new OnnxFacePairVerifier(new OnnxFacePairVerifierOptions { ModelsDir = fixture.Dir, DescriptorPath = fixture.DescriptorPath, IntraOpThreads = 1, Variant = XcosVariant.Learned, LearnedHeadPath = blendPath });
+        Assert.True(blended.Learned!.TakesCosine);
+        var pairs = DevFaces.Pairs().Take(2).ToArray();
+        var want = new double[pairs.Length];
+        for (int i = 0; i < pairs.Length; i++)
+        {
+            var p = plain.Verify(pairs[i].ImagePath1, pairs[i].ImagePath2);
+            var b = blended.Verify(pairs[i].ImagePath1, pairs[i].ImagePath2);
+            Assert.True(b.IsOk, b.FailureText);
+            want[i] = 0.75 * p.Xcos + 0.25 * p.Cosine;
+            Assert.Equal(want[i], b.Xcos, 4);
+            Assert.Equal(b.Xcos, b.CosMap!.Zip(b.Attention!).Sum(t => (double)t.First * t.Second), 4);
+        }
+
+        // the gallery's codes carry the embedding after the map, so re-ranking needs no backbone pass
+        using var encoder = new OnnxFaceEncoder(fixture.Dir, fixture.DescriptorPath, 1, needDetector: true, XcosVariant.Learned, blendPath);
+        Assert.EndsWith(OnnxFaceEncoder.EmbeddingCodeSuffix, encoder.Model.Codes);
+        Assert.Equal(512 * 49 + 512, encoder.Model.CodeLength);
+        var e1 = encoder.EncodeFile(pairs[0].ImagePath1);
+        var e2 = encoder.EncodeFile(pairs[0].ImagePath2);
+        Assert.Equal(want[0], encoder.CompareMany(e1.Code!, [e2.Code!])[0].Score, 4);
+
+        var ml = new MLContext(seed: 1);
+        var data = ml.Data.LoadFromEnumerable(pairs);
+        var scored = ml.Transforms.VerifyFacePairs(new XcosPipelineOptions
+        {
+            FaceModel = fixture.Descriptor, FaceModelDirectory = fixture.Dir, ModelsDirectory = fixture.Dir, Xcos = XcosVariant.Learned, LearnedHeadPath = blendPath,
+        }).Fit(data).Transform(data);
+        var xcos = scored.GetColumn<float>("Xcos").ToArray();
+        for (int i = 0; i < pairs.Length; i++) Assert.Equal(want[i], xcos[i], 3);
+    }
 }

@@ -68,11 +68,21 @@ internal static class TrainOcclusion
         var weights = Path.Combine(trainer.OutputDirectory, result.BestCheckpoint is not null ? TrainingFiles.BestWeights : TrainingFiles.LastWeights);
         Xcos.ML.Torch.Checkpoints.XcosCheckpoint.Load(trainer.Net, weights);
         var settingsScores = new Dictionary<FaceOccluder, float[]>();
-        var settingsResults = Scored(trainer, settingsSet, settingsScores);
-        var threshold = XcosFaceModelPackage.ChooseThreshold(settingsScores, settingsSet.Same);
-        IReadOnlyList<ValidationResult>? reportResults = null;
+        var settingsCosines = new Dictionary<FaceOccluder, float[]>();
+        Scored(trainer, settingsSet, settingsScores, settingsCosines);
+        // the shipped score keeps a share of the original cosine (its clean geometry); the settings people choose it, then the threshold
+        var (chosenWeight, blendAuc) = XcosFaceModelPackage.ChooseCosineWeight(settingsScores, settingsCosines, settingsSet.Same);
+        double cosineWeight = o.CosineWeight ?? chosenWeight;
+        var blended = settingsScores.ToDictionary(kv => kv.Key, kv => XcosFaceModelPackage.Blend(kv.Value, settingsCosines[kv.Key], cosineWeight));
+        var threshold = XcosFaceModelPackage.ChooseThreshold(blended, settingsSet.Same);
+        var settingsRows = Rows(settingsSet, settingsScores, settingsCosines, cosineWeight, o.ValidationFolds);
+        XcosFaceModelRecord.Row[]? reportRows = null;
         if (reportSet is not null)
-            reportResults = Scored(trainer, reportSet, null);
+        {
+            var (x, c) = (new Dictionary<FaceOccluder, float[]>(), new Dictionary<FaceOccluder, float[]>());
+            Scored(trainer, reportSet, x, c);
+            reportRows = Rows(reportSet, x, c, cosineWeight, o.ValidationFolds);
+        }
         var record = new XcosFaceModelRecord
         {
             Data = Path.GetFullPath(data),
@@ -100,8 +110,10 @@ internal static class TrainOcclusion
             CleanShare = o.CleanShare,
             Seconds = Math.Round(clock.Elapsed.TotalSeconds, 1),
             EpochLosses = result.Epochs.Select(e => e.Loss).ToArray(),
-            Settings = settingsResults.Select(XcosFaceModelRecord.Row.Of).ToArray(),
-            Held = reportResults?.Select(XcosFaceModelRecord.Row.Of).ToArray(),
+            Settings = settingsRows,
+            Held = reportRows,
+            CosineWeight = cosineWeight,
+            CosineWeightSource = o.CosineWeight is not null ? "given (CosineWeight of the training config)" : string.Create(CultureInfo.InvariantCulture, $"best mean AUC ({blendAuc:F4}) of (1 - w) xCos + w cosine over the {FaceOccluders.All.Count} occluders of the settings people's {settingsSet.Pairs.Count} pairs, w in 0, 0.05, ..., 0.95"),
         };
         var package = Path.Combine(trainer.OutputDirectory, XcosFaceModelPackage.Name);
         XcosFaceModelPackage.Write(trainer.Net, descriptor, onnx, package, threshold, record);
@@ -115,6 +127,7 @@ internal static class TrainOcclusion
             ["best_checkpoint"] = result.BestCheckpoint,
             ["face_model"] = package,
             ["xcos_threshold"] = threshold.Threshold,
+            ["cosine_weight"] = cosineWeight,
             ["settings"] = record.Settings,
             ["report"] = record.Held,
         });
@@ -144,14 +157,26 @@ internal static class TrainOcclusion
         return OccludedPairSet.Build(Path.GetFileName(Path.GetFullPath(dir).TrimEnd('/')), faces, labels, ReportPairs, 11);
     }
 
-    private static IReadOnlyList<ValidationResult> Scored(OcclusionXcosTrainer trainer, OccludedPairSet set, Dictionary<FaceOccluder, float[]>? scores)
+    private static void Scored(OcclusionXcosTrainer trainer, OccludedPairSet set, Dictionary<FaceOccluder, float[]> scores, Dictionary<FaceOccluder, float[]> cosines)
     {
         int total = set.Pairs.Select(p => p.A).Distinct().Count() + set.Pairs.Count * FaceOccluders.All.Count;
-        return CliProgress.Run($"scoring {set.Name} ({set.Pairs.Count} pairs x {FaceOccluders.All.Count} occluders)", total, step =>
+        CliProgress.Run($"scoring {set.Name} ({set.Pairs.Count} pairs x {FaceOccluders.All.Count} occluders)", total, step =>
         {
             int last = 0;
-            return trainer.Evaluate(set, (d, _) => { step(d - last); last = d; }, scores);
+            return trainer.Evaluate(set, (d, _) => { step(d - last); last = d; }, scores, cosines);
         });
+    }
+
+    // The record's rows: the original cosine against the shipped score (the blend) per occluder.
+    private static XcosFaceModelRecord.Row[] Rows(OccludedPairSet set, Dictionary<FaceOccluder, float[]> xcos, Dictionary<FaceOccluder, float[]> cosine, double w, int folds)
+    {
+        var opts = new Xcos.ML.Metrics.VerificationOptions { Folds = folds };
+        return [.. FaceOccluders.All.Select(k =>
+        {
+            var c = Xcos.ML.Metrics.VerificationMetrics.Evaluate(cosine[k], set.Same, opts);
+            var x = Xcos.ML.Metrics.VerificationMetrics.Evaluate(XcosFaceModelPackage.Blend(xcos[k], cosine[k], w), set.Same, opts);
+            return new XcosFaceModelRecord.Row($"{set.Name}-{FaceOccluders.Name(k)}", set.Same.Length, c.Auc, x.Auc, c.AccuracyMean, x.AccuracyMean, c.TarAtFar1e3, x.TarAtFar1e3);
+        })];
     }
 
     /// <summary>Parses conv_4 / conv_45 / conv_5.</summary>

@@ -25,19 +25,22 @@ public static class LearnedHeadExport
     /// <param name="featureMap">Name of the map the head reads (stored as <see cref="LearnedHead.FeatureMapKey"/>).</param>
     /// <param name="temperature">Softmax temperature of the attention (the trainer's <c>Temperature</c>).</param>
     /// <param name="training">Free text about the training data (stored as <see cref="LearnedHead.TrainingKey"/>), or null.</param>
+    /// <param name="cosineWeight">The face model's cosine's share in the score (<see cref="XcosOnnxExportOptions.CosineWeight"/>) and where it was chosen (stored as <see cref="LearnedHead.CosineWeightKey"/>); null: none.</param>
     /// <exception cref="KeyNotFoundException">A head weight is missing (the message names it).</exception>
-    public static ModelProto Build(IReadOnlyDictionary<string, WeightTensor> weights, string faceModel, string featureMap, double temperature = 1.0, string? training = null)
+    public static ModelProto Build(IReadOnlyDictionary<string, WeightTensor> weights, string faceModel, string featureMap, double temperature = 1.0, string? training = null,
+        (double Weight, string Source)? cosineWeight = null)
     {
         ArgumentNullException.ThrowIfNull(weights);
         // weights of the model's own embedding head (anchor.*) make it the anchored head of the two-branch model
         bool anchored = weights.ContainsKey("anchor.linear.weight");
-        var options = new XcosOnnxExportOptions { Temperature = (float)temperature };
+        var options = new XcosOnnxExportOptions { Temperature = (float)temperature, CosineWeight = cosineWeight?.Weight ?? 0 };
         var model = anchored ? XcosOnnxExport.BuildAnchoredMapHeadModel(weights, options) : XcosOnnxExport.BuildMapHeadModel(weights, options);
         void Meta(string k, string v) => model.MetadataProps.Add(new StringStringEntryProto { Key = k, Value = v });
         Meta(LearnedHead.FaceModelKey, faceModel);
         Meta(LearnedHead.FeatureMapKey, featureMap);
         Meta(LearnedHead.FormKey, anchored ? "anchored" : "patch_cosine");
         if (training is not null) Meta(LearnedHead.TrainingKey, training);
+        if (cosineWeight is { } cw) Meta(LearnedHead.CosineWeightKey, string.Create(CultureInfo.InvariantCulture, $"{cw.Weight:R}: {cw.Source}"));
         return model;
     }
 

@@ -88,6 +88,10 @@ public sealed class XcosFaceModelRecord
     public Row[] Settings { get; set; } = [];
     /// <summary>Report people, per occluder (held out of fit and settings).</summary>
     public Row[]? Held { get; set; }
+    /// <summary>The original cosine's share in the shipped score (the head's <c>cosine</c> input), chosen on the settings people.</summary>
+    public double CosineWeight { get; set; }
+    /// <summary>How <see cref="CosineWeight"/> was chosen.</summary>
+    public string CosineWeightSource { get; set; } = "";
     /// <summary>SHA-256 of the base model.</summary>
     public string BaseSha256 { get; set; } = "";
     /// <summary>SHA-256 of the assembled backbone.</summary>
@@ -135,6 +139,33 @@ public static class XcosFaceModelPackage
         return (Math.Round((grid[first] + grid[last]) / 2, 4), best);
     }
 
+    /// <summary>
+    /// The original cosine's share w in the shipped score <c>(1 - w) xCos + w cosine</c>: the w of 0, 0.05, ..., 0.95
+    /// with the best mean AUC over the occluders (the smallest on a tie).
+    /// </summary>
+    public static (double Weight, double MeanAuc) ChooseCosineWeight(IReadOnlyDictionary<FaceOccluder, float[]> xcos, IReadOnlyDictionary<FaceOccluder, float[]> cosine, bool[] same)
+    {
+        ArgumentNullException.ThrowIfNull(xcos);
+        ArgumentNullException.ThrowIfNull(cosine);
+        (double W, double Auc) best = (0, double.NegativeInfinity);
+        for (int k = 0; k < 20; k++)
+        {
+            double w = k * 0.05;
+            double auc = xcos.Keys.Average(o => VerificationMetrics.Evaluate(Blend(xcos[o], cosine[o], w), same).Auc);
+            if (auc > best.Auc + 1e-12) best = (w, auc);
+        }
+        return best;
+    }
+
+    /// <summary>The shipped score of each pair: <c>(1 - w) xCos + w cosine</c>.</summary>
+    public static float[] Blend(float[] xcos, float[] cosine, double w)
+    {
+        ArgumentNullException.ThrowIfNull(xcos);
+        ArgumentNullException.ThrowIfNull(cosine);
+        if (xcos.Length != cosine.Length) throw new ArgumentException($"{xcos.Length} xCos scores and {cosine.Length} cosines");
+        return [.. xcos.Select((x, i) => (float)((1 - w) * x + w * cosine[i]))];
+    }
+
     /// <summary>Writes the folder.</summary>
     /// <param name="net">The trained branch (weights loaded).</param>
     /// <param name="baseDescriptor">The base model's descriptor (fr_feature).</param>
@@ -180,7 +211,8 @@ public static class XcosFaceModelPackage
             $"two-branch occlusion fine-tune of {baseDescriptor.Name} from {net.From}: {record.FitPeople.Length} people of {Path.GetFileName(record.Data.TrimEnd('/'))} ({record.FitFaces} faces), {record.Epochs} epochs, {record.Steps} steps, seed {record.Seed}");
         var headWeights = net.Head.XcosStateDict();
         if (net.Form == XcosHeadForm.Anchored) foreach (var (k, v) in net.AnchorStateDict()) headWeights[k] = v;
-        var head = LearnedHeadExport.Build(TorchOnnxExport.ToWeights(headWeights), Name, header.FeatureMap, net.Head.Attention.Temperature, training);
+        (double, string)? blend = record.CosineWeight > 0 ? (record.CosineWeight, record.CosineWeightSource) : null;
+        var head = LearnedHeadExport.Build(TorchOnnxExport.ToWeights(headWeights), Name, header.FeatureMap, net.Head.Attention.Temperature, training, blend);
         File.WriteAllBytes(headPath, head.ToByteArray());
 
         var d = FaceModelDescriptor.FromJson(baseDescriptor.ToJson());
@@ -191,7 +223,7 @@ public static class XcosFaceModelPackage
         d.Decides = "xcos";
         d.XcosThreshold = threshold.Threshold;
         d.XcosThresholdSource = string.Create(CultureInfo.InvariantCulture,
-            $"best accuracy of the learned xCos ({threshold.Accuracy:P2}) on the {record.SettingsPairs} pairs x {FaceOccluders.All.Count} occluders (clean, mask, sunglasses, block; face 2 occluded) of the settings people ({string.Join(", ", record.SettingsPeople)}), middle of the best run; record.json");
+            $"best accuracy of the learned xCos{(record.CosineWeight > 0 ? $" (its {record.CosineWeight:G3} share of the original cosine included)" : "")} ({threshold.Accuracy:P2}) on the {record.SettingsPairs} pairs x {FaceOccluders.All.Count} occluders (clean, mask, sunglasses, block; face 2 occluded) of the settings people ({string.Join(", ", record.SettingsPeople)}), middle of the best run; record.json");
         d.XcosMatchCosine = false;
         d.CalibrationFile = null;
         d.XcosCalibrationSource = null;

@@ -182,9 +182,10 @@ public sealed class OcclusionXcosTrainer : IDisposable
     /// <summary>
     /// Scores <paramref name="set"/> per occluder: learned xCos of the trained branch against the original model's
     /// cosine (face 1 clean, face 2 occluded), AUC and 10-fold accuracy of each (names "SET-OCCLUDER"). The original
-    /// model's cosines are computed once per set. <paramref name="scores"/>, when given, receives the xCos of every pair.
+    /// model's cosines are computed once per set. <paramref name="scores"/> and <paramref name="cosines"/>, when given, receive the xCos and the original cosine of every pair.
     /// </summary>
-    public IReadOnlyList<ValidationResult> Evaluate(OccludedPairSet set, Action<int, int>? progress = null, IDictionary<FaceOccluder, float[]>? scores = null)
+    public IReadOnlyList<ValidationResult> Evaluate(OccludedPairSet set, Action<int, int>? progress = null, IDictionary<FaceOccluder, float[]>? scores = null,
+        IDictionary<FaceOccluder, float[]>? cosines = null)
     {
         ArgumentNullException.ThrowIfNull(set);
         bool wasTraining = Net.training;
@@ -222,6 +223,7 @@ public sealed class OcclusionXcosTrainer : IDisposable
                         if (!cached) _cosines[(set.Name, kind)] = (e1All!.index_select(0, ia) * e2!).sum(1).cpu().data<float>().ToArray();
                         var c = _cosines[(set.Name, kind)];
                         if (scores is not null) scores[kind] = x.ToArray();
+                        if (cosines is not null) cosines[kind] = c;
                         var opts = new VerificationOptions { Folds = Options.ValidationFolds };
                         results.Add(new ValidationResult($"{set.Name}-{FaceOccluders.Name(kind)}", same.Length, 0, 0,
                             VerificationMetrics.Evaluate(x.ToArray(), same, opts), VerificationMetrics.Evaluate(c, same, opts), []));

@@ -227,6 +227,12 @@ public sealed record XcosTrainerOptions
     /// </summary>
     public double RankWeight { get; init; }
 
+    /// <summary>
+    /// Occlusion mode: the original cosine's share w in the shipped score <c>(1 - w) xCos + w cosine</c>, in [0, 1);
+    /// null (default) chooses it on the settings people (best mean AUC over the occluders).
+    /// </summary>
+    public double? CosineWeight { get; init; }
+
     /// <summary>Occlusion mode: pairs per occluder of the settings people scored after every epoch (half same, half different).</summary>
     public int SettingsPairs { get; init; } = 800;
 
@@ -274,6 +280,7 @@ public sealed record XcosTrainerOptions
         Need(CleanShare is >= 0 and <= 1, nameof(CleanShare), CleanShare, "must be in [0, 1]");
         Need(DistillationWeight >= 0 && VerificationWeight >= 0, nameof(DistillationWeight), $"{DistillationWeight}/{VerificationWeight}", "loss weights must be >= 0");
         Need(RankWeight >= 0, nameof(RankWeight), RankWeight, "must be >= 0");
+        Need(CosineWeight is null or (>= 0 and < 1), nameof(CosineWeight), CosineWeight ?? 0, "must be in [0, 1)");
         Need(AttentionStartScale >= 0 && double.IsFinite(AttentionStartScale), nameof(AttentionStartScale), AttentionStartScale, "must be >= 0");
         Need(SettingsPairs >= 20, nameof(SettingsPairs), SettingsPairs, "must be at least 20");
         // a temperature of 0 divides the attention logits by zero; a negative one inverts the attention

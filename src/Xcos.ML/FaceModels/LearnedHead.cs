@@ -34,6 +34,9 @@ public sealed class LearnedHead : IDisposable
     /// <summary>Metadata key: how the head forms xCos ("patch_cosine", the paper's; "anchored", the two-branch model's).</summary>
     public const string FormKey = "xcos.head_form";
 
+    /// <summary>Metadata key: the cosine's share in the score (<see cref="XcosOnnxExportOptions.CosineWeight"/>) and where it was chosen.</summary>
+    public const string CosineWeightKey = "xcos.cosine_weight";
+
     /// <summary>What the head's cos_map holds, as a figure title: "Cell share of xCos" for an anchored head, else "Patch cosine".</summary>
     public string MapTitle => Metadata.TryGetValue(FormKey, out var f) && f == "anchored" ? "Cell share of xCos" : "Patch cosine";
 
@@ -64,6 +67,13 @@ public sealed class LearnedHead : IDisposable
                     throw new InvalidDataException($"{path}: input '{input}' has shape [{string.Join(",", d)}], expected [N,C,7,7]");
                 Channels = d[1];
             }
+            if (_session.InputMetadata.TryGetValue(XcosOnnxExport.CosineInput, out var cm))
+            {
+                if (cm.Dimensions.Length != 1) throw new InvalidDataException($"{path}: input '{XcosOnnxExport.CosineInput}' has shape [{string.Join(",", cm.Dimensions)}], expected [N]");
+                TakesCosine = true;
+            }
+            if (_session.InputMetadata.Count != (TakesCosine ? 3 : 2))
+                throw new InvalidDataException($"{path}: not a learned xCos head: inputs {string.Join(", ", _session.InputMetadata.Keys)}; expected '{XcosOnnxExport.Map1Input}', '{XcosOnnxExport.Map2Input}' and optionally '{XcosOnnxExport.CosineInput}'");
             foreach (var o in new[] { XcosOnnxExport.ScoreOutput, XcosOnnxExport.CosMapOutput, XcosOnnxExport.AttentionOutput })
                 if (!_session.OutputMetadata.ContainsKey(o))
                     throw new InvalidDataException($"{path}: not a learned xCos head: expected an output named '{o}', found {string.Join(", ", _session.OutputMetadata.Keys)}");
@@ -81,6 +91,13 @@ public sealed class LearnedHead : IDisposable
 
     /// <summary>Channels of the feature map the head takes.</summary>
     public int Channels { get; }
+
+    /// <summary>
+    /// Whether the head's score blends in the face model's embedding cosine (input <c>cosine</c>,
+    /// <see cref="XcosOnnxExportOptions.CosineWeight"/>): every <see cref="Explain(ReadOnlySpan{float}, ReadOnlySpan{float}, int, ReadOnlySpan{float})"/>
+    /// then needs the pairs' cosines.
+    /// </summary>
+    public bool TakesCosine { get; }
 
     /// <summary>The model's metadata (<see cref="FaceModelKey"/>, <see cref="FeatureMapKey"/>, <see cref="TrainingKey"/>, export settings).</summary>
     public IReadOnlyDictionary<string, string> Metadata { get; }
@@ -102,24 +119,38 @@ public sealed class LearnedHead : IDisposable
             throw new InvalidDataException($"{Source}: the learned head was trained for face model '{m}', not '{descriptor.Name}'");
     }
 
-    /// <summary>xCos of two CHW maps (Channels x 7 x 7 each).</summary>
-    public LearnedHeadExplanation Explain(ReadOnlySpan<float> map1, ReadOnlySpan<float> map2) => Explain(map1, map2, 1)[0];
+    /// <summary>xCos of two CHW maps (Channels x 7 x 7 each); <paramref name="cosine"/>: the pair's embedding cosine (used when <see cref="TakesCosine"/>).</summary>
+    public LearnedHeadExplanation Explain(ReadOnlySpan<float> map1, ReadOnlySpan<float> map2, float cosine = float.NaN) =>
+        Explain(map1, map2, 1, TakesCosine ? new[] { cosine } : [])[0];
 
     /// <summary>xCos of <paramref name="count"/> pairs of maps given back to back ([count, Channels, 7, 7] each).</summary>
-    /// <exception cref="ArgumentException">The spans do not hold count maps.</exception>
-    public IReadOnlyList<LearnedHeadExplanation> Explain(ReadOnlySpan<float> maps1, ReadOnlySpan<float> maps2, int count)
+    /// <param name="maps1">The first faces' maps.</param>
+    /// <param name="maps2">The second faces' maps.</param>
+    /// <param name="count">Pairs.</param>
+    /// <param name="cosines">The pairs' embedding cosines (count values) when <see cref="TakesCosine"/>; ignored otherwise.</param>
+    /// <exception cref="ArgumentException">The spans do not hold count maps, or the head takes cosines and count finite ones were not given.</exception>
+    public IReadOnlyList<LearnedHeadExplanation> Explain(ReadOnlySpan<float> maps1, ReadOnlySpan<float> maps2, int count, ReadOnlySpan<float> cosines = default)
     {
         long per = Channels * Cells;
         if (count < 1) throw new ArgumentOutOfRangeException(nameof(count), count, "at least one pair");
         if (maps1.Length != count * per || maps2.Length != count * per)
             throw new ArgumentException($"expected {count} maps of {Channels}x7x7 = {per} values per side, got {maps1.Length} and {maps2.Length} values");
+        if (TakesCosine)
+        {
+            if (cosines.Length != count) throw new ArgumentException($"{Source}: this head blends in the embedding cosine; expected {count} cosines, got {cosines.Length}", nameof(cosines));
+            foreach (var v in cosines)
+                if (!float.IsFinite(v)) throw new ArgumentException($"{Source}: this head blends in the embedding cosine; got {v}, expected a finite cosine", nameof(cosines));
+        }
         var a = maps1.ToArray();
         var b = maps2.ToArray();
         long[] shape = [count, Channels, 7, 7];
         using var x1 = OrtValue.CreateTensorValueFromMemory(a, shape);
         using var x2 = OrtValue.CreateTensorValueFromMemory(b, shape);
+        using var xc = TakesCosine ? OrtValue.CreateTensorValueFromMemory(cosines.ToArray(), [count]) : null;
         using var ro = new RunOptions();
-        using var outs = _session.Run(ro, [XcosOnnxExport.Map1Input, XcosOnnxExport.Map2Input], [x1, x2],
+        string[] names = TakesCosine ? [XcosOnnxExport.Map1Input, XcosOnnxExport.Map2Input, XcosOnnxExport.CosineInput] : [XcosOnnxExport.Map1Input, XcosOnnxExport.Map2Input];
+        OrtValue[] values = TakesCosine ? [x1, x2, xc!] : [x1, x2];
+        using var outs = _session.Run(ro, names, values,
             [XcosOnnxExport.ScoreOutput, XcosOnnxExport.CosMapOutput, XcosOnnxExport.AttentionOutput]);
         var s = outs[0].GetTensorDataAsSpan<float>();
         var c = outs[1].GetTensorDataAsSpan<float>();

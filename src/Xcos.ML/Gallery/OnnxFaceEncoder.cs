@@ -1,6 +1,7 @@
 using Xcos.ML.Explain;
 using Xcos.ML.FaceModels;
 using Xcos.ML.Images;
+using Xcos.ML.Numerics;
 using Xcos.ML.Verification;
 
 namespace Xcos.ML.Gallery;
@@ -17,6 +18,10 @@ public sealed class OnnxFaceEncoder : IFaceEncoder
 {
     private readonly FaceDetector? _detector;
     private readonly OnnxFaceEmbedder _embedder;
+    private readonly int _mapLength;
+
+    /// <summary>Ends the code kind of a gallery whose map codes carry the embedding too (for a head that takes the cosine).</summary>
+    public const string EmbeddingCodeSuffix = "+embedding";
 
     /// <summary>Loads the detector, the face model and its explainer.</summary>
     /// <param name="modelsDir">Models folder; null uses <see cref="ModelStore.ResolveDirectory"/>.</param>
@@ -64,10 +69,12 @@ public sealed class OnnxFaceEncoder : IFaceEncoder
         }
         // the tensor settings change every embedding, so they are part of the model's identity
         var settings = $"input={Descriptor.InputSize};order={Descriptor.ColorOrder};mean={Descriptor.Mean:R};scale={Descriptor.Scale:R};map={_embedder.FeatureMapName};emb={_embedder.EmbeddingName}";
-        int mapLength = _embedder.MapShape.Aggregate(1, (a, b) => a * b);
+        _mapLength = _embedder.MapShape.Aggregate(1, (a, b) => a * b);
+        // a head that blends in the cosine needs both embeddings: its codes carry the embedding after the map
         Model = Learned is null
             ? new GalleryModelStamp(Descriptor.Name, GalleryModelStamp.HashOf(onnx, settings), embeddingDim, Head!.Cells * Head.Dim)
-            : new GalleryModelStamp(Descriptor.Name, GalleryModelStamp.HashOf(onnx, settings), embeddingDim, mapLength, GalleryModelStamp.MapCodes + _embedder.FeatureMapName);
+            : new GalleryModelStamp(Descriptor.Name, GalleryModelStamp.HashOf(onnx, settings), embeddingDim, _mapLength + (Learned.TakesCosine ? embeddingDim : 0),
+                GalleryModelStamp.MapCodes + _embedder.FeatureMapName + (Learned.TakesCosine ? EmbeddingCodeSuffix : ""));
     }
 
     /// <summary>The face model's descriptor: files, input size and normalisation, threshold.</summary>
@@ -98,11 +105,20 @@ public sealed class OnnxFaceEncoder : IFaceEncoder
         var face = located!;
         if (face.Width != FaceSize || face.Height != FaceSize) face = ImageOps.Resize(face, FaceSize, FaceSize);
         var e = _embedder.Embed(face);
-        return new FaceEncoding(FaceStatus.Ok, null, e.Embedding, Code(e.FeatureMap), face, count);
+        return new FaceEncoding(FaceStatus.Ok, null, e.Embedding, CodeOf(e.Embedding, e.FeatureMap), face, count);
     }
 
-    // the weight-derived head keeps its cell features; the learned head reads the whole map
-    private float[] Code(float[] featureMap) => Learned is null ? Head!.CellFeatures(featureMap) : featureMap;
+    /// <summary>
+    /// The face code of an embedding and map of this model: the weight-derived head's cell features, or for a learned
+    /// head the whole map (followed by the embedding when the head blends in the cosine, <see cref="LearnedHead.TakesCosine"/>).
+    /// </summary>
+    public float[] CodeOf(float[] embedding, float[] featureMap)
+    {
+        ArgumentNullException.ThrowIfNull(embedding);
+        ArgumentNullException.ThrowIfNull(featureMap);
+        if (Learned is null) return Head!.CellFeatures(featureMap);
+        return Learned.TakesCosine ? [.. featureMap, .. embedding] : featureMap;
+    }
 
     /// <inheritdoc/>
     public IReadOnlyList<FaceEncoding> EncodeMany(IReadOnlyList<RgbImage> photos, bool aligned = false)
@@ -120,7 +136,7 @@ public sealed class OnnxFaceEncoder : IFaceEncoder
         for (int k = 0; k < located.Count; k++)
         {
             var (i, face, count) = located[k];
-            result[i] = new FaceEncoding(FaceStatus.Ok, null, embedded[k].Embedding, Code(embedded[k].FeatureMap), face, count);
+            result[i] = new FaceEncoding(FaceStatus.Ok, null, embedded[k].Embedding, CodeOf(embedded[k].Embedding, embedded[k].FeatureMap), face, count);
         }
         return result;
     }
@@ -144,15 +160,17 @@ public sealed class OnnxFaceEncoder : IFaceEncoder
                 var ex = Xcos!.ExplainCells(probeCode, c);
                 return new PairExplanation(ex.Xcos, ex.CosMap, ex.Attention, ex.Contributions, Head!.Height);
             }).ToArray();
-        int n = galleryCodes.Count;
-        var probes = new float[n * len];
-        var gallery = new float[n * len];
+        int n = galleryCodes.Count, map = _mapLength;
+        var probes = new float[n * map];
+        var gallery = new float[n * map];
+        var cosines = Learned.TakesCosine ? new float[n] : [];
         for (int i = 0; i < n; i++)
         {
-            probeCode.CopyTo(probes, i * len);
-            galleryCodes[i].CopyTo(gallery, i * len);
+            probeCode.AsSpan(0, map).CopyTo(probes.AsSpan(i * map));
+            galleryCodes[i].AsSpan(0, map).CopyTo(gallery.AsSpan(i * map));
+            if (Learned.TakesCosine) cosines[i] = (float)VectorMath.Cosine(probeCode.AsSpan(map), galleryCodes[i].AsSpan(map));
         }
-        return Learned.Explain(probes, gallery, n).Select(r => new PairExplanation(r.Xcos, r.CosMap, r.Attention, null, 7)).ToArray();
+        return Learned.Explain(probes, gallery, n, cosines).Select(r => new PairExplanation(r.Xcos, r.CosMap, r.Attention, null, 7)).ToArray();
     }
 
     /// <inheritdoc/>

@@ -224,12 +224,15 @@ internal sealed class FacePhotoPipeline : IEstimator<ITransformer>
         chain = chain.Append(Apply(XcosPipelineOnnx.Adapt(headModel, headInputs, headOutputs, _head is null ? "embedding cosine" : "weight-derived xCos"), headInputs.Values, headOutputs));
         if (_learned is not null)
         {
+            var learnedModel = OnnxModelFile.Load(_learned).Model;
             var learnedInputs = new Dictionary<string, string> { [XcosOnnxExport.Map1Input] = "Map1", [XcosOnnxExport.Map2Input] = "Map2" };
+            // a head that blends in the cosine reads the cosine stage's output
+            if (learnedModel.Graph.Input.Any(i => i.Name == XcosOnnxExport.CosineInput)) learnedInputs[XcosOnnxExport.CosineInput] = "Xcos.Photo.CosineVector";
             var learnedOutputs = new List<OnnxOutputSpec>
             {
                 new(XcosOnnxExport.ScoreOutput, "Xcos.Photo.XcosVector"), new(XcosOnnxExport.CosMapOutput, "CosineMap"), new(XcosOnnxExport.AttentionOutput, "Attention"),
             };
-            chain = chain.Append(Apply(XcosPipelineOnnx.Adapt(OnnxModelFile.Load(_learned).Model, learnedInputs, learnedOutputs, "learned xCos head"), learnedInputs.Values, learnedOutputs));
+            chain = chain.Append(Apply(XcosPipelineOnnx.Adapt(learnedModel, learnedInputs, learnedOutputs, "learned xCos head"), learnedInputs.Values, learnedOutputs));
         }
         chain = chain.Append(c.CopyColumns(XcosPairScoringColumns.ScoreVector, "Xcos.Photo.XcosVector"))
             .Append(c.CopyColumns(XcosPairScoringColumns.CosineVector, "Xcos.Photo.CosineVector"))

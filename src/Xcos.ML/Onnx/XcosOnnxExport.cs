@@ -49,6 +49,16 @@ public sealed class XcosOnnxExportOptions
 
     /// <summary>Name of the symbolic batch dimension. Default "N".</summary>
     public string BatchDimName { get; set; } = "N";
+
+    /// <summary>
+    /// Share w of the face model's own cosine in a map head's score, in [0, 1). Default 0: the head's xCos alone.
+    /// Above 0 the map head takes a third input <c>cosine</c> [N] (the pair's embedding cosine) and gives
+    /// <c>score = (1 - w) xCos + w cosine</c>, with <c>cos_map = (1 - w) map + w cosine</c> on every cell, so
+    /// <c>score = sum(cos_map * attention)</c> still holds exactly (the attention sums to 1). Why: a head fitted on a
+    /// few people ranks clean strangers below the model's cosine; the cosine's share keeps its clean geometry while the
+    /// head adds what it sees under occlusion (the fusion of DeepFace-EMD, CVPR 2022, of a cosine and a patch score).
+    /// </summary>
+    public double CosineWeight { get; set; }
 }
 
 /// <summary>
@@ -166,7 +176,7 @@ public static class XcosOnnxExport
     }
 
     /// <summary>Value names of the map-head model (<see cref="BuildMapHeadModel"/>).</summary>
-    public const string Map1Input = "map1", Map2Input = "map2";
+    public const string Map1Input = "map1", Map2Input = "map2", CosineInput = "cosine";
 
     /// <summary>
     /// Builds the map-head model: the trained grid layer (<c>backbone.conv1x1.*</c>: conv 1x1, BN, PReLU) and the
@@ -179,7 +189,7 @@ public static class XcosOnnxExport
     {
         var (e, _, _, g1, g2, codes) = MapHeadStart(weights, options);
         AddXcosOutputs(e, g1, g2, codes.Code1, codes.Code2, e.GridSide());
-        return e.Finish("map_head", null);
+        return Blended(e.Finish("map_head", null), options);
     }
 
     // Both map heads: the two map inputs [N,C,7,7], their grids and face codes.
@@ -234,7 +244,7 @@ public static class XcosOnnxExport
         string constant = b.Mul(b.ReduceSum(b.Mul(b.Add(e1, e2), b.Initializer("anchor.total.folded", total, [total.Length])), [1], keepDims: true), b.Scalar(0.5f, "half"));
         string map = b.AddOutput(b.Div(b.Add(shares, constant), norms, "anchored_map"), CosMapOutput, [-1, 49]);
         b.AddOutput(b.ReduceSum(b.Mul(map, att), [1], keepDims: false, "xcos"), ScoreOutput, [-1]);
-        return e.Finish("anchored_map_head", null);
+        return Blended(e.Finish("anchored_map_head", null), options);
     }
 
     // Patch cosine (each cell normalised, then cosine with eps, as F.normalize + F.cosine_similarity), attention and
@@ -251,6 +261,58 @@ public static class XcosOnnxExport
 
         string att = b.AddOutput(e.Attention(code1, code2), AttentionOutput, [-1, side * side]);
         b.AddOutput(b.ReduceSum(b.Mul(cosFlat, att), [1], keepDims: false, "xcos"), ScoreOutput, [-1]);
+    }
+
+    private static ModelProto Blended(ModelProto head, XcosOnnxExportOptions? o) => (o?.CosineWeight ?? 0) == 0 ? head : WithCosineWeight(head, o!.CosineWeight);
+
+    /// <summary>
+    /// A map head (<see cref="BuildMapHeadModel"/>, <see cref="BuildAnchoredMapHeadModel"/>, or a shipped
+    /// <c>learned_head.onnx</c>) rewritten to blend in the face model's embedding cosine at share
+    /// <paramref name="weight"/> (<see cref="XcosOnnxExportOptions.CosineWeight"/>): a third input <c>cosine</c> [N];
+    /// <c>cos_map = (1 - w) cos_map + w cosine</c> on every cell and <c>score = (1 - w) score + w cosine</c>, which is
+    /// sum(cos_map x attention) because the attention sums to 1. The head's own outputs are kept as
+    /// <c>cos_map_head</c> and <c>score_head</c> values inside the graph.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="weight"/> is outside (0, 1).</exception>
+    /// <exception cref="InvalidDataException">Not a map head, or one that already takes a cosine.</exception>
+    public static ModelProto WithCosineWeight(ModelProto head, double weight)
+    {
+        ArgumentNullException.ThrowIfNull(head);
+        if (!(weight > 0 && weight < 1)) throw new ArgumentOutOfRangeException(nameof(weight), weight, "the cosine's share must be in (0, 1)");
+        var m = head.Clone();
+        var g = m.Graph;
+        if (g.Input.Any(i => i.Name == CosineInput)) throw new InvalidDataException($"the head already takes a '{CosineInput}' input");
+        var map1 = g.Input.FirstOrDefault(i => i.Name == Map1Input) ?? throw new InvalidDataException($"not a map head: no input '{Map1Input}'");
+        foreach (var name in new[] { ScoreOutput, CosMapOutput, AttentionOutput })
+            if (g.Output.All(v => v.Name != name)) throw new InvalidDataException($"not a map head: no output '{name}'");
+        const string headMap = CosMapOutput + "_head", headScore = ScoreOutput + "_head";
+        string Renamed(string v) => v == CosMapOutput ? headMap : v == ScoreOutput ? headScore : v;
+        foreach (var n in g.Node)
+        {
+            for (int i = 0; i < n.Input.Count; i++) n.Input[i] = Renamed(n.Input[i]);
+            for (int i = 0; i < n.Output.Count; i++) n.Output[i] = Renamed(n.Output[i]);
+        }
+        // the cosine input has the maps' batch dimension
+        var batch = map1.Type.TensorType.Shape.Dim[0].Clone();
+        var cosine = new ValueInfoProto { Name = CosineInput, Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorProto.Types.DataType.Float, Shape = new TensorShapeProto() } } };
+        cosine.Type.TensorType.Shape.Dim.Add(batch);
+        g.Input.Add(cosine);
+        TensorProto Scalar(string name, float v) { var t = new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Float }; t.FloatData.Add(v); return t; }
+        g.Initializer.Add(Scalar("blend.head_share", (float)(1 - weight)));
+        g.Initializer.Add(Scalar("blend.cosine_share", (float)weight));
+        var column = new TensorProto { Name = "blend.column_shape", DataType = (int)TensorProto.Types.DataType.Int64 };
+        column.Dims.Add(2);
+        column.Int64Data.Add([-1, 1]);
+        g.Initializer.Add(column);
+        NodeProto Node(string op, string output, params string[] inputs) { var n = new NodeProto { OpType = op, Name = "blend." + output }; n.Input.Add(inputs); n.Output.Add(output); return n; }
+        g.Node.Add(Node("Reshape", "blend.cosine_column", CosineInput, "blend.column_shape"));
+        g.Node.Add(Node("Mul", "blend.head_map", headMap, "blend.head_share"));
+        g.Node.Add(Node("Mul", "blend.cosine_map", "blend.cosine_column", "blend.cosine_share"));
+        g.Node.Add(Node("Add", CosMapOutput, "blend.head_map", "blend.cosine_map"));
+        g.Node.Add(Node("Mul", "blend.head_score", headScore, "blend.head_share"));
+        g.Node.Add(Node("Mul", "blend.cosine_score", CosineInput, "blend.cosine_share"));
+        g.Node.Add(Node("Add", ScoreOutput, "blend.head_score", "blend.cosine_score"));
+        return m;
     }
 
     /// <summary>Builds the embedding model and writes it to <paramref name="path"/>.</summary>

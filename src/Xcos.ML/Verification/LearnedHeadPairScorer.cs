@@ -49,7 +49,7 @@ public sealed class LearnedHeadPairScorer : IPairScorer
                 emb[b].FeatureMap.CopyTo(m2, i * per);
                 cos[s + i] = VectorMath.Cosine(emb[a].Embedding, emb[b].Embedding);
             }
-            var r = _head.Explain(m1, m2, count);
+            var r = _head.Explain(m1, m2, count, Array.ConvertAll(cos[s..(s + count)], v => (float)v));
             for (int i = 0; i < count; i++) xc[s + i] = r[i].Xcos;
         }
         return [xc, cos];

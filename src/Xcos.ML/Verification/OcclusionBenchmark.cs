@@ -61,14 +61,24 @@ public sealed record OcclusionRanks(int Probes, double Rank1Cosine, double Rank1
 /// <param name="Cosine">The original model's embedding cosine.</param>
 /// <param name="Xcos">The learned xCos of the chosen model on the same pairs.</param>
 /// <param name="Identification">1:N on the same occluder.</param>
-public sealed record OcclusionConditionResult(string Name, OcclusionScore Cosine, OcclusionScore Xcos, OcclusionRanks Identification);
+/// <param name="PairScores">Every pair's scores, in the order of <see cref="OcclusionBenchmarkResult.PairFaces"/>.</param>
+/// <param name="ProbeShortlists">Every probe's shortlist in cosine order, with both scores.</param>
+public sealed record OcclusionConditionResult(string Name, OcclusionScore Cosine, OcclusionScore Xcos, OcclusionRanks Identification,
+    IReadOnlyList<OcclusionPairScore> PairScores, IReadOnlyList<OcclusionProbe> ProbeShortlists);
+
+/// <summary>One pair's original cosine and learned xCos under one condition.</summary>
+public sealed record OcclusionPairScore(bool Same, double Cosine, double Xcos);
+
+/// <summary>One 1:N probe: its face index, its true identity and the shortlist in cosine order (identity, cosine, learned xCos).</summary>
+public sealed record OcclusionProbe(int Face, string Truth, IReadOnlyList<(string Identity, double Cosine, double Xcos)> Shortlist);
 
 /// <summary>Milliseconds of the learned head scoring one probe's shortlist in one call.</summary>
 public sealed record RerankTiming(int Candidates, int Probes, double P50, double P99, double Mean);
 
 /// <summary>What <see cref="OcclusionBenchmark.Run"/> measured.</summary>
+/// <param name="PairFaces">Face indices (face 1 clean, face 2 occluded) of each pair, in the order of every condition's pair scores.</param>
 public sealed record OcclusionBenchmarkResult(int Pairs, int SamePairs, int People, int GalleryIdentities, int Seed,
-    IReadOnlyList<OcclusionConditionResult> Conditions, RerankTiming Rerank, OcclusionExample? Example);
+    IReadOnlyList<OcclusionConditionResult> Conditions, RerankTiming Rerank, OcclusionExample? Example, IReadOnlyList<(int A, int B)> PairFaces);
 
 /// <summary>An occluded same-person pair and the learned head's view of it, for the explanation figure.</summary>
 public sealed record OcclusionExample(string Condition, RgbImage Face1, RgbImage Face2, LearnedHeadExplanation Explanation, double Cosine);
@@ -118,7 +128,7 @@ public static class OcclusionBenchmark
         var order = set.Pairs.ToArray();
         new Random(o.Seed + 1).Shuffle(order);
         var pairs = order;
-        var clean = Embed(original, model.Embedder, shared, faces, o.BatchSize, progress, "clean faces");
+        var clean = Embed(original, model, shared, faces, o.BatchSize, progress, "clean faces");
         var same = pairs.Select(p => p.Same).ToArray();
         var results = new List<OcclusionConditionResult>();
         OcclusionExample? example = null;
@@ -136,12 +146,12 @@ public static class OcclusionBenchmark
             probes.AddRange(rest.Take(o.ProbesPerPerson));
         }
         if (File.Exists(galleryFile)) throw new IOException($"{galleryFile}: exists already; the benchmark writes a new gallery");
-        var distractorCodes = Embed(original, model.Embedder, shared, distractors.Select(d => d.Face).ToList(), o.BatchSize, null, "");
+        var distractorCodes = Embed(original, model, shared, distractors.Select(d => d.Face).ToList(), o.BatchSize, null, "");
         using var gallery = FaceGallery.Create(galleryFile, model.Model, new FaceGalleryOptions { Index = GalleryIndexKind.Exact, SaveIndex = false });
         try
         {
-            foreach (var (person, i) in galleryIndex) gallery.Enroll(names[person], clean.Embeddings[i], clean.Maps[i], $"face {i}");
-            for (int d = 0; d < distractors.Count; d++) gallery.Enroll(distractors[d].Identity, distractorCodes.Embeddings[d], distractorCodes.Maps[d], $"distractor {d}");
+            foreach (var (person, i) in galleryIndex) gallery.Enroll(names[person], clean.Embeddings[i], clean.FaceCodes[i], $"face {i}");
+            for (int d = 0; d < distractors.Count; d++) gallery.Enroll(distractors[d].Identity, distractorCodes.Embeddings[d], distractorCodes.FaceCodes[d], $"distractor {d}");
             var identifier = new FaceIdentifier(model, gallery, galleryFile);
             var timings = new List<double>();
 
@@ -150,7 +160,7 @@ public static class OcclusionBenchmark
                 string name = ConditionNames[c];
                 // each face is occluded once per condition (seeded), so one backbone pass serves the pairs' face 2 and the probes
                 var occluded = Occlude(name, faces, o.Seed, o.BlobFraction);
-                var all = name == "clean" ? clean : Embed(original, model.Embedder, shared, occluded, o.BatchSize, progress, $"{name}: {faces.Count} faces");
+                var all = name == "clean" ? clean : Embed(original, model, shared, occluded, o.BatchSize, progress, $"{name}: {faces.Count} faces");
                 var emb2 = Pick(all, pairs.Select(p => p.B));
                 var cos = new double[pairs.Length];
                 for (int i = 0; i < cos.Length; i++) cos[i] = VectorMath.Cosine(clean.Embeddings[pairs[i].A], emb2.Embeddings[i]);
@@ -169,7 +179,7 @@ public static class OcclusionBenchmark
                         clean.Maps[pairs[s + i].A].CopyTo(m1, i * len);
                         emb2.Maps[s + i].CopyTo(m2, i * len);
                     }
-                    var r = head.Explain(m1, m2, n);
+                    var r = head.Explain(m1, m2, n, Array.ConvertAll(cos[s..(s + n)], v => (float)v));
                     for (int i = 0; i < n; i++)
                     {
                         xc[s + i] = r[i].Xcos;
@@ -186,13 +196,15 @@ public static class OcclusionBenchmark
                 var pe = Pick(all, probes);
                 progress?.Invoke($"{name}: identifying {probes.Count} probes");
                 int r1c = 0, r1x = 0, r5c = 0, r5x = 0;
+                var shortlists = new List<OcclusionProbe>(probes.Count);
                 var search = new FaceIdentifierOptions { Top = o.Shortlist, Shortlist = o.Shortlist, Threshold = -1 };
                 var sw = new Stopwatch();
                 for (int k = 0; k < probes.Count; k++)
                 {
                     string truth = names[labels[probes[k]]];
-                    var enc = new FaceEncoding(FaceStatus.Ok, null, pe.Embeddings[k], pe.Maps[k], null, 1);
+                    var enc = new FaceEncoding(FaceStatus.Ok, null, pe.Embeddings[k], pe.FaceCodes[k], null, 1);
                     var id = identifier.Identify(enc, search);
+                    shortlists.Add(new OcclusionProbe(probes[k], truth, [.. id.Matches.Select(m => (m.Identity, m.Cosine, m.Score!.Value))]));
                     var byCos = id.Matches.Select(m => m.Identity).ToList();
                     var byXcos = id.Matches.OrderByDescending(m => m.Score!.Value).ThenByDescending(m => m.Cosine).Select(m => m.Identity).ToList();
                     if (byCos.FirstOrDefault() == truth) r1c++;
@@ -203,19 +215,20 @@ public static class OcclusionBenchmark
                     {
                         // the re-ranking alone: the shortlist's stored maps through the head in one call
                         var codes = id.Matches.Select(m => m.Face.Code).ToArray();
-                        if (k == 0) model.CompareMany(pe.Maps[k], codes);   // warm-up: the session's first run allocates
+                        if (k == 0) model.CompareMany(pe.FaceCodes[k], codes);   // warm-up: the session's first run allocates
                         sw.Restart();
-                        model.CompareMany(pe.Maps[k], codes);
+                        model.CompareMany(pe.FaceCodes[k], codes);
                         timings.Add(sw.Elapsed.TotalMilliseconds);
                     }
                 }
                 double N = probes.Count;
-                results.Add(new OcclusionConditionResult(name, cosine, xcos, new OcclusionRanks(probes.Count, r1c / N, r1x / N, r5c / N, r5x / N)));
+                results.Add(new OcclusionConditionResult(name, cosine, xcos, new OcclusionRanks(probes.Count, r1c / N, r1x / N, r5c / N, r5x / N),
+                    [.. cos.Select((v, i) => new OcclusionPairScore(same[i], v, xc[i]))], shortlists));
             }
             var t = timings.Order().ToArray();
             double P(double q) => t[Math.Min(t.Length - 1, (int)Math.Ceiling(q * t.Length) - 1)];
             var timing = new RerankTiming(Math.Min(o.Shortlist, gallery.Identities.Count), t.Length, P(0.5), P(0.99), t.Average());
-            return new OcclusionBenchmarkResult(pairs.Length, same.Count(v => v), labels.Distinct().Count(), gallery.Identities.Count, o.Seed, results, timing, example);
+            return new OcclusionBenchmarkResult(pairs.Length, same.Count(v => v), labels.Distinct().Count(), gallery.Identities.Count, o.Seed, results, timing, example, [.. pairs.Select(p => (p.A, p.B))]);
         }
         finally
         {
@@ -246,20 +259,23 @@ public static class OcclusionBenchmark
         return [.. faces.Select(f => FaceOccluders.Apply(f, kind, rng))];
     }
 
-    private sealed record Codes(float[][] Embeddings, float[][] Maps);
+    // The original model's embeddings (the baseline cosine), the chosen model's maps (the head's input) and its face codes (the gallery's).
+    private sealed record Codes(float[][] Embeddings, float[][] Maps, float[][] FaceCodes);
 
     private static Codes Pick(Codes all, IEnumerable<int> indices)
     {
         var ix = indices.ToArray();
-        return new Codes([.. ix.Select(i => all.Embeddings[i])], [.. ix.Select(i => all.Maps[i])]);
+        return new Codes([.. ix.Select(i => all.Embeddings[i])], [.. ix.Select(i => all.Maps[i])], [.. ix.Select(i => all.FaceCodes[i])]);
     }
 
-    // The original model's embeddings (the cosine) and the chosen model's maps (the learned head's input); one pass when they are one model.
-    private static Codes Embed(OnnxFaceEmbedder original, OnnxFaceEmbedder model, bool shared, IReadOnlyList<RgbImage> faces, int batch, Action<string>? progress, string what)
+    // One pass of each model (one in all when they are one model).
+    private static Codes Embed(OnnxFaceEmbedder original, OnnxFaceEncoder encoder, bool shared, IReadOnlyList<RgbImage> faces, int batch, Action<string>? progress, string what)
     {
         if (faces.Count > 0 && what.Length > 0) progress?.Invoke($"embedding {what}");
+        var model = encoder.Embedder;
         var emb = new float[faces.Count][];
         var maps = new float[faces.Count][];
+        var codes = new float[faces.Count][];
         for (int s = 0; s < faces.Count; s += batch)
         {
             var chunk = faces.Skip(s).Take(batch).ToArray();
@@ -269,9 +285,10 @@ public static class OcclusionBenchmark
             {
                 emb[s + i] = e[i].Embedding;
                 maps[s + i] = m[i].FeatureMap;
+                codes[s + i] = encoder.CodeOf(m[i].Embedding, m[i].FeatureMap);
             }
         }
-        return new Codes(emb, maps);
+        return new Codes(emb, maps, codes);
     }
 
     private static bool SameModel(OnnxFaceEmbedder a, OnnxFaceEmbedder b) =>

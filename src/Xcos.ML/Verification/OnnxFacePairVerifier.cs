@@ -151,7 +151,7 @@ public sealed class OnnxFacePairVerifier : FacePairVerifier<FaceEmbedding>
             pairs[i].First.FeatureMap.CopyTo(m1, i * per);
             pairs[i].Second.FeatureMap.CopyTo(m2, i * per);
         }
-        var learned = Learned.Explain(m1, m2, pairs.Count);
+        var learned = Learned.Explain(m1, m2, pairs.Count, result.Select(r => (float)r.Cosine).ToArray());
         for (int i = 0; i < pairs.Count; i++)
             result[i] = result[i] with { Xcos = learned[i].Xcos, CosMap = learned[i].CosMap, Attention = learned[i].Attention };
         return result;
