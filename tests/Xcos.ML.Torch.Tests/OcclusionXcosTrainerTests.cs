@@ -88,6 +88,31 @@ public sealed class OcclusionXcosTrainerTests : IDisposable
         Assert.Equal(3, File.ReadAllLines(Path.Combine(run, TrainingFiles.Log)).Length);
     }
 
+    [Fact]
+    public void The_cosine_share_is_the_smallest_that_keeps_the_clean_auc_when_more_cosine_only_costs_under_occluders()
+    {
+        // clean: the cosine separates perfectly, xCos misses a fifth of the same pairs; mask: the reverse
+        int n = 100;
+        var same = Enumerable.Range(0, n).Select(i => i < n / 2).ToArray();
+        var r = new Random(5);
+        float Noise() => (float)(r.NextDouble() * 0.1);
+        var cleanCos = same.Select(s => (s ? 0.8f : 0.1f) + Noise()).ToArray();
+        var cleanX = same.Select((s, i) => (s ? (i % 5 == 0 ? 0.05f : 0.8f) : 0.1f) + Noise()).ToArray();
+        var maskCos = same.Select(_ => (float)r.NextDouble()).ToArray();
+        var maskX = same.Select(s => (s ? 0.7f : 0.2f) + Noise()).ToArray();
+        var x = new Dictionary<FaceOccluder, float[]> { [FaceOccluder.None] = cleanX, [FaceOccluder.Mask] = maskX };
+        var c = new Dictionary<FaceOccluder, float[]> { [FaceOccluder.None] = cleanCos, [FaceOccluder.Mask] = maskCos };
+        var (w, sweep) = XcosFaceModelPackage.ChooseCosineWeight(x, c, same);
+        Assert.Equal(20, sweep.Count);
+        var chosen = sweep.Single(s => s.Weight == w);
+        Assert.True(w > 0, "pure xCos loses the clean AUC here");
+        Assert.True(chosen.Auc[0] >= 0.999, $"clean AUC {chosen.Auc[0]} at w {w}");
+        Assert.True(sweep.Single(s => Math.Abs(s.Weight - (w - 0.05)) < 1e-9).Auc[0] < 0.999, "a smaller share would have kept the clean AUC");
+        Assert.True(sweep[^1].Auc[1] < chosen.Auc[1], "more cosine costs AUC under the mask");
+        Assert.Equal([0.6f * 0.5f + 0.4f * 0.25f], XcosFaceModelPackage.Blend([0.5f], [0.25f], 0.4));
+        Assert.Throws<ArgumentException>(() => XcosFaceModelPackage.ChooseCosineWeight(new Dictionary<FaceOccluder, float[]> { [FaceOccluder.Mask] = maskX }, c, same));
+    }
+
     [DevFacesFact]
     public void The_package_assembles_from_the_base_model_with_parity_and_refuses_another_base()
     {
@@ -109,7 +134,7 @@ public sealed class OcclusionXcosTrainerTests : IDisposable
                 if (t.dtype == ScalarType.Float32 && !name.EndsWith("running_var", StringComparison.Ordinal)) t.add_(randn_like(t) * 0.1 + (name == "attention.attention.4.weight" ? 1 : 0));
         }
         var pkg = Path.Combine(_dir, "pkg");
-        var record = new XcosFaceModelRecord { Data = CelebFaces(), FitPeople = [.. fit.People], SettingsPeople = [.. settings.People], SettingsPairs = 20 };
+        var record = new XcosFaceModelRecord { Data = CelebFaces(), FitPeople = [.. fit.People], SettingsPeople = [.. settings.People], SettingsPairs = 20, CosineWeight = 0.2, CosineWeightSource = "test" };
         var d = XcosFaceModelPackage.Write(trainer.Net, descriptor, onnx, pkg, (0.31, 0.9), record);
         Assert.Equal("xcos", d.Decides);
         Assert.Equal("learned", d.XcosVariant);
@@ -152,13 +177,17 @@ public sealed class OcclusionXcosTrainerTests : IDisposable
         using var head = new LearnedHead(Path.Combine(pkg, LearnedHead.DefaultFileName));
         Assert.Equal("fr_feature_xcos", head.FaceModel);
         int per = 512 * 49;
-        var e01 = head.Explain(onnxMap.AsSpan(0, per), onnxMap.AsSpan(per, per));
+        // the record's cosine share is in the head: score = 0.8 xCos + 0.2 cosine of the original embeddings
+        Assert.True(head.TakesCosine);
+        Assert.StartsWith("0.2: test", head.Metadata[LearnedHead.CosineWeightKey]);
+        float cos01 = (float)Xcos.ML.Numerics.VectorMath.Cosine(original[0].Embedding, original[1].Embedding);
+        var e01 = head.Explain(onnxMap.AsSpan(0, per), onnxMap.AsSpan(per, per), cos01);
         Assert.Equal("anchored", head.Metadata[LearnedHead.FormKey]);
         XcosScores torchScores;
         using (no_grad()) torchScores = trainer.Net.Score(map.narrow(0, 0, 1), map.narrow(0, 1, 1));
-        Assert.Equal(torchScores.Xcos.item<float>(), e01.Xcos, 4);
+        Assert.Equal(0.8 * torchScores.Xcos.item<float>() + 0.2 * cos01, e01.Xcos, 4);
         var torchAtt = torchScores.Attention.contiguous().data<float>().ToArray();
-        var torchCells = torchScores.CosMap.contiguous().data<float>().ToArray();
+        var torchCells = torchScores.CosMap.contiguous().data<float>().ToArray().Select(v => 0.8f * v + 0.2f * cos01).ToArray();
         Assert.True(torchAtt.Zip(e01.Attention).Max(p => Math.Abs(p.First - p.Second)) <= 1e-5, "attention differs from TorchSharp's");
         Assert.True(torchAtt.Max() - torchAtt.Min() > 1e-3, "the perturbed attention should not be uniform");
         Assert.True(torchCells.Zip(e01.CosMap).Max(p => Math.Abs(p.First - p.Second)) <= 1e-3, "the cell shares differ from TorchSharp's");

@@ -71,7 +71,7 @@ internal static class TrainOcclusion
         var settingsCosines = new Dictionary<FaceOccluder, float[]>();
         Scored(trainer, settingsSet, settingsScores, settingsCosines);
         // the shipped score keeps a share of the original cosine (its clean geometry); the settings people choose it, then the threshold
-        var (chosenWeight, blendAuc) = XcosFaceModelPackage.ChooseCosineWeight(settingsScores, settingsCosines, settingsSet.Same);
+        var (chosenWeight, sweep) = XcosFaceModelPackage.ChooseCosineWeight(settingsScores, settingsCosines, settingsSet.Same);
         double cosineWeight = o.CosineWeight ?? chosenWeight;
         var blended = settingsScores.ToDictionary(kv => kv.Key, kv => XcosFaceModelPackage.Blend(kv.Value, settingsCosines[kv.Key], cosineWeight));
         var threshold = XcosFaceModelPackage.ChooseThreshold(blended, settingsSet.Same);
@@ -113,7 +113,9 @@ internal static class TrainOcclusion
             Settings = settingsRows,
             Held = reportRows,
             CosineWeight = cosineWeight,
-            CosineWeightSource = o.CosineWeight is not null ? "given (CosineWeight of the training config)" : string.Create(CultureInfo.InvariantCulture, $"best mean AUC ({blendAuc:F4}) of (1 - w) xCos + w cosine over the {FaceOccluders.All.Count} occluders of the settings people's {settingsSet.Pairs.Count} pairs, w in 0, 0.05, ..., 0.95"),
+            CosineWeightSource = o.CosineWeight is not null ? "given (CosineWeight of the training config)" : string.Create(CultureInfo.InvariantCulture,
+                $"of w in 0, 0.05, ..., 0.95, the best mean AUC of (1 - w) xCos + w cosine under the occluders (mask, sunglasses, block) among those whose clean AUC is within 0.001 of the cosine's, on the settings people's {settingsSet.Pairs.Count} pairs per condition; cosine_weight_sweep"),
+            CosineWeightSweep = [.. sweep],
         };
         var package = Path.Combine(trainer.OutputDirectory, XcosFaceModelPackage.Name);
         XcosFaceModelPackage.Write(trainer.Net, descriptor, onnx, package, threshold, record);

@@ -26,6 +26,9 @@ public sealed class XcosFaceModelRecord
         }
     }
 
+    /// <summary>One candidate share of the original cosine and the blend's AUC per occluder (clean first).</summary>
+    public sealed record CosineWeightRow(double Weight, double[] Auc);
+
     /// <summary>Layout version of this record.</summary>
     public int FormatVersion { get; set; } = 1;
     /// <summary>Training folder (aligned crops, one subfolder per person).</summary>
@@ -92,6 +95,8 @@ public sealed class XcosFaceModelRecord
     public double CosineWeight { get; set; }
     /// <summary>How <see cref="CosineWeight"/> was chosen.</summary>
     public string CosineWeightSource { get; set; } = "";
+    /// <summary>The settings people's AUC of the blend at every candidate share (occluders in the order clean, mask, sunglasses, block).</summary>
+    public CosineWeightRow[] CosineWeightSweep { get; set; } = [];
     /// <summary>SHA-256 of the base model.</summary>
     public string BaseSha256 { get; set; } = "";
     /// <summary>SHA-256 of the assembled backbone.</summary>
@@ -140,21 +145,31 @@ public static class XcosFaceModelPackage
     }
 
     /// <summary>
-    /// The original cosine's share w in the shipped score <c>(1 - w) xCos + w cosine</c>: the w of 0, 0.05, ..., 0.95
-    /// with the best mean AUC over the occluders (the smallest on a tie).
+    /// The original cosine's share w in the shipped score <c>(1 - w) xCos + w cosine</c>, from 0, 0.05, ..., 0.95:
+    /// among the w whose clean AUC stays within <paramref name="cleanTolerance"/> of the cosine's own, the one with the
+    /// best mean AUC over the occluded conditions (the smallest on a tie); the rule is the occlusion model's brief (the
+    /// cosine's clean accuracy kept, the most gained under occluders). Also returns every candidate's AUCs.
     /// </summary>
-    public static (double Weight, double MeanAuc) ChooseCosineWeight(IReadOnlyDictionary<FaceOccluder, float[]> xcos, IReadOnlyDictionary<FaceOccluder, float[]> cosine, bool[] same)
+    public static (double Weight, IReadOnlyList<XcosFaceModelRecord.CosineWeightRow> Sweep) ChooseCosineWeight(IReadOnlyDictionary<FaceOccluder, float[]> xcos,
+        IReadOnlyDictionary<FaceOccluder, float[]> cosine, bool[] same, double cleanTolerance = 0.001)
     {
         ArgumentNullException.ThrowIfNull(xcos);
         ArgumentNullException.ThrowIfNull(cosine);
-        (double W, double Auc) best = (0, double.NegativeInfinity);
+        var kinds = FaceOccluders.All.Where(xcos.ContainsKey).ToArray();
+        if (kinds.FirstOrDefault() != FaceOccluder.None || kinds.Length < 2) throw new ArgumentException("the settings scores need the clean condition and at least one occluder");
+        double cleanCosine = VerificationMetrics.Evaluate(cosine[FaceOccluder.None], same).Auc;
+        var sweep = new List<XcosFaceModelRecord.CosineWeightRow>();
+        (double W, double Gain) best = (double.NaN, double.NegativeInfinity);
         for (int k = 0; k < 20; k++)
         {
             double w = k * 0.05;
-            double auc = xcos.Keys.Average(o => VerificationMetrics.Evaluate(Blend(xcos[o], cosine[o], w), same).Auc);
-            if (auc > best.Auc + 1e-12) best = (w, auc);
+            var auc = kinds.Select(o => VerificationMetrics.Evaluate(Blend(xcos[o], cosine[o], w), same).Auc).ToArray();
+            sweep.Add(new XcosFaceModelRecord.CosineWeightRow(Math.Round(w, 2), auc));
+            double occluded = auc.Skip(1).Average();
+            if (auc[0] >= cleanCosine - cleanTolerance && occluded > best.Gain + 1e-12) best = (Math.Round(w, 2), occluded);
         }
-        return best;
+        // no share keeps the clean AUC: the most cosine there is
+        return (double.IsNaN(best.W) ? 0.95 : best.W, sweep);
     }
 
     /// <summary>The shipped score of each pair: <c>(1 - w) xCos + w cosine</c>.</summary>
