@@ -20,13 +20,14 @@ internal sealed class GalleryArgs
     public readonly Option<DirectoryInfo?> ModelsDir = new("--models-dir") { Description = "Where `xcos models fetch` put the models (default: $XCOS_MODELS or the user data folder)" };
     public readonly Option<bool> Aligned = new("--aligned") { Description = "Photos are aligned 112x112 faces (no detection)" };
     public readonly Option<string> Index = new("--index") { Description = "Vector index: auto (exact below 20,000 faces, HNSW above), exact or hnsw", DefaultValueFactory = _ => "auto" };
+    public readonly Option<double?> Recall = new("--recall") { Description = "recall@10 an HNSW index's search expansion is calibrated for (default 0.99; the calibration is kept next to the graph)" };
     public readonly Option<int?> Threads = new("--threads") { Description = "Inference threads (default: the runtime's choice)" };
     public readonly Option<string?> Xcos = new("--xcos") { Description = "xCos that explains and re-ranks matches (ONNX models): weights (derived from the model's affine head) or learned (the learned head; the gallery then stores each face's feature map). A gallery is searched with the variant it was enrolled with. Default: learned for a model whose descriptor decides by xCos, else weights" };
     public readonly Option<FileInfo?> LearnedHead = new("--learned-head") { Description = "Learned xCos head for --xcos learned (default: learned_head.onnx next to the model's descriptor)" };
 
     public void AddTo(Command command)
     {
-        foreach (var o in new Option[] { Gallery, Model, Checkpoint, ModelsDir, Aligned, Index, Threads, Xcos, LearnedHead }) command.Options.Add(o);
+        foreach (var o in new Option[] { Gallery, Model, Checkpoint, ModelsDir, Aligned, Index, Recall, Threads, Xcos, LearnedHead }) command.Options.Add(o);
     }
 
     /// <summary>The gallery the user named: --gallery, else $XCOS_GALLERY.</summary>
@@ -40,6 +41,9 @@ internal sealed class GalleryArgs
     public FaceGalleryOptions GalleryOptions(ParseResult p, bool readOnly) => new()
     {
         ReadOnly = readOnly,
+        Recall = p.GetValue(Recall) is { } r
+            ? r > 0 && r <= 1 ? r : throw new CliException($"--recall {r}: expected a recall in (0, 1], e.g. 0.99.", ExitCodes.Usage)
+            : null,
         Index = p.GetValue(Index) switch
         {
             "auto" => GalleryIndexKind.Auto,

@@ -67,6 +67,45 @@ public class GalleryCliTests
         Assert.StartsWith("missing_file", row.GetProperty("reason").GetString());
     }
 
+    [Fact]
+    public void Identify_on_a_graph_calibrates_for_the_recall_asked_and_keeps_it_next_to_the_graph()
+    {
+        var dir = Directory.CreateTempSubdirectory("xcos-gal-recall").FullName;
+        var gallery = Path.Combine(dir, "g.gallery");
+        var (code, _, stderr) = CliProcess.Run("enroll", "--gallery", gallery, "--images", Folder(dir), "--checkpoint", Checkpoint, "--aligned", "--index", "hnsw", "--recall", "0.9");
+        Assert.True(code == 0, stderr);
+        // closing the writable gallery measured the calibration and wrote it beside the graph
+        Assert.True(File.Exists(HnswGraphFile.PathFor(gallery)));
+        Assert.True(File.Exists(HnswRecallCalibration.PathFor(gallery)));
+        (code, var stdout, stderr) = CliProcess.Run("identify", "--gallery", gallery, Path.Combine(Tiny, "pair2_image1.png"), "--checkpoint", Checkpoint, "--aligned",
+            "--index", "hnsw", "--recall", "0.99", "--top", "1", "--threshold", "0.5", "--json");
+        Assert.True(code == 0, stderr);
+        Assert.Equal("p2", JsonDocument.Parse(stdout).RootElement.GetProperty("matches")[0].GetProperty("identity").GetString());
+        (code, _, stderr) = CliProcess.Run("identify", "--gallery", gallery, Path.Combine(Tiny, "pair2_image1.png"), "--checkpoint", Checkpoint, "--aligned", "--recall", "1.5");
+        Assert.Equal(2, code);
+        Assert.Contains("--recall 1.5: expected a recall in (0, 1], e.g. 0.99.", stderr);
+    }
+
+    [Fact]
+    public void Gallery_bench_saves_its_graph_and_the_next_run_loads_it()
+    {
+        var dir = Directory.CreateTempSubdirectory("xcos-gal-bench").FullName;
+        string[] args = ["gallery-bench", "--faces", "1000", "--queries", "10", "--rerank-k", "0", "--threads", "1", "--graph-dir", dir, "--ef-search", "32"];
+        var (code, stdout, stderr) = CliProcess.Run(args);
+        Assert.True(code == 0, stderr);
+        Assert.Contains("building the HNSW index", stderr);
+        Assert.Contains("built, saved to ", stdout);
+        Assert.Contains("calibrated for recall@10 0.99", stdout);
+        var graph = Assert.Single(Directory.GetFiles(dir, "*.hnsw"));
+        var written = File.GetLastWriteTimeUtc(graph);
+        (code, stdout, stderr) = CliProcess.Run(args);
+        Assert.True(code == 0, stderr);
+        Assert.Contains($"loaded the HNSW graph from {graph} (no rebuild)", stderr);
+        Assert.DoesNotContain("building the HNSW index", stderr);
+        Assert.Contains($"loaded from {graph}", stdout);
+        Assert.Equal(written, File.GetLastWriteTimeUtc(graph));
+    }
+
     [CliDevFacesFact]
     public void Learned_xcos_enrols_maps_and_reports_both_orders_and_a_weights_search_is_refused()
     {

@@ -128,6 +128,40 @@ public class WeightDerivedXcosTests
         Assert.All(s.CosMap, v => Assert.Equal(1f, v, 4));
     }
 
+    [Theory]
+    [InlineData(WeightDerivedAttention.Kernel, true, false)]
+    [InlineData(WeightDerivedAttention.Pair, false, true)]
+    [InlineData(WeightDerivedAttention.Contribution, false, false)]
+    public void A_shortlist_in_one_call_explains_each_pair_as_the_pair_call_does(WeightDerivedAttention attention, bool centre, bool matched)
+    {
+        var (model, map) = Build("dw", 3);
+        var head = WeightDerivedHead.Extract(model, map, "emb");
+        var r = new Random(12);
+        var means = centre ? Rand(r, head.Cells * head.Dim, 0.1) : null;
+        var xc = new WeightDerivedXcos(head, means, new WeightDerivedXcosOptions { Attention = attention, Centre = centre, MatchCosine = matched, Scale = 1.5, Offset = -0.2 });
+        var probe = head.CellFeatures(Rand(r, C * H * W).Select(Math.Abs).ToArray());
+        var others = Enumerable.Range(0, 6).Select(_ => head.CellFeatures(Rand(r, C * H * W).Select(Math.Abs).ToArray())).Append(probe).ToArray();
+        var many = xc.ExplainCellsMany(probe, others);
+        Assert.Equal(others.Length, many.Length);
+        for (int k = 0; k < others.Length; k++)
+        {
+            var one = xc.ExplainCells(probe, others[k]);
+            Assert.Equal(one.Xcos, many[k].Xcos, 6);
+            Assert.Equal(one.Cosine, many[k].Cosine, 6);
+            Assert.Equal(one.BiasContribution, many[k].BiasContribution, 6);
+            Assert.Equal(one.Shift, many[k].Shift, 6);
+            Assert.Equal(one.Variant, many[k].Variant);
+            for (int c = 0; c < head.Cells; c++)
+            {
+                Assert.Equal(one.CosMap[c], many[k].CosMap[c], 5);
+                Assert.Equal(one.Attention[c], many[k].Attention[c], 6);
+                Assert.Equal(one.Contributions[c], many[k].Contributions[c], 6);
+            }
+        }
+        Assert.Empty(xc.ExplainCellsMany(probe, []));
+        Assert.Throws<ArgumentException>(() => xc.ExplainCellsMany(probe, [new float[3]]));
+    }
+
     /// <summary>Pairs of positive maps: "same" = the first map plus small noise, "different" = an independent map.</summary>
     private static List<(float[] A, float[] B, bool Same)> RandomPairs(int n, int seed)
     {

@@ -34,4 +34,31 @@ public class TorchFaceEncoderTests
         Assert.StartsWith("sha256:", encoder.Model.Hash);
         Assert.Throws<InvalidOperationException>(() => encoder.Encode(new RgbImage(200, 200)));   // photos need a detector
     }
+
+    [Fact]
+    public void A_shortlist_is_scored_in_one_batched_call_as_pair_by_pair()
+    {
+        var dir = Fixtures.Path("xcos_tiny");
+        var ckpt = Path.Combine(dir, "checkpoint.pth");
+        TorchRuntime.Configure(2);
+        using var encoder = new TorchFaceEncoder(XcosModelLoader.Load(ckpt), ckpt);
+        var codes = Enumerable.Range(0, 4).SelectMany(p => new[] { 1, 2 }.Select(k =>
+            encoder.Encode(ImageIO.Load(Path.Combine(dir, $"pair{p}_image{k}.png")), aligned: true).Code!)).ToArray();
+        var probe = codes[0];
+        var many = encoder.CompareMany(probe, codes);
+        Assert.Equal(codes.Length, many.Count);
+        for (int i = 0; i < codes.Length; i++)
+        {
+            var one = encoder.Compare(probe, codes[i]);
+            Assert.Equal(one.Score, many[i].Score, 1e-5);
+            for (int c = 0; c < 49; c++)
+            {
+                Assert.Equal(one.CosMap[c], many[i].CosMap[c], 1e-5);
+                Assert.Equal(one.Attention[c], many[i].Attention[c], 1e-5);
+            }
+        }
+        Assert.Empty(encoder.CompareMany(probe, []));
+        Assert.Throws<ArgumentException>(() => encoder.CompareMany(probe, [new float[3]]));
+    }
 }
+

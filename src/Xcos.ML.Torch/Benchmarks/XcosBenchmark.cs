@@ -26,8 +26,15 @@ public sealed record XcosBenchmarkOptions
     public int Batch { get; init; } = 32;
     /// <summary>Cached grid pairs scored per head call.</summary>
     public int HeadPairs { get; init; } = 4096;
-    /// <summary>Comma-separated subset of embed, head, train.</summary>
+    /// <summary>Comma-separated subset of embed, head, train and face (the shipped ONNX face model, fr_feature).</summary>
     public string Only { get; init; } = "embed,head,train";
+    /// <summary>
+    /// cpu, cuda, cuda:N or auto: where libtorch runs, and for cuda the ONNX Runtime sessions too (its CUDA execution
+    /// provider, in a build with <c>-p:XcosOnnxBackend=cuda</c>).
+    /// </summary>
+    public string Device { get; init; } = "cpu";
+    /// <summary>Models folder of the "face" measurement (null: $XCOS_MODELS or the user data folder).</summary>
+    public string? ModelsDir { get; init; }
 }
 
 /// <summary>Rates in the peer's key names, plus the head with per-face work cached (gallery scoring).</summary>
@@ -39,6 +46,10 @@ public sealed record XcosBenchmarkResult
     [JsonPropertyName("threads")] public int Threads { get; init; }
     /// <summary>IR-SE backbone depth measured (50 for IR-SE-50).</summary>
     [JsonPropertyName("depth")] public int Depth { get; init; }
+    /// <summary>Where it ran: libtorch's device, and ONNX Runtime's execution provider.</summary>
+    [JsonPropertyName("device")] public string Device { get; init; } = "cpu";
+    /// <summary>The shipped ONNX face model (fr_feature, made batch-dynamic) at the benchmark's batch, fp32.</summary>
+    [JsonPropertyName("face_images_per_s_onnx")] public double? FaceImagesPerSecondOnnx { get; init; }
     /// <summary>IR-SE-50 grid backbone, batch 32, eval, no grad.</summary>
     [JsonPropertyName("embed_images_per_s")] public double? EmbedImagesPerSecond { get; init; }
     /// <summary>The same grid backbone exported to ONNX (BatchNorm folded) and run by ONNX Runtime: the deployed path.</summary>
@@ -61,38 +72,48 @@ public static class XcosBenchmark
     /// <summary>Runs the selected measurements; <paramref name="log"/> hears each one as it starts.</summary>
     public static XcosBenchmarkResult Run(XcosBenchmarkOptions options, Action<string>? log = null)
     {
-        TorchRuntime.Configure(options.Threads);
-        torch.manual_seed(0);
         var only = options.Only.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).ToHashSet();
+        // libtorch's device only where a libtorch measurement runs: `--only face` needs no CUDA build of libtorch
+        var device = only.Overlaps(["embed", "head", "train"]) ? TorchRuntime.Configure(options.Threads, options.Device) : TorchRuntime.Configure(options.Threads, "cpu");
+        bool cuda = device.type == DeviceType.CUDA;
+        // ONNX Runtime on the same GPU: its CUDA execution provider, or a clear error where this build lacks it
+        int? gpu = OnnxDevice(options.Device, device) is { } index ? OnnxGpu.Resolve(index, fallbackToCpu: false, $"xcos bench --device {options.Device}") : null;
+        torch.manual_seed(0);
         var result = new XcosBenchmarkResult
         {
             TorchSharp = typeof(torch).Assembly.GetName().Version?.ToString() ?? "",
             Threads = TorchRuntime.Threads,
             Depth = options.Depth,
+            Device = $"libtorch {(cuda ? device.ToString() : "cpu")}, ONNX Runtime {(gpu is { } g ? $"{OnnxGpu.CudaProvider} {g}" : "CPU")}",
         };
+        // a GPU runs asynchronously: each timed call waits for its work to finish
+        Action Timed(Action step) => cuda ? () => { step(); torch.cuda.synchronize(); } : step;
         using var model = new XcosModel(new XcosModelOptions { Arch = "ir_se", Depth = options.Depth, TargetArch = "ir_se" });
+        model.to(device);
 
         if (only.Contains("embed"))
         {
             log?.Invoke($"embed: grid backbone, batch {options.Batch}, {options.Seconds} s");
             model.eval();
-            using var x = randn(options.Batch, 3, 112, 112);
+            using var x = randn(options.Batch, 3, 112, 112, device: device);
             result = result with
             {
-                EmbedImagesPerSecond = Rate(() =>
+                EmbedImagesPerSecond = Rate(Timed(() =>
                 {
                     using var scope = NewDisposeScope();
                     using var _ = no_grad();
                     model.Backbone.Grid(x);
-                }, options.Batch, options.Seconds),
+                }), options.Batch, options.Seconds),
             };
 
             log?.Invoke($"embed (ONNX Runtime): the same backbone exported, batch {options.Batch}, {options.Seconds} s");
             var export = new XcosOnnxExportOptions { IncludeFaceCode = false, IncludeTargetEmbedding = false };
             var onnx = XcosOnnxExport.BuildEmbeddingModel(TorchOnnxExport.ToWeights(model), export).ToByteArray();
             using var so = new SessionOptions { IntraOpNumThreads = options.Threads, InterOpNumThreads = 1 };
+            if (gpu is { } id) so.AppendExecutionProvider_CUDA(id);
             using var session = new InferenceSession(onnx, so);
-            var input = new DenseTensor(x.data<float>().ToArray(), [options.Batch, 3, 112, 112]);
+            using var xCpu = x.cpu();
+            var input = new DenseTensor(xCpu.data<float>().ToArray(), [options.Batch, 3, 112, 112]);
             var feed = new[] { NamedOnnxValue.CreateFromTensor(XcosOnnxExport.ImageInput, input) };
             string[] wanted = [XcosOnnxExport.GridOutput];
             result = result with
@@ -113,21 +134,21 @@ public static class XcosBenchmark
         {
             log?.Invoke($"head: {options.HeadPairs} cached grid pairs, {options.Seconds} s (x2: per call, and faces cached)");
             model.eval();
-            using var g1 = randn(options.HeadPairs, 32, 7, 7);
-            using var g2 = randn(options.HeadPairs, 32, 7, 7);
+            using var g1 = randn(options.HeadPairs, 32, 7, 7, device: device);
+            using var g2 = randn(options.HeadPairs, 32, 7, 7, device: device);
             using var head = new FoldedPairHead(model.AttentionNet);
-            var perCall = Rate(() =>
+            var perCall = Rate(Timed(() =>
             {
                 using var scope = NewDisposeScope();
                 head.Score(g1, g2);
-            }, options.HeadPairs, options.Seconds);
+            }), options.HeadPairs, options.Seconds);
             using var k1 = head.Encode(g1);
             using var k2 = head.Encode(g2);
-            var cached = Rate(() =>
+            var cached = Rate(Timed(() =>
             {
                 using var scope = NewDisposeScope();
                 head.Score(k1, k2);
-            }, options.HeadPairs, options.Seconds);
+            }), options.HeadPairs, options.Seconds);
             result = result with { HeadPairsPerSecond = perCall, HeadPairsPerSecondCachedFaces = cached };
         }
 
@@ -139,17 +160,18 @@ public static class XcosBenchmark
             bool retained = HostMemory.RetainFreedMemory();
             model.train();
             using var arc = new ArcFaceHead(model.Backbone.GridEmbeddingSize, 1000);
+            arc.to(device);
             var backboneAndHead = model.Backbone.parameters().Concat(arc.parameters()).ToList();
             using var opt = optim.SGD(backboneAndHead, 1e-3, momentum: 0.9);
             using var optAtt = optim.Adam(model.AttentionNet.parameters(), 1e-4, amsgrad: true);
-            using var x1 = randn(b, 3, 112, 112);
-            using var x2 = randn(b, 3, 112, 112);
-            using var y1 = randint(0, 1000, [b], dtype: int64);
-            using var y2 = randint(0, 1000, [b], dtype: int64);
+            using var x1 = randn(b, 3, 112, 112, device: device);
+            using var x2 = randn(b, 3, 112, 112, device: device);
+            using var y1 = randint(0, 1000, [b], dtype: int64, device: device);
+            using var y2 = randint(0, 1000, [b], dtype: int64, device: device);
             using var labels = cat([y1, y2]);
             result = result with
             {
-                TrainPairsPerSecond = Rate(() =>
+                TrainPairsPerSecond = Rate(Timed(() =>
                 {
                     using var scope = NewDisposeScope();
                     var (f1, gr1) = model.Backbone.Grid(x1);
@@ -164,11 +186,40 @@ public static class XcosBenchmark
                     opt.zero_grad(); optAtt.zero_grad();
                     loss.backward();
                     opt.step(); optAtt.step();
-                }, b, options.Seconds),
+                }), b, options.Seconds),
                 TrainHostMemoryRetained = retained,
             };
         }
+
+        if (only.Contains("face"))
+        {
+            var descriptorPath = FaceModelDescriptor.ShippedPath();
+            var descriptor = FaceModelDescriptor.Load(descriptorPath);
+            var path = descriptor.OnnxPath(ModelStore.ResolveDirectory(options.ModelsDir), descriptorPath);
+            log?.Invoke($"face: {path} (ONNX Runtime{(gpu is null ? "" : ", " + OnnxGpu.CudaProvider)}), batch {options.Batch}, {options.Seconds} s");
+            using var embedder = new OnnxFaceEmbedder(descriptor, path, options.Threads, OnnxPrecision.Float32, gpu);
+            var rng = new Random(0);
+            var faces = Enumerable.Range(0, options.Batch).Select(_ =>
+            {
+                var px = new byte[descriptor.InputSize * descriptor.InputSize * 3];
+                rng.NextBytes(px);
+                return new RgbImage(descriptor.InputSize, descriptor.InputSize, px);
+            }).ToList();
+            result = result with { FaceImagesPerSecondOnnx = Rate(() => embedder.Embed(faces), options.Batch, options.Seconds) };
+        }
         return result;
+    }
+
+    // The GPU ONNX Runtime runs on for a device text: cuda -> 0, cuda:N -> N, auto -> libtorch's choice; cpu -> none.
+    private static int? OnnxDevice(string text, Device torchDevice)
+    {
+        var d = text.Trim().ToLowerInvariant();
+        if (d == "cuda") return 0;
+        if (d.StartsWith("cuda:", StringComparison.Ordinal))
+            return int.TryParse(d.AsSpan(5), out var n) && n >= 0 ? n : throw new ArgumentException($"Device '{text}': expected cuda:N with N a non-negative integer.");
+        if (d == "auto" && torchDevice.type == DeviceType.CUDA) return Math.Max(0, (int)torchDevice.index);
+        if (d is "cpu" or "auto") return null;
+        throw new ArgumentException($"Device '{text}': expected cpu, cuda, cuda:N or auto.");
     }
 
     private const int CalibrationFaces = 8;

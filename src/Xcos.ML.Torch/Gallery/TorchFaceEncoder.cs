@@ -103,6 +103,43 @@ public sealed class TorchFaceEncoder : IFaceEncoder
             s.Attention.cpu().reshape(-1).data<float>().ToArray(), null, 7);
     }
 
+    /// <summary>
+    /// The pair head on a probe and each gallery code in one batched call (the probe's code repeated per row), as
+    /// <see cref="Compare"/> scores each pair.
+    /// </summary>
+    /// <exception cref="ArgumentException">A code of the wrong length.</exception>
+    public IReadOnlyList<PairExplanation> CompareMany(float[] probeCode, IReadOnlyList<float[]> galleryCodes)
+    {
+        ArgumentNullException.ThrowIfNull(probeCode);
+        ArgumentNullException.ThrowIfNull(galleryCodes);
+        int len = Model.CodeLength;
+        if (probeCode.Length != len || galleryCodes.Any(c => c is null || c.Length != len))
+            throw new ArgumentException($"face codes must hold {len} floats, got {probeCode.Length} and {string.Join(", ", galleryCodes.Select(c => c?.Length ?? 0).Distinct())}");
+        int n = galleryCodes.Count;
+        if (n == 0) return [];
+        var probes = new float[n * len];
+        var gallery = new float[n * len];
+        for (int i = 0; i < n; i++)
+        {
+            probeCode.CopyTo(probes, i * len);
+            galleryCodes[i].CopyTo(gallery, i * len);
+        }
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var device = _model.parameters().First().device;
+        int cells = Cells * _channels;
+        FaceCode Rows(float[] flat)
+        {
+            var t = tensor(flat, [n, len]).to(device);
+            return new FaceCode(t.narrow(1, 0, cells).reshape(n, Cells, _channels), t.narrow(1, cells, _share), t.narrow(1, cells + _share, _share));
+        }
+        var s = _head.Score(Rows(probes), Rows(gallery));
+        var xcos = s.Xcos.cpu().data<float>().ToArray();
+        var maps = s.CosMap.cpu().reshape(n, Cells).data<float>().ToArray();
+        var att = s.Attention.cpu().reshape(n, Cells).data<float>().ToArray();
+        return Enumerable.Range(0, n).Select(i => new PairExplanation(xcos[i], maps.AsSpan(i * Cells, Cells).ToArray(), att.AsSpan(i * Cells, Cells).ToArray(), null, 7)).ToArray();
+    }
+
     /// <inheritdoc/>
     public void Dispose() => _head.Dispose();
 }

@@ -42,6 +42,14 @@ public sealed class OnnxFaceEmbedder : IDisposable
     /// <exception cref="FileNotFoundException">The ONNX file, or its int8 form, is missing (the message says how to make it).</exception>
     /// <exception cref="InvalidDataException">The int8 file was not written by the quantizer, or lacks the feature map.</exception>
     public OnnxFaceEmbedder(FaceModelDescriptor descriptor, string onnxPath, int intraOpThreads, OnnxPrecision precision)
+        : this(descriptor, onnxPath, intraOpThreads, precision, null) { }
+
+    /// <summary>
+    /// As <see cref="OnnxFaceEmbedder(FaceModelDescriptor, string, int, OnnxPrecision)"/>, on the CUDA execution provider of GPU
+    /// <paramref name="gpuDeviceId"/> when it is given (ONNX Runtime's GPU build: <c>-p:XcosOnnxBackend=cuda</c>).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">A GPU is asked for and this ONNX Runtime has no CUDA execution provider (the message lists the ones it has).</exception>
+    public OnnxFaceEmbedder(FaceModelDescriptor descriptor, string onnxPath, int intraOpThreads, OnnxPrecision precision, int? gpuDeviceId)
     {
         ArgumentNullException.ThrowIfNull(descriptor);
         descriptor.Validate();
@@ -97,7 +105,7 @@ public sealed class OnnxFaceEmbedder : IDisposable
         {
             var dynamic = runModel.Model.Clone();
             OnnxDynamicBatch.Rewrite(dynamic);
-            var session = OnnxSessions.Open(onnxPath, OnnxModelFile.FromModel(dynamic).ToBytes(), intraOpThreads);
+            var session = OnnxSessions.Open(onnxPath, OnnxModelFile.FromModel(dynamic).ToBytes(), intraOpThreads, gpuDeviceId);
             if (TakesBatches(session))
             {
                 _session = session;
@@ -106,7 +114,7 @@ public sealed class OnnxFaceEmbedder : IDisposable
             }
             session.Dispose();
         }
-        _session = OnnxSessions.Open(onnxPath, runModel.ToBytes(), intraOpThreads);
+        _session = OnnxSessions.Open(onnxPath, runModel.ToBytes(), intraOpThreads, gpuDeviceId);
     }
 
     private bool TakesBatches(InferenceSession session)

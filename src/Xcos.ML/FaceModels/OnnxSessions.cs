@@ -5,23 +5,29 @@ namespace Xcos.ML.FaceModels;
 /// <summary>Opening ONNX Runtime sessions with file-naming errors.</summary>
 internal static class OnnxSessions
 {
-    public static SessionOptions Options(int intraOpThreads)
+    /// <summary>Session options; <paramref name="gpuDeviceId"/> adds the CUDA execution provider (checked first: <see cref="Onnx.OnnxGpu.Resolve"/>).</summary>
+    public static SessionOptions Options(int intraOpThreads, int? gpuDeviceId = null)
     {
         var o = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
         if (intraOpThreads > 0) { o.IntraOpNumThreads = intraOpThreads; o.InterOpNumThreads = 1; }
+        if (gpuDeviceId is { } id)
+        {
+            try { o.AppendExecutionProvider_CUDA(Onnx.OnnxGpu.Resolve(id, fallbackToCpu: false, "ONNX face model")!.Value); }
+            catch { o.Dispose(); throw; }
+        }
         return o;
     }
 
     public static InferenceSession Open(string path, int intraOpThreads) => Open(path, null, intraOpThreads);
 
-    /// <summary>Opens <paramref name="bytes"/> (an edited model) or else the file at <paramref name="path"/>.</summary>
-    public static InferenceSession Open(string path, byte[]? bytes, int intraOpThreads)
+    /// <summary>Opens <paramref name="bytes"/> (an edited model) or else the file at <paramref name="path"/>; on GPU <paramref name="gpuDeviceId"/> when given.</summary>
+    public static InferenceSession Open(string path, byte[]? bytes, int intraOpThreads, int? gpuDeviceId = null)
     {
         if (bytes is null && !File.Exists(path)) throw new FileNotFoundException($"ONNX model file not found: {path} (run `xcos models fetch`)", path);
         // what ONNX Runtime would open besides the model: external data only inside the model's folder, none for bytes
         if (bytes is null) Onnx.OnnxModelFile.Load(path);
         else Onnx.OnnxExternalData.Check(Onnx.Proto.ModelProto.Parser.ParseFrom(bytes), null, path);
-        using var opts = Options(intraOpThreads);
+        using var opts = Options(intraOpThreads, gpuDeviceId);
         try { return bytes is null ? new InferenceSession(path, opts) : new InferenceSession(bytes, opts); }
         catch (OnnxRuntimeException e) { throw new InvalidDataException($"{path}: ONNX Runtime cannot load the model: {e.Message}", e); }
     }

@@ -26,6 +26,10 @@ public sealed class FaceGallery : IFaceGallery
     private long _nextId;
     private int _deadFaces;
     private bool _indexDirty;
+    private HnswSettings _hnsw = new();   // the settings of the graph in use (by size unless the options fix them)
+    private HnswCalibration? _calibration;   // recall@10 by search expansion of the graph in use, or null until measured
+    private bool _calibrationSaved;
+    private byte[]? _savedGraphDigest;   // payload digest of the graph file the graph in use equals while the index is not dirty
     private bool _disposed;
     private int _version;   // the file's format version: appends keep its framing until compaction rewrites it
 
@@ -62,6 +66,14 @@ public sealed class FaceGallery : IFaceGallery
     public GalleryIndexKind IndexKind => _index is HnswVectorIndex ? GalleryIndexKind.Hnsw : GalleryIndexKind.Exact;
     /// <summary>Where the index came from: "built (why)", or "loaded N faces from PATH" with any faces added since.</summary>
     public string IndexOrigin { get; private set; } = "";
+    /// <summary>The HNSW graph settings in use (meaningful when <see cref="IndexKind"/> is HNSW).</summary>
+    public HnswSettings HnswSettings { get { lock (_lock) return _hnsw; } }
+    /// <summary>The recall@10 target the search expansion is calibrated for, or null for the fixed expansion of <see cref="FaceGalleryOptions.Hnsw"/>.</summary>
+    public double? RecallTarget => _options.Recall ?? (_options.Hnsw is null ? GalleryIndexChoice.DefaultRecall : null);
+    /// <summary>The graph's recall calibration once measured or loaded (HNSW with a recall target), else null.</summary>
+    public HnswCalibration? Calibration { get { lock (_lock) return _calibration; } }
+    /// <summary>Where <see cref="Calibration"/> came from: "measured on N members" or "loaded from PATH"; empty before.</summary>
+    public string CalibrationOrigin { get; private set; } = "";
     /// <summary>What was dropped from the end of the file when it was opened (a record cut by a crash), or null.</summary>
     public string? RecoveredTail { get; private init; }
 
@@ -165,6 +177,7 @@ public sealed class FaceGallery : IFaceGallery
         });
         // the graph was built for the damaged contents; its content digest would reject it, so drop it now
         File.Delete(HnswGraphFile.PathFor(path));
+        File.Delete(HnswRecallCalibration.PathFor(path));
         return new GallerySalvageReport(live.Count, removals, found.Damaged.Count, found.Damaged.Sum(d => d.To - d.From), copy);
     }
 
@@ -333,6 +346,11 @@ public sealed class FaceGallery : IFaceGallery
             top = Math.Min(top, _byIdentity.Count);
             // each identity has at most `most` faces, so the best `top * most` faces hold the best face of each of the top identities
             int most = _byIdentity.Values.Max(l => l.Count);
+            if (_index is HnswVectorIndex graph && RecallTarget is { } target)
+            {
+                int ef = Calibrated(graph).ExpansionFor(target);
+                if (graph.ExpansionSearch != ef) graph.ExpansionSearch = ef;
+            }
             var hits = _index.Search(unit, (int)Math.Min(_faces.Count, (long)top * most));
             if (_index is HnswVectorIndex)
             {
@@ -366,6 +384,7 @@ public sealed class FaceGallery : IFaceGallery
     private IVectorIndex OpenIndex(GalleryIndexKind kind)
     {
         _indexDirty = kind == GalleryIndexKind.Hnsw;
+        _hnsw = _options.Hnsw ?? GalleryIndexChoice.SettingsFor(_faces.Count);
         if (kind != GalleryIndexKind.Hnsw || !_options.SaveIndex)
         {
             IndexOrigin = "built";
@@ -386,12 +405,14 @@ public sealed class FaceGallery : IFaceGallery
                     for (int i = 0; i < header.Faces; i++) digest.Append(faces[i].Id, faces[i].Embedding);
                     if (!digest.Current().Hash.AsSpan().SequenceEqual(header.ContentHash))
                         why = $"{graphPath}: saved for other faces (removed since, or another gallery's graph)";
-                    else if (HnswGraphFile.TryLoad(graphPath, header, Model.EmbeddingDim, _options.Hnsw, faces.Take((int)header.Faces).Select(f => f.Id).ToList(), out why) is { } loaded)
+                    else if (HnswGraphFile.TryLoad(graphPath, header, Model.EmbeddingDim, _hnsw, faces.Take((int)header.Faces).Select(f => f.Id).ToList(), out why) is { } loaded)
                     {
                         var since = faces.Skip((int)header.Faces).ToList();
                         AddInChunks(loaded, since);
                         _indexDirty = since.Count > 0;
                         IndexOrigin = $"loaded {header.Faces} faces from {graphPath}" + (since.Count > 0 ? $", added {since.Count} enrolled since" : "");
+                        _savedGraphDigest = header.PayloadHash;
+                        LoadCalibration(header.PayloadHash);
                         return loaded;
                     }
                 }
@@ -417,15 +438,54 @@ public sealed class FaceGallery : IFaceGallery
             if (_index is not HnswVectorIndex h) return;
             using var digest = new GalleryContentDigest.Builder();
             foreach (var f in _faces.Values.OrderBy(x => x.Id)) digest.Append(f.Id, f.Embedding);
-            HnswGraphFile.Save(HnswGraphFile.PathFor(Path), h, digest.Current());
+            _savedGraphDigest = HnswGraphFile.Save(HnswGraphFile.PathFor(Path), h, digest.Current());
             _indexDirty = false;
+            // the calibration travels with the graph, so a read-only open (`xcos identify`) does not measure it again
+            if (RecallTarget is not null) SaveCalibration(Calibrated(h));
         }
+    }
+
+    private void SaveCalibration(HnswCalibration c)
+    {
+        HnswRecallCalibration.Save(HnswRecallCalibration.PathFor(Path), c, _savedGraphDigest!);
+        _calibrationSaved = true;
+    }
+
+    // The stored calibration of the loaded graph, when it was measured on this very graph and still fits its size.
+    private void LoadCalibration(byte[] graphDigest)
+    {
+        _calibration = null;
+        if (RecallTarget is null) return;
+        var path = HnswRecallCalibration.PathFor(Path);
+        try
+        {
+            if (HnswRecallCalibration.TryLoad(path, graphDigest, out _) is { } c && c.Fits(_faces.Count))
+            {
+                _calibration = c;
+                _calibrationSaved = true;
+                CalibrationOrigin = $"loaded from {path}";
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+    }
+
+    // The graph's calibration, measured now when there is none or the gallery has grown or shrunk by over a tenth since.
+    private HnswCalibration Calibrated(HnswVectorIndex graph)
+    {
+        if (_calibration is { } c && c.Fits(_faces.Count)) return c;
+        var faces = _faces.Values.OrderBy(f => f.Id).ToList();
+        _calibration = HnswRecallCalibration.Calibrate(graph, faces.Count, i => faces[i].Id, i => faces[i].Embedding);
+        _calibrationSaved = false;   // written next to the graph on close
+        CalibrationOrigin = $"measured on {_calibration.Samples} members";
+        return _calibration;
     }
 
     private IVectorIndex BuildIndex(GalleryIndexKind kind)
     {
+        _calibration = null;
+        if (kind == GalleryIndexKind.Hnsw) _hnsw = _options.Hnsw ?? GalleryIndexChoice.SettingsFor(_faces.Count);
         IVectorIndex index = kind == GalleryIndexKind.Hnsw
-            ? new HnswVectorIndex(Model.EmbeddingDim, _options.Hnsw)
+            ? new HnswVectorIndex(Model.EmbeddingDim, _hnsw)
             : new ExactVectorIndex(Model.EmbeddingDim, _faces.Count);
         var faces = _faces.Values.OrderBy(x => x.Id).ToList();
         if (index is HnswVectorIndex h) AddInChunks(h, faces);
@@ -497,6 +557,11 @@ public sealed class FaceGallery : IFaceGallery
             {
                 // the graph is a cache of what the gallery file holds: failing to keep it costs a rebuild next time, nothing else
                 try { SaveIndex(); } catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+            }
+            else if (!_indexDirty && !_calibrationSaved && _calibration is { } c && _savedGraphDigest is not null && _options.SaveIndex && !_options.ReadOnly)
+            {
+                // the graph file is current; only the calibration measured since is missing next to it
+                try { SaveCalibration(c); } catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
             }
             _index.Dispose();
             _file.Dispose();

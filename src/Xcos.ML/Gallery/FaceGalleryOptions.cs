@@ -6,8 +6,18 @@ public sealed class FaceGalleryOptions
     /// <summary>Index kind (default Auto: exact scan for small galleries, HNSW for large ones).</summary>
     public GalleryIndexKind Index { get; set; } = GalleryIndexKind.Auto;
 
-    /// <summary>HNSW settings when the HNSW index is used.</summary>
-    public HnswSettings Hnsw { get; set; } = new();
+    /// <summary>
+    /// HNSW settings when the HNSW index is used; null (the default) picks them by gallery size
+    /// (<see cref="GalleryIndexChoice.SettingsFor"/>) and the search expansion by <see cref="Recall"/>.
+    /// </summary>
+    public HnswSettings? Hnsw { get; set; }
+
+    /// <summary>
+    /// recall@10 the HNSW search expansion is calibrated for (<see cref="HnswRecallCalibration"/>, stored next to the
+    /// graph). Null (the default): <see cref="GalleryIndexChoice.DefaultRecall"/> when <see cref="Hnsw"/> is null, else
+    /// the fixed <see cref="HnswSettings.ExpansionSearch"/> of the given settings.
+    /// </summary>
+    public double? Recall { get; set; }
 
     /// <summary>
     /// Keep the HNSW graph in "&lt;gallery&gt;.hnsw" (<see cref="HnswGraphFile"/>): loaded on open when it still matches

@@ -16,10 +16,25 @@ public sealed class GalleryBenchmarkOptions
     public double Noise { get; set; } = 0.8;
     /// <summary>Timed queries (fresh faces of enrolled identities).</summary>
     public int Queries { get; set; } = 200;
-    /// <summary>HNSW settings (their build threads are the benchmark's too).</summary>
-    public HnswSettings Hnsw { get; set; } = new();
-    /// <summary>Search expansions (ef) to time queries at, one graph for all (empty: <see cref="HnswSettings.ExpansionSearch"/> alone).</summary>
+    /// <summary>HNSW settings (their build threads are the benchmark's too); null: a gallery's by size (<see cref="GalleryIndexChoice.SettingsFor"/>).</summary>
+    public HnswSettings? Hnsw { get; set; }
+    /// <summary>
+    /// Search expansions (ef) to time queries at, one graph for all. The expansion calibrated for <see cref="Recall"/> is
+    /// timed too; with neither, <see cref="HnswSettings.ExpansionSearch"/> alone.
+    /// </summary>
     public IReadOnlyList<int> ExpansionSearch { get; set; } = [];
+    /// <summary>
+    /// recall@10 target: the graph is calibrated on sampled members as a gallery calibrates it
+    /// (<see cref="HnswRecallCalibration"/>) and the chosen expansion timed with the fresh queries (default 0.99; null: none).
+    /// </summary>
+    public double? Recall { get; set; } = GalleryIndexChoice.DefaultRecall;
+    /// <summary>Members sampled by the calibration.</summary>
+    public int CalibrationSamples { get; set; } = HnswRecallCalibration.DefaultSamples;
+    /// <summary>
+    /// Folder where the graph is saved (<see cref="HnswGraphFile"/>, named by size, seed and graph settings) and loaded
+    /// from by a later run on the same faces and settings, so an ef sweep does not rebuild it; null: neither.
+    /// </summary>
+    public string? GraphDirectory { get; set; }
     /// <summary>Queries whose exact top-100 latency and exact processor time are timed (all of them get an exact top-10, the recall's truth).</summary>
     public int ExactTimedQueries { get; set; } = 50;
     /// <summary>Candidates re-ranked per query by the pair head.</summary>
@@ -43,7 +58,8 @@ public sealed record Latency(double P50, double P99, double Mean);
 public sealed record HnswSearchRun(int ExpansionSearch, Latency Top10, Latency Top100, double RecallAt10, double CpuTop10, double CpuTop100);
 
 /// <summary>
-/// What <see cref="GalleryBenchmark.Run"/> measured. HnswBuildSeconds is wall-clock, HnswBuildCpuSeconds the processor
+/// What <see cref="GalleryBenchmark.Run"/> measured. GraphOrigin says whether the graph was built (and saved) or loaded
+/// from an earlier run's file; HnswBuildSeconds and HnswBuildCpuSeconds are then the load's. HnswBuildSeconds is wall-clock, HnswBuildCpuSeconds the processor
 /// time of that build over all threads (it compares across loads); HnswMegabytes is the graph as USearch serialises it
 /// (vectors, links, keys); PeakMegabytes the process's peak resident memory (VmHWM) at the end, everything included;
 /// Search holds the HNSW queries at each search expansion asked for; Rerank the wall-clock cost of re-ranking RerankK
@@ -55,7 +71,8 @@ public sealed record GalleryBenchmarkResult(
     double PeakMegabytes, int BuildThreads,
     Latency ExactTop10, Latency ExactTop100, int ExactTimedQueries, IReadOnlyList<HnswSearchRun> Search,
     double SameIdentityCosine, int RerankK, Latency? Rerank, string? RerankModel, HnswSettings Hnsw, int Threads,
-    CpuCost Cpu);
+    CpuCost Cpu, string GraphOrigin = "built", double? RecallTarget = null, HnswCalibration? Calibration = null, int? CalibratedExpansion = null,
+    double CalibrationSeconds = 0);
 
 /// <summary>
 /// Mean processor time in milliseconds per operation, from the process's CPU time over a whole loop: unlike wall-clock
@@ -83,8 +100,11 @@ public static class GalleryBenchmark
         ArgumentNullException.ThrowIfNull(o);
         if (o.Faces < 10 || o.FacesPerIdentity < 2 || o.Dim < 2 || o.Queries < 1) throw new ArgumentException("faces >= 10, faces per identity >= 2, dim >= 2, queries >= 1");
         if ((long)o.Faces * o.Dim > Array.MaxLength) throw new ArgumentException($"{o.Faces} faces of {o.Dim} values do not fit one array");
-        var efs = o.ExpansionSearch is { Count: > 0 } e ? e : [o.Hnsw.ExpansionSearch];
+        var settings = o.Hnsw ?? GalleryIndexChoice.SettingsFor(o.Faces);
+        var efs = o.ExpansionSearch.ToList();
+        if (efs.Count == 0 && o.Recall is null) efs.Add(settings.ExpansionSearch);
         if (efs.Any(x => x < 1)) throw new ArgumentException("search expansions must be >= 1");
+        if (o.Recall is { } target) HnswRecallCalibration.CheckTarget(target);
         int ids = Math.Max(1, o.Faces / o.FacesPerIdentity);
         var rng = new Random(o.Seed);
         log?.Invoke($"generating {o.Faces:N0} faces of {ids:N0} identities ({o.Dim}-d)");
@@ -103,26 +123,65 @@ public static class GalleryBenchmark
         double exactBuild = sw.Elapsed.TotalSeconds;
         double exactMb = data.LongLength * 4.0 / 1048576.0;
 
-        int threads = o.Hnsw.Threads > 0 ? o.Hnsw.Threads : Environment.ProcessorCount;
-        log?.Invoke($"building the HNSW index ({threads} threads)");
+        int threads = settings.Threads > 0 ? settings.Threads : Environment.ProcessorCount;
         var cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
         sw.Restart();
-        using var hnsw = new HnswVectorIndex(o.Dim, o.Hnsw);
-        var keys = new long[o.Faces];
-        for (int i = 0; i < keys.Length; i++) keys[i] = i;
-        // in slices, for progress lines on long builds, into capacity reserved once
-        hnsw.Reserve(o.Faces);
-        int slice = Math.Max(1, o.Faces / 20);
-        for (int start = 0; start < o.Faces; start += slice)
-        {
-            int n = Math.Min(slice, o.Faces - start);
-            hnsw.AddRange(keys.AsSpan(start, n), data, start, threads);
-            log?.Invoke($"  {start + n:N0} added, {sw.Elapsed.TotalSeconds:F0} s, {(Process.GetCurrentProcess().TotalProcessorTime - cpu0).TotalSeconds:F0} s of processor time");
-        }
+        string? graphPath = o.GraphDirectory is { } dir ? Path.Combine(dir, GraphFileName(o, settings)) : null;
+        string origin = "";
+        using var hnsw = (graphPath is null ? null : TryLoadGraph(graphPath, data, o, settings, log, out origin)) ?? Build(out origin);
         double hnswBuild = sw.Elapsed.TotalSeconds;
         double hnswCpu = (Process.GetCurrentProcess().TotalProcessorTime - cpu0).TotalSeconds;
         double hnswMb = hnsw.SerializedLength / 1048576.0;
-        log?.Invoke($"  {o.Faces:N0} added in {hnswBuild:F1} s ({hnswCpu:F1} s of processor time)");
+        log?.Invoke($"  graph {origin}: {hnswBuild:F1} s ({hnswCpu:F1} s of processor time)");
+
+        HnswVectorIndex Build(out string how)
+        {
+            log?.Invoke($"building the HNSW index ({threads} threads)");
+            var graph = new HnswVectorIndex(o.Dim, settings);
+            try
+            {
+                var keys = new long[o.Faces];
+                for (int i = 0; i < keys.Length; i++) keys[i] = i;
+                // in slices, for progress lines on long builds, into capacity reserved once
+                graph.Reserve(o.Faces);
+                int slice = Math.Max(1, o.Faces / 20);
+                for (int start = 0; start < o.Faces; start += slice)
+                {
+                    int n = Math.Min(slice, o.Faces - start);
+                    graph.AddRange(keys.AsSpan(start, n), data, start, threads);
+                    log?.Invoke($"  {start + n:N0} added, {sw.Elapsed.TotalSeconds:F0} s, {(Process.GetCurrentProcess().TotalProcessorTime - cpu0).TotalSeconds:F0} s of processor time");
+                }
+                how = "built";
+                if (graphPath is not null)
+                {
+                    Directory.CreateDirectory(Path.GetDirectoryName(graphPath)!);
+                    HnswGraphFile.Save(graphPath, graph, Digest(data, o));
+                    how = $"built, saved to {graphPath}";
+                }
+                return graph;
+            }
+            catch
+            {
+                graph.Dispose();
+                throw;
+            }
+        }
+
+        HnswCalibration? calibration = null;
+        int? calibratedEf = null;
+        double calibrationSeconds = 0;
+        if (o.Recall is { } goal)
+        {
+            log?.Invoke($"calibrating the search expansion for recall@10 {goal} on {Math.Min(o.CalibrationSamples, o.Faces)} members");
+            sw.Restart();
+            calibration = HnswRecallCalibration.Calibrate(hnsw, o.Faces, i => i, i => data.AsSpan(i * o.Dim, o.Dim), o.CalibrationSamples, o.Seed);
+            calibrationSeconds = sw.Elapsed.TotalSeconds;
+            var point = calibration.PointFor(goal);
+            calibratedEf = point.ExpansionSearch;
+            log?.Invoke($"  ef {point.ExpansionSearch} (members' recall@10 {point.RecallAt10:F4}) in {calibrationSeconds:F1} s: " +
+                string.Join(", ", calibration.Points.Select(p => $"{p.ExpansionSearch}:{p.RecallAt10:F4}")));
+            if (!efs.Contains(point.ExpansionSearch)) efs.Add(point.ExpansionSearch);
+        }
 
         log?.Invoke("timing exact queries");
         // every query needs its exact top-10 (the recall's truth); the scan's other timings use a subset, as at 1M one scan reads 2 GB
@@ -185,8 +244,51 @@ public static class GalleryBenchmark
         double peakMb = PeakResidentBytes() / 1048576.0;
         GC.KeepAlive(data);
         return new GalleryBenchmarkResult(o.Faces, ids, o.Dim, o.Queries, exactBuild, exactMb, hnswBuild, hnswCpu, hnswMb, peakMb, threads,
-            Stats(e10), Stats(e100), exactTimed, runs, sameCos, o.RerankK, rerank, reranker?.Model.Name, o.Hnsw with { ExpansionSearch = efs[0] },
-            Environment.ProcessorCount, new CpuCost(cE10, cE100, cRerank));
+            Stats(e10), Stats(e100), exactTimed, runs, sameCos, o.RerankK, rerank, reranker?.Model.Name, settings with { ExpansionSearch = calibratedEf ?? efs[0] },
+            Environment.ProcessorCount, new CpuCost(cE10, cE100, cRerank), origin, o.Recall, calibration, calibratedEf, calibrationSeconds);
+    }
+
+    /// <summary>The graph file's name in <see cref="GalleryBenchmarkOptions.GraphDirectory"/>: everything that decides the faces and the graph.</summary>
+    public static string GraphFileName(GalleryBenchmarkOptions o, HnswSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(o);
+        ArgumentNullException.ThrowIfNull(settings);
+        return FormattableString.Invariant(
+            $"gallery-bench-{o.Faces}f-{o.FacesPerIdentity}per-{o.Dim}d-noise{o.Noise:R}-seed{o.Seed}-M{settings.Connectivity}-efadd{settings.ExpansionAdd}-{settings.Quantization}.hnsw");
+    }
+
+    private static GalleryContentDigest Digest(float[] data, GalleryBenchmarkOptions o)
+    {
+        using var digest = new GalleryContentDigest.Builder();
+        for (int i = 0; i < o.Faces; i++) digest.Append(i, data.AsSpan(i * o.Dim, o.Dim));
+        return digest.Current();
+    }
+
+    // An earlier run's graph of these very faces (content digest) and settings, or null (and why, in the log).
+    private static HnswVectorIndex? TryLoadGraph(string path, float[] data, GalleryBenchmarkOptions o, HnswSettings settings, Action<string>? log, out string origin)
+    {
+        origin = "";
+        var header = HnswGraphFile.ReadHeader(path, out var why);
+        if (header is not null)
+        {
+            if (header.Faces != o.Faces || !Digest(data, o).Hash.AsSpan().SequenceEqual(header.ContentHash)) why = $"{path}: saved for other faces";
+            else if (HnswGraphFile.TryLoad(path, header, o.Dim, settings, new LongRange(o.Faces), out why) is { } loaded)
+            {
+                origin = $"loaded from {path}";
+                log?.Invoke($"loaded the HNSW graph from {path} (no rebuild)");
+                return loaded;
+            }
+        }
+        log?.Invoke($"no saved graph to reuse ({why})");
+        return null;
+    }
+
+    // The keys 0..n-1 without an array of them.
+    private sealed class LongRange(int count) : IReadOnlyCollection<long>
+    {
+        public int Count => count;
+        public IEnumerator<long> GetEnumerator() { for (long i = 0; i < count; i++) yield return i; }
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
     }
 
     // VmHWM of /proc/self/status where there is one (Linux); elsewhere the current peak working set .NET reports.

@@ -34,8 +34,11 @@ public static class HnswGraphFile
     /// <summary>The graph file of a gallery.</summary>
     public static string PathFor(string galleryPath) => galleryPath + ".hnsw";
 
-    /// <summary>Writes <paramref name="index"/>, which holds exactly the faces <paramref name="digest"/> covers, crash-safely to <paramref name="path"/>.</summary>
-    public static void Save(string path, HnswVectorIndex index, GalleryContentDigest digest)
+    /// <summary>
+    /// Writes <paramref name="index"/>, which holds exactly the faces <paramref name="digest"/> covers, crash-safely to
+    /// <paramref name="path"/>; returns the payload's SHA-256, which ties a recall calibration to this graph.
+    /// </summary>
+    public static byte[] Save(string path, HnswVectorIndex index, GalleryContentDigest digest)
     {
         ArgumentNullException.ThrowIfNull(index);
         ArgumentNullException.ThrowIfNull(digest);
@@ -70,6 +73,7 @@ public static class HnswGraphFile
                     f.Write(chunk, 0, n);
                 }
             }, HeaderLength + length);
+            return payloadHash;
         }
         finally { Marshal.FreeHGlobal(buffer); }
     }

@@ -144,7 +144,10 @@ public sealed class OnnxFaceEncoder : IFaceEncoder
     /// <inheritdoc/>
     public PairExplanation Compare(float[] probeCode, float[] galleryCode) => CompareMany(probeCode, [galleryCode])[0];
 
-    /// <summary>The pair head on a probe and each gallery code; the learned head scores them all in one batched call.</summary>
+    /// <summary>
+    /// The pair head on a probe and each gallery code, in one call: the learned head scores them all in one batched
+    /// ONNX Runtime run, the weight-derived one works out the probe's side once (<see cref="WeightDerivedXcos.ExplainCellsMany"/>).
+    /// </summary>
     /// <exception cref="ArgumentException">A code of the wrong length.</exception>
     public IReadOnlyList<PairExplanation> CompareMany(float[] probeCode, IReadOnlyList<float[]> galleryCodes)
     {
@@ -155,11 +158,8 @@ public sealed class OnnxFaceEncoder : IFaceEncoder
             throw new ArgumentException($"face codes must hold {len} floats, got {probeCode.Length} and {string.Join(", ", galleryCodes.Select(c => c.Length).Distinct())}");
         if (galleryCodes.Count == 0) return [];
         if (Learned is null)
-            return galleryCodes.Select(c =>
-            {
-                var ex = Xcos!.ExplainCells(probeCode, c);
-                return new PairExplanation(ex.Xcos, ex.CosMap, ex.Attention, ex.Contributions, Head!.Height);
-            }).ToArray();
+            return Xcos!.ExplainCellsMany(probeCode, galleryCodes)
+                .Select(ex => new PairExplanation(ex.Xcos, ex.CosMap, ex.Attention, ex.Contributions, Head!.Height)).ToArray();
         int n = galleryCodes.Count, map = _mapLength;
         var probes = new float[n * map];
         var gallery = new float[n * map];
