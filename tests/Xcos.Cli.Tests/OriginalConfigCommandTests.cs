@@ -4,15 +4,30 @@ using Xcos.ML.Torch.Training;
 namespace Xcos.Cli.Tests;
 
 /// <summary>`xcos train --config` and `xcos eval --config` with config files in the original xCos schema.</summary>
-public sealed class OriginalConfigCommandTests : IClassFixture<TinyFaceSet>
+public sealed class OriginalConfigCommandTests : IClassFixture<TinyFaceSet>, IDisposable
 {
     private readonly TinyFaceSet _set;
+    private readonly List<string> _dirs = [];
     public OriginalConfigCommandTests(TinyFaceSet set) => _set = set;
+
+    // each training run leaves about 650 MB (checkpoints of an IR network): removed after every test
+    public void Dispose()
+    {
+        foreach (var d in _dirs)
+            if (Directory.Exists(d)) Directory.Delete(d, recursive: true);
+    }
+
+    private string TempDir(string prefix)
+    {
+        var d = Directory.CreateTempSubdirectory(prefix).FullName;
+        _dirs.Add(d);
+        return d;
+    }
 
     [Fact]
     public void TrainRunsAConfigInTheOriginalSchemaUnchanged()
     {
-        var dir = Directory.CreateTempSubdirectory("xcos-cfg-train").FullName;
+        var dir = TempDir("xcos-cfg-train");
         var json = OriginalConfigText.Train
             .Replace("\"DATA\"", JsonSerializer.Serialize(_set.TrainDir)).Replace("\"BINS\"", JsonSerializer.Serialize(Fixtures.Dir))
             .Replace("\"name\": \"lfw\"", "\"name\": \"pairs_py2\"").Replace("\"saved/\"", JsonSerializer.Serialize(dir))
@@ -38,7 +53,7 @@ public sealed class OriginalConfigCommandTests : IClassFixture<TinyFaceSet>
     [Fact]
     public void EvalTakesTheTestLoadersOfAConfigAndPrintsOneTableWithFlip()
     {
-        var dir = Directory.CreateTempSubdirectory("xcos-cfg-eval").FullName;
+        var dir = TempDir("xcos-cfg-eval");
         string Loader(int i, string name) => $$"""
             "{{i}}": { "type": "FaceBinDataLoader", "args": { "data_dir": {{JsonSerializer.Serialize(Fixtures.Dir)}}, "batch_size": 8, "shuffle": false, "name": "{{name}}" } }
             """;
