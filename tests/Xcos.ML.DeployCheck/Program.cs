@@ -13,7 +13,7 @@ using Xcos.ML.MLNet;
 // Loads every *.zip of <folder> in name order, in this one process, with XcosModelArchive.Load, and scores the rows (ML.NET's
 // binary data view file) with each. Before each model prints "start <name>"; after it, one JSON line: {"model": name,
 // "scores": {column: [values]}} (every scalar or vector column of floats or booleans, round-trip text) or {"model": name,
-// "error": type, "message": text, "causes": ["type: text" of each inner exception]}. Starts no model after <seconds>. The .zip fuzz test runs it so that a model that kills
+// "phase": "load" or "score", "error": type, "message": text, "causes": ["type: text" of each inner exception]}. Starts no model after <seconds>. The .zip fuzz test runs it so that a model that kills
 // or hangs the process is seen as such, and named by the last "start" line.
 if (args.Length == 4 && args[0] == "--each") return EachModel.Run(args[1], args[2], double.Parse(args[3], CultureInfo.InvariantCulture));
 if (args.Length != 2)
@@ -114,18 +114,19 @@ internal static class EachModel
             var name = Path.GetFileName(zip);
             Console.WriteLine($"start {name}");
             object line;
+            ITransformer? model = null;
             try
             {
-                var model = XcosModelArchive.Load(ml, zip, out _);
-                try { line = new { model = name, scores = Scores(model.Transform(data)) }; }
-                finally { (model as IDisposable)?.Dispose(); }
+                model = XcosModelArchive.Load(ml, zip, out _);
+                line = new { model = name, scores = Scores(model.Transform(data)) };
             }
             catch (Exception e)
             {
                 var causes = new List<string>();
                 for (var x = e.InnerException; x is not null; x = x.InnerException) causes.Add($"{x.GetType().FullName}: {x.Message.ReplaceLineEndings(" ")}");
-                line = new { model = name, error = e.GetType().FullName, message = e.Message.ReplaceLineEndings(" "), causes };
+                line = new { model = name, phase = model is null ? "load" : "score", error = e.GetType().FullName, message = e.Message.ReplaceLineEndings(" "), causes };
             }
+            finally { (model as IDisposable)?.Dispose(); }
             Console.WriteLine(JsonSerializer.Serialize(line));
         }
         return 0;

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.IO.Compression;
 using System.Reflection;
 using System.Runtime.ExceptionServices;
@@ -99,29 +100,36 @@ public static class XcosModelArchive
     /// Verifies the .zip (<see cref="Verify"/>), then loads it with ML.NET. A stage that fails to load (for example an
     /// identification stage whose gallery is missing) throws its own exception: ML.NET calls each stage's loader by
     /// reflection and wraps the failure in <see cref="TargetInvocationException"/>s (and "Error during class
-    /// instantiation"), which are unwrapped here. ML.NET's own decoding failures (a damaged Model.key of a .zip without
-    /// a manifest) become an <see cref="InvalidDataException"/> that names the file.
+    /// instantiation"), which are unwrapped here. Whatever ML.NET itself throws while reading the entries (for example
+    /// a Model.key of a .zip without a manifest rewritten with a matching CRC) becomes an <see cref="InvalidDataException"/>
+    /// that names the file, with ML.NET's exception inside.
     /// </summary>
     public static ITransformer Load(MLContext ml, string path, out DataViewSchema inputSchema)
     {
         ArgumentNullException.ThrowIfNull(ml);
         Verify(path);
         try { return ml.Model.Load(path, out inputSchema); }
-        catch (Exception e) when (e is TargetInvocationException or FormatException or EndOfStreamException or FileLoadException || IsLoaderWrapper(e))
+        catch (Exception e)
         {
             var cause = Cause(e) ?? e;
-            // ML.NET's decoder says FormatException ("Corrupt model file", "Wrong file type"), a short read, or an assembly
-            // name it cannot parse; none names the file
-            if (cause is FormatException or EndOfStreamException or FileLoadException)
-                throw new InvalidDataException($"{path}: ML.NET cannot read the model ({cause.GetType().Name}: {cause.Message.ReplaceLineEndings(" ")})", cause);
-            ExceptionDispatchInfo.Capture(cause).Throw();
-            throw;   // not reached
+            if (ThrownByAStage(cause))
+            {
+                ExceptionDispatchInfo.Capture(cause).Throw();
+                throw;   // not reached
+            }
+            // ML.NET's decoder reports damage as FormatException ("Corrupt model file"), an assembly or culture it cannot
+            // find (a loader's name), a column or expression it cannot bind, an index or size out of range: none names the file
+            throw new InvalidDataException($"{path}: ML.NET cannot load the model ({cause.GetType().Name}: {cause.Message.ReplaceLineEndings(" ")})", cause);
         }
     }
 
     // ML.NET's component catalog wraps a loader's failure in InvalidOperationException("Error during class instantiation")
     // around reflection's TargetInvocationException
     private static bool IsLoaderWrapper(Exception e) => e is InvalidOperationException { InnerException: TargetInvocationException };
+
+    // Thrown in this library's code (a stage's factory, as ML.NET loads it), not by ML.NET's reading of the entries.
+    private static bool ThrownByAStage(Exception e) =>
+        new StackTrace(e, fNeedFileInfo: false).GetFrames().Any(f => f.GetMethod()?.DeclaringType is { } t && t.Assembly == typeof(XcosModelArchive).Assembly && t != typeof(XcosModelArchive));
 
     // The exception inside reflection's and ML.NET's wrappers, or null when there is none to surface.
     private static Exception? Cause(Exception e)
