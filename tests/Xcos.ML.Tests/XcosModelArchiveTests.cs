@@ -412,7 +412,10 @@ public sealed class XcosModelArchiveTests(ITestOutputHelper output) : IDisposabl
     // process, or after which no line comes for a minute, fails the test naming the case.
     private Dictionary<string, JsonElement> RunChild(string rows, string folder, double seconds, Dictionary<string, Case> what)
     {
-        using var p = DeployCheckProcess.Start("--each", rows, folder, seconds.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        var psi = DeployCheckProcess.StartInfo("--each", rows, folder, seconds.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        // ML.NET writes each ONNX stage to a temporary file that a load failing at a later stage never deletes: keep them here
+        psi.Environment["TMPDIR"] = Directory.CreateDirectory(Path.Combine(_dir, "tmp")).FullName;
+        using var p = Process.Start(psi)!;
         var stderr = p.StandardError.ReadToEndAsync();
         var results = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
         string? started = null;

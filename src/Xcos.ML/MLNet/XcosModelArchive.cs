@@ -60,9 +60,13 @@ public static class XcosModelArchive
     public static IReadOnlyList<Network> Seal(string path)
     {
         List<Content> contents;
-        using (var read = ZipFile.OpenRead(path)) contents = Read(read, path);
-        contents.RemoveAll(c => c.Name == ManifestEntry);
-        var networks = Networks(contents, path);
+        List<Network> networks;
+        using (var read = ZipFile.OpenRead(path))
+        {
+            contents = Read(read, path);
+            contents.RemoveAll(c => c.Name == ManifestEntry);
+            networks = Networks(read, contents, path);
+        }
         var entries = contents.Select(c => new EntryDigest(c.Name, c.Sha256)).ToArray();
         using var zip = ZipFile.Open(path, ZipArchiveMode.Update);
         zip.GetEntry(ManifestEntry)?.Delete();
@@ -89,9 +93,9 @@ public static class XcosModelArchive
             contents.RemoveAll(c => c.Name == ManifestEntry);
             // a recorded digest is compared before anything parses the bytes it covers
             if (manifest is { Version: >= 2 }) CheckEntries(contents, manifest.Entries ?? [], path);
-            var networks = Networks(contents, path);
+            var networks = Networks(zip, contents, path);
             if (manifest is { Version: 1 }) CheckNetworks(networks, manifest.Networks ?? [], path);
-            if (contents.Find(c => c.Name == SchemaEntry) is { } schema) CheckSchema(schema.Bytes, path);
+            if (contents.Find(c => c.Name == SchemaEntry) is { Bytes: { } schema }) CheckSchema(schema, path);
             return networks;
         }
     }
@@ -143,32 +147,42 @@ public static class XcosModelArchive
     // ML.NET names entries with '/' (or, written on Windows, a backslash)
     private static bool IsNetwork(string entry) => entry == OnnxEntry || entry.EndsWith("/" + OnnxEntry, StringComparison.Ordinal) || entry.EndsWith("\\" + OnnxEntry, StringComparison.Ordinal);
 
-    private sealed record Content(string Name, byte[] Bytes, string Sha256);
+    // An entry's name, the SHA-256 of its bytes, and the bytes of the small entries read again (Schema, the manifest).
+    private sealed record Content(string Name, string Sha256, byte[]? Bytes);
 
-    // Every entry's bytes, each checked against the CRC-32 the zip recorded for it (.NET does not check it on reading).
+    private static readonly HashSet<string> Kept = new(StringComparer.Ordinal) { SchemaEntry, ManifestEntry };
+
+    // Every entry read once, as a stream: checked against the length and CRC-32 the zip recorded for it (.NET does not
+    // check them on reading) and hashed.
     private static List<Content> Read(ZipArchive zip, string path)
     {
         var list = new List<Content>();
         var seen = new HashSet<string>(StringComparer.Ordinal);
+        var buffer = new byte[1 << 16];
         foreach (var e in zip.Entries.OrderBy(e => e.FullName, StringComparer.Ordinal))
         {
             if (!seen.Add(e.FullName)) throw new InvalidDataException($"{path}: entry '{e.FullName}' appears twice");
-            byte[] bytes;
+            using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            using var kept = Kept.Contains(e.FullName) ? new MemoryStream() : null;
+            uint crc = 0;
+            long length = 0;
             try
             {
                 using var s = e.Open();
-                using var m = new MemoryStream();
-                s.CopyTo(m);
-                bytes = m.ToArray();
+                for (int n; (n = s.Read(buffer)) > 0; length += n)
+                {
+                    crc = Gallery.Crc32.Append(crc, buffer.AsSpan(0, n));
+                    sha.AppendData(buffer, 0, n);
+                    kept?.Write(buffer, 0, n);
+                }
             }
             catch (Exception x) when (x is InvalidDataException or NotSupportedException or IOException)
             {
                 throw new InvalidDataException($"{path}: entry '{e.FullName}' cannot be read ({x.Message})", x);
             }
-            uint crc = Gallery.Crc32.Compute(bytes);
-            if (crc != e.Crc32 || bytes.LongLength != e.Length)
-                throw new InvalidDataException($"{path}: entry '{e.FullName}' is damaged: {bytes.LongLength} bytes with CRC-32 {crc:x8}, the zip recorded {e.Length} bytes with {e.Crc32:x8}");
-            list.Add(new Content(e.FullName, bytes, Convert.ToHexStringLower(SHA256.HashData(bytes))));
+            if (crc != e.Crc32 || length != e.Length)
+                throw new InvalidDataException($"{path}: entry '{e.FullName}' is damaged: {length} bytes with CRC-32 {crc:x8}, the zip recorded {e.Length} bytes with {e.Crc32:x8}");
+            list.Add(new Content(e.FullName, Convert.ToHexStringLower(sha.GetHashAndReset()), kept?.ToArray()));
         }
         return list;
     }
@@ -177,7 +191,7 @@ public static class XcosModelArchive
     {
         if (contents.Find(c => c.Name == ManifestEntry) is not { } m) return null;
         Manifest manifest;
-        try { manifest = JsonSerializer.Deserialize<Manifest>(m.Bytes) ?? throw new InvalidDataException("empty"); }
+        try { manifest = JsonSerializer.Deserialize<Manifest>(m.Bytes!) ?? throw new InvalidDataException("empty"); }
         catch (Exception e) when (e is JsonException or InvalidDataException or NotSupportedException)
         {
             throw new InvalidDataException($"{path}: the manifest {ManifestEntry} is unreadable ({e.Message})", e);
@@ -223,12 +237,19 @@ public static class XcosModelArchive
         if (recorded.Count > 0) throw new InvalidDataException($"{path}: stage {Stage(recorded.Keys.First())} recorded in the manifest is missing from the model");
     }
 
-    private static List<Network> Networks(List<Content> contents, string path)
+    // Each network read again, one at a time (a face model's can be hundreds of MB), after its digest was checked.
+    private static List<Network> Networks(ZipArchive zip, List<Content> contents, string path)
     {
         var list = new List<Network>();
         foreach (var e in contents.Where(e => IsNetwork(e.Name)))
         {
-            var bytes = e.Bytes;
+            byte[] bytes;
+            using (var s = zip.GetEntry(e.Name)!.Open())
+            using (var m = new MemoryStream())
+            {
+                s.CopyTo(m);
+                bytes = m.ToArray();
+            }
             int n = bytes.Length >= 4 ? BitConverter.ToInt32(bytes, 0) : -1;
             if (n < 0 || n != bytes.Length - 4) throw new InvalidDataException($"{path}: stage {Stage(e.Name)}: the stored network is {bytes.Length} bytes with a length prefix of {n}");
             var onnx = bytes.AsSpan(4).ToArray();
@@ -251,9 +272,10 @@ public static class XcosModelArchive
                 foreach (var annotation in column.Annotations.Schema)
                     ReadAnnotation.MakeGenericMethod(annotation.Type.RawType).Invoke(null, [column.Annotations, annotation.Name]);
         }
-        catch (Exception e) when (e is not OutOfMemoryException)
+        catch (Exception e)
         {
-            // ML.NET's reader reports damage with several types (format, end of stream, overflow, argument): all mean the same
+            // ML.NET's reader reports damage with several types (format, end of stream, overflow, argument, or out of
+            // memory for an array of the size a damaged count claims): all mean the same
             var cause = Cause(e) ?? e;
             throw new InvalidDataException($"{path}: entry '{SchemaEntry}' (the input schema) is unreadable ({cause.Message.ReplaceLineEndings(" ")})", cause);
         }
