@@ -324,7 +324,10 @@ public sealed class XcosModelArchiveTests(ITestOutputHelper output) : IDisposabl
         output.WriteLine($"{Cases} cases written in {clock.Elapsed.TotalSeconds:F1} s");
 
         var results = RunChild(rows, cases, seconds: 12, what);
-        var baseline = results["a-plain.zip"].GetProperty("scores").GetRawText();
+        var untouched = results["a-plain.zip"];
+        Assert.True(untouched.TryGetProperty("scores", out var saved), $"the untouched model did not score: {untouched}");
+        var baseline = saved.GetRawText();
+        Assert.Contains("\"Xcos\"", baseline);
         Assert.Equal(baseline, results["a-sealed.zip"].GetProperty("scores").GetRawText());
         var failures = new List<string>();
         var tally = new SortedDictionary<string, int>(StringComparer.Ordinal);
