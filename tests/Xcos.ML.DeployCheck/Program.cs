@@ -8,9 +8,17 @@ using Xcos.ML.MLNet;
 // pairs.tsv: header "ImagePath1<TAB>ImagePath2<TAB>Landmarks1<TAB>Landmarks2", landmarks as 10 comma-separated numbers;
 // or header "ImagePath1<TAB>ImagePath2" for a raw-photo pipeline (a face model's, which detects the faces itself).
 // Prints {"rows":[{score, xcos, cosine, probability, predictedLabel, faceStatus1, faceStatus2, status}], "torchSharpLoaded": bool} on stdout.
+//
+// Usage: Xcos.ML.DeployCheck --each <rows.idv> <folder> <seconds>
+// Loads every *.zip of <folder> in name order, in this one process, with XcosModelArchive.Load, and scores the rows (ML.NET's
+// binary data view file) with each. Before each model prints "start <name>"; after it, one JSON line: {"model": name,
+// "scores": {column: [values]}} (every scalar or vector column of floats or booleans, round-trip text) or {"model": name,
+// "phase": "load" or "score", "error": type, "message": text, "causes": ["type: text" of each inner exception]}. Starts no model after <seconds>. The .zip fuzz test runs it so that a model that kills
+// or hangs the process is seen as such, and named by the last "start" line.
+if (args.Length == 4 && args[0] == "--each") return EachModel.Run(args[1], args[2], double.Parse(args[3], CultureInfo.InvariantCulture));
 if (args.Length != 2)
 {
-    Console.Error.WriteLine("usage: Xcos.ML.DeployCheck <model.zip> <pairs.tsv>");
+    Console.Error.WriteLine("usage: Xcos.ML.DeployCheck <model.zip> <pairs.tsv> | --each <rows.idv> <folder> <seconds>");
     return 2;
 }
 var ml = new MLContext(seed: 1);
@@ -90,4 +98,52 @@ internal static class PairTsv
         return parts.Select(p => float.TryParse(p, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) ? v
             : throw new InvalidDataException($"{path} line {line}: '{p}' is not a number")).ToArray();
     }
+}
+
+internal static class EachModel
+{
+    public static int Run(string rows, string folder, double seconds)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var ml = new MLContext(seed: 1);
+        ml.ComponentCatalog.RegisterAssembly(typeof(XcosPipeline).Assembly);
+        var data = ml.Data.LoadFromBinary(rows);
+        foreach (var zip in Directory.GetFiles(folder, "*.zip").Order(StringComparer.Ordinal))
+        {
+            if (clock.Elapsed.TotalSeconds > seconds) break;
+            var name = Path.GetFileName(zip);
+            Console.WriteLine($"start {name}");
+            object line;
+            ITransformer? model = null;
+            try
+            {
+                model = XcosModelArchive.Load(ml, zip, out _);
+                line = new { model = name, scores = Scores(model.Transform(data)) };
+            }
+            catch (Exception e)
+            {
+                var causes = new List<string>();
+                for (var x = e.InnerException; x is not null; x = x.InnerException) causes.Add($"{x.GetType().FullName}: {x.Message.ReplaceLineEndings(" ")}");
+                line = new { model = name, phase = model is null ? "load" : "score", error = e.GetType().FullName, message = e.Message.ReplaceLineEndings(" "), causes };
+            }
+            finally { (model as IDisposable)?.Dispose(); }
+            Console.WriteLine(JsonSerializer.Serialize(line));
+        }
+        return 0;
+    }
+
+    private static SortedDictionary<string, string[]> Scores(IDataView scored)
+    {
+        var columns = new SortedDictionary<string, string[]>(StringComparer.Ordinal);
+        foreach (var c in scored.Schema.Where(c => !c.IsHidden))
+        {
+            if (c.Type == NumberDataViewType.Single) columns[c.Name] = scored.GetColumn<float>(c.Name).Select(Text).ToArray();
+            else if (c.Type == BooleanDataViewType.Instance) columns[c.Name] = scored.GetColumn<bool>(c.Name).Select(b => b ? "true" : "false").ToArray();
+            else if (c.Type is VectorDataViewType { ItemType: NumberDataViewType t } && t == NumberDataViewType.Single)
+                columns[c.Name] = scored.GetColumn<VBuffer<float>>(c.Name).Select(v => string.Join(" ", v.DenseValues().Select(Text))).ToArray();
+        }
+        return columns;
+    }
+
+    private static string Text(float v) => v.ToString("R", CultureInfo.InvariantCulture);
 }

@@ -23,14 +23,19 @@ public static class DeployCheckProcess
         throw new DirectoryNotFoundException("Xcos.ML.sln not found above " + AppContext.BaseDirectory);
     }
 
-    /// <summary>Scores <paramref name="tsv"/> with the model at <paramref name="zip"/> in a new process.</summary>
-    public static (int ExitCode, string Stdout, string Stderr) Run(string zip, string tsv)
+    /// <summary>DeployCheck with <paramref name="args"/>, its standard output and error redirected.</summary>
+    public static ProcessStartInfo StartInfo(params string[] args)
     {
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         psi.ArgumentList.Add(Dll());
-        psi.ArgumentList.Add(zip);
-        psi.ArgumentList.Add(tsv);
-        using var p = Process.Start(psi)!;
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        return psi;
+    }
+
+    /// <summary>Scores <paramref name="tsv"/> with the model at <paramref name="zip"/> in a new process.</summary>
+    public static (int ExitCode, string Stdout, string Stderr) Run(string zip, string tsv)
+    {
+        using var p = Process.Start(StartInfo(zip, tsv))!;
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();
         if (!p.WaitForExit(TimeSpan.FromMinutes(5))) { p.Kill(true); throw new TimeoutException("DeployCheck " + zip); }

@@ -18,9 +18,12 @@ internal static class Crc32
     }
 
     /// <summary>The checksum of <paramref name="data"/>.</summary>
-    public static uint Compute(ReadOnlySpan<byte> data)
+    public static uint Compute(ReadOnlySpan<byte> data) => Append(0, data);
+
+    /// <summary>The checksum of the bytes whose checksum is <paramref name="crc"/> followed by <paramref name="data"/>.</summary>
+    public static uint Append(uint crc, ReadOnlySpan<byte> data)
     {
-        uint c = 0xFFFFFFFFu;
+        uint c = crc ^ 0xFFFFFFFFu;
         foreach (byte b in data) c = Table[(c ^ b) & 0xFF] ^ (c >> 8);
         return c ^ 0xFFFFFFFFu;
     }
