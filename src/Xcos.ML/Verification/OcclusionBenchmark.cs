@@ -75,8 +75,7 @@ public sealed record OcclusionProbe(int Face, string Truth, IReadOnlyList<(strin
 /// <summary>Milliseconds of the learned head scoring one probe's shortlist in one call.</summary>
 public sealed record RerankTiming(int Candidates, int Probes, double P50, double P99, double Mean);
 
-/// <summary>What <see cref="OcclusionBenchmark.Run"/> measured.</summary>
-/// <param name="PairFaces">Face indices (face 1 clean, face 2 occluded) of each pair, in the order of every condition's pair scores.</param>
+/// <summary>What <see cref="OcclusionBenchmark.Run"/> measured; <c>PairFaces</c> holds the face indices (face 1 clean, face 2 occluded) of each pair, in the order of every condition's pair scores.</summary>
 public sealed record OcclusionBenchmarkResult(int Pairs, int SamePairs, int People, int GalleryIdentities, int Seed,
     IReadOnlyList<OcclusionConditionResult> Conditions, RerankTiming Rerank, OcclusionExample? Example, IReadOnlyList<(int A, int B)> PairFaces);
 
