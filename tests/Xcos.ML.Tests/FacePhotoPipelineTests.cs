@@ -293,4 +293,25 @@ public class FacePhotoPipelineTests(FittedPhotoPipeline fitted) : IClassFixture<
         }
         finally { Directory.Delete(dir, recursive: true); }
     }
+
+    [DevFacesFact]
+    public void AFaceModelsScoreIsItsCosineMinusTheThresholdAsTheDocSays()
+    {
+        // With the learned head xCos differs from the cosine, and the face model's cosine still decides.
+        var model = fitted.Ml.Transforms.VerifyFacePairs(new XcosPipelineOptions
+        {
+            FaceModel = FaceModelDescriptor.FrFeature(), Xcos = XcosVariant.Learned, ModelsDirectory = RealFaces.ModelsDir(), Threshold = 0.3f,
+        }).Fit(fitted.Ml.Data.LoadFromEnumerable(fitted.Score.Take(1)));
+        var scored = model.Transform(fitted.Ml.Data.LoadFromEnumerable(fitted.Score));
+        var score = scored.GetColumn<float>("Score").ToArray();
+        var cosine = scored.GetColumn<float>("Cosine").ToArray();
+        var xcos = scored.GetColumn<float>("Xcos").ToArray();
+        for (int i = 0; i < score.Length; i++) Assert.Equal(cosine[i] - 0.3f, score[i], 1e-6f);
+        Assert.Contains(xcos.Zip(cosine), p => Math.Abs(p.First - p.Second) > 1e-3);
+
+        // The XML doc users read (Xcos.ML.xml, next to the assembly) says so.
+        var doc = System.Xml.Linq.XDocument.Load(Path.ChangeExtension(typeof(FacePairPrediction).Assembly.Location, ".xml"));
+        var summary = doc.Descendants("member").Single(m => (string?)m.Attribute("name") == "P:Xcos.ML.MLNet.FacePairPrediction.Score").Value;
+        Assert.Contains("Cosine - threshold", summary, StringComparison.Ordinal);
+    }
 }
