@@ -15,13 +15,18 @@ internal sealed class Int8ExportArgs
     public readonly Option<string?> FaceModel = new("--face-model") { Description = "Quantize an ONNX face model (fr_feature or a descriptor .json) instead of a checkpoint; needs --precision int8 and --calibration" };
     public readonly Option<DirectoryInfo?> Calibration = new("--calibration") { Description = "int8: folder of calibration photos (searched recursively, sorted by path). --face-model: raw photos, aligned by the detector; checkpoint: aligned 112x112 faces (default: synthetic faces)" };
     public readonly Option<int> CalibrationCount = new("--calibration-count") { Description = "int8: faces to calibrate on (default 64)", DefaultValueFactory = _ => 64 };
-    public readonly Option<DirectoryInfo?> ModelsDir = new("--models-dir") { Description = "--face-model: where `xcos models fetch` put the models (default: $XCOS_MODELS or the user data folder)" };
+    // export's --models-dir is RealFaceArgs' (the photo pipeline reads it too): one option, so --help lists it once
+    // and both paths see the value.
+    public readonly Option<DirectoryInfo?> ModelsDir;
 
     private static readonly string[] ImageExtensions = [".jpg", ".jpeg", ".png", ".bmp", ".webp"];
 
+    /// <summary>The options of int8 export; <paramref name="modelsDir"/> is the command's --models-dir, added by its owner.</summary>
+    public Int8ExportArgs(Option<DirectoryInfo?> modelsDir) => ModelsDir = modelsDir;
+
     public void AddTo(Command command)
     {
-        foreach (var o in new Option[] { Precision, FaceModel, Calibration, CalibrationCount, ModelsDir }) command.Options.Add(o);
+        foreach (var o in new Option[] { Precision, FaceModel, Calibration, CalibrationCount }) command.Options.Add(o);
     }
 
     public bool IsInt8(ParseResult p)

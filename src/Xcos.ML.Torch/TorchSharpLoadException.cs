@@ -33,10 +33,10 @@ public sealed class TorchSharpLoadException : InvalidOperationException
         var hint = cause.Contains("GLIBCXX_", StringComparison.Ordinal)
             ? $" This system's libstdc++ lacks a GLIBCXX version that libLibTorchSharp.so asks for; the Xcos.ML.Torch package's " +
               $"buildTransitive targets mark the {GlibcxxVersion} need weak in the build and publish output of every project " +
-              "that references it. Rebuild the application, or see the README, 'Packages'."
+              "that references it. Rebuild the application, or see docs/packaging.md in the Xcos.ML repository."
             : " Check that the application references the libtorch natives for its platform (libtorch-cpu-linux-x64, " +
               "libtorch-cpu-win-x64, libtorch-cpu-osx-arm64 or TorchSharp-cpu): the Xcos.ML.Torch package leaves that " +
-              "choice to the application (README, 'Packages').";
+              "choice to the application (docs/packaging.md in the Xcos.ML repository).";
         return new TorchSharpLoadException($"TorchSharp could not load its native library: {cause}.{hint}", e);
     }
 

@@ -67,4 +67,17 @@ public partial class CliHintTests
                 && !m.StartsWith("Required argument missing for command:", StringComparison.Ordinal)).ToList();
         Assert.True(errors.Count == 0, $"{where}: `{hint}`: {string.Join("; ", errors)}");
     }
+
+    [Fact]
+    public void No_command_lists_an_option_twice()
+    {
+        // `xcos export --help` listed --models-dir twice: two options of one name, only one of which the parser fills.
+        static IEnumerable<Command> Tree(Command c) => c.Subcommands.SelectMany(Tree).Prepend(c);
+        var twice = CommandSet.All().SelectMany(Tree)
+            .SelectMany(c => c.Options.SelectMany(o => o.Aliases.Prepend(o.Name)).Distinct().Select(name => (Command: c, name)))
+            .GroupBy(x => x).Where(g => g.Count() > 1).Select(g => $"{g.Key.Command.Name} {g.Key.name}").ToList();
+        Assert.True(twice.Count == 0, "options given twice: " + string.Join(", ", twice));
+        var export = CommandSet.All().Single(c => c.Name == "export");
+        Assert.Single(export.Options, o => o.Name == "--models-dir");
+    }
 }

@@ -249,4 +249,69 @@ public class FacePhotoPipelineTests(FittedPhotoPipeline fitted) : IClassFixture<
         Assert.True(bounded.Cache.Count <= 2, $"{bounded.Cache.Count} photos held");
         Assert.Equal(fitted.Model!.Transform(rows).GetColumn<float>("Cosine"), cosine);
     }
+
+    [DevFacesFact]
+    public void TheReadmeSnippetMapsAPairsTsvOntoTheInputColumnsAndScoresThroughThePool()
+    {
+        // The README's "An ML.NET pipeline" snippet, step by step: a file1/file2/same TSV with paths relative to
+        // ImageFolder, mapped onto ImagePath1/ImagePath2/Label by column index; Fit, Cache, Evaluate, save, and a pool
+        // built from the .zip scoring a FacePairInput that names the photos as the TSV does.
+        var root = DevFaces.Root;
+        var lines = File.ReadAllLines(Path.Combine(root, "pairs.tsv"));
+        var body = lines.Skip(1).Where(l => l.EndsWith("\t1", StringComparison.Ordinal)).Take(3)
+            .Concat(lines.Skip(1).Where(l => l.EndsWith("\t0", StringComparison.Ordinal)).Take(3)).ToArray();
+        var dir = Directory.CreateTempSubdirectory("xcos_readme_").FullName;
+        try
+        {
+            var tsv = Path.Combine(dir, "pairs.tsv");
+            File.WriteAllLines(tsv, body.Prepend(lines[0]));
+            var ml = new MLContext(seed: 0);
+            var pairs = ml.Data.LoadFromTextFile(tsv, new[]
+            {
+                new TextLoader.Column("ImagePath1", DataKind.String, 0),
+                new TextLoader.Column("ImagePath2", DataKind.String, 1),
+                new TextLoader.Column("Label", DataKind.Boolean, 2),
+            }, separatorChar: '\t', hasHeader: true);
+            Assert.Equal([true, true, true, false, false, false], pairs.GetColumn<bool>("Label").ToArray());
+
+            var model = ml.Transforms.VerifyFacePairs(new XcosPipelineOptions
+            {
+                FaceModel = FaceModelDescriptor.FrFeature(), Xcos = XcosVariant.Weights, ImageFolder = root, ModelsDirectory = RealFaces.ModelsDir(),
+            }).Fit(pairs);
+            var scored = ml.Data.Cache(model.Transform(pairs));
+            Assert.All(scored.GetColumn<string>("Status"), s => Assert.Equal("ok", s));
+            var metrics = ml.BinaryClassification.Evaluate(scored);
+            Assert.Equal(1.0, metrics.Accuracy);
+            var zip = Path.Combine(dir, "verifier.zip");
+            ml.Model.Save(model, pairs.Schema, zip);
+
+            var first = body[0].Split('\t');
+            using var pool = XcosPredictionPool<FacePairInput, FacePairPrediction>.Load(ml, zip);
+            var prediction = pool.Predict(new FacePairInput { ImagePath1 = first[0], ImagePath2 = first[1] });
+            Assert.Equal("ok", prediction.Status);
+            Assert.Equal(scored.GetColumn<float>("Score").First(), prediction.Score, 1e-5f);
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
+    [DevFacesFact]
+    public void AFaceModelsScoreIsItsCosineMinusTheThresholdAsTheDocSays()
+    {
+        // With the learned head xCos differs from the cosine, and the face model's cosine still decides.
+        var model = fitted.Ml.Transforms.VerifyFacePairs(new XcosPipelineOptions
+        {
+            FaceModel = FaceModelDescriptor.FrFeature(), Xcos = XcosVariant.Learned, ModelsDirectory = RealFaces.ModelsDir(), Threshold = 0.3f,
+        }).Fit(fitted.Ml.Data.LoadFromEnumerable(fitted.Score.Take(1)));
+        var scored = model.Transform(fitted.Ml.Data.LoadFromEnumerable(fitted.Score));
+        var score = scored.GetColumn<float>("Score").ToArray();
+        var cosine = scored.GetColumn<float>("Cosine").ToArray();
+        var xcos = scored.GetColumn<float>("Xcos").ToArray();
+        for (int i = 0; i < score.Length; i++) Assert.Equal(cosine[i] - 0.3f, score[i], 1e-6f);
+        Assert.Contains(xcos.Zip(cosine), p => Math.Abs(p.First - p.Second) > 1e-3);
+
+        // The XML doc users read (Xcos.ML.xml, next to the assembly) says so.
+        var doc = System.Xml.Linq.XDocument.Load(Path.ChangeExtension(typeof(FacePairPrediction).Assembly.Location, ".xml"));
+        var summary = doc.Descendants("member").Single(m => (string?)m.Attribute("name") == "P:Xcos.ML.MLNet.FacePairPrediction.Score").Value;
+        Assert.Contains("Cosine - threshold", summary, StringComparison.Ordinal);
+    }
 }

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using Xcos.ML.Data;
 using Xcos.ML.Metrics;
@@ -201,6 +202,21 @@ public class VerificationMetricsTests
         var back = JsonSerializer.Deserialize<VerificationReport>(json)!;
         Assert.Equal(report.AccuracyMean, back.AccuracyMean);
         Assert.Equal(report.FoldThresholds, back.FoldThresholds);
+    }
+
+    [Fact]
+    public void ToString_PrintsTheFoldValuesNotTheArrayType()
+    {
+        var (scores, same) = Fixture();
+        var report = VerificationMetrics.Evaluate(scores, same) with { Skipped = [new SkippedPair(3, "face1 no_face")] };
+        var text = report.ToString();
+        Assert.DoesNotContain("System.", text, StringComparison.Ordinal);
+        Assert.Contains("FoldAccuracies = [" + string.Join(", ", report.FoldAccuracies.Select(a => a.ToString(CultureInfo.InvariantCulture))) + "]", text, StringComparison.Ordinal);
+        Assert.Contains("FoldThresholds = [" + report.FoldThresholds[0].ToString(CultureInfo.InvariantCulture) + ", ", text, StringComparison.Ordinal);
+        Assert.Contains("TarAtFar = [TarAtFar { TargetFar = 0.001, ", text, StringComparison.Ordinal);
+        Assert.Contains("Auc = " + report.Auc.ToString(CultureInfo.InvariantCulture) + ",", text, StringComparison.Ordinal);
+        Assert.EndsWith("ThresholdSource = null, Skipped = 1 pairs }", text, StringComparison.Ordinal);
+        Assert.StartsWith("VerificationReport { Pairs = 603, ", text, StringComparison.Ordinal);
     }
 
     [Fact]

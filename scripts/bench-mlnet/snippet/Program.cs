@@ -7,7 +7,7 @@ using Xcos.ML.MLNet;
 using Xcos.ML.Verification;
 
 // Usage: snippet <pairs.tsv> <out.tsv>
-// The README's "A pipeline" snippet on a TSV of pairs (file1, file2, same; paths relative to the TSV's folder): Fit,
+// The README's "An ML.NET pipeline" snippet on a TSV of pairs (file1, file2, same; paths relative to the TSV's folder): Fit,
 // Transform, Evaluate, EvaluateVerification, each timed; writes one row per pair (file1, file2, cosine, score,
 // predicted) and prints the seconds of each step.
 if (args.Length != 2)

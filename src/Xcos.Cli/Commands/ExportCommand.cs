@@ -26,7 +26,7 @@ internal static class ExportCommand
         var pairs = new Option<FileInfo?>("--pairs") { Description = "mlnet: labelled pair TSV/pairs.txt to choose the threshold from (aligned faces for a checkpoint, photos for a face model)" };
         var root = new Option<DirectoryInfo?>("--root") { Description = "Folder the pair file's paths are relative to" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object" };
-        var int8 = new Int8ExportArgs();
+        var int8 = new Int8ExportArgs(real.ModelsDir);
         var cmd = new Command("export", "Export a checkpoint as ONNX models or as an ML.NET pipeline .zip, or an ONNX face model in int8");
         model.AddTo(cmd);
         real.AddTo(cmd, withPrecision: false);

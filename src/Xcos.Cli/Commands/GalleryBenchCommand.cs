@@ -5,7 +5,7 @@ namespace Xcos.Cli.Commands;
 
 /// <summary>
 /// `xcos gallery-bench`: exact scan against HNSW on synthetic clustered embeddings (build time and memory, p50/p99
-/// for top-10 and top-100, recall@10) and the pair head's re-ranking cost, for the README's 1:N figures.
+/// for top-10 and top-100, recall@10) and the pair head's re-ranking cost, for the 1:N figures of docs/identification.md.
 /// </summary>
 internal static class GalleryBenchCommand
 {

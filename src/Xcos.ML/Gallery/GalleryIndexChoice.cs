@@ -16,7 +16,7 @@ public static class GalleryIndexChoice
 {
     /// <summary>
     /// Gallery size (faces) from which HNSW answers faster than the exact scan. Measured with `xcos gallery-bench`
-    /// on clustered 512-d embeddings, top-100, 2 cores (see the README's 1:N section): below it the exact scan is
+    /// on clustered 512-d embeddings, top-100, 2 cores (see docs/identification.md): below it the exact scan is
     /// both faster and exact, and needs no graph build.
     /// </summary>
     public const int HnswFromFaces = 20_000;

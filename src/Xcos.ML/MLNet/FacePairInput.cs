@@ -37,7 +37,11 @@ public sealed class FacePairInput
 /// <summary>The scored row of a fitted <see cref="XcosPipeline"/> (default column names), for checkpoints and face models alike.</summary>
 public sealed class FacePairPrediction
 {
-    /// <summary>Decision margin <c>Xcos - threshold</c>: same person when &gt; 0; NaN when a face is not ok.</summary>
+    /// <summary>
+    /// Decision margin, the deciding score minus its threshold: <c>Cosine - threshold</c> for a face model (the model's own
+    /// cosine decides; <c>Xcos - xcos_threshold</c> when its descriptor says it decides by xCos), <c>Xcos - threshold</c>
+    /// for a checkpoint. Same person when &gt; 0; NaN when a face is not ok.
+    /// </summary>
     public float Score { get; set; }
 
     /// <summary>Score &gt; 0 (never true for a row whose faces are not both ok).</summary>

@@ -107,7 +107,7 @@ public sealed class XcosPipelineOptions
 /// undecodable or truncated file never throws), aligned with <c>AlignFaces</c>, and both faces are embedded by one
 /// <c>XcosEmbedding</c> stage that stores the network once; <c>ScoreXcosPairs</c> then gives the decision in ML.NET's
 /// convention. Output columns (default names): <c>FaceStatus1</c>, <c>FaceStatus2</c>, <c>Status</c> ("ok" or the
-/// first failure), <c>Score</c> (margin <c>Xcos - threshold</c>, NaN unless both faces are ok), <c>PredictedLabel</c>,
+/// first failure), <c>Score</c> (the margin: deciding score minus threshold, <c>Xcos - threshold</c> for a checkpoint, <c>Cosine - threshold</c> for a face model; NaN unless both faces are ok), <c>PredictedLabel</c>,
 /// <c>Probability</c> (Platt, when Fit sees labels), <c>Xcos</c>, <c>Cosine</c> (the target backbone's cosine when the
 /// weights have one, the number xCos is trained to follow), <c>GridCosine</c>, <c>CosineMap</c> and <c>Attention</c>.
 /// The fitted model saves to one .zip and needs only this assembly (no TorchSharp) to load and score.

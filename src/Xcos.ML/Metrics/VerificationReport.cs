@@ -1,3 +1,5 @@
+using System.Globalization;
+using System.Text;
 using System.Text.Json.Serialization;
 
 namespace Xcos.ML.Metrics;
@@ -43,4 +45,19 @@ public sealed record VerificationReport
     [JsonPropertyName("thresholdSource")] public string? ThresholdSource { get; init; }
     /// <summary>Pairs left out because they could not be scored (NaN score: a face missing, undecodable, not found...).</summary>
     [JsonPropertyName("skipped")] public IReadOnlyList<SkippedPair> Skipped { get; init; } = [];
+
+    // The compiler's ToString prints an array or list by its type name ("System.Double[]"): print the values, invariant
+    // culture, and the skipped pairs as a count (there may be thousands).
+    private bool PrintMembers(StringBuilder builder)
+    {
+        var c = CultureInfo.InvariantCulture;
+        static string Join<T>(IEnumerable<T> values) => "[" + string.Join(", ", values.Select(v => string.Format(CultureInfo.InvariantCulture, "{0}", v))) + "]";
+        builder.Append(c, $"Pairs = {Pairs}, SamePairs = {SamePairs}, DifferentPairs = {DifferentPairs}, Folds = {Folds}, ");
+        builder.Append(c, $"FoldAccuracies = {Join(FoldAccuracies)}, FoldThresholds = {Join(FoldThresholds)}, ");
+        builder.Append(c, $"AccuracyMean = {AccuracyMean}, AccuracyStd = {AccuracyStd}, ThresholdMean = {ThresholdMean}, ");
+        builder.Append(c, $"BestThreshold = {BestThreshold}, BestAccuracy = {BestAccuracy}, Auc = {Auc}, Eer = {Eer}, EerThreshold = {EerThreshold}, ");
+        builder.Append(c, $"TarAtFar1e3 = {TarAtFar1e3}, TarAtFar1e4 = {TarAtFar1e4}, TarAtFar = {Join(TarAtFar)}, ");
+        builder.Append(c, $"ThresholdSource = {ThresholdSource ?? "null"}, Skipped = {Skipped.Count} pairs");
+        return true;
+    }
 }
