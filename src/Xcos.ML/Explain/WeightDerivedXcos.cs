@@ -111,59 +111,8 @@ public sealed class WeightDerivedXcos
         ExplainCells(Head.CellFeatures(map1), Head.CellFeatures(map2));
 
     /// <summary>Explains a pair from precomputed cell features (<see cref="WeightDerivedHead.CellFeatures"/>).</summary>
-    public WeightDerivedExplanation ExplainCells(float[] u1, float[] u2)
-    {
-        int cells = Head.Cells, dim = Head.Dim;
-        var e1 = Head.Embedding(u1);
-        var e2 = Head.Embedding(u2);
-        double n1 = Math.Sqrt(Dot(e1, e1)), n2 = Math.Sqrt(Dot(e2, e2)), nn = n1 * n2;
-        var cos = new float[cells];
-        var contrib = new float[cells];
-        var att = new float[cells];
-        var a = new float[dim];
-        var b = new float[dim];
-        for (int c = 0; c < cells; c++)
-        {
-            var r1 = u1.AsSpan(c * dim, dim);
-            var r2 = u2.AsSpan(c * dim, dim);
-            double cellPart = (Dot(r1, e2) + Dot(r2, e1)) / (2 * nn);
-            contrib[c] = (float)cellPart;
-            if (Options.Centre && _means is not null)
-            {
-                var mu = _means.AsSpan(c * dim, dim);
-                TensorPrimitives.Subtract(r1, mu, a);
-                TensorPrimitives.Subtract(r2, mu, b);
-            }
-            else { r1.CopyTo(a); r2.CopyTo(b); }
-            double na = Math.Sqrt(Dot(a, a)), nb = Math.Sqrt(Dot(b, b));
-            double cc = na == 0 || nb == 0 ? 0 : Dot(a, b) / (na * nb);
-            double m1 = Math.Sqrt(Dot(r1, r1)), m2 = Math.Sqrt(Dot(r2, r2));
-            if (Options.Attention == WeightDerivedAttention.Contribution)
-            {
-                double w = (m1 * n2 + m2 * n1) / (2 * nn);
-                cc = w == 0 ? 0 : cellPart / w;
-                att[c] = (float)w;
-            }
-            else att[c] = Options.Attention == WeightDerivedAttention.Kernel ? _kernelAttention[c] : (float)(m1 * m2);
-            cos[c] = (float)(Options.Scale * cc + Options.Offset);
-        }
-        double total = att.Sum(x => (double)x);
-        for (int c = 0; c < cells; c++) att[c] = total > 0 ? (float)(att[c] / total) : 1f / cells;
-        double xcos = 0;
-        for (int c = 0; c < cells; c++) xcos += (double)cos[c] * att[c];
-        double cosine = Dot(e1, e2) / nn, shift = 0;
-        if (Options.MatchCosine)
-        {
-            shift = cosine - xcos;
-            xcos = 0;
-            for (int c = 0; c < cells; c++) { cos[c] = (float)(cos[c] + shift); xcos += (double)cos[c] * att[c]; }
-        }
-        var bias = Head.Bias;
-        double biasTerm = 0;
-        for (int o = 0; o < dim; o++) biasTerm += (double)bias[o] * (e1[o] + e2[o]);
-        biasTerm /= 2 * nn;
-        return new WeightDerivedExplanation(xcos, cosine, cos, att, contrib, biasTerm) { Variant = Options.Describe(), Shift = shift };
-    }
+    /// <exception cref="ArgumentException">A feature vector of the wrong length.</exception>
+    public WeightDerivedExplanation ExplainCells(float[] u1, float[] u2) => ExplainCellsMany(u1, [u2])[0];
 
     /// <summary>
     /// Explains one probe against each of <paramref name="others"/> (cell features, in order), as
