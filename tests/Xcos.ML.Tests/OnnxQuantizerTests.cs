@@ -330,14 +330,50 @@ public class RealInt8Tests(RealInt8Model m, ITestOutputHelper output) : IClassFi
         var int8Graph = m.Result.Model.Graph;
         int preluProducts = int8Graph.Node.Count(n => n.OpType == "Conv" && n.Name.Contains("_prelu_", StringComparison.Ordinal));
         Assert.Equal(quantizedConvs + preluProducts, ops.Where(o => o.OpType == "QLinearConv").Sum(o => o.Count));
-        // A PRelu next to a quantized convolution runs in integer kernels; only those between two float layers stay float.
-        int integerPRelus = int8Graph.Node.Count(n => n.OpType == "LeakyRelu");
-        Assert.True(integerPRelus > 0);
-        Assert.Equal(integerPRelus, ops.Where(o => o.OpType == "QLinearLeakyRelu").Sum(o => o.Count));
+        // Face models keep PRelu in float by default (FaceModelQuantizer): every PRelu of the graph runs as one.
+        Assert.Equal(0, int8Graph.Node.Count(n => n.OpType == "LeakyRelu"));
         Assert.Equal(int8Graph.Node.Count(n => n.OpType == "PRelu"), ops.Where(o => o.OpType == "PRelu").Sum(o => o.Count));
         // The float convolutions left are the 17 depthwise ones, the embedding layer and what the cosine target left in float.
         int totalConvs = OnnxModelFile.Load(Path.Combine(m.Models!, m.Descriptor.OnnxFile)).Graph.Node.Count(n => n.OpType == "Conv");
         Assert.True(quantizedConvs >= 28, $"only {quantizedConvs} of {totalConvs} convolutions quantized");
         Assert.Equal(totalConvs - quantizedConvs, ops.Where(o => o.OpType is "Conv" or "FusedConv").Sum(o => o.Count));
+    }
+
+    [RealModelsFact]
+    public void FrFeature_Int8_IntegerPRelu_KeepsDevFaces_AndRunsIntegerKernels()
+    {
+        var options = new OnnxQuantizerOptions { TargetCosine = FaceModelQuantizer.DefaultTargetCosine, IntegerPRelu = true };
+        var result = FaceModelQuantizer.Quantize(m.Descriptor, Path.Combine(m.Models!, m.Descriptor.OnnxFile), m.Calibration.Select(k => m.Faces[k]).ToList(),
+            "dev-faces: first 3 photos of each person", options);
+        string path = Path.Combine(m.Dir, "fr_feature.integer-prelu.onnx");
+        File.WriteAllBytes(path, result.Model.ToByteArray());
+        using var int8 = new OnnxFaceEmbedder(m.Descriptor, path, 2);
+        var keys = m.Faces.Keys.ToList();
+        var e = int8.Embed(keys.Select(k => m.Faces[k]).ToList());
+        var emb = keys.Select((k, i) => (k, e[i])).ToDictionary(t => t.k, t => t.Item2, StringComparer.Ordinal);
+        var cos = keys.Where(k => !m.Calibration.Contains(k)).Select(k => Cosine(m.FloatEmbeddings[k].Embedding, emb[k].Embedding)).ToList();
+        var pairs = File.ReadAllLines(Path.Combine(DevFaces.Root, "pairs.tsv")).Skip(1).Select(l => l.Split('\t'))
+            .Where(p => m.Faces.ContainsKey(p[0]) && m.Faces.ContainsKey(p[1])).ToList();
+        double Auc(Dictionary<string, FaceEmbedding> x) => Metrics.VerificationMetrics.Auc(
+            pairs.Select(p => Cosine(x[p[0]].Embedding, x[p[1]].Embedding)).ToArray(), pairs.Select(p => p[2] == "1").ToArray());
+        double auc32 = Auc(m.FloatEmbeddings), auc8 = Auc(emb);
+        output.WriteLine($"integer PRelu: {result.QuantizedNodes.Count} nodes quantized; held-out cosine mean {cos.Average():F5} min {cos.Min():F5}; AUC {pairs.Count} pairs fp32 {auc32:F5} int8 {auc8:F5}");
+        Assert.True(cos.Average() >= 0.995, $"mean cosine {cos.Average()}");
+        Assert.True(Math.Abs(auc32 - auc8) <= 0.002, $"AUC fp32 {auc32} int8 {auc8}");
+
+        var feed = FaceModelQuantizer.Feeds([m.Faces.Values.First()], int8.InputName, m.Descriptor.TensorOptions());
+        var ops = OnnxRuntimeProfile.OpTypes(File.ReadAllBytes(path), feed, intraOpThreads: 1);
+        output.WriteLine(string.Join("\n", ops.Select(o => $"{o.OpType} x{o.Count} {o.Microseconds} us")));
+        var g = result.Model.Graph;
+        // A PRelu next to a quantized convolution runs in integer kernels: the one after each expansion convolution; the
+        // one after a float depthwise convolution stays float (quantizing its input would make ONNX Runtime quantize the
+        // depthwise weights itself).
+        int integerPRelus = g.Node.Count(n => n.OpType == "LeakyRelu");
+        Assert.True(integerPRelus >= 10, $"only {integerPRelus} integer PRelu");
+        Assert.Equal(integerPRelus, ops.Where(o => o.OpType == "QLinearLeakyRelu").Sum(o => o.Count));
+        Assert.Equal(g.Node.Count(n => n.OpType == "PRelu"), ops.Where(o => o.OpType == "PRelu").Sum(o => o.Count));
+        int quantizedConvs = result.QuantizedNodes.Count(n => n.StartsWith("Conv", StringComparison.Ordinal));
+        int preluProducts = g.Node.Count(n => n.OpType == "Conv" && n.Name.Contains("_prelu_", StringComparison.Ordinal));
+        Assert.Equal(quantizedConvs + preluProducts, ops.Where(o => o.OpType == "QLinearConv").Sum(o => o.Count));
     }
 }

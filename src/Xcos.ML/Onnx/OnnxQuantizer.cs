@@ -408,6 +408,7 @@ public static class OnnxQuantizer
         }
         g.Node.Clear();
         g.Node.Add(nodes);
+        RemoveUnused(g);   // the PRelu slopes (else ONNX Runtime warns about each one)
         return m;
     }
 
