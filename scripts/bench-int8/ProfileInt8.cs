@@ -7,6 +7,7 @@
 // (OnnxRuntimeProfile), and images/s at 2 threads, with PRelu kept in float between Q/DQ pairs (the quantizer's old
 // form) and rewritten into integer kernels (OnnxQuantizerOptions.IntegerPRelu), in interleaved rounds.
 // usage: dotnet run ProfileInt8.cs -- irse|MODEL.onnx [THREADS=2] [SECONDS=5] [ROUNDS=2] [BATCH=32]
+//   (libtorch comes from the CLI's build: LD_LIBRARY_PATH=src/Xcos.Cli/bin/Release/net10.0/runtimes/linux-x64/native)
 //   irse: the IR-SE-50 grid backbone of `xcos bench` (random weights, 8 synthetic calibration faces, as the bench);
 //   MODEL.onnx: a face model such as fr_feature (calibrated on 30 synthetic faces, cosine target as `xcos export`).
 using System.Diagnostics;
