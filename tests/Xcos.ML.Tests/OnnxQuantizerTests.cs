@@ -120,6 +120,63 @@ public class OnnxQuantizerTests(ITestOutputHelper output)
         for (int i = 0; i < data.Length; i++) Assert.True(Math.Abs(y[i] - data[i]) <= a.Scale / 2 + 1e-5, $"value {i}: {y[i]} vs {data[i]}");
     }
 
+    /// <summary>Conv → PRelu → Conv → PRelu → Conv (the last stays float) on [N,4,8,8], slopes per channel of both signs.</summary>
+    private static ModelProto ConvPRelu(out string input)
+    {
+        var rng = new Random(3);
+        float[] Random(int n, float scale) => Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() * 2 - 1) * scale).ToArray();
+        var b = new OnnxGraphBuilder();
+        input = b.AddInput("x", [-1, 4, 8, 8]);
+        string h = b.Conv(input, b.Initializer("w1", Random(8 * 4 * 9, 0.5f), [8, 4, 3, 3]), b.Initializer("b1", Random(8, 0.2f), [8]), pad: 1);
+        h = b.PRelu(h, b.Initializer("a1", [0.25f, 0.1f, 0.0f, 0.5f, -0.2f, 0.9f, 0.05f, 0.3f], [8, 1, 1]));
+        h = b.Conv(h, b.Initializer("w2", Random(8 * 8 * 9, 0.3f), [8, 8, 3, 3]), null, pad: 1);
+        h = b.PRelu(h, b.Initializer("a2", [0.2f], [1]));
+        h = b.Conv(h, b.Initializer("w3", Random(2 * 8, 0.5f), [2, 8, 1, 1]), null);
+        b.AddOutput(h, "y", [-1, 2, 8, 8]);
+        return b.Build();
+    }
+
+    [Fact]
+    public void PRelu_QuantizedBothWays_AgreesWithFloat_AndRunsInIntegerKernels()
+    {
+        var model = ConvPRelu(out var x);
+        var rng = new Random(7);
+        IReadOnlyDictionary<string, (float[], long[])> Batch(int n) => new Dictionary<string, (float[], long[])>
+        {
+            [x] = (Enumerable.Range(0, n * 4 * 64).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray(), [n, 4, 8, 8]),
+        };
+        var feeds = Enumerable.Range(0, 4).Select(_ => Batch(8)).ToList();
+        var heldOut = Batch(16);
+        var integer = OnnxQuantizer.Quantize(model, feeds, new OnnxQuantizerOptions { Method = CalibrationMethod.MinMax });
+        var floatPRelu = OnnxQuantizer.Quantize(model, feeds, new OnnxQuantizerOptions { Method = CalibrationMethod.MinMax, IntegerPRelu = false });
+        var y32 = OnnxModelFile.FromModel(model).Run(heldOut)["y"].Data;
+        var yInt = OnnxModelFile.FromModel(integer.Model).Run(heldOut)["y"].Data;
+        var yFloat = OnnxModelFile.FromModel(floatPRelu.Model).Run(heldOut)["y"].Data;
+        double range = y32.Max() - y32.Min();
+        double worstInt = y32.Zip(yInt).Max(t => Math.Abs(t.First - t.Second)), worstFloat = y32.Zip(yFloat).Max(t => Math.Abs(t.First - t.Second));
+        output.WriteLine($"output range {range:F3}; max |fp32 - int8|: integer PRelu {worstInt:F4}, float PRelu {worstFloat:F4}; cosine {Cosine(y32, yInt):F5} / {Cosine(y32, yFloat):F5}");
+        // The integer form adds roundings per PRelu (Relu(x), Relu(-x), the product and the sum are each 8 bits).
+        Assert.True(Cosine(y32, yInt) > 0.999, $"integer PRelu cosine {Cosine(y32, yInt)}");
+        Assert.True(Cosine(y32, yFloat) > 0.999, $"float PRelu cosine {Cosine(y32, yFloat)}");
+        Assert.True(worstInt <= 0.05 * range, $"integer PRelu differs by {worstInt} of a range of {range}");
+        Assert.Contains("2 PRelu as integer Relu(x) + (-slope)·Relu(-x)", integer.Model.MetadataProps.Single(p => p.Key == OnnxQuantizer.QuantizationKey).Value);
+        Assert.DoesNotContain("PRelu as integer", floatPRelu.Model.MetadataProps.Single(p => p.Key == OnnxQuantizer.QuantizationKey).Value);
+
+        // What ONNX Runtime runs: no float PRelu is left; each one is a QLinearLeakyRelu, two products and a QLinearAdd. The
+        // products by per-channel slopes are 1x1 depthwise QLinearConv; by the one shared slope, QLinearMul.
+        var ops = OnnxRuntimeProfile.OpTypes(integer.Model.ToByteArray(), [heldOut], intraOpThreads: 1).ToDictionary(o => o.OpType, o => o.Count);
+        output.WriteLine(string.Join(", ", ops.Select(o => $"{o.Key} x{o.Value}")));
+        Assert.False(ops.ContainsKey("PRelu"));
+        Assert.Equal(2 + 2, ops["QLinearConv"]);
+        Assert.Equal(2, ops["QLinearLeakyRelu"]);
+        Assert.Equal(2, ops["QLinearMul"]);
+        Assert.Equal(2, ops["QLinearAdd"]);
+        var old = OnnxRuntimeProfile.OpTypes(floatPRelu.Model.ToByteArray(), [heldOut], intraOpThreads: 1).ToDictionary(o => o.OpType, o => o.Count);
+        Assert.Equal(2, old["PRelu"]);
+        Assert.False(old.ContainsKey("QLinearMul"));
+        Assert.Equal(2, old["QLinearConv"]);
+    }
+
     [Fact]
     public void BadInputs_GiveClearErrors()
     {
@@ -267,12 +324,56 @@ public class RealInt8Tests(RealInt8Model m, ITestOutputHelper output) : IClassFi
         var feed = FaceModelQuantizer.Feeds([m.Faces.Values.First()], m.Int8!.InputName, m.Descriptor.TensorOptions());
         var ops = OnnxRuntimeProfile.OpTypes(File.ReadAllBytes(m.Int8Path), feed, intraOpThreads: 1);
         output.WriteLine(string.Join("\n", ops.Select(o => $"{o.OpType} x{o.Count} {o.Microseconds} us")));
-        // Every convolution quantized (all but the depthwise ones and the embedding layer) runs as one QLinearConv.
+        // Every convolution quantized (all but the depthwise ones and the embedding layer) runs as one QLinearConv, and so
+        // does each product of an integer PRelu (a 1x1 depthwise convolution by the slopes or their complements).
         int quantizedConvs = m.Result!.QuantizedNodes.Count(n => n.StartsWith("Conv", StringComparison.Ordinal));
-        Assert.Equal(quantizedConvs, ops.Where(o => o.OpType == "QLinearConv").Sum(o => o.Count));
+        var int8Graph = m.Result.Model.Graph;
+        int preluProducts = int8Graph.Node.Count(n => n.OpType == "Conv" && n.Name.Contains("_prelu_", StringComparison.Ordinal));
+        Assert.Equal(quantizedConvs + preluProducts, ops.Where(o => o.OpType == "QLinearConv").Sum(o => o.Count));
+        // Face models keep PRelu in float by default (FaceModelQuantizer): every PRelu of the graph runs as one.
+        Assert.Equal(0, int8Graph.Node.Count(n => n.OpType == "LeakyRelu"));
+        Assert.Equal(int8Graph.Node.Count(n => n.OpType == "PRelu"), ops.Where(o => o.OpType == "PRelu").Sum(o => o.Count));
         // The float convolutions left are the 17 depthwise ones, the embedding layer and what the cosine target left in float.
         int totalConvs = OnnxModelFile.Load(Path.Combine(m.Models!, m.Descriptor.OnnxFile)).Graph.Node.Count(n => n.OpType == "Conv");
         Assert.True(quantizedConvs >= 28, $"only {quantizedConvs} of {totalConvs} convolutions quantized");
         Assert.Equal(totalConvs - quantizedConvs, ops.Where(o => o.OpType is "Conv" or "FusedConv").Sum(o => o.Count));
+    }
+
+    [RealModelsFact]
+    public void FrFeature_Int8_IntegerPRelu_KeepsDevFaces_AndRunsIntegerKernels()
+    {
+        var options = new OnnxQuantizerOptions { TargetCosine = FaceModelQuantizer.DefaultTargetCosine, IntegerPRelu = true };
+        var result = FaceModelQuantizer.Quantize(m.Descriptor, Path.Combine(m.Models!, m.Descriptor.OnnxFile), m.Calibration.Select(k => m.Faces[k]).ToList(),
+            "dev-faces: first 3 photos of each person", options);
+        string path = Path.Combine(m.Dir, "fr_feature.integer-prelu.onnx");
+        File.WriteAllBytes(path, result.Model.ToByteArray());
+        using var int8 = new OnnxFaceEmbedder(m.Descriptor, path, 2);
+        var keys = m.Faces.Keys.ToList();
+        var e = int8.Embed(keys.Select(k => m.Faces[k]).ToList());
+        var emb = keys.Select((k, i) => (k, e[i])).ToDictionary(t => t.k, t => t.Item2, StringComparer.Ordinal);
+        var cos = keys.Where(k => !m.Calibration.Contains(k)).Select(k => Cosine(m.FloatEmbeddings[k].Embedding, emb[k].Embedding)).ToList();
+        var pairs = File.ReadAllLines(Path.Combine(DevFaces.Root, "pairs.tsv")).Skip(1).Select(l => l.Split('\t'))
+            .Where(p => m.Faces.ContainsKey(p[0]) && m.Faces.ContainsKey(p[1])).ToList();
+        double Auc(Dictionary<string, FaceEmbedding> x) => Metrics.VerificationMetrics.Auc(
+            pairs.Select(p => Cosine(x[p[0]].Embedding, x[p[1]].Embedding)).ToArray(), pairs.Select(p => p[2] == "1").ToArray());
+        double auc32 = Auc(m.FloatEmbeddings), auc8 = Auc(emb);
+        output.WriteLine($"integer PRelu: {result.QuantizedNodes.Count} nodes quantized; held-out cosine mean {cos.Average():F5} min {cos.Min():F5}; AUC {pairs.Count} pairs fp32 {auc32:F5} int8 {auc8:F5}");
+        Assert.True(cos.Average() >= 0.995, $"mean cosine {cos.Average()}");
+        Assert.True(Math.Abs(auc32 - auc8) <= 0.002, $"AUC fp32 {auc32} int8 {auc8}");
+
+        var feed = FaceModelQuantizer.Feeds([m.Faces.Values.First()], int8.InputName, m.Descriptor.TensorOptions());
+        var ops = OnnxRuntimeProfile.OpTypes(File.ReadAllBytes(path), feed, intraOpThreads: 1);
+        output.WriteLine(string.Join("\n", ops.Select(o => $"{o.OpType} x{o.Count} {o.Microseconds} us")));
+        var g = result.Model.Graph;
+        // A PRelu next to a quantized convolution runs in integer kernels: the one after each expansion convolution; the
+        // one after a float depthwise convolution stays float (quantizing its input would make ONNX Runtime quantize the
+        // depthwise weights itself).
+        int integerPRelus = g.Node.Count(n => n.OpType == "LeakyRelu");
+        Assert.True(integerPRelus >= 10, $"only {integerPRelus} integer PRelu");
+        Assert.Equal(integerPRelus, ops.Where(o => o.OpType == "QLinearLeakyRelu").Sum(o => o.Count));
+        Assert.Equal(g.Node.Count(n => n.OpType == "PRelu"), ops.Where(o => o.OpType == "PRelu").Sum(o => o.Count));
+        int quantizedConvs = result.QuantizedNodes.Count(n => n.StartsWith("Conv", StringComparison.Ordinal));
+        int preluProducts = g.Node.Count(n => n.OpType == "Conv" && n.Name.Contains("_prelu_", StringComparison.Ordinal));
+        Assert.Equal(quantizedConvs + preluProducts, ops.Where(o => o.OpType == "QLinearConv").Sum(o => o.Count));
     }
 }

@@ -37,6 +37,15 @@ public sealed class OnnxQuantizerOptions
     /// </summary>
     public bool QuantizeGroupedConvolutions { get; set; }
 
+    /// <summary>
+    /// Whether a PRelu next to a quantized convolution runs in integer kernels. ONNX Runtime has no integer PRelu, so
+    /// without this it runs in float between a DequantizeLinear and a QuantizeLinear. When true it is written as
+    /// <c>Relu(y) + (−slope)·Relu(−y)</c> with every value and the constants quantized, which ONNX Runtime runs as a
+    /// QLinearLeakyRelu (alpha 0), two products (1x1 depthwise QLinearConv for per-channel slopes, the first with the Relu
+    /// folded into its output; QLinearMul for one shared slope) and a QLinearAdd. Default true.
+    /// </summary>
+    public bool IntegerPRelu { get; set; } = true;
+
     /// <summary>Node names left in float (e.g. a sensitive first or last layer).</summary>
     public ISet<string> ExcludeNodes { get; set; } = new HashSet<string>(StringComparer.Ordinal);
 
