@@ -177,7 +177,7 @@ internal static class TrainOcclusion
         {
             var c = Xcos.ML.Metrics.VerificationMetrics.Evaluate(cosine[k], set.Same, opts);
             var x = Xcos.ML.Metrics.VerificationMetrics.Evaluate(XcosFaceModelPackage.Blend(xcos[k], cosine[k], w), set.Same, opts);
-            return new XcosFaceModelRecord.Row($"{set.Name}-{FaceOccluders.Name(k)}", set.Same.Length, c.Auc, x.Auc, c.AccuracyMean, x.AccuracyMean, c.TarAtFar1e3, x.TarAtFar1e3);
+            return XcosFaceModelRecord.Row.Of($"{set.Name}-{FaceOccluders.Name(k)}", set.Same.Length, c, x);
         })];
     }
 

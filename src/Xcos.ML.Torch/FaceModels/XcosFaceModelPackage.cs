@@ -18,11 +18,12 @@ public sealed class XcosFaceModelRecord
     /// <summary>One scored pair set: the original model's cosine and the learned xCos.</summary>
     public sealed record Row(string Name, int Pairs, double CosineAuc, double XcosAuc, double CosineAccuracy, double XcosAccuracy, double CosineTarAtFar1e3, double XcosTarAtFar1e3)
     {
-        /// <summary>The row of a validation result.</summary>
-        public static Row Of(ValidationResult v)
+        /// <summary>The row of one pair set: the original cosine's report beside the shipped score's.</summary>
+        public static Row Of(string name, int pairs, VerificationReport cosine, VerificationReport xcos)
         {
-            ArgumentNullException.ThrowIfNull(v);
-            return new(v.Name, v.Pairs, v.Cosine.Auc, v.Xcos.Auc, v.Cosine.AccuracyMean, v.Xcos.AccuracyMean, v.Cosine.TarAtFar1e3, v.Xcos.TarAtFar1e3);
+            ArgumentNullException.ThrowIfNull(cosine);
+            ArgumentNullException.ThrowIfNull(xcos);
+            return new(name, pairs, cosine.Auc, xcos.Auc, cosine.AccuracyMean, xcos.AccuracyMean, cosine.TarAtFar1e3, xcos.TarAtFar1e3);
         }
     }
 
