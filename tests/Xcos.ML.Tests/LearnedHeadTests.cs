@@ -2,7 +2,9 @@ using Google.Protobuf;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Xcos.ML.Alignment;
+using Xcos.ML.Explain;
 using Xcos.ML.FaceModels;
+using Xcos.ML.Gallery;
 using Xcos.ML.Images;
 using Xcos.ML.MLNet;
 using Xcos.ML.Numerics;
@@ -126,6 +128,176 @@ public class LearnedHeadTests
         Assert.Equal(got[1].Xcos, single.Xcos, 1e-6);
         // the same map on both sides: every cell cosine is 1, so xCos is 1
         Assert.Equal(1.0, head.Explain(m1.AsSpan(0, C * 49), m1.AsSpan(0, C * 49)).Xcos, 1e-5);
+    }
+
+    // The anchored head's weights: the map head's plus a face model's embedding head (7x7 depthwise conv + BN, linear, BN1d).
+    private static Dictionary<string, WeightTensor> AnchoredWeights(int seed, int dims)
+    {
+        var w = Weights(seed);
+        var r = new Random(seed + 100);
+        float U(double s) => (float)((r.NextDouble() * 2 - 1) * s);
+        WeightTensor T(int n, Func<float> f, params long[] shape) => new(Enumerable.Range(0, n).Select(_ => f()).ToArray(), shape);
+        void Bn(string p, int c)
+        {
+            w[p + ".weight"] = T(c, () => 1 + U(0.3), c);
+            w[p + ".bias"] = T(c, () => U(0.2), c);
+            w[p + ".running_mean"] = T(c, () => U(0.2), c);
+            w[p + ".running_var"] = T(c, () => 0.5f + (float)r.NextDouble(), c);
+        }
+        w["anchor.conv_6_dw.conv.weight"] = T(C * 49, () => U(0.3), C, 1, 7, 7);
+        Bn("anchor.conv_6_dw.bn", C);
+        w["anchor.linear.weight"] = T(dims * C, () => U(1.0 / Math.Sqrt(C)), dims, C);
+        Bn("anchor.bn", dims);
+        return w;
+    }
+
+    // The face model's plain embedding of one map, in float64 from the checkpoint weights: depthwise 7x7 conv, BN, linear, BN1d.
+    private static double[] PlainEmbedding(Dictionary<string, WeightTensor> w, ReadOnlySpan<float> map)
+    {
+        double Bn(string p, int i, double x) => w[p + ".weight"].Data[i] * (x - w[p + ".running_mean"].Data[i]) / Math.Sqrt(w[p + ".running_var"].Data[i] + 1e-5) + w[p + ".bias"].Data[i];
+        var pooled = new double[C];
+        for (int c = 0; c < C; c++)
+        {
+            double acc = 0;
+            for (int k = 0; k < 49; k++) acc += w["anchor.conv_6_dw.conv.weight"].Data[c * 49 + k] * map[c * 49 + k];
+            pooled[c] = Bn("anchor.conv_6_dw.bn", c, acc);
+        }
+        var lin = w["anchor.linear.weight"];
+        int dims = (int)lin.Shape[0];
+        var e = new double[dims];
+        for (int d = 0; d < dims; d++)
+        {
+            double acc = 0;
+            for (int c = 0; c < C; c++) acc += lin.Data[d * C + c] * pooled[c];
+            e[d] = Bn("anchor.bn", d, acc);
+        }
+        return e;
+    }
+
+    private static double Cos(double[] a, ReadOnlySpan<float> b)
+    {
+        double dot = 0, na = 0, nb = 0;
+        for (int i = 0; i < a.Length; i++) { dot += a[i] * b[i]; na += a[i] * a[i]; nb += (double)b[i] * b[i]; }
+        return dot / Math.Sqrt(na * nb);
+    }
+
+    [Fact]
+    public void A_gated_head_keeps_the_cosine_where_the_branches_agree_and_the_head_where_they_do_not()
+    {
+        const int D = 12, N = 4;
+        var w = AnchoredWeights(8, D);
+        var raw = XcosOnnxExport.BuildAnchoredMapHeadModel(w);
+        using var plain = new LearnedHead(raw.ToByteArray(), "anchored");
+        var m1 = RandomMaps(N, 30);
+        var m2 = RandomMaps(N, 31);
+        // the original embeddings: each face's plain embedding plus noise of a growing size, so the agreements spread
+        var r = new Random(4);
+        float[] Original(float[] maps, int n, double noise) => [.. PlainEmbedding(w, maps.AsSpan(n * C * 49, C * 49)).Select(v => (float)(v + noise * (r.NextDouble() * 2 - 1)))];
+        var e1 = Enumerable.Range(0, N).SelectMany(n => Original(m1, n, 0.05)).ToArray();
+        var e2 = Enumerable.Range(0, N).SelectMany(n => Original(m2, n, 0.4 * n)).ToArray();
+        var agreement = Enumerable.Range(0, N).Select(n => Math.Min(
+            Cos(PlainEmbedding(w, m1.AsSpan(n * C * 49, C * 49)), e1.AsSpan(n * D, D)),
+            Cos(PlainEmbedding(w, m2.AsSpan(n * C * 49, C * 49)), e2.AsSpan(n * D, D)))).ToArray();
+        Assert.True(agreement.Max() - agreement.Min() > 0.1, $"agreements {string.Join(", ", agreement)} should spread");
+        var p = plain.Explain(m1, m2, N);
+        foreach (var gate in new[]
+        {
+            new CosineGate(0.2, 1, agreement.Min() + 0.01, agreement.Max() - 0.01),  // the ends clamp, the middle interpolates
+            new CosineGate(0.3, 0.9, -3, -2),                                      // every pair agrees: the clean share
+            new CosineGate(0, 1, 1.5, 2),                                          // none does: the head alone
+        })
+        {
+            using var gated = new LearnedHead(XcosOnnxExport.WithCosineGate(raw, gate).ToByteArray(), "gated");
+            Assert.True(gated.TakesEmbeddings);
+            Assert.True(gated.NeedsEmbeddings);
+            Assert.False(gated.TakesCosine);
+            Assert.Equal(D, gated.EmbeddingDim);
+            var g = gated.Explain(m1, m2, N, e1, e2);
+            for (int n = 0; n < N; n++)
+            {
+                double share = gate.WeightAt(agreement[n]);
+                double cos = VectorMath.Cosine(e1.AsSpan(n * D, D), e2.AsSpan(n * D, D));
+                Assert.Equal(share, g[n].CosineShare!.Value, 1e-4);
+                Assert.Equal((1 - share) * p[n].Xcos + share * cos, g[n].Xcos, 1e-4);
+                Assert.Equal(p[n].Attention, g[n].Attention);
+                for (int c = 0; c < 49; c++) Assert.Equal((1 - share) * p[n].CosMap[c] + share * cos, g[n].CosMap[c], 1e-4);
+                Assert.Equal(g[n].Xcos, g[n].CosMap.Zip(g[n].Attention).Sum(t => (double)t.First * t.Second), 1e-4);
+            }
+        }
+        var first = new CosineGate(0.2, 1, agreement.Min() + 0.01, agreement.Max() - 0.01);
+        var shares = new LearnedHead(XcosOnnxExport.WithCosineGate(raw, first).ToByteArray(), "gated").Explain(m1, m2, N, e1, e2).Select(x => x.CosineShare!.Value).ToArray();
+        Assert.Contains(shares, s => s > 0.2 + 1e-3 && s < 1 - 1e-3);
+
+        // a gated head needs the embeddings, of its width; a map head without anchor weights cannot be gated
+        using var head = new LearnedHead(XcosOnnxExport.WithCosineGate(raw, first).ToByteArray(), "gated");
+        Assert.Contains("embeddings", Assert.Throws<InvalidOperationException>(() => head.Explain(m1, m2, N)).Message);
+        Assert.Contains("expected 4 embeddings of 12", Assert.Throws<ArgumentException>(() => head.Explain(m1, m2, N, e1.AsSpan(0, 3 * D), e2)).Message);
+        Assert.Contains("finite", Assert.Throws<ArgumentException>(() => head.Explain(m1, m2, N, e1.Select((v, i) => i == 5 ? float.NaN : v).ToArray(), e2)).Message);
+        Assert.Contains("anchored head", Assert.Throws<InvalidDataException>(() => XcosOnnxExport.WithCosineGate(XcosOnnxExport.BuildMapHeadModel(Weights(8)), first)).Message);
+        Assert.Contains("already", Assert.Throws<InvalidDataException>(() => XcosOnnxExport.WithCosineGate(XcosOnnxExport.WithCosineGate(raw, first), first)).Message);
+        Assert.Throws<ArgumentException>(() => XcosOnnxExport.WithCosineGate(raw, new CosineGate(0.2, 1, 0.9, 0.8)));
+        // a plain head ignores embeddings; a cosine-blending head takes their cosine
+        Assert.Equal(p[1].Xcos, plain.Explain(m1, m2, N, e1, e2)[1].Xcos);
+        using var blended = new LearnedHead(XcosOnnxExport.WithCosineWeight(raw, 0.4).ToByteArray(), "blended");
+        Assert.Equal(0.6 * p[2].Xcos + 0.4 * VectorMath.Cosine(e1.AsSpan(2 * D, D), e2.AsSpan(2 * D, D)), blended.Explain(m1, m2, N, e1, e2)[2].Xcos, 1e-4);
+    }
+
+    [DevFacesFact]
+    public void The_shipped_gated_model_scores_alike_in_the_verifier_the_gallery_and_the_pipeline_and_gives_a_masked_face_the_head()
+    {
+        string models = RealFaces.ModelsDir()!;
+        string descriptorPath = FaceModelDescriptor.ShippedPath("fr_feature_xcos");
+        using var encoder = new OnnxFaceEncoder(models, descriptorPath, 1, needDetector: true, XcosVariant.Learned);
+        var head = encoder.Learned!;
+        Assert.True(head.TakesEmbeddings, "fr_feature_xcos ships a gated head");
+        Assert.Contains("occluded=", head.Metadata[LearnedHead.CosineGateKey]);
+        int map = 512 * 49;
+        var pairs = DevFaces.Pairs().Take(4).ToArray();
+        using var verifier = new OnnxFacePairVerifier(new OnnxFacePairVerifierOptions { ModelsDir = models, DescriptorPath = descriptorPath, IntraOpThreads = 1, Variant = XcosVariant.Learned });
+        var want = new double[pairs.Length];
+        var shares = new double[pairs.Length];
+        for (int i = 0; i < pairs.Length; i++)
+        {
+            var v = verifier.Verify(pairs[i].ImagePath1, pairs[i].ImagePath2);
+            Assert.True(v.IsOk, v.FailureText);
+            want[i] = v.Xcos;
+            var a = encoder.EncodeFile(pairs[i].ImagePath1);
+            var b = encoder.EncodeFile(pairs[i].ImagePath2);
+            // the gallery's codes (map, then the original embedding) give the verifier's score without a backbone pass
+            Assert.Equal(v.Xcos, encoder.CompareMany(a.Code!, [b.Code!])[0].Score, 4);
+            var direct = head.Explain(a.Code.AsSpan(0, map), b.Code.AsSpan(0, map), 1, a.Code.AsSpan(map), b.Code.AsSpan(map))[0];
+            shares[i] = direct.CosineShare!.Value;
+            Assert.Equal(v.Xcos, direct.Xcos, 4);
+        }
+        // clean photos: the original cosine decides in full for most pairs
+        Assert.True(shares.Max() >= 0.99, $"cosine shares of clean pairs: {string.Join(", ", shares)}");
+        // the same face under a mask: the branches disagree and the head takes over
+        var clean = encoder.EncodeFile(pairs[0].ImagePath1);
+        var masked = encoder.Encode(FaceOccluders.Apply(clean.Face!, FaceOccluder.Mask, new Random(1)), aligned: true);
+        var maskedPair = head.Explain(clean.Code.AsSpan(0, map), masked.Code.AsSpan(0, map), 1, clean.Code.AsSpan(map), masked.Code.AsSpan(map))[0];
+        Assert.True(maskedPair.CosineShare < 0.5, $"cosine share {maskedPair.CosineShare} of a masked face");
+
+        var ml = new MLContext(seed: 1);
+        var scored = ml.Transforms.VerifyFacePairs(new XcosPipelineOptions
+        {
+            FaceModel = FaceModelDescriptor.Load(descriptorPath), FaceModelDirectory = Path.GetDirectoryName(descriptorPath), ModelsDirectory = models, Xcos = XcosVariant.Learned,
+        }).Fit(ml.Data.LoadFromEnumerable(pairs)).Transform(ml.Data.LoadFromEnumerable(pairs));
+        var xcos = scored.GetColumn<float>("Xcos").ToArray();
+        for (int i = 0; i < pairs.Length; i++) Assert.Equal(want[i], xcos[i], 3);
+    }
+
+    [Fact]
+    public void A_cosine_gate_reads_back_what_it_writes_and_refuses_bad_values()
+    {
+        var gate = new CosineGate(0.15, 1, 0.6924, 0.878);
+        Assert.Equal("occluded=0.15;clean=1;low=0.6924;high=0.878", gate.ToString());
+        Assert.Equal(gate, CosineGate.Parse(gate.ToString()));
+        Assert.Equal(0.15, gate.WeightAt(0.5));
+        Assert.Equal(1, gate.WeightAt(0.95));
+        Assert.Equal(0.15 + 0.85 * 0.5, gate.WeightAt((0.6924 + 0.878) / 2), 1e-12);
+        Assert.Contains("'high' is missing", Assert.Throws<FormatException>(() => CosineGate.Parse("occluded=0.1;clean=1;low=0.5")).Message);
+        Assert.Contains("[0, 1]", Assert.Throws<FormatException>(() => CosineGate.Parse("occluded=1.5;clean=1;low=0.5;high=0.6")).Message);
+        Assert.Contains("Low < High", Assert.Throws<FormatException>(() => CosineGate.Parse("occluded=0.1;clean=1;low=0.7;high=0.6")).Message);
     }
 
     [Fact]

@@ -111,6 +111,28 @@ public sealed class OcclusionXcosTrainerTests : IDisposable
         Assert.True(sweep[^1].Auc[1] < chosen.Auc[1], "more cosine costs AUC under the mask");
         Assert.Equal([0.6f * 0.5f + 0.4f * 0.25f], XcosFaceModelPackage.Blend([0.5f], [0.25f], 0.4));
         Assert.Throws<ArgumentException>(() => XcosFaceModelPackage.ChooseCosineWeight(new Dictionary<FaceOccluder, float[]> { [FaceOccluder.Mask] = maskX }, c, same));
+
+        // the gate's agreements: low = the occluded faces' median, high = the clean faces' 5th percentile
+        float[] Spread(float from, float to) => [.. Enumerable.Range(0, n).Select(i => from + (to - from) * i / (n - 1))];
+        var agreements = new Dictionary<FaceOccluder, (float[] First, float[] Second)>
+        {
+            [FaceOccluder.None] = (Spread(0.90f, 0.99f), Spread(0.90f, 0.99f)),
+            [FaceOccluder.Mask] = (Spread(0.90f, 0.99f), Spread(0.40f, 0.80f)),
+        };
+        var range = XcosFaceModelPackage.ChooseGateAgreements(agreements)!.Value;
+        Assert.Equal(0.60, range.Low, 3);
+        Assert.Equal(0.9045, range.High, 3);
+        var (gw, _) = XcosFaceModelPackage.ChooseCosineWeight(x, c, same, gate: (agreements, range.Low, range.High));
+        var gate = new CosineGate(gw, 1, range.Low, range.High);
+        var gatedMask = XcosFaceModelPackage.GatedBlend(maskX, maskCos, agreements[FaceOccluder.Mask], gate);
+        // every masked pair's agreement is below high: none is scored by the cosine alone, the lowest half by the occluded share
+        Assert.Equal((1 - gw) * maskX[0] + gw * maskCos[0], gatedMask[0], 5);
+        Assert.Equal(cleanCos, XcosFaceModelPackage.GatedBlend(cleanX, cleanCos, (Spread(0.95f, 0.99f), Spread(0.95f, 0.99f)), gate));
+        // occluded faces that agree as well as clean ones leave no gate
+        Assert.Null(XcosFaceModelPackage.ChooseGateAgreements(new Dictionary<FaceOccluder, (float[], float[])>
+        {
+            [FaceOccluder.None] = (Spread(0.5f, 0.9f), Spread(0.5f, 0.9f)), [FaceOccluder.Mask] = (Spread(0.5f, 0.9f), Spread(0.8f, 0.99f)),
+        }));
     }
 
     [DevFacesFact]
@@ -193,6 +215,29 @@ public sealed class OcclusionXcosTrainerTests : IDisposable
         Assert.True(torchCells.Zip(e01.CosMap).Max(p => Math.Abs(p.First - p.Second)) <= 1e-3, "the cell shares differ from TorchSharp's");
         // xCos = sum(cos_map * attention), exactly
         Assert.Equal(e01.Xcos, e01.CosMap.Zip(e01.Attention).Sum(p => (double)p.First * p.Second), 4);
+
+        // with a gate in the record the head takes both original embeddings; its share follows the branches' agreement
+        var gate = new CosineGate(0.2, 1, -0.5, 0.5);
+        var gatedPkg = Path.Combine(_dir, "pkg-gated");
+        XcosFaceModelPackage.Write(trainer.Net, descriptor, onnx, gatedPkg, (0.31, 0.9), new XcosFaceModelRecord
+        {
+            Data = CelebFaces(), FitPeople = [.. fit.People], SettingsPeople = [.. settings.People], SettingsPairs = 20, CosineWeight = 0.2, CosineWeightSource = "test",
+            CosineGate = gate.ToString(), CosineGateSource = "gate test",
+        });
+        using var gated = new LearnedHead(Path.Combine(gatedPkg, LearnedHead.DefaultFileName));
+        Assert.True(gated.TakesEmbeddings);
+        Assert.StartsWith(gate + ": gate test", gated.Metadata[LearnedHead.CosineGateKey]);
+        var g01 = gated.Explain(onnxMap.AsSpan(0, per), onnxMap.AsSpan(per, per), 1, original[0].Embedding, original[1].Embedding)[0];
+        double Agreement(int i)
+        {
+            using var s = NewDisposeScope();
+            using var ng = no_grad();
+            var plainEmbedding = trainer.Net.Backbone.EmbeddingHead(map.narrow(0, i, 1)).data<float>().ToArray();
+            return Xcos.ML.Numerics.VectorMath.Cosine(plainEmbedding, original[i].Embedding);
+        }
+        double share = gate.WeightAt(Math.Min(Agreement(0), Agreement(1)));
+        Assert.Equal(share, g01.CosineShare!.Value, 4);
+        Assert.Equal((1 - share) * torchScores.Xcos.item<float>() + share * cos01, g01.Xcos, 4);
 
         // another base model, or a damaged tail file, is refused naming the file
         var other = Path.Combine(_dir, "other.onnx");

@@ -3,6 +3,7 @@ using Xcos.ML.Data;
 using Xcos.ML.Explain;
 using Xcos.ML.FaceModels;
 using Xcos.ML.Images;
+using Xcos.ML.Onnx;
 using Xcos.ML.Torch.FaceModels;
 using Xcos.ML.Torch.Networks;
 using Xcos.ML.Torch.Training;
@@ -69,19 +70,27 @@ internal static class TrainOcclusion
         Xcos.ML.Torch.Checkpoints.XcosCheckpoint.Load(trainer.Net, weights);
         var settingsScores = new Dictionary<FaceOccluder, float[]>();
         var settingsCosines = new Dictionary<FaceOccluder, float[]>();
-        Scored(trainer, settingsSet, settingsScores, settingsCosines);
-        // the shipped score keeps a share of the original cosine (its clean geometry); the settings people choose it, then the threshold
-        var (chosenWeight, sweep) = XcosFaceModelPackage.ChooseCosineWeight(settingsScores, settingsCosines, settingsSet.Same);
+        var settingsAgreements = new Dictionary<FaceOccluder, (float[] First, float[] Second)>();
+        Scored(trainer, settingsSet, settingsScores, settingsCosines, settingsAgreements);
+        // the shipped score keeps a share of the original cosine (its clean geometry): with the anchored head that share
+        // follows how much the two branches agree on each face (the original cosine decides clean pairs); the settings
+        // people choose the agreements, then the occluded share, then the threshold
+        var agreementRange = o.HeadForm == XcosHeadForm.Anchored ? XcosFaceModelPackage.ChooseGateAgreements(settingsAgreements) : null;
+        var (chosenWeight, sweep) = XcosFaceModelPackage.ChooseCosineWeight(settingsScores, settingsCosines, settingsSet.Same,
+            gate: agreementRange is { } ar ? (settingsAgreements, ar.Low, ar.High) : null);
         double cosineWeight = o.CosineWeight ?? chosenWeight;
-        var blended = settingsScores.ToDictionary(kv => kv.Key, kv => XcosFaceModelPackage.Blend(kv.Value, settingsCosines[kv.Key], cosineWeight));
+        var gate = agreementRange is { } r ? new CosineGate(cosineWeight, 1, r.Low, r.High) : null;
+        float[] Shipped(FaceOccluder k, float[] x, float[] c, Dictionary<FaceOccluder, (float[], float[])> a) =>
+            gate is null ? XcosFaceModelPackage.Blend(x, c, cosineWeight) : XcosFaceModelPackage.GatedBlend(x, c, a[k], gate);
+        var blended = settingsScores.ToDictionary(kv => kv.Key, kv => Shipped(kv.Key, kv.Value, settingsCosines[kv.Key], settingsAgreements));
         var threshold = XcosFaceModelPackage.ChooseThreshold(blended, settingsSet.Same);
-        var settingsRows = Rows(settingsSet, settingsScores, settingsCosines, cosineWeight, o.ValidationFolds);
+        var settingsRows = Rows(settingsSet, settingsCosines, k => Shipped(k, settingsScores[k], settingsCosines[k], settingsAgreements), o.ValidationFolds);
         XcosFaceModelRecord.Row[]? reportRows = null;
         if (reportSet is not null)
         {
-            var (x, c) = (new Dictionary<FaceOccluder, float[]>(), new Dictionary<FaceOccluder, float[]>());
-            Scored(trainer, reportSet, x, c);
-            reportRows = Rows(reportSet, x, c, cosineWeight, o.ValidationFolds);
+            var (x, c, a) = (new Dictionary<FaceOccluder, float[]>(), new Dictionary<FaceOccluder, float[]>(), new Dictionary<FaceOccluder, (float[], float[])>());
+            Scored(trainer, reportSet, x, c, a);
+            reportRows = Rows(reportSet, c, k => Shipped(k, x[k], c[k], a), o.ValidationFolds);
         }
         var record = new XcosFaceModelRecord
         {
@@ -116,6 +125,9 @@ internal static class TrainOcclusion
             CosineWeightSource = o.CosineWeight is not null ? "given (CosineWeight of the training config)" : string.Create(CultureInfo.InvariantCulture,
                 $"of w in 0, 0.05, ..., 0.95, the best mean AUC of (1 - w) xCos + w cosine under the occluders (mask, sunglasses, block) among those whose clean AUC is within 0.001 of the cosine's, on the settings people's {settingsSet.Pairs.Count} pairs per condition; cosine_weight_sweep"),
             CosineWeightSweep = [.. sweep],
+            CosineGate = gate?.ToString(),
+            CosineGateSource = gate is null ? null : string.Create(CultureInfo.InvariantCulture,
+                $"the share is {gate.OccludedWeight:G3} at a pair agreement (the lower of its two faces': cosine of the fine-tuned branch's plain embedding and the original's) at or below {gate.Low:G4}, 1 (the original cosine) at or above {gate.High:G4}, linear between; low: the median agreement of the settings people's occluded faces, high: the 5th percentile of their clean faces'; the occluded share and the sweep are for this gate"),
         };
         var package = Path.Combine(trainer.OutputDirectory, XcosFaceModelPackage.Name);
         XcosFaceModelPackage.Write(trainer.Net, descriptor, onnx, package, threshold, record);
@@ -130,6 +142,7 @@ internal static class TrainOcclusion
             ["face_model"] = package,
             ["xcos_threshold"] = threshold.Threshold,
             ["cosine_weight"] = cosineWeight,
+            ["cosine_gate"] = gate?.ToString(),
             ["settings"] = record.Settings,
             ["report"] = record.Held,
         });
@@ -159,24 +172,25 @@ internal static class TrainOcclusion
         return OccludedPairSet.Build(Path.GetFileName(Path.GetFullPath(dir).TrimEnd('/')), faces, labels, ReportPairs, 11);
     }
 
-    private static void Scored(OcclusionXcosTrainer trainer, OccludedPairSet set, Dictionary<FaceOccluder, float[]> scores, Dictionary<FaceOccluder, float[]> cosines)
+    private static void Scored(OcclusionXcosTrainer trainer, OccludedPairSet set, Dictionary<FaceOccluder, float[]> scores, Dictionary<FaceOccluder, float[]> cosines,
+        Dictionary<FaceOccluder, (float[] First, float[] Second)> agreements)
     {
         int total = set.Pairs.Select(p => p.A).Distinct().Count() + set.Pairs.Count * FaceOccluders.All.Count;
         CliProgress.Run($"scoring {set.Name} ({set.Pairs.Count} pairs x {FaceOccluders.All.Count} occluders)", total, step =>
         {
             int last = 0;
-            return trainer.Evaluate(set, (d, _) => { step(d - last); last = d; }, scores, cosines);
+            return trainer.Evaluate(set, (d, _) => { step(d - last); last = d; }, scores, cosines, agreements);
         });
     }
 
     // The record's rows: the original cosine against the shipped score (the blend) per occluder.
-    private static XcosFaceModelRecord.Row[] Rows(OccludedPairSet set, Dictionary<FaceOccluder, float[]> xcos, Dictionary<FaceOccluder, float[]> cosine, double w, int folds)
+    private static XcosFaceModelRecord.Row[] Rows(OccludedPairSet set, Dictionary<FaceOccluder, float[]> cosine, Func<FaceOccluder, float[]> shipped, int folds)
     {
         var opts = new Xcos.ML.Metrics.VerificationOptions { Folds = folds };
         return [.. FaceOccluders.All.Select(k =>
         {
             var c = Xcos.ML.Metrics.VerificationMetrics.Evaluate(cosine[k], set.Same, opts);
-            var x = Xcos.ML.Metrics.VerificationMetrics.Evaluate(XcosFaceModelPackage.Blend(xcos[k], cosine[k], w), set.Same, opts);
+            var x = Xcos.ML.Metrics.VerificationMetrics.Evaluate(shipped(k), set.Same, opts);
             return XcosFaceModelRecord.Row.Of($"{set.Name}-{FaceOccluders.Name(k)}", set.Same.Length, c, x);
         })];
     }

@@ -26,20 +26,24 @@ public static class LearnedHeadExport
     /// <param name="temperature">Softmax temperature of the attention (the trainer's <c>Temperature</c>).</param>
     /// <param name="training">Free text about the training data (stored as <see cref="LearnedHead.TrainingKey"/>), or null.</param>
     /// <param name="cosineWeight">The face model's cosine's share in the score (<see cref="XcosOnnxExportOptions.CosineWeight"/>) and where it was chosen (stored as <see cref="LearnedHead.CosineWeightKey"/>); null: none.</param>
+    /// <param name="gate">The cosine's share per pair (<see cref="XcosOnnxExport.WithCosineGate"/>; anchored heads only) and where it was chosen (stored as <see cref="LearnedHead.CosineGateKey"/>); null: none. Not with <paramref name="cosineWeight"/>.</param>
     /// <exception cref="KeyNotFoundException">A head weight is missing (the message names it).</exception>
     public static ModelProto Build(IReadOnlyDictionary<string, WeightTensor> weights, string faceModel, string featureMap, double temperature = 1.0, string? training = null,
-        (double Weight, string Source)? cosineWeight = null)
+        (double Weight, string Source)? cosineWeight = null, (CosineGate Gate, string Source)? gate = null)
     {
+        if (cosineWeight is not null && gate is not null) throw new ArgumentException("a head takes a fixed share of the cosine or a gated one, not both");
         ArgumentNullException.ThrowIfNull(weights);
         // weights of the model's own embedding head (anchor.*) make it the anchored head of the two-branch model
         bool anchored = weights.ContainsKey("anchor.linear.weight");
         var options = new XcosOnnxExportOptions { Temperature = (float)temperature, CosineWeight = cosineWeight?.Weight ?? 0 };
         var model = anchored ? XcosOnnxExport.BuildAnchoredMapHeadModel(weights, options) : XcosOnnxExport.BuildMapHeadModel(weights, options);
+        if (gate is { } gt) model = XcosOnnxExport.WithCosineGate(model, gt.Gate);
         void Meta(string k, string v) => model.MetadataProps.Add(new StringStringEntryProto { Key = k, Value = v });
         Meta(LearnedHead.FaceModelKey, faceModel);
         Meta(LearnedHead.FeatureMapKey, featureMap);
         Meta(LearnedHead.FormKey, anchored ? "anchored" : "patch_cosine");
         if (training is not null) Meta(LearnedHead.TrainingKey, training);
+        if (gate is { } gs) Meta(LearnedHead.CosineGateKey, $"{gs.Gate}: {gs.Source}");
         if (cosineWeight is { } cw) Meta(LearnedHead.CosineWeightKey, string.Create(CultureInfo.InvariantCulture, $"{cw.Weight:R}: {cw.Source}"));
         return model;
     }

@@ -98,6 +98,13 @@ public sealed class XcosFaceModelRecord
     public string CosineWeightSource { get; set; } = "";
     /// <summary>The settings people's AUC of the blend at every candidate share (occluders in the order clean, mask, sunglasses, block).</summary>
     public CosineWeightRow[] CosineWeightSweep { get; set; } = [];
+    /// <summary>
+    /// The cosine's share per pair from the branches' agreement (<see cref="Xcos.ML.Onnx.CosineGate"/>'s text form;
+    /// its occluded share is <see cref="CosineWeight"/>), or null for a fixed share.
+    /// </summary>
+    public string? CosineGate { get; set; }
+    /// <summary>How <see cref="CosineGate"/>'s agreements were chosen.</summary>
+    public string? CosineGateSource { get; set; }
     /// <summary>SHA-256 of the base model.</summary>
     public string BaseSha256 { get; set; } = "";
     /// <summary>SHA-256 of the assembled backbone.</summary>
@@ -151,8 +158,14 @@ public static class XcosFaceModelPackage
     /// best mean AUC over the occluded conditions (the smallest on a tie); the rule is the occlusion model's brief (the
     /// cosine's clean accuracy kept, the most gained under occluders). Also returns every candidate's AUCs.
     /// </summary>
+    /// <param name="xcos">The head's xCos per condition.</param>
+    /// <param name="cosine">The original cosine per condition.</param>
+    /// <param name="same">Same-person flags of the pairs.</param>
+    /// <param name="cleanTolerance">How far below the cosine's clean AUC a candidate may fall.</param>
+    /// <param name="gate">When given, w is the occluded share of a <see cref="Xcos.ML.Onnx.CosineGate"/> with these agreements and a clean share of 1 (<see cref="GatedBlend"/>).</param>
     public static (double Weight, IReadOnlyList<XcosFaceModelRecord.CosineWeightRow> Sweep) ChooseCosineWeight(IReadOnlyDictionary<FaceOccluder, float[]> xcos,
-        IReadOnlyDictionary<FaceOccluder, float[]> cosine, bool[] same, double cleanTolerance = 0.001)
+        IReadOnlyDictionary<FaceOccluder, float[]> cosine, bool[] same, double cleanTolerance = 0.001,
+        (IReadOnlyDictionary<FaceOccluder, (float[] First, float[] Second)> Agreements, double Low, double High)? gate = null)
     {
         ArgumentNullException.ThrowIfNull(xcos);
         ArgumentNullException.ThrowIfNull(cosine);
@@ -164,13 +177,58 @@ public static class XcosFaceModelPackage
         for (int k = 0; k < 20; k++)
         {
             double w = k * 0.05;
-            var auc = kinds.Select(o => VerificationMetrics.Evaluate(Blend(xcos[o], cosine[o], w), same).Auc).ToArray();
+            var auc = kinds.Select(o => VerificationMetrics.Evaluate(gate is { } g
+                ? GatedBlend(xcos[o], cosine[o], g.Agreements[o], new Xcos.ML.Onnx.CosineGate(w, 1, g.Low, g.High))
+                : Blend(xcos[o], cosine[o], w), same).Auc).ToArray();
             sweep.Add(new XcosFaceModelRecord.CosineWeightRow(Math.Round(w, 2), auc));
             double occluded = auc.Skip(1).Average();
             if (auc[0] >= cleanCosine - cleanTolerance && occluded > best.Gain + 1e-12) best = (Math.Round(w, 2), occluded);
         }
         // no share keeps the clean AUC: the most cosine there is
         return (double.IsNaN(best.W) ? 0.95 : best.W, sweep);
+    }
+
+    /// <summary>
+    /// The agreements of <see cref="CosineGate"/> from the settings people: Low is the median agreement of the
+    /// occluded faces (every occluder pooled), High the 5th percentile of the clean faces', so that nearly every clean
+    /// face gets the clean share and half the occluded faces the occluded share. Null when the two overlap that much
+    /// (Low ≥ High): no agreement tells them apart and a fixed share is kept.
+    /// </summary>
+    /// <param name="agreements">Per condition, both faces' agreement of every pair (face 1 clean, face 2 under the condition).</param>
+    public static (double Low, double High)? ChooseGateAgreements(IReadOnlyDictionary<FaceOccluder, (float[] First, float[] Second)> agreements)
+    {
+        ArgumentNullException.ThrowIfNull(agreements);
+        if (!agreements.TryGetValue(FaceOccluder.None, out var clean) || agreements.Count < 2) throw new ArgumentException("the agreements need the clean condition and at least one occluder");
+        var cleanFaces = clean.First.Concat(clean.Second).Select(v => (double)v).Order().ToArray();
+        var occluded = agreements.Where(kv => kv.Key != FaceOccluder.None).SelectMany(kv => kv.Value.Second).Select(v => (double)v).Order().ToArray();
+        double low = Percentile(occluded, 0.5), high = Percentile(cleanFaces, 0.05);
+        return low < high ? (Math.Round(low, 4), Math.Round(high, 4)) : null;
+    }
+
+    // Linear interpolation between the order statistics (numpy's default).
+    private static double Percentile(double[] sorted, double q)
+    {
+        double pos = q * (sorted.Length - 1);
+        int i = (int)Math.Floor(pos);
+        return i + 1 < sorted.Length ? sorted[i] + (pos - i) * (sorted[i + 1] - sorted[i]) : sorted[i];
+    }
+
+    /// <summary>
+    /// The shipped score of each pair under a gate: <c>(1 - w) xCos + w cosine</c> with w from the lower of the two
+    /// faces' agreements (<see cref="Xcos.ML.Onnx.CosineGate.WeightAt"/>), as the gated head computes it.
+    /// </summary>
+    public static float[] GatedBlend(float[] xcos, float[] cosine, (float[] First, float[] Second) agreements, Xcos.ML.Onnx.CosineGate gate)
+    {
+        ArgumentNullException.ThrowIfNull(xcos);
+        ArgumentNullException.ThrowIfNull(cosine);
+        ArgumentNullException.ThrowIfNull(gate);
+        if (xcos.Length != cosine.Length || agreements.First.Length != xcos.Length || agreements.Second.Length != xcos.Length)
+            throw new ArgumentException($"{xcos.Length} xCos scores, {cosine.Length} cosines and {agreements.First.Length}/{agreements.Second.Length} agreements");
+        return [.. xcos.Select((x, i) =>
+        {
+            double w = gate.WeightAt(Math.Min(agreements.First[i], agreements.Second[i]));
+            return (float)((1 - w) * x + w * cosine[i]);
+        })];
     }
 
     /// <summary>The shipped score of each pair: <c>(1 - w) xCos + w cosine</c>.</summary>
@@ -227,8 +285,9 @@ public static class XcosFaceModelPackage
             $"two-branch occlusion fine-tune of {baseDescriptor.Name} from {net.From}: {record.FitPeople.Length} people of {Path.GetFileName(record.Data.TrimEnd('/'))} ({record.FitFaces} faces), {record.Epochs} epochs, {record.Steps} steps, seed {record.Seed}");
         var headWeights = net.Head.XcosStateDict();
         if (net.Form == XcosHeadForm.Anchored) foreach (var (k, v) in net.AnchorStateDict()) headWeights[k] = v;
-        (double, string)? blend = record.CosineWeight > 0 ? (record.CosineWeight, record.CosineWeightSource) : null;
-        var head = LearnedHeadExport.Build(TorchOnnxExport.ToWeights(headWeights), Name, header.FeatureMap, net.Head.Attention.Temperature, training, blend);
+        (double, string)? blend = record.CosineGate is null && record.CosineWeight > 0 ? (record.CosineWeight, record.CosineWeightSource) : null;
+        (Xcos.ML.Onnx.CosineGate, string)? gate = record.CosineGate is { } g ? (Xcos.ML.Onnx.CosineGate.Parse(g), $"{record.CosineGateSource}; occluded share: {record.CosineWeightSource}") : null;
+        var head = LearnedHeadExport.Build(TorchOnnxExport.ToWeights(headWeights), Name, header.FeatureMap, net.Head.Attention.Temperature, training, blend, gate);
         File.WriteAllBytes(headPath, head.ToByteArray());
 
         var d = FaceModelDescriptor.FromJson(baseDescriptor.ToJson());
@@ -239,7 +298,7 @@ public static class XcosFaceModelPackage
         d.Decides = "xcos";
         d.XcosThreshold = threshold.Threshold;
         d.XcosThresholdSource = string.Create(CultureInfo.InvariantCulture,
-            $"best accuracy of the learned xCos{(record.CosineWeight > 0 ? $" (its {record.CosineWeight:G3} share of the original cosine included)" : "")} ({threshold.Accuracy:P2}) on the {record.SettingsPairs} pairs x {FaceOccluders.All.Count} occluders (clean, mask, sunglasses, block; face 2 occluded) of the settings people ({string.Join(", ", record.SettingsPeople)}), middle of the best run; record.json");
+            $"best accuracy of the learned xCos{(record.CosineGate is not null ? $" (its share of the original cosine included, gated {record.CosineGate})" : record.CosineWeight > 0 ? $" (its {record.CosineWeight:G3} share of the original cosine included)" : "")} ({threshold.Accuracy:P2}) on the {record.SettingsPairs} pairs x {FaceOccluders.All.Count} occluders (clean, mask, sunglasses, block; face 2 occluded) of the settings people ({string.Join(", ", record.SettingsPeople)}), middle of the best run; record.json");
         d.XcosMatchCosine = false;
         d.CalibrationFile = null;
         d.XcosCalibrationSource = null;

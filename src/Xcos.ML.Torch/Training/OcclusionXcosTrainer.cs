@@ -182,10 +182,11 @@ public sealed class OcclusionXcosTrainer : IDisposable
     /// <summary>
     /// Scores <paramref name="set"/> per occluder: learned xCos of the trained branch against the original model's
     /// cosine (face 1 clean, face 2 occluded), AUC and 10-fold accuracy of each (names "SET-OCCLUDER"). The original
-    /// model's cosines are computed once per set. <paramref name="scores"/> and <paramref name="cosines"/>, when given, receive the xCos and the original cosine of every pair.
+    /// model's cosines are computed once per set. <paramref name="scores"/> and <paramref name="cosines"/>, when given, receive the xCos and the original cosine of every pair;
+    /// <paramref name="agreements"/> the two faces' branch agreement (<see cref="Xcos.ML.Onnx.CosineGate"/>: the trained branch's plain embedding against the original's).
     /// </summary>
     public IReadOnlyList<ValidationResult> Evaluate(OccludedPairSet set, Action<int, int>? progress = null, IDictionary<FaceOccluder, float[]>? scores = null,
-        IDictionary<FaceOccluder, float[]>? cosines = null)
+        IDictionary<FaceOccluder, float[]>? cosines = null, IDictionary<FaceOccluder, (float[] First, float[] Second)>? agreements = null)
     {
         ArgumentNullException.ThrowIfNull(set);
         bool wasTraining = Net.training;
@@ -197,9 +198,10 @@ public sealed class OcclusionXcosTrainer : IDisposable
             // only the faces that are face 1 of some pair
             var firsts = set.Pairs.Select(p => p.A).Distinct().Order().ToArray();
             var row = firsts.Select((f, i) => (f, i)).ToDictionary(x => x.f, x => (long)x.i);
-            bool needCos = FaceOccluders.All.Any(k => !_cosines.ContainsKey((set.Name, k)));
+            bool needCos = agreements is not null || FaceOccluders.All.Any(k => !_cosines.ContainsKey((set.Name, k)));
             int total = firsts.Length + set.Pairs.Count * FaceOccluders.All.Count, done = 0;
             var (g1All, e1All) = Encode(firsts.Select(i => set.Faces[i]).ToList(), needCos);
+            var a1All = agreements is null ? null : Agreement(g1All, e1All!);
             done += firsts.Length;
             progress?.Invoke(done, total);
             using (g1All) using (e1All)
@@ -207,8 +209,9 @@ public sealed class OcclusionXcosTrainer : IDisposable
                 using var ia = tensor(set.Pairs.Select(p => row[p.A]).ToArray()).to(Device);
                 foreach (var kind in FaceOccluders.All)
                 {
-                    bool cached = _cosines.ContainsKey((set.Name, kind));
+                    bool cached = agreements is null && _cosines.ContainsKey((set.Name, kind));
                     var (g2, e2) = Encode(set.Second[kind], !cached);
+                    if (agreements is not null) agreements[kind] = ([.. set.Pairs.Select(p => a1All![row[p.A]])], Agreement(g2, e2!));
                     using (g2) using (e2)
                     using (var scope = NewDisposeScope())
                     using (no_grad())
@@ -235,6 +238,22 @@ public sealed class OcclusionXcosTrainer : IDisposable
             return results;
         }
         finally { if (wasTraining) Net.train(); }
+    }
+
+    // Per face: cosine of the trained branch's plain embedding (its map through the embedding head, every cell alike)
+    // and the original model's (normalised) embedding of the same image.
+    private float[] Agreement(Tensor maps, Tensor original)
+    {
+        var result = new List<float>();
+        using var noGrad = no_grad();
+        for (long s = 0; s < maps.shape[0]; s += 256)
+        {
+            using var scope = NewDisposeScope();
+            long n = Math.Min(256, maps.shape[0] - s);
+            var e = FaceBackbone.L2Normalize(Net.Backbone.EmbeddingHead(maps.narrow(0, s, n)));
+            result.AddRange((e * original.narrow(0, s, n)).sum(1).cpu().data<float>().ToArray());
+        }
+        return [.. result];
     }
 
     /// <summary>Computes the frozen clean embeddings of the training faces once.</summary>

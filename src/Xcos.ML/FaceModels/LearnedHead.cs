@@ -1,4 +1,5 @@
 using Microsoft.ML.OnnxRuntime;
+using Xcos.ML.Numerics;
 using Xcos.ML.Onnx;
 
 namespace Xcos.ML.FaceModels;
@@ -7,7 +8,11 @@ namespace Xcos.ML.FaceModels;
 /// <param name="Xcos">The learned xCos: the attention-weighted sum of <paramref name="CosMap"/>.</param>
 /// <param name="CosMap">Per-cell cosines of the learned 32-d grid features (49 for 7x7), row-major.</param>
 /// <param name="Attention">Per-cell attention, summing to 1.</param>
-public sealed record LearnedHeadExplanation(double Xcos, float[] CosMap, float[] Attention);
+public sealed record LearnedHeadExplanation(double Xcos, float[] CosMap, float[] Attention)
+{
+    /// <summary>The face model's cosine's share in <see cref="Xcos"/> for a gated head (<see cref="LearnedHead.TakesEmbeddings"/>); null for others.</summary>
+    public double? CosineShare { get; init; }
+}
 
 /// <summary>
 /// The paper's learned xCos head for a frozen ONNX face model, run by ONNX Runtime (no TorchSharp): the grid layer
@@ -36,6 +41,9 @@ public sealed class LearnedHead : IDisposable
 
     /// <summary>Metadata key: the cosine's share in the score (<see cref="XcosOnnxExportOptions.CosineWeight"/>) and where it was chosen.</summary>
     public const string CosineWeightKey = "xcos.cosine_weight";
+
+    /// <summary>Metadata key of a gated head's <see cref="Xcos.ML.Onnx.CosineGate"/> and where it was chosen.</summary>
+    public const string CosineGateKey = "xcos.cosine_gate";
 
     /// <summary>What the head's cos_map holds, as a figure title: "Cell share of xCos" for an anchored head, else "Patch cosine".</summary>
     public string MapTitle => Metadata.TryGetValue(FormKey, out var f) && f == "anchored" ? "Cell share of xCos" : "Patch cosine";
@@ -72,8 +80,15 @@ public sealed class LearnedHead : IDisposable
                 if (cm.Dimensions.Length != 1) throw new InvalidDataException($"{path}: input '{XcosOnnxExport.CosineInput}' has shape [{string.Join(",", cm.Dimensions)}], expected [N]");
                 TakesCosine = true;
             }
-            if (_session.InputMetadata.Count != (TakesCosine ? 3 : 2))
-                throw new InvalidDataException($"{path}: not a learned xCos head: inputs {string.Join(", ", _session.InputMetadata.Keys)}; expected '{XcosOnnxExport.Map1Input}', '{XcosOnnxExport.Map2Input}' and optionally '{XcosOnnxExport.CosineInput}'");
+            if (_session.InputMetadata.TryGetValue(XcosOnnxExport.Embedding1Input, out var e1) && _session.InputMetadata.TryGetValue(XcosOnnxExport.Embedding2Input, out var e2))
+            {
+                foreach (var (name, d) in new[] { (XcosOnnxExport.Embedding1Input, e1.Dimensions), (XcosOnnxExport.Embedding2Input, e2.Dimensions) })
+                    if (d.Length != 2 || d[1] <= 0) throw new InvalidDataException($"{path}: input '{name}' has shape [{string.Join(",", d)}], expected [N,D]");
+                TakesEmbeddings = true;
+                EmbeddingDim = e1.Dimensions[1];
+            }
+            if (_session.InputMetadata.Count != (TakesCosine ? 3 : TakesEmbeddings ? 4 : 2))
+                throw new InvalidDataException($"{path}: not a learned xCos head: inputs {string.Join(", ", _session.InputMetadata.Keys)}; expected '{XcosOnnxExport.Map1Input}', '{XcosOnnxExport.Map2Input}' and optionally '{XcosOnnxExport.CosineInput}' or both '{XcosOnnxExport.Embedding1Input}' and '{XcosOnnxExport.Embedding2Input}'");
             foreach (var o in new[] { XcosOnnxExport.ScoreOutput, XcosOnnxExport.CosMapOutput, XcosOnnxExport.AttentionOutput })
                 if (!_session.OutputMetadata.ContainsKey(o))
                     throw new InvalidDataException($"{path}: not a learned xCos head: expected an output named '{o}', found {string.Join(", ", _session.OutputMetadata.Keys)}");
@@ -98,6 +113,18 @@ public sealed class LearnedHead : IDisposable
     /// then needs the pairs' cosines.
     /// </summary>
     public bool TakesCosine { get; }
+
+    /// <summary>
+    /// Whether the head gates the cosine's share on the two faces' original embeddings (inputs <c>face_embedding1</c>,
+    /// <c>face_embedding2</c>, <see cref="XcosOnnxExport.WithCosineGate"/>): every call then needs the embeddings.
+    /// </summary>
+    public bool TakesEmbeddings { get; }
+
+    /// <summary>Whether scoring needs the faces' embeddings (<see cref="TakesCosine"/> or <see cref="TakesEmbeddings"/>).</summary>
+    public bool NeedsEmbeddings => TakesCosine || TakesEmbeddings;
+
+    /// <summary>Width of the embeddings a gated head takes; 0 for others.</summary>
+    public int EmbeddingDim { get; }
 
     /// <summary>The model's metadata (<see cref="FaceModelKey"/>, <see cref="FeatureMapKey"/>, <see cref="TrainingKey"/>, export settings).</summary>
     public IReadOnlyDictionary<string, string> Metadata { get; }
@@ -131,34 +158,81 @@ public sealed class LearnedHead : IDisposable
     /// <exception cref="ArgumentException">The spans do not hold count maps, or the head takes cosines and count finite ones were not given.</exception>
     public IReadOnlyList<LearnedHeadExplanation> Explain(ReadOnlySpan<float> maps1, ReadOnlySpan<float> maps2, int count, ReadOnlySpan<float> cosines = default)
     {
-        long per = Channels * Cells;
         if (count < 1) throw new ArgumentOutOfRangeException(nameof(count), count, "at least one pair");
-        if (maps1.Length != count * per || maps2.Length != count * per)
-            throw new ArgumentException($"expected {count} maps of {Channels}x7x7 = {per} values per side, got {maps1.Length} and {maps2.Length} values");
+        CheckMaps(maps1, maps2, count);
+        if (TakesEmbeddings) throw new InvalidOperationException($"{Source}: this head gates the cosine on both faces' embeddings; call Explain with the embeddings");
         if (TakesCosine)
         {
             if (cosines.Length != count) throw new ArgumentException($"{Source}: this head blends in the embedding cosine; expected {count} cosines, got {cosines.Length}", nameof(cosines));
             foreach (var v in cosines)
                 if (!float.IsFinite(v)) throw new ArgumentException($"{Source}: this head blends in the embedding cosine; got {v}, expected a finite cosine", nameof(cosines));
         }
-        var a = maps1.ToArray();
-        var b = maps2.ToArray();
+        if (TakesCosine) return Run(maps1, maps2, count, (XcosOnnxExport.CosineInput, cosines.ToArray(), [count]));
+        return Run(maps1, maps2, count);
+    }
+
+    /// <summary>
+    /// xCos of <paramref name="count"/> pairs of maps with the two faces' embeddings from the face model, which a head
+    /// that blends in the cosine needs (<see cref="NeedsEmbeddings"/>; ignored by others).
+    /// </summary>
+    /// <param name="maps1">The first faces' maps.</param>
+    /// <param name="maps2">The second faces' maps.</param>
+    /// <param name="count">Pairs.</param>
+    /// <param name="embeddings1">The first faces' embeddings, back to back (count x D).</param>
+    /// <param name="embeddings2">The second faces' embeddings.</param>
+    /// <exception cref="ArgumentException">The spans do not hold count maps or count embeddings of one width (that of a gated head), or an embedding is not finite.</exception>
+    public IReadOnlyList<LearnedHeadExplanation> Explain(ReadOnlySpan<float> maps1, ReadOnlySpan<float> maps2, int count, ReadOnlySpan<float> embeddings1, ReadOnlySpan<float> embeddings2)
+    {
+        if (!NeedsEmbeddings) return Explain(maps1, maps2, count);
+        if (count < 1) throw new ArgumentOutOfRangeException(nameof(count), count, "at least one pair");
+        int dim = embeddings1.Length / count;
+        if (dim == 0 || embeddings1.Length != count * dim || embeddings2.Length != count * dim || (TakesEmbeddings && dim != EmbeddingDim))
+            throw new ArgumentException($"{Source}: expected {count} embeddings of {(TakesEmbeddings ? EmbeddingDim.ToString(System.Globalization.CultureInfo.InvariantCulture) : "one width")} per side, got {embeddings1.Length} and {embeddings2.Length} values", nameof(embeddings1));
+        foreach (var v in embeddings1) if (!float.IsFinite(v)) throw new ArgumentException($"{Source}: the first faces' embeddings hold {v}, expected finite values", nameof(embeddings1));
+        foreach (var v in embeddings2) if (!float.IsFinite(v)) throw new ArgumentException($"{Source}: the second faces' embeddings hold {v}, expected finite values", nameof(embeddings2));
+        if (TakesCosine)
+        {
+            var cosines = new float[count];
+            for (int i = 0; i < count; i++) cosines[i] = (float)VectorMath.Cosine(embeddings1.Slice(i * dim, dim), embeddings2.Slice(i * dim, dim));
+            return Explain(maps1, maps2, count, cosines);
+        }
+        CheckMaps(maps1, maps2, count);
+        return Run(maps1, maps2, count, (XcosOnnxExport.Embedding1Input, embeddings1.ToArray(), [count, dim]), (XcosOnnxExport.Embedding2Input, embeddings2.ToArray(), [count, dim]));
+    }
+
+    private void CheckMaps(ReadOnlySpan<float> maps1, ReadOnlySpan<float> maps2, int count)
+    {
+        long per = Channels * Cells;
+        if (maps1.Length != count * per || maps2.Length != count * per)
+            throw new ArgumentException($"expected {count} maps of {Channels}x7x7 = {per} values per side, got {maps1.Length} and {maps2.Length} values");
+    }
+
+    private LearnedHeadExplanation[] Run(ReadOnlySpan<float> maps1, ReadOnlySpan<float> maps2, int count, params (string Name, float[] Values, long[] Shape)[] extra)
+    {
         long[] shape = [count, Channels, 7, 7];
-        using var x1 = OrtValue.CreateTensorValueFromMemory(a, shape);
-        using var x2 = OrtValue.CreateTensorValueFromMemory(b, shape);
-        using var xc = TakesCosine ? OrtValue.CreateTensorValueFromMemory(cosines.ToArray(), [count]) : null;
-        using var ro = new RunOptions();
-        string[] names = TakesCosine ? [XcosOnnxExport.Map1Input, XcosOnnxExport.Map2Input, XcosOnnxExport.CosineInput] : [XcosOnnxExport.Map1Input, XcosOnnxExport.Map2Input];
-        OrtValue[] values = TakesCosine ? [x1, x2, xc!] : [x1, x2];
-        using var outs = _session.Run(ro, names, values,
-            [XcosOnnxExport.ScoreOutput, XcosOnnxExport.CosMapOutput, XcosOnnxExport.AttentionOutput]);
-        var s = outs[0].GetTensorDataAsSpan<float>();
-        var c = outs[1].GetTensorDataAsSpan<float>();
-        var t = outs[2].GetTensorDataAsSpan<float>();
-        var result = new LearnedHeadExplanation[count];
-        for (int i = 0; i < count; i++)
-            result[i] = new LearnedHeadExplanation(s[i], c.Slice(i * Cells, Cells).ToArray(), t.Slice(i * Cells, Cells).ToArray());
-        return result;
+        var values = new List<OrtValue> { OrtValue.CreateTensorValueFromMemory(maps1.ToArray(), shape), OrtValue.CreateTensorValueFromMemory(maps2.ToArray(), shape) };
+        try
+        {
+            values.AddRange(extra.Select(x => OrtValue.CreateTensorValueFromMemory(x.Values, x.Shape)));
+            string[] names = [XcosOnnxExport.Map1Input, XcosOnnxExport.Map2Input, .. extra.Select(x => x.Name)];
+            string[] outputs = TakesEmbeddings
+                ? [XcosOnnxExport.ScoreOutput, XcosOnnxExport.CosMapOutput, XcosOnnxExport.AttentionOutput, XcosOnnxExport.CosineShareOutput]
+                : [XcosOnnxExport.ScoreOutput, XcosOnnxExport.CosMapOutput, XcosOnnxExport.AttentionOutput];
+            using var ro = new RunOptions();
+            using var outs = _session.Run(ro, names, values, outputs);
+            var s = outs[0].GetTensorDataAsSpan<float>();
+            var c = outs[1].GetTensorDataAsSpan<float>();
+            var t = outs[2].GetTensorDataAsSpan<float>();
+            var w = TakesEmbeddings ? outs[3].GetTensorDataAsSpan<float>() : default;
+            var result = new LearnedHeadExplanation[count];
+            for (int i = 0; i < count; i++)
+                result[i] = new LearnedHeadExplanation(s[i], c.Slice(i * Cells, Cells).ToArray(), t.Slice(i * Cells, Cells).ToArray()) { CosineShare = TakesEmbeddings ? w[i] : null };
+            return result;
+        }
+        finally
+        {
+            foreach (var v in values) v.Dispose();
+        }
     }
 
     /// <summary>The head shipped next to a descriptor (<see cref="DefaultFileName"/> in its folder), or null when there is none.</summary>

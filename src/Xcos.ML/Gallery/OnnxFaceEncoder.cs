@@ -73,8 +73,8 @@ public sealed class OnnxFaceEncoder : IFaceEncoder
         // a head that blends in the cosine needs both embeddings: its codes carry the embedding after the map
         Model = Learned is null
             ? new GalleryModelStamp(Descriptor.Name, GalleryModelStamp.HashOf(onnx, settings), embeddingDim, Head!.Cells * Head.Dim)
-            : new GalleryModelStamp(Descriptor.Name, GalleryModelStamp.HashOf(onnx, settings), embeddingDim, _mapLength + (Learned.TakesCosine ? embeddingDim : 0),
-                GalleryModelStamp.MapCodes + _embedder.FeatureMapName + (Learned.TakesCosine ? EmbeddingCodeSuffix : ""));
+            : new GalleryModelStamp(Descriptor.Name, GalleryModelStamp.HashOf(onnx, settings), embeddingDim, _mapLength + (Learned.NeedsEmbeddings ? embeddingDim : 0),
+                GalleryModelStamp.MapCodes + _embedder.FeatureMapName + (Learned.NeedsEmbeddings ? EmbeddingCodeSuffix : ""));
     }
 
     /// <summary>The face model's descriptor: files, input size and normalisation, threshold.</summary>
@@ -110,14 +110,14 @@ public sealed class OnnxFaceEncoder : IFaceEncoder
 
     /// <summary>
     /// The face code of an embedding and map of this model: the weight-derived head's cell features, or for a learned
-    /// head the whole map (followed by the embedding when the head blends in the cosine, <see cref="LearnedHead.TakesCosine"/>).
+    /// head the whole map (followed by the embedding when the head blends in the cosine, <see cref="LearnedHead.NeedsEmbeddings"/>).
     /// </summary>
     public float[] CodeOf(float[] embedding, float[] featureMap)
     {
         ArgumentNullException.ThrowIfNull(embedding);
         ArgumentNullException.ThrowIfNull(featureMap);
         if (Learned is null) return Head!.CellFeatures(featureMap);
-        return Learned.TakesCosine ? [.. featureMap, .. embedding] : featureMap;
+        return Learned.NeedsEmbeddings ? [.. featureMap, .. embedding] : featureMap;
     }
 
     /// <inheritdoc/>
@@ -163,14 +163,17 @@ public sealed class OnnxFaceEncoder : IFaceEncoder
         int n = galleryCodes.Count, map = _mapLength;
         var probes = new float[n * map];
         var gallery = new float[n * map];
-        var cosines = Learned.TakesCosine ? new float[n] : [];
+        int dim = len - map;
+        var probeEmbeddings = new float[n * dim];
+        var galleryEmbeddings = new float[n * dim];
         for (int i = 0; i < n; i++)
         {
             probeCode.AsSpan(0, map).CopyTo(probes.AsSpan(i * map));
             galleryCodes[i].AsSpan(0, map).CopyTo(gallery.AsSpan(i * map));
-            if (Learned.TakesCosine) cosines[i] = (float)VectorMath.Cosine(probeCode.AsSpan(map), galleryCodes[i].AsSpan(map));
+            probeCode.AsSpan(map).CopyTo(probeEmbeddings.AsSpan(i * dim));
+            galleryCodes[i].AsSpan(map).CopyTo(galleryEmbeddings.AsSpan(i * dim));
         }
-        return Learned.Explain(probes, gallery, n, cosines).Select(r => new PairExplanation(r.Xcos, r.CosMap, r.Attention, null, 7)).ToArray();
+        return Learned.Explain(probes, gallery, n, probeEmbeddings, galleryEmbeddings).Select(r => new PairExplanation(r.Xcos, r.CosMap, r.Attention, null, 7)).ToArray();
     }
 
     /// <inheritdoc/>

@@ -228,6 +228,12 @@ internal sealed class FacePhotoPipeline : IEstimator<ITransformer>
             var learnedInputs = new Dictionary<string, string> { [XcosOnnxExport.Map1Input] = "Map1", [XcosOnnxExport.Map2Input] = "Map2" };
             // a head that blends in the cosine reads the cosine stage's output
             if (learnedModel.Graph.Input.Any(i => i.Name == XcosOnnxExport.CosineInput)) learnedInputs[XcosOnnxExport.CosineInput] = "Xcos.Photo.CosineVector";
+            // a gated head reads both faces' embeddings (the share of the cosine follows how much its two branches agree on each face)
+            if (learnedModel.Graph.Input.Any(i => i.Name == XcosOnnxExport.Embedding1Input))
+            {
+                learnedInputs[XcosOnnxExport.Embedding1Input] = "Embedding1";
+                learnedInputs[XcosOnnxExport.Embedding2Input] = "Embedding2";
+            }
             var learnedOutputs = new List<OnnxOutputSpec>
             {
                 new(XcosOnnxExport.ScoreOutput, "Xcos.Photo.XcosVector"), new(XcosOnnxExport.CosMapOutput, "CosineMap"), new(XcosOnnxExport.AttentionOutput, "Attention"),

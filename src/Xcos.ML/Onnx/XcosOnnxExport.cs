@@ -77,7 +77,7 @@ public sealed class XcosOnnxExportOptions
 /// <c>cos_map</c> [N,49], <c>attention</c> [N,49] and <c>cosine</c> [N], so a gallery's grids are computed once.
 /// A grid layer with a k x k kernel (unpadded on the 7x7 map) gives a G x G grid, G = 8 - k, and every 7 above is then G.
 /// </remarks>
-public static class XcosOnnxExport
+public static partial class XcosOnnxExport
 {
     /// <summary>Value names of the embedding model.</summary>
     public const string ImageInput = "image", GridOutput = "grid", EmbeddingOutput = "embedding",
@@ -281,35 +281,17 @@ public static class XcosOnnxExport
         if (!(weight > 0 && weight < 1)) throw new ArgumentOutOfRangeException(nameof(weight), weight, "the cosine's share must be in (0, 1)");
         var m = head.Clone();
         var g = m.Graph;
-        if (g.Input.Any(i => i.Name == CosineInput)) throw new InvalidDataException($"the head already takes a '{CosineInput}' input");
-        var map1 = g.Input.FirstOrDefault(i => i.Name == Map1Input) ?? throw new InvalidDataException($"not a map head: no input '{Map1Input}'");
-        foreach (var name in new[] { ScoreOutput, CosMapOutput, AttentionOutput })
-            if (g.Output.All(v => v.Name != name)) throw new InvalidDataException($"not a map head: no output '{name}'");
-        const string headMap = CosMapOutput + "_head", headScore = ScoreOutput + "_head";
-        string Renamed(string v) => v == CosMapOutput ? headMap : v == ScoreOutput ? headScore : v;
-        foreach (var n in g.Node)
-        {
-            for (int i = 0; i < n.Input.Count; i++) n.Input[i] = Renamed(n.Input[i]);
-            for (int i = 0; i < n.Output.Count; i++) n.Output[i] = Renamed(n.Output[i]);
-        }
-        // the cosine input has the maps' batch dimension
-        var batch = map1.Type.TensorType.Shape.Dim[0].Clone();
-        var cosine = new ValueInfoProto { Name = CosineInput, Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorProto.Types.DataType.Float, Shape = new TensorShapeProto() } } };
-        cosine.Type.TensorType.Shape.Dim.Add(batch);
-        g.Input.Add(cosine);
-        TensorProto Scalar(string name, float v) { var t = new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Float }; t.FloatData.Add(v); return t; }
-        g.Initializer.Add(Scalar("blend.head_share", (float)(1 - weight)));
-        g.Initializer.Add(Scalar("blend.cosine_share", (float)weight));
-        var column = new TensorProto { Name = "blend.column_shape", DataType = (int)TensorProto.Types.DataType.Int64 };
-        column.Dims.Add(2);
-        column.Int64Data.Add([-1, 1]);
-        g.Initializer.Add(column);
-        NodeProto Node(string op, string output, params string[] inputs) { var n = new NodeProto { OpType = op, Name = "blend." + output }; n.Input.Add(inputs); n.Output.Add(output); return n; }
+        var batch = RenameHeadOutputs(g);
+        g.Input.Add(FloatInput(CosineInput, batch));
+        g.Initializer.Add(FloatScalar("blend.head_share", (float)(1 - weight)));
+        g.Initializer.Add(FloatScalar("blend.cosine_share", (float)weight));
+        g.Initializer.Add(ColumnShape("blend.column_shape"));
+        NodeProto Node(string op, string output, params string[] inputs) => ProtoNode(op, "blend." + output, output, inputs);
         g.Node.Add(Node("Reshape", "blend.cosine_column", CosineInput, "blend.column_shape"));
-        g.Node.Add(Node("Mul", "blend.head_map", headMap, "blend.head_share"));
+        g.Node.Add(Node("Mul", "blend.head_map", HeadMapValue, "blend.head_share"));
         g.Node.Add(Node("Mul", "blend.cosine_map", "blend.cosine_column", "blend.cosine_share"));
         g.Node.Add(Node("Add", CosMapOutput, "blend.head_map", "blend.cosine_map"));
-        g.Node.Add(Node("Mul", "blend.head_score", headScore, "blend.head_share"));
+        g.Node.Add(Node("Mul", "blend.head_score", HeadScoreValue, "blend.head_share"));
         g.Node.Add(Node("Mul", "blend.cosine_score", CosineInput, "blend.cosine_share"));
         g.Node.Add(Node("Add", ScoreOutput, "blend.head_score", "blend.cosine_score"));
         return m;
