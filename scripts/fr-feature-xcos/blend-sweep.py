@@ -5,7 +5,8 @@ usage: blend-sweep.py DIR [SHIPPED_W]
 DIR is an `xcos occlusion --out DIR` folder (pairs.tsv, probes.tsv). Its xcos column already holds the shipped
 blend when the model's head takes the cosine; SHIPPED_W (the record's cosine_weight) undoes it first, so the sweep
 starts from the head's own xCos. Prints, per w, the 1:1 AUC and the 1:N rank-1 (shortlist re-ranked by the blend) of
-every condition. Standard library only.
+every condition. Standard library only. Not for a gated head (record cosine_gate): its share differs per pair, so a
+single SHIPPED_W cannot undo it.
 """
 import collections
 import csv
