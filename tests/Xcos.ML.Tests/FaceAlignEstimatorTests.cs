@@ -157,6 +157,35 @@ public class FaceAlignEstimatorTests
     private sealed class ShortLandmarks { public string Path { get; set; } = ""; [VectorType(7)] public float[] Landmarks { get; set; } = new float[7]; }
 
     [Fact]
+    public void AnAlignedFaceSkipsTheWarpAndGivesWhatTheWarpGives()
+    {
+        // a 112x112 aligned face (the fixture aligned) and the same face at 224x224
+        var face = Direct(CaseLandmarks()[0]);
+        var big = new RgbImage(224, 224);
+        for (int y = 0; y < 224; y++)
+            for (int x = 0; x < 224; x++)
+                Array.Copy(face.Pixels, ((y / 2) * 112 + x / 2) * 3, big.Pixels, (y * 224 + x) * 3, 3);
+        var dir = Directory.CreateTempSubdirectory("xcos_aligned_").FullName;
+        try
+        {
+            ImageIO.SavePng(face, Path.Combine(dir, "a.png"));
+            ImageIO.SavePng(big, Path.Combine(dir, "b.png"));
+            var ml = new MLContext(seed: 1);
+            var data = ml.Data.LoadFromEnumerable(new[] { new PathOnly { Path = "a.png" }, new PathOnly { Path = "b.png" } });
+            var output = ml.Transforms.LoadImages("Image", dir, "Path").Append(ml.Transforms.AlignFaces(AlignedFaceLandmarks.Instance)).Fit(data).Transform(data);
+            Assert.Equal(["ok", "ok"], output.GetColumn<string>("AlignStatus").ToArray());
+            var faces = output.GetColumn<MLImage>("AlignedFace").Select(ImageIO.FromMLImage).ToArray();
+            var decoded = ImageIO.Load(Path.Combine(dir, "a.png"));
+            // 112x112: the face itself, and the identity warp it skips gives the same pixels
+            Assert.Equal(decoded.Pixels, faces[0].Pixels);
+            Assert.Equal(FaceAligner.Align(decoded, AlignedFaceLandmarks.ForSize(112, 112)).Face.Pixels, faces[0].Pixels);
+            // another size still goes through the warp (a resize onto the template)
+            Assert.Equal(FaceAligner.Align(ImageIO.Load(Path.Combine(dir, "b.png")), AlignedFaceLandmarks.ForSize(224, 224)).Face.Pixels, faces[1].Pixels);
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
+    [Fact]
     public void WrongColumnTypesNameTheColumn()
     {
         var ml = new MLContext(seed: 1);

@@ -23,7 +23,13 @@ public sealed class AlignedFaceLandmarks : ILandmarkSource
     public float[]? Detect(RgbImage image)
     {
         ArgumentNullException.ThrowIfNull(image);
-        double sx = image.Width / (double)ArcFaceTemplate.Size, sy = image.Height / (double)ArcFaceTemplate.Size;
+        return ForSize(image.Width, image.Height);
+    }
+
+    /// <summary>The landmarks of an aligned face of this size: they depend on nothing else, so no pixel is read.</summary>
+    public static float[] ForSize(int width, int height)
+    {
+        double sx = width / (double)ArcFaceTemplate.Size, sy = height / (double)ArcFaceTemplate.Size;
         var p = ArcFaceTemplate.Points112;
         var flat = new float[10];
         for (int i = 0; i < 5; i++) { flat[2 * i] = (float)(p[i].X * sx); flat[2 * i + 1] = (float)(p[i].Y * sy); }

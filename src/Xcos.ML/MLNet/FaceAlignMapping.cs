@@ -122,7 +122,14 @@ public static class FaceAlignMapping
         }
         try
         {
-            var face = FaceAligner.Align(ImageIO.FromMLImage(input.Image), input.Landmarks).Face;
+            var image = ImageIO.FromMLImage(input.Image);
+            // a 112x112 face with the template's own landmarks is aligned already: the warp would be the identity
+            if (image.Width == ArcFaceTemplate.Size && image.Height == ArcFaceTemplate.Size && input.Landmarks.AsSpan().SequenceEqual(Identity))
+            {
+                status = Ok;
+                return image;
+            }
+            var face = FaceAligner.Align(image, input.Landmarks).Face;
             status = Ok;
             return face;
         }
@@ -144,6 +151,8 @@ public static class FaceAlignMapping
     }
 
     private static RgbImage Blank() => new(ArcFaceTemplate.Size, ArcFaceTemplate.Size);
+
+    private static readonly float[] Identity = AlignedFaceLandmarks.ForSize(ArcFaceTemplate.Size, ArcFaceTemplate.Size);
 }
 
 /// <summary>Builds the per-row function that asks an <see cref="ILandmarkSource"/> for landmarks.</summary>
@@ -156,7 +165,10 @@ public static class LandmarkSourceMapping
         MLImageTypeRegistration.Ensure();
         return (input, output) =>
         {
-            output.Landmarks = input.Image == null ? [] : source.Detect(ImageIO.FromMLImage(input.Image)) ?? [];
+            // an aligned face's landmarks come from its size: no pixel conversion
+            output.Landmarks = input.Image == null ? []
+                : source is AlignedFaceLandmarks ? AlignedFaceLandmarks.ForSize(input.Image.Width, input.Image.Height)
+                : source.Detect(ImageIO.FromMLImage(input.Image)) ?? [];
         };
     }
 }
