@@ -104,7 +104,10 @@ internal sealed class OcclusionBenchmarkArgs
             {
                 Face1Rgb = ex.Face1.Pixels, Face2Rgb = ex.Face2.Pixels, CosMap = ex.Explanation.CosMap, Attention = ex.Explanation.Attention, CosMapTitle = encoder.Learned!.MapTitle,
                 Score = ex.Explanation.Xcos, Cosine = ex.Cosine, Threshold = encoder.Descriptor.DecidesByXcos ? threshold : double.NaN,
-                Title = $"{encoder.Descriptor.Name}, learned xCos: one person, face 2 in a surgical-mask shape", Face1Label = "clean", Face2Label = "masked",
+                // a gated head says how much of the score is the original cosine's (0.15 when the mask makes the branches disagree)
+                Title = $"{encoder.Descriptor.Name}, learned xCos: one person, face 2 in a surgical-mask shape"
+                    + (ex.Explanation.CosineShare is { } share ? string.Create(CultureInfo.InvariantCulture, $" (cosine's share {share:0.00})") : ""),
+                Face1Label = "clean", Face2Label = "masked",
             });
         }
         if (p.GetValue(Json)) Cli.WriteJson(report);
