@@ -41,7 +41,8 @@ public partial class GettingStartedTests
         try
         {
             var feed = Path.Combine(temp, "packages");
-            Dotnet(repo, null, "pack", Path.Combine(repo, "src", "Xcos.ML", "Xcos.ML.csproj"), "-c", configuration, "--no-build", "-o", feed, $"-p:PackageVersion={version}");
+            // no restore: other test projects pack Xcos.ML at the same time, and a restore would rewrite its obj/
+            Dotnet(repo, null, "pack", Path.Combine(repo, "src", "Xcos.ML", "Xcos.ML.csproj"), "-c", configuration, "--no-build", "--no-restore", "-o", feed, $"-p:PackageVersion={version}");
             Dotnet(temp, null, "new", "console", "-o", "FaceCheck");
             var app = Path.Combine(temp, "FaceCheck");
             File.WriteAllText(Path.Combine(app, "nuget.config"), Blocks(page, "xml").Single().Replace(FeedPlaceholder, feed, StringComparison.Ordinal));

@@ -52,7 +52,8 @@ public sealed partial class PackedFeed : IDisposable
     private void Pack(string project, string configuration)
     {
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in new[] { "pack", project, "-c", configuration, "--no-build", "-o", Folder, $"-p:PackageVersion={Version}" }) psi.ArgumentList.Add(a);
+        // no restore: other test projects pack these projects at the same time, and a restore would rewrite their obj/
+        foreach (var a in new[] { "pack", project, "-c", configuration, "--no-build", "--no-restore", "-o", Folder, $"-p:PackageVersion={Version}" }) psi.ArgumentList.Add(a);
         // The test host runs under `dotnet test`, whose MSBuild settings must not leak into this build.
         foreach (var key in psi.Environment.Keys.Where(k => k.StartsWith("MSBuild", StringComparison.OrdinalIgnoreCase) || k == "MSBUILD_EXE_PATH").ToList())
             psi.Environment.Remove(key);
