@@ -4,6 +4,7 @@ using Microsoft.DotNet.Interactive.CSharp;
 using Microsoft.DotNet.Interactive.Documents;
 using Microsoft.DotNet.Interactive.Documents.Jupyter;
 using Microsoft.DotNet.Interactive.Events;
+using Microsoft.DotNet.Interactive.PackageManagement;
 using Xunit.Abstractions;
 
 namespace Xcos.Notebooks.Tests;
@@ -15,10 +16,15 @@ public sealed class NotebookCollection { }
 /// <summary>
 /// Runs each notebook under notebooks/ cell by cell in an in-process C# kernel (.NET Interactive), with
 /// XCOS_NOTEBOOK_QUICK=1 so the notebooks shrink their work, and fails on the first failing cell naming the notebook and cell.
+/// The notebooks reference the libraries as a user does (<c>#i "nuget: ../artifacts/packages"</c>, <c>#r "nuget: Xcos.ML..."</c>):
+/// here that folder is <see cref="PackedFeed"/>, packed from this build under a version of its own.
 /// </summary>
 [Collection("Notebooks")]
-public sealed class NotebookTests(ITestOutputHelper output)
+public sealed class NotebookTests(ITestOutputHelper output, PackedFeed feed) : IClassFixture<PackedFeed>
 {
+    /// <summary>The package folder the notebooks name, relative to notebooks/, as `dotnet pack ... -o artifacts/packages` makes it.</summary>
+    public const string FeedLine = "#i \"nuget: ../artifacts/packages\"";
+
     public static TheoryData<string> Notebooks()
     {
         var data = new TheoryData<string>();
@@ -52,18 +58,27 @@ public sealed class NotebookTests(ITestOutputHelper output)
         var cells = document.Elements.Where(e => e.KernelName is "csharp" or "C#").ToList();
         Assert.True(cells.Count > 0, $"{name}: no C# code cells");
 
+        string references = cells[0].Contents;
+        Assert.True(references.Contains(FeedLine, StringComparison.Ordinal), $"{name}: the first code cell does not say {FeedLine}");
+        Assert.Matches($"#r \"nuget: Xcos\\.ML(\\.Torch)?, {System.Text.RegularExpressions.Regex.Escape(PackedFeed.RepositoryVersion())}\"", references);
+        Assert.DoesNotMatch("#r \"(?!nuget:)", references);  // no DLL paths into a build folder
+
         string previousDir = Environment.CurrentDirectory;
         string? previousQuick = Environment.GetEnvironmentVariable("XCOS_NOTEBOOK_QUICK");
-        // the notebooks #r the build by a path relative to their folder, as a Jupyter kernel started there sees it
+        // relative paths (../shared/...) as a Jupyter kernel started in notebooks/ sees them
         Environment.CurrentDirectory = NotebookDirectory;
         Environment.SetEnvironmentVariable("XCOS_NOTEBOOK_QUICK", "1");
         try
         {
-            using var kernel = new CSharpKernel().UseKernelHelpers();
+            using var kernel = new CSharpKernel().UseKernelHelpers().UseNugetDirective((k, resolved) =>
+            {
+                k.AddAssemblyReferences(resolved.SelectMany(r => r.AssemblyPaths));
+                return Task.CompletedTask;
+            });
             for (int i = 0; i < cells.Count; i++)
             {
                 var clock = System.Diagnostics.Stopwatch.StartNew();
-                var result = await kernel.SendAsync(new SubmitCode(ForThisBuild(cells[i].Contents)));
+                var result = await kernel.SendAsync(new SubmitCode(feed.Redirect(cells[i].Contents)));
                 foreach (var e in result.Events)
                     switch (e)
                     {
@@ -74,22 +89,15 @@ public sealed class NotebookTests(ITestOutputHelper output)
                 Assert.True(failed is null, $"{name}: code cell {i} (element {document.Elements.IndexOf(cells[i])}) failed: {failed?.Message}\n--- cell ---\n{cells[i].Contents}");
                 output.WriteLine($"{name}: cell {i} ok in {clock.Elapsed.TotalSeconds:F1} s");
             }
+            // the library the cells ran is the packed one, not a build output of this repository
+            var library = AppDomain.CurrentDomain.GetAssemblies().Single(a => a.GetName().Name == "Xcos.ML");
+            Assert.Contains(Path.Combine("xcos.ml", feed.Version), library.Location, StringComparison.OrdinalIgnoreCase);
         }
         finally
         {
             Environment.CurrentDirectory = previousDir;
             Environment.SetEnvironmentVariable("XCOS_NOTEBOOK_QUICK", previousQuick);
         }
-    }
-
-    /// <summary>
-    /// The notebooks #r the CLI's Debug output (what `dotnet build src/Xcos.Cli` makes for a reader); under test they
-    /// load the configuration this test was built in (CI runs Release), which built the CLI beside it.
-    /// </summary>
-    private static string ForThisBuild(string code)
-    {
-        string configuration = new DirectoryInfo(Path.TrimEndingDirectorySeparator(AppContext.BaseDirectory)).Parent!.Name;
-        return code.Replace("/bin/Debug/", $"/bin/{configuration}/", StringComparison.Ordinal);
     }
 
     private static string Text(StandardOutputValueProduced o) =>

@@ -37,7 +37,17 @@ public sealed class FaceDetectorOptions
 /// units) gives 68 points, reduced to five as <c>lib/fr_feature.js</c> does (eye = mean of its four lid points,
 /// nose tip 30, mouth corners = mean of outer and inner corner). The detector has no landmark head of its own.
 /// </summary>
-/// <remarks>Thread-safe: ONNX Runtime sessions may be run concurrently.</remarks>
+/// <remarks>
+/// Thread-safe: ONNX Runtime sessions may be run concurrently.
+/// <para>
+/// Whether the models must be present when a saved ML.NET model is loaded depends on the pipeline, not on this class.
+/// <c>mlContext.Transforms.VerifyFacePairs</c> with a face model reads fr_detect.onnx and fr_landmark.onnx from the models
+/// folder when the pipeline is built and keeps their bytes in <c>ApplyOnnxModel</c> stages: the saved .zip loads and
+/// scores with no models folder. Only <c>mlContext.Transforms.AlignFaces(detector)</c>, which calls a detector instance
+/// while scoring, saves the contract name <see cref="FaceDetectorLandmarkFactory.ContractName"/> instead of the
+/// networks, and its .zip needs both files in the folder of <see cref="ModelStore.ResolveDirectory"/> when it is loaded.
+/// </para>
+/// </remarks>
 public sealed class FaceDetector : ILandmarkSource, IDisposable
 {
     /// <summary>Width in pixels that fr_detect.onnx takes; images are resized to it.</summary>
@@ -78,9 +88,10 @@ public sealed class FaceDetector : ILandmarkSource, IDisposable
         new(Path.Combine(modelsDir, "fr_detect.onnx"), Path.Combine(modelsDir, "fr_landmark.onnx"), options);
 
     /// <summary>
-    /// <see cref="FaceDetectorLandmarkFactory.ContractName"/> when the options are the defaults, so a pipeline that aligns
-    /// with this detector saves in an ML.NET .zip (reloaded from the models folder of <see cref="ModelStore.ResolveDirectory"/>);
-    /// null otherwise.
+    /// <see cref="FaceDetectorLandmarkFactory.ContractName"/> when the options are the defaults, so a pipeline that calls
+    /// this detector through <c>AlignFaces(detector)</c> saves in an ML.NET .zip, which opens the detector again from the
+    /// models folder of <see cref="ModelStore.ResolveDirectory"/> when it is loaded; null otherwise. (<c>VerifyFacePairs</c>
+    /// with a face model does not use this: it stores the detector's networks in its .zip.)
     /// </summary>
     public string? ContractName => FaceDetectorLandmarkFactory.ContractNameFor(_options);
 

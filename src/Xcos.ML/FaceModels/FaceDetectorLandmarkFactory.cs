@@ -6,10 +6,12 @@ namespace Xcos.ML.FaceModels;
 
 /// <summary>
 /// Rebuilds the landmark stage of a saved ML.NET model whose <c>AlignFaces</c> took landmarks from a
-/// <see cref="FaceDetector"/> (<c>mlContext.Transforms.AlignFaces(detector)</c>). The .zip stores only
+/// <see cref="FaceDetector"/> instance (<c>mlContext.Transforms.AlignFaces(detector)</c>). That .zip stores only
 /// <see cref="ContractName"/>; when the model is loaded, the detector is opened from the models folder of
 /// <see cref="ModelStore.ResolveDirectory"/>: <c>$XCOS_MODELS</c>, else the user's data folder (where
-/// <c>xcos models fetch</c> puts them), with default <see cref="FaceDetectorOptions"/>.
+/// <see cref="ModelStore.Fetch"/> and <c>xcos models fetch</c> put them), with default <see cref="FaceDetectorOptions"/>.
+/// A <c>VerifyFacePairs</c> pipeline with a face model does not come here: it keeps the detector's networks inside its
+/// .zip, which then loads with no models folder.
 /// </summary>
 /// <remarks>
 /// Before <c>mlContext.Model.Load</c>, call <c>mlContext.ComponentCatalog.RegisterAssembly(typeof(FaceDetector).Assembly)</c>

@@ -96,8 +96,11 @@ public static class ModelStore
     /// <summary>
     /// Downloads the package with <c>npm pack</c> into a temporary folder, unpacks <c>model/*.onnx</c> and <c>lib/*.js</c>
     /// into <paramref name="dir"/>, and checks the files. Existing valid files are kept unless <paramref name="force"/>.
+    /// Then assembles the shipped fine-tuned models (<see cref="AssembleShipped"/>) into the same folder, also when
+    /// nothing was fetched. Usual call: <c>ModelStore.Fetch(ModelStore.ResolveDirectory())</c>, the folder every component
+    /// looks in by default (docs/getting-started.md).
     /// </summary>
-    /// <param name="dir">Target folder (created).</param>
+    /// <param name="dir">Target folder (created); <see cref="ResolveDirectory"/> gives the default one.</param>
     /// <param name="force">Fetch even when the folder is complete.</param>
     /// <param name="searchPath">PATH to look for npm on (default: the process PATH).</param>
     /// <param name="log">Progress lines (optional).</param>
