@@ -11,7 +11,7 @@ namespace Xcos.ML.Tests;
 /// </summary>
 public partial class FolderRuleTests
 {
-    private const string Base = "ML/Numerics ML/Text ML/Logging";
+    private const string Base = "ML/Numerics ML/Text";
 
     /// <summary>
     /// What each folder may import ("ML/X" is src/Xcos.ML/X, namespace Xcos.ML.X; "Torch/X" is src/Xcos.ML.Torch/X).
@@ -22,7 +22,6 @@ public partial class FolderRuleTests
         // Xcos.ML, along the data path: image -> aligned face -> grid features -> pair explanation -> metrics and figures.
         ["ML/Numerics"] = "",
         ["ML/Text"] = "",
-        ["ML/Logging"] = "",
         ["ML/Images"] = Base,
         ["ML/Data"] = $"{Base} ML/Images",
         ["ML/Metrics"] = $"{Base} ML/Data",
