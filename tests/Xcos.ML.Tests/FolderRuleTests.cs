@@ -35,7 +35,7 @@ public partial class FolderRuleTests
         ["ML/MLNet"] = "ML/*",
 
         // Xcos.ML.Torch: any folder of Xcos.ML (which never sees TorchSharp) and the root's runtime helpers; among its own
-        // folders, networks at the bottom and the applications (demo, benchmarks) at the top.
+        // folders, networks at the bottom and the demo at the top.
         ["Torch/(root)"] = Base,
         ["Torch/Networks"] = "ML/*",
         ["Torch/Data"] = "ML/*",
@@ -48,7 +48,6 @@ public partial class FolderRuleTests
         ["Torch/Verification"] = "ML/* Torch/Networks Torch/Checkpoints Torch/Explain",
         ["Torch/Gallery"] = "ML/* Torch/Networks Torch/Checkpoints Torch/Explain Torch/Verification",
         ["Torch/MLNet"] = "ML/* Torch/Networks Torch/Data Torch/Checkpoints Torch/Export Torch/Training",
-        ["Torch/Benchmarks"] = "ML/* Torch/*",
         ["Torch/Demo"] = "ML/* Torch/*",
     };
 
