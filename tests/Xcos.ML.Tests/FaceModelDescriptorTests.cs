@@ -1,3 +1,4 @@
+using Xcos.ML.Explain;
 using Xcos.ML.FaceModels;
 using Xcos.ML.Images;
 using Xunit;
@@ -69,6 +70,15 @@ public class FaceModelDescriptorTests
         var ex = Assert.Throws<InvalidDataException>(() => FaceModelDescriptor.FromJson(json, "my.json"));
         Assert.Contains("my.json", ex.Message);
         Assert.Contains(expected, ex.Message);
+    }
+
+    [Fact]
+    public void Attention_accepts_exactly_the_texts_of_the_weight_derived_attention()
+    {
+        // The descriptor spells the texts out (FaceModels/ does not import Explain/); they must not drift apart.
+        Assert.Equal(WeightDerivedAttentionText.Map.Texts, FaceModelDescriptor.AttentionTexts);
+        foreach (var text in WeightDerivedAttentionText.Map.Texts)
+            Assert.Equal(text, FaceModelDescriptor.FromJson($"{{\"onnx_file\": \"a.onnx\", \"attention\": \"{text}\"}}").Attention);
     }
 
     [Fact]

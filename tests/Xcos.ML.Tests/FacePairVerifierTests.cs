@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Xcos.ML.Figures;
 using Xcos.ML.Images;
 using Xcos.ML.Numerics;
 using Xcos.ML.Verification;

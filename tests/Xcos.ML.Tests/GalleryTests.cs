@@ -1,3 +1,4 @@
+using System.IO.Hashing;
 using Xcos.ML.Gallery;
 using Xunit;
 
@@ -174,7 +175,7 @@ public class GalleryTests
         using var m = new MemoryStream();
         using (var w = new BinaryWriter(m, System.Text.Encoding.UTF8, leaveOpen: true)) body(w);
         var bytes = m.ToArray();
-        return [.. BitConverter.GetBytes(bytes.Length), .. bytes, .. BitConverter.GetBytes(Crc32.Compute(bytes))];
+        return [.. BitConverter.GetBytes(bytes.Length), .. bytes, .. BitConverter.GetBytes(Crc32.HashToUInt32(bytes))];
     }
 
     [Fact]

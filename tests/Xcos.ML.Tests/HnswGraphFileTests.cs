@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.IO.Hashing;
 using System.Security.Cryptography;
 using Xcos.ML.Gallery;
 using Xunit;
@@ -238,7 +239,7 @@ public class HnswGraphStructureTests
     private static void Reseal(byte[] file)
     {
         SHA256.HashData(file.AsSpan(Header)).CopyTo(file, 76);
-        BinaryPrimitives.WriteUInt32LittleEndian(file.AsSpan(108), Crc32.Compute(file.AsSpan(0, 108)));
+        BinaryPrimitives.WriteUInt32LittleEndian(file.AsSpan(108), Crc32.HashToUInt32(file.AsSpan(0, 108)));
     }
 
     // where USearch's parts lie in a graph file: the graph header, the level table and each node

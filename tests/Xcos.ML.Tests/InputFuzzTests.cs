@@ -175,7 +175,7 @@ public sealed class InputFuzzTests(ITestOutputHelper output)
                 // as an attacker would: the payload length, its SHA-256 and the header's CRC made to fit the change
                 BinaryPrimitives.WriteInt64LittleEndian(bytes.AsSpan(68), bytes.Length - 112);
                 SHA256.HashData(bytes.AsSpan(112)).CopyTo(bytes, 76);
-                BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(108), Xcos.ML.Gallery.Crc32.Compute(bytes.AsSpan(0, 108)));
+                BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(108), System.IO.Hashing.Crc32.HashToUInt32(bytes.AsSpan(0, 108)));
                 resealed++;
             }
             File.WriteAllBytes(graph, bytes);

@@ -66,7 +66,7 @@ public class PackagedConsumerTests
             foreach (var (column, reference) in new[] { ("Xcos", "xcos.npy"), ("Cosine", "target_cos.npy") })
             {
                 int at = Array.IndexOf(lines[0].Split('\t'), column);
-                var want = Xcos.ML.Data.Npy.Read(Fixtures.Path("xcos_tiny", reference)).AsFloat32();
+                var want = Npy.Read(Fixtures.Path("xcos_tiny", reference)).AsFloat32();
                 var got = lines.Skip(1).Select(l => float.Parse(l.Split('\t')[at], System.Globalization.CultureInfo.InvariantCulture)).ToArray();
                 for (int i = 0; i < 4; i++) Assert.True(Math.Abs(want[i] - got[i]) <= 1e-4f, $"pair {i}: {column} {got[i]} vs {reference} {want[i]}");
             }

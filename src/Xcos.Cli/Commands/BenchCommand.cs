@@ -1,5 +1,5 @@
 using System.CommandLine;
-using Xcos.ML.Torch.Benchmarks;
+using Xcos.Cli.Benchmarks;
 
 namespace Xcos.Cli.Commands;
 

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Spectre.Console;
+using Xcos.ML.Images;
 using Xcos.ML.Torch.Demo;
 
 using Xcos.ML.Verification;

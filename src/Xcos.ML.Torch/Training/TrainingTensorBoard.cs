@@ -1,7 +1,6 @@
 using Xcos.ML.Data;
 using Xcos.ML.Figures;
 using Xcos.ML.Images;
-using Xcos.ML.Logging;
 using Xcos.ML.Torch.Data;
 using Xcos.ML.Torch.Explain;
 using Xcos.ML.Torch.Networks;

@@ -1,6 +1,5 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using Xcos.ML.Explain;
 using Xcos.ML.Images;
 
 namespace Xcos.ML.FaceModels;
@@ -76,6 +75,10 @@ public sealed class FaceModelDescriptor
     /// <summary>Attention of the weight-derived xCos: "kernel" (each cell's share of head energy), "pair" (|u1_c| |u2_c|) or "contribution" (contribution energy; the map is each cell's cosine with the other face's embedding).</summary>
     public string Attention { get; set; } = "kernel";
 
+    // The texts of Explain's WeightDerivedAttention, spelled out here because FaceModels/ does not import Explain/
+    // (docs/architecture.md); FaceModelDescriptorTests checks they are WeightDerivedAttentionText's texts.
+    internal static readonly string[] AttentionTexts = ["kernel", "pair", "contribution"];
+
     /// <summary>Whether cell features are centred on the calibration means before the cell cosines.</summary>
     public bool Centre { get; set; } = true;
 
@@ -135,7 +138,7 @@ public sealed class FaceModelDescriptor
         if ((BaseOnnxFile is null) != (TailFile is null)) throw new InvalidDataException($"{source}: base_onnx_file and tail_file go together (an assembled model needs both)");
         if (!(XcosScale > 0) || !double.IsFinite(XcosScale)) throw new InvalidDataException($"{source}: xcos_scale must be a finite number > 0 (a monotone calibration keeps the ranking), got {XcosScale}");
         if (!double.IsFinite(XcosOffset)) throw new InvalidDataException($"{source}: xcos_offset must be finite, got {XcosOffset}");
-        if (!WeightDerivedAttentionText.Map.TryParse(Attention, out _)) throw new InvalidDataException($"{source}: attention must be \"kernel\", \"pair\" or \"contribution\", got \"{Attention}\"");
+        if (!AttentionTexts.Contains(Attention, StringComparer.Ordinal)) throw new InvalidDataException($"{source}: attention must be \"kernel\", \"pair\" or \"contribution\", got \"{Attention}\"");
         try { ParseOrder(); } catch (InvalidDataException e) { throw new InvalidDataException($"{source}: {e.Message}"); }
     }
 

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.IO.Hashing;
 using System.Text;
 
 namespace Xcos.ML.Gallery;
@@ -200,7 +201,7 @@ public static class GalleryFileFormat
         s.ReadExactly(head);
         uint n = BinaryPrimitives.ReadUInt32LittleEndian(head);
         bool lengthChecked = version >= 2;
-        if (lengthChecked && Crc32.Compute(head.AsSpan(0, 4)) != BinaryPrimitives.ReadUInt32LittleEndian(head.AsSpan(4)))
+        if (lengthChecked && Crc32.HashToUInt32(head.AsSpan(0, 4)) != BinaryPrimitives.ReadUInt32LittleEndian(head.AsSpan(4)))
             return new(null, null, "a record length that fails its checksum");
         if (n == 0 || n > MaxRecord) return new(null, null, $"a record length of {n} bytes");
         long end = pos + prefix + n + 4;
@@ -211,7 +212,7 @@ public static class GalleryFileFormat
         var crc = new byte[4];
         s.ReadExactly(body);
         s.ReadExactly(crc);
-        if (Crc32.Compute(body) != BinaryPrimitives.ReadUInt32LittleEndian(crc))
+        if (Crc32.HashToUInt32(body) != BinaryPrimitives.ReadUInt32LittleEndian(crc))
             return lengthChecked && end == length ? new(null, $"a last record with a bad checksum at offset {pos}", null)
                 : new(null, null, "a record that fails its checksum");
         return new(body, null, null);
@@ -237,10 +238,10 @@ public static class GalleryFileFormat
         {
             uint n = BinaryPrimitives.ReadUInt32LittleEndian(data[(int)q..]);
             if (n == 0 || q + prefix + n + 4 > data.Length) continue;
-            if (version >= 2 && Crc32.Compute(data.Slice((int)q, 4)) != BinaryPrimitives.ReadUInt32LittleEndian(data[(int)(q + 4)..])) continue;
+            if (version >= 2 && Crc32.HashToUInt32(data.Slice((int)q, 4)) != BinaryPrimitives.ReadUInt32LittleEndian(data[(int)(q + 4)..])) continue;
             var body = data.Slice((int)(q + prefix), (int)n);
             if (body[0] is not (FaceType or RemoveType)) continue;
-            if (Crc32.Compute(body) == BinaryPrimitives.ReadUInt32LittleEndian(data[(int)(q + prefix + n)..])) return q;
+            if (Crc32.HashToUInt32(body) == BinaryPrimitives.ReadUInt32LittleEndian(data[(int)(q + prefix + n)..])) return q;
         }
         return -1;
     }
@@ -332,9 +333,9 @@ public static class GalleryFileFormat
             int prefix = Prefix(version);
             var f = new byte[body.Length + prefix + 4];
             BinaryPrimitives.WriteUInt32LittleEndian(f, (uint)body.Length);
-            if (prefix == 8) BinaryPrimitives.WriteUInt32LittleEndian(f.AsSpan(4), Crc32.Compute(f.AsSpan(0, 4)));
+            if (prefix == 8) BinaryPrimitives.WriteUInt32LittleEndian(f.AsSpan(4), Crc32.HashToUInt32(f.AsSpan(0, 4)));
             body.CopyTo(f, prefix);
-            BinaryPrimitives.WriteUInt32LittleEndian(f.AsSpan(prefix + body.Length), Crc32.Compute(body));
+            BinaryPrimitives.WriteUInt32LittleEndian(f.AsSpan(prefix + body.Length), Crc32.HashToUInt32(body));
             return f;
         }
     }

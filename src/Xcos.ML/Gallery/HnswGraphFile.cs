@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.IO.Hashing;
 using System.IO.MemoryMappedFiles;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
@@ -92,7 +93,7 @@ public static class HnswGraphFile
         digest.Hash.CopyTo(s[36..]);
         BinaryPrimitives.WriteInt64LittleEndian(s[68..], length);
         payloadHash.CopyTo(s[76..]);
-        BinaryPrimitives.WriteUInt32LittleEndian(s[108..], Crc32.Compute(s[..108]));
+        BinaryPrimitives.WriteUInt32LittleEndian(s[108..], Crc32.HashToUInt32(s[..108]));
         return h;
     }
 
@@ -115,7 +116,7 @@ public static class HnswGraphFile
         }
         var s = h.AsSpan();
         if (!s[..8].SequenceEqual(Magic)) { why = $"{path}: not a saved graph (magic)"; return null; }
-        if (Crc32.Compute(s[..108]) != BinaryPrimitives.ReadUInt32LittleEndian(s[108..])) { why = $"{path}: header checksum fails"; return null; }
+        if (Crc32.HashToUInt32(s[..108]) != BinaryPrimitives.ReadUInt32LittleEndian(s[108..])) { why = $"{path}: header checksum fails"; return null; }
         int version = BinaryPrimitives.ReadInt32LittleEndian(s[8..]);
         if (version != Version) { why = $"{path}: graph file version {version}, this build reads {Version}"; return null; }
         var header = new Header(BinaryPrimitives.ReadInt32LittleEndian(s[12..]), BinaryPrimitives.ReadInt32LittleEndian(s[16..]),

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.IO.Hashing;
 using System.Numerics.Tensors;
 using Xcos.ML.Data;
 
@@ -204,7 +205,7 @@ public static class HnswRecallCalibration
             BinaryPrimitives.WriteInt32LittleEndian(s[(60 + 12 * i)..], calibration.Points[i].ExpansionSearch);
             BinaryPrimitives.WriteDoubleLittleEndian(s[(64 + 12 * i)..], calibration.Points[i].RecallAt10);
         }
-        BinaryPrimitives.WriteUInt32LittleEndian(s[^4..], Crc32.Compute(s[..^4]));
+        BinaryPrimitives.WriteUInt32LittleEndian(s[^4..], Crc32.HashToUInt32(s[..^4]));
         AtomicFile.Write(path, f => f.Write(b), b.Length);
     }
 
@@ -219,7 +220,7 @@ public static class HnswRecallCalibration
         var b = File.ReadAllBytes(path);
         var s = b.AsSpan();
         if (!s[..8].SequenceEqual(Magic)) { why = $"{path}: not a recall calibration (magic)"; return null; }
-        if (Crc32.Compute(s[..^4]) != BinaryPrimitives.ReadUInt32LittleEndian(s[^4..])) { why = $"{path}: checksum fails"; return null; }
+        if (Crc32.HashToUInt32(s[..^4]) != BinaryPrimitives.ReadUInt32LittleEndian(s[^4..])) { why = $"{path}: checksum fails"; return null; }
         int version = BinaryPrimitives.ReadInt32LittleEndian(s[8..]);
         if (version != Version) { why = $"{path}: calibration version {version}, this build reads {Version}"; return null; }
         if (!s[12..44].SequenceEqual(graphDigest)) { why = $"{path}: measured on another graph"; return null; }

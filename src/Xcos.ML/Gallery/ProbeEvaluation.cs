@@ -1,3 +1,4 @@
+using Xcos.ML.Images;
 using Xcos.ML.Verification;
 
 namespace Xcos.ML.Gallery;

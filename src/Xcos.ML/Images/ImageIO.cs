@@ -2,7 +2,6 @@ using Microsoft.ML.Data;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.PixelFormats;
 using SixLabors.ImageSharp.Processing;
-using Xcos.ML.Verification;
 
 namespace Xcos.ML.Images;
 

@@ -1,5 +1,3 @@
-using Xcos.ML.Verification;
-
 namespace Xcos.ML.Images;
 
 /// <summary>

@@ -164,14 +164,14 @@ public static class XcosModelArchive
             if (!seen.Add(e.FullName)) throw new InvalidDataException($"{path}: entry '{e.FullName}' appears twice");
             using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
             using var kept = Kept.Contains(e.FullName) ? new MemoryStream() : null;
-            uint crc = 0;
+            var crc = new System.IO.Hashing.Crc32();
             long length = 0;
             try
             {
                 using var s = e.Open();
                 for (int n; (n = s.Read(buffer)) > 0; length += n)
                 {
-                    crc = Gallery.Crc32.Append(crc, buffer.AsSpan(0, n));
+                    crc.Append(buffer.AsSpan(0, n));
                     sha.AppendData(buffer, 0, n);
                     kept?.Write(buffer, 0, n);
                 }
@@ -180,8 +180,9 @@ public static class XcosModelArchive
             {
                 throw new InvalidDataException($"{path}: entry '{e.FullName}' cannot be read ({x.Message})", x);
             }
-            if (crc != e.Crc32 || length != e.Length)
-                throw new InvalidDataException($"{path}: entry '{e.FullName}' is damaged: {length} bytes with CRC-32 {crc:x8}, the zip recorded {e.Length} bytes with {e.Crc32:x8}");
+            uint crc32 = crc.GetCurrentHashAsUInt32();
+            if (crc32 != e.Crc32 || length != e.Length)
+                throw new InvalidDataException($"{path}: entry '{e.FullName}' is damaged: {length} bytes with CRC-32 {crc32:x8}, the zip recorded {e.Length} bytes with {e.Crc32:x8}");
             list.Add(new Content(e.FullName, Convert.ToHexStringLower(sha.GetHashAndReset()), kept?.ToArray()));
         }
         return list;

@@ -63,7 +63,7 @@ public sealed class XcosPairScorerOptions
     public string? TargetEmbedding2ColumnName { get; set; } = "TargetEmbedding2";
 
     /// <summary>
-    /// Inputs: the status texts of the two faces (<see cref="Verification.FaceStatus"/>: "ok" or the failure), used when
+    /// Inputs: the status texts of the two faces (<see cref="Images.FaceStatus"/>: "ok" or the failure), used when
     /// both are present. A row where either is not "ok" gets Score and Probability NaN and PredictedLabel false, and is
     /// left out when Fit chooses the threshold. Defaults "FaceStatus1", "FaceStatus2".
     /// </summary>

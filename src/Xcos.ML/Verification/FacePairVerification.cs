@@ -1,12 +1,13 @@
 using System.Text;
 using System.Text.Json;
-using Xcos.ML.Figures;
+using Xcos.ML.Images;
 
 namespace Xcos.ML.Verification;
 
 /// <summary>
 /// The one result of verifying a pair of faces, whatever the model (ONNX face model or TorchSharp checkpoint). It writes
-/// its own JSON (<see cref="WriteJson"/>, one schema for both) and builds its explanation figure (<see cref="ToExplanationInput"/>).
+/// its own JSON (<see cref="WriteJson"/>, one schema for both) and its explanation figure is drawn from it
+/// (<c>Figures.VerificationFigure.ToExplanationInput</c>).
 /// A failed pair (a face not ok) has <see cref="Same"/> false, <see cref="Decision"/> Different, NaN scores and null maps
 /// whatever it was built with (the getters enforce it, also after <c>with</c>), and <see cref="PairStatus"/> names every
 /// failed face.
@@ -70,31 +71,6 @@ public sealed record FacePairVerification(
     public static VerificationDecision Decide(double decidingScore, double? threshold) =>
         threshold is not { } t ? VerificationDecision.Undecided
         : decidingScore > t ? VerificationDecision.Same : VerificationDecision.Different;
-
-    /// <summary>
-    /// The explanation figure's input: aligned faces, cosine and attention maps, the contributions as the extra map where
-    /// the model gives them. <paramref name="threshold"/> replaces the verifier's (for example a report's xCos threshold);
-    /// then the figure's verdict is xCos above it.
-    /// </summary>
-    /// <exception cref="InvalidOperationException">The pair failed, or its aligned faces were not kept.</exception>
-    public ExplanationInput ToExplanationInput(string? label1 = null, string? label2 = null, string? title = null, double? threshold = null)
-    {
-        if (!IsOk) throw new InvalidOperationException($"no figure for a failed pair ({FailureText})");
-        var a = Face1.Aligned ?? throw new InvalidOperationException($"{Face1.Path}: the aligned face was not kept (verify with keepFaces)");
-        var b = Face2.Aligned ?? throw new InvalidOperationException($"{Face2.Path}: the aligned face was not kept (verify with keepFaces)");
-        bool byCosine = DecidedBy == "cosine" && threshold is null;
-        return new ExplanationInput
-        {
-            Face1Rgb = a.Pixels, Face1Width = a.Width, Face1Height = a.Height,
-            Face2Rgb = b.Pixels, Face2Width = b.Width, Face2Height = b.Height,
-            CosMap = CosMap!, Attention = Attention!, Score = Xcos, Cosine = Cosine,
-            Threshold = threshold ?? Threshold ?? double.NaN,
-            Same = threshold is { } t ? Xcos > t : Decision == VerificationDecision.Undecided ? null : Same,
-            Title = title ?? (byCosine ? "The model's cosine decides; xCos explains it" : null),
-            Face1Label = label1 ?? System.IO.Path.GetFileName(Face1.Path), Face2Label = label2 ?? System.IO.Path.GetFileName(Face2.Path),
-            ExtraMap = Contributions, ExtraMapTitle = Contributions is null ? null : "Contribution to the cosine", CosMapTitle = MapTitle,
-        };
-    }
 
     /// <summary>What <see cref="CosMap"/> holds, as a figure title ("Cell share of xCos" for an anchored learned head; null: patch cosines).</summary>
     public string? MapTitle { get; init; }

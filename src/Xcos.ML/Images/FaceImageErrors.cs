@@ -1,6 +1,4 @@
-using Xcos.ML.Images;
-
-namespace Xcos.ML.Verification;
+namespace Xcos.ML.Images;
 
 /// <summary>Turns a failure to read an image into a <see cref="FaceStatus"/> with the reader's message as detail.</summary>
 public static class FaceImageErrors

@@ -1,8 +1,8 @@
+using Xcos.Cli.Benchmarks;
 using Xcos.ML.Onnx;
-using Xcos.ML.Torch.Benchmarks;
 using Xunit;
 
-namespace Xcos.ML.Torch.Tests;
+namespace Xcos.Cli.Tests;
 
 /// <summary>`xcos bench`'s device: where each part ran is recorded, and a GPU asked of a CPU build fails naming what is missing.</summary>
 public class XcosBenchmarkTests

@@ -1,4 +1,4 @@
-namespace Xcos.ML.Verification;
+namespace Xcos.ML.Images;
 
 /// <summary>
 /// What became of one face of a pair on its way from a file to an embedding. Every path (CLI, verification core,

@@ -1,10 +1,15 @@
 using Xcos.ML.Explain;
+using Xcos.ML.Figures;
 using Xcos.ML.Images;
+using Xcos.ML.Verification;
 
-namespace Xcos.ML.Verification;
+namespace Xcos.Cli;
 
-/// <summary>Turns verified pairs into the input of the HTML evaluation report (<see cref="EvaluationReport"/>).</summary>
-public static class FacePairReport
+/// <summary>
+/// Turns verified pairs into the input of the HTML evaluation report (<see cref="EvaluationReport"/>) of <c>xcos eval</c>.
+/// It draws figures of verification results, so it sits above both <c>Verification/</c> and <c>Figures/</c> of Xcos.ML.
+/// </summary>
+internal static class FacePairReport
 {
     /// <summary>
     /// The report input of <paramref name="results"/> (all ok) with their labels. The figures of the pairs the report

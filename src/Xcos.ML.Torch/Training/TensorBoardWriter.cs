@@ -1,7 +1,8 @@
 using System.Buffers.Binary;
+using System.IO.Hashing;
 using System.Text;
 
-namespace Xcos.ML.Logging;
+namespace Xcos.ML.Torch.Training;
 
 /// <summary>
 /// Writes a TensorBoard event file (<c>events.out.tfevents.*</c>): TFRecord framing (uint64 length, masked CRC-32C of
@@ -73,13 +74,20 @@ public sealed class TensorBoardWriter : IDisposable
     {
         Span<byte> head = stackalloc byte[12];
         BinaryPrimitives.WriteUInt64LittleEndian(head, (ulong)payload.Length);
-        BinaryPrimitives.WriteUInt32LittleEndian(head[8..], Crc32C.Masked(head[..8]));
+        BinaryPrimitives.WriteUInt32LittleEndian(head[8..], MaskedCrc32C(head[..8]));
         Span<byte> tail = stackalloc byte[4];
-        BinaryPrimitives.WriteUInt32LittleEndian(tail, Crc32C.Masked(payload));
+        BinaryPrimitives.WriteUInt32LittleEndian(tail, MaskedCrc32C(payload));
         _file.Write(head);
         _file.Write(payload);
         _file.Write(tail);
         _file.Flush();
+    }
+
+    // TFRecord's masked CRC-32C: rotate right by 15 bits, add 0xa282ead8.
+    private static uint MaskedCrc32C(ReadOnlySpan<byte> data)
+    {
+        uint c = Crc32.HashToUInt32(Crc32ParameterSet.Crc32C, data);
+        return ((c >> 15) | (c << 17)) + 0xa282ead8u;
     }
 
     /// <inheritdoc />

@@ -6,12 +6,13 @@ using TorchSharp;
 using Xcos.ML.FaceModels;
 using Xcos.ML.Images;
 using Xcos.ML.Onnx;
+using Xcos.ML.Torch;
 using Xcos.ML.Torch.Export;
 using Xcos.ML.Torch.Networks;
 using static TorchSharp.torch;
 using DenseTensor = Microsoft.ML.OnnxRuntime.Tensors.DenseTensor<float>;
 
-namespace Xcos.ML.Torch.Benchmarks;
+namespace Xcos.Cli.Benchmarks;
 
 /// <summary>What to measure; the defaults are those of the PyTorch peer (shared/peer/bench_torch.py).</summary>
 public sealed record XcosBenchmarkOptions

@@ -2,9 +2,9 @@ using System.Globalization;
 using System.Text;
 using System.Text.RegularExpressions;
 
-namespace Xcos.ML.Data;
+namespace Xcos.TestUtilities;
 
-/// <summary>An array read from a NumPy .npy file (format 1.0/2.0/3.0, little-endian, C order).</summary>
+/// <summary>An array read from a NumPy .npy file (format 1.0/2.0/3.0, little-endian, C order): the PyTorch reference outputs under tests/fixtures.</summary>
 public sealed class NpyArray
 {
     /// <summary>Wraps raw element bytes; <paramref name="dtype"/> is a NumPy type string such as "f4" (see <see cref="DType"/>).</summary>
