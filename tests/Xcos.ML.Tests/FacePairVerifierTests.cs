@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Xcos.ML.Heads;
 using Xcos.ML.Images;
 using Xcos.ML.Numerics;
 using Xcos.ML.Verification;

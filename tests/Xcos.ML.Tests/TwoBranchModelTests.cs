@@ -3,6 +3,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using Xcos.ML.FaceModels;
 using Xcos.ML.Gallery;
+using Xcos.ML.Heads;
 using Xcos.ML.MLNet;
 using Xcos.ML.Onnx;
 using Xcos.ML.Onnx.Proto;

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Xcos.ML.Data;
+using Xcos.ML.Heads;
 using Xcos.ML.Images;
 using Xcos.ML.Torch.Checkpoints;
 using Xcos.ML.Torch.Verification;

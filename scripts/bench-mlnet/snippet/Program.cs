@@ -3,6 +3,7 @@ using System.Globalization;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Xcos.ML.FaceModels;
+using Xcos.ML.Heads;
 using Xcos.ML.MLNet;
 using Xcos.ML.Verification;
 

@@ -2,6 +2,7 @@ using System.CommandLine;
 using Google.Protobuf;
 using Microsoft.ML;
 using Xcos.ML.Data;
+using Xcos.ML.Heads;
 using Xcos.ML.MLNet;
 using Xcos.ML.Onnx;
 using Xcos.ML.Torch.Export;

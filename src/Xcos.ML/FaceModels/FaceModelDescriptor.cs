@@ -1,6 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using Xcos.ML.Explain;
+using Xcos.ML.Heads;
 using Xcos.ML.Images;
 
 namespace Xcos.ML.FaceModels;

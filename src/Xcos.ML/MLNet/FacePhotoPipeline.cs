@@ -4,6 +4,7 @@ using Microsoft.ML.Data;
 using Xcos.ML.Alignment;
 using Xcos.ML.Explain;
 using Xcos.ML.FaceModels;
+using Xcos.ML.Heads;
 using Xcos.ML.Metrics;
 using Xcos.ML.Onnx;
 using Xcos.ML.Onnx.Proto;
@@ -68,7 +69,7 @@ internal sealed class FacePhotoPipeline : IEstimator<ITransformer>
         if (options.Xcos is not (XcosVariant.Weights or XcosVariant.Learned))
             throw new ArgumentException($"xcos variant \"{options.Xcos.ToText()}\" is not available for ONNX face models; use weights or learned");
         // null for a two-branch learned-xCos model (its map does not feed its embedding): the learned head explains alone
-        var xcos = OnnxFacePairVerifier.TryCreateXcos(_descriptor, embedder, Path.Combine(descriptorDir, "descriptor.json"), options.Xcos);
+        var xcos = XcosHeadFactory.TryCreateWeightDerived(_descriptor, embedder, Path.Combine(descriptorDir, "descriptor.json"), options.Xcos);
         _head = xcos is null ? null : WeightDerivedXcosOnnx.Build(xcos).ToByteArray();
         if (options.Xcos == XcosVariant.Learned)
         {

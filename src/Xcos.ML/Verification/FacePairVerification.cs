@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using Xcos.ML.Figures;
+using Xcos.ML.Heads;
 
 namespace Xcos.ML.Verification;
 
