@@ -34,7 +34,7 @@ var rows = pairs.Select(p => new FacePairInput { ImagePath1 = aligned[p.ImagePat
 var ml = new MLContext(seed: 0);
 var data = ml.Data.LoadFromEnumerable(rows);
 var zip = Path.Combine(work, "aligned.zip");
-var fitted = ml.Transforms.VerifyFacePairs(new XcosPipelineOptions { FaceModel = FaceModelDescriptor.FrFeature(), ModelsDirectory = models, Aligned = true }).Fit(data);
+var fitted = ml.Transforms.VerifyFacePairs(new FacePhotoPipelineOptions { FaceModel = FaceModelDescriptor.FrFeature(), ModelsDirectory = models, Aligned = true }).Fit(data);
 ml.Model.Save(fitted, data.Schema, zip);
 var loaded = new MLContext(seed: 1).Model.Load(zip, out _);
 var engine = ml.Model.CreatePredictionEngine<FacePairInput, FacePairPrediction>(loaded);

@@ -279,7 +279,7 @@ public class LearnedHeadTests
         Assert.True(maskedPair.CosineShare < 0.5, $"cosine share {maskedPair.CosineShare} of a masked face");
 
         var ml = new MLContext(seed: 1);
-        var scored = ml.Transforms.VerifyFacePairs(new XcosPipelineOptions
+        var scored = ml.Transforms.VerifyFacePairs(new FacePhotoPipelineOptions
         {
             FaceModel = FaceModelDescriptor.Load(descriptorPath), FaceModelDirectory = Path.GetDirectoryName(descriptorPath), ModelsDirectory = models, Xcos = XcosVariant.Learned,
         }).Fit(ml.Data.LoadFromEnumerable(pairs)).Transform(ml.Data.LoadFromEnumerable(pairs));

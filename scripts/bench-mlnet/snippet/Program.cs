@@ -26,7 +26,7 @@ double Lap() { var s = clock.Elapsed.TotalSeconds; clock.Restart(); return s; }
 
 var ml = new MLContext(seed: 0);
 var pairs = ml.Data.LoadFromEnumerable(rows);
-var pipeline = ml.Transforms.VerifyFacePairs(new XcosPipelineOptions
+var pipeline = ml.Transforms.VerifyFacePairs(new FacePhotoPipelineOptions
 {
     FaceModel = FaceModelDescriptor.FrFeature(),
     Xcos = XcosVariant.Weights,
