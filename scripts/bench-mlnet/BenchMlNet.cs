@@ -38,7 +38,7 @@ foreach (var (name, rows, aligned) in new[] { ("photos", pairs, false), ("aligne
 {
     var data = ml.Data.LoadFromEnumerable(rows);
     var zip = Path.Combine(work, name + ".zip");
-    var fitted = ml.Transforms.VerifyFacePairs(new XcosPipelineOptions { FaceModel = FaceModelDescriptor.FrFeature(), ModelsDirectory = models, Aligned = aligned }).Fit(data);
+    var fitted = ml.Transforms.VerifyFacePairs(new FacePhotoPipelineOptions { FaceModel = FaceModelDescriptor.FrFeature(), ModelsDirectory = models, Aligned = aligned }).Fit(data);
     ml.Model.Save(fitted, data.Schema, zip);
     var loaded = new MLContext(seed: 1).Model.Load(zip, out _);
     loaded.Transform(data).GetColumn<float>("Score").Take(1).ToArray();   // warm-up

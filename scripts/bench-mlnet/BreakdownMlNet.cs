@@ -13,6 +13,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.OnnxRuntime;
 using Xcos.ML.FaceModels;
+using Xcos.ML.Heads;
 using Xcos.ML.Images;
 using Xcos.ML.MLNet;
 using Xcos.ML.Verification;
@@ -33,7 +34,7 @@ var rows = pairs.Select(p => new FacePairInput { ImagePath1 = aligned[p.ImagePat
 var ml = new MLContext(seed: 0);
 var data = ml.Data.LoadFromEnumerable(rows);
 var zip = Path.Combine(work, "aligned.zip");
-var fitted = ml.Transforms.VerifyFacePairs(new XcosPipelineOptions { FaceModel = FaceModelDescriptor.FrFeature(), ModelsDirectory = models, Aligned = true }).Fit(data);
+var fitted = ml.Transforms.VerifyFacePairs(new FacePhotoPipelineOptions { FaceModel = FaceModelDescriptor.FrFeature(), ModelsDirectory = models, Aligned = true }).Fit(data);
 ml.Model.Save(fitted, data.Schema, zip);
 var loaded = new MLContext(seed: 1).Model.Load(zip, out _);
 var engine = ml.Model.CreatePredictionEngine<FacePairInput, FacePairPrediction>(loaded);
@@ -76,9 +77,9 @@ var prepEngine = ml.Model.CreatePredictionEngine<FacePairInput, PrepOut>(prep);
 
 // The xCos explanation of one pair: the core's C# explainer and the pipeline's ONNX graph of the same explainer.
 var desc = FaceModelDescriptor.FrFeature();
-var head = Xcos.ML.Explain.WeightDerivedHead.Extract(embedder.Model, embedder.FeatureMapName, embedder.EmbeddingName);
-var xcos = OnnxFacePairVerifier.CreateXcos(desc, head, Path.GetDirectoryName(FaceModelDescriptor.ShippedPath(desc.Name))!);
-using var headSession = new InferenceSession(Google.Protobuf.MessageExtensions.ToByteArray(Xcos.ML.Explain.WeightDerivedXcosOnnx.Build(xcos)), new SessionOptions());
+var head = WeightDerivedHead.Extract(embedder.Model, embedder.FeatureMapName, embedder.EmbeddingName);
+var xcos = XcosHeadFactory.CreateWeightDerived(desc, head, Path.GetDirectoryName(FaceModelDescriptor.ShippedPath(desc.Name))!);
+using var headSession = new InferenceSession(Google.Protobuf.MessageExtensions.ToByteArray(WeightDerivedXcosOnnx.Build(xcos)), new SessionOptions());
 var fa = embedder.Embed(ImageIO.Load(rows[0].ImagePath1)); var fb = embedder.Embed(ImageIO.Load(rows[0].ImagePath2));
 var ms = new[] { 1, embedder.MapShape[0], embedder.MapShape[1], embedder.MapShape[2] };
 var t = new Dictionary<string, double>();

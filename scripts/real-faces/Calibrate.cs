@@ -11,6 +11,7 @@
 using System.Text.Json;
 using Xcos.ML.Explain;
 using Xcos.ML.FaceModels;
+using Xcos.ML.Heads;
 using Xcos.ML.Images;
 using Xcos.ML.Metrics;
 using Xcos.ML.Verification;

@@ -12,6 +12,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using Xcos.ML.Explain;
 using Xcos.ML.FaceModels;
+using Xcos.ML.Heads;
 using Xcos.ML.Images;
 using Xcos.ML.Metrics;
 
@@ -40,7 +41,7 @@ string WriteTsv(List<string[]> rs)
 }
 var options = new RealFaceFaithfulnessOptions { Augmentation = null, Curves = new FaithfulnessOptions { PatchesPerStep = 2, Face = 1 } };
 var curveSet = RealFaceFaithfulness.LoadPairs(verifier, WriteTsv(curveRows), devFaces, options);
-var scorer = new RealFacePairScorer(verifier.Embedder, verifier.Xcos, 32);
+var scorer = new RealFaceScoring(verifier.Embedder, verifier.Xcos, 32);
 var sw = Stopwatch.StartNew();
 var results = new List<FaithfulnessPairResult>();
 for (int i = 0; i < curveSet.Count; i++)
@@ -77,7 +78,7 @@ var occOptions = new OcclusionOptions { Verification = new VerificationOptions {
 var f1s = occSet.Faces.Select(f => f.Face1).ToArray();
 var f2s = occSet.Faces.Select(f => f.Face2).ToArray();
 var occ = OcclusionRobustness.Evaluate(scorer, f1s, f2s, occSet.Labels.ToArray(), occOptions);
-var occOld = OcclusionRobustness.Evaluate(new RealFacePairScorer(verifier.Embedder, old, 32), f1s, f2s, occSet.Labels.ToArray(), occOptions);
+var occOld = OcclusionRobustness.Evaluate(new RealFaceScoring(verifier.Embedder, old, 32), f1s, f2s, occSet.Labels.ToArray(), occOptions);
 var series = occ.Series.Select(s => s with { ScoreName = s.ScoreName == "xcos" ? "xcos_calibrated" : s.ScoreName })
     .Append(occOld.Series.First(s => s.ScoreName == "xcos") with { ScoreName = "xcos_previous" }).ToArray();
 var occAll = occ with { Series = series };

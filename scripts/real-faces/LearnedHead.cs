@@ -17,6 +17,7 @@ using Xcos.ML.Alignment;
 using Xcos.ML.Data.Synthetic;
 using Xcos.ML.Explain;
 using Xcos.ML.FaceModels;
+using Xcos.ML.Heads;
 using Xcos.ML.Images;
 using Xcos.ML.Numerics;
 using Xcos.ML.Metrics;

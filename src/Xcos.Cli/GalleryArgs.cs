@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Xcos.ML.FaceModels;
 using Xcos.ML.Gallery;
+using Xcos.ML.Heads;
 using Xcos.ML.Torch;
 using Xcos.ML.Torch.Checkpoints;
 using Xcos.ML.Torch.Gallery;

@@ -5,6 +5,7 @@ using Xcos.ML.Data;
 using Xcos.ML.FaceModels;
 using Xcos.ML.Figures;
 using Xcos.ML.Gallery;
+using Xcos.ML.Heads;
 using Xcos.ML.Images;
 using Xcos.ML.Verification;
 

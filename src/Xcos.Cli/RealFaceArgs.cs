@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Xcos.ML.FaceModels;
+using Xcos.ML.Heads;
 using Xcos.ML.Verification;
 
 namespace Xcos.Cli;

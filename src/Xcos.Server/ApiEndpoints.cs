@@ -6,6 +6,7 @@ using System.Text.Json.Serialization;
 using Microsoft.Extensions.Options;
 using Xcos.ML.Figures;
 using Xcos.ML.Gallery;
+using Xcos.ML.Heads;
 using Xcos.ML.Images;
 using Xcos.ML.Verification;
 

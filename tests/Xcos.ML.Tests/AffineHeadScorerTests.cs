@@ -1,4 +1,5 @@
 using Xcos.ML.Explain;
+using Xcos.ML.Heads;
 using Xcos.ML.Numerics;
 using Xcos.ML.Onnx;
 using Xcos.ML.Verification;

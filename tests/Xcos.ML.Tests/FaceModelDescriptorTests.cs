@@ -1,5 +1,6 @@
 using Xcos.ML.Explain;
 using Xcos.ML.FaceModels;
+using Xcos.ML.Heads;
 using Xcos.ML.Images;
 using Xunit;
 
@@ -50,7 +51,7 @@ public class FaceModelDescriptorTests
         Assert.InRange(d.Threshold, -1, 1);
         Assert.NotNull(d.CalibrationFile);
         var cal = Path.Combine(Path.GetDirectoryName(path)!, d.CalibrationFile!);
-        var (means, cells, dim) = Xcos.ML.Explain.CellMeansFile.Read(cal);
+        var (means, cells, dim) = CellMeansFile.Read(cal);
         Assert.Equal((49, 512), (cells, dim));
         Assert.All(means, v => Assert.True(float.IsFinite(v)));
     }

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Xcos.ML.FaceModels;
 using Xcos.ML.Figures;
+using Xcos.ML.Heads;
 using Xcos.ML.Images;
 using Xcos.ML.Verification;
 using Xunit;

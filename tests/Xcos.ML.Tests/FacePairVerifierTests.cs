@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Xcos.ML.Figures;
+using Xcos.ML.Heads;
 using Xcos.ML.Images;
 using Xcos.ML.Numerics;
 using Xcos.ML.Verification;

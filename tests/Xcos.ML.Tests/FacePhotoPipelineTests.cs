@@ -1,6 +1,7 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Xcos.ML.FaceModels;
+using Xcos.ML.Heads;
 using Xcos.ML.Images;
 using Xcos.ML.MLNet;
 using Xcos.ML.Verification;
@@ -18,7 +19,7 @@ public sealed class FittedPhotoPipeline : IDisposable
         // 12 same and 12 different pairs to fit on, 8 others to score.
         Fit = all.Where(p => p.Label).Take(12).Concat(all.Where(p => !p.Label).Take(12)).ToArray();
         Score = all.Where(p => p.Label).Skip(12).Take(4).Concat(all.Where(p => !p.Label).Skip(12).Take(4)).ToArray();
-        Model = Ml.Transforms.VerifyFacePairs(new XcosPipelineOptions { FaceModel = FaceModelDescriptor.FrFeature(), ModelsDirectory = RealFaces.ModelsDir() })
+        Model = Ml.Transforms.VerifyFacePairs(new FacePhotoPipelineOptions { FaceModel = FaceModelDescriptor.FrFeature(), ModelsDirectory = RealFaces.ModelsDir() })
             .Fit(Ml.Data.LoadFromEnumerable(Fit));
         ZipPath = Path.Combine(Path.GetTempPath(), $"xcos_photo_pipeline_{Guid.NewGuid():N}.zip");
         Ml.Model.Save(Model, Ml.Data.LoadFromEnumerable(Fit).Schema, ZipPath);
@@ -88,7 +89,7 @@ public class FacePhotoPipelineTests(FittedPhotoPipeline fitted) : IClassFixture<
                 return path;
             }
             var aligned = new PhotoPair { ImagePath1 = Aligned(pair.ImagePath1, "a.png"), ImagePath2 = Aligned(pair.ImagePath2, "b.png"), Label = pair.Label };
-            var model = fitted.Ml.Transforms.VerifyFacePairs(new XcosPipelineOptions
+            var model = fitted.Ml.Transforms.VerifyFacePairs(new FacePhotoPipelineOptions
             {
                 FaceModel = FaceModelDescriptor.FrFeature(), ModelsDirectory = RealFaces.ModelsDir(), Aligned = true, Threshold = 0.3f,
             }).Fit(fitted.Ml.Data.LoadFromEnumerable(new[] { aligned }));
@@ -188,7 +189,7 @@ public class FacePhotoPipelineTests(FittedPhotoPipeline fitted) : IClassFixture<
     {
         var data = fitted.Ml.Data.LoadFromEnumerable(fitted.Score);
         // A fresh fit: its threshold pass reads each photo once, however many rows hold it; later passes read none.
-        var fresh = Assert.IsType<FacePhotoTransformer>(fitted.Ml.Transforms.VerifyFacePairs(new XcosPipelineOptions
+        var fresh = Assert.IsType<FacePhotoTransformer>(fitted.Ml.Transforms.VerifyFacePairs(new FacePhotoPipelineOptions
         {
             FaceModel = FaceModelDescriptor.FrFeature(), ModelsDirectory = RealFaces.ModelsDir(),
         }).Fit(data));
@@ -240,7 +241,7 @@ public class FacePhotoPipelineTests(FittedPhotoPipeline fitted) : IClassFixture<
     [DevFacesFact]
     public void ThePhotoCacheIsBounded()
     {
-        var bounded = Assert.IsType<FacePhotoTransformer>(fitted.Ml.Transforms.VerifyFacePairs(new XcosPipelineOptions
+        var bounded = Assert.IsType<FacePhotoTransformer>(fitted.Ml.Transforms.VerifyFacePairs(new FacePhotoPipelineOptions
         {
             FaceModel = FaceModelDescriptor.FrFeature(), ModelsDirectory = RealFaces.ModelsDir(), Threshold = 0.3f, PhotoCacheCapacity = 2,
         }).Fit(fitted.Ml.Data.LoadFromEnumerable(fitted.Score.Take(1))));
@@ -274,7 +275,7 @@ public class FacePhotoPipelineTests(FittedPhotoPipeline fitted) : IClassFixture<
             }, separatorChar: '\t', hasHeader: true);
             Assert.Equal([true, true, true, false, false, false], pairs.GetColumn<bool>("Label").ToArray());
 
-            var model = ml.Transforms.VerifyFacePairs(new XcosPipelineOptions
+            var model = ml.Transforms.VerifyFacePairs(new FacePhotoPipelineOptions
             {
                 FaceModel = FaceModelDescriptor.FrFeature(), Xcos = XcosVariant.Weights, ImageFolder = root, ModelsDirectory = RealFaces.ModelsDir(),
             }).Fit(pairs);
@@ -298,7 +299,7 @@ public class FacePhotoPipelineTests(FittedPhotoPipeline fitted) : IClassFixture<
     public void AFaceModelsScoreIsItsCosineMinusTheThresholdAsTheDocSays()
     {
         // With the learned head xCos differs from the cosine, and the face model's cosine still decides.
-        var model = fitted.Ml.Transforms.VerifyFacePairs(new XcosPipelineOptions
+        var model = fitted.Ml.Transforms.VerifyFacePairs(new FacePhotoPipelineOptions
         {
             FaceModel = FaceModelDescriptor.FrFeature(), Xcos = XcosVariant.Learned, ModelsDirectory = RealFaces.ModelsDir(), Threshold = 0.3f,
         }).Fit(fitted.Ml.Data.LoadFromEnumerable(fitted.Score.Take(1)));

@@ -217,7 +217,7 @@ public class FaithfulnessCurveTests
     /// Score = sum over cells of weight * (pixel spread left in the cell / spread in the intact cell): an intact cell
     /// adds its weight, a filled (flat) cell adds nothing. So the weights are the exact patch contributions.
     /// </summary>
-    private sealed class CellDetailScorer : IPairScorer
+    private sealed class CellDetailScorer : IFacePairScoring
     {
         private readonly RgbImage intact, fixedFace;
         private readonly int face, grid;
@@ -267,7 +267,7 @@ public class FaithfulnessCurveTests
     }
 
     /// <summary>"match" = minus the mean absolute pixel difference; "noisy" = the same plus a fixed offset per pair.</summary>
-    private sealed class PixelMatchScorer : IPairScorer
+    private sealed class PixelMatchScorer : IFacePairScoring
     {
         public IReadOnlyList<string> ScoreNames => ["match", "shifted"];
 

@@ -30,8 +30,10 @@ public partial class FolderRuleTests
         ["ML/Onnx"] = $"{Base} ML/Data",
         ["ML/FaceModels"] = $"{Base} ML/Images ML/Data ML/Metrics ML/Alignment ML/Onnx",
         ["ML/Explain"] = $"{Base} ML/Images ML/Data ML/Metrics ML/Alignment ML/Onnx ML/Figures",
-        ["ML/Verification"] = $"{Base} ML/Images ML/Data ML/Metrics ML/Alignment ML/Onnx ML/FaceModels ML/Explain",
-        ["ML/Gallery"] = $"{Base} ML/Images ML/Data ML/Metrics ML/Alignment ML/Onnx ML/FaceModels ML/Explain ML/Figures ML/Verification",
+        // the heads read descriptors and embedders (FaceModels) and implement Explain's seams (IFacePairScoring, IMapScorer)
+        ["ML/Heads"] = $"{Base} ML/Images ML/Data ML/Metrics ML/Alignment ML/Onnx ML/FaceModels ML/Explain",
+        ["ML/Verification"] = $"{Base} ML/Images ML/Data ML/Metrics ML/Alignment ML/Onnx ML/FaceModels ML/Explain ML/Heads",
+        ["ML/Gallery"] = $"{Base} ML/Images ML/Data ML/Metrics ML/Alignment ML/Onnx ML/FaceModels ML/Explain ML/Heads ML/Figures ML/Verification",
         ["ML/MLNet"] = "ML/*",
 
         // Xcos.ML.Torch: any folder of Xcos.ML (which never sees TorchSharp) and the root's runtime helpers; among its own

@@ -1,4 +1,5 @@
 using Xcos.ML.Gallery;
+using Xcos.ML.Heads;
 using Xcos.ML.Images;
 using Xcos.ML.Verification;
 using Xunit;

@@ -5,6 +5,7 @@ using Xcos.ML.Alignment;
 using Xcos.ML.Explain;
 using Xcos.ML.FaceModels;
 using Xcos.ML.Gallery;
+using Xcos.ML.Heads;
 using Xcos.ML.Images;
 using Xcos.ML.MLNet;
 using Xcos.ML.Numerics;
@@ -207,7 +208,7 @@ public class LearnedHeadTests
             new CosineGate(0, 1, 1.5, 2),                                          // none does: the head alone
         })
         {
-            using var gated = new LearnedHead(XcosOnnxExport.WithCosineGate(raw, gate).ToByteArray(), "gated");
+            using var gated = new LearnedHead(CosineGateOnnx.WithCosineGate(raw, gate).ToByteArray(), "gated");
             Assert.True(gated.TakesEmbeddings);
             Assert.True(gated.NeedsEmbeddings);
             Assert.False(gated.TakesCosine);
@@ -225,17 +226,17 @@ public class LearnedHeadTests
             }
         }
         var first = new CosineGate(0.2, 1, agreement.Min() + 0.01, agreement.Max() - 0.01);
-        var shares = new LearnedHead(XcosOnnxExport.WithCosineGate(raw, first).ToByteArray(), "gated").Explain(m1, m2, N, e1, e2).Select(x => x.CosineShare!.Value).ToArray();
+        var shares = new LearnedHead(CosineGateOnnx.WithCosineGate(raw, first).ToByteArray(), "gated").Explain(m1, m2, N, e1, e2).Select(x => x.CosineShare!.Value).ToArray();
         Assert.Contains(shares, s => s > 0.2 + 1e-3 && s < 1 - 1e-3);
 
         // a gated head needs the embeddings, of its width; a map head without anchor weights cannot be gated
-        using var head = new LearnedHead(XcosOnnxExport.WithCosineGate(raw, first).ToByteArray(), "gated");
+        using var head = new LearnedHead(CosineGateOnnx.WithCosineGate(raw, first).ToByteArray(), "gated");
         Assert.Contains("embeddings", Assert.Throws<InvalidOperationException>(() => head.Explain(m1, m2, N)).Message);
         Assert.Contains("expected 4 embeddings of 12", Assert.Throws<ArgumentException>(() => head.Explain(m1, m2, N, e1.AsSpan(0, 3 * D), e2)).Message);
         Assert.Contains("finite", Assert.Throws<ArgumentException>(() => head.Explain(m1, m2, N, e1.Select((v, i) => i == 5 ? float.NaN : v).ToArray(), e2)).Message);
-        Assert.Contains("anchored head", Assert.Throws<InvalidDataException>(() => XcosOnnxExport.WithCosineGate(XcosOnnxExport.BuildMapHeadModel(Weights(8)), first)).Message);
-        Assert.Contains("already", Assert.Throws<InvalidDataException>(() => XcosOnnxExport.WithCosineGate(XcosOnnxExport.WithCosineGate(raw, first), first)).Message);
-        Assert.Throws<ArgumentException>(() => XcosOnnxExport.WithCosineGate(raw, new CosineGate(0.2, 1, 0.9, 0.8)));
+        Assert.Contains("anchored head", Assert.Throws<InvalidDataException>(() => CosineGateOnnx.WithCosineGate(XcosOnnxExport.BuildMapHeadModel(Weights(8)), first)).Message);
+        Assert.Contains("already", Assert.Throws<InvalidDataException>(() => CosineGateOnnx.WithCosineGate(CosineGateOnnx.WithCosineGate(raw, first), first)).Message);
+        Assert.Throws<ArgumentException>(() => CosineGateOnnx.WithCosineGate(raw, new CosineGate(0.2, 1, 0.9, 0.8)));
         // a plain head ignores embeddings; a cosine-blending head takes their cosine
         Assert.Equal(p[1].Xcos, plain.Explain(m1, m2, N, e1, e2)[1].Xcos);
         using var blended = new LearnedHead(XcosOnnxExport.WithCosineWeight(raw, 0.4).ToByteArray(), "blended");
@@ -278,7 +279,7 @@ public class LearnedHeadTests
         Assert.True(maskedPair.CosineShare < 0.5, $"cosine share {maskedPair.CosineShare} of a masked face");
 
         var ml = new MLContext(seed: 1);
-        var scored = ml.Transforms.VerifyFacePairs(new XcosPipelineOptions
+        var scored = ml.Transforms.VerifyFacePairs(new FacePhotoPipelineOptions
         {
             FaceModel = FaceModelDescriptor.Load(descriptorPath), FaceModelDirectory = Path.GetDirectoryName(descriptorPath), ModelsDirectory = models, Xcos = XcosVariant.Learned,
         }).Fit(ml.Data.LoadFromEnumerable(pairs)).Transform(ml.Data.LoadFromEnumerable(pairs));

@@ -1,6 +1,7 @@
 using Google.Protobuf;
 using Xcos.ML.Data.Synthetic;
 using Xcos.ML.FaceModels;
+using Xcos.ML.Heads;
 using Xcos.ML.Images;
 using Xcos.ML.Onnx;
 using Xcos.ML.Onnx.Proto;
@@ -274,8 +275,8 @@ public class RealInt8Tests(RealInt8Model m, ITestOutputHelper output) : IClassFi
         double auc32 = Auc(m.FloatEmbeddings, pairs), auc8 = Auc(m.Int8Embeddings, pairs);
         double held32 = Auc(m.FloatEmbeddings, heldPairs), held8 = Auc(m.Int8Embeddings, heldPairs);
         // xCos maps: the weight-derived cell cosines of each held-out same/different pair, fp32 head on the fp32 map vs int8 map.
-        var head = Explain.WeightDerivedHead.Extract(m.Float!.Model, m.Float.FeatureMapName, m.Float.EmbeddingName);
-        var xcos = new Explain.WeightDerivedXcos(head, null, new Explain.WeightDerivedXcosOptions { Centre = false });
+        var head = WeightDerivedHead.Extract(m.Float!.Model, m.Float.FeatureMapName, m.Float.EmbeddingName);
+        var xcos = new WeightDerivedXcos(head, null, new WeightDerivedXcosOptions { Centre = false });
         double worstMap = 0, worstXcos = 0, sumMap = 0;
         foreach (var p in heldPairs)
         {

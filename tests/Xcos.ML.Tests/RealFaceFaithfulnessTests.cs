@@ -1,6 +1,7 @@
 using Xcos.ML.Alignment;
 using Xcos.ML.Explain;
 using Xcos.ML.FaceModels;
+using Xcos.ML.Heads;
 using Xcos.ML.Images;
 using Xcos.ML.Numerics;
 using Xcos.ML.Onnx;
@@ -87,7 +88,7 @@ public class RealFaceFaithfulnessTests : IClassFixture<TinyFaceModel>
         var a = TinyFaceModel.Face(1);
         var b = TinyFaceModel.Face(2);
         var c = TinyFaceModel.Face(3, a, 20);
-        var scorer = new RealFacePairScorer(_m.Embedder, _m.Xcos, batchSize: 2);
+        var scorer = new RealFaceScoring(_m.Embedder, _m.Xcos, batchSize: 2);
         Assert.Equal(["cosine", "xcos"], scorer.ScoreNames);
         var s = scorer.Score([a, a, c], [b, c, b]);  // `a` repeated by reference: embedded once
         var e = _m.Embedder.Embed([a, b, c]);

@@ -161,7 +161,7 @@ public class TransformsCatalogConformanceTests
         var ml = new MLContext(seed: 1);
         var all = DevFaces.Pairs();
         var rows = all.Where(p => p.Label).Take(1).Concat(all.Where(p => !p.Label).Take(1)).ToArray();
-        var estimator = ml.Transforms.VerifyFacePairs(new XcosPipelineOptions { FaceModel = FaceModelDescriptor.FrFeature(), ModelsDirectory = RealFaces.ModelsDir() });
+        var estimator = ml.Transforms.VerifyFacePairs(new FacePhotoPipelineOptions { FaceModel = FaceModelDescriptor.FrFeature(), ModelsDirectory = RealFaces.ModelsDir() });
         var output = EstimatorConformance.Check(ml, estimator, ml.Data.LoadFromEnumerable(rows), new()
         {
             RequiredColumns = ["ImagePath1", "ImagePath2"],

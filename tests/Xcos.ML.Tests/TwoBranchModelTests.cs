@@ -3,6 +3,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using Xcos.ML.FaceModels;
 using Xcos.ML.Gallery;
+using Xcos.ML.Heads;
 using Xcos.ML.MLNet;
 using Xcos.ML.Onnx;
 using Xcos.ML.Onnx.Proto;
@@ -117,9 +118,9 @@ public class TwoBranchModelTests(TwoBranchModel fixture) : IClassFixture<TwoBran
         var ml = new MLContext(seed: 1);
         var pairs = DevFaces.Pairs().Take(2).ToArray();
         var data = ml.Data.LoadFromEnumerable(pairs);
-        var fitted = ml.Transforms.VerifyFacePairs(new XcosPipelineOptions
+        var fitted = ml.Transforms.VerifyFacePairs(new FacePhotoPipelineOptions
         {
-            FaceModel = fixture.Descriptor, FaceModelDirectory = fixture.Dir, ModelsDirectory = fixture.Dir, Xcos = XcosVariant.Learned,
+            FaceModel = fixture.Descriptor!, FaceModelDirectory = fixture.Dir, ModelsDirectory = fixture.Dir, Xcos = XcosVariant.Learned,
         }).Fit(data);
         var scored = fitted.Transform(data);
         Assert.Null(scored.Schema.GetColumnOrNull("Contributions"));
@@ -166,9 +167,9 @@ public class TwoBranchModelTests(TwoBranchModel fixture) : IClassFixture<TwoBran
 
         var ml = new MLContext(seed: 1);
         var data = ml.Data.LoadFromEnumerable(pairs);
-        var scored = ml.Transforms.VerifyFacePairs(new XcosPipelineOptions
+        var scored = ml.Transforms.VerifyFacePairs(new FacePhotoPipelineOptions
         {
-            FaceModel = fixture.Descriptor, FaceModelDirectory = fixture.Dir, ModelsDirectory = fixture.Dir, Xcos = XcosVariant.Learned, LearnedHeadPath = blendPath,
+            FaceModel = fixture.Descriptor!, FaceModelDirectory = fixture.Dir, ModelsDirectory = fixture.Dir, Xcos = XcosVariant.Learned, LearnedHeadPath = blendPath,
         }).Fit(data).Transform(data);
         var xcos = scored.GetColumn<float>("Xcos").ToArray();
         for (int i = 0; i < pairs.Length; i++) Assert.Equal(want[i], xcos[i], 3);

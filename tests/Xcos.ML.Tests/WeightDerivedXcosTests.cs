@@ -1,6 +1,7 @@
 using Xcos.ML.Alignment;
 using Xcos.ML.Explain;
 using Xcos.ML.FaceModels;
+using Xcos.ML.Heads;
 using Xcos.ML.Images;
 using Xcos.ML.Metrics;
 using Xcos.ML.Numerics;

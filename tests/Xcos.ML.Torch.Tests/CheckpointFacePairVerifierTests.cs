@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Xcos.ML.Data;
 using Xcos.ML.Figures;
+using Xcos.ML.Heads;
 using Xcos.ML.Images;
 using Xcos.ML.Torch.Checkpoints;
 using Xcos.ML.Torch.Verification;

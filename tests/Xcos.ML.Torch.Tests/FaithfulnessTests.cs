@@ -12,11 +12,11 @@ public sealed class FaithfulnessTests(TinyXcosFixture f) : IClassFixture<TinyXco
     private static RgbImage Face(Tensor batch, int i) => FaceTensor.FromChw(batch[i].contiguous().data<float>().ToArray(), 112, 112);
 
     [Fact]
-    public void PairScorer_MatchesTheModel_AndEncodesRepeatedFacesOnce()
+    public void XcosModelScoring_MatchesTheModel_AndEncodesRepeatedFacesOnce()
     {
         var faces1 = Enumerable.Range(0, 4).Select(i => Face(f.Input1, i)).ToArray();
         var faces2 = Enumerable.Range(0, 4).Select(i => Face(f.Input2, i)).ToArray();
-        var scorer = new XcosModelPairScorer(f.Model, new XcosModelPairScorerOptions { BatchSize = 3 });
+        var scorer = new XcosModelScoring(f.Model, new XcosModelScoringOptions { BatchSize = 3 });
         var s = scorer.Score(faces1, faces2);
         var (xcos, _) = TinyXcosFixture.Expected("xcos.npy");
         var flatCos = (f.Output.Flat1 * f.Output.Flat2).sum(1).data<float>().ToArray();
@@ -31,7 +31,7 @@ public sealed class FaithfulnessTests(TinyXcosFixture f) : IClassFixture<TinyXco
         var swapped = scorer.Score(faces2, faces1);
         Assert.Equal(s[1][2], swapped[1][2], 5); // the plain cosine is symmetric
 
-        var target = new XcosModelPairScorer(f.Model, new XcosModelPairScorerOptions { Cosine = CosineSource.Target });
+        var target = new XcosModelScoring(f.Model, new XcosModelScoringOptions { Cosine = CosineSource.Target });
         var (tcos, _) = TinyXcosFixture.Expected("target_cos.npy");
         var t = target.Score(faces1, faces2);
         for (int i = 0; i < 4; i++) Assert.Equal(tcos[i], t[1][i], 4);
@@ -44,7 +44,7 @@ public sealed class FaithfulnessTests(TinyXcosFixture f) : IClassFixture<TinyXco
         var b = Face(f.Input2, 0);
         var o = new XcosFaithfulnessOptions { Curves = new FaithfulnessOptions { PatchesPerStep = 25, RandomOrders = 1 } };
         var r = XcosFaithfulness.Evaluate(f.Model, a, b, o);
-        var scorer = new XcosModelPairScorer(f.Model);
+        var scorer = new XcosModelScoring(f.Model);
         var intact = scorer.Score([a], [b]);
         var filled = scorer.Score([FaithfulnessPatches.MeanColor(a)], [b]);
         foreach (var method in new[] { XcosFaithfulness.XcosMethod, XcosFaithfulness.GradCamMethod, FaithfulnessOptions.RandomMethod })

@@ -2,6 +2,7 @@ using Google.Protobuf;
 using Xcos.ML.Data;
 using Xcos.ML.Explain;
 using Xcos.ML.FaceModels;
+using Xcos.ML.Heads;
 using Xcos.ML.Images;
 using Xcos.ML.Onnx;
 using Xcos.ML.Torch.FaceModels;

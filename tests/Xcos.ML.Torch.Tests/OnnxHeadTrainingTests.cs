@@ -1,5 +1,6 @@
 using TorchSharp;
 using Xcos.ML.FaceModels;
+using Xcos.ML.Heads;
 using Xcos.ML.Images;
 using Xcos.ML.Onnx;
 using Xcos.ML.Torch.Data;

@@ -3,6 +3,7 @@ using System.Globalization;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Xcos.ML.FaceModels;
+using Xcos.ML.Heads;
 using Xcos.ML.MLNet;
 using Xcos.ML.Verification;
 
@@ -25,7 +26,7 @@ double Lap() { var s = clock.Elapsed.TotalSeconds; clock.Restart(); return s; }
 
 var ml = new MLContext(seed: 0);
 var pairs = ml.Data.LoadFromEnumerable(rows);
-var pipeline = ml.Transforms.VerifyFacePairs(new XcosPipelineOptions
+var pipeline = ml.Transforms.VerifyFacePairs(new FacePhotoPipelineOptions
 {
     FaceModel = FaceModelDescriptor.FrFeature(),
     Xcos = XcosVariant.Weights,

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.Json.Serialization;
 using Xcos.ML.Data;
 using Xcos.ML.Explain;
+using Xcos.ML.Heads;
 using Xcos.ML.Images;
 using Xcos.ML.Metrics;
 using Xcos.ML.Torch.Config;

@@ -2,6 +2,7 @@ using System.CommandLine;
 using Google.Protobuf;
 using Microsoft.ML;
 using Xcos.ML.Data;
+using Xcos.ML.Heads;
 using Xcos.ML.MLNet;
 using Xcos.ML.Onnx;
 using Xcos.ML.Torch.Export;
@@ -124,7 +125,7 @@ internal static class ExportCommand
             rows.AddRange(set.Pairs.Select(q => new PhotoPairRow { ImagePath1 = set.ImagePath(q.Id1)!, ImagePath2 = set.ImagePath(q.Id2)!, Label = q.Same }));
         }
         IDataView data = pairs is null ? ml.Data.LoadFromEnumerable(new[] { new PhotoPathRow() }) : ml.Data.LoadFromEnumerable(rows);
-        var fitted = ml.Transforms.VerifyFacePairs(new XcosPipelineOptions
+        var fitted = ml.Transforms.VerifyFacePairs(new FacePhotoPipelineOptions
         {
             FaceModel = descriptor, FaceModelDirectory = descriptorDir, ModelsDirectory = p.GetValue(real.ModelsDir)?.FullName,
             Xcos = variant, LearnedHeadPath = p.GetValue(real.LearnedHead)?.FullName, Threshold = threshold,

@@ -84,7 +84,7 @@ public static class FaithfulnessCommand
             ? new OcclusionOptions { Seed = parse.GetValue(a.Seed), Verification = new Xcos.ML.Metrics.VerificationOptions { Folds = Math.Min(10, pairs) } }
             : null;
 
-    private static OcclusionResult? MeasureOcclusion(ParseResult parse, Args a, IPairScorer scorer, IReadOnlyList<(RgbImage Face1, RgbImage Face2)> faces,
+    private static OcclusionResult? MeasureOcclusion(ParseResult parse, Args a, IFacePairScoring scorer, IReadOnlyList<(RgbImage Face1, RgbImage Face2)> faces,
         IReadOnlyList<bool> labels)
     {
         if (OcclusionOptions(parse, a, faces.Count) is not { } options) return null;
@@ -108,7 +108,7 @@ public static class FaithfulnessCommand
         var started = DateTime.UtcNow;
         var results = RealFaceFaithfulness.EvaluatePairs(verifier, faces, options);
         var seconds = (DateTime.UtcNow - started).TotalSeconds;
-        var occlusion = MeasureOcclusion(parse, a, new RealFacePairScorer(verifier.Embedder, verifier.Xcos!, options.BatchSize), faces, labels);
+        var occlusion = MeasureOcclusion(parse, a, new RealFaceScoring(verifier.Embedder, verifier.Xcos!, options.BatchSize), faces, labels);
         var summary = FaithfulnessSummary.From(results);
         var report = Report(summary, results, labels, RealFaceFaithfulness.CosineScore, curves, "model",
             Path.Combine(verifier.ModelsDir, verifier.Descriptor.OnnxFile), set.Source, seconds, occlusion) with
@@ -129,12 +129,12 @@ public static class FaithfulnessCommand
         var options = new XcosFaithfulnessOptions
         {
             Curves = curves,
-            Scorer = new XcosModelPairScorerOptions { BatchSize = parse.GetValue(a.Batch), Cosine = cosine, Device = device },
+            Scorer = new XcosModelScoringOptions { BatchSize = parse.GetValue(a.Batch), Cosine = cosine, Device = device },
         };
         var started = DateTime.UtcNow;
         var results = faces.Faces.Select(f => XcosFaithfulness.Evaluate(model, f.Face1, f.Face2, options)).ToArray();
         var seconds = (DateTime.UtcNow - started).TotalSeconds;
-        var occlusion = MeasureOcclusion(parse, a, new XcosModelPairScorer(model, options.Scorer), faces.Faces, faces.Labels);
+        var occlusion = MeasureOcclusion(parse, a, new XcosModelScoring(model, options.Scorer), faces.Faces, faces.Labels);
         var summary = FaithfulnessSummary.From(results);
         var report = Report(summary, results, faces.Labels, "xcos", curves, cosine.ToText(),
             parse.GetValue(a.Model.Checkpoint)!.FullName, faces.Source, seconds, occlusion) with

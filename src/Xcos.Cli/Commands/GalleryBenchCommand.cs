@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Xcos.ML.Gallery;
+using Xcos.ML.Heads;
 
 namespace Xcos.Cli.Commands;
 
@@ -38,7 +39,7 @@ internal static class GalleryBenchCommand
                 try
                 {
                     reranker = new OnnxFaceEncoder(p.GetValue(modelsDir)?.FullName, RealFaceArgs.ResolveModel(p.GetValue(model)!, "--model"), intraOpThreads: 1, needDetector: false,
-                        ML.Verification.XcosVariantText.ParseOnnx(variant));
+                        XcosVariantText.ParseOnnx(variant));
                 }
                 catch (FileNotFoundException e) { throw new CliException(e.Message + " (or pass --rerank-k 0)"); }
             }

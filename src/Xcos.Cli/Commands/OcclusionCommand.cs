@@ -5,6 +5,7 @@ using Xcos.ML.Data;
 using Xcos.ML.Explain;
 using Xcos.ML.FaceModels;
 using Xcos.ML.Figures;
+using Xcos.ML.Heads;
 using Xcos.ML.Images;
 using Xcos.ML.Metrics;
 using Xcos.ML.Torch;
@@ -81,14 +82,14 @@ public static class OcclusionCommand
                     using var head = LoadHead(headFiles[k].FullName);
                     try { head.CheckFits(verifier.Descriptor, verifier.Embedder.MapShape[0]); }
                     catch (InvalidDataException e) { throw new CliException(e.Message); }
-                    results.Add((labels[k], OcclusionRobustness.Evaluate(new LearnedHeadPairScorer(verifier.Embedder, head), faces1, faces2, set.Labels, options)));
+                    results.Add((labels[k], OcclusionRobustness.Evaluate(new LearnedHeadScoring(verifier.Embedder, head), faces1, faces2, set.Labels, options)));
                 }
             }
             for (int k = 0; k < files.Length && headFiles.Length == 0; k++)
             {
                 using var model = Load(files[k].FullName);
                 model.to(device);
-                var r = OcclusionRobustness.Evaluate(new XcosModelPairScorer(model, new XcosModelPairScorerOptions { Device = device }), faces1, faces2, set.Labels, options);
+                var r = OcclusionRobustness.Evaluate(new XcosModelScoring(model, new XcosModelScoringOptions { Device = device }), faces1, faces2, set.Labels, options);
                 results.Add((labels[k], r));
             }
             if (p.GetValue(plot) is { } png)

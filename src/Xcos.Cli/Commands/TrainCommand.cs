@@ -4,6 +4,7 @@ using System.Runtime.InteropServices;
 using Spectre.Console;
 using Xcos.ML.Data;
 using Xcos.ML.FaceModels;
+using Xcos.ML.Heads;
 using Xcos.ML.Torch.Checkpoints;
 using Xcos.ML.Torch.Config;
 using Xcos.ML.Torch.Data;

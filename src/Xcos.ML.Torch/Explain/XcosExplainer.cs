@@ -73,8 +73,8 @@ public static class XcosExplainer
     {
         using var scope = NewDisposeScope();
         var n = normalization ?? FaceTensorOptions.Default;
-        var x1 = XcosModelPairScorer.ToBatch([face1], 0, 1, n).to(device ?? CPU);
-        var x2 = XcosModelPairScorer.ToBatch([face2], 0, 1, n).to(device ?? CPU);
+        var x1 = XcosModelScoring.ToBatch([face1], 0, 1, n).to(device ?? CPU);
+        var x2 = XcosModelScoring.ToBatch([face2], 0, 1, n).to(device ?? CPU);
         return Explain(model, x1, x2, source)[0];
     }
 }
@@ -86,7 +86,7 @@ public sealed class XcosFaithfulnessOptions
     public FaithfulnessOptions Curves { get; set; } = new();
 
     /// <summary>Scorer options (batch size, normalisation, cosine source, device). The cosine source is also what Grad-CAM explains.</summary>
-    public XcosModelPairScorerOptions Scorer { get; set; } = new();
+    public XcosModelScoringOptions Scorer { get; set; } = new();
 }
 
 /// <summary>
@@ -114,7 +114,7 @@ public static class XcosFaithfulness
             new PatchExplanation(XcosMethod, e.Contribution),
             new PatchExplanation(GradCamMethod, o.Curves.Face == 1 ? e.GradCam1 : e.GradCam2),
         };
-        return Faithfulness.Evaluate(new XcosModelPairScorer(model, o.Scorer), face1, face2, explanations, o.Curves);
+        return Faithfulness.Evaluate(new XcosModelScoring(model, o.Scorer), face1, face2, explanations, o.Curves);
     }
 
     /// <summary>Curves of every pair, summarised (mean AUC per method, kind and score).</summary>

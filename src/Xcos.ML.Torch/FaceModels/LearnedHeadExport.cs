@@ -1,6 +1,7 @@
 using System.Globalization;
 using Google.Protobuf;
 using Xcos.ML.FaceModels;
+using Xcos.ML.Heads;
 using Xcos.ML.Onnx;
 using Xcos.ML.Onnx.Proto;
 using Xcos.ML.Torch.Export;
@@ -26,7 +27,7 @@ public static class LearnedHeadExport
     /// <param name="temperature">Softmax temperature of the attention (the trainer's <c>Temperature</c>).</param>
     /// <param name="training">Free text about the training data (stored as <see cref="LearnedHead.TrainingKey"/>), or null.</param>
     /// <param name="cosineWeight">The face model's cosine's share in the score (<see cref="XcosOnnxExportOptions.CosineWeight"/>) and where it was chosen (stored as <see cref="LearnedHead.CosineWeightKey"/>); null: none.</param>
-    /// <param name="gate">The cosine's share per pair (<see cref="XcosOnnxExport.WithCosineGate"/>; anchored heads only) and where it was chosen (stored as <see cref="LearnedHead.CosineGateKey"/>); null: none. Not with <paramref name="cosineWeight"/>.</param>
+    /// <param name="gate">The cosine's share per pair (<see cref="CosineGateOnnx.WithCosineGate"/>; anchored heads only) and where it was chosen (stored as <see cref="LearnedHead.CosineGateKey"/>); null: none. Not with <paramref name="cosineWeight"/>.</param>
     /// <exception cref="KeyNotFoundException">A head weight is missing (the message names it).</exception>
     public static ModelProto Build(IReadOnlyDictionary<string, WeightTensor> weights, string faceModel, string featureMap, double temperature = 1.0, string? training = null,
         (double Weight, string Source)? cosineWeight = null, (CosineGate Gate, string Source)? gate = null)
@@ -37,7 +38,7 @@ public static class LearnedHeadExport
         bool anchored = weights.ContainsKey("anchor.linear.weight");
         var options = new XcosOnnxExportOptions { Temperature = (float)temperature, CosineWeight = cosineWeight?.Weight ?? 0 };
         var model = anchored ? XcosOnnxExport.BuildAnchoredMapHeadModel(weights, options) : XcosOnnxExport.BuildMapHeadModel(weights, options);
-        if (gate is { } gt) model = XcosOnnxExport.WithCosineGate(model, gt.Gate);
+        if (gate is { } gt) model = CosineGateOnnx.WithCosineGate(model, gt.Gate);
         void Meta(string k, string v) => model.MetadataProps.Add(new StringStringEntryProto { Key = k, Value = v });
         Meta(LearnedHead.FaceModelKey, faceModel);
         Meta(LearnedHead.FeatureMapKey, featureMap);

@@ -4,6 +4,7 @@ using System.Text.Json.Serialization;
 using Google.Protobuf;
 using Xcos.ML.Explain;
 using Xcos.ML.FaceModels;
+using Xcos.ML.Heads;
 using Xcos.ML.Metrics;
 using Xcos.ML.Onnx;
 using Xcos.ML.Torch.Export;
@@ -99,7 +100,7 @@ public sealed class XcosFaceModelRecord
     /// <summary>The settings people's AUC of the blend at every candidate share (occluders in the order clean, mask, sunglasses, block).</summary>
     public CosineWeightRow[] CosineWeightSweep { get; set; } = [];
     /// <summary>
-    /// The cosine's share per pair from the branches' agreement (<see cref="Xcos.ML.Onnx.CosineGate"/>'s text form;
+    /// The cosine's share per pair from the branches' agreement (<see cref="Xcos.ML.Heads.CosineGate"/>'s text form;
     /// its occluded share is <see cref="CosineWeight"/>), or null for a fixed share.
     /// </summary>
     public string? CosineGate { get; set; }
@@ -162,7 +163,7 @@ public static class XcosFaceModelPackage
     /// <param name="cosine">The original cosine per condition.</param>
     /// <param name="same">Same-person flags of the pairs.</param>
     /// <param name="cleanTolerance">How far below the cosine's clean AUC a candidate may fall.</param>
-    /// <param name="gate">When given, w is the occluded share of a <see cref="Xcos.ML.Onnx.CosineGate"/> with these agreements and a clean share of 1 (<see cref="GatedBlend"/>).</param>
+    /// <param name="gate">When given, w is the occluded share of a <see cref="Xcos.ML.Heads.CosineGate"/> with these agreements and a clean share of 1 (<see cref="GatedBlend"/>).</param>
     public static (double Weight, IReadOnlyList<XcosFaceModelRecord.CosineWeightRow> Sweep) ChooseCosineWeight(IReadOnlyDictionary<FaceOccluder, float[]> xcos,
         IReadOnlyDictionary<FaceOccluder, float[]> cosine, bool[] same, double cleanTolerance = 0.001,
         (IReadOnlyDictionary<FaceOccluder, (float[] First, float[] Second)> Agreements, double Low, double High)? gate = null)
@@ -178,7 +179,7 @@ public static class XcosFaceModelPackage
         {
             double w = k * 0.05;
             var auc = kinds.Select(o => VerificationMetrics.Evaluate(gate is { } g
-                ? GatedBlend(xcos[o], cosine[o], g.Agreements[o], new Xcos.ML.Onnx.CosineGate(w, 1, g.Low, g.High))
+                ? GatedBlend(xcos[o], cosine[o], g.Agreements[o], new Xcos.ML.Heads.CosineGate(w, 1, g.Low, g.High))
                 : Blend(xcos[o], cosine[o], w), same).Auc).ToArray();
             sweep.Add(new XcosFaceModelRecord.CosineWeightRow(Math.Round(w, 2), auc));
             double occluded = auc.Skip(1).Average();
@@ -215,9 +216,9 @@ public static class XcosFaceModelPackage
 
     /// <summary>
     /// The shipped score of each pair under a gate: <c>(1 - w) xCos + w cosine</c> with w from the lower of the two
-    /// faces' agreements (<see cref="Xcos.ML.Onnx.CosineGate.WeightAt"/>), as the gated head computes it.
+    /// faces' agreements (<see cref="Xcos.ML.Heads.CosineGate.WeightAt"/>), as the gated head computes it.
     /// </summary>
-    public static float[] GatedBlend(float[] xcos, float[] cosine, (float[] First, float[] Second) agreements, Xcos.ML.Onnx.CosineGate gate)
+    public static float[] GatedBlend(float[] xcos, float[] cosine, (float[] First, float[] Second) agreements, Xcos.ML.Heads.CosineGate gate)
     {
         ArgumentNullException.ThrowIfNull(xcos);
         ArgumentNullException.ThrowIfNull(cosine);
@@ -286,7 +287,7 @@ public static class XcosFaceModelPackage
         var headWeights = net.Head.XcosStateDict();
         if (net.Form == XcosHeadForm.Anchored) foreach (var (k, v) in net.AnchorStateDict()) headWeights[k] = v;
         (double, string)? blend = record.CosineGate is null && record.CosineWeight > 0 ? (record.CosineWeight, record.CosineWeightSource) : null;
-        (Xcos.ML.Onnx.CosineGate, string)? gate = record.CosineGate is { } g ? (Xcos.ML.Onnx.CosineGate.Parse(g), $"{record.CosineGateSource}; occluded share: {record.CosineWeightSource}") : null;
+        (Xcos.ML.Heads.CosineGate, string)? gate = record.CosineGate is { } g ? (Xcos.ML.Heads.CosineGate.Parse(g), $"{record.CosineGateSource}; occluded share: {record.CosineWeightSource}") : null;
         var head = LearnedHeadExport.Build(TorchOnnxExport.ToWeights(headWeights), Name, header.FeatureMap, net.Head.Attention.Temperature, training, blend, gate);
         File.WriteAllBytes(headPath, head.ToByteArray());
 

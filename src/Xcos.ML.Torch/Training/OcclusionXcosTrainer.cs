@@ -183,7 +183,7 @@ public sealed class OcclusionXcosTrainer : IDisposable
     /// Scores <paramref name="set"/> per occluder: learned xCos of the trained branch against the original model's
     /// cosine (face 1 clean, face 2 occluded), AUC and 10-fold accuracy of each (names "SET-OCCLUDER"). The original
     /// model's cosines are computed once per set. <paramref name="scores"/> and <paramref name="cosines"/>, when given, receive the xCos and the original cosine of every pair;
-    /// <paramref name="agreements"/> the two faces' branch agreement (<see cref="Xcos.ML.Onnx.CosineGate"/>: the trained branch's plain embedding against the original's).
+    /// <paramref name="agreements"/> the two faces' branch agreement (<see cref="Xcos.ML.Heads.CosineGate"/>: the trained branch's plain embedding against the original's).
     /// </summary>
     public IReadOnlyList<ValidationResult> Evaluate(OccludedPairSet set, Action<int, int>? progress = null, IDictionary<FaceOccluder, float[]>? scores = null,
         IDictionary<FaceOccluder, float[]>? cosines = null, IDictionary<FaceOccluder, (float[] First, float[] Second)>? agreements = null)

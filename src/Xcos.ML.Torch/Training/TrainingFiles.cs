@@ -1,3 +1,5 @@
+using Xcos.ML.Heads;
+
 namespace Xcos.ML.Torch.Training;
 
 /// <summary>File names a trainer writes into its output folder.</summary>
@@ -33,7 +35,7 @@ public static class TrainingFiles
         foreach (var path in Directory.EnumerateFiles(directory, ".*.tmp"))
         {
             var name = Path.GetFileName(path);
-            if (!All.Append(Xcos.ML.FaceModels.LearnedHead.DefaultFileName).Any(f => name.StartsWith("." + f + ".", StringComparison.Ordinal))) continue;
+            if (!All.Append(LearnedHead.DefaultFileName).Any(f => name.StartsWith("." + f + ".", StringComparison.Ordinal))) continue;
             File.Delete(path);
             removed.Add(path);
         }
@@ -63,7 +65,7 @@ public static class TrainingFiles
     /// <summary>Deletes the run files of <paramref name="directory"/> (for an explicit overwrite); other files stay.</summary>
     public static void RemoveRun(string directory)
     {
-        foreach (var f in All.Append(Xcos.ML.FaceModels.LearnedHead.DefaultFileName))
+        foreach (var f in All.Append(LearnedHead.DefaultFileName))
         {
             var path = Path.Combine(directory, f);
             if (File.Exists(path)) File.Delete(path);

@@ -1,4 +1,5 @@
 using TorchSharp;
+using Xcos.ML.Heads;
 using Xcos.ML.Images;
 using Xcos.ML.Numerics;
 using Xcos.ML.Torch.Networks;

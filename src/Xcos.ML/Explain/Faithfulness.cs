@@ -132,7 +132,7 @@ public static class Faithfulness
     /// <param name="face2">Face 2 (aligned).</param>
     /// <param name="explanations">Maps over the cells of the perturbed face (<see cref="FaithfulnessOptions.Face"/>).</param>
     /// <param name="options">Options; defaults when null.</param>
-    public static FaithfulnessPairResult Evaluate(IPairScorer scorer, RgbImage face1, RgbImage face2,
+    public static FaithfulnessPairResult Evaluate(IFacePairScoring scorer, RgbImage face1, RgbImage face2,
         IReadOnlyList<PatchExplanation> explanations, FaithfulnessOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(scorer);

@@ -92,7 +92,7 @@ public static class OcclusionRobustness
     /// <param name="faces2">Face 2 of every pair.</param>
     /// <param name="same">Labels.</param>
     /// <param name="options">Options; defaults when null.</param>
-    public static OcclusionResult Evaluate(IPairScorer scorer, IReadOnlyList<RgbImage> faces1, IReadOnlyList<RgbImage> faces2,
+    public static OcclusionResult Evaluate(IFacePairScoring scorer, IReadOnlyList<RgbImage> faces1, IReadOnlyList<RgbImage> faces2,
         IReadOnlyList<bool> same, OcclusionOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(scorer);

@@ -69,13 +69,13 @@ public sealed class FaceModelDescriptor
     public (string Score, double Threshold) Decision(bool learnedHead) =>
         learnedHead && DecidesByXcos ? ("xcos", XcosThreshold!.Value) : ("cosine", Threshold);
 
-    /// <summary>xCos variant: "weights" (weight-derived, needs an affine head after the map) or "learned" (the learned head next to the descriptor, <see cref="LearnedHead"/>).</summary>
+    /// <summary>xCos variant: "weights" (weight-derived, needs an affine head after the map) or "learned" (the learned head next to the descriptor, <see cref="Heads.LearnedHead"/>).</summary>
     public string XcosVariant { get; set; } = "weights";
 
     /// <summary>Attention of the weight-derived xCos: "kernel" (each cell's share of head energy), "pair" (|u1_c| |u2_c|) or "contribution" (contribution energy; the map is each cell's cosine with the other face's embedding).</summary>
     public string Attention { get; set; } = "kernel";
 
-    // The texts of Explain's WeightDerivedAttention, spelled out here because FaceModels/ does not import Explain/
+    // The texts of the weight-derived head's WeightDerivedAttention, spelled out here because FaceModels/ does not import Heads/
     // (docs/architecture.md); FaceModelDescriptorTests checks they are WeightDerivedAttentionText's texts.
     internal static readonly string[] AttentionTexts = ["kernel", "pair", "contribution"];
 

@@ -1,5 +1,6 @@
 using Xcos.ML.Explain;
 using Xcos.ML.FaceModels;
+using Xcos.ML.Heads;
 using Xcos.ML.Images;
 using Xcos.ML.Numerics;
 using Xcos.ML.Verification;
@@ -49,7 +50,7 @@ public sealed class OnnxFaceEncoder : IFaceEncoder
             _embedder = new OnnxFaceEmbedder(Descriptor, onnx, intraOpThreads);
             // the gallery's weight-derived explanation is uncalibrated (the raw cell cosines and kernel or pair attention)
             var attention = Descriptor.Attention == "pair" ? WeightDerivedAttention.Pair : WeightDerivedAttention.Kernel;
-            Xcos = OnnxFacePairVerifier.TryCreateXcos(Descriptor, _embedder, descriptorPath, variant, attention, calibrate: false);
+            Xcos = XcosHeadFactory.TryCreateWeightDerived(Descriptor, _embedder, descriptorPath, variant, attention, calibrate: false);
             Head = Xcos?.Head;
             if (variant == XcosVariant.Learned)
             {

@@ -7,7 +7,7 @@ namespace Xcos.ML.MLNet;
 /// <summary>
 /// The landmarks of a face that is already aligned: the ArcFace template scaled to the image, so alignment is the
 /// identity at 112x112 and a resize for an aligned crop of another size (e.g. the faces of an InsightFace .bin, or
-/// 224x224 aligned crops). Use it with <c>AlignFaces</c>, or <see cref="XcosPipelineOptions.Aligned"/>.
+/// 224x224 aligned crops). Use it with <c>AlignFaces</c>, or <see cref="FacePairPipelineOptions.Aligned"/>.
 /// </summary>
 public sealed class AlignedFaceLandmarks : ILandmarkSource
 {

@@ -75,7 +75,7 @@ internal sealed class CachedFacePhotos
     private readonly ITransformer _prepare, _faces;
     private readonly BatchedFaceModel? _batched;
     private readonly FacePhotoCache _cache;
-    private readonly XcosPipelineOptions _options;
+    private readonly FacePhotoPipelineOptions _options;
     private readonly ITransformer _lookup;
     private readonly SchemaDefinition _pathsDefinition;
     private readonly MLContext _ml = new();
@@ -87,7 +87,7 @@ internal sealed class CachedFacePhotos
     /// <param name="cache">The memo shared by every pass of the fitted pipeline.</param>
     /// <param name="options">The pipeline's options (path columns, image folder, aligned).</param>
     /// <param name="batched">The face model taking many faces per call (owned; then <paramref name="faces"/> runs only <paramref name="prepare"/>'s part), or null.</param>
-    public CachedFacePhotos(TransformsCatalog catalog, ITransformer prepare, ITransformer faces, IDataView input, FacePhotoCache cache, XcosPipelineOptions options,
+    public CachedFacePhotos(TransformsCatalog catalog, ITransformer prepare, ITransformer faces, IDataView input, FacePhotoCache cache, FacePhotoPipelineOptions options,
         BatchedFaceModel? batched)
     {
         _prepare = prepare;

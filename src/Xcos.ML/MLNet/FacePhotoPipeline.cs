@@ -4,6 +4,7 @@ using Microsoft.ML.Data;
 using Xcos.ML.Alignment;
 using Xcos.ML.Explain;
 using Xcos.ML.FaceModels;
+using Xcos.ML.Heads;
 using Xcos.ML.Metrics;
 using Xcos.ML.Onnx;
 using Xcos.ML.Onnx.Proto;
@@ -13,7 +14,7 @@ namespace Xcos.ML.MLNet;
 
 /// <summary>
 /// Raw photographs to an explained decision as one ML.NET estimator (<c>mlContext.Transforms.VerifyFacePairs</c> with
-/// <see cref="XcosPipelineOptions.FaceModel"/>): read each photo, detect and align its primary face (fr_detect.onnx +
+/// <see cref="FacePhotoPipelineOptions"/>): read each photo, detect and align its primary face (fr_detect.onnx +
 /// fr_landmark.onnx), embed it with the face model, and explain the model's own cosine, which decides.
 /// </summary>
 /// <remarks>
@@ -29,19 +30,19 @@ namespace Xcos.ML.MLNet;
 internal sealed class FacePhotoPipeline : IEstimator<ITransformer>
 {
     private readonly TransformsCatalog _catalog;
-    private readonly XcosPipelineOptions _options;
+    private readonly FacePhotoPipelineOptions _options;
     private readonly FaceModelDescriptor _descriptor;
     private readonly byte[] _detect, _landmark, _embedder;
     private readonly byte[]? _head, _learned;
     private readonly string _embeddingInput, _embeddingOutput, _mapOutput;
     private readonly int _embeddingDim;
 
-    public FacePhotoPipeline(TransformsCatalog catalog, XcosPipelineOptions options)
+    public FacePhotoPipeline(TransformsCatalog catalog, FacePhotoPipelineOptions options)
     {
         _catalog = catalog;
         _options = options;
-        _descriptor = options.FaceModel!;
-        ArgumentOutOfRangeException.ThrowIfNegative(options.PhotoCacheCapacity, "XcosPipelineOptions.PhotoCacheCapacity");
+        _descriptor = options.FaceModel ?? throw new ArgumentException("FacePhotoPipelineOptions.FaceModel is null: give the face model, e.g. FaceModelDescriptor.FrFeature()", nameof(options));
+        ArgumentOutOfRangeException.ThrowIfNegative(options.PhotoCacheCapacity, "FacePhotoPipelineOptions.PhotoCacheCapacity");
         _descriptor.Validate($"face model '{_descriptor.Name}'");
         if (_descriptor.InputSize != ArcFaceTemplate.Size)
             throw new ArgumentException($"face model '{_descriptor.Name}' takes {_descriptor.InputSize}x{_descriptor.InputSize} faces; the pipeline aligns onto the {ArcFaceTemplate.Size}x{ArcFaceTemplate.Size} ArcFace template");
@@ -49,7 +50,7 @@ internal sealed class FacePhotoPipeline : IEstimator<ITransformer>
         string Need(string file)
         {
             var p = Path.Combine(dir, file);
-            return File.Exists(p) ? p : throw new FileNotFoundException($"{p} not found: run `xcos models fetch`, or set XcosPipelineOptions.ModelsDirectory (or {ModelStore.EnvironmentVariable})", p);
+            return File.Exists(p) ? p : throw new FileNotFoundException($"{p} not found: run `xcos models fetch`, or set FacePhotoPipelineOptions.ModelsDirectory (or {ModelStore.EnvironmentVariable})", p);
         }
         _detect = File.ReadAllBytes(Need("fr_detect.onnx"));
         _landmark = File.ReadAllBytes(Need("fr_landmark.onnx"));
@@ -68,12 +69,12 @@ internal sealed class FacePhotoPipeline : IEstimator<ITransformer>
         if (options.Xcos is not (XcosVariant.Weights or XcosVariant.Learned))
             throw new ArgumentException($"xcos variant \"{options.Xcos.ToText()}\" is not available for ONNX face models; use weights or learned");
         // null for a two-branch learned-xCos model (its map does not feed its embedding): the learned head explains alone
-        var xcos = OnnxFacePairVerifier.TryCreateXcos(_descriptor, embedder, Path.Combine(descriptorDir, "descriptor.json"), options.Xcos);
+        var xcos = XcosHeadFactory.TryCreateWeightDerived(_descriptor, embedder, Path.Combine(descriptorDir, "descriptor.json"), options.Xcos);
         _head = xcos is null ? null : WeightDerivedXcosOnnx.Build(xcos).ToByteArray();
         if (options.Xcos == XcosVariant.Learned)
         {
             var path = options.LearnedHeadPath ?? LearnedHead.NextTo(Path.Combine(descriptorDir, "descriptor.json"))
-                ?? throw new FileNotFoundException($"no learned xCos head for '{_descriptor.Name}' in {descriptorDir} ({LearnedHead.DefaultFileName}); set XcosPipelineOptions.LearnedHeadPath");
+                ?? throw new FileNotFoundException($"no learned xCos head for '{_descriptor.Name}' in {descriptorDir} ({LearnedHead.DefaultFileName}); set FacePhotoPipelineOptions.LearnedHeadPath");
             using (var check = new LearnedHead(path)) check.CheckFits(_descriptor, embedder.MapShape[0]);
             _learned = File.ReadAllBytes(path);
         }

@@ -4,32 +4,13 @@ using Xcos.ML.Metrics;
 
 namespace Xcos.ML.MLNet;
 
-/// <summary>Face verification figures of a scored <see cref="IDataView"/> (e.g. the output of <c>ScoreXcosPairs</c>).</summary>
-public static class VerificationEvaluation
+/// <summary>
+/// Face verification figures of a scored <see cref="IDataView"/> (e.g. the output of <c>ScoreXcosPairs</c>); called as
+/// <c>mlContext.EvaluateVerification</c> or <c>mlContext.BinaryClassification.EvaluateVerification</c> (<see cref="XcosCatalog"/>).
+/// </summary>
+internal static class VerificationEvaluation
 {
-    /// <summary>
-    /// The verification report of the pairs in <paramref name="data"/>: the k-fold protocol's accuracy (10 folds by default),
-    /// ROC AUC, EER, TAR at FAR and the best threshold, from a Boolean label column and a Single (or Double) score column.
-    /// </summary>
-    /// <exception cref="ArgumentOutOfRangeException">A column is missing or has the wrong type (the message names it).</exception>
-    /// <remarks>Rows with a NaN score (pairs the pipeline could not score) are left out and listed in <see cref="VerificationReport.Skipped"/>.</remarks>
-    /// <exception cref="ArgumentException">Fewer scored pairs than folds, or only one class.</exception>
-    public static VerificationReport EvaluateVerification(this MLContext mlContext, IDataView data,
-        string labelColumnName = "Label", string scoreColumnName = "Score", VerificationOptions? options = null)
-    {
-        ArgumentNullException.ThrowIfNull(mlContext);
-        return Evaluate(data, labelColumnName, scoreColumnName, options);
-    }
-
-    /// <inheritdoc cref="EvaluateVerification(MLContext, IDataView, string, string, VerificationOptions?)"/>
-    public static VerificationReport EvaluateVerification(this BinaryClassificationCatalog catalog, IDataView data,
-        string labelColumnName = "Label", string scoreColumnName = "Score", VerificationOptions? options = null)
-    {
-        ArgumentNullException.ThrowIfNull(catalog);
-        return Evaluate(data, labelColumnName, scoreColumnName, options);
-    }
-
-    private static VerificationReport Evaluate(IDataView data, string label, string score, VerificationOptions? options)
+    internal static VerificationReport Evaluate(IDataView data, string label, string score, VerificationOptions? options)
     {
         ArgumentNullException.ThrowIfNull(data);
         XcosPipelineColumns.CheckScalar(data.Schema, "Label", label, BooleanDataViewType.Instance);

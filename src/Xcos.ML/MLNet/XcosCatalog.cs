@@ -1,9 +1,14 @@
 using Microsoft.ML;
 using Xcos.ML.Alignment;
+using Xcos.ML.Metrics;
 
 namespace Xcos.ML.MLNet;
 
-/// <summary>Xcos.ML extensions of <c>mlContext.Transforms</c>.</summary>
+/// <summary>
+/// Xcos.ML's extensions of ML.NET's catalogs, all in one place: <c>mlContext.Transforms</c> (alignment, embedding, pair
+/// scoring, the two whole verification pipelines, identification) and the verification report
+/// (<c>mlContext.EvaluateVerification</c>, <c>mlContext.BinaryClassification.EvaluateVerification</c>).
+/// </summary>
 public static class XcosCatalog
 {
     /// <summary>
@@ -38,6 +43,20 @@ public static class XcosCatalog
         => new(catalog, options);
 
     /// <summary>
+    /// The whole face-pair verification pipeline of a trained xCos network: see
+    /// <see cref="XcosPipeline.Create(TransformsCatalog, XcosPipelineOptions)"/>.
+    /// </summary>
+    public static IEstimator<ITransformer> VerifyFacePairs(this TransformsCatalog catalog, XcosPipelineOptions options)
+        => XcosPipeline.Create(catalog, options);
+
+    /// <summary>
+    /// The whole face-pair verification pipeline of an ONNX face model on raw photos: see
+    /// <see cref="XcosPipeline.Create(TransformsCatalog, FacePhotoPipelineOptions)"/>.
+    /// </summary>
+    public static IEstimator<ITransformer> VerifyFacePairs(this TransformsCatalog catalog, FacePhotoPipelineOptions options)
+        => XcosPipeline.Create(catalog, options);
+
+    /// <summary>
     /// Appends 1:N identification against a gallery (file or postgresql:// URI) built with fr_feature (<c>xcos enroll</c>): "Image" (MLImage) in;
     /// Identity, IdentityScore (cosine), Unknown, TopIdentities, TopScores and IdentifyStatus out. The model saves; the
     /// gallery stays a file the loading process names (<see cref="IdentifyFacesFactory.UseGallery"/> or $XCOS_GALLERY),
@@ -46,4 +65,26 @@ public static class XcosCatalog
     /// </summary>
     public static IdentifyFacesEstimator IdentifyFaces(this TransformsCatalog catalog, string galleryPath)
         => new(catalog, galleryPath);
+
+    /// <summary>
+    /// The verification report of the pairs in <paramref name="data"/>: the k-fold protocol's accuracy (10 folds by default),
+    /// ROC AUC, EER, TAR at FAR and the best threshold, from a Boolean label column and a Single (or Double) score column.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">A column is missing or has the wrong type (the message names it).</exception>
+    /// <remarks>Rows with a NaN score (pairs the pipeline could not score) are left out and listed in <see cref="VerificationReport.Skipped"/>.</remarks>
+    /// <exception cref="ArgumentException">Fewer scored pairs than folds, or only one class.</exception>
+    public static VerificationReport EvaluateVerification(this MLContext mlContext, IDataView data,
+        string labelColumnName = "Label", string scoreColumnName = "Score", VerificationOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(mlContext);
+        return VerificationEvaluation.Evaluate(data, labelColumnName, scoreColumnName, options);
+    }
+
+    /// <inheritdoc cref="EvaluateVerification(MLContext, IDataView, string, string, VerificationOptions?)"/>
+    public static VerificationReport EvaluateVerification(this BinaryClassificationCatalog catalog, IDataView data,
+        string labelColumnName = "Label", string scoreColumnName = "Score", VerificationOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        return VerificationEvaluation.Evaluate(data, labelColumnName, scoreColumnName, options);
+    }
 }

@@ -297,6 +297,64 @@ public static partial class XcosOnnxExport
         return m;
     }
 
+    /// <summary>Inputs of a gated head (<see cref="Heads.CosineGateOnnx.WithCosineGate"/>): the original model's embeddings of the two faces, [N, D].</summary>
+    public const string Embedding1Input = "face_embedding1", Embedding2Input = "face_embedding2";
+
+    /// <summary>Output of a gated head: the cosine's share in each pair's score, [N].</summary>
+    public const string CosineShareOutput = "cosine_share";
+
+    // a map head's own outputs, kept inside a blended or gated graph under these names
+    internal const string HeadMapValue = CosMapOutput + "_head", HeadScoreValue = ScoreOutput + "_head";
+
+    // Renames a map head's score and cos_map outputs to the *_head values a blend reads (the graph outputs keep their
+    // names for the blend to write); returns the maps' batch dimension. Refuses a head that blends already.
+    internal static TensorShapeProto.Types.Dimension RenameHeadOutputs(GraphProto g)
+    {
+        if (g.Input.Any(i => i.Name is CosineInput or Embedding1Input or Embedding2Input)) throw new InvalidDataException("the head blends in the cosine already");
+        var map1 = g.Input.FirstOrDefault(i => i.Name == Map1Input) ?? throw new InvalidDataException($"not a map head: no input '{Map1Input}'");
+        foreach (var name in new[] { ScoreOutput, CosMapOutput, AttentionOutput })
+            if (g.Output.All(v => v.Name != name)) throw new InvalidDataException($"not a map head: no output '{name}'");
+        string Renamed(string v) => v == CosMapOutput ? HeadMapValue : v == ScoreOutput ? HeadScoreValue : v;
+        foreach (var n in g.Node)
+        {
+            for (int i = 0; i < n.Input.Count; i++) n.Input[i] = Renamed(n.Input[i]);
+            for (int i = 0; i < n.Output.Count; i++) n.Output[i] = Renamed(n.Output[i]);
+        }
+        return map1.Type.TensorType.Shape.Dim[0].Clone();
+    }
+
+    internal static ValueInfoProto FloatInput(string name, TensorShapeProto.Types.Dimension batch, long? width = null)
+    {
+        var v = new ValueInfoProto { Name = name, Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorProto.Types.DataType.Float, Shape = new TensorShapeProto() } } };
+        v.Type.TensorType.Shape.Dim.Add(batch.Clone());
+        if (width is { } w) v.Type.TensorType.Shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimValue = w });
+        return v;
+    }
+
+    internal static TensorProto FloatScalar(string name, float value)
+    {
+        var t = new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Float };
+        t.FloatData.Add(value);
+        return t;
+    }
+
+    // [-1, 1]: a per-pair value as a column that broadcasts over the 49 cells
+    internal static TensorProto ColumnShape(string name)
+    {
+        var t = new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Int64 };
+        t.Dims.Add(2);
+        t.Int64Data.Add([-1, 1]);
+        return t;
+    }
+
+    internal static NodeProto ProtoNode(string op, string name, string output, params string[] inputs)
+    {
+        var n = new NodeProto { OpType = op, Name = name };
+        n.Input.Add(inputs);
+        n.Output.Add(output);
+        return n;
+    }
+
     /// <summary>Builds the embedding model and writes it to <paramref name="path"/>.</summary>
     public static void SaveEmbeddingModel(IReadOnlyDictionary<string, WeightTensor> weights, string path, XcosOnnxExportOptions? options = null) =>
         File.WriteAllBytes(path, Google.Protobuf.MessageExtensions.ToByteArray(BuildEmbeddingModel(weights, options)));

@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using Xcos.ML.Heads;
 using Xcos.ML.Images;
 
 namespace Xcos.ML.Verification;

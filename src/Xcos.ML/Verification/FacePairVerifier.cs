@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Xcos.ML.FaceModels;
+using Xcos.ML.Heads;
 using Xcos.ML.Images;
 
 namespace Xcos.ML.Verification;

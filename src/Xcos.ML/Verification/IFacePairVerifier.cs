@@ -1,3 +1,4 @@
+using Xcos.ML.Heads;
 using Xcos.ML.Images;
 
 namespace Xcos.ML.Verification;

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Xcos.ML.Explain;
 using Xcos.ML.FaceModels;
 using Xcos.ML.Gallery;
+using Xcos.ML.Heads;
 using Xcos.ML.Images;
 using Xcos.ML.Metrics;
 using Xcos.ML.Numerics;

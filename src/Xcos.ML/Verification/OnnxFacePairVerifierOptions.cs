@@ -1,5 +1,6 @@
 using Xcos.ML.Explain;
 using Xcos.ML.FaceModels;
+using Xcos.ML.Heads;
 
 namespace Xcos.ML.Verification;
 

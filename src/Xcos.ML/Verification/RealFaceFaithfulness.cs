@@ -2,6 +2,7 @@ using System.Globalization;
 using Xcos.ML.Alignment;
 using Xcos.ML.Explain;
 using Xcos.ML.FaceModels;
+using Xcos.ML.Heads;
 using Xcos.ML.Images;
 using Xcos.ML.Numerics;
 
@@ -62,7 +63,7 @@ public sealed class RealFaceFaithfulnessOptions
 /// "xcos" the weight-derived xCos of the two last feature maps.
 /// </summary>
 /// <remarks>Within one <see cref="Score"/> call faces repeated by reference are embedded once.</remarks>
-public sealed class RealFacePairScorer : IPairScorer
+public sealed class RealFaceScoring : IFacePairScoring
 {
     private readonly OnnxFaceEmbedder _embedder;
     private readonly WeightDerivedXcos _xcos;
@@ -72,7 +73,7 @@ public sealed class RealFacePairScorer : IPairScorer
     /// <param name="embedder">The face model.</param>
     /// <param name="xcos">Weight-derived xCos of that model's head.</param>
     /// <param name="batchSize">Faces per ONNX Runtime call (default 32).</param>
-    public RealFacePairScorer(OnnxFaceEmbedder embedder, WeightDerivedXcos xcos, int batchSize = 32)
+    public RealFaceScoring(OnnxFaceEmbedder embedder, WeightDerivedXcos xcos, int batchSize = 32)
     {
         _embedder = embedder ?? throw new ArgumentNullException(nameof(embedder));
         _xcos = xcos ?? throw new ArgumentNullException(nameof(xcos));
@@ -161,7 +162,7 @@ public static class RealFaceFaithfulness
         if (o.Curves.Grid != xcos.Head.Height || xcos.Head.Height != xcos.Head.Width)
             throw new ArgumentException($"the explanations cover the model's {xcos.Head.Height}x{xcos.Head.Width} map; Curves.Grid is {o.Curves.Grid}");
         var explanations = Explain(embedder, xcos, gradients, face1, face2, o.Curves.Face);
-        return Faithfulness.Evaluate(new RealFacePairScorer(embedder, xcos, o.BatchSize), face1, face2, explanations, o.Curves);
+        return Faithfulness.Evaluate(new RealFaceScoring(embedder, xcos, o.BatchSize), face1, face2, explanations, o.Curves);
     }
 
     /// <summary>Curves of every pair (one result per pair, in order), with the verifier's model and explainer.</summary>

@@ -3,8 +3,8 @@ using static TorchSharp.torch;
 
 namespace Xcos.ML.Torch.Explain;
 
-/// <summary>Batch size, input normalisation, cosine source and device of <see cref="XcosModelPairScorer"/>.</summary>
-public sealed class XcosModelPairScorerOptions
+/// <summary>Batch size, input normalisation, cosine source and device of <see cref="XcosModelScoring"/>.</summary>
+public sealed class XcosModelScoringOptions
 {
     /// <summary>Faces per forward pass. Default 64.</summary>
     public int BatchSize { get; set; } = 64;

@@ -1,6 +1,6 @@
 using Xcos.ML.Text;
 
-namespace Xcos.ML.Explain;
+namespace Xcos.ML.Heads;
 
 /// <summary>Text forms of <see cref="WeightDerivedAttention"/> ("kernel", "pair", "contribution"), as face-model descriptors hold them.</summary>
 public static class WeightDerivedAttentionText

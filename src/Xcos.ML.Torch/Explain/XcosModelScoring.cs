@@ -7,21 +7,21 @@ using static TorchSharp.torch;
 namespace Xcos.ML.Torch.Explain;
 
 /// <summary>
-/// <see cref="IPairScorer"/> over a TorchSharp xCos model: scores "xcos" (the model's verification score) and "cosine"
+/// <see cref="IFacePairScoring"/> over a TorchSharp xCos model: scores "xcos" (the model's verification score) and "cosine"
 /// (the plain cosine). Each distinct face instance of a call runs through the backbone once, so a face scored against many
 /// perturbed copies of another costs one pass.
 /// </summary>
-public sealed class XcosModelPairScorer : IPairScorer
+public sealed class XcosModelScoring : IFacePairScoring
 {
     private readonly XcosModel model;
-    private readonly XcosModelPairScorerOptions options;
+    private readonly XcosModelScoringOptions options;
     private readonly Device device;
 
     /// <summary>Wraps <paramref name="model"/> (switched to eval mode on every call).</summary>
-    public XcosModelPairScorer(XcosModel model, XcosModelPairScorerOptions? options = null)
+    public XcosModelScoring(XcosModel model, XcosModelScoringOptions? options = null)
     {
         this.model = model ?? throw new ArgumentNullException(nameof(model));
-        this.options = options ?? new XcosModelPairScorerOptions();
+        this.options = options ?? new XcosModelScoringOptions();
         if (this.options.BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(options), this.options.BatchSize, "BatchSize must be positive");
         if (this.options.Cosine == CosineSource.Target && model.BackboneTarget is null)
             throw new InvalidOperationException("the target cosine was asked for, but this xCos model has no target backbone");

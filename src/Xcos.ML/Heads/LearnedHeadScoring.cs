@@ -3,14 +3,14 @@ using Xcos.ML.FaceModels;
 using Xcos.ML.Images;
 using Xcos.ML.Numerics;
 
-namespace Xcos.ML.Verification;
+namespace Xcos.ML.Heads;
 
 /// <summary>
 /// Scores pairs of aligned faces with an ONNX face model and a learned xCos head (<c>xcos train --mode head
 /// --onnx-model</c>): "xcos" is the head's score on the two last feature maps, "cosine" the model's own embedding cosine.
 /// </summary>
 /// <remarks>Within one <see cref="Score"/> call faces repeated by reference are embedded once.</remarks>
-public sealed class LearnedHeadPairScorer : IPairScorer
+public sealed class LearnedHeadScoring : IFacePairScoring
 {
     private readonly OnnxFaceEmbedder _embedder;
     private readonly LearnedHead _head;
@@ -19,7 +19,7 @@ public sealed class LearnedHeadPairScorer : IPairScorer
     /// <param name="embedder">The face model.</param>
     /// <param name="head">The learned head trained on that model's maps.</param>
     /// <param name="batchSize">Faces per ONNX Runtime call, and pairs per head call (default 32).</param>
-    public LearnedHeadPairScorer(OnnxFaceEmbedder embedder, LearnedHead head, int batchSize = 32)
+    public LearnedHeadScoring(OnnxFaceEmbedder embedder, LearnedHead head, int batchSize = 32)
     {
         _embedder = embedder ?? throw new ArgumentNullException(nameof(embedder));
         _head = head ?? throw new ArgumentNullException(nameof(head));

@@ -1,4 +1,4 @@
-namespace Xcos.ML.Verification;
+namespace Xcos.ML.Heads;
 
 /// <summary>Which xCos explains (and, for checkpoints, decides) a verification.</summary>
 public enum XcosVariant

@@ -6,7 +6,7 @@ namespace Xcos.ML.Explain;
 /// Scores batches of face pairs (aligned RGB faces), the model-agnostic seam of the faithfulness and occlusion
 /// measurements: a TorchSharp xCos network, an ONNX model or a test double can stand behind it.
 /// </summary>
-public interface IPairScorer
+public interface IFacePairScoring
 {
     /// <summary>Names of the scores returned, for example ["xcos", "cosine"]; index 0 is the explained (primary) score.</summary>
     IReadOnlyList<string> ScoreNames { get; }

@@ -1,9 +1,8 @@
-using Xcos.ML.FaceModels;
 using Xcos.ML.Images;
 
-namespace Xcos.ML.Verification;
+namespace Xcos.ML.FaceModels;
 
-/// <summary>The pair scorers' shared first step: each distinct face (by reference) of a call embedded once, in batches.</summary>
+/// <summary>The face-pair scorings' shared first step (<c>LearnedHeadScoring</c>, <c>RealFaceScoring</c>): each distinct face (by reference) of a call embedded once, in batches.</summary>
 internal static class DistinctFaceEmbeddings
 {
     /// <summary>Embeds the distinct faces of both lists; <c>Index</c> maps a face to its embedding.</summary>

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Numerics.Tensors;
 
-namespace Xcos.ML.Explain;
+namespace Xcos.ML.Heads;
 
 /// <summary>How the weight-derived xCos weighs its cells.</summary>
 public enum WeightDerivedAttention

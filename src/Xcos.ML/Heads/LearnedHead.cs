@@ -1,8 +1,9 @@
 using Microsoft.ML.OnnxRuntime;
+using Xcos.ML.FaceModels;
 using Xcos.ML.Numerics;
 using Xcos.ML.Onnx;
 
-namespace Xcos.ML.FaceModels;
+namespace Xcos.ML.Heads;
 
 /// <summary>xCos of one pair by a learned head.</summary>
 /// <param name="Xcos">The learned xCos: the attention-weighted sum of <paramref name="CosMap"/>.</param>
@@ -42,7 +43,7 @@ public sealed class LearnedHead : IDisposable
     /// <summary>Metadata key: the cosine's share in the score (<see cref="XcosOnnxExportOptions.CosineWeight"/>) and where it was chosen.</summary>
     public const string CosineWeightKey = "xcos.cosine_weight";
 
-    /// <summary>Metadata key of a gated head's <see cref="Xcos.ML.Onnx.CosineGate"/> and where it was chosen.</summary>
+    /// <summary>Metadata key of a gated head's <see cref="Xcos.ML.Heads.CosineGate"/> and where it was chosen.</summary>
     public const string CosineGateKey = "xcos.cosine_gate";
 
     /// <summary>What the head's cos_map holds, as a figure title: "Cell share of xCos" for an anchored head, else "Patch cosine".</summary>
@@ -116,7 +117,7 @@ public sealed class LearnedHead : IDisposable
 
     /// <summary>
     /// Whether the head gates the cosine's share on the two faces' original embeddings (inputs <c>face_embedding1</c>,
-    /// <c>face_embedding2</c>, <see cref="XcosOnnxExport.WithCosineGate"/>): every call then needs the embeddings.
+    /// <c>face_embedding2</c>, <see cref="CosineGateOnnx.WithCosineGate"/>): every call then needs the embeddings.
     /// </summary>
     public bool TakesEmbeddings { get; }
 

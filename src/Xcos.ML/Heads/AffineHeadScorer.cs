@@ -1,7 +1,8 @@
 using System.Numerics.Tensors;
+using Xcos.ML.Explain;
 using Xcos.ML.Numerics;
 
-namespace Xcos.ML.Explain;
+namespace Xcos.ML.Heads;
 
 /// <summary>
 /// The cosine of two faces' embeddings as a function of their last feature maps, for a model whose embedding is affine

@@ -1,11 +1,13 @@
 using System.Globalization;
+using Xcos.ML.Onnx;
 using Xcos.ML.Onnx.Proto;
+using static Xcos.ML.Onnx.XcosOnnxExport;
 
-namespace Xcos.ML.Onnx;
+namespace Xcos.ML.Heads;
 
 /// <summary>
 /// How much of the face model's own cosine an anchored learned head's score keeps, per pair, from how much the two
-/// branches of the occlusion model agree on each face (<see cref="XcosOnnxExport.WithCosineGate"/>). A face's
+/// branches of the occlusion model agree on each face (<see cref="CosineGateOnnx.WithCosineGate"/>). A face's
 /// agreement is the cosine between the fine-tuned branch's embedding (its map through the model's embedding head, every
 /// cell weighed alike) and the original model's embedding of the same image: the fine-tuned branch was distilled to the
 /// clean embedding, so on a clean face the two agree, and an occluder that moves the original embedding lowers it. The
@@ -53,23 +55,15 @@ public sealed record CosineGate(double OccludedWeight, double CleanWeight, doubl
     }
 }
 
-public static partial class XcosOnnxExport
+/// <summary>The cosine gate of <see cref="CosineGate"/> as a rewrite of a learned head's ONNX graph.</summary>
+public static class CosineGateOnnx
 {
-    /// <summary>Inputs of a gated head (<see cref="WithCosineGate"/>): the original model's embeddings of the two faces, [N, D].</summary>
-    public const string Embedding1Input = "face_embedding1", Embedding2Input = "face_embedding2";
-
-    /// <summary>Output of a gated head: the cosine's share in each pair's score, [N].</summary>
-    public const string CosineShareOutput = "cosine_share";
-
-    // a map head's own outputs, kept inside a blended or gated graph under these names
-    private const string HeadMapValue = CosMapOutput + "_head", HeadScoreValue = ScoreOutput + "_head";
-
     /// <summary>
-    /// An anchored map head (<see cref="BuildAnchoredMapHeadModel"/>) rewritten so that the cosine's share follows
-    /// <paramref name="gate"/> pair by pair: two more inputs <see cref="Embedding1Input"/> and <see cref="Embedding2Input"/>
+    /// An anchored map head (<see cref="XcosOnnxExport.BuildAnchoredMapHeadModel"/>) rewritten so that the cosine's share follows
+    /// <paramref name="gate"/> pair by pair: two more inputs <see cref="XcosOnnxExport.Embedding1Input"/> and <see cref="XcosOnnxExport.Embedding2Input"/>
     /// [N, D] (the original model's embeddings), <c>w</c> from the two faces' agreement (<see cref="CosineGate"/>),
     /// <c>score = (1 - w) xCos + w cosine</c> and <c>cos_map = (1 - w) map + w cosine</c> on every cell (so
-    /// <c>score = sum(cos_map * attention)</c> still holds), and <see cref="CosineShareOutput"/> = w. Why: the
+    /// <c>score = sum(cos_map * attention)</c> still holds), and <see cref="XcosOnnxExport.CosineShareOutput"/> = w. Why: the
     /// fine-tuned branch helps occluded faces and costs a little on clean ones, most in 1:N; the agreement tells the
     /// two apart per face, with no occluder detector.
     /// </summary>
@@ -150,54 +144,5 @@ public static partial class XcosOnnxExport
         var share = FloatInput(CosineShareOutput, batch);
         g.Output.Add(share);
         return m;
-    }
-
-    // Renames a map head's score and cos_map outputs to the *_head values a blend reads (the graph outputs keep their
-    // names for the blend to write); returns the maps' batch dimension. Refuses a head that blends already.
-    private static TensorShapeProto.Types.Dimension RenameHeadOutputs(GraphProto g)
-    {
-        if (g.Input.Any(i => i.Name is CosineInput or Embedding1Input or Embedding2Input)) throw new InvalidDataException("the head blends in the cosine already");
-        var map1 = g.Input.FirstOrDefault(i => i.Name == Map1Input) ?? throw new InvalidDataException($"not a map head: no input '{Map1Input}'");
-        foreach (var name in new[] { ScoreOutput, CosMapOutput, AttentionOutput })
-            if (g.Output.All(v => v.Name != name)) throw new InvalidDataException($"not a map head: no output '{name}'");
-        string Renamed(string v) => v == CosMapOutput ? HeadMapValue : v == ScoreOutput ? HeadScoreValue : v;
-        foreach (var n in g.Node)
-        {
-            for (int i = 0; i < n.Input.Count; i++) n.Input[i] = Renamed(n.Input[i]);
-            for (int i = 0; i < n.Output.Count; i++) n.Output[i] = Renamed(n.Output[i]);
-        }
-        return map1.Type.TensorType.Shape.Dim[0].Clone();
-    }
-
-    private static ValueInfoProto FloatInput(string name, TensorShapeProto.Types.Dimension batch, long? width = null)
-    {
-        var v = new ValueInfoProto { Name = name, Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorProto.Types.DataType.Float, Shape = new TensorShapeProto() } } };
-        v.Type.TensorType.Shape.Dim.Add(batch.Clone());
-        if (width is { } w) v.Type.TensorType.Shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimValue = w });
-        return v;
-    }
-
-    private static TensorProto FloatScalar(string name, float value)
-    {
-        var t = new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Float };
-        t.FloatData.Add(value);
-        return t;
-    }
-
-    // [-1, 1]: a per-pair value as a column that broadcasts over the 49 cells
-    private static TensorProto ColumnShape(string name)
-    {
-        var t = new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Int64 };
-        t.Dims.Add(2);
-        t.Int64Data.Add([-1, 1]);
-        return t;
-    }
-
-    private static NodeProto ProtoNode(string op, string name, string output, params string[] inputs)
-    {
-        var n = new NodeProto { OpType = op, Name = name };
-        n.Input.Add(inputs);
-        n.Output.Add(output);
-        return n;
     }
 }

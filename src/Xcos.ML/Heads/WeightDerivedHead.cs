@@ -2,7 +2,7 @@ using System.Numerics.Tensors;
 using Xcos.ML.Onnx;
 using Xcos.ML.Onnx.Proto;
 
-namespace Xcos.ML.Explain;
+namespace Xcos.ML.Heads;
 
 /// <summary>
 /// The affine map from a face network's last spatial feature map g (C x H x W) to its embedding e, read from the

@@ -1,7 +1,7 @@
 using Xcos.ML.Onnx;
 using Xcos.ML.Onnx.Proto;
 
-namespace Xcos.ML.Explain;
+namespace Xcos.ML.Heads;
 
 /// <summary>
 /// The weight-derived xCos of <see cref="WeightDerivedXcos"/> as an ONNX graph, so an ML.NET pipeline can hold it in its
