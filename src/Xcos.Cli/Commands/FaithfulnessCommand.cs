@@ -152,13 +152,7 @@ public static class FaithfulnessCommand
         });
 
     // snake_case like every other command's JSON
-    private static readonly JsonSerializerOptions JsonOptions = new()
-    {
-        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
-        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
-    };
+    private static readonly JsonSerializerOptions JsonOptions = new(Cli.Json) { Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) } };
 
     /// <summary>The JSON shape: per method, deletion and insertion AUCs of the xCos score and of the plain cosine.</summary>
     internal sealed record MethodAucs(double Deletion, double Insertion, double DeletionCosine, double InsertionCosine);
