@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Xcos.Cli.Benchmarks;
 using Xcos.ML.Explain;
 using Xcos.ML.Figures;
 using Xcos.ML.Images;

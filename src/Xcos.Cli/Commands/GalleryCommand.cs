@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Xcos.Cli.Benchmarks;
 using Xcos.ML.Gallery;
 
 namespace Xcos.Cli.Commands;
