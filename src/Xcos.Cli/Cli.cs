@@ -19,12 +19,24 @@ public sealed class CliException(string message, int exitCode = ExitCodes.Failur
 
 public static class Cli
 {
+    /// <summary>
+    /// The commands' JSON: one line, snake_case names (a <c>[JsonPropertyName]</c> only where a name is not the
+    /// property's snake_case), NaN and infinities as literals, nulls left out.
+    /// </summary>
     public static readonly JsonSerializerOptions Json = new()
     {
         WriteIndented = false,
         NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
     };
+
+    /// <summary>
+    /// As <see cref="Json"/> with the .NET property names: the outputs that print a result object as it is declared
+    /// (gallery bench, gallery-bench, demo, occlusion-benchmark, synth, train --mode occlusion's rows) have always
+    /// had them, and scripts read those names.
+    /// </summary>
+    public static readonly JsonSerializerOptions JsonDeclaredNames = new(Json) { PropertyNamingPolicy = null };
 
     /// <summary>Parses, maps usage errors to exit code 2 and any failure to a one-line message and exit code 1.</summary>
     public static int Run(RootCommand root, string[] args)
@@ -125,6 +137,9 @@ public static class Cli
 
     private static bool NeedsEscape(char c) => char.IsControl(c) || c is '\u2028' or '\u2029';
 
-    /// <summary>Writes one JSON object on one line to stdout.</summary>
-    public static void WriteJson(object value) => Console.Out.WriteLine(JsonSerializer.Serialize(value, value.GetType(), Json));
+    /// <summary>Writes one JSON object on one line to stdout, with snake_case names.</summary>
+    public static void WriteJson(object value) => WriteJson(value, Json);
+
+    /// <summary>Writes one JSON object on one line to stdout with <paramref name="options"/> (<see cref="Json"/> or <see cref="JsonDeclaredNames"/>).</summary>
+    public static void WriteJson(object value, JsonSerializerOptions options) => Console.Out.WriteLine(JsonSerializer.Serialize(value, value.GetType(), options));
 }

@@ -111,7 +111,7 @@ internal sealed class OcclusionBenchmarkArgs
                 Face1Label = "clean", Face2Label = "masked",
             });
         }
-        if (p.GetValue(Json)) Cli.WriteJson(report);
+        if (p.GetValue(Json)) Cli.WriteJson(report, Cli.JsonDeclaredNames);
         else Console.WriteLine(Table(r, encoder.Descriptor.Name, original.Descriptor.Name));
         return ExitCodes.Ok;
     }

@@ -44,11 +44,11 @@ public sealed record XcosBenchmarkResult
     /// <summary>TorchSharp package version that ran the benchmark.</summary>
     [JsonPropertyName("torchsharp")] public string TorchSharp { get; init; } = "";
     /// <summary>libtorch intra-op threads used (<see cref="XcosBenchmarkOptions.Threads"/>).</summary>
-    [JsonPropertyName("threads")] public int Threads { get; init; }
+    public int Threads { get; init; }
     /// <summary>IR-SE backbone depth measured (50 for IR-SE-50).</summary>
-    [JsonPropertyName("depth")] public int Depth { get; init; }
+    public int Depth { get; init; }
     /// <summary>Where it ran: libtorch's device, and ONNX Runtime's execution provider.</summary>
-    [JsonPropertyName("device")] public string Device { get; init; } = "cpu";
+    public string Device { get; init; } = "cpu";
     /// <summary>The shipped ONNX face model (fr_feature, made batch-dynamic) at the benchmark's batch, fp32.</summary>
     [JsonPropertyName("face_images_per_s_onnx")] public double? FaceImagesPerSecondOnnx { get; init; }
     /// <summary>IR-SE-50 grid backbone, batch 32, eval, no grad.</summary>
@@ -64,7 +64,7 @@ public sealed record XcosBenchmarkResult
     /// <summary>Full xCos training step (two grid passes + ArcFace over 1000 classes + attention + frozen target), batch 16 pairs.</summary>
     [JsonPropertyName("train_pairs_per_s")] public double? TrainPairsPerSecond { get; init; }
     /// <summary>Whether the training step ran with freed host memory kept for reuse (<see cref="HostMemory.RetainFreedMemory"/>), as XcosTrainer runs.</summary>
-    [JsonPropertyName("train_host_memory_retained")] public bool? TrainHostMemoryRetained { get; init; }
+    public bool? TrainHostMemoryRetained { get; init; }
 }
 
 /// <summary>The project's side of the speed comparison with the PyTorch peer; each rate is measured as the peer measures it.</summary>

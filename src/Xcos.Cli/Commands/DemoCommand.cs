@@ -52,7 +52,7 @@ public static class DemoCommand
             try { result = WithProgress(p => runner.Run(p, cts.Token)); }
             finally { Console.CancelKeyPress -= onCancel; }
 
-            if (parse.GetValue(json)) { Cli.WriteJson(result); return ExitCodes.Ok; }
+            if (parse.GetValue(json)) { Cli.WriteJson(result, Cli.JsonDeclaredNames); return ExitCodes.Ok; }
             Console.WriteLine(Summary(result));
             return ExitCodes.Ok;
         });

@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Security.Cryptography;
-using System.Text.Json.Serialization;
 using Xcos.ML.Data;
 using Xcos.ML.Gallery;
 
@@ -13,23 +12,10 @@ namespace Xcos.Cli.Commands;
 /// </summary>
 internal static class EnrollCommand
 {
-    public sealed record SkippedJson([property: JsonPropertyName("file")] string File, [property: JsonPropertyName("identity")] string Identity,
-        [property: JsonPropertyName("status")] string Status);
+    public sealed record SkippedJson(string File, string Identity, string Status);
 
-    public sealed record EnrollJson(
-        [property: JsonPropertyName("gallery")] string Gallery,
-        [property: JsonPropertyName("model")] string Model,
-        [property: JsonPropertyName("model_hash")] string ModelHash,
-        [property: JsonPropertyName("xcos")] string Xcos,
-        [property: JsonPropertyName("codes")] string Codes,
-        [property: JsonPropertyName("photos")] int Photos,
-        [property: JsonPropertyName("enrolled")] int Enrolled,
-        [property: JsonPropertyName("removed")] int? Removed,
-        [property: JsonPropertyName("faces")] int Faces,
-        [property: JsonPropertyName("identities")] int Identities,
-        [property: JsonPropertyName("index")] string Index,
-        [property: JsonPropertyName("recovered_tail")] string? RecoveredTail,
-        [property: JsonPropertyName("skipped")] SkippedJson[] Skipped);
+    public sealed record EnrollJson(string Gallery, string Model, string ModelHash, string Xcos, string Codes, int Photos, int Enrolled, int? Removed,
+        int Faces, int Identities, string Index, string? RecoveredTail, SkippedJson[] Skipped);
 
     public static Command Create()
     {

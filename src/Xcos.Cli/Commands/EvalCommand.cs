@@ -17,42 +17,22 @@ namespace Xcos.Cli.Commands;
 /// </summary>
 internal static class EvalCommand
 {
-    public sealed record MetricsJson(
-        [property: JsonPropertyName("auc")] double Auc,
-        [property: JsonPropertyName("accuracy")] double Accuracy,
-        [property: JsonPropertyName("accuracy_std")] double AccuracyStd,
-        [property: JsonPropertyName("threshold")] double Threshold,
+    public sealed record MetricsJson(double Auc, double Accuracy, double AccuracyStd, double Threshold,
         [property: JsonPropertyName("tar_at_far_1e-3")] double TarAtFar1e3,
         [property: JsonPropertyName("tar_at_far_1e-4")] double TarAtFar1e4,
-        [property: JsonPropertyName("eer")] double Eer)
+        double Eer)
     {
         public static MetricsJson From(VerificationReport r) =>
             new(r.Auc, r.AccuracyMean, r.AccuracyStd, r.ThresholdMean, r.TarAtFar1e3, r.TarAtFar1e4, r.Eer);
     }
 
-    public sealed record SkippedJson(
-        [property: JsonPropertyName("row")] int Row,
-        [property: JsonPropertyName("id1")] string Id1,
-        [property: JsonPropertyName("id2")] string Id2,
-        [property: JsonPropertyName("reason")] string Reason);
+    public sealed record SkippedJson(int Row, string Id1, string Id2, string Reason);
 
-    public sealed record EvalJson(
-        [property: JsonPropertyName("pairs")] int Pairs,
-        [property: JsonPropertyName("skipped")] int Skipped,
-        [property: JsonPropertyName("xcos")] MetricsJson Xcos,
-        [property: JsonPropertyName("cosine")] MetricsJson Cosine,
-        [property: JsonPropertyName("cosine_source")] string CosineSource,
-        [property: JsonPropertyName("skipped_rows")] SkippedJson[] SkippedRows,
-        [property: JsonPropertyName("report")] string? Report);
+    public sealed record EvalJson(int Pairs, int Skipped, MetricsJson Xcos, MetricsJson Cosine, string CosineSource, SkippedJson[] SkippedRows, string? Report);
 
-    public sealed record SetJson(
-        [property: JsonPropertyName("data_set")] string DataSet,
-        [property: JsonPropertyName("source")] string Source,
-        [property: JsonPropertyName("result")] EvalJson Result);
+    public sealed record SetJson(string DataSet, string Source, EvalJson Result);
 
-    public sealed record BenchmarkJson(
-        [property: JsonPropertyName("flip")] bool Flip,
-        [property: JsonPropertyName("sets")] SetJson[] Sets);
+    public sealed record BenchmarkJson(bool Flip, SetJson[] Sets);
 
     public static Command Create()
     {

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Xcos.Cli.Benchmarks;
 using Xcos.ML.Explain;
 using Xcos.ML.Figures;
 using Xcos.ML.Images;
@@ -152,13 +153,7 @@ public static class FaithfulnessCommand
         });
 
     // snake_case like every other command's JSON
-    private static readonly JsonSerializerOptions JsonOptions = new()
-    {
-        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
-        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
-    };
+    private static readonly JsonSerializerOptions JsonOptions = new(Cli.Json) { Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) } };
 
     /// <summary>The JSON shape: per method, deletion and insertion AUCs of the xCos score and of the plain cosine.</summary>
     internal sealed record MethodAucs(double Deletion, double Insertion, double DeletionCosine, double InsertionCosine);

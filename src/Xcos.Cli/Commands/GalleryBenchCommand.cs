@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Xcos.Cli.Benchmarks;
 using Xcos.ML.Gallery;
 using Xcos.ML.Heads;
 
@@ -63,7 +64,7 @@ internal static class GalleryBenchCommand
                     Faces = n, FacesPerIdentity = p.GetValue(perId), Queries = p.GetValue(queries), RerankK = p.GetValue(rerankK),
                     Hnsw = settings, ExpansionSearch = p.GetValue(efSearch)!, Recall = target > 0 ? target : null, GraphDirectory = dir,
                 }, reranker, msg => Console.Error.WriteLine(msg));
-                if (p.GetValue(json)) Cli.WriteJson(r);
+                if (p.GetValue(json)) Cli.WriteJson(r, Cli.JsonDeclaredNames);
                 else
                 {
                     Console.WriteLine($"{r.Faces:N0} faces, {r.Identities:N0} identities, {r.Dim}-d (same-identity cosine ~{r.SameIdentityCosine:F2}), {r.Queries} queries, {r.Threads} cores visible");

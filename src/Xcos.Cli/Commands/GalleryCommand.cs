@@ -1,5 +1,5 @@
 using System.CommandLine;
-using System.Text.Json.Serialization;
+using Xcos.Cli.Benchmarks;
 using Xcos.ML.Gallery;
 
 namespace Xcos.Cli.Commands;
@@ -12,15 +12,7 @@ namespace Xcos.Cli.Commands;
 /// </summary>
 internal static class GalleryCommand
 {
-    public sealed record CopyJson(
-        [property: JsonPropertyName("from")] string From,
-        [property: JsonPropertyName("to")] string To,
-        [property: JsonPropertyName("model")] string Model,
-        [property: JsonPropertyName("model_hash")] string ModelHash,
-        [property: JsonPropertyName("faces")] int Faces,
-        [property: JsonPropertyName("identities")] int Identities,
-        [property: JsonPropertyName("added")] int Added,
-        [property: JsonPropertyName("to_faces")] int ToFaces);
+    public sealed record CopyJson(string From, string To, string Model, string ModelHash, int Faces, int Identities, int Added, int ToFaces);
 
     public static Command Create()
     {
@@ -72,7 +64,7 @@ internal static class GalleryCommand
             var name = FaceGalleries.Display(location);
             using var g = FaceGalleries.Open(location, GalleryStoreBenchmark.Model(options.Dim), GalleryOpenMode.OpenOrCreate);
             var r = CliProgress.Run("enrolling", options.Faces, step => GalleryStoreBenchmark.Run(g, name, options, _ => step(1)));
-            if (p.GetValue(json)) Cli.WriteJson(r);
+            if (p.GetValue(json)) Cli.WriteJson(r, Cli.JsonDeclaredNames);
             else
                 Console.WriteLine($"{r.Gallery}: {r.Faces} faces of {r.Identities} identities; enrol {r.EnrolPerSecond:F1} faces/s; " +
                     $"identify top-10 p50 {r.Identify.P50:F2} ms, p99 {r.Identify.P99:F2} ms; recall@10 {r.RecallAt10:F4} ({r.Queries} queries)");

@@ -14,34 +14,18 @@ namespace Xcos.Cli.Commands;
 /// </summary>
 internal static class IdentifyCommand
 {
-    public sealed record MetricsJson(
-        [property: JsonPropertyName("rank1")] double Rank1,
-        [property: JsonPropertyName("rank5")] double Rank5,
-        [property: JsonPropertyName("tpir_at_fpir")] double? Tpir,
-        [property: JsonPropertyName("fpir")] double Fpir,
-        [property: JsonPropertyName("achieved_fpir")] double? AchievedFpir,
-        [property: JsonPropertyName("threshold")] double? Threshold,
-        [property: JsonPropertyName("note")] string? Note);
+    public sealed record MetricsJson(double Rank1, double Rank5, [property: JsonPropertyName("tpir_at_fpir")] double? Tpir, double Fpir,
+        double? AchievedFpir, double? Threshold, string? Note);
 
-    public sealed record SkippedRowJson([property: JsonPropertyName("line")] int Line, [property: JsonPropertyName("file")] string File,
-        [property: JsonPropertyName("reason")] string Reason);
+    public sealed record SkippedRowJson(int Line, string File, string Reason);
 
-    public sealed record ProbesJson(
-        [property: JsonPropertyName("probes")] int Probes,
-        [property: JsonPropertyName("searched")] int Searched,
-        [property: JsonPropertyName("mated")] int Mated,
-        [property: JsonPropertyName("non_mated")] int NonMated,
-        [property: JsonPropertyName("gallery_faces")] int GalleryFaces,
-        [property: JsonPropertyName("gallery_identities")] int GalleryIdentities,
+    public sealed record ProbesJson(int Probes, int Searched, int Mated, int NonMated, int GalleryFaces, int GalleryIdentities,
         [property: JsonPropertyName("xcos")] string Variant,
-        [property: JsonPropertyName("shortlist")] int Shortlist,
-        [property: JsonPropertyName("rank1")] double Rank1,
-        [property: JsonPropertyName("rank5")] double Rank5,
+        int Shortlist, double Rank1, double Rank5,
         [property: JsonPropertyName("tpir_at_fpir_1e-2")] double? Tpir,
-        [property: JsonPropertyName("cosine")] MetricsJson Cosine,
+        MetricsJson Cosine,
         [property: JsonPropertyName("xcos_rerank")] MetricsJson Xcos,
-        [property: JsonPropertyName("skipped")] int Skipped,
-        [property: JsonPropertyName("skipped_rows")] SkippedRowJson[] SkippedRows);
+        int Skipped, SkippedRowJson[] SkippedRows);
 
     public static Command Create()
     {

@@ -57,7 +57,7 @@ public static class SynthCommand
                 trainIdentities = faces.TrainIdentities, validationIdentities = faces.ValidationIdentities,
                 images = options.Identities * options.ImagesPerIdentity, pairs = faces.ValidationPairs().Count,
                 seconds = Math.Round(clock.Elapsed.TotalSeconds, 2),
-            });
+            }, Cli.JsonDeclaredNames);
             return ExitCodes.Ok;
         });
         return cmd;

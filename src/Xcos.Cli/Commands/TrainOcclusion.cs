@@ -146,7 +146,7 @@ internal static class TrainOcclusion
             ["cosine_gate"] = gate?.ToString(),
             ["settings"] = record.Settings,
             ["report"] = record.Held,
-        });
+        }, Cli.JsonDeclaredNames);
         return result.Cancelled ? ExitCodes.Failure : ExitCodes.Ok;
     }
 

@@ -32,13 +32,22 @@ internal sealed class EpochLoop
     public required Action<string> SaveWeights { get; init; }
     /// <summary>Selection metric of an epoch (higher is better); default <see cref="TrainerSupport.Metric"/>.</summary>
     public Func<double, IReadOnlyList<ValidationResult>, double>? Metric { get; init; }
-    /// <summary>Called at the start of every epoch (after seeding) with the 0-based epoch.</summary>
-    public Action<int>? BeginEpoch { get; init; }
+    /// <summary>
+    /// Called at the start of every epoch (after seeding) with the 0-based epoch and its first step (past 0 on a
+    /// resume); what it returns (the epoch's batch reader, say) is disposed when the epoch's steps end: done,
+    /// cancelled or failed.
+    /// </summary>
+    public Func<int, int, IDisposable?>? BeginEpoch { get; init; }
+    /// <summary>Called after an epoch's row and checkpoints are written, before its end is reported.</summary>
+    public Action<EpochResult>? EndEpoch { get; init; }
+    /// <summary>False where the trainer has no classification loss: the log's ce column is then 0, not a mean.</summary>
+    public bool HasClassificationLoss { get; init; } = true;
 
     /// <summary>Runs from <paramref name="state"/> to <c>Options.Epochs</c>; <paramref name="state"/> is updated as it goes.</summary>
     /// <param name="state">Position of the run; updated after every step.</param>
     /// <param name="step">One optimisation step (epoch 0-based, step in epoch, global step, last good checkpoint).</param>
-    /// <param name="validate">Scores the validation sets after an epoch.</param>
+    /// <param name="validate">Scores the validation sets after an epoch (1-based); an <see cref="OperationCanceledException"/>
+    /// while <paramref name="cancellationToken"/> is set ends the run as a cancellation in that epoch.</param>
     /// <param name="progress">Progress reports.</param>
     /// <param name="cancellationToken">Stops after the current step.</param>
     public TrainingResult Run(Ref<TrainingState> state, Func<int, int, long, string?, StepLosses> step,
@@ -63,29 +72,32 @@ internal sealed class EpochLoop
             EpochSums sums;
             if (s == 0) { TrainerSupport.Seed(o.Seed, epoch); sums = new EpochSums(); }
             else sums = EpochSums.From(state.Value.EpochSums); // generator state came with the checkpoint
-            BeginEpoch?.Invoke(epoch);
+            var reader = BeginEpoch?.Invoke(epoch, s);
             var clock = Stopwatch.StartNew();
             long pairsBefore = sums.Pairs, global = state.Value.GlobalStep;
             bool cancelled = false;
-            for (; s < Steps; s++)
+            using (reader)
             {
-                if (cancellationToken.IsCancellationRequested) { cancelled = true; break; }
-                var l = step(epoch, s, global, lastGood);
-                sums.Loss += l.Loss; sums.Ce += l.Ce; sums.Mse += l.Mse; sums.Steps++; sums.Pairs += l.Pairs;
-                global++;
-                state.Value = state.Value with { GlobalStep = global, StepInEpoch = s + 1 };
-                progress?.Report(new TrainProgress(TrainPhase.Training, epoch + 1, o.Epochs, s + 1, Steps, global,
-                    sums.Mean(sums.Loss), (sums.Pairs - pairsBefore) / Math.Max(1e-9, clock.Elapsed.TotalSeconds)));
+                for (; s < Steps; s++)
+                {
+                    if (cancellationToken.IsCancellationRequested) { cancelled = true; break; }
+                    var l = step(epoch, s, global, lastGood);
+                    sums.Loss += l.Loss; sums.Ce += l.Ce; sums.Mse += l.Mse; sums.Steps++; sums.Pairs += l.Pairs;
+                    global++;
+                    state.Value = state.Value with { GlobalStep = global, StepInEpoch = s + 1 };
+                    progress?.Report(new TrainProgress(TrainPhase.Training, epoch + 1, o.Epochs, s + 1, Steps, global,
+                        sums.Mean(sums.Loss), (sums.Pairs - pairsBefore) / Math.Max(1e-9, clock.Elapsed.TotalSeconds)));
+                }
             }
-            if (cancelled || cancellationToken.IsCancellationRequested)
-            {
-                state.Value = state.Value with { EpochSums = sums.ToArray() };
-                TrainingCheckpoint.Write(last, state.Value, o, Modules, Optimizers);
-                SaveWeights(lastWeights);
-                return Result(true);
-            }
+            if (cancelled || cancellationToken.IsCancellationRequested) return Interrupted(sums);
             double pps = (sums.Pairs - pairsBefore) / Math.Max(1e-9, clock.Elapsed.TotalSeconds);
-            var validation = validate(epoch + 1);
+            IReadOnlyList<ValidationResult> validation;
+            try { validation = validate(epoch + 1); }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                // every step of the epoch is kept; a resume starts past the last step and validates this epoch again
+                return Interrupted(sums);
+            }
             double mean = sums.Mean(sums.Loss);
             double metric = Metric?.Invoke(mean, validation) ?? TrainerSupport.Metric(new EpochResultDraft(mean, validation));
             bool isBest = metric > state.Value.BestMetric || state.Value.BestEpoch == 0;
@@ -97,7 +109,7 @@ internal sealed class EpochLoop
                 BestMetric = isBest ? metric : state.Value.BestMetric,
                 BestEpoch = isBest ? epoch + 1 : state.Value.BestEpoch,
             };
-            var result = new EpochResult(epoch + 1, global, mean, sums.Mean(sums.Ce), sums.Mean(sums.Mse), rates, validation, clock.Elapsed.TotalSeconds, pps, isBest);
+            var result = new EpochResult(epoch + 1, global, mean, HasClassificationLoss ? sums.Mean(sums.Ce) : 0, sums.Mean(sums.Mse), rates, validation, clock.Elapsed.TotalSeconds, pps, isBest);
             history.Add(result);
             // the row goes first: a kill before the checkpoint's rename leaves a row the next start drops
             log.Append(result);
@@ -109,9 +121,19 @@ internal sealed class EpochLoop
                 XcosTrainer.CopyAtomic(last, best);
                 XcosTrainer.CopyAtomic(lastWeights, Path.Combine(OutputDirectory, TrainingFiles.BestWeights));
             }
+            EndEpoch?.Invoke(result);
             progress?.Report(new TrainProgress(TrainPhase.EpochEnd, epoch + 1, o.Epochs, Steps, Steps, global, mean, pps, result));
         }
         return Result(false);
+
+        // A checkpoint of the last completed step, for a run stopped by a token (Ctrl-C, SIGTERM).
+        TrainingResult Interrupted(EpochSums sums)
+        {
+            state.Value = state.Value with { EpochSums = sums.ToArray() };
+            TrainingCheckpoint.Write(last, state.Value, o, Modules, Optimizers);
+            SaveWeights(lastWeights);
+            return Result(true);
+        }
     }
 }
 

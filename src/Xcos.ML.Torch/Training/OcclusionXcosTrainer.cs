@@ -292,7 +292,7 @@ public sealed class OcclusionXcosTrainer : IDisposable
             Steps = StepsPerEpoch,
             SaveWeights = path => XcosCheckpoint.Save(Net, path),
             Metric = (loss, v) => v.Count > 0 ? v.Average(r => r.Xcos.Auc) : -loss,
-            BeginEpoch = epoch => pairs = EpochPairs(epoch),
+            BeginEpoch = (epoch, _) => { pairs = EpochPairs(epoch); return null; },
         };
         Net.train();
         Net.Backbone.eval(); // identity batch norms: the folded model has no batch statistics to learn

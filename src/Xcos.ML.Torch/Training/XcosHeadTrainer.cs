@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using TorchSharp;
 using TorchSharp.Modules;
 using Xcos.ML.Data;
@@ -27,7 +26,7 @@ public sealed class XcosHeadTrainer : IDisposable
     private readonly Dictionary<string, double> _initialRates;
     private readonly List<EmbeddedPairSet> _validationCache = [];
     private FeatureMapCache? _cache;
-    private TrainingState _state;
+    private readonly Ref<TrainingState> _state;
 
     /// <summary>Creates the head and its optimisers; nothing is computed yet.</summary>
     public XcosHeadTrainer(XcosTrainerOptions options, IFeatureMapSource source, ImageFolder train, IReadOnlyList<PairSet>? validation, string outputDirectory)
@@ -53,7 +52,7 @@ public sealed class XcosHeadTrainer : IDisposable
         };
         _initialRates = new() { ["grid"] = options.GridLayer.LearningRate, ["attention"] = options.Attention.LearningRate };
         _loader = new FaceImageLoader(options.Preprocess);
-        _state = new TrainingState { Mode = TrainingMode.Head, Identities = train.Identities.ToArray() };
+        _state = new Ref<TrainingState>(new TrainingState { Mode = TrainingMode.Head, Identities = train.Identities.ToArray() });
     }
 
     /// <summary>The recipe in effect (optimizer, schedule, batch size, epochs).</summary>
@@ -65,7 +64,7 @@ public sealed class XcosHeadTrainer : IDisposable
     /// <summary>Folder of the checkpoints, log and options of this run.</summary>
     public string OutputDirectory { get; }
     /// <summary>Position of the run.</summary>
-    public TrainingState State => _state;
+    public TrainingState State => _state.Value;
     /// <summary>The cached maps (null until <see cref="BuildCache"/> or <see cref="Train"/> ran).</summary>
     public FeatureMapCache? Cache => _cache;
     /// <summary>Pairs drawn per epoch: Options.PairsPerEpoch, or one per training image when 0.</summary>
@@ -77,7 +76,7 @@ public sealed class XcosHeadTrainer : IDisposable
     public FeatureMapCache BuildCache(IProgress<TrainProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         _cache ??= FeatureMapCache.Build(_source, _train.Samples.Select(s => s.Path).ToArray(), _loader, Options.CacheFlipped,
-            Options.EvaluationBatchSize, (d, n) => progress?.Report(new TrainProgress(TrainPhase.Caching, 0, Options.Epochs, d, n, _state.GlobalStep, double.NaN, double.NaN)),
+            Options.EvaluationBatchSize, (d, n) => progress?.Report(new TrainProgress(TrainPhase.Caching, 0, Options.Epochs, d, n, _state.Value.GlobalStep, double.NaN, double.NaN)),
             cancellationToken);
         if (_validationCache.Count == 0)
         {
@@ -90,7 +89,7 @@ public sealed class XcosHeadTrainer : IDisposable
                     var embs = new float[n * e];
                     _source.Compute(x.contiguous().data<float>().ToArray(), n, maps, embs);
                     return [tensor(maps, [n, c, m, m]), tensor(embs, [n, e])];
-                }, (d, n) => progress?.Report(new TrainProgress(TrainPhase.Caching, 0, Options.Epochs, d, n, _state.GlobalStep, double.NaN, double.NaN)),
+                }, (d, n) => progress?.Report(new TrainProgress(TrainPhase.Caching, 0, Options.Epochs, d, n, _state.Value.GlobalStep, double.NaN, double.NaN)),
                 cancellationToken));
         }
         return _cache;
@@ -101,7 +100,7 @@ public sealed class XcosHeadTrainer : IDisposable
     {
         var state = TrainingCheckpoint.ReadState(checkpoint);
         if (state.Mode != TrainingMode.Head) throw new CheckpointException(checkpoint, $"is a {state.Mode}-mode checkpoint; this trainer is head mode.");
-        _state = TrainingCheckpoint.Load(checkpoint, Modules, _optimizers);
+        _state.Value = TrainingCheckpoint.Load(checkpoint, Modules, _optimizers);
     }
 
     private IReadOnlyDictionary<string, nn.Module> Modules => new Dictionary<string, nn.Module> { ["head"] = Head };
@@ -134,96 +133,47 @@ public sealed class XcosHeadTrainer : IDisposable
     {
         var o = Options;
         var cache = BuildCache(progress, cancellationToken);
-        string last = Path.Combine(OutputDirectory, TrainingFiles.LastCheckpoint), best = Path.Combine(OutputDirectory, TrainingFiles.BestCheckpoint);
-        TrainingFiles.RemoveStaleTemporaries(OutputDirectory);
-        File.WriteAllText(Path.Combine(OutputDirectory, TrainingFiles.Options), o.ToJson());
-        var log = new TrainingLog(Path.Combine(OutputDirectory, TrainingFiles.Log), _optimizers.Keys, _validation.Select(v => Path.GetFileNameWithoutExtension(v.Source)));
-        log.KeepEpochs(_state.CompletedEpochs);
-        var history = new List<EpochResult>();
-        string? lastGood = File.Exists(last) && _state.GlobalStep > 0 ? last : null;
-        int steps = StepsPerEpoch, mf = cache.MapFloats, ef = cache.EmbeddingSize;
+        int mf = cache.MapFloats, ef = cache.EmbeddingSize;
         var shape = new long[] { 0, cache.Channels, cache.MapSize, cache.MapSize };
-
-        for (int epoch = _state.CompletedEpochs; epoch < o.Epochs; epoch++)
+        (int I1, int V1, int I2, int V2)[] pairs = [];
+        var loop = new EpochLoop
         {
-            var rates = _initialRates.ToDictionary(kv => kv.Key, kv => o.ScheduledRate(kv.Value, epoch));
-            foreach (var (k, opt) in _optimizers) TrainerSupport.SetRate(opt, rates[k]);
-            int step = _state.StepInEpoch;
-            EpochSums sums;
-            if (step == 0) { TrainerSupport.Seed(o.Seed, epoch); sums = new EpochSums(); }
-            else sums = EpochSums.From(_state.EpochSums);
-            var pairs = EpochPairs(epoch);
-            var clock = Stopwatch.StartNew();
-            long pairsBefore = sums.Pairs, global = _state.GlobalStep;
-            Head.train();
-            bool cancelled = false;
-            for (; step < steps; step++)
+            Options = o, OutputDirectory = OutputDirectory, Optimizers = _optimizers, InitialRates = _initialRates, Modules = Modules,
+            ValidationNames = _validation.Select(v => Path.GetFileNameWithoutExtension(v.Source)),
+            Steps = StepsPerEpoch,
+            SaveWeights = path => XcosCheckpoint.SaveStateDict(Head.XcosStateDict(), path),
+            HasClassificationLoss = false,
+            BeginEpoch = (epoch, _) =>
             {
-                if (cancellationToken.IsCancellationRequested) { cancelled = true; break; }
-                int start = step * o.BatchSize, b = Math.Min(o.BatchSize, pairs.Length - start);
-                var m1 = new float[b * mf]; var m2 = new float[b * mf];
-                var e1 = new float[b * ef]; var e2 = new float[b * ef];
-                for (int k = 0; k < b; k++)
-                {
-                    var (i1, v1, i2, v2) = pairs[start + k];
-                    cache.Map(i1, v1).CopyTo(m1.AsSpan(k * mf)); cache.Map(i2, v2).CopyTo(m2.AsSpan(k * mf));
-                    cache.Embedding(i1, v1).CopyTo(e1.AsSpan(k * ef)); cache.Embedding(i2, v2).CopyTo(e2.AsSpan(k * ef));
-                }
-                shape[0] = b;
-                double lv;
-                using (var scope = NewDisposeScope())
-                {
-                    var s = Head.call(tensor(m1, shape).to(Device), tensor(m2, shape).to(Device));
-                    var target = (tensor(e1, [b, ef]) * tensor(e2, [b, ef])).sum(1).to(Device);
-                    var loss = nn.functional.mse_loss(s.Xcos, target) * o.XcosWeight;
-                    if (o.LossHook is not null) loss = o.LossHook(global, loss);
-                    lv = loss.item<float>();
-                    if (!double.IsFinite(lv)) throw new TrainingDivergedException(epoch + 1, global + 1, lv, lastGood);
-                    foreach (var opt in _optimizers.Values) opt.zero_grad();
-                    loss.backward();
-                    foreach (var opt in _optimizers.Values) opt.step();
-                }
-                sums.Loss += lv; sums.Mse += lv; sums.Steps++; sums.Pairs += b;
-                global++;
-                _state = _state with { GlobalStep = global, StepInEpoch = step + 1 };
-                progress?.Report(new TrainProgress(TrainPhase.Training, epoch + 1, o.Epochs, step + 1, steps, global,
-                    sums.Mean(sums.Loss), (sums.Pairs - pairsBefore) / Math.Max(1e-9, clock.Elapsed.TotalSeconds)));
+                pairs = EpochPairs(epoch);
+                Head.train();
+                return null;
+            },
+        };
+        return loop.Run(_state, (epoch, step, global, lastGood) =>
+        {
+            int start = step * o.BatchSize, b = Math.Min(o.BatchSize, pairs.Length - start);
+            var m1 = new float[b * mf]; var m2 = new float[b * mf];
+            var e1 = new float[b * ef]; var e2 = new float[b * ef];
+            for (int k = 0; k < b; k++)
+            {
+                var (i1, v1, i2, v2) = pairs[start + k];
+                cache.Map(i1, v1).CopyTo(m1.AsSpan(k * mf)); cache.Map(i2, v2).CopyTo(m2.AsSpan(k * mf));
+                cache.Embedding(i1, v1).CopyTo(e1.AsSpan(k * ef)); cache.Embedding(i2, v2).CopyTo(e2.AsSpan(k * ef));
             }
-            if (cancelled || cancellationToken.IsCancellationRequested)
-            {
-                _state = _state with { EpochSums = sums.ToArray() };
-                TrainingCheckpoint.Write(last, _state, o, Modules, _optimizers);
-                XcosCheckpoint.SaveStateDict(Head.XcosStateDict(), Path.Combine(OutputDirectory, TrainingFiles.LastWeights));
-                return new TrainingResult(_state.CompletedEpochs, _state.GlobalStep, true, last, File.Exists(best) ? best : null, _state.BestMetric, history);
-            }
-            double pps = (sums.Pairs - pairsBefore) / Math.Max(1e-9, clock.Elapsed.TotalSeconds);
-            var validation = Validate();
-            double mean = sums.Mean(sums.Loss);
-            double metric = TrainerSupport.Metric(new EpochResultDraft(mean, validation));
-            bool isBest = metric > _state.BestMetric || _state.BestEpoch == 0;
-            _state = _state with
-            {
-                CompletedEpochs = epoch + 1,
-                StepInEpoch = 0,
-                EpochSums = [],
-                BestMetric = isBest ? metric : _state.BestMetric,
-                BestEpoch = isBest ? epoch + 1 : _state.BestEpoch,
-            };
-            var result = new EpochResult(epoch + 1, global, mean, 0, sums.Mean(sums.Mse), rates, validation, clock.Elapsed.TotalSeconds, pps, isBest);
-            history.Add(result);
-            // the row goes first: a kill before the checkpoint's rename leaves a row the next start drops
-            log.Append(result);
-            TrainingCheckpoint.Write(last, _state, o, Modules, _optimizers);
-            XcosCheckpoint.SaveStateDict(Head.XcosStateDict(), Path.Combine(OutputDirectory, TrainingFiles.LastWeights));
-            lastGood = last;
-            if (isBest)
-            {
-                XcosTrainer.CopyAtomic(last, best);
-                XcosTrainer.CopyAtomic(Path.Combine(OutputDirectory, TrainingFiles.LastWeights), Path.Combine(OutputDirectory, TrainingFiles.BestWeights));
-            }
-            progress?.Report(new TrainProgress(TrainPhase.EpochEnd, epoch + 1, o.Epochs, steps, steps, global, mean, pps, result));
-        }
-        return new TrainingResult(_state.CompletedEpochs, _state.GlobalStep, false, last, File.Exists(best) ? best : null, _state.BestMetric, history);
+            shape[0] = b;
+            using var scope = NewDisposeScope();
+            var s = Head.call(tensor(m1, shape).to(Device), tensor(m2, shape).to(Device));
+            var target = (tensor(e1, [b, ef]) * tensor(e2, [b, ef])).sum(1).to(Device);
+            var loss = nn.functional.mse_loss(s.Xcos, target) * o.XcosWeight;
+            if (o.LossHook is not null) loss = o.LossHook(global, loss);
+            double lv = loss.item<float>();
+            if (!double.IsFinite(lv)) throw new TrainingDivergedException(epoch + 1, global + 1, lv, lastGood);
+            foreach (var opt in _optimizers.Values) opt.zero_grad();
+            loss.backward();
+            foreach (var opt in _optimizers.Values) opt.step();
+            return new StepLosses(lv, 0, lv, b);
+        }, _ => Validate(), progress, cancellationToken);
     }
 
     /// <summary>Scores the validation sets: xCos of the head, and the frozen model's embedding cosine.</summary>

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using TorchSharp;
 using TorchSharp.Modules;
 using Xcos.ML.Data;
@@ -26,7 +25,7 @@ public sealed class XcosTrainer : IDisposable
     private readonly PairBatchSource _source;
     private readonly Dictionary<string, OptimizerHelper> _optimizers;
     private readonly Dictionary<string, double> _initialRates;
-    private TrainingState _state;
+    private readonly Ref<TrainingState> _state;
 
     /// <summary>Builds the networks and optimisers; nothing is trained yet.</summary>
     /// <param name="options">Training options (Mode must be Full).</param>
@@ -74,7 +73,7 @@ public sealed class XcosTrainer : IDisposable
             BatchSize = options.BatchSize, FlipProbability = options.FlipProbability,
             Prefetch = options.Prefetch, DecodeThreads = options.DecodeThreads,
         }, options.Seed);
-        _state = new TrainingState { Mode = TrainingMode.Full, Identities = train.Identities.ToArray() };
+        _state = new Ref<TrainingState>(new TrainingState { Mode = TrainingMode.Full, Identities = train.Identities.ToArray() });
     }
 
     /// <summary>The recipe in effect (optimizer, schedule, batch size, epochs).</summary>
@@ -88,7 +87,7 @@ public sealed class XcosTrainer : IDisposable
     /// <summary>Folder of the checkpoints, log and options of this run.</summary>
     public string OutputDirectory { get; }
     /// <summary>Position of the run (epochs done, steps, best metric).</summary>
-    public TrainingState State => _state;
+    public TrainingState State => _state.Value;
     /// <summary>Training steps per epoch.</summary>
     public int StepsPerEpoch => _source.BatchesPerEpoch;
 
@@ -104,7 +103,7 @@ public sealed class XcosTrainer : IDisposable
         if (state.Mode != TrainingMode.Full) throw new CheckpointException(checkpoint, $"is a {state.Mode}-mode checkpoint; this trainer is full mode.");
         if (!state.Identities.SequenceEqual(_train.Identities))
             throw new CheckpointException(checkpoint, $"was trained on {state.Identities.Length} identities that differ from the {_train.Identities.Count} of {_train.Root}; the margin head cannot be reused.");
-        _state = TrainingCheckpoint.Load(checkpoint, Modules, _optimizers);
+        _state.Value = TrainingCheckpoint.Load(checkpoint, Modules, _optimizers);
     }
 
     /// <summary>
@@ -132,7 +131,7 @@ public sealed class XcosTrainer : IDisposable
             throw new CheckpointException(path, $"head.kernel is [{string.Join(",", kernel.shape)}]; this run's margin head is [{string.Join(",", Head.Kernel.shape)}] " +
                 $"({Head.Kernel.shape[0]}-d embedding x {_train.Identities.Count} identities of {_train.Root}).");
         if (headKeys.Count > 0) XcosCheckpoint.Load(Head, headKeys, new CheckpointLoadOptions(), path);
-        _state = _state with { CompletedEpochs = Math.Max(0, contents.Epoch.Value) };
+        _state.Value = _state.Value with { CompletedEpochs = Math.Max(0, contents.Epoch.Value) };
     }
 
     private IReadOnlyDictionary<string, nn.Module> Modules => new Dictionary<string, nn.Module> { ["model"] = Model, ["head"] = Head };
@@ -144,95 +143,35 @@ public sealed class XcosTrainer : IDisposable
     /// <exception cref="InvalidDataException">A training image cannot be read (the message names the file).</exception>
     public TrainingResult Train(IProgress<TrainProgress>? progress = null, CancellationToken cancellationToken = default)
     {
-        var o = Options;
-        string last = Path.Combine(OutputDirectory, TrainingFiles.LastCheckpoint), best = Path.Combine(OutputDirectory, TrainingFiles.BestCheckpoint);
-        TrainingFiles.RemoveStaleTemporaries(OutputDirectory);
-        File.WriteAllText(Path.Combine(OutputDirectory, TrainingFiles.Options), o.ToJson());
-        var log = new TrainingLog(Path.Combine(OutputDirectory, TrainingFiles.Log), _optimizers.Keys, _validation.Select(v => Path.GetFileNameWithoutExtension(v.Source)));
-        log.KeepEpochs(_state.CompletedEpochs);
-        var history = new List<EpochResult>();
-        using var board = o.TensorBoard ? new TrainingTensorBoard(Path.Combine(OutputDirectory, TrainingFiles.TensorBoard), _validation, o.Preprocess) : null;
-        string? lastGood = File.Exists(last) && _state.GlobalStep > 0 ? last : null;
-        int steps = _source.BatchesPerEpoch;
-
-        for (int epoch = _state.CompletedEpochs; epoch < o.Epochs; epoch++)
+        using var board = Options.TensorBoard ? new TrainingTensorBoard(Path.Combine(OutputDirectory, TrainingFiles.TensorBoard), _validation, Options.Preprocess) : null;
+        IEnumerator<PairBatch>? batches = null;
+        var loop = new EpochLoop
         {
-            var rates = _initialRates.ToDictionary(kv => kv.Key, kv => o.ScheduledRate(kv.Value, epoch));
-            foreach (var (k, opt) in _optimizers) TrainerSupport.SetRate(opt, rates[k]);
-            int startStep = _state.StepInEpoch;
-            EpochSums sums;
-            if (startStep == 0) { TrainerSupport.Seed(o.Seed, epoch); sums = new EpochSums(); }
-            else sums = EpochSums.From(_state.EpochSums); // generator state came with the checkpoint
-            var clock = Stopwatch.StartNew();
-            long pairsBefore = sums.Pairs;
-            int step = startStep;
-            long global = _state.GlobalStep;
-            bool cancelled = false;
-            Model.train(); Head.train();
-            // Not the token: the loop checks it between batches and ends the epoch with a checkpoint; the loader would throw.
-            foreach (var batch in _source.Epoch(epoch).Read(startStep, CancellationToken.None))
+            Options = Options, OutputDirectory = OutputDirectory, Optimizers = _optimizers, InitialRates = _initialRates, Modules = Modules,
+            ValidationNames = _validation.Select(v => Path.GetFileNameWithoutExtension(v.Source)),
+            Steps = _source.BatchesPerEpoch,
+            SaveWeights = path => XcosCheckpoint.Save(Model, path),
+            BeginEpoch = (epoch, start) =>
             {
-                if (cancellationToken.IsCancellationRequested) { cancelled = true; break; }
-                var (bl, ce, mse) = Step(batch, epoch + 1, global, lastGood);
-                sums.Loss += bl; sums.Ce += ce; sums.Mse += mse; sums.Steps++; sums.Pairs += batch.Count;
-                step++; global++;
-                _state = _state with { GlobalStep = global, StepInEpoch = step };
-                board?.Step(global, bl);
-                progress?.Report(new TrainProgress(TrainPhase.Training, epoch + 1, o.Epochs, step, steps, global,
-                    sums.Mean(sums.Loss), (sums.Pairs - pairsBefore) / Math.Max(1e-9, clock.Elapsed.TotalSeconds)));
-            }
-            if (cancelled || cancellationToken.IsCancellationRequested) return Interrupted(sums, last, best, history);
-            double pps = (sums.Pairs - pairsBefore) / Math.Max(1e-9, clock.Elapsed.TotalSeconds);
-
-            IReadOnlyList<ValidationResult> validation;
-            try { validation = Validate(epoch + 1, progress, cancellationToken); }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+                Model.train(); Head.train();
+                // Not the token: the loop checks it between batches and ends the epoch with a checkpoint; the loader would throw.
+                return batches = _source.Epoch(epoch).Read(start, CancellationToken.None).GetEnumerator();
+            },
+            EndEpoch = result =>
             {
-                // every step of the epoch is kept; a resume starts past the last step and validates this epoch again
-                return Interrupted(sums, last, best, history);
-            }
-            double loss = sums.Mean(sums.Loss);
-            double metric = TrainerSupport.Metric(new EpochResultDraft(loss, validation));
-            bool isBest = metric > _state.BestMetric || _state.BestEpoch == 0;
-            _state = _state with
-            {
-                CompletedEpochs = epoch + 1,
-                StepInEpoch = 0,
-                EpochSums = [],
-                BestMetric = isBest ? metric : _state.BestMetric,
-                BestEpoch = isBest ? epoch + 1 : _state.BestEpoch,
-            };
-            var result = new EpochResult(epoch + 1, global, loss, sums.Mean(sums.Ce), sums.Mean(sums.Mse), rates, validation,
-                clock.Elapsed.TotalSeconds, pps, isBest);
-            history.Add(result);
-            // the row goes first: a kill before the checkpoint's rename leaves a row the next start drops
-            log.Append(result);
-            TrainingCheckpoint.Write(last, _state, o, Modules, _optimizers);
-            XcosCheckpoint.Save(Model, Path.Combine(OutputDirectory, TrainingFiles.LastWeights));
-            lastGood = last;
-            if (isBest)
-            {
-                CopyAtomic(last, best);
-                CopyAtomic(Path.Combine(OutputDirectory, TrainingFiles.LastWeights), Path.Combine(OutputDirectory, TrainingFiles.BestWeights));
-            }
-            board?.Epoch(result);
-            board?.Figure(Model, Device, epoch + 1);
-            progress?.Report(new TrainProgress(TrainPhase.EpochEnd, epoch + 1, o.Epochs, steps, steps, global, loss, pps, result));
-        }
-        return Result(false, last, best, history);
+                board?.Epoch(result);
+                board?.Figure(Model, Device, result.Epoch);
+            },
+        };
+        return loop.Run(_state, (epoch, step, global, lastGood) =>
+        {
+            if (!batches!.MoveNext()) throw new InvalidOperationException($"The batch loader of epoch {epoch + 1} ended at step {step}; {_source.BatchesPerEpoch} were expected.");
+            var batch = batches.Current;
+            var (loss, ce, mse) = Step(batch, epoch + 1, global, lastGood);
+            board?.Step(global + 1, loss);
+            return new StepLosses(loss, ce, mse, batch.Count);
+        }, epoch => Validate(epoch, progress, cancellationToken), progress, cancellationToken);
     }
-
-    // A checkpoint of the last completed step, for a run stopped by a token (Ctrl-C, SIGTERM).
-    private TrainingResult Interrupted(EpochSums sums, string last, string best, List<EpochResult> history)
-    {
-        _state = _state with { EpochSums = sums.ToArray() };
-        TrainingCheckpoint.Write(last, _state, Options, Modules, _optimizers);
-        XcosCheckpoint.Save(Model, Path.Combine(OutputDirectory, TrainingFiles.LastWeights));
-        return Result(true, last, best, history);
-    }
-
-    private TrainingResult Result(bool cancelled, string last, string best, List<EpochResult> history) =>
-        new(_state.CompletedEpochs, _state.GlobalStep, cancelled, last, File.Exists(best) ? best : null, _state.BestMetric, history);
 
     /// <summary>The batch source (tests take a fixed batch from it).</summary>
     internal PairBatchSource Source => _source;
@@ -241,7 +180,7 @@ public sealed class XcosTrainer : IDisposable
     internal (double Loss, double Ce, double Mse) TrainStep(PairBatch batch)
     {
         Model.train(); Head.train();
-        return Step(batch, _state.CompletedEpochs + 1, _state.GlobalStep, null);
+        return Step(batch, _state.Value.CompletedEpochs + 1, _state.Value.GlobalStep, null);
     }
 
     private (double Loss, double Ce, double Mse) Step(PairBatch batch, int epoch, long global, string? lastGood)
@@ -280,7 +219,7 @@ public sealed class XcosTrainer : IDisposable
                 {
                     var g = Model.Backbone.Grid(x);
                     return [g.Grid, Model.AttentionNet.Embed(g.Grid), g.Flat];
-                }, (d, n) => progress?.Report(new TrainProgress(TrainPhase.Validating, epoch, Options.Epochs, d, n, _state.GlobalStep, double.NaN, double.NaN)),
+                }, (d, n) => progress?.Report(new TrainProgress(TrainPhase.Validating, epoch, Options.Epochs, d, n, _state.Value.GlobalStep, double.NaN, double.NaN)),
                 cancellationToken);
                 results.Add(embedded.Evaluate(Device, (a, b) =>
                 {

@@ -1,3 +1,4 @@
+using Xcos.Cli.Benchmarks;
 using Xcos.ML.Alignment;
 using Xcos.ML.Explain;
 using Xcos.ML.FaceModels;
@@ -8,7 +9,7 @@ using Xcos.ML.Onnx;
 using Xcos.ML.Verification;
 using Xunit;
 
-namespace Xcos.ML.Tests;
+namespace Xcos.Cli.Tests;
 
 /// <summary>A tiny ONNX "face model" in the form of fr_feature: patch conv (stride 16) -> Relu = 4x7x7 map -> depthwise 7x7 -> 1x1 conv.</summary>
 public sealed class TinyFaceModel : IDisposable

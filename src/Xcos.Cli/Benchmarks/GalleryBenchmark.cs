@@ -1,7 +1,8 @@
 using System.Diagnostics;
 using System.Numerics.Tensors;
+using Xcos.ML.Gallery;
 
-namespace Xcos.ML.Gallery;
+namespace Xcos.Cli.Benchmarks;
 
 /// <summary>Settings of <see cref="GalleryBenchmark"/>.</summary>
 public sealed class GalleryBenchmarkOptions

@@ -5,8 +5,9 @@ using Xcos.ML.FaceModels;
 using Xcos.ML.Heads;
 using Xcos.ML.Images;
 using Xcos.ML.Numerics;
+using Xcos.ML.Verification;
 
-namespace Xcos.ML.Verification;
+namespace Xcos.Cli.Benchmarks;
 
 /// <summary>
 /// Mild, seeded augmentation of an aligned face, made by re-warping the photo: a similarity about the template centre

@@ -1,7 +1,8 @@
+using Xcos.Cli.Benchmarks;
 using Xcos.ML.Gallery;
 using Xunit;
 
-namespace Xcos.ML.Tests;
+namespace Xcos.Cli.Tests;
 
 /// <summary>The synthetic 1:N benchmark on a tiny gallery: one graph timed at several search expansions.</summary>
 public class GalleryBenchmarkTests

@@ -1,7 +1,8 @@
 using System.Diagnostics;
 using System.Numerics.Tensors;
+using Xcos.ML.Gallery;
 
-namespace Xcos.ML.Gallery;
+namespace Xcos.Cli.Benchmarks;
 
 /// <summary>What <see cref="GalleryStoreBenchmark.Run"/> measured on one gallery.</summary>
 /// <param name="Gallery">The gallery, as it may be printed.</param>
