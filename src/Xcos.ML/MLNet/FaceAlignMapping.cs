@@ -12,7 +12,7 @@ namespace Xcos.ML.MLNet;
 // renames to and from the user's names with CopyColumns (which saves its names itself).
 
 /// <summary>Fixed internal column names of the <see cref="FaceAlignEstimator"/> stages.</summary>
-public static class FaceAlignColumns
+internal static class FaceAlignColumns
 {
     /// <summary>Source image (copy of the user's image column).</summary>
     public const string Image = "Xcos.Align.Image";
@@ -29,7 +29,7 @@ public static class FaceAlignColumns
 }
 
 /// <summary>Row read by the alignment mapping.</summary>
-public sealed class FaceAlignInput
+internal sealed class FaceAlignInput
 {
     /// <summary>The photo to align, as loaded (not resized: landmarks are in its pixels).</summary>
     [ColumnName(FaceAlignColumns.Image)]
@@ -41,7 +41,7 @@ public sealed class FaceAlignInput
 }
 
 /// <summary>Row written by the alignment mapping.</summary>
-public sealed class FaceAlignOutput
+internal sealed class FaceAlignOutput
 {
     /// <summary>Aligned 112x112 face; black when <see cref="Status"/> is not "ok".</summary>
     [ColumnName(FaceAlignColumns.Face), ImageType(ArcFaceTemplate.Size, ArcFaceTemplate.Size)]
@@ -53,7 +53,7 @@ public sealed class FaceAlignOutput
 }
 
 /// <summary>Row written by the alignment mapping that also mirrors the face (for flipped tensors).</summary>
-public sealed class FaceAlignFlipOutput
+internal sealed class FaceAlignFlipOutput
 {
     /// <summary>Aligned 112x112 face; black when <see cref="Status"/> is not "ok".</summary>
     [ColumnName(FaceAlignColumns.Face), ImageType(ArcFaceTemplate.Size, ArcFaceTemplate.Size)]
@@ -85,7 +85,7 @@ public sealed class LandmarkSourceOutput
 }
 
 /// <summary>The per-row functions behind the CustomMapping stages.</summary>
-public static class FaceAlignMapping
+internal static class FaceAlignMapping
 {
     /// <summary>Status of a row aligned without trouble.</summary>
     public static readonly string Ok = FaceStatus.Ok.ToText();
@@ -175,7 +175,7 @@ public static class LandmarkSourceMapping
 
 /// <summary>Rebuilds the alignment stage of a loaded model. Register with <c>mlContext.ComponentCatalog.RegisterAssembly(typeof(FaceAlignEstimator).Assembly)</c>.</summary>
 [CustomMappingFactoryAttribute(ContractName)]
-public sealed class FaceAlignMappingFactory : CustomMappingFactory<FaceAlignInput, FaceAlignOutput>
+internal sealed class FaceAlignMappingFactory : CustomMappingFactory<FaceAlignInput, FaceAlignOutput>
 {
     /// <summary>Contract name saved in the model.</summary>
     public const string ContractName = "Xcos.ML.AlignFaces.v1";
@@ -190,7 +190,7 @@ public sealed class FaceAlignMappingFactory : CustomMappingFactory<FaceAlignInpu
 
 /// <summary>Rebuilds the alignment stage with a mirrored face (flipped tensors) of a loaded model.</summary>
 [CustomMappingFactoryAttribute(ContractName)]
-public sealed class FaceAlignFlipMappingFactory : CustomMappingFactory<FaceAlignInput, FaceAlignFlipOutput>
+internal sealed class FaceAlignFlipMappingFactory : CustomMappingFactory<FaceAlignInput, FaceAlignFlipOutput>
 {
     /// <summary>Contract name saved in the model.</summary>
     public const string ContractName = "Xcos.ML.AlignFacesFlip.v1";
