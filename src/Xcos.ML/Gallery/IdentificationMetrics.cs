@@ -4,7 +4,7 @@ namespace Xcos.ML.Gallery;
 /// <param name="Identity">Who the probe truly is.</param>
 /// <param name="Mated">Whether that identity is enrolled in the gallery.</param>
 /// <param name="Ranked">The candidate identities, best first, each with the score that ranked it.</param>
-public sealed record ProbeSearch(string Identity, bool Mated, IReadOnlyList<(string Identity, double Score)> Ranked);
+internal sealed record ProbeSearch(string Identity, bool Mated, IReadOnlyList<(string Identity, double Score)> Ranked);
 
 /// <summary>Closed- and open-set identification accuracy of a set of searches.</summary>
 /// <param name="Mated">Mated searches (probe enrolled).</param>
@@ -23,7 +23,7 @@ public sealed record IdentificationResults(int Mated, int NonMated, double Rank1
 /// at which the share of non-mated searches whose first candidate scores at least T (FPIR) stays within the target;
 /// TPIR(T) = 1 - FNIR(T), the share of mated searches whose mate is the first candidate with a score of at least T.
 /// </summary>
-public static class IdentificationMetrics
+internal static class IdentificationMetrics
 {
     /// <summary>Computes the results; <paramref name="fpir"/> is the target FPIR (default 1e-2).</summary>
     /// <exception cref="ArgumentException">No mated search.</exception>
