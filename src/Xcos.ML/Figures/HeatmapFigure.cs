@@ -122,7 +122,7 @@ public sealed class MapOverlayOptions
 }
 
 /// <summary>An image with a coarse map (Grad-CAM, patch contributions, ...) blended over it.</summary>
-public static class MapOverlay
+internal static class MapOverlay
 {
     /// <summary>Renders RGB8 <paramref name="rgb"/> (width x height) with the rows x cols map stretched over it, as PNG bytes.</summary>
     public static byte[] RenderPng(byte[] rgb, int width, int height, float[] map, int rows, int cols, MapOverlayOptions? options = null)
