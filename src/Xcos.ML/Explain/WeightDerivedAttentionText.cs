@@ -3,7 +3,7 @@ using Xcos.ML.Text;
 namespace Xcos.ML.Explain;
 
 /// <summary>Text forms of <see cref="WeightDerivedAttention"/> ("kernel", "pair", "contribution"), as face-model descriptors hold them.</summary>
-internal static class WeightDerivedAttentionText
+public static class WeightDerivedAttentionText
 {
     /// <summary>The mapping.</summary>
     public static readonly EnumText<WeightDerivedAttention> Map = new("attention",

@@ -6,7 +6,7 @@ namespace Xcos.ML.Figures;
 /// The explanation figure of a verified pair. Figure building lives here, not on the result: a result is data, and
 /// <c>Verification/</c> does not import <c>Figures/</c> (docs/architecture.md).
 /// </summary>
-internal static class VerificationFigure
+public static class VerificationFigure
 {
     /// <summary>
     /// The explanation figure's input: aligned faces, cosine and attention maps, the contributions as the extra map where

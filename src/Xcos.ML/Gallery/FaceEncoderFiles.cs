@@ -4,7 +4,7 @@ using Xcos.ML.Verification;
 namespace Xcos.ML.Gallery;
 
 /// <summary>Photo files through an <see cref="IFaceEncoder"/>, with every failure turned into a <see cref="FaceStatus"/>.</summary>
-internal static class FaceEncoderFiles
+public static class FaceEncoderFiles
 {
     /// <summary>Loads and encodes one photo file; a missing, undecodable or oversized file gives a status, not an exception.</summary>
     public static FaceEncoding EncodeFile(this IFaceEncoder encoder, string? path, bool aligned = false, ImageLoadOptions? load = null) =>

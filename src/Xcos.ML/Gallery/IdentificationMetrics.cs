@@ -16,7 +16,7 @@ internal sealed record ProbeSearch(string Identity, bool Mated, IReadOnlyList<(s
 /// <param name="AchievedFpir">FPIR at the chosen threshold (at most the target; coarse with few non-mated searches), or null.</param>
 /// <param name="Threshold">The threshold that achieves it, or null.</param>
 /// <param name="Note">Why <paramref name="Tpir"/> is null, or null.</param>
-public sealed record IdentificationResults(int Mated, int NonMated, double Rank1, double Rank5, double? Tpir, double Fpir, double? AchievedFpir, double? Threshold, string? Note);
+internal sealed record IdentificationResults(int Mated, int NonMated, double Rank1, double Rank5, double? Tpir, double Fpir, double? AchievedFpir, double? Threshold, string? Note);
 
 /// <summary>
 /// Rank-k accuracy and open-set TPIR at a fixed FPIR, as NIST FRVT 1:N defines them: the threshold T is the lowest

@@ -30,7 +30,7 @@ public enum FaceStatus
 }
 
 /// <summary>The snake_case text of a <see cref="FaceStatus"/> and back.</summary>
-internal static class FaceStatusText
+public static class FaceStatusText
 {
     private static readonly Dictionary<FaceStatus, string> Texts = new()
     {
