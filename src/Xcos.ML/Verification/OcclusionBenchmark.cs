@@ -73,7 +73,7 @@ internal sealed record OcclusionPairScore(bool Same, double Cosine, double Xcos)
 internal sealed record OcclusionProbe(int Face, string Truth, IReadOnlyList<(string Identity, double Cosine, double Xcos)> Shortlist);
 
 /// <summary>Milliseconds of the learned head scoring one probe's shortlist in one call.</summary>
-public sealed record RerankTiming(int Candidates, int Probes, double P50, double P99, double Mean);
+internal sealed record RerankTiming(int Candidates, int Probes, double P50, double P99, double Mean);
 
 /// <summary>What <see cref="OcclusionBenchmark.Run"/> measured; <c>PairFaces</c> holds the face indices (face 1 clean, face 2 occluded) of each pair, in the order of every condition's pair scores.</summary>
 internal sealed record OcclusionBenchmarkResult(int Pairs, int SamePairs, int People, int GalleryIdentities, int Seed,
