@@ -10,7 +10,7 @@ namespace Xcos.ML.FaceModels;
 /// </summary>
 /// <typeparam name="T">The per-image result (failures may be cached too, e.g. as a result with a status).</typeparam>
 /// <remarks>Thread-safe; two threads asking for the same new image may both compute it, and the first result is kept.</remarks>
-internal sealed class EmbeddingCache<T>
+public sealed class EmbeddingCache<T>
 {
     private readonly Dictionary<string, string> _idToHash = new(StringComparer.Ordinal);
     private readonly Dictionary<string, LinkedListNode<(string Hash, T Value)>> _byHash = new(StringComparer.Ordinal);
