@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms;
 using Microsoft.ML.Transforms.Image;
@@ -68,7 +69,10 @@ internal sealed class FaceAlignFlipOutput
     public string Status { get; set; } = "";
 }
 
+// Public only for ILandmarkSource implementations that save: their factory derives from
+// CustomMappingFactory<LandmarkSourceInput, LandmarkSourceOutput>. Hidden from IntelliSense: not for other uses.
 /// <summary>Row read by a landmark-source mapping.</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
 public sealed class LandmarkSourceInput
 {
     /// <summary>The photo to align, as loaded (not resized: landmarks are in its pixels).</summary>
@@ -77,6 +81,7 @@ public sealed class LandmarkSourceInput
 }
 
 /// <summary>Row written by a landmark-source mapping.</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
 public sealed class LandmarkSourceOutput
 {
     /// <summary>Flat x,y landmarks, empty when no face was found.</summary>
@@ -156,6 +161,7 @@ internal static class FaceAlignMapping
 }
 
 /// <summary>Builds the per-row function that asks an <see cref="ILandmarkSource"/> for landmarks.</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
 public static class LandmarkSourceMapping
 {
     /// <summary>The mapping for <paramref name="source"/>: image in, landmarks out (empty when none are found or the source fails).</summary>
