@@ -34,7 +34,8 @@ for lib in "${libs[@]}"; do
     | sed -E "s/.*warning RS0016: Symbol '(.*)' is not part of the declared public API.*/\1/" | LC_ALL=C sort -u)
   [ -n "$lines" ] || { echo "error: no RS0016 warning for $lib: is Microsoft.CodeAnalysis.PublicApiAnalyzers referenced?" >&2; exit 1; }
   { printf '%s\n' "$header"; printf '%s\n' "$lines"; } > "$file"
-  echo "$file: $(($(wc -l < "$file") - 1)) lines"
+  # a type's line is its name alone: no "->" (members have one) and no "(" (methods, constructors)
+  echo "$file: $(($(wc -l < "$file") - 1)) lines, $(grep -v -- '->' "$file" | grep -vc '[(#]') public types (nested ones included)"
 done
 check > "$log" 2>&1 || { grep -E "error RS00" "$log" | sort -u | head -20 >&2; echo "error: the rewritten PublicAPI files do not match the code (above)" >&2; exit 1; }
 echo "RS0016/RS0017 clean"
