@@ -69,8 +69,14 @@ for (int i = 0; i < x.Length; i++) x[i] = (float)Math.Sin(i);
 string T(string v, string f) => v + "__face" + f;
 
 // The pipeline's work before the face model: load, align, tensor for both faces.
-var pre = ml.Transforms.CustomMapping<FaceImageLoadInput, FaceImageLoadOutput>(FaceImageLoading.Load, null);
-var prep = ml.Transforms.CopyColumns(FaceImageColumns.Path, "ImagePath1").Append(pre).Append(ml.Transforms.CopyColumns("Image1", FaceImageColumns.Image))
+// The image-loading stage's rows and function are internal: the script builds the very stage through reflection.
+Type Internal(string name) => typeof(XcosPipeline).Assembly.GetType("Xcos.ML.MLNet." + name, throwOnError: true)!;
+Type loadIn = Internal("FaceImageLoadInput"), loadOut = Internal("FaceImageLoadOutput");
+var loadAction = Delegate.CreateDelegate(typeof(Action<,>).MakeGenericType(loadIn, loadOut), Internal("FaceImageLoading").GetMethod("Load")!);
+var pre = (IEstimator<ITransformer>)typeof(CustomMappingCatalog).GetMethod(nameof(CustomMappingCatalog.CustomMapping))!
+    .MakeGenericMethod(loadIn, loadOut).Invoke(null, [ml.Transforms, loadAction, null, null, null])!;
+string LoadColumn(string name) => (string)Internal("FaceImageColumns").GetField(name)!.GetRawConstantValue()!;
+var prep = ml.Transforms.CopyColumns(LoadColumn("Path"), "ImagePath1").Append(pre).Append(ml.Transforms.CopyColumns("Image1", LoadColumn("Image")))
     .Append(ml.Transforms.AlignFaces(new FaceAlignOptions { ImageColumnName = "Image1", LandmarksColumnName = null, AlignedImageColumnName = null, LandmarkSource = AlignedFaceLandmarks.Instance, TensorColumnName = "T1", StatusColumnName = "S1", Tensor = FaceModelDescriptor.FrFeature().TensorOptions() }))
     .Fit(data);
 var prepEngine = ml.Model.CreatePredictionEngine<FacePairInput, PrepOut>(prep);

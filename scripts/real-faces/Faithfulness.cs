@@ -15,6 +15,8 @@ using Xcos.ML.FaceModels;
 using Xcos.ML.Heads;
 using Xcos.ML.Images;
 using Xcos.ML.Metrics;
+using Xcos.ML.Numerics;
+using Xcos.ML.Verification;
 
 var devFaces = args[0]; var models = args[1]; var dataDir = args[2]; var outJson = args[3]; var curvePng = args[4]; var occPng = args[5];
 int perClass = args.Length > 6 ? int.Parse(args[6]) : 12;
@@ -24,8 +26,6 @@ using var verifier = new OnnxFacePairVerifier(new OnnxFacePairVerifierOptions { 
 var head = verifier.Xcos.Head;
 var old = new WeightDerivedXcos(head, null, new WeightDerivedXcosOptions { Attention = WeightDerivedAttention.Kernel, Centre = false });
 using var learned = new LearnedHead(LearnedHead.NextTo(descPath) ?? throw new FileNotFoundException($"no learned head next to {descPath}"), 2);
-using Xcos.ML.Verification;
-using Xcos.ML.Numerics;
 var gradients = new AffineHeadScorer(head);
 Console.WriteLine($"new xCos: {verifier.Xcos.Options.Describe()}; previous: {old.Options.Describe()}; threshold {verifier.Threshold}");
 

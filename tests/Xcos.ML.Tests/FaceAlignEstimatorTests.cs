@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using Microsoft.ML.Transforms;
 using Xcos.ML.Alignment;
 using Xcos.ML.Images;
 using Xcos.ML.MLNet;
@@ -213,5 +214,43 @@ public class FaceAlignEstimatorTests
 
         var e5 = Assert.Throws<ArgumentOutOfRangeException>(() => Pipeline(ml, new FaceAlignOptions { LandmarksColumnName = "Nope" }).Fit(text));
         Assert.Contains("'Nope' not found", e5.Message);
+    }
+
+    /// <summary>A landmark source from outside Xcos.ML, as ILandmarkSource's remarks describe one that saves.</summary>
+    public sealed class FixedLandmarks : ILandmarkSource
+    {
+        public const string Contract = "Xcos.ML.Tests.FixedLandmarks.v1";
+
+        public string? ContractName => Contract;
+
+        public float[]? Detect(RgbImage image) => CaseLandmarks()[2];
+    }
+
+    /// <summary>Its factory: the public rows and LandmarkSourceMapping are the contract it is written against.</summary>
+    [CustomMappingFactoryAttribute(FixedLandmarks.Contract)]
+    public sealed class FixedLandmarksFactory : CustomMappingFactory<LandmarkSourceInput, LandmarkSourceOutput>
+    {
+        public override Action<LandmarkSourceInput, LandmarkSourceOutput> GetMapping() => LandmarkSourceMapping.Create(new FixedLandmarks());
+    }
+
+    [Fact]
+    public void ALandmarkSourceOfAnotherAssemblySavesAndLoadsThroughItsOwnFactory()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = ml.Data.LoadFromEnumerable(Rows());
+        var options = new FaceAlignOptions { LandmarksColumnName = null, LandmarkSource = new FixedLandmarks() };
+        var path = Path.Combine(Path.GetTempPath(), $"xcos_align_source_{Guid.NewGuid():N}.zip");
+        try
+        {
+            ml.Model.Save(Pipeline(ml, options).Fit(data), data.Schema, path);
+            var ml2 = new MLContext(seed: 2);
+            ml2.ComponentCatalog.RegisterAssembly(typeof(FaceAlignEstimator).Assembly);
+            ml2.ComponentCatalog.RegisterAssembly(typeof(FixedLandmarksFactory).Assembly);
+            var after = ml2.Model.Load(path, out _).Transform(ml2.Data.LoadFromEnumerable(Rows()));
+            var faces = after.GetColumn<MLImage>("AlignedFace").Select(ImageIO.FromMLImage).ToArray();
+            // every row is aligned with the source's landmarks, not the rows' own (row 1's are not even finite)
+            Assert.All(faces, f => Assert.Equal(Direct(CaseLandmarks()[2]).Pixels, f.Pixels));
+        }
+        finally { File.Delete(path); }
     }
 }

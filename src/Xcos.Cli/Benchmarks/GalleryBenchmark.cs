@@ -5,7 +5,7 @@ using Xcos.ML.Gallery;
 namespace Xcos.Cli.Benchmarks;
 
 /// <summary>Settings of <see cref="GalleryBenchmark"/>.</summary>
-public sealed class GalleryBenchmarkOptions
+internal sealed class GalleryBenchmarkOptions
 {
     /// <summary>Gallery size (faces).</summary>
     public int Faces { get; set; } = 100_000;
@@ -47,7 +47,7 @@ public sealed class GalleryBenchmarkOptions
 }
 
 /// <summary>Latency percentiles in milliseconds.</summary>
-public sealed record Latency(double P50, double P99, double Mean);
+internal sealed record Latency(double P50, double P99, double Mean);
 
 /// <summary>HNSW queries at one search expansion.</summary>
 /// <param name="ExpansionSearch">The search expansion (ef) of this run; USearch uses at least the requested count.</param>
@@ -56,7 +56,7 @@ public sealed record Latency(double P50, double P99, double Mean);
 /// <param name="RecallAt10">Mean share of the exact top-10 that HNSW's top-10 found.</param>
 /// <param name="CpuTop10">Processor milliseconds per top-10 query.</param>
 /// <param name="CpuTop100">Processor milliseconds per top-100 query.</param>
-public sealed record HnswSearchRun(int ExpansionSearch, Latency Top10, Latency Top100, double RecallAt10, double CpuTop10, double CpuTop100);
+internal sealed record HnswSearchRun(int ExpansionSearch, Latency Top10, Latency Top100, double RecallAt10, double CpuTop10, double CpuTop100);
 
 /// <summary>
 /// What <see cref="GalleryBenchmark.Run"/> measured. GraphOrigin says whether the graph was built (and saved) or loaded
@@ -66,7 +66,7 @@ public sealed record HnswSearchRun(int ExpansionSearch, Latency Top10, Latency T
 /// Search holds the HNSW queries at each search expansion asked for; Rerank the wall-clock cost of re-ranking RerankK
 /// candidates with explanations.
 /// </summary>
-public sealed record GalleryBenchmarkResult(
+internal sealed record GalleryBenchmarkResult(
     int Faces, int Identities, int Dim, int Queries,
     double ExactBuildSeconds, double ExactMegabytes, double HnswBuildSeconds, double HnswBuildCpuSeconds, double HnswMegabytes,
     double PeakMegabytes, int BuildThreads,
@@ -79,7 +79,7 @@ public sealed record GalleryBenchmarkResult(
 /// Mean processor time in milliseconds per operation, from the process's CPU time over a whole loop: unlike wall-clock
 /// percentiles it does not count time spent waiting for a core, so it compares across loads.
 /// </summary>
-public sealed record CpuCost(double ExactTop10, double ExactTop100, double? Rerank);
+internal sealed record CpuCost(double ExactTop10, double ExactTop100, double? Rerank);
 
 /// <summary>
 /// Synthetic gallery benchmark: clustered embeddings (unit identity centres plus Gaussian noise; HNSW behaves very
@@ -93,7 +93,7 @@ public sealed record CpuCost(double ExactTop10, double ExactTop100, double? Rera
 /// on <see cref="GalleryBenchmarkOptions.RerankK"/> random codes held in memory, which is what a search hands the
 /// pair head once it has read the shortlist's codes (a real gallery reads them from its file by offset).
 /// </remarks>
-public static class GalleryBenchmark
+internal static class GalleryBenchmark
 {
     /// <summary>Runs the benchmark; <paramref name="reranker"/> (an encoder whose Compare is timed on random codes) may be null.</summary>
     public static GalleryBenchmarkResult Run(GalleryBenchmarkOptions o, IFaceEncoder? reranker = null, Action<string>? log = null)

@@ -12,14 +12,14 @@ namespace Xcos.Cli.Benchmarks;
 /// <param name="Identify">Wall-clock latency of <see cref="IFaceGallery.Search"/> for the top 10 identities.</param>
 /// <param name="RecallAt10">Mean share of the exact top-10 identities (by each identity's best face, exhaustive scan) the search found.</param>
 /// <param name="Queries">Timed queries.</param>
-public sealed record GalleryStoreBenchmarkResult(string Gallery, int Faces, int Identities, double EnrolPerSecond, Latency Identify, double RecallAt10, int Queries);
+internal sealed record GalleryStoreBenchmarkResult(string Gallery, int Faces, int Identities, double EnrolPerSecond, Latency Identify, double RecallAt10, int Queries);
 
 /// <summary>
 /// Benchmarks a gallery through <see cref="IFaceGallery"/> alone, so a file gallery and a database gallery are measured
 /// the same way: enrol clustered synthetic faces (<see cref="GalleryBenchmark"/>'s generator, with small random codes),
 /// then time top-10 identity searches and score them against an exhaustive scan done here.
 /// </summary>
-public static class GalleryStoreBenchmark
+internal static class GalleryStoreBenchmark
 {
     /// <summary>The model stamp of the synthetic faces: <paramref name="dim"/>-d embeddings, 64-float codes.</summary>
     public static GalleryModelStamp Model(int dim) => new($"bench-clustered-{dim}", "sha256:synthetic", dim, 64);

@@ -3,7 +3,7 @@ using Xcos.ML.Images;
 namespace Xcos.ML.Alignment;
 
 /// <summary>Affine image warping with the arithmetic of OpenCV's <c>cv2.warpAffine</c> (INTER_LINEAR, BORDER_CONSTANT 0).</summary>
-public static class AffineWarp
+internal static class AffineWarp
 {
     // OpenCV's fixed-point layout: coordinates in 1/1024 (AB_BITS), sub-pixel positions in 1/32 (INTER_BITS),
     // bilinear weights in 1/32768 (INTER_REMAP_COEF_BITS). Reproducing it keeps results within rounding of cv2.

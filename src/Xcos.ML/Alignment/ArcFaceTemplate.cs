@@ -1,7 +1,7 @@
 namespace Xcos.ML.Alignment;
 
 /// <summary>The standard five-point ArcFace / InsightFace alignment template.</summary>
-public static class ArcFaceTemplate
+internal static class ArcFaceTemplate
 {
     /// <summary>Side of the aligned face in pixels.</summary>
     public const int Size = 112;

@@ -1,7 +1,7 @@
 namespace Xcos.ML.Alignment;
 
 /// <summary>Least-squares 2-D similarity transform (rotation, uniform scale, translation; no reflection).</summary>
-public static class SimilarityTransform
+internal static class SimilarityTransform
 {
     /// <summary>
     /// Finds the similarity <c>T</c> minimising <c>sum |T(src[i]) - dst[i]|^2</c>, as scikit-image's

@@ -6,7 +6,7 @@ namespace Xcos.ML.Data;
 /// replace the link and leave its target stale), and a target that is not a regular file (a device such as
 /// /dev/stdout, a FIFO) is written directly, never renamed over.
 /// </summary>
-public static class AtomicFile
+internal static class AtomicFile
 {
     /// <summary>
     /// The path a write to <paramref name="path"/> must land on: every symbolic link along the way followed to its final

@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 namespace Xcos.ML.Data;
 
 /// <summary>What a path is once links are followed: nothing, a regular file, a directory, or anything else (a device, FIFO or socket).</summary>
-public enum FileKind
+internal enum FileKind
 {
     /// <summary>Nothing at the path (or a dangling link).</summary>
     Missing,
@@ -16,7 +16,7 @@ public enum FileKind
 }
 
 /// <summary>The kind of a path, from libc's stat (the BCL does not tell a FIFO or a device from a regular file).</summary>
-public static class FileKinds
+internal static class FileKinds
 {
     private const uint TypeMask = 0xF000, RegularBits = 0x8000, DirectoryBits = 0x4000;
 

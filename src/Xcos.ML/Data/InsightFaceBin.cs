@@ -6,7 +6,7 @@ namespace Xcos.ML.Data;
 /// <c>(bins, issame_list)</c> where <c>bins</c> holds 2N encoded images (pair i = images 2i and 2i+1) and
 /// <c>issame_list</c> N booleans. Python 2 (BINSTRING) and Python 3 (protocol 2 <c>_codecs.encode</c>, protocol 3+
 /// BINBYTES) encodings are read; nothing but plain data is ever built from the file.</summary>
-public static class InsightFaceBin
+internal static class InsightFaceBin
 {
     /// <summary>Reads the images and labels.</summary>
     /// <exception cref="InvalidDataException">Not such a pickle, truncated, or containing anything but plain data; the message names the file.</exception>

@@ -7,7 +7,7 @@ namespace Xcos.ML.Data;
 /// count N (the dev files: N same then N different lines). Then <c>name i j</c> is a same pair
 /// (<c>name/name_000i.jpg</c>, <c>name/name_000j.jpg</c>) and <c>name1 i name2 j</c> a different pair. Fields are
 /// separated by tabs or spaces.</remarks>
-public static class LfwPairs
+internal static class LfwPairs
 {
     /// <summary>Parses the file into pairs whose ids are image paths relative to the LFW image root.</summary>
     /// <exception cref="InvalidDataException">Bad header, bad line (the message names the file and line number) or a pair count that disagrees with the header.</exception>

@@ -9,7 +9,7 @@ namespace Xcos.ML.Data;
 /// random blobs covering a fixed fraction of its area (the faces are aligned crops, so of the face), painted black.
 /// The mask of an image depends only on the seed and the image's index, so a copy is reproducible.
 /// </summary>
-public static class MaskedFaces
+internal static class MaskedFaces
 {
     /// <summary>Writes DEST/&lt;identity&gt;/&lt;image&gt;_masked&lt;percent&gt;.png for every image of <paramref name="source"/>
     /// (the suffix lets a masked copy be written into a copy of the clean folder); returns the count.</summary>

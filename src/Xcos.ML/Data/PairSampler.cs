@@ -4,7 +4,7 @@ namespace Xcos.ML.Data;
 public readonly record struct SampledPair(int First, int Second, bool Same);
 
 /// <summary>How <see cref="PairSampler"/> draws partners: its seed, and whether a sample may be its own partner.</summary>
-public sealed class PairSamplerOptions
+internal sealed class PairSamplerOptions
 {
     /// <summary>Seed of the <see cref="System.Random"/> that draws the pairs. Default 0.</summary>
     public int Seed { get; set; }
@@ -17,7 +17,7 @@ public sealed class PairSamplerOptions
 /// <summary>Training pairs as the original xCos <c>SiameseImageFolder</c> draws them: for each image a fair coin
 /// chooses same or different; "same" takes a uniformly drawn other image of its identity, "different" a uniformly
 /// drawn other identity and then a uniformly drawn image of it. Deterministic for a seed.</summary>
-public sealed class PairSampler
+internal sealed class PairSampler
 {
     private readonly int[] _labels;
     private readonly Dictionary<int, int[]> _byLabel;

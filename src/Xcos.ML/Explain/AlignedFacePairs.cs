@@ -10,7 +10,7 @@ namespace Xcos.ML.Explain;
 /// <param name="Source">The pair file.</param>
 /// <param name="Faces">The two faces of each pair.</param>
 /// <param name="Labels">True where the pair is marked same.</param>
-public sealed record AlignedFacePairs(string Source, IReadOnlyList<(RgbImage Face1, RgbImage Face2)> Faces, IReadOnlyList<bool> Labels)
+internal sealed record AlignedFacePairs(string Source, IReadOnlyList<(RgbImage Face1, RgbImage Face2)> Faces, IReadOnlyList<bool> Labels)
 {
     /// <summary>Number of pairs.</summary>
     public int Count => Faces.Count;

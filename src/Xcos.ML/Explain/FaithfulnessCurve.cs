@@ -29,7 +29,7 @@ public sealed record FaithfulnessCurve(
 }
 
 /// <summary>Curve arithmetic and patch orders shared by the faithfulness measurements.</summary>
-public static class FaithfulnessCurves
+internal static class FaithfulnessCurves
 {
     /// <summary>
     /// Normalised area under a score curve: the trapezoidal integral over x divided by the x range, i.e. the

@@ -12,7 +12,7 @@ public enum PatchFill
 }
 
 /// <summary>Patch-grid image operations of the faithfulness measurements: fills and per-cell composites.</summary>
-public static class FaithfulnessPatches
+internal static class FaithfulnessPatches
 {
     /// <summary>The fully filled version of <paramref name="face"/>: every pixel replaced by the fill.</summary>
     /// <param name="face">The face.</param>

@@ -30,7 +30,7 @@ public enum OcclusionFill
 }
 
 /// <summary>Random blob masks for occlusion experiments.</summary>
-public static class OcclusionMasks
+internal static class OcclusionMasks
 {
     /// <summary>
     /// A mask (row-major, true = occluded) made of random elliptical blobs that covers exactly

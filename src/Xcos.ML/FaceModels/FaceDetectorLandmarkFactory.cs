@@ -21,7 +21,7 @@ namespace Xcos.ML.FaceModels;
 /// model of the process (ONNX Runtime sessions run concurrently).
 /// </remarks>
 [CustomMappingFactoryAttribute(ContractName)]
-public sealed class FaceDetectorLandmarkFactory : CustomMappingFactory<LandmarkSourceInput, LandmarkSourceOutput>
+internal sealed class FaceDetectorLandmarkFactory : CustomMappingFactory<LandmarkSourceInput, LandmarkSourceOutput>
 {
     /// <summary>Contract name saved in the model.</summary>
     public const string ContractName = "Xcos.ML.FaceDetectorLandmarks.v1";

@@ -15,7 +15,7 @@ namespace Xcos.ML.FaceModels;
 /// <para>File layout, version 1 (little-endian): the 8 bytes <c>XCTAIL01</c>; an int32 n; n bytes of UTF-8 JSON
 /// (<see cref="FineTunedTailHeader"/>); then, per header tensor in order, its float32 values.</para>
 /// </summary>
-public static class FineTunedTail
+internal static class FineTunedTail
 {
     private static readonly byte[] Magic = "XCTAIL01"u8.ToArray();
 
@@ -174,7 +174,7 @@ public static class FineTunedTail
 }
 
 /// <summary>Header of a <see cref="FineTunedTail"/> file.</summary>
-public sealed class FineTunedTailHeader
+internal sealed class FineTunedTailHeader
 {
     /// <summary>Layout version (1).</summary>
     public int FormatVersion { get; set; } = 1;
@@ -195,7 +195,7 @@ public sealed class FineTunedTailHeader
 }
 
 /// <summary>One stored tensor.</summary>
-public sealed class FineTunedTailTensor
+internal sealed class FineTunedTailTensor
 {
     /// <summary>Base initializer name.</summary>
     public string Name { get; set; } = "";

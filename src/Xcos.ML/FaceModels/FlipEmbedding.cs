@@ -5,7 +5,7 @@ namespace Xcos.ML.FaceModels;
 /// image and of its mirror. The mirror's feature map is mirrored back before the sum, so that each cell of the
 /// summed map still covers the same part of the face (the xCos cosine map and attention stay in image coordinates).
 /// </summary>
-public static class FlipEmbedding
+internal static class FlipEmbedding
 {
     /// <summary>Sums <paramref name="face"/> and <paramref name="mirrored"/> (the embedding of the mirrored image).</summary>
     /// <param name="face">Embedding and map of the image.</param>

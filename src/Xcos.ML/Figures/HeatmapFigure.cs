@@ -3,7 +3,7 @@ using SkiaSharp;
 namespace Xcos.ML.Figures;
 
 /// <summary>Title, colour map and range, cell size and value labels of a <see cref="HeatmapFigure"/>.</summary>
-public sealed class HeatmapOptions
+internal sealed class HeatmapOptions
 {
     /// <summary>Title above the map; none when null.</summary>
     public string? Title { get; set; }
@@ -42,7 +42,7 @@ public sealed class HeatmapOptions
 }
 
 /// <summary>A rows x cols map drawn as coloured cells with printed values and a colour bar.</summary>
-public static class HeatmapFigure
+internal static class HeatmapFigure
 {
     /// <summary>Renders <paramref name="values"/> (row-major, rows*cols) as PNG bytes.</summary>
     public static byte[] RenderPng(float[] values, int rows, int cols, HeatmapOptions? options = null)
@@ -122,7 +122,7 @@ public sealed class MapOverlayOptions
 }
 
 /// <summary>An image with a coarse map (Grad-CAM, patch contributions, ...) blended over it.</summary>
-public static class MapOverlay
+internal static class MapOverlay
 {
     /// <summary>Renders RGB8 <paramref name="rgb"/> (width x height) with the rows x cols map stretched over it, as PNG bytes.</summary>
     public static byte[] RenderPng(byte[] rgb, int width, int height, float[] map, int rows, int cols, MapOverlayOptions? options = null)

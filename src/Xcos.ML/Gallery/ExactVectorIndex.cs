@@ -8,7 +8,7 @@ namespace Xcos.ML.Gallery;
 /// Exact; the default for small galleries (see <see cref="GalleryIndexChoice"/>).
 /// </summary>
 /// <remarks>Not thread-safe for writes; concurrent searches are safe.</remarks>
-public sealed class ExactVectorIndex : IVectorIndex
+internal sealed class ExactVectorIndex : IVectorIndex
 {
     private float[] _data;
     private long[] _keys;

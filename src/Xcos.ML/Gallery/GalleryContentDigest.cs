@@ -11,7 +11,7 @@ namespace Xcos.ML.Gallery;
 /// </summary>
 /// <param name="Faces">Faces covered.</param>
 /// <param name="Hash">The 32-byte digest.</param>
-public sealed record GalleryContentDigest(long Faces, byte[] Hash)
+internal sealed record GalleryContentDigest(long Faces, byte[] Hash)
 {
     /// <summary>Incremental digest: append faces in id order, read the digest of the prefix so far at any point.</summary>
     public sealed class Builder : IDisposable

@@ -52,7 +52,7 @@ namespace Xcos.ML.Gallery;
 /// when the gallery is next closed after a change.
 /// </para>
 /// </summary>
-public static class GalleryFileFormat
+internal static class GalleryFileFormat
 {
     /// <summary>The magic bytes of the version written now (format and version 4).</summary>
     public static ReadOnlySpan<byte> Magic => "XCOSGAL4"u8;

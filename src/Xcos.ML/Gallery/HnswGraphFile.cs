@@ -26,7 +26,7 @@ namespace Xcos.ML.Gallery;
 /// Written with ordinary writes (space reserved first) to a temporary file next to it, flushed, then renamed over the
 /// old one; a full disk is an <see cref="IOException"/> and leaves no temporary file.
 /// </summary>
-public static class HnswGraphFile
+internal static class HnswGraphFile
 {
     private static readonly byte[] Magic = "XCOSHNSW"u8.ToArray();
     private const int Version = 1;

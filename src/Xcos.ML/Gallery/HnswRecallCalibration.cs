@@ -34,7 +34,7 @@ public sealed record HnswCalibration(long Faces, int Samples, IReadOnlyList<Reca
 }
 
 /// <summary>Row <paramref name="index"/> of a set of vectors (any length; cosines are taken).</summary>
-public delegate ReadOnlySpan<float> VectorRow(int index);
+internal delegate ReadOnlySpan<float> VectorRow(int index);
 
 /// <summary>
 /// Chooses an HNSW search expansion for a recall target instead of a constant: a sample of the graph's own members
@@ -51,7 +51,7 @@ public delegate ReadOnlySpan<float> VectorRow(int index);
 /// <see cref="SampleTarget"/> (half the allowed misses); `gallery-bench` checks the choice against fresh queries.
 /// The exact scan reads every vector once for all samples, on every core.
 /// </remarks>
-public static class HnswRecallCalibration
+internal static class HnswRecallCalibration
 {
     /// <summary>Search expansions tried, in order; measuring stops at the first that finds all of the sample's top-10.</summary>
     public static readonly IReadOnlyList<int> Expansions = [16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048];

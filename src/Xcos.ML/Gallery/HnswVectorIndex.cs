@@ -23,7 +23,7 @@ public sealed record HnswSettings(int Connectivity = 16, int ExpansionAdd = 128,
 /// search expansion, or save to memory. Here capacity grows geometrically and a batch is added by several threads.
 /// Searches may run concurrently with each other; adds, removals and saves must not overlap anything else.
 /// </remarks>
-public sealed class HnswVectorIndex : IVectorIndex
+internal sealed class HnswVectorIndex : IVectorIndex
 {
     private readonly USearchHandle _index;
 

@@ -1,7 +1,7 @@
 namespace Xcos.ML.Gallery;
 
 /// <summary>Nearest neighbours by cosine over unit vectors, keyed by face id.</summary>
-public interface IVectorIndex : IDisposable
+internal interface IVectorIndex : IDisposable
 {
     /// <summary>Length of every vector in the index.</summary>
     int Dimension { get; }

@@ -4,7 +4,7 @@ namespace Xcos.ML.Gallery;
 /// <param name="Identity">Who the probe truly is.</param>
 /// <param name="Mated">Whether that identity is enrolled in the gallery.</param>
 /// <param name="Ranked">The candidate identities, best first, each with the score that ranked it.</param>
-public sealed record ProbeSearch(string Identity, bool Mated, IReadOnlyList<(string Identity, double Score)> Ranked);
+internal sealed record ProbeSearch(string Identity, bool Mated, IReadOnlyList<(string Identity, double Score)> Ranked);
 
 /// <summary>Closed- and open-set identification accuracy of a set of searches.</summary>
 /// <param name="Mated">Mated searches (probe enrolled).</param>
@@ -16,14 +16,14 @@ public sealed record ProbeSearch(string Identity, bool Mated, IReadOnlyList<(str
 /// <param name="AchievedFpir">FPIR at the chosen threshold (at most the target; coarse with few non-mated searches), or null.</param>
 /// <param name="Threshold">The threshold that achieves it, or null.</param>
 /// <param name="Note">Why <paramref name="Tpir"/> is null, or null.</param>
-public sealed record IdentificationResults(int Mated, int NonMated, double Rank1, double Rank5, double? Tpir, double Fpir, double? AchievedFpir, double? Threshold, string? Note);
+internal sealed record IdentificationResults(int Mated, int NonMated, double Rank1, double Rank5, double? Tpir, double Fpir, double? AchievedFpir, double? Threshold, string? Note);
 
 /// <summary>
 /// Rank-k accuracy and open-set TPIR at a fixed FPIR, as NIST FRVT 1:N defines them: the threshold T is the lowest
 /// at which the share of non-mated searches whose first candidate scores at least T (FPIR) stays within the target;
 /// TPIR(T) = 1 - FNIR(T), the share of mated searches whose mate is the first candidate with a score of at least T.
 /// </summary>
-public static class IdentificationMetrics
+internal static class IdentificationMetrics
 {
     /// <summary>Computes the results; <paramref name="fpir"/> is the target FPIR (default 1e-2).</summary>
     /// <exception cref="ArgumentException">No mated search.</exception>

@@ -7,14 +7,14 @@ namespace Xcos.ML.Gallery;
 /// <param name="Line">Its line in the list.</param>
 /// <param name="File">The photo.</param>
 /// <param name="Reason">The face status with its detail (missing_file, no_face, ...).</param>
-public sealed record SkippedProbe(int Line, string File, string Reason);
+internal sealed record SkippedProbe(int Line, string File, string Reason);
 
 /// <summary>What one probe gave.</summary>
 /// <param name="Row">The row.</param>
 /// <param name="Mated">Whether its identity is enrolled.</param>
 /// <param name="ByCosine">Shortlist in cosine order (identity, cosine).</param>
 /// <param name="ByXcos">Shortlist in xCos order (identity, xCos).</param>
-public sealed record ProbeOutcome(ProbeRow Row, bool Mated, IReadOnlyList<(string Identity, double Score)> ByCosine, IReadOnlyList<(string Identity, double Score)> ByXcos);
+internal sealed record ProbeOutcome(ProbeRow Row, bool Mated, IReadOnlyList<(string Identity, double Score)> ByCosine, IReadOnlyList<(string Identity, double Score)> ByXcos);
 
 /// <summary>Results of a probe list: cosine search (the model decides) and xCos re-ranking of the same shortlists, side by side.</summary>
 /// <param name="Probes">Rows in the list.</param>
@@ -22,10 +22,10 @@ public sealed record ProbeOutcome(ProbeRow Row, bool Mated, IReadOnlyList<(strin
 /// <param name="Xcos">The same with the shortlist re-ranked by xCos (TPIR on xCos scores).</param>
 /// <param name="Outcomes">Per searched probe.</param>
 /// <param name="Skipped">Rows not searched, with reasons.</param>
-public sealed record ProbeEvaluationResult(int Probes, IdentificationResults Cosine, IdentificationResults Xcos, IReadOnlyList<ProbeOutcome> Outcomes, IReadOnlyList<SkippedProbe> Skipped);
+internal sealed record ProbeEvaluationResult(int Probes, IdentificationResults Cosine, IdentificationResults Xcos, IReadOnlyList<ProbeOutcome> Outcomes, IReadOnlyList<SkippedProbe> Skipped);
 
 /// <summary>Runs a probe list through a <see cref="FaceIdentifier"/>.</summary>
-public static class ProbeEvaluation
+internal static class ProbeEvaluation
 {
     /// <summary>Searches every row; rows whose photo has no usable face are skipped with the reason.</summary>
     /// <param name="identifier">Model and gallery.</param>

@@ -4,13 +4,13 @@ namespace Xcos.ML.Gallery;
 /// <param name="File">The photo path as written in the list.</param>
 /// <param name="Identity">The true identity.</param>
 /// <param name="Line">1-based line number in the list.</param>
-public sealed record ProbeRow(string File, string Identity, int Line);
+internal sealed record ProbeRow(string File, string Identity, int Line);
 
 /// <summary>
 /// A probe list: tab-separated <c>file identity</c> rows; an optional first row <c>file	identity</c> is a header;
 /// blank lines and lines starting with '#' are skipped. Paths are relative to a root folder unless absolute.
 /// </summary>
-public static class ProbeList
+internal static class ProbeList
 {
     /// <summary>Reads a probe list.</summary>
     /// <exception cref="FileNotFoundException">No such file.</exception>

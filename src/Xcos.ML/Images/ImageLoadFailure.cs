@@ -4,7 +4,7 @@ namespace Xcos.ML.Images;
 /// The per-face status of a failed <see cref="ImageIO"/> load. <see cref="InvalidDataException"/> is sealed, so the
 /// status travels in the exception's <see cref="Exception.Data"/> under <see cref="StatusKey"/>.
 /// </summary>
-public static class ImageLoadFailure
+internal static class ImageLoadFailure
 {
     /// <summary>Key of the <see cref="FaceStatus"/> in <see cref="Exception.Data"/>.</summary>
     public const string StatusKey = "Xcos.FaceStatus";

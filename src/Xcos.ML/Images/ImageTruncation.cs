@@ -12,7 +12,7 @@ namespace Xcos.ML.Images;
 /// scanline that IHDR promises (Adam7 passes included). JPEG: segments and entropy-coded scans are walked up to
 /// EOI. BMP and WebP: the size their header declares must be present. Other formats are not checked.
 /// </remarks>
-public static class ImageTruncation
+internal static class ImageTruncation
 {
     /// <summary>Returns why <paramref name="data"/> is a truncated image, or null when it is complete (or of an unchecked format).</summary>
     public static string? Find(ReadOnlySpan<byte> data)

@@ -39,7 +39,7 @@ public sealed class AlignedFaceLandmarks : ILandmarkSource
 
 /// <summary>Rebuilds the aligned-face landmark stage of a loaded model.</summary>
 [CustomMappingFactoryAttribute(ContractName)]
-public sealed class AlignedFaceLandmarksFactory : CustomMappingFactory<LandmarkSourceInput, LandmarkSourceOutput>
+internal sealed class AlignedFaceLandmarksFactory : CustomMappingFactory<LandmarkSourceInput, LandmarkSourceOutput>
 {
     /// <summary>Contract name saved in the model.</summary>
     public const string ContractName = "Xcos.ML.AlignedFaceLandmarks.v1";

@@ -7,7 +7,7 @@ using Xcos.ML.Onnx;
 namespace Xcos.ML.MLNet;
 
 /// <summary>Input row of the photo cache's lookup stage: the two photo paths as the user gave them.</summary>
-public sealed class CachedFacePaths
+internal sealed class CachedFacePaths
 {
     /// <summary>Path of photo 1 (copy of the user's column).</summary>
     [ColumnName(CachedFacePhotos.Path1)]
@@ -19,7 +19,7 @@ public sealed class CachedFacePaths
 }
 
 /// <summary>Output row of the photo cache's lookup stage: per face, what the photo pipeline's per-face stages give.</summary>
-public sealed class CachedFaceColumns
+internal sealed class CachedFaceColumns
 {
     // the order of the row-by-row stages' columns, so the cached and the saved model have one schema
     /// <summary>Faces the detector found in photo 1.</summary>

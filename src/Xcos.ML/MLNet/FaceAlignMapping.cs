@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms;
 using Microsoft.ML.Transforms.Image;
@@ -12,7 +13,7 @@ namespace Xcos.ML.MLNet;
 // renames to and from the user's names with CopyColumns (which saves its names itself).
 
 /// <summary>Fixed internal column names of the <see cref="FaceAlignEstimator"/> stages.</summary>
-public static class FaceAlignColumns
+internal static class FaceAlignColumns
 {
     /// <summary>Source image (copy of the user's image column).</summary>
     public const string Image = "Xcos.Align.Image";
@@ -29,7 +30,7 @@ public static class FaceAlignColumns
 }
 
 /// <summary>Row read by the alignment mapping.</summary>
-public sealed class FaceAlignInput
+internal sealed class FaceAlignInput
 {
     /// <summary>The photo to align, as loaded (not resized: landmarks are in its pixels).</summary>
     [ColumnName(FaceAlignColumns.Image)]
@@ -41,7 +42,7 @@ public sealed class FaceAlignInput
 }
 
 /// <summary>Row written by the alignment mapping.</summary>
-public sealed class FaceAlignOutput
+internal sealed class FaceAlignOutput
 {
     /// <summary>Aligned 112x112 face; black when <see cref="Status"/> is not "ok".</summary>
     [ColumnName(FaceAlignColumns.Face), ImageType(ArcFaceTemplate.Size, ArcFaceTemplate.Size)]
@@ -53,7 +54,7 @@ public sealed class FaceAlignOutput
 }
 
 /// <summary>Row written by the alignment mapping that also mirrors the face (for flipped tensors).</summary>
-public sealed class FaceAlignFlipOutput
+internal sealed class FaceAlignFlipOutput
 {
     /// <summary>Aligned 112x112 face; black when <see cref="Status"/> is not "ok".</summary>
     [ColumnName(FaceAlignColumns.Face), ImageType(ArcFaceTemplate.Size, ArcFaceTemplate.Size)]
@@ -68,7 +69,10 @@ public sealed class FaceAlignFlipOutput
     public string Status { get; set; } = "";
 }
 
+// Public only for ILandmarkSource implementations that save: their factory derives from
+// CustomMappingFactory<LandmarkSourceInput, LandmarkSourceOutput>. Hidden from IntelliSense: not for other uses.
 /// <summary>Row read by a landmark-source mapping.</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
 public sealed class LandmarkSourceInput
 {
     /// <summary>The photo to align, as loaded (not resized: landmarks are in its pixels).</summary>
@@ -77,6 +81,7 @@ public sealed class LandmarkSourceInput
 }
 
 /// <summary>Row written by a landmark-source mapping.</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
 public sealed class LandmarkSourceOutput
 {
     /// <summary>Flat x,y landmarks, empty when no face was found.</summary>
@@ -85,7 +90,7 @@ public sealed class LandmarkSourceOutput
 }
 
 /// <summary>The per-row functions behind the CustomMapping stages.</summary>
-public static class FaceAlignMapping
+internal static class FaceAlignMapping
 {
     /// <summary>Status of a row aligned without trouble.</summary>
     public static readonly string Ok = FaceStatus.Ok.ToText();
@@ -156,6 +161,7 @@ public static class FaceAlignMapping
 }
 
 /// <summary>Builds the per-row function that asks an <see cref="ILandmarkSource"/> for landmarks.</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
 public static class LandmarkSourceMapping
 {
     /// <summary>The mapping for <paramref name="source"/>: image in, landmarks out (empty when none are found or the source fails).</summary>
@@ -175,7 +181,7 @@ public static class LandmarkSourceMapping
 
 /// <summary>Rebuilds the alignment stage of a loaded model. Register with <c>mlContext.ComponentCatalog.RegisterAssembly(typeof(FaceAlignEstimator).Assembly)</c>.</summary>
 [CustomMappingFactoryAttribute(ContractName)]
-public sealed class FaceAlignMappingFactory : CustomMappingFactory<FaceAlignInput, FaceAlignOutput>
+internal sealed class FaceAlignMappingFactory : CustomMappingFactory<FaceAlignInput, FaceAlignOutput>
 {
     /// <summary>Contract name saved in the model.</summary>
     public const string ContractName = "Xcos.ML.AlignFaces.v1";
@@ -190,7 +196,7 @@ public sealed class FaceAlignMappingFactory : CustomMappingFactory<FaceAlignInpu
 
 /// <summary>Rebuilds the alignment stage with a mirrored face (flipped tensors) of a loaded model.</summary>
 [CustomMappingFactoryAttribute(ContractName)]
-public sealed class FaceAlignFlipMappingFactory : CustomMappingFactory<FaceAlignInput, FaceAlignFlipOutput>
+internal sealed class FaceAlignFlipMappingFactory : CustomMappingFactory<FaceAlignInput, FaceAlignFlipOutput>
 {
     /// <summary>Contract name saved in the model.</summary>
     public const string ContractName = "Xcos.ML.AlignFacesFlip.v1";

@@ -12,7 +12,7 @@ namespace Xcos.ML.MLNet;
 // of fr_detect.onnx (Ultra-Light RFB-320: 240x320 input, 4420 priors) and fr_landmark.onnx (64x64 grey, 136 outputs).
 
 /// <summary>Fixed internal column names of the detection stages.</summary>
-public static class FaceDetectionColumns
+internal static class FaceDetectionColumns
 {
     /// <summary>Image of face 1 / 2.</summary>
     public const string Image1 = "Xcos.Detect.Image1", Image2 = "Xcos.Detect.Image2";
@@ -37,7 +37,7 @@ public static class FaceDetectionColumns
 }
 
 /// <summary>Row read by the detector-input mapping.</summary>
-public sealed class DetectorInputRow
+internal sealed class DetectorInputRow
 {
     /// <summary>Image of face 1 (null when it could not be read).</summary>
     [ColumnName(FaceDetectionColumns.Image1)] public MLImage? Image1 { get; set; }
@@ -46,7 +46,7 @@ public sealed class DetectorInputRow
 }
 
 /// <summary>Row written by the detector-input mapping.</summary>
-public sealed class DetectorInputOutput
+internal sealed class DetectorInputOutput
 {
     /// <summary>fr_detect.onnx input of face 1.</summary>
     [ColumnName(FaceDetectionColumns.Input1), VectorType(3, FaceDetector.InputHeight, FaceDetector.InputWidth)] public float[] Input1 { get; set; } = [];
@@ -55,7 +55,7 @@ public sealed class DetectorInputOutput
 }
 
 /// <summary>Row read by the face-picking mapping.</summary>
-public sealed class FacePickInput
+internal sealed class FacePickInput
 {
     /// <summary>Image of face 1.</summary>
     [ColumnName(FaceDetectionColumns.Image1)] public MLImage? Image1 { get; set; }
@@ -72,7 +72,7 @@ public sealed class FacePickInput
 }
 
 /// <summary>Row written by the face-picking mapping.</summary>
-public sealed class FacePickOutput
+internal sealed class FacePickOutput
 {
     /// <summary>Landmark-model input of face 1 (zeros when no face).</summary>
     [ColumnName(FaceDetectionColumns.LandmarkInput1), VectorType(1, FaceDetector.LandmarkSize, FaceDetector.LandmarkSize)] public float[] LandmarkInput1 { get; set; } = [];
@@ -97,7 +97,7 @@ public sealed class FacePickOutput
 }
 
 /// <summary>Row read by the landmark mapping.</summary>
-public sealed class FaceLandmarksInput
+internal sealed class FaceLandmarksInput
 {
     /// <summary>Landmark-model output of face 1.</summary>
     [ColumnName(FaceDetectionColumns.LandmarkOutput1), VectorType(136)] public float[] Output1 { get; set; } = [];
@@ -114,7 +114,7 @@ public sealed class FaceLandmarksInput
 }
 
 /// <summary>Row written by the landmark mapping.</summary>
-public sealed class FaceLandmarksOutput
+internal sealed class FaceLandmarksOutput
 {
     /// <summary>Five landmarks of face 1 (x1, y1, ..., x5, y5), empty when no face.</summary>
     [ColumnName(FaceDetectionColumns.Landmarks1), VectorType] public float[] Landmarks1 { get; set; } = [];
@@ -123,7 +123,7 @@ public sealed class FaceLandmarksOutput
 }
 
 /// <summary>The per-row functions of the detection stages (default <see cref="FaceDetectorOptions"/>).</summary>
-public static class FaceDetectionMapping
+internal static class FaceDetectionMapping
 {
     /// <summary>Anchor boxes fr_detect.onnx scores at 320x240: the length of its score and box outputs.</summary>
     public const int Priors = 4420;
@@ -179,7 +179,7 @@ public static class FaceDetectionMapping
 
 /// <summary>Rebuilds the detector-input stage of a loaded model.</summary>
 [CustomMappingFactoryAttribute(ContractName)]
-public sealed class DetectorInputFactory : CustomMappingFactory<DetectorInputRow, DetectorInputOutput>
+internal sealed class DetectorInputFactory : CustomMappingFactory<DetectorInputRow, DetectorInputOutput>
 {
     /// <summary>Contract name saved in the model.</summary>
     public const string ContractName = "Xcos.ML.FrDetectInput.v1";
@@ -194,7 +194,7 @@ public sealed class DetectorInputFactory : CustomMappingFactory<DetectorInputRow
 
 /// <summary>Rebuilds the face-picking stage of a loaded model.</summary>
 [CustomMappingFactoryAttribute(ContractName)]
-public sealed class FacePickFactory : CustomMappingFactory<FacePickInput, FacePickOutput>
+internal sealed class FacePickFactory : CustomMappingFactory<FacePickInput, FacePickOutput>
 {
     /// <summary>Contract name saved in the model.</summary>
     public const string ContractName = "Xcos.ML.FrDetectPick.v1";
@@ -209,7 +209,7 @@ public sealed class FacePickFactory : CustomMappingFactory<FacePickInput, FacePi
 
 /// <summary>Rebuilds the landmark stage of a loaded model.</summary>
 [CustomMappingFactoryAttribute(ContractName)]
-public sealed class FaceLandmarksFactory : CustomMappingFactory<FaceLandmarksInput, FaceLandmarksOutput>
+internal sealed class FaceLandmarksFactory : CustomMappingFactory<FaceLandmarksInput, FaceLandmarksOutput>
 {
     /// <summary>Contract name saved in the model.</summary>
     public const string ContractName = "Xcos.ML.FrLandmarks.v1";

@@ -9,7 +9,7 @@ namespace Xcos.ML.MLNet;
 // the file itself and turns every failure into a row status, so one bad path never stops the others.
 
 /// <summary>Fixed internal column names of the image-loading stage.</summary>
-public static class FaceImageColumns
+internal static class FaceImageColumns
 {
     /// <summary>The path to read (copy of the user's path column, resolved against the image folder).</summary>
     public const string Path = "Xcos.Load.Path";
@@ -20,7 +20,7 @@ public static class FaceImageColumns
 }
 
 /// <summary>Row read by the image-loading mapping.</summary>
-public sealed class FaceImageLoadInput
+internal sealed class FaceImageLoadInput
 {
     /// <summary>Path of the photo to load.</summary>
     [ColumnName(FaceImageColumns.Path)]
@@ -28,7 +28,7 @@ public sealed class FaceImageLoadInput
 }
 
 /// <summary>Row written by the image-loading mapping.</summary>
-public sealed class FaceImageLoadOutput
+internal sealed class FaceImageLoadOutput
 {
     /// <summary>The image as decoded (EXIF orientation applied), or null.</summary>
     [ColumnName(FaceImageColumns.Image)]
@@ -40,7 +40,7 @@ public sealed class FaceImageLoadOutput
 }
 
 /// <summary>The per-row function of the image-loading stage.</summary>
-public static class FaceImageLoading
+internal static class FaceImageLoading
 {
     /// <summary>Reads one image; never throws for bad data.</summary>
     public static void Load(FaceImageLoadInput input, FaceImageLoadOutput output)
@@ -61,7 +61,7 @@ public static class FaceImageLoading
 
 /// <summary>Rebuilds the image-loading stage of a loaded model.</summary>
 [CustomMappingFactoryAttribute(ContractName)]
-public sealed class FaceImageLoadingFactory : CustomMappingFactory<FaceImageLoadInput, FaceImageLoadOutput>
+internal sealed class FaceImageLoadingFactory : CustomMappingFactory<FaceImageLoadInput, FaceImageLoadOutput>
 {
     /// <summary>Contract name saved in the model.</summary>
     public const string ContractName = "Xcos.ML.LoadFaceImage.v1";

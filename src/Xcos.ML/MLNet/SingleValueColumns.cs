@@ -4,7 +4,7 @@ using Microsoft.ML.Transforms;
 namespace Xcos.ML.MLNet;
 
 /// <summary>Fixed internal column names of the one-value-vector-to-scalar stage.</summary>
-public static class SingleValueColumns
+internal static class SingleValueColumns
 {
     /// <summary>A vector of one value.</summary>
     public const string Input = "Xcos.Single.Vector";

@@ -5,7 +5,7 @@ namespace Xcos.ML.MLNet;
 
 /// <summary>Rebuilds the one-value-to-scalar stage of a loaded model.</summary>
 [CustomMappingFactoryAttribute(ContractName)]
-public sealed class SingleValueFactory : CustomMappingFactory<SingleValueVector, SingleValueScalar>
+internal sealed class SingleValueFactory : CustomMappingFactory<SingleValueVector, SingleValueScalar>
 {
     /// <summary>Contract name saved in the model.</summary>
     public const string ContractName = "Xcos.ML.SingleValue.v1";

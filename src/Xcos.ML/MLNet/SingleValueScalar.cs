@@ -4,7 +4,7 @@ using Microsoft.ML.Transforms;
 namespace Xcos.ML.MLNet;
 
 /// <summary>Row written by the one-value mapping.</summary>
-public sealed class SingleValueScalar
+internal sealed class SingleValueScalar
 {
     /// <summary>The scalar taken from the vector.</summary>
     [ColumnName(SingleValueColumns.Output)]

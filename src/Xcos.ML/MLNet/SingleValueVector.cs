@@ -4,7 +4,7 @@ using Microsoft.ML.Transforms;
 namespace Xcos.ML.MLNet;
 
 /// <summary>Row read by the one-value mapping.</summary>
-public sealed class SingleValueVector
+internal sealed class SingleValueVector
 {
     /// <summary>A vector of one value.</summary>
     [ColumnName(SingleValueColumns.Input), VectorType(1)]

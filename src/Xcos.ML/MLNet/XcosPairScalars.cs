@@ -4,7 +4,7 @@ using Microsoft.ML.Transforms;
 namespace Xcos.ML.MLNet;
 
 /// <summary>Row written by the scalar mapping.</summary>
-public sealed class XcosPairScalars
+internal sealed class XcosPairScalars
 {
     /// <summary>xCos of the pair: attention-weighted sum of the patch cosines.</summary>
     [ColumnName(XcosPairScoringColumns.Score)]

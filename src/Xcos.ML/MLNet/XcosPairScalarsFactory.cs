@@ -8,7 +8,7 @@ namespace Xcos.ML.MLNet;
 /// <c>mlContext.ComponentCatalog.RegisterAssembly(typeof(XcosPairScorer).Assembly)</c> before <c>Model.Load</c>.
 /// </summary>
 [CustomMappingFactoryAttribute(ContractName)]
-public sealed class XcosPairScalarsFactory : CustomMappingFactory<XcosPairVectors, XcosPairScalars>
+internal sealed class XcosPairScalarsFactory : CustomMappingFactory<XcosPairVectors, XcosPairScalars>
 {
     /// <summary>Contract name saved in the model.</summary>
     public const string ContractName = "Xcos.ML.PairScalars.v1";

@@ -4,7 +4,7 @@ using Microsoft.ML.Transforms;
 namespace Xcos.ML.MLNet;
 
 /// <summary>Fixed internal column names of the <see cref="XcosPairScorer"/> stages.</summary>
-public static class XcosPairScoringColumns
+internal static class XcosPairScoringColumns
 {
     /// <summary>Pair-head score, a vector of one value.</summary>
     public const string ScoreVector = "Xcos.Pair.ScoreVector";

@@ -4,7 +4,7 @@ using Microsoft.ML.Transforms;
 namespace Xcos.ML.MLNet;
 
 /// <summary>Row read by the scalar mapping: the pair head's one-value outputs.</summary>
-public sealed class XcosPairVectors
+internal sealed class XcosPairVectors
 {
     /// <summary>xCos score as a one-value vector.</summary>
     [ColumnName(XcosPairScoringColumns.ScoreVector), VectorType(1)]

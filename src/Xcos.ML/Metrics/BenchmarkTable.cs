@@ -10,13 +10,13 @@ namespace Xcos.ML.Metrics;
 /// <param name="Skipped">Pairs that could not be scored (unreadable image, no face).</param>
 /// <param name="Xcos">Metrics of the xCos score.</param>
 /// <param name="Cosine">Metrics of the cosine.</param>
-public sealed record BenchmarkRow(string DataSet, string Source, int Pairs, int Skipped, VerificationReport Xcos, VerificationReport Cosine);
+internal sealed record BenchmarkRow(string DataSet, string Source, int Pairs, int Skipped, VerificationReport Xcos, VerificationReport Cosine);
 
 /// <summary>
 /// The several-data-set table InsightFace-style papers report (lfw, cfp_fp, agedb_30, ...): per set the pairs, the
 /// k-fold accuracy of xCos and of the cosine, their AUC and TAR at FAR 1e-3.
 /// </summary>
-public static class BenchmarkTable
+internal static class BenchmarkTable
 {
     /// <summary>A fixed-width text table, one line per set, headed by the column names.</summary>
     public static string Format(IReadOnlyList<BenchmarkRow> rows, bool flip)

@@ -9,14 +9,14 @@ namespace Xcos.ML.Metrics;
 /// <param name="Xcos">xCos, or null when the pair could not be scored.</param>
 /// <param name="Cosine">The model's cosine, or null when the pair could not be scored.</param>
 /// <param name="Status">"ok", or why the pair was not scored (e.g. "no_face: a.jpg").</param>
-public sealed record PairScoreRow(string File1, string File2, bool Same, double? Xcos, double? Cosine, string Status);
+internal sealed record PairScoreRow(string File1, string File2, bool Same, double? Xcos, double? Cosine, string Status);
 
 /// <summary>
 /// Per-pair scores as TSV, one row per pair of the pair file (scored or not), so that models, variants and thresholds
 /// can be compared outside the tool: header <c>file1 file2 same xcos cosine status variant</c>; same is 1/0; scores
 /// in invariant culture, round-trip precision, empty when the pair was not scored; variant names the xCos variant.
 /// </summary>
-public static class PairScoresFile
+internal static class PairScoresFile
 {
     /// <summary>The header line's columns.</summary>
     public static readonly string[] Columns = ["file1", "file2", "same", "xcos", "cosine", "status", "variant"];

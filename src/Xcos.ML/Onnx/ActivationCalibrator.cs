@@ -9,7 +9,7 @@ namespace Xcos.ML.Onnx;
 /// and the model runs in ONNX Runtime over each calibration feed. Min/max takes one pass; percentiles take a
 /// second pass that fills a histogram over the min/max range of each value.
 /// </summary>
-public static class ActivationCalibrator
+internal static class ActivationCalibrator
 {
     /// <summary>The (low, high) range of each value in <paramref name="valueNames"/>.</summary>
     /// <param name="model">The float model (not changed).</param>

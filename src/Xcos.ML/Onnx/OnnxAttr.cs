@@ -4,7 +4,7 @@ using Xcos.ML.Onnx.Proto;
 namespace Xcos.ML.Onnx;
 
 /// <summary>Factories for ONNX node attributes (<see cref="AttributeProto"/>), one per value kind.</summary>
-public static class OnnxAttr
+internal static class OnnxAttr
 {
     /// <summary>A node attribute holding one 64-bit integer (ONNX type INT).</summary>
     public static AttributeProto Int(string name, long value) =>

@@ -10,7 +10,7 @@ namespace Xcos.ML.Onnx;
 /// <see cref="Check(ModelProto, string?, string)"/>: external data is allowed only inside the model's own folder, and never for a model read from
 /// bytes (a .zip entry, an edited model), whose folder is wherever the loader happens to write it.
 /// </summary>
-public static class OnnxExternalData
+internal static class OnnxExternalData
 {
     /// <summary>Refuses external data outside <paramref name="modelFolder"/> (any external data when it is null).</summary>
     /// <exception cref="InvalidDataException">A tensor's external file is not inside the model's folder; the message names the tensor and the file.</exception>

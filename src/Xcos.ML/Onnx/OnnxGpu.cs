@@ -7,7 +7,7 @@ namespace Xcos.ML.Onnx;
 /// but the CPU build of ONNX Runtime lacks the CUDA entry point altogether (EntryPointNotFoundException), so
 /// <c>FallbackToCpu</c> never worked there: the providers are checked here first.
 /// </summary>
-public static class OnnxGpu
+internal static class OnnxGpu
 {
     /// <summary>The CUDA execution provider's name in <c>OrtEnv.GetAvailableProviders</c>.</summary>
     public const string CudaProvider = "CUDAExecutionProvider";

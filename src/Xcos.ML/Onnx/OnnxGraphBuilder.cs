@@ -14,7 +14,7 @@ namespace Xcos.ML.Onnx;
 /// 1.31 runs. In opset 17 ReduceSum takes its axes as a second input, while ReduceL2/ReduceMean/ReduceMax
 /// still take an <c>axes</c> attribute (they move to an input only in opset 18); the helpers encode that split.
 /// </remarks>
-public sealed class OnnxGraphBuilder
+internal sealed class OnnxGraphBuilder
 {
     /// <summary>The default-domain opset the helpers emit.</summary>
     public const int DefaultOpset = 17;

@@ -6,7 +6,7 @@ using DataType = Xcos.ML.Onnx.Proto.TensorProto.Types.DataType;
 namespace Xcos.ML.Onnx;
 
 /// <summary>Conversions between <see cref="TensorProto"/> and plain .NET arrays.</summary>
-public static class OnnxTensors
+internal static class OnnxTensors
 {
     /// <summary>A FLOAT tensor stored as little-endian <c>raw_data</c>.</summary>
     /// <exception cref="ArgumentException">The element count of <paramref name="shape"/> differs from the data length.</exception>

@@ -10,7 +10,7 @@ using Xcos.ML.Numerics;
 namespace Xcos.ML.Verification;
 
 /// <summary>Settings of <see cref="OcclusionBenchmark.Run"/>.</summary>
-public sealed class OcclusionBenchmarkOptions
+internal sealed class OcclusionBenchmarkOptions
 {
     /// <summary>1:1 pairs wanted, half same-person (fewer when there are fewer same pairs). Default 3000.</summary>
     public int Pairs { get; set; } = 3000;
@@ -49,13 +49,13 @@ public sealed class OcclusionBenchmarkOptions
 /// <param name="Accuracy">Mean k-fold accuracy (threshold chosen on the other folds).</param>
 /// <param name="AccuracyStd">Its standard deviation over the folds.</param>
 /// <param name="TarAtFar1e3">True-accept rate at a false-accept rate of 1e-3.</param>
-public sealed record OcclusionScore(double Auc, double Accuracy, double AccuracyStd, double TarAtFar1e3)
+internal sealed record OcclusionScore(double Auc, double Accuracy, double AccuracyStd, double TarAtFar1e3)
 {
     internal static OcclusionScore From(VerificationReport r) => new(r.Auc, r.AccuracyMean, r.AccuracyStd, r.TarAtFar1e3);
 }
 
 /// <summary>Rank-1 and rank-5 of the probes of one condition, in cosine order and re-ranked by the learned xCos.</summary>
-public sealed record OcclusionRanks(int Probes, double Rank1Cosine, double Rank1Reranked, double Rank5Cosine, double Rank5Reranked);
+internal sealed record OcclusionRanks(int Probes, double Rank1Cosine, double Rank1Reranked, double Rank5Cosine, double Rank5Reranked);
 
 /// <summary>One condition: face 2 of every pair (and every 1:N probe) clean or occluded.</summary>
 /// <param name="Name">"clean", "mask", "sunglasses" or "blobs25".</param>
@@ -64,24 +64,24 @@ public sealed record OcclusionRanks(int Probes, double Rank1Cosine, double Rank1
 /// <param name="Identification">1:N on the same occluder.</param>
 /// <param name="PairScores">Every pair's scores, in the order of <see cref="OcclusionBenchmarkResult.PairFaces"/>.</param>
 /// <param name="ProbeShortlists">Every probe's shortlist in cosine order, with both scores.</param>
-public sealed record OcclusionConditionResult(string Name, OcclusionScore Cosine, OcclusionScore Xcos, OcclusionRanks Identification,
+internal sealed record OcclusionConditionResult(string Name, OcclusionScore Cosine, OcclusionScore Xcos, OcclusionRanks Identification,
     IReadOnlyList<OcclusionPairScore> PairScores, IReadOnlyList<OcclusionProbe> ProbeShortlists);
 
 /// <summary>One pair's original cosine and learned xCos under one condition.</summary>
-public sealed record OcclusionPairScore(bool Same, double Cosine, double Xcos);
+internal sealed record OcclusionPairScore(bool Same, double Cosine, double Xcos);
 
 /// <summary>One 1:N probe: its face index, its true identity and the shortlist in cosine order (identity, cosine, learned xCos).</summary>
-public sealed record OcclusionProbe(int Face, string Truth, IReadOnlyList<(string Identity, double Cosine, double Xcos)> Shortlist);
+internal sealed record OcclusionProbe(int Face, string Truth, IReadOnlyList<(string Identity, double Cosine, double Xcos)> Shortlist);
 
 /// <summary>Milliseconds of the learned head scoring one probe's shortlist in one call.</summary>
-public sealed record RerankTiming(int Candidates, int Probes, double P50, double P99, double Mean);
+internal sealed record RerankTiming(int Candidates, int Probes, double P50, double P99, double Mean);
 
 /// <summary>What <see cref="OcclusionBenchmark.Run"/> measured; <c>PairFaces</c> holds the face indices (face 1 clean, face 2 occluded) of each pair, in the order of every condition's pair scores.</summary>
-public sealed record OcclusionBenchmarkResult(int Pairs, int SamePairs, int People, int GalleryIdentities, int Seed,
+internal sealed record OcclusionBenchmarkResult(int Pairs, int SamePairs, int People, int GalleryIdentities, int Seed,
     IReadOnlyList<OcclusionConditionResult> Conditions, RerankTiming Rerank, OcclusionExample? Example, IReadOnlyList<(int A, int B)> PairFaces);
 
 /// <summary>An occluded same-person pair and the learned head's view of it, for the explanation figure.</summary>
-public sealed record OcclusionExample(string Condition, RgbImage Face1, RgbImage Face2, LearnedHeadExplanation Explanation, double Cosine);
+internal sealed record OcclusionExample(string Condition, RgbImage Face1, RgbImage Face2, LearnedHeadExplanation Explanation, double Cosine);
 
 /// <summary>
 /// The occlusion benchmark on aligned faces: for each condition (clean, surgical-mask shape, dark sunglasses, random
@@ -91,7 +91,7 @@ public sealed record OcclusionExample(string Condition, RgbImage Face1, RgbImage
 /// (distractor people included) and occluded probes, through <see cref="FaceIdentifier"/>: rank-1 of the cosine order
 /// and of the shortlist re-ranked by the learned xCos on the gallery's stored maps.
 /// </summary>
-public static class OcclusionBenchmark
+internal static class OcclusionBenchmark
 {
     /// <summary>The conditions, in report order.</summary>
     public static readonly IReadOnlyList<string> ConditionNames = ["clean", "mask", "sunglasses", "blobs25"];

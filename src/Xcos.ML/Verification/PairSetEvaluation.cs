@@ -8,7 +8,7 @@ namespace Xcos.ML.Verification;
 /// One pair set verified and scored with the verification protocol: the xCos and plain-cosine reports over the pairs that
 /// could be scored, and every pair that could not, with its reason (never dropped silently).
 /// </summary>
-public sealed class PairSetEvaluation
+internal sealed class PairSetEvaluation
 {
     private PairSetEvaluation(PairSet set, (string Id1, string Id2)[] ids, IReadOnlyList<FacePairVerification> verified, int[] scored,
         VerificationOptions protocol, VerificationReport xcos, VerificationReport cosine, UnscoredPair[] unscored)

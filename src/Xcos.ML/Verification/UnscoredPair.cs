@@ -5,4 +5,4 @@ namespace Xcos.ML.Verification;
 /// <param name="Id1">First image id.</param>
 /// <param name="Id2">Second image id.</param>
 /// <param name="Reason">The failing faces with their status.</param>
-public sealed record UnscoredPair(int Row, string Id1, string Id2, string Reason);
+internal sealed record UnscoredPair(int Row, string Id1, string Id2, string Reason);

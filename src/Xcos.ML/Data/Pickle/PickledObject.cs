@@ -5,7 +5,7 @@ namespace Xcos.ML.Data.Pickle;
 /// the callable is never resolved or called. <see cref="State"/> is what BUILD would have passed to
 /// <c>__setstate__</c>; <see cref="DictItems"/> and <see cref="ListItems"/> are what SETITEMS / APPENDS added.
 /// </summary>
-public sealed class PickledObject(PickledGlobal type, IReadOnlyList<object?> args)
+internal sealed class PickledObject(PickledGlobal type, IReadOnlyList<object?> args)
 {
     /// <summary>The class or function.</summary>
     public PickledGlobal Type { get; } = type;
