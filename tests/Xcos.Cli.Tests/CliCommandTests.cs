@@ -135,16 +135,20 @@ public class CliCommandTests
     public void ExportOnnxInt8WritesQuantizedModelsNamingTheirCalibrationFaces()
     {
         var dir = Directory.CreateTempSubdirectory("xcos-int8").FullName;
-        var (code, _, stderr) = CliProcess.Run("export", "--checkpoint", Checkpoint, "--format", "onnx", "--out", dir, "--precision", "int8", "--calibration-count", "4");
-        Assert.True(code == 0, stderr);
-        foreach (var name in new[] { "xcos_embedding", "xcos_pair_head" })
+        try
         {
-            var q = Xcos.ML.Onnx.OnnxModelFile.Load(Path.Combine(dir, name + ".int8.onnx"));
-            var meta = q.Model.MetadataProps.ToDictionary(e => e.Key, e => e.Value);
-            Assert.Contains("4 synthetic faces (seed 0", meta[Xcos.ML.Onnx.OnnxQuantizer.CalibrationKey]);
-            Assert.Contains(q.Graph.Node, n => n.OpType == "QuantizeLinear");
-            Assert.True(File.Exists(Path.Combine(dir, name + ".onnx")));
+            var (code, _, stderr) = CliProcess.Run("export", "--checkpoint", Checkpoint, "--format", "onnx", "--out", dir, "--precision", "int8", "--calibration-count", "4");
+            Assert.True(code == 0, stderr);
+            foreach (var name in new[] { "xcos_embedding", "xcos_pair_head" })
+            {
+                var q = Xcos.ML.Onnx.OnnxModelFile.Load(Path.Combine(dir, name + ".int8.onnx"));
+                var meta = q.Model.MetadataProps.ToDictionary(e => e.Key, e => e.Value);
+                Assert.Contains("4 synthetic faces (seed 0", meta[Xcos.ML.Onnx.OnnxQuantizer.CalibrationKey]);
+                Assert.Contains(q.Graph.Node, n => n.OpType == "QuantizeLinear");
+                Assert.True(File.Exists(Path.Combine(dir, name + ".onnx")));
+            }
         }
+        finally { Directory.Delete(dir, true); }   // 146 MB of models per run
     }
 
     // All or nothing: calibration that fails (here on a face that is not 112x112) used to leave the fp32 files written
@@ -168,6 +172,7 @@ public class CliCommandTests
         Assert.Equal(1, code);
         Assert.Equal(["xcos_embedding.onnx"], Directory.GetFiles(dir).Select(Path.GetFileName));
         Assert.Equal("earlier", File.ReadAllText(Path.Combine(dir, "xcos_embedding.onnx")));
+        Directory.Delete(work, true);
     }
 
     [Fact]
