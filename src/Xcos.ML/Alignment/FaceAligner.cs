@@ -20,8 +20,14 @@ public static class FaceAligner
     {
         ArgumentNullException.ThrowIfNull(image);
         var m = EstimateMatrix(landmarks);
+        // an aligned 112x112 face (its landmarks are the template's): the warp would be the identity, pixel for pixel
+        if (image.Width == ArcFaceTemplate.Size && image.Height == ArcFaceTemplate.Size && IsIdentity(m))
+            return new AlignedFace(new RgbImage(image.Width, image.Height, (byte[])image.Pixels.Clone()), m);
         return new AlignedFace(AffineWarp.Warp(image, m, ArcFaceTemplate.Size, ArcFaceTemplate.Size), m);
     }
+
+    private static bool IsIdentity(Affine2x3 m) =>
+        Math.Abs(m.M00 - 1) < 1e-9 && Math.Abs(m.M11 - 1) < 1e-9 && Math.Abs(m.M01) < 1e-9 && Math.Abs(m.M10) < 1e-9 && Math.Abs(m.M02) < 1e-9 && Math.Abs(m.M12) < 1e-9;
 
     /// <summary>Aligns from a flat x,y vector of 10 or 136 values (see <see cref="Landmarks.FromFlat"/>).</summary>
     public static AlignedFace Align(RgbImage image, ReadOnlySpan<float> landmarksXY) => Align(image, Landmarks.FromFlat(landmarksXY));

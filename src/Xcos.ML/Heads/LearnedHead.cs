@@ -201,6 +201,31 @@ public sealed class LearnedHead : IDisposable
         return Run(maps1, maps2, count, (XcosOnnxExport.Embedding1Input, embeddings1.ToArray(), [count, dim]), (XcosOnnxExport.Embedding2Input, embeddings2.ToArray(), [count, dim]));
     }
 
+    /// <summary>
+    /// The pairs given face by face (maps and, for a head that needs them, the face model's embeddings): packs them back
+    /// to back for <see cref="Explain(ReadOnlySpan{float}, ReadOnlySpan{float}, int, ReadOnlySpan{float}, ReadOnlySpan{float})"/>.
+    /// </summary>
+    internal IReadOnlyList<LearnedHeadExplanation> Explain(IReadOnlyList<(float[] Map1, float[] Map2, float[] Embedding1, float[] Embedding2)> pairs)
+    {
+        ArgumentNullException.ThrowIfNull(pairs);
+        if (pairs.Count == 0) return [];
+        int per = pairs[0].Map1.Length, dim = NeedsEmbeddings ? pairs[0].Embedding1.Length : 0;
+        var m1 = new float[pairs.Count * per];
+        var m2 = new float[pairs.Count * per];
+        var e1 = new float[pairs.Count * dim];
+        var e2 = new float[pairs.Count * dim];
+        for (int i = 0; i < pairs.Count; i++)
+        {
+            var (a, b, ea, eb) = pairs[i];
+            a.CopyTo(m1, i * per);
+            b.CopyTo(m2, i * per);
+            if (dim == 0) continue;
+            ea.CopyTo(e1, i * dim);
+            eb.CopyTo(e2, i * dim);
+        }
+        return NeedsEmbeddings ? Explain(m1, m2, pairs.Count, e1, e2) : Explain(m1, m2, pairs.Count);
+    }
+
     private void CheckMaps(ReadOnlySpan<float> maps1, ReadOnlySpan<float> maps2, int count)
     {
         long per = Channels * Cells;

@@ -34,27 +34,19 @@ public sealed class LearnedHeadScoring : IFacePairScoring
     public double[][] Score(IReadOnlyList<RgbImage> faces1, IReadOnlyList<RgbImage> faces2)
     {
         var (emb, unique) = DistinctFaceEmbeddings.Embed(_embedder, faces1, faces2, _batch);
-        int n = faces1.Count, per = emb.Length == 0 ? 0 : emb[0].FeatureMap.Length, dim = emb.Length == 0 ? 0 : emb[0].Embedding.Length;
+        int n = faces1.Count;
         var cos = new double[n];
         var xc = new double[n];
         for (int s = 0; s < n; s += _batch)
         {
             int count = Math.Min(_batch, n - s);
-            var m1 = new float[count * per];
-            var m2 = new float[count * per];
-            var e1 = new float[count * dim];
-            var e2 = new float[count * dim];
+            var batch = Enumerable.Range(s, count).Select(i => (A: emb[unique[faces1[i]]], B: emb[unique[faces2[i]]])).ToArray();
+            var r = _head.Explain([.. batch.Select(p => (p.A.FeatureMap, p.B.FeatureMap, p.A.Embedding, p.B.Embedding))]);
             for (int i = 0; i < count; i++)
             {
-                int a = unique[faces1[s + i]], b = unique[faces2[s + i]];
-                emb[a].FeatureMap.CopyTo(m1, i * per);
-                emb[b].FeatureMap.CopyTo(m2, i * per);
-                emb[a].Embedding.CopyTo(e1, i * dim);
-                emb[b].Embedding.CopyTo(e2, i * dim);
-                cos[s + i] = VectorMath.Cosine(emb[a].Embedding, emb[b].Embedding);
+                cos[s + i] = VectorMath.Cosine(batch[i].A.Embedding, batch[i].B.Embedding);
+                xc[s + i] = r[i].Xcos;
             }
-            var r = _head.Explain(m1, m2, count, e1, e2);
-            for (int i = 0; i < count; i++) xc[s + i] = r[i].Xcos;
         }
         return [xc, cos];
     }

@@ -127,14 +127,7 @@ internal static class FaceAlignMapping
         }
         try
         {
-            var image = ImageIO.FromMLImage(input.Image);
-            // a 112x112 face with the template's own landmarks is aligned already: the warp would be the identity
-            if (image.Width == ArcFaceTemplate.Size && image.Height == ArcFaceTemplate.Size && input.Landmarks.AsSpan().SequenceEqual(Identity))
-            {
-                status = Ok;
-                return image;
-            }
-            var face = FaceAligner.Align(image, input.Landmarks).Face;
+            var face = FaceAligner.Align(ImageIO.FromMLImage(input.Image), input.Landmarks).Face;
             status = Ok;
             return face;
         }
@@ -156,8 +149,6 @@ internal static class FaceAlignMapping
     }
 
     private static RgbImage Blank() => new(ArcFaceTemplate.Size, ArcFaceTemplate.Size);
-
-    private static readonly float[] Identity = AlignedFaceLandmarks.ForSize(ArcFaceTemplate.Size, ArcFaceTemplate.Size);
 }
 
 /// <summary>Builds the per-row function that asks an <see cref="ILandmarkSource"/> for landmarks.</summary>

@@ -168,22 +168,11 @@ internal static class OcclusionBenchmark
                 var xc = new double[cos.Length];
                 LearnedHeadExplanation? firstSame = null;
                 int firstSameIndex = -1;
-                int len = clean.Maps[0].Length, dim = clean.Embeddings[0].Length;
                 for (int s = 0; s < cos.Length; s += o.BatchSize)
                 {
                     int n = Math.Min(o.BatchSize, cos.Length - s);
-                    var m1 = new float[n * len];
-                    var m2 = new float[n * len];
-                    var e1 = new float[n * dim];
-                    var e2 = new float[n * dim];
-                    for (int i = 0; i < n; i++)
-                    {
-                        clean.Maps[pairs[s + i].A].CopyTo(m1, i * len);
-                        emb2.Maps[s + i].CopyTo(m2, i * len);
-                        clean.Embeddings[pairs[s + i].A].CopyTo(e1, i * dim);
-                        emb2.Embeddings[s + i].CopyTo(e2, i * dim);
-                    }
-                    var r = head.Explain(m1, m2, n, e1, e2);
+                    var r = head.Explain([.. Enumerable.Range(s, n).Select(i =>
+                        (clean.Maps[pairs[i].A], emb2.Maps[i], clean.Embeddings[pairs[i].A], emb2.Embeddings[i]))]);
                     for (int i = 0; i < n; i++)
                     {
                         xc[s + i] = r[i].Xcos;

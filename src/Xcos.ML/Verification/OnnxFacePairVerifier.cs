@@ -103,20 +103,7 @@ public sealed class OnnxFacePairVerifier : FacePairVerifier<FaceEmbedding>
         });
         if (Learned is null || pairs.Count == 0) return result;
         // the learned head replaces xCos and its maps; the contributions stay the exact decomposition of the cosine
-        int per = pairs[0].First.FeatureMap.Length;
-        int dim = pairs[0].First.Embedding.Length;
-        var m1 = new float[pairs.Count * per];
-        var m2 = new float[pairs.Count * per];
-        var e1 = new float[pairs.Count * dim];
-        var e2 = new float[pairs.Count * dim];
-        for (int i = 0; i < pairs.Count; i++)
-        {
-            pairs[i].First.FeatureMap.CopyTo(m1, i * per);
-            pairs[i].Second.FeatureMap.CopyTo(m2, i * per);
-            pairs[i].First.Embedding.CopyTo(e1, i * dim);
-            pairs[i].Second.Embedding.CopyTo(e2, i * dim);
-        }
-        var learned = Learned.Explain(m1, m2, pairs.Count, e1, e2);
+        var learned = Learned.Explain([.. pairs.Select(p => (p.First.FeatureMap, p.Second.FeatureMap, p.First.Embedding, p.Second.Embedding))]);
         for (int i = 0; i < pairs.Count; i++)
             result[i] = result[i] with { Xcos = learned[i].Xcos, CosMap = learned[i].CosMap, Attention = learned[i].Attention };
         return result;
