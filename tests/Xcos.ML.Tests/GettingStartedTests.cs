@@ -121,8 +121,7 @@ public partial class GettingStartedTests
 
     private static string Dotnet(string workingDirectory, Dictionary<string, string?>? environment, params string[] args)
     {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in args) psi.ArgumentList.Add(a);
+        var psi = ChildProcess.Dotnet(workingDirectory, args);
         foreach (var (k, v) in environment ?? []) psi.Environment[k] = v;
         return Run(psi, workingDirectory);
     }
@@ -130,18 +129,9 @@ public partial class GettingStartedTests
     private static string Run(ProcessStartInfo psi, string workingDirectory)
     {
         psi.WorkingDirectory = workingDirectory;
-        // The test host runs under `dotnet test`, whose MSBuild settings must not leak into these builds.
-        foreach (var key in psi.Environment.Keys.Where(k => k.StartsWith("MSBuild", StringComparison.OrdinalIgnoreCase) || k == "MSBUILD_EXE_PATH").ToList())
-            psi.Environment.Remove(key);
-        psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
-        psi.Environment["DOTNET_NOLOGO"] = "1";
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        var what = $"{psi.FileName} {string.Join(' ', psi.ArgumentList)}";
-        if (!p.WaitForExit(StepLimit)) { p.Kill(true); throw new TimeoutException($"{what} ran past {StepLimit}"); }
-        Assert.True(p.ExitCode == 0, $"{what} (in {workingDirectory}) exited with {p.ExitCode}:\n{stdout.Result}\n{stderr.Result}");
-        return stdout.Result;
+        var (code, stdout, stderr) = ChildProcess.Run(psi, StepLimit);
+        Assert.True(code == 0, $"{ChildProcess.Describe(psi)} (in {workingDirectory}) exited with {code}:\n{stdout}\n{stderr}");
+        return stdout;
     }
 
     private static string RepoRoot()

@@ -92,19 +92,9 @@ public class PackagedConsumerTests
 
     private static string Dotnet(string workingDirectory, params string[] args)
     {
-        var psi = new ProcessStartInfo("dotnet") { WorkingDirectory = workingDirectory, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        // The test host runs under `dotnet test`, whose MSBuild settings must not leak into these builds.
-        foreach (var key in psi.Environment.Keys.Where(k => k.StartsWith("MSBuild", StringComparison.OrdinalIgnoreCase) || k == "MSBUILD_EXE_PATH").ToList())
-            psi.Environment.Remove(key);
-        psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
-        psi.Environment["DOTNET_NOLOGO"] = "1";
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(StepLimit)) { p.Kill(true); throw new TimeoutException($"dotnet {string.Join(' ', args)} ran past {StepLimit}"); }
-        Assert.True(p.ExitCode == 0, $"dotnet {string.Join(' ', args)} exited with {p.ExitCode}:\n{Tail(stdout.Result)}\n{Tail(stderr.Result)}");
-        return stdout.Result;
+        var (code, stdout, stderr) = ChildProcess.Run(ChildProcess.Dotnet(workingDirectory, args), StepLimit);
+        Assert.True(code == 0, $"dotnet {string.Join(' ', args)} exited with {code}:\n{Tail(stdout)}\n{Tail(stderr)}");
+        return stdout;
     }
 
     private static string Nuspec(string nupkg)
