@@ -17,9 +17,14 @@ public static class Fuzz
         public string TopReasons(int n = 4) => string.Join("; ", Reasons.OrderByDescending(kv => kv.Value).Take(n).Select(kv => $"{kv.Value} x {kv.Key}"));
     }
 
+    /// <summary>Cases every run makes whatever its time budget.</summary>
+    public const int MinimumCases = 20;
+
     /// <summary>
     /// Runs <paramref name="check"/> on mutations of <paramref name="original"/>. <paramref name="check"/> returns normally
     /// for a valid result, throws one of <paramref name="clearErrors"/> for a clear refusal; anything else is a failure.
+    /// The time budget stops a run only after <see cref="MinimumCases"/> cases, so a slow machine (CI runs test projects
+    /// side by side) still reaches both outcomes instead of stopping after one slow first case.
     /// </summary>
     public static Summary Run(byte[] original, int seed, int cases, TimeSpan budget, Action<byte[]> check, params Type[] clearErrors)
     {
@@ -28,7 +33,7 @@ public static class Fuzz
         var reasons = new Dictionary<string, int>();
         int run = 0, accepted = 0, refused = 0, slowest = -1;
         var slowestTime = TimeSpan.Zero;
-        for (; run < cases && clock.Elapsed < budget; run++)
+        for (; run < cases && (run < MinimumCases || clock.Elapsed < budget); run++)
         {
             var input = Mutate(original, new Random(seed + run));
             var started = clock.Elapsed;
